@@ -1,0 +1,47 @@
+/*
+ * broker — backend selection by URI scheme and error texts.
+ */
+#include "broker/broker.h"
+#include "core/util.h"
+
+#include <string.h>
+
+static const struct broker_ops *const backends[] = {&elog_broker_ops};
+
+struct broker *broker_open(const char *uri, const struct broker_conf *conf,
+                           char *errstr, size_t errstr_size)
+{
+    const char *colon = strchr(uri, ':');
+    if (!colon) {
+        sf_err(-1, errstr, errstr_size,
+               "broker URI \"%s\" has no scheme: use file:DIR", uri);
+        return NULL;
+    }
+    size_t n = (size_t)(colon - uri);
+    for (size_t i = 0; i < SF_ARRAY_LEN(backends); i++) {
+        if (strlen(backends[i]->scheme) == n &&
+            strncmp(uri, backends[i]->scheme, n) == 0) {
+            struct broker *b = NULL;
+            if (backends[i]->open(&b, colon + 1, conf, errstr, errstr_size))
+                return NULL;
+            return b;
+        }
+    }
+    sf_err(-1, errstr, errstr_size,
+           "broker URI \"%s\": unknown scheme \"%.*s\" (supported: file:DIR)",
+           uri, (int)n, uri);
+    return NULL;
+}
+
+const char *broker_strerror(int err)
+{
+    switch (err) {
+    case 0: return "ok";
+    case BROKER_EFULL: return "the append queue is full; retry shortly";
+    case BROKER_ENOSPC: return "the log's disk is full; the order was not stored";
+    case BROKER_EIO: return "writing the log failed; the order was not stored";
+    case BROKER_ECLOSED: return "the server is shutting down";
+    case BROKER_ETOOBIG: return "the message is too large for the log";
+    default: return "broker error";
+    }
+}

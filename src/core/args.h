@@ -1,0 +1,37 @@
+/*
+ * args — a small table-driven command-line flag parser shared by every
+ * subcommand: "--name value" or "--name=value", --help, and one-line errors.
+ */
+#ifndef SF_ARGS_H
+#define SF_ARGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct opt {
+    const char *name;       /* without the leading "--" */
+    const char *metavar;    /* NULL: a boolean switch */
+    const char *help;
+    /* Parse val into dst; return 0, or -1 after writing why into err. */
+    int (*set)(const char *val, void *dst, char *err, size_t errlen);
+    void *dst;
+};
+
+enum { ARGS_OK = 0, ARGS_HELP = 1, ARGS_BAD = 2 };
+
+/* Parse argv[0..argc) (flags only, no positionals unless `positional` is
+ * non-NULL, which then receives up to max_pos of them). Prints --help to
+ * stdout, or one line "salesflow CMD: …" to stderr on a bad flag or value. */
+int args_parse(const char *cmd, const char *summary, const struct opt *opts,
+               size_t nopts, int argc, char **argv, const char **positional,
+               size_t max_pos, size_t *npos);
+
+/* Setters: string (const char **), positive int (int *), non-negative
+ * int64 (int64_t *), money amount to cents (int64_t *), switch (int *). */
+int opt_str(const char *val, void *dst, char *err, size_t n);
+int opt_int(const char *val, void *dst, char *err, size_t n);
+int opt_int64(const char *val, void *dst, char *err, size_t n);
+int opt_money(const char *val, void *dst, char *err, size_t n);
+int opt_switch(const char *val, void *dst, char *err, size_t n);
+
+#endif

@@ -1,0 +1,198 @@
+/*
+ * gen — load generator: posts random valid orders to URL/orderitem with
+ * the original producer's distribution (customer 1–17, one of the three
+ * sources, quantity 1–100), from --concurrency threads each holding one
+ * keep-alive connection, optionally paced to --rate orders/s in total.
+ *
+ * --acked FILE appends the order_id of every 201 (one per line, flushed per
+ * line) so crash tests can check that each acknowledged order was stored.
+ */
+#include "core/args.h"
+#include "core/catalog.h"
+#include "core/util.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct gen {
+    const char *url;
+    int rate, concurrency;
+    int64_t count, seed;
+    FILE *acked;
+    pthread_mutex_t acked_mu;
+    atomic_llong next;          /* next order number to send */
+    atomic_llong created, rejected, errors;
+    int64_t start_ms;
+};
+
+struct worker {
+    struct gen *g;
+    int id;
+    pthread_t t;
+    char resp[512];
+    size_t resp_len;
+};
+
+static uint64_t rnd(uint64_t *s)
+{
+    /* xorshift64*: fast, and the same --seed gives the same orders. */
+    *s ^= *s >> 12;
+    *s ^= *s << 25;
+    *s ^= *s >> 27;
+    return *s * 0x2545F4914F6CDD1DULL;
+}
+
+static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
+{
+    struct worker *w = ud;
+    size_t n = sz * nm, room = sizeof(w->resp) - 1 - w->resp_len;
+    memcpy(w->resp + w->resp_len, p, n < room ? n : room);
+    w->resp_len += n < room ? n : room;
+    w->resp[w->resp_len] = '\0';
+    return n;
+}
+
+static void pace(const struct gen *g, int64_t i)
+{
+    if (g->rate <= 0)
+        return;
+    int64_t due = g->start_ms + i * 1000 / g->rate, now = sf_mono_ms();
+    if (due > now) {
+        struct timespec ts = {(due - now) / 1000, ((due - now) % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    struct gen *g = w->g;
+    char url[2048], body[256], errbuf[CURL_ERROR_SIZE];
+    CURL *c = curl_easy_init();
+    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    if (!c)
+        return NULL;
+    snprintf(url, sizeof(url), "%s/orderitem", g->url);
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
+    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+
+    for (;;) {
+        int64_t i = atomic_fetch_add(&g->next, 1);
+        if (g->count && i >= g->count)
+            break;
+        pace(g, i);
+        uint64_t s = (uint64_t)g->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)i + 1;
+        rnd(&s);
+        int cust = (int)(rnd(&s) % 17) + 1;
+        const char *src = sf_sources[rnd(&s) % 3];
+        int qty = (int)(rnd(&s) % 100) + 1;
+        snprintf(body, sizeof(body),
+                 "{\"customer_id\": %d, \"source\": \"%s\", \"quantity\": %d}",
+                 cust, src, qty);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        w->resp_len = 0;
+        w->resp[0] = '\0';
+        CURLcode rc = curl_easy_perform(c);
+        long code = 0;
+        curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        if (rc != CURLE_OK) {
+            atomic_fetch_add(&g->errors, 1);
+            if (atomic_load(&g->errors) <= 3)
+                fprintf(stderr, "gen: %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+            continue;
+        }
+        if (code != 201) {
+            atomic_fetch_add(&g->rejected, 1);
+            if (atomic_load(&g->rejected) <= 3)
+                fprintf(stderr, "gen: HTTP %ld: %s\n", code, w->resp);
+            continue;
+        }
+        atomic_fetch_add(&g->created, 1);
+        if (g->acked) {
+            const char *id = strstr(w->resp, "\"order_id\":\"");
+            if (id) {
+                id += 12;
+                const char *end = strchr(id, '"');
+                pthread_mutex_lock(&g->acked_mu);
+                fprintf(g->acked, "%.*s\n", end ? (int)(end - id) : 0, id);
+                fflush(g->acked);
+                pthread_mutex_unlock(&g->acked_mu);
+            }
+        }
+    }
+    curl_slist_free_all(hdr);
+    curl_easy_cleanup(c);
+    return NULL;
+}
+
+int cmd_gen(int argc, char **argv)
+{
+    struct gen g = {.count = 1000, .concurrency = 4};
+    const char *acked = NULL;
+    int rate = 0;
+    const struct opt opts[] = {
+        {"url", "URL", "server base URL, e.g. http://127.0.0.1:8080 (required)", opt_str, &g.url},
+        {"rate", "N", "orders per second in total (default: as fast as possible)", opt_int, &rate},
+        {"count", "N", "orders to send; 0 = until interrupted (default 1000)", opt_int64, &g.count},
+        {"seed", "S", "random seed: the same seed sends the same orders (default 0)",
+         opt_int64, &g.seed},
+        {"concurrency", "N", "parallel connections (default 4)", opt_int, &g.concurrency},
+        {"acked", "FILE", "append the order_id of every 201 to FILE", opt_str, &acked},
+    };
+    int rc = args_parse("gen", "Post random valid orders to URL/orderitem and report "
+                        "how many got 201. Exit status 1 if any did not.",
+                        opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
+    if (rc)
+        return rc == ARGS_HELP ? 0 : 2;
+    if (!g.url) {
+        fprintf(stderr, "salesflow gen: --url is required (e.g. --url http://127.0.0.1:8080)\n");
+        return 2;
+    }
+    g.rate = rate;
+    size_t ul = strlen(g.url);
+    char *url = strdup(g.url);
+    while (ul && url[ul - 1] == '/')
+        url[--ul] = '\0';
+    g.url = url;
+    if (acked && !(g.acked = fopen(acked, "a"))) {
+        perror(acked);
+        free(url);
+        return 1;
+    }
+    pthread_mutex_init(&g.acked_mu, NULL);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    struct worker *w = calloc((size_t)g.concurrency, sizeof(*w));
+    g.start_ms = sf_mono_ms();
+    int started = 0;
+    for (int i = 0; w && i < g.concurrency; i++) {
+        w[i].g = &g;
+        w[i].id = i;
+        if (pthread_create(&w[i].t, NULL, worker_main, &w[i]) == 0)
+            started++;
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(w[i].t, NULL);
+    double secs = (double)(sf_mono_ms() - g.start_ms) / 1000.0;
+    long long created = atomic_load(&g.created), rejected = atomic_load(&g.rejected),
+              errors = atomic_load(&g.errors);
+    printf("gen: %lld sent, %lld created (201), %lld failed (%lld HTTP errors, "
+           "%lld connection errors) in %.2f s, %.0f orders/s\n",
+           created + rejected + errors, created, rejected + errors, rejected, errors,
+           secs, secs > 0 ? (double)(created + rejected + errors) / secs : 0.0);
+    free(w);
+    free(url);
+    if (g.acked)
+        fclose(g.acked);
+    curl_global_cleanup();
+    return rejected + errors ? 1 : 0;
+}

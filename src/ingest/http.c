@@ -1,0 +1,280 @@
+/*
+ * http — server setup, routing, body collection, suspend/resume plumbing.
+ *
+ * MHD calls the access handler several times per request: once with the
+ * headers (we pick the route and reject bad method, type or size early),
+ * then once per chunk of body (appended to a buffer capped at 1 MiB), then
+ * once with no data (we run the route's handler). A suspended request is
+ * called once more after http_finish resumes it, and then queues the reply
+ * the finisher prepared. The completion callback frees the request.
+ */
+#include "ingest/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct http_server {
+    struct MHD_Daemon *d;
+    struct http_ctx ctx;
+};
+
+struct route {
+    const char *method;
+    const char *path;
+    http_handler fn;
+    int json_body;          /* POST with a JSON body */
+};
+
+static const struct route routes[] = {
+    {"POST", "/orderitem", ingest_orderitem, 1},
+    {"GET", "/api/sales", web_api_sales, 0},
+    {"GET", "/healthz", web_healthz, 0},
+    {"GET", "/", web_get, 0},
+    {"GET", "/app.js", web_get, 0},
+    {"GET", "/style.css", web_get, 0},
+    {"GET", "/echarts.min.js", web_get, 0},
+};
+
+enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
+                           const char *ctype, const char *body, size_t len)
+{
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    MHD_destroy_response(resp);
+    return rc;
+}
+
+enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
+                                const char *json)
+{
+    return http_reply(c, status, "application/json", json, strlen(json));
+}
+
+enum MHD_Result http_error(struct MHD_Connection *c, unsigned status,
+                           const char *msg)
+{
+    struct sf_buf b;
+    sf_buf_init(&b, 4096);
+    sf_buf_append(&b, "{\"detail\":", 10);
+    sf_buf_json_str(&b, msg);
+    sf_buf_append(&b, "}", 1);
+    enum MHD_Result rc = http_reply_json(c, status, b.data ? b.data : "{}");
+    sf_buf_free(&b);
+    return rc;
+}
+
+void http_suspend(struct http_req *r)
+{
+    r->suspended = 1;
+    MHD_suspend_connection(r->conn);
+}
+
+void http_finish(struct http_req *r, unsigned status)
+{
+    r->status = status;
+    atomic_store(&r->finished, 1);
+    MHD_resume_connection(r->conn);
+}
+
+/* "application/json" or "application/json; charset=utf-8" (any case). */
+static int is_json_type(const char *ct)
+{
+    size_t n = strlen("application/json");
+    if (strncasecmp(ct, "application/json", n) != 0)
+        return 0;
+    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static enum MHD_Result on_headers(struct http_req *r, const char *url,
+                                  const char *method)
+{
+    const struct route *hit = NULL;
+    int path_known = 0;
+    int is_head = strcmp(method, "HEAD") == 0;
+    for (size_t i = 0; i < SF_ARRAY_LEN(routes); i++) {
+        if (strcmp(url, routes[i].path) != 0)
+            continue;
+        path_known = 1;
+        if (strcmp(method, routes[i].method) == 0 ||
+            (is_head && strcmp(routes[i].method, "GET") == 0))
+            hit = &routes[i];
+    }
+    if (!path_known)
+        return http_error(r->conn, MHD_HTTP_NOT_FOUND, "Not Found");
+    if (!hit)
+        return http_error(r->conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
+    r->handler = hit->fn;
+    if (!hit->json_body)
+        return MHD_YES;
+
+    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    if (ct && !is_json_type(ct)) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "Unsupported Media Type \"%.100s\": send the "
+                 "body as JSON with Content-Type: application/json", ct);
+        return http_error(r->conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
+    }
+    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    if (cl && strtoull(cl, NULL, 10) > SF_BODY_MAX)
+        r->too_big = 1;
+    return MHD_YES;
+}
+
+static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
+                                      const char *url, const char *method,
+                                      const char *version, const char *upload,
+                                      size_t *upload_size, void **con_cls)
+{
+    struct http_server *s = cls;
+    struct http_req *r = *con_cls;
+    (void)version;
+
+    if (!r) {
+        r = calloc(1, sizeof(*r));
+        if (!r)
+            return MHD_NO;
+        r->conn = conn;
+        r->url = url;
+        r->ctx = &s->ctx;
+        sf_buf_init(&r->body, SF_BODY_MAX);
+        sf_buf_init(&r->reply, 64 * 1024);
+        *con_cls = r;
+        enum MHD_Result rc = on_headers(r, url, method);
+        if (rc == MHD_YES && r->too_big)
+            return http_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                              "Request body is larger than 1 MiB; split it");
+        return rc;
+    }
+    if (*upload_size) {
+        if (!r->too_big && sf_buf_append(&r->body, upload, *upload_size))
+            r->too_big = 1;
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    if (r->suspended) {
+        /* Resumed by http_finish: send what the finisher prepared. */
+        if (!atomic_load(&r->finished))
+            return MHD_YES;
+        r->suspended = 0;
+        return http_reply_json(conn, r->status, r->reply.data ? r->reply.data : "{}");
+    }
+    if (r->too_big)
+        return http_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
+                          "Request body is larger than 1 MiB; split it");
+    if (!r->handler)
+        return MHD_NO;
+    return r->handler(r);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe)
+{
+    struct http_req *r = *con_cls;
+    (void)cls, (void)c, (void)toe;
+    if (!r)
+        return;
+    sf_buf_free(&r->body);
+    sf_buf_free(&r->reply);
+    free(r);
+    *con_cls = NULL;
+}
+
+/* Parse "HOST:PORT" or "[V6]:PORT" into a socket address. */
+static int parse_listen(const char *listen, struct sockaddr_storage *ss,
+                        char *errstr, size_t n)
+{
+    char host[256];
+    const char *port;
+    if (listen[0] == '[') {
+        const char *end = strchr(listen, ']');
+        if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof(host))
+            goto bad;
+        memcpy(host, listen + 1, (size_t)(end - listen - 1));
+        host[end - listen - 1] = '\0';
+        port = end + 2;
+    } else {
+        const char *colon = strrchr(listen, ':');
+        if (!colon || (size_t)(colon - listen) >= sizeof(host))
+            goto bad;
+        memcpy(host, listen, (size_t)(colon - listen));
+        host[colon - listen] = '\0';
+        port = colon + 1;
+    }
+    char *end;
+    long p = strtol(port, &end, 10);
+    if (!*port || *end || p < 0 || p > 65535)
+        goto bad;
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE}, *res = NULL;
+    int rc = getaddrinfo(host[0] ? host : NULL, port, &hints, &res);
+    if (rc)
+        return sf_err(-1, errstr, n, "--listen %s: %s", listen, gai_strerror(rc));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+bad:
+    return sf_err(-1, errstr, n, "--listen %s: expected HOST:PORT, e.g. 127.0.0.1:8080",
+                  listen);
+}
+
+struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
+                               int threads, char *errstr, size_t n)
+{
+    struct sockaddr_storage ss;
+    if (parse_listen(listen, &ss, errstr, n))
+        return NULL;
+    struct http_server *s = calloc(1, sizeof(*s));
+    if (!s) {
+        sf_err(-1, errstr, n, "out of memory");
+        return NULL;
+    }
+    s->ctx = *ctx;
+    unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+                     MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    errno = 0;
+    s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s,
+                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
+                            MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
+                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
+                            MHD_OPTION_END);
+    if (!s->d) {
+        sf_err(-1, errstr, n, "cannot listen on %s: %s", listen,
+               errno ? strerror(errno) : "libmicrohttpd failed to start");
+        free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void http_quiesce(struct http_server *s)
+{
+    if (s && s->d)
+        MHD_quiesce_daemon(s->d);
+}
+
+void http_stop(struct http_server *s)
+{
+    if (!s)
+        return;
+    if (s->d)
+        MHD_stop_daemon(s->d);
+    free(s);
+}

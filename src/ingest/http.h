@@ -1,0 +1,85 @@
+/*
+ * http — the one HTTP server (libmicrohttpd, epoll, a small thread pool)
+ * that carries ingestion, the query API and the dashboard.
+ *
+ * The server reads each request's body into a bounded buffer, checks the
+ * method, path, content type and size against the route table, then calls
+ * the route's handler once with the whole body. A handler either queues a
+ * response at once or suspends the connection (http_suspend) and finishes
+ * it later from another thread (http_finish): that is how an order's 201
+ * waits for the fsync that makes it durable without holding a thread.
+ */
+#ifndef SF_HTTP_H
+#define SF_HTTP_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "broker/broker.h"
+#include "core/catalog.h"
+#include "core/order.h"
+#include "core/util.h"
+
+#define SF_BODY_MAX (1u << 20)  /* 1 MiB: larger bodies get 413 */
+
+struct web;
+
+/* Everything the handlers need; owned by the caller of http_start. */
+struct http_ctx {
+    struct broker *broker;          /* NULL: ingestion routes answer 503 */
+    const struct catalog *cat;
+    struct web *web;                /* NULL: dashboard routes answer 503 */
+};
+
+struct http_req;
+typedef enum MHD_Result (*http_handler)(struct http_req *r);
+
+struct http_req {
+    struct MHD_Connection *conn;
+    const char *url;                /* valid for the request's lifetime */
+    const struct http_ctx *ctx;
+    http_handler handler;
+    struct sf_buf body;
+    int too_big;
+    int suspended;
+    /* Completion of a suspended request, set by http_finish. */
+    atomic_int finished;
+    unsigned status;
+    struct sf_buf reply;
+    /* Handler scratch space. */
+    struct order order;
+};
+
+struct http_server;
+
+/* Start serving on listen ("HOST:PORT", IPv4 or [IPv6]). NULL + errstr. */
+struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
+                               int threads, char *errstr, size_t errstr_size);
+/* Stop accepting new connections (in-flight ones finish). */
+void http_quiesce(struct http_server *s);
+void http_stop(struct http_server *s);
+
+/* Queue a response with a copy of body. */
+enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
+                           const char *ctype, const char *body, size_t len);
+enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
+                                const char *json);
+/* {"detail": msg} — FastAPI's shape for errors that are not per-field. */
+enum MHD_Result http_error(struct MHD_Connection *c, unsigned status,
+                           const char *msg);
+
+/* Suspend r's connection until http_finish. Call from a handler, before
+ * handing r to whoever will finish it. */
+void http_suspend(struct http_req *r);
+/* Complete a suspended request with status and r->reply as a JSON body;
+ * thread-safe, call exactly once. */
+void http_finish(struct http_req *r, unsigned status);
+
+/* Route handlers (ingest/orderitem.c, web/web.c). */
+enum MHD_Result ingest_orderitem(struct http_req *r);
+enum MHD_Result web_get(struct http_req *r);
+enum MHD_Result web_api_sales(struct http_req *r);
+enum MHD_Result web_healthz(struct http_req *r);
+
+#endif

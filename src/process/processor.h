@@ -1,0 +1,45 @@
+/*
+ * processor — turns the log into serving tables.
+ *
+ * A thread that resumes from the log positions kept in the store, polls
+ * batches of records, enriches each order with its customer's state, and
+ * applies the batch (rows, aggregate deltas, new positions) to the store in
+ * one transaction. After each commit it calls on_commit (e.g. to wake
+ * dashboard clients).
+ */
+#ifndef SF_PROCESSOR_H
+#define SF_PROCESSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "broker/broker.h"
+#include "core/catalog.h"
+#include "store/store.h"
+
+struct processor;
+
+struct processor_conf {
+    size_t batch_max;                   /* records per transaction; 0 = 5000 */
+    void (*on_commit)(void *opaque, size_t inserted);
+    void *opaque;
+};
+
+/* Start the processor thread over b and s (borrowed; they must outlive it).
+ * Returns NULL with errstr if the positions cannot be loaded. */
+struct processor *processor_start(struct broker *b, struct store *s,
+                                  const struct catalog *cat,
+                                  const struct processor_conf *conf,
+                                  char *errstr, size_t errstr_size);
+
+/* Stop after the batch in hand is committed (or abandoned) and join. */
+void processor_stop(struct processor *p);
+
+/* Decode one log record into a store row: fills a derived order_id when the
+ * message has none, prices it when it has no total, and looks up the state
+ * ("unknown" for a customer not in the catalog). Returns 0 or -1 with errstr
+ * for a message that is not an order. */
+int processor_decode(const struct broker_record *rec, const struct catalog *cat,
+                     struct store_order *out, char *errstr, size_t errstr_size);
+
+#endif

@@ -1,0 +1,314 @@
+/*
+ * sqlite — the default serving store, one SQLite file in WAL mode.
+ *
+ * Money is stored as integer cents (total_cents, total_sum_cents) so that
+ * sums are exact; the original column names total and total_sum_amount are
+ * generated columns that show the same value as decimal text ("2100.00").
+ *
+ * WAL lets the web layer read through its own handle while the processor
+ * writes. synchronous=NORMAL may lose the last commits on power loss, but
+ * never splits one: rows and log positions roll back together, and the
+ * processor re-reads those orders from the log, so nothing is lost.
+ */
+#include "store/store.h"
+#include "core/util.h"
+
+#include <inttypes.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct sqlite_store {
+    struct store base;
+    sqlite3 *db;
+    sqlite3_stmt *ins_order, *up_sales, *up_minute, *up_pos;
+};
+
+static const char schema[] =
+    "CREATE TABLE IF NOT EXISTS orders ("
+    " uuid TEXT PRIMARY KEY,"
+    " customer_id INTEGER NOT NULL,"
+    " source TEXT NOT NULL,"
+    " quantity INTEGER NOT NULL,"
+    " total_cents INTEGER NOT NULL,"
+    " total TEXT GENERATED ALWAYS AS"
+    "  (printf('%d.%02d', total_cents / 100, total_cents % 100)) VIRTUAL,"
+    " created_at TEXT NOT NULL,"
+    " state TEXT NOT NULL"
+    ") WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS sales ("
+    " sales_id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " source TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " total_sum_cents INTEGER NOT NULL,"
+    " total_sum_amount TEXT GENERATED ALWAYS AS"
+    "  (printf('%d.%02d', total_sum_cents / 100, total_sum_cents % 100)) VIRTUAL,"
+    " order_count INTEGER NOT NULL,"
+    " quantity INTEGER NOT NULL,"
+    " updated_at TEXT NOT NULL,"
+    " UNIQUE (source, state));"
+    "CREATE TABLE IF NOT EXISTS sales_minute ("
+    " minute TEXT NOT NULL,"
+    " source TEXT NOT NULL,"
+    " state TEXT NOT NULL,"
+    " total_cents INTEGER NOT NULL,"
+    " order_count INTEGER NOT NULL,"
+    " quantity INTEGER NOT NULL,"
+    " PRIMARY KEY (minute, source, state)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS salesflow_offsets ("
+    " topic TEXT NOT NULL,"
+    " partition INTEGER NOT NULL,"
+    " next_offset INTEGER NOT NULL,"
+    " PRIMARY KEY (topic, partition)) WITHOUT ROWID;";
+
+static int fail(struct sqlite_store *s, const char *what, char *errstr, size_t n)
+{
+    return sf_err(-1, errstr, n, "sqlite %s: %s: %s", sqlite3_db_filename(s->db, "main"),
+                  what, sqlite3_errmsg(s->db));
+}
+
+static void sqlite_close(struct store *b)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    if (!s)
+        return;
+    sqlite3_finalize(s->ins_order);
+    sqlite3_finalize(s->up_sales);
+    sqlite3_finalize(s->up_minute);
+    sqlite3_finalize(s->up_pos);
+    sqlite3_close(s->db);
+    free(s);
+}
+
+static int sqlite_open(struct store **out, const char *path, char *errstr, size_t n)
+{
+    struct sqlite_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return sf_err(-1, errstr, n, "out of memory");
+    s->base.ops = &sqlite_store_ops;
+    if (sqlite3_open_v2(path, &s->db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+                            SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+        sf_err(-1, errstr, n, "cannot open SQLite database %s: %s", path,
+               s->db ? sqlite3_errmsg(s->db) : "out of memory");
+        goto fail;
+    }
+    sqlite3_busy_timeout(s->db, 10000);
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+                     NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        fail(s, "creating the schema", errstr, n);
+        goto fail;
+    }
+    static const char *const sql[] = {
+        "INSERT OR IGNORE INTO orders (uuid, customer_id, source, quantity,"
+        " total_cents, created_at, state) VALUES (?,?,?,?,?,?,?)",
+        "INSERT INTO sales (source, state, total_sum_cents, order_count, quantity,"
+        " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT (source, state) DO UPDATE"
+        " SET total_sum_cents = total_sum_cents + excluded.total_sum_cents,"
+        " order_count = order_count + excluded.order_count,"
+        " quantity = quantity + excluded.quantity, updated_at = excluded.updated_at",
+        "INSERT INTO sales_minute (minute, source, state, total_cents, order_count,"
+        " quantity) VALUES (?,?,?,?,?,?) ON CONFLICT (minute, source, state) DO"
+        " UPDATE SET total_cents = total_cents + excluded.total_cents,"
+        " order_count = order_count + excluded.order_count,"
+        " quantity = quantity + excluded.quantity",
+        "INSERT INTO salesflow_offsets (topic, partition, next_offset)"
+        " VALUES (?,?,?) ON CONFLICT (topic, partition) DO UPDATE"
+        " SET next_offset = excluded.next_offset",
+    };
+    sqlite3_stmt **st[] = {&s->ins_order, &s->up_sales, &s->up_minute, &s->up_pos};
+    for (size_t i = 0; i < SF_ARRAY_LEN(sql); i++) {
+        if (sqlite3_prepare_v2(s->db, sql[i], -1, st[i], NULL) != SQLITE_OK) {
+            fail(s, "preparing statements", errstr, n);
+            goto fail;
+        }
+    }
+    *out = &s->base;
+    return 0;
+fail:
+    sqlite_close(&s->base);
+    return -1;
+}
+
+static int sqlite_load_positions(struct store *b, const char *topic,
+                                 int64_t *next, int nparts, char *errstr, size_t n)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    sqlite3_stmt *st;
+    for (int i = 0; i < nparts; i++)
+        next[i] = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT partition, next_offset FROM"
+                           " salesflow_offsets WHERE topic = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return fail(s, "reading log positions", errstr, n);
+    sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int p = sqlite3_column_int(st, 0);
+        if (p >= 0 && p < nparts)
+            next[p] = sqlite3_column_int64(st, 1);
+        else
+            log_warn("store has a position for partition %d of %s, which has "
+                     "only %d partitions; ignored", p, topic, nparts);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : fail(s, "reading log positions", errstr, n);
+}
+
+static int step_reset(sqlite3_stmt *st)
+{
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int sqlite_apply(struct store *b, const char *topic,
+                        const struct store_order *rows, size_t n,
+                        const int64_t *next, int nparts, size_t *inserted,
+                        char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    unsigned char *ins = calloc(n ? n : 1, 1);
+    struct sales_delta *ds = NULL, *dm = NULL;
+    size_t nds = 0, ndm = 0, added = 0;
+    char now[32], ts[32];
+    int rc = -1;
+
+    if (!ins)
+        return sf_err(-1, errstr, en, "out of memory");
+    sf_format_time(sf_now_ms(), now);
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        fail(s, "BEGIN", errstr, en);
+        goto out;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct order *o = &rows[i].o;
+        sqlite3_stmt *st = s->ins_order;
+        sqlite3_bind_text(st, 1, o->order_id, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, o->customer_id);
+        sqlite3_bind_text(st, 3, sf_sources[o->source], -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, o->quantity);
+        sqlite3_bind_int64(st, 5, o->total_cents);
+        sqlite3_bind_text(st, 6, sf_format_time(o->created_ms, ts), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(st, 7, rows[i].state, -1, SQLITE_STATIC);
+        if (step_reset(st)) {
+            fail(s, "inserting into orders", errstr, en);
+            goto rollback;
+        }
+        ins[i] = sqlite3_changes(s->db) == 1;
+        added += ins[i];
+    }
+    if (sales_deltas(rows, ins, n, &ds, &nds, &dm, &ndm)) {
+        sf_err(-1, errstr, en, "out of memory");
+        goto rollback;
+    }
+    for (size_t i = 0; i < nds; i++) {
+        sqlite3_stmt *st = s->up_sales;
+        sqlite3_bind_text(st, 1, sf_sources[ds[i].source], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, ds[i].state, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 3, ds[i].total_cents);
+        sqlite3_bind_int64(st, 4, ds[i].count);
+        sqlite3_bind_int64(st, 5, ds[i].quantity);
+        sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
+        if (step_reset(st)) {
+            fail(s, "updating sales", errstr, en);
+            goto rollback;
+        }
+    }
+    for (size_t i = 0; i < ndm; i++) {
+        sqlite3_stmt *st = s->up_minute;
+        sqlite3_bind_text(st, 1, dm[i].minute, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, sf_sources[dm[i].source], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, dm[i].state, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 4, dm[i].total_cents);
+        sqlite3_bind_int64(st, 5, dm[i].count);
+        sqlite3_bind_int64(st, 6, dm[i].quantity);
+        if (step_reset(st)) {
+            fail(s, "updating sales_minute", errstr, en);
+            goto rollback;
+        }
+    }
+    for (int p = 0; p < nparts; p++) {
+        if (next[p] < 0)
+            continue;
+        sqlite3_stmt *st = s->up_pos;
+        sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, p);
+        sqlite3_bind_int64(st, 3, next[p]);
+        if (step_reset(st)) {
+            fail(s, "storing log positions", errstr, en);
+            goto rollback;
+        }
+    }
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        fail(s, "COMMIT", errstr, en);
+        goto rollback;
+    }
+    *inserted = added;
+    rc = 0;
+    goto out;
+rollback:
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+out:
+    free(ins);
+    free(ds);
+    free(dm);
+    return rc;
+}
+
+static int sqlite_sales(struct store *b, struct sales_row **rows, size_t *n,
+                        char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    sqlite3_stmt *st;
+    size_t cap = 16, k = 0;
+    struct sales_row *r = malloc(cap * sizeof(*r));
+    if (!r)
+        return sf_err(-1, errstr, en, "out of memory");
+    if (sqlite3_prepare_v2(s->db,
+                           "SELECT source, state, total_sum_cents, order_count,"
+                           " quantity, updated_at FROM sales"
+                           " ORDER BY total_sum_cents DESC, source, state",
+                           -1, &st, NULL) != SQLITE_OK) {
+        free(r);
+        return fail(s, "reading sales", errstr, en);
+    }
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (k == cap) {
+            struct sales_row *nr = realloc(r, (cap *= 2) * sizeof(*r));
+            if (!nr) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            r = nr;
+        }
+        struct sales_row *x = &r[k++];
+        snprintf(x->source, sizeof(x->source), "%s", sqlite3_column_text(st, 0));
+        snprintf(x->state, sizeof(x->state), "%s", sqlite3_column_text(st, 1));
+        x->total_cents = sqlite3_column_int64(st, 2);
+        x->order_count = sqlite3_column_int64(st, 3);
+        x->quantity = sqlite3_column_int64(st, 4);
+        snprintf(x->updated_at, sizeof(x->updated_at), "%s", sqlite3_column_text(st, 5));
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(r);
+        return fail(s, "reading sales", errstr, en);
+    }
+    *rows = r;
+    *n = k;
+    return 0;
+}
+
+const struct store_ops sqlite_store_ops = {
+    .scheme = "sqlite",
+    .open = sqlite_open,
+    .load_positions = sqlite_load_positions,
+    .apply = sqlite_apply,
+    .sales = sqlite_sales,
+    .close = sqlite_close,
+};

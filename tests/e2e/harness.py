@@ -1,0 +1,268 @@
+"""Shared helpers for the end-to-end tests: start the real salesflow binary on
+a free loopback port with a temporary data directory, talk HTTP to it, read
+its SQLite store and its log files directly, and stop or kill it."""
+
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import sqlite3
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+
+BIN = os.path.abspath(os.environ.get("SALESFLOW_BIN", "build/salesflow"))
+REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+
+STATES = {1: "CA", 2: "CA", 3: "CA", 4: "TX", 5: "TX", 6: "NY", 7: "NY", 8: "NY",
+          9: "KS", 10: "KS", 11: "KS", 12: "KS", 13: "KY", 14: "KY", 15: "KY",
+          16: "KY", 17: "KY"}
+SOURCES = ["Dine In", "Takeaway", "Home Delivery"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def run_cli(*args, timeout=60):
+    """Run the binary with args; returns CompletedProcess (text)."""
+    return subprocess.run([BIN, *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO)
+
+
+class Server:
+    """One `salesflow run` process on a free port with its own data dir."""
+
+    def __init__(self, data=None, extra=()):
+        self.tmp = None
+        if data is None:
+            self.tmp = tempfile.mkdtemp(prefix="sf-e2e-")
+            data = os.path.join(self.tmp, "data")
+        self.data = data
+        self.extra = list(extra)
+        self.port = None
+        self.proc = None
+        self.logfile = None
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self, timeout=15):
+        self.port = free_port()
+        self.stderr_path = self.data.rstrip("/") + ".stderr"
+        self.logfile = open(self.stderr_path, "a")
+        self.proc = subprocess.Popen(
+            [BIN, "run", "--listen", "127.0.0.1:%d" % self.port, "--data", self.data,
+             *self.extra], cwd=REPO, stdout=self.logfile, stderr=self.logfile)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("salesflow exited with %s:\n%s" %
+                                   (self.proc.returncode, self.stderr()))
+            try:
+                status, _ = self.get("/healthz")
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("salesflow did not become healthy:\n" + self.stderr())
+
+    def stderr(self):
+        try:
+            with open(self.stderr_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def stop(self, timeout=20):
+        """SIGTERM and wait; returns the exit status."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise RuntimeError("salesflow ignored SIGTERM for %ds" % timeout)
+        if self.logfile:
+            self.logfile.close()
+            self.logfile = None
+        return self.proc.returncode if self.proc else None
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.logfile:
+            self.logfile.close()
+            self.logfile = None
+
+    def cleanup(self):
+        self.kill()
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+    # --- HTTP -------------------------------------------------------------
+    def request(self, method, path, body=None, headers=None, timeout=30):
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.read(), dict(r.getheaders())
+        finally:
+            c.close()
+
+    def get(self, path):
+        status, body, _ = self.request("GET", path)
+        return status, body
+
+    def post_json(self, path, obj, raw=None, ctype="application/json"):
+        body = raw if raw is not None else json.dumps(obj).encode()
+        headers = {"Content-Type": ctype} if ctype else {}
+        status, data, _ = self.request("POST", path, body, headers)
+        return status, data
+
+    def api_sales(self):
+        status, body = self.get("/api/sales")
+        assert status == 200, (status, body)
+        return json.loads(body, parse_float=str)  # keep amounts exact
+
+    # --- store and log ----------------------------------------------------
+    def db(self):
+        return sqlite3.connect("file:%s/sales.db?mode=ro" % self.data, uri=True,
+                               timeout=30)
+
+    def query(self, sql, args=()):
+        con = self.db()
+        try:
+            return con.execute(sql, args).fetchall()
+        finally:
+            con.close()
+
+    def order_count(self):
+        try:
+            return self.query("SELECT count(*) FROM orders")[0][0]
+        except sqlite3.OperationalError:
+            return 0
+
+    def log_records(self):
+        """Every record in the log, read straight from the segment files:
+        {partition: [json bytes, ...]}. Only complete batches are counted."""
+        return read_log(os.path.join(self.data, "log"))
+
+    def log_bytes(self):
+        """A snapshot of the log files' contents, for 'unchanged' checks."""
+        snap = {}
+        root = os.path.join(self.data, "log")
+        for dirpath, _, files in os.walk(root):
+            for f in files:
+                p = os.path.join(dirpath, f)
+                with open(p, "rb") as fh:
+                    snap[os.path.relpath(p, root)] = fh.read()
+        return snap
+
+    def wait_processed(self, expect=None, timeout=60):
+        """Wait until the orders table holds `expect` rows (default: as many
+        as the log holds records). Returns the count."""
+        deadline = time.time() + timeout
+        while True:
+            want = expect if expect is not None else \
+                sum(len(v) for v in self.log_records().values())
+            got = self.order_count()
+            if got == want:
+                return got
+            if time.time() > deadline:
+                raise AssertionError("orders has %d rows, expected %d" % (got, want))
+            time.sleep(0.1)
+
+
+def read_log(root):
+    out = {}
+    if not os.path.isdir(root):
+        return out
+    for d in sorted(os.listdir(root)):
+        if not d.startswith("Order-"):
+            continue
+        part = int(d.split("-", 1)[1])
+        recs = []
+        seg = os.path.join(root, d, "00000000000000000000.log")
+        with open(seg, "rb") as f:
+            data = f.read()
+        pos = 0
+        while pos + 40 <= len(data):
+            magic, ver, length = data[pos:pos + 4], data[pos + 4], \
+                struct.unpack_from("<I", data, pos + 8)[0]
+            if magic != b"SFLB" or ver != 1 or pos + length > len(data):
+                break
+            count = struct.unpack_from("<I", data, pos + 24)[0]
+            rp = pos + 40
+            for _ in range(count):
+                (n,) = struct.unpack_from("<I", data, rp)
+                recs.append(data[rp + 4:rp + 4 + n])
+                rp += 4 + n
+            pos += length
+        out[part] = recs
+    return out
+
+
+def random_orders(n, seed):
+    rnd = random.Random(seed)
+    return [{"customer_id": rnd.randint(1, 17), "source": rnd.choice(SOURCES),
+             "quantity": rnd.randint(1, 100)} for _ in range(n)]
+
+
+def post_many(server, orders, threads=8):
+    """POST every order to /orderitem over keep-alive connections from
+    several threads. Returns a list of (order, status, response dict)."""
+    results = [None] * len(orders)
+    idx = iter(range(len(orders)))
+    lock = threading.Lock()
+
+    def work():
+        c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        while True:
+            with lock:
+                i = next(idx, None)
+            if i is None:
+                break
+            body = json.dumps(orders[i])
+            c.request("POST", "/orderitem", body, {"Content-Type": "application/json"})
+            r = c.getresponse()
+            data = r.read()
+            results[i] = (orders[i], r.status, json.loads(data))
+        c.close()
+
+    ts = [threading.Thread(target=work) for _ in range(threads)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    return results
+
+
+def expected_sales(rows):
+    """rows: iterable of (source, state, total_cents, quantity) → dict keyed by
+    (source, state) of [total_cents, count, quantity]."""
+    agg = {}
+    for source, state, cents, qty in rows:
+        a = agg.setdefault((source, state), [0, 0, 0])
+        a[0] += cents
+        a[1] += 1
+        a[2] += qty
+    return agg
+
+
+def cents(text):
+    """'2100.00' (or a number printed with two decimals) → 210000, exactly."""
+    s = str(text)
+    units, _, frac = s.partition(".")
+    return int(units) * 100 + int((frac + "00")[:2])

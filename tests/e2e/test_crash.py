@@ -1,0 +1,56 @@
+"""kill -9 while `salesflow gen` is posting, restart, and check that every
+order that got a 201 is stored exactly once and sales equals the sum of
+orders. A few cycles on the same data directory."""
+
+import os
+import subprocess
+import time
+import unittest
+
+from harness import BIN, REPO, Server
+
+CYCLES = int(os.environ.get("SF_CRASH_CYCLES", "3"))
+
+
+def check_consistent(tc, s, acked):
+    s.wait_processed()  # every record in the log becomes exactly one row
+    uuids = [u for (u,) in s.query("SELECT uuid FROM orders")]
+    tc.assertEqual(len(uuids), len(set(uuids)))
+    missing = acked - set(uuids)
+    tc.assertFalse(missing, "%d acknowledged orders are missing, e.g. %s" %
+                   (len(missing), sorted(missing)[:3]))
+    agg = s.query("SELECT o.source, o.state, sum(o.total_cents), count(*),"
+                  " sum(o.quantity) FROM orders o GROUP BY o.source, o.state"
+                  " ORDER BY 1, 2")
+    sales = s.query("SELECT source, state, total_sum_cents, order_count, quantity"
+                    " FROM sales ORDER BY 1, 2")
+    tc.assertEqual(sales, agg)
+
+
+class CrashTest(unittest.TestCase):
+    def test_kill_9_during_gen(self):
+        s = Server()
+        acked_path = os.path.join(s.tmp, "acked.txt")
+        try:
+            for cycle in range(CYCLES):
+                s.start()
+                gen = subprocess.Popen(
+                    [BIN, "gen", "--url", s.url, "--count", "200000",
+                     "--concurrency", "16", "--seed", str(cycle),
+                     "--acked", acked_path],
+                    cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                time.sleep(0.7 + 0.3 * cycle)
+                s.kill()
+                gen.wait(timeout=120)
+                with open(acked_path) as f:
+                    acked = {line.strip() for line in f if line.strip()}
+                self.assertGreater(len(acked), 100, "gen got too few 201s to test")
+                s.start()
+                check_consistent(self, s, acked)
+                s.stop()
+        finally:
+            s.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
