@@ -29,14 +29,37 @@
 #define SF_VERSION "0.1.0"
 
 int cmd_gen(int argc, char **argv);
+int cmd_log(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+
+/* --fsync always|interval:MS|never */
+static int opt_fsync(const char *val, void *dst, char *err, size_t n)
+{
+    struct broker_conf *bc = dst;
+    char *end;
+    if (!strcmp(val, "always")) {
+        bc->fsync = BROKER_FSYNC_ALWAYS;
+    } else if (!strcmp(val, "never")) {
+        bc->fsync = BROKER_FSYNC_NEVER;
+    } else if (!strncmp(val, "interval:", 9) && (bc->fsync_interval_ms =
+               (int)strtol(val + 9, &end, 10)) > 0 && *end == '\0') {
+        bc->fsync = BROKER_FSYNC_INTERVAL;
+    } else {
+        snprintf(err, n, "expected always, interval:MS (e.g. interval:100) or never, "
+                 "got \"%s\"", val);
+        return -1;
+    }
+    return 0;
+}
 
 static int cmd_run(int argc, char **argv)
 {
     const char *listen = getenv("SALESFLOW_LISTEN");
     const char *data = getenv("SALESFLOW_DATA");
-    const char *customers = NULL;
+    const char *customers = NULL, *store_arg = getenv("SALESFLOW_STORE");
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     int partitions = 0, threads = 2;
+    struct broker_conf bc = {.create = 1};
     const struct opt opts[] = {
         {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_str, &listen},
         {"data", "DIR", "data directory: DIR/log, DIR/sales.db (default ./salesflow-data)",
@@ -46,6 +69,15 @@ static int cmd_run(int argc, char **argv)
         {"unit-price", "AMOUNT", "price of one unit (default 300.00)", opt_money, &unit_price},
         {"partitions", "N", "partitions of a new log (default 4; fixed once created)",
          opt_int, &partitions},
+        {"store", "URI", "serving store (default sqlite:DIR/sales.db)", opt_str, &store_arg},
+        {"fsync", "MODE", "always (default): 201 after fdatasync; interval:MS; never",
+         opt_fsync, &bc},
+        {"segment-bytes", "SIZE", "roll log segments at this size (default 64M)",
+         opt_bytes, &bc.segment_bytes},
+        {"retention", "AGE", "drop processed log segments older than AGE, e.g. 7d "
+         "(default: keep)", opt_duration, &bc.retention_ms},
+        {"retention-bytes", "SIZE", "keep at most SIZE of processed log per partition "
+         "(default: no limit)", opt_bytes, &bc.retention_bytes},
         {"threads", "N", "HTTP worker threads (default 2)", opt_int, &threads},
     };
     int rc = args_parse("run", "Run everything in one process: HTTP ingestion, the "
@@ -83,13 +115,16 @@ static int cmd_run(int argc, char **argv)
     }
     snprintf(logdir, sizeof(logdir), "%s/log", data);
     snprintf(broker_uri, sizeof(broker_uri), "file:%s", logdir);
-    snprintf(store_uri, sizeof(store_uri), "sqlite:%s/sales.db", data);
+    if (store_arg)
+        snprintf(store_uri, sizeof(store_uri), "%s", store_arg);
+    else
+        snprintf(store_uri, sizeof(store_uri), "sqlite:%s/sales.db", data);
 
     if (!(cat = catalog_load(customers, unit_price, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }
-    struct broker_conf bc = {.partitions = partitions, .create = 1};
+    bc.partitions = partitions;
     if (!(b = broker_open(broker_uri, &bc, err, sizeof(err))) ||
         !(st = store_open(store_uri, err, sizeof(err))) ||
         !(w = web_new(store_uri, err, sizeof(err)))) {
@@ -127,6 +162,59 @@ out:
     return status;
 }
 
+static int cmd_serve(int argc, char **argv)
+{
+    const char *listen = getenv("SALESFLOW_LISTEN"), *store_uri = getenv("SALESFLOW_STORE");
+    int threads = 2;
+    const struct opt opts[] = {
+        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_str, &listen},
+        {"store", "URI", "serving store to read, e.g. sqlite:salesflow-data/sales.db "
+         "(required)", opt_str, &store_uri},
+        {"threads", "N", "HTTP worker threads (default 2)", opt_int, &threads},
+    };
+    int rc = args_parse("serve", "Serve the dashboard and the query API over a store.",
+                        opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
+    if (rc)
+        return rc == ARGS_HELP ? 0 : 2;
+    if (!store_uri) {
+        fprintf(stderr, "salesflow serve: --store is required "
+                "(e.g. --store sqlite:salesflow-data/sales.db)\n");
+        return 2;
+    }
+    if (!listen)
+        listen = "127.0.0.1:8080";
+
+    char err[1024];
+    struct web *w = NULL;
+    struct http_server *srv = NULL;
+    int status = 1;
+    sigset_t sigs;
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGINT);
+    sigaddset(&sigs, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    if (!(w = web_new(store_uri, err, sizeof(err)))) {
+        log_error("%s", err);
+        goto out;
+    }
+    struct http_ctx hc = {.web = w};
+    if (!(srv = http_start(listen, &hc, threads, err, sizeof(err)))) {
+        log_error("%s", err);
+        goto out;
+    }
+    log_info("salesflow %s serving %s on http://%s", SF_VERSION, store_uri, listen);
+    int sig;
+    sigwait(&sigs, &sig);
+    log_info("%s: shutting down", strsignal(sig));
+    status = 0;
+out:
+    http_stop(srv);
+    web_destroy(w);
+    return status;
+}
+
 static int cmd_version(int argc, char **argv)
 {
     (void)argv;
@@ -146,6 +234,9 @@ static const struct command {
     const char *help;
 } commands[] = {
     {"run", cmd_run, "everything in one process: ingest + embedded log + process + web"},
+    {"log", cmd_log, "inspect the embedded log: stat, tail, dump, repair"},
+    {"replay", cmd_replay, "rebuild the serving tables from the log"},
+    {"serve", cmd_serve, "dashboard and query API over --store"},
     {"gen", cmd_gen, "load generator: random valid orders to --url"},
     {"version", cmd_version, "version and linked library versions"},
 };

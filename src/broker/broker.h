@@ -28,10 +28,30 @@ enum {
     BROKER_ETOOBIG = -1005, /* message larger than the broker accepts */
 };
 
+enum broker_fsync {
+    BROKER_FSYNC_ALWAYS = 0,    /* ack after fdatasync (default) */
+    BROKER_FSYNC_INTERVAL,      /* ack after write; fdatasync every interval */
+    BROKER_FSYNC_NEVER,         /* ack after write; the OS flushes when it likes */
+};
+
 struct broker_conf {
     int partitions;         /* embedded log: used when creating it; 0 = 4 */
     int create;             /* 1: create the log if missing; 0: must exist */
+    int readonly;           /* 1: inspect only: no lock, no writer, no repair */
     size_t queue_max;       /* pending produce requests; 0 = default */
+    uint64_t segment_bytes; /* roll a segment past this size; 0 = 64 MiB */
+    enum broker_fsync fsync;
+    int fsync_interval_ms;
+    int64_t retention_ms;   /* 0 = keep forever */
+    uint64_t retention_bytes; /* per partition; 0 = no limit */
+};
+
+/* One message of a produce_batch() call. */
+struct broker_msg {
+    int64_t key;            /* partition key (customer_id) */
+    const char *value;
+    size_t len;
+    void *opaque;           /* handed to this message's ack */
 };
 
 struct broker_record {
@@ -58,6 +78,10 @@ struct broker_ops {
      * ack will follow) or a negative BROKER_E* code (no ack will follow). */
     int (*produce)(struct broker *b, int64_t key, const char *value,
                    size_t len, broker_ack_cb cb, void *opaque);
+    /* Queue n messages at once, all or none (BROKER_EFULL if the queue has
+     * no room for all of them); one ack per message follows. */
+    int (*produce_batch)(struct broker *b, const struct broker_msg *msgs,
+                         size_t n, broker_ack_cb cb);
     int (*partition_count)(struct broker *b);
     /* Set the next offset the consumer reads from partition p. */
     int (*seek)(struct broker *b, int partition, int64_t offset);
@@ -65,6 +89,16 @@ struct broker_ops {
      * Returns the count (0 on timeout) or a negative code with errstr. */
     int (*poll)(struct broker *b, struct broker_record *recs, size_t max,
                 int timeout_ms, char *errstr, size_t errstr_size);
+    /* Call fn for every durable record whose batch was appended at or after
+     * since_ms, partition by partition in offset order (independent of the
+     * consumer position). fn returning non-zero stops the scan with that
+     * value. Returns 0, fn's value, or a negative code with errstr. */
+    int (*scan)(struct broker *b, int64_t since_ms,
+                int (*fn)(void *opaque, const struct broker_record *r),
+                void *opaque, char *errstr, size_t errstr_size);
+    /* The processor's committed next offsets (one per partition): the
+     * broker may now drop data before them that its retention allows. */
+    void (*retain)(struct broker *b, const int64_t *committed, int nparts);
     /* Refuse new produces (BROKER_ECLOSED) and return once every queued
      * message has been written and acked. The consumer side keeps working. */
     void (*flush)(struct broker *b);
@@ -87,6 +121,24 @@ static inline int broker_produce(struct broker *b, int64_t key, const char *v,
                                  size_t len, broker_ack_cb cb, void *opaque)
 {
     return b->ops->produce(b, key, v, len, cb, opaque);
+}
+static inline int broker_produce_batch(struct broker *b,
+                                       const struct broker_msg *msgs, size_t n,
+                                       broker_ack_cb cb)
+{
+    return b->ops->produce_batch(b, msgs, n, cb);
+}
+static inline int broker_scan(struct broker *b, int64_t since_ms,
+                              int (*fn)(void *, const struct broker_record *),
+                              void *opaque, char *errstr, size_t errstr_size)
+{
+    return b->ops->scan(b, since_ms, fn, opaque, errstr, errstr_size);
+}
+static inline void broker_retain(struct broker *b, const int64_t *committed,
+                                 int nparts)
+{
+    if (b->ops->retain)
+        b->ops->retain(b, committed, nparts);
 }
 static inline int broker_partition_count(struct broker *b)
 {

@@ -2,31 +2,40 @@
  * elog — the embedded log: a durable, partitioned, single-node broker.
  *
  * Layout under DIR:
- *   meta                      "salesflow-log 1", topic and partition count
- *   .lock                     flock()ed by the one process that writes
- *   Order-P/00000000000000000000.log   batches of partition P (batch.h)
+ *   meta                     "salesflow-log 1", topic and partition count
+ *   .lock                    flock()ed by the one process that writes
+ *   Order-P/<base>.log       segments of partition P (segment.h, batch.h)
+ *   Order-P/<base>.index     their sparse offset indexes
  *
- * Writing (group commit). produce() copies the message into a bounded
- * queue and signals the writer thread. The writer takes everything queued,
- * builds one batch per partition, writes each with one pwrite(), then
- * fdatasync()s every file it touched, and only then publishes the new end
- * offsets to consumers and runs the acks. While it waits for the disk, new
- * messages pile up in the queue and share the next write and fsync. A failed
- * write or fsync truncates the file back to where the group started, so no
- * partial record stays visible, and fails the acks of that partition.
+ * Writing (group commit). produce() copies messages into a bounded queue
+ * and signals the writer thread. The writer takes everything queued, builds
+ * one batch per partition, writes each with one pwrite() to the partition's
+ * active segment, then — with --fsync always — fdatasync()s every file it
+ * touched, and only then publishes the new end offsets to readers and runs
+ * the acks. While it waits for the disk, new messages pile up and share the
+ * next write and fsync. With interval:MS or never, acks follow the write and
+ * the fsync comes on a timer or not at all. A failed write or fsync
+ * truncates the file back to where the group started, so no partial record
+ * stays visible, and fails that partition's acks (ENOSPC → disk full).
  *
- * Reading. An in-memory index (base offset → file position, one entry per
- * batch, rebuilt by the scan at open) lets seek() find a batch by binary
- * search; poll() reads whole batches with pread() up to the published end,
- * so a consumer never sees a record that is not yet durable.
+ * Segments roll once the active one would pass segment_bytes: the old one
+ * is sealed (its index written and fsync'd) and a new file named by its base
+ * offset is created. Retention removes sealed segments that are older or
+ * beyond the size budget, and only once the processor's committed position
+ * has passed their end.
  *
- * Recovery. open() checks every batch of every partition (magic, length,
- * CRC32C, offset continuity). An incomplete or corrupt last batch is a torn
- * tail from a crash: it is cut off and logged. A corrupt batch followed by a
- * valid one is damage in the middle of the log: open fails and says where.
+ * Reading. poll() finds the segment and batch holding each partition's
+ * consumer position (binary search, then the sparse index) and pread()s
+ * whole batches up to the published end, so a consumer never sees a record
+ * that is not yet durable.
+ *
+ * Recovery at open: see segment.c. A torn tail of the active segment is cut
+ * and logged; damage anywhere stops the open and names the file, the byte
+ * and `salesflow log repair`.
  */
+#include "broker/elog.h"
 #include "broker/batch.h"
-#include "broker/broker.h"
+#include "broker/segment.h"
 #include "core/util.h"
 
 #include <dirent.h>
@@ -39,66 +48,64 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define ELOG_DEFAULT_PARTITIONS 4
 #define ELOG_MAX_PARTITIONS 1024
-#define ELOG_DEFAULT_QUEUE 65536
+#define ELOG_DEFAULT_QUEUE 262144
+#define ELOG_DEFAULT_SEGMENT (64ull << 20)
 #define ELOG_READ_BUDGET (4u << 20)
-#define ELOG_SEGMENT "00000000000000000000.log"
+#define ELOG_MAX_MESSAGE (1u << 20)
 
 struct pending {
     int partition;
     uint32_t len;
-    char *value;
+    const char *value;
+    void *free_after;           /* block to free once this entry is acked */
     broker_ack_cb cb;
     void *opaque;
     int err;
     int64_t offset;
 };
 
-struct idx_ent {
-    int64_t base;
-    uint64_t pos;
-};
-
 struct part {
-    int fd;
-    char path[PATH_MAX + 64];
-    int64_t end;            /* next offset; published (durable) end */
-    uint64_t size;          /* bytes of complete batches */
-    struct idx_ent *idx;
-    size_t nidx, cap;
-    int64_t cpos;           /* consumer: next offset to return */
-    struct sf_buf wbuf;     /* writer: batch under construction */
-    int touched;
+    char dir[PATH_MAX + 32];
+    struct segment *segs;       /* ascending base; the last one is active */
+    size_t nsegs, cap;
+    int64_t end;                /* published end (readers see [start, end)) */
+    int64_t cpos;               /* consumer: next offset to return */
+    struct sf_buf wbuf;         /* writer: the batch under construction */
+    size_t wstart;
+    uint32_t wcount;
+    int werr;
+    int dirty;                  /* written but not yet fsync'd */
 };
 
 struct elog {
     struct broker base;
     char dir[PATH_MAX];
+    struct broker_conf conf;
     int nparts;
     struct part *parts;
     int lockfd;
 
     pthread_mutex_t mu;
-    pthread_cond_t wake_writer, data_ready;
-    struct pending *q;      /* ring of qmax entries */
+    pthread_cond_t wake_writer, data_ready, idle;
+    struct pending *q;          /* ring of qmax entries */
     size_t qhead, qlen, qmax;
-    int closing;            /* close(): writer drains and exits */
-    int refusing;           /* flush()/close(): produce() refuses */
-    int busy;               /* writer holds a group outside the lock */
-    pthread_cond_t idle;    /* signalled when the queue is drained */
+    int closing;                /* close(): the writer drains and exits */
+    int refusing;               /* flush()/close(): produce() refuses */
+    int busy;                   /* the writer holds a group outside the lock */
+    int64_t last_sync_ms;
     pthread_t writer;
     int writer_started;
 
-    struct sf_buf rbuf;     /* consumer: bytes behind the last poll */
+    struct sf_buf rbuf;         /* consumer: bytes behind the last poll */
     int rr;
 };
 
-/* ---- directory, meta file, recovery -------------------------------- */
+/* ---- meta file and directory checks ---------------------------------- */
 
 static int write_meta(const char *path, int nparts, char *errstr, size_t n)
 {
@@ -135,6 +142,16 @@ static int read_meta(const char *path, int *nparts, char *errstr, size_t n)
     return 0;
 }
 
+static int fsync_dir(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
 /* Refuse to run over files we did not write: a wrong --data is likelier
  * than a log with strangers in it. */
 static int check_dir(const char *dir, int nparts, char *errstr, size_t n)
@@ -162,93 +179,143 @@ static int check_dir(const char *dir, int nparts, char *errstr, size_t n)
     return 0;
 }
 
-static int idx_push(struct part *p, int64_t base, uint64_t pos)
+static int cmp_i64(const void *a, const void *b)
 {
-    if (p->nidx == p->cap) {
-        size_t cap = p->cap ? p->cap * 2 : 1024;
-        struct idx_ent *ni = realloc(p->idx, cap * sizeof(*ni));
-        if (!ni)
-            return -1;
-        p->idx = ni;
-        p->cap = cap;
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Base offsets of the segments in a partition directory, sorted. Removes
+ * leftover temporary index files; any other file is an error. */
+static int list_segments(const char *dir, int readonly, int64_t **bases,
+                         size_t *nb, char *errstr, size_t n)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    size_t cap = 0;
+    *bases = NULL;
+    *nb = 0;
+    if (!d)
+        return sf_err(-1, errstr, n, "cannot list %s: %s", dir, strerror(errno));
+    while ((e = readdir(d))) {
+        const char *name = e->d_name;
+        size_t len = strlen(name);
+        if (!strcmp(name, ".") || !strcmp(name, ".."))
+            continue;
+        int digits = len > SEG_NAME_DIGITS &&
+                     strspn(name, "0123456789") == SEG_NAME_DIGITS;
+        const char *ext = name + SEG_NAME_DIGITS;
+        if (digits && !strcmp(ext, ".index"))
+            continue;
+        if (digits && !strcmp(ext, ".index.tmp")) {
+            if (!readonly) {
+                char p[PATH_MAX + 300];
+                snprintf(p, sizeof(p), "%s/%s", dir, name);
+                unlink(p);
+            }
+            continue;
+        }
+        if (!digits || strcmp(ext, ".log")) {
+            closedir(d);
+            free(*bases);
+            return sf_err(-1, errstr, n, "%s/%s is not part of a salesflow log; "
+                          "move it away", dir, name);
+        }
+        if (*nb == cap) {
+            cap = cap ? cap * 2 : 16;
+            int64_t *nbp = realloc(*bases, cap * sizeof(*nbp));
+            if (!nbp) {
+                closedir(d);
+                free(*bases);
+                return sf_err(-1, errstr, n, "out of memory");
+            }
+            *bases = nbp;
+        }
+        (*bases)[(*nb)++] = strtoll(name, NULL, 10);
     }
-    p->idx[p->nidx].base = base;
-    p->idx[p->nidx].pos = pos;
-    p->nidx++;
+    closedir(d);
+    qsort(*bases, *nb, sizeof(**bases), cmp_i64);
     return 0;
 }
 
-/* Scan a partition's segment, rebuild its index, cut a torn tail. */
-static int recover_part(struct part *p, char *errstr, size_t n)
+static struct segment *push_seg(struct part *p)
 {
-    struct stat st;
-    if (fstat(p->fd, &st))
-        return sf_err(-1, errstr, n, "stat %s: %s", p->path, strerror(errno));
-    uint64_t size = (uint64_t)st.st_size, pos = 0;
-    const uint8_t *map = NULL;
-    if (size) {
-        map = mmap(NULL, size, PROT_READ, MAP_PRIVATE, p->fd, 0);
-        if (map == MAP_FAILED)
-            return sf_err(-1, errstr, n, "mmap %s: %s", p->path, strerror(errno));
+    if (p->nsegs == p->cap) {
+        size_t cap = p->cap ? p->cap * 2 : 8;
+        struct segment *ns = realloc(p->segs, cap * sizeof(*ns));
+        if (!ns)
+            return NULL;
+        p->segs = ns;
+        p->cap = cap;
     }
-    int rc = 0;
-    while (pos < size) {
-        struct batch_info bi;
-        enum batch_status s = batch_check(map + pos, size - pos, &bi);
-        if (s == BATCH_OK && bi.base_offset != p->end)
-            s = BATCH_CORRUPT;
-        if (s == BATCH_OK) {
-            if (idx_push(p, bi.base_offset, pos)) {
-                rc = sf_err(-1, errstr, n, "out of memory indexing %s", p->path);
-                break;
-            }
-            p->end += bi.count;
-            pos += bi.len;
-            continue;
-        }
-        /* Damage in the middle: a valid batch right after the bad one. */
-        if (s == BATCH_CORRUPT && size - pos >= BATCH_HEADER) {
-            uint32_t len;
-            memcpy(&len, map + pos + 8, 4); /* little-endian hosts only */
-            struct batch_info next;
-            if (len >= BATCH_HEADER && len < size - pos &&
-                batch_check(map + pos + len, size - pos - len, &next) == BATCH_OK) {
-                rc = sf_err(-1, errstr, n,
-                            "%s: corrupt batch at byte %" PRIu64 " (offset %" PRId64
-                            ") with valid data after it; the log is damaged. Copy "
-                            "the file away, then truncate it at byte %" PRIu64
-                            " to keep the %" PRId64 " records before it",
-                            p->path, pos, p->end, pos, p->end);
-                break;
-            }
-        }
-        log_warn("log %s: cutting %s tail of %" PRIu64 " bytes at byte %" PRIu64
-                 " (offset %" PRId64 ")", p->path,
-                 s == BATCH_TORN ? "a torn" : "a corrupt", size - pos, pos, p->end);
-        if (ftruncate(p->fd, (off_t)pos) || fdatasync(p->fd))
-            rc = sf_err(-1, errstr, n, "truncating %s: %s", p->path, strerror(errno));
-        break;
-    }
-    if (map)
-        munmap((void *)map, size);
-    p->size = pos;
-    return rc;
+    struct segment *s = &p->segs[p->nsegs];
+    memset(s, 0, sizeof(*s));
+    s->fd = -1;
+    return s;
 }
 
 static int open_part(struct elog *l, int i, char *errstr, size_t n)
 {
     struct part *p = &l->parts[i];
-    char pdir[PATH_MAX + 32];
-    snprintf(pdir, sizeof(pdir), "%s/%s-%d", l->dir, SF_TOPIC_DEFAULT, i);
-    int rc = sf_mkdirs(pdir);
-    if (rc)
-        return sf_err(-1, errstr, n, "cannot create %s: %s", pdir, strerror(-rc));
-    snprintf(p->path, sizeof(p->path), "%s/" ELOG_SEGMENT, pdir);
-    p->fd = open(p->path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (p->fd < 0)
-        return sf_err(-1, errstr, n, "cannot open %s: %s", p->path, strerror(errno));
+    int64_t *bases = NULL;
+    size_t nb = 0;
+    int rc = -1, ro = l->conf.readonly;
+
+    snprintf(p->dir, sizeof(p->dir), "%s/%s-%d", l->dir, SF_TOPIC_DEFAULT, i);
     sf_buf_init(&p->wbuf, BATCH_MAX);
-    return recover_part(p, errstr, n);
+    if (!ro && (rc = sf_mkdirs(p->dir)))
+        return sf_err(-1, errstr, n, "cannot create %s: %s", p->dir, strerror(-rc));
+    if (list_segments(p->dir, ro, &bases, &nb, errstr, n))
+        return -1;
+    if (nb == 0 && ro)
+        return sf_err(-1, errstr, n, "%s has no segments", p->dir);
+    for (size_t k = 0; k < (nb ? nb : 1); k++) {
+        char path[sizeof(p->dir) + 40];
+        int64_t base = nb ? bases[k] : 0;
+        struct segment *s = push_seg(p);
+        struct seg_damage dmg;
+        if (!s) {
+            rc = sf_err(-1, errstr, n, "out of memory");
+            goto out;
+        }
+        seg_path(path, sizeof(path), p->dir, base, ".log");
+        if (seg_open(s, path, base, nb == 0, ro, errstr, n))
+            goto out;
+        p->nsegs++;
+        if (seg_load(s, 0, &dmg, errstr, n))
+            goto out;
+        if (k > 0 && s->base != p->segs[k - 1].end) {
+            rc = sf_err(-1, errstr, n, "%s starts at offset %" PRId64 " but the "
+                        "segment before it ends at %" PRId64 "; records are missing",
+                        s->path, s->base, p->segs[k - 1].end);
+            goto out;
+        }
+        int last = k + 1 >= nb;
+        if (dmg.found && (!dmg.torn || !last)) {
+            rc = sf_err(-1, errstr, n, "%s: corrupt batch at byte %" PRIu64
+                        " (offset %" PRId64 ") with %" PRId64 " records in valid "
+                        "batches after it; the log is damaged. Run `salesflow log "
+                        "repair --data DIR` to see what cutting it there loses",
+                        s->path, dmg.at, dmg.offset, dmg.lost_records);
+            goto out;
+        }
+        if (dmg.found && !ro) {
+            struct stat st;
+            fstat(s->fd, &st);
+            log_warn("log %s: cutting a torn tail of %" PRIu64 " bytes at byte %"
+                     PRIu64 " (offset %" PRId64 ")", s->path,
+                     (uint64_t)st.st_size - dmg.at, dmg.at, dmg.offset);
+            if (seg_truncate(s, dmg.at, errstr, n))
+                goto out;
+        }
+    }
+    if (!ro && nb == 0)
+        fsync_dir(p->dir);
+    p->end = p->segs[p->nsegs - 1].end;
+    rc = 0;
+out:
+    free(bases);
+    return rc;
 }
 
 /* ---- writer ---------------------------------------------------------- */
@@ -276,85 +343,144 @@ static int write_all(int fd, const char *buf, size_t len, uint64_t at)
     return 0;
 }
 
+/* Seal the active segment and start a new one at the partition's end. */
+static int roll(struct elog *l, struct part *p)
+{
+    char err[512], path[sizeof(p->dir) + 40];
+    struct segment *old = &p->segs[p->nsegs - 1];
+    if (fdatasync(old->fd) || seg_write_index(old, err, sizeof(err))) {
+        log_error("log %s: sealing failed: %s", old->path, err);
+        return BROKER_EIO;
+    }
+    int64_t base = old->end;
+    struct segment ns;
+    seg_path(path, sizeof(path), p->dir, base, ".log");
+    if (seg_open(&ns, path, base, 1, 0, err, sizeof(err))) {
+        log_error("log: %s", err);
+        return err_of(errno);
+    }
+    fsync_dir(p->dir);
+    pthread_mutex_lock(&l->mu);
+    struct segment *s = push_seg(p);
+    if (s) {
+        *s = ns;
+        p->nsegs++;
+    }
+    pthread_mutex_unlock(&l->mu);
+    if (!s) {
+        seg_close(&ns);
+        return BROKER_EIO;
+    }
+    return 0;
+}
+
+static void sync_dirty(struct elog *l)
+{
+    for (int i = 0; i < l->nparts; i++) {
+        struct part *p = &l->parts[i];
+        if (p->dirty && fdatasync(p->segs[p->nsegs - 1].fd))
+            log_error("log %s: fdatasync failed: %s", p->segs[p->nsegs - 1].path,
+                      strerror(errno));
+        p->dirty = 0;
+    }
+    l->last_sync_ms = sf_mono_ms();
+}
+
 static void write_group(struct elog *l, struct pending *g, size_t n)
 {
     int64_t now = sf_now_ms();
-    size_t *start = calloc((size_t)l->nparts, sizeof(*start));
-    uint32_t *count = calloc((size_t)l->nparts, sizeof(*count));
-    int *perr = calloc((size_t)l->nparts, sizeof(*perr));
+    int sync_now = l->conf.fsync == BROKER_FSYNC_ALWAYS;
 
-    if (!start || !count || !perr) {
-        for (size_t i = 0; i < n; i++)
-            g[i].err = BROKER_EIO;
-        goto acks;
+    for (int i = 0; i < l->nparts; i++) {
+        l->parts[i].wcount = 0;
+        l->parts[i].werr = 0;
     }
     for (size_t i = 0; i < n; i++) {
         struct part *p = &l->parts[g[i].partition];
-        if (!p->touched) {
-            p->touched = 1;
+        if (p->wcount == 0) {
             p->wbuf.len = 0;
-            start[g[i].partition] = batch_begin(&p->wbuf);
+            p->wstart = batch_begin(&p->wbuf);
         }
         if (batch_add(&p->wbuf, g[i].value, g[i].len)) {
             g[i].err = BROKER_ETOOBIG;
             continue;
         }
-        g[i].offset = p->end + count[g[i].partition]++;
+        g[i].offset = p->end + p->wcount++;
     }
     for (int i = 0; i < l->nparts; i++) {
         struct part *p = &l->parts[i];
-        if (!p->touched || !count[i])
+        if (!p->wcount)
             continue;
-        batch_finish(&p->wbuf, start[i], p->end, count[i], now);
-        int rc = write_all(p->fd, p->wbuf.data, p->wbuf.len, p->size);
+        batch_finish(&p->wbuf, p->wstart, p->end, p->wcount, now);
+        struct segment *s = &p->segs[p->nsegs - 1];
+        if (s->size > 0 && s->size + p->wbuf.len > l->conf.segment_bytes) {
+            if ((p->werr = roll(l, p)))
+                continue;
+            s = &p->segs[p->nsegs - 1];
+        }
+        int rc = write_all(s->fd, p->wbuf.data, p->wbuf.len, s->size);
         if (rc) {
             log_error("log %s: write of %zu bytes at byte %" PRIu64 " failed: %s",
-                      p->path, p->wbuf.len, p->size, strerror(-rc));
-            perr[i] = err_of(-rc);
-        }
-    }
-    for (int i = 0; i < l->nparts; i++) {
-        struct part *p = &l->parts[i];
-        if (!p->touched || !count[i] || perr[i])
-            continue;
-        if (fdatasync(p->fd)) {
-            log_error("log %s: fdatasync failed: %s", p->path, strerror(errno));
-            perr[i] = err_of(errno);
+                      s->path, p->wbuf.len, s->size, strerror(-rc));
+            p->werr = err_of(-rc);
+        } else if (sync_now && fdatasync(s->fd)) {
+            log_error("log %s: fdatasync failed: %s", s->path, strerror(errno));
+            p->werr = err_of(errno);
         }
     }
     pthread_mutex_lock(&l->mu);
     for (int i = 0; i < l->nparts; i++) {
         struct part *p = &l->parts[i];
-        if (!p->touched || !count[i])
+        if (!p->wcount)
             continue;
-        if (perr[i] || idx_push(p, p->end, p->size)) {
-            if (!perr[i])
-                perr[i] = BROKER_EIO;
+        struct segment *s = &p->segs[p->nsegs - 1];
+        if (!p->werr && seg_index_add(s, p->end, s->size))
+            p->werr = BROKER_EIO;
+        if (p->werr) {
             /* Cut what may have reached the file so it is never served. */
-            if (ftruncate(p->fd, (off_t)p->size))
-                log_error("log %s: truncate to %" PRIu64 " failed: %s", p->path,
-                          p->size, strerror(errno));
+            if (ftruncate(s->fd, (off_t)s->size))
+                log_error("log %s: truncate to %" PRIu64 " failed: %s", s->path,
+                          s->size, strerror(errno));
             continue;
         }
-        p->size += p->wbuf.len;
-        p->end += count[i];
+        s->size += p->wbuf.len;
+        s->end += p->wcount;
+        s->last_time_ms = now;
+        p->end += p->wcount;
+        p->dirty = !sync_now;
     }
     pthread_cond_broadcast(&l->data_ready);
     pthread_mutex_unlock(&l->mu);
 
-    for (size_t i = 0; i < n; i++)
-        if (!g[i].err && perr[g[i].partition])
-            g[i].err = perr[g[i].partition];
-acks:
-    for (int i = 0; i < l->nparts; i++)
-        l->parts[i].touched = 0;
+    if (l->conf.fsync == BROKER_FSYNC_INTERVAL &&
+        sf_mono_ms() - l->last_sync_ms >= l->conf.fsync_interval_ms)
+        sync_dirty(l);
     for (size_t i = 0; i < n; i++) {
-        g[i].cb(g[i].opaque, g[i].err, g[i].partition, g[i].err ? -1 : g[i].offset);
-        free(g[i].value);
+        int err = g[i].err ? g[i].err : l->parts[g[i].partition].werr;
+        g[i].cb(g[i].opaque, err, g[i].partition, err ? -1 : g[i].offset);
+        free(g[i].free_after);
     }
-    free(start);
-    free(count);
-    free(perr);
+}
+
+static void timed_wait(pthread_cond_t *cv, pthread_mutex_t *mu, int64_t ms)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_sec += ms / 1000;
+    ts.tv_nsec += (ms % 1000) * 1000000;
+    if (ts.tv_nsec >= 1000000000) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000;
+    }
+    pthread_cond_timedwait(cv, mu, &ts);
+}
+
+static int any_dirty(const struct elog *l)
+{
+    for (int i = 0; i < l->nparts; i++)
+        if (l->parts[i].dirty)
+            return 1;
+    return 0;
 }
 
 static void *writer_main(void *arg)
@@ -366,8 +492,20 @@ static void *writer_main(void *arg)
         l->busy = 0;
         if (l->qlen == 0)
             pthread_cond_broadcast(&l->idle);
-        while (l->qlen == 0 && !l->closing)
-            pthread_cond_wait(&l->wake_writer, &l->mu);
+        while (l->qlen == 0 && !l->closing) {
+            if (l->conf.fsync == BROKER_FSYNC_INTERVAL && any_dirty(l)) {
+                int64_t left = l->last_sync_ms + l->conf.fsync_interval_ms - sf_mono_ms();
+                if (left <= 0) {
+                    pthread_mutex_unlock(&l->mu);
+                    sync_dirty(l);
+                    pthread_mutex_lock(&l->mu);
+                    continue;
+                }
+                timed_wait(&l->wake_writer, &l->mu, left);
+            } else {
+                pthread_cond_wait(&l->wake_writer, &l->mu);
+            }
+        }
         if (l->qlen == 0) {
             pthread_mutex_unlock(&l->mu);
             break;
@@ -382,13 +520,16 @@ static void *writer_main(void *arg)
         }
         l->busy = 1;
         pthread_mutex_unlock(&l->mu);
-        write_group(l, g, n);
+        if (g)
+            write_group(l, g, n);
     }
+    if (l->conf.fsync != BROKER_FSYNC_NEVER)
+        sync_dirty(l);
     free(g);
     return NULL;
 }
 
-/* ---- broker_ops ------------------------------------------------------ */
+/* ---- broker_ops: open, produce -------------------------------------- */
 
 static void elog_close(struct broker *b);
 
@@ -398,11 +539,16 @@ static int elog_open(struct broker **out, const char *dir,
     struct elog *l = calloc(1, sizeof(*l));
     char path[PATH_MAX + 16];
     struct stat st;
-    int rc;
+    int rc = -1;
 
     if (!l)
         return sf_err(-1, errstr, n, "out of memory");
     l->base.ops = &elog_broker_ops;
+    l->conf = *conf;
+    if (!l->conf.segment_bytes)
+        l->conf.segment_bytes = ELOG_DEFAULT_SEGMENT;
+    if (l->conf.fsync == BROKER_FSYNC_INTERVAL && l->conf.fsync_interval_ms <= 0)
+        l->conf.fsync_interval_ms = 1000;
     l->lockfd = -1;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->wake_writer, NULL);
@@ -416,7 +562,7 @@ static int elog_open(struct broker **out, const char *dir,
     snprintf(l->dir, sizeof(l->dir), "%s", dir);
     snprintf(path, sizeof(path), "%s/meta", dir);
     if (stat(path, &st) != 0) {
-        if (!conf->create) {
+        if (!conf->create || conf->readonly) {
             rc = sf_err(-1, errstr, n, "no salesflow log at %s (%s missing)", dir, path);
             goto fail;
         }
@@ -438,12 +584,14 @@ static int elog_open(struct broker **out, const char *dir,
             goto fail;
         }
     }
-    snprintf(path, sizeof(path), "%s/.lock", dir);
-    l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (l->lockfd < 0 || flock(l->lockfd, LOCK_EX | LOCK_NB)) {
-        rc = sf_err(-1, errstr, n, "cannot lock %s: %s%s", path, strerror(errno),
-                    errno == EWOULDBLOCK ? " (another salesflow uses this log)" : "");
-        goto fail;
+    if (!conf->readonly) {
+        snprintf(path, sizeof(path), "%s/.lock", dir);
+        l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        if (l->lockfd < 0 || flock(l->lockfd, LOCK_EX | LOCK_NB)) {
+            rc = sf_err(-1, errstr, n, "cannot lock %s: %s%s", path, strerror(errno),
+                        errno == EWOULDBLOCK ? " (another salesflow uses this log)" : "");
+            goto fail;
+        }
     }
     if ((rc = check_dir(dir, l->nparts, errstr, n)))
         goto fail;
@@ -453,16 +601,19 @@ static int elog_open(struct broker **out, const char *dir,
         goto fail;
     }
     for (int i = 0; i < l->nparts; i++)
-        l->parts[i].fd = -1;
-    for (int i = 0; i < l->nparts; i++)
         if ((rc = open_part(l, i, errstr, n)))
             goto fail;
+    if (conf->readonly) {
+        *out = &l->base;
+        return 0;
+    }
     l->qmax = conf->queue_max ? conf->queue_max : ELOG_DEFAULT_QUEUE;
     l->q = calloc(l->qmax, sizeof(*l->q));
     if (!l->q) {
         rc = sf_err(-1, errstr, n, "out of memory");
         goto fail;
     }
+    l->last_sync_ms = sf_mono_ms();
     if (pthread_create(&l->writer, NULL, writer_main, l)) {
         rc = sf_err(-1, errstr, n, "cannot start the log writer thread");
         goto fail;
@@ -475,37 +626,62 @@ fail:
     return rc ? rc : -1;
 }
 
-static int elog_produce(struct broker *b, int64_t key, const char *value,
-                        size_t len, broker_ack_cb cb, void *opaque)
+static int elog_produce_batch(struct broker *b, const struct broker_msg *msgs,
+                              size_t n, broker_ack_cb cb)
 {
     struct elog *l = (struct elog *)b;
-    if (len > (1u << 20))
-        return BROKER_ETOOBIG;
-    char *copy = malloc(len ? len : 1);
-    if (!copy)
+    size_t total = 0;
+    if (n == 0)
+        return 0;
+    if (!l->writer_started)
+        return BROKER_ECLOSED;
+    for (size_t i = 0; i < n; i++) {
+        if (msgs[i].len > ELOG_MAX_MESSAGE)
+            return BROKER_ETOOBIG;
+        total += msgs[i].len;
+    }
+    /* One block holds every value of the call; the last entry frees it. All
+     * entries land in the same writer group because the writer always takes
+     * the whole queue. */
+    char *block = malloc(total ? total : 1);
+    if (!block)
         return BROKER_EFULL;
-    memcpy(copy, value, len);
-    int part = (int)((uint64_t)key % (uint64_t)l->nparts);
-
     pthread_mutex_lock(&l->mu);
-    int rc = l->refusing ? BROKER_ECLOSED : l->qlen == l->qmax ? BROKER_EFULL : 0;
+    int rc = l->refusing ? BROKER_ECLOSED : l->qmax - l->qlen < n ? BROKER_EFULL : 0;
     if (rc == 0) {
-        struct pending *p = &l->q[(l->qhead + l->qlen) % l->qmax];
-        *p = (struct pending){.partition = part, .len = (uint32_t)len,
-                              .value = copy, .cb = cb, .opaque = opaque};
-        l->qlen++;
+        char *at = block;
+        for (size_t i = 0; i < n; i++) {
+            memcpy(at, msgs[i].value, msgs[i].len);
+            struct pending *p = &l->q[(l->qhead + l->qlen) % l->qmax];
+            *p = (struct pending){
+                .partition = (int)((uint64_t)msgs[i].key % (uint64_t)l->nparts),
+                .len = (uint32_t)msgs[i].len, .value = at,
+                .free_after = i + 1 == n ? block : NULL, .cb = cb,
+                .opaque = msgs[i].opaque};
+            at += msgs[i].len;
+            l->qlen++;
+        }
         pthread_cond_signal(&l->wake_writer);
     }
     pthread_mutex_unlock(&l->mu);
     if (rc)
-        free(copy);
+        free(block);
     return rc;
+}
+
+static int elog_produce(struct broker *b, int64_t key, const char *value,
+                        size_t len, broker_ack_cb cb, void *opaque)
+{
+    struct broker_msg m = {.key = key, .value = value, .len = len, .opaque = opaque};
+    return elog_produce_batch(b, &m, 1, cb);
 }
 
 static int elog_partition_count(struct broker *b)
 {
     return ((struct elog *)b)->nparts;
 }
+
+/* ---- reading --------------------------------------------------------- */
 
 static int elog_seek(struct broker *b, int partition, int64_t offset)
 {
@@ -516,34 +692,86 @@ static int elog_seek(struct broker *b, int partition, int64_t offset)
     return 0;
 }
 
-/* Position of the batch holding offset `off` (caller holds mu). */
-static uint64_t find_pos(const struct part *p, int64_t off)
+/* Index of the segment holding offset off (caller holds mu), or -1 if the
+ * offset was removed by retention. */
+static ssize_t seg_for(const struct part *p, int64_t off)
 {
-    size_t lo = 0, hi = p->nidx;
+    if (!p->nsegs || off < p->segs[0].base)
+        return -1;
+    size_t lo = 0, hi = p->nsegs;
     while (hi - lo > 1) {
         size_t mid = (lo + hi) / 2;
-        if (p->idx[mid].base <= off)
+        if (p->segs[mid].base <= off)
             lo = mid;
         else
             hi = mid;
     }
-    return p->nidx ? p->idx[lo].pos : 0;
+    return (ssize_t)lo;
 }
 
-static int read_exact(int fd, void *buf, size_t len, uint64_t at)
+/* Read the batch at pos of fd into rbuf (which must not move if records
+ * already point into it: returns 1 to say "stop this poll" then). */
+static int read_batch(struct elog *l, int fd, const char *path, uint64_t pos,
+                      uint64_t limit, int have_records, struct batch_info *bi,
+                      uint8_t **bp, char *errstr, size_t n)
 {
-    char *c = buf;
-    while (len) {
-        ssize_t r = pread(fd, c, len, (off_t)at);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0)
-            return r < 0 ? -errno : -EIO;
-        c += r;
-        len -= (size_t)r;
-        at += (uint64_t)r;
+    uint8_t hdr[BATCH_HEADER];
+    uint32_t blen;
+    int rc = seg_read(fd, hdr, sizeof(hdr), pos);
+    memcpy(&blen, hdr + 8, 4);
+    if (rc == 0 && (blen < BATCH_HEADER || blen > limit - pos))
+        rc = -EIO;
+    if (rc)
+        return sf_err(-1, errstr, n, "reading %s at byte %" PRIu64 ": %s", path,
+                      pos, strerror(-rc));
+    size_t at = l->rbuf.len;
+    if (have_records && at + blen > ELOG_READ_BUDGET)
+        return 1;
+    if (l->rbuf.cap < at + blen + 1) {
+        if (have_records)
+            return 1; /* growing would move earlier records */
+        char *d = realloc(l->rbuf.data, at + blen + 1);
+        if (!d)
+            return sf_err(-1, errstr, n, "out of memory");
+        l->rbuf.data = d;
+        l->rbuf.cap = at + blen + 1;
     }
+    *bp = (uint8_t *)l->rbuf.data + at;
+    if ((rc = seg_read(fd, *bp, blen, pos)) || batch_check(*bp, blen, bi) != BATCH_OK)
+        return sf_err(-1, errstr, n, "%s: unreadable batch at byte %" PRIu64
+                      " (%s); run `salesflow log repair`", path, pos,
+                      rc ? strerror(-rc) : "checksum mismatch");
+    l->rbuf.len += blen;
     return 0;
+}
+
+/* Read-only followers: pick up what the writing process appended since,
+ * including segments it rolled to. Returns how many records appeared. */
+static int64_t refresh(struct elog *l)
+{
+    int64_t got = 0;
+    char err[256];
+    for (int i = 0; i < l->nparts; i++) {
+        struct part *p = &l->parts[i];
+        struct segment *s = &p->segs[p->nsegs - 1];
+        got += seg_extend(s);
+        char path[sizeof(p->dir) + 40];
+        seg_path(path, sizeof(path), p->dir, s->end, ".log");
+        struct segment ns, *slot;
+        struct seg_damage dmg;
+        if (s->size && access(path, R_OK) == 0 &&
+            seg_open(&ns, path, s->end, 0, 1, err, sizeof(err)) == 0) {
+            if (seg_load(&ns, 1, &dmg, err, sizeof(err)) == 0 && (slot = push_seg(p))) {
+                *slot = ns;
+                p->nsegs++;
+                got += ns.end - ns.base;
+            } else {
+                seg_close(&ns);
+            }
+        }
+        p->end = p->segs[p->nsegs - 1].end;
+    }
+    return got;
 }
 
 static int elog_poll(struct broker *b, struct broker_record *recs, size_t max,
@@ -551,7 +779,8 @@ static int elog_poll(struct broker *b, struct broker_record *recs, size_t max,
 {
     struct elog *l = (struct elog *)b;
     int np = l->nparts;
-    struct span { uint64_t pos, end; } *sp = calloc((size_t)np, sizeof(*sp));
+    struct span { int fd; uint64_t pos, end; int64_t seg_end; char *path; } *sp;
+    sp = calloc((size_t)np, sizeof(*sp));
     if (!sp)
         return sf_err(-1, errstr, n, "out of memory");
 
@@ -566,67 +795,57 @@ static int elog_poll(struct broker *b, struct broker_record *recs, size_t max,
         int64_t left = deadline - sf_mono_ms();
         if (left <= 0)
             break;
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += left / 1000;
-        ts.tv_nsec += (left % 1000) * 1000000;
-        if (ts.tv_nsec >= 1000000000) {
-            ts.tv_sec++;
-            ts.tv_nsec -= 1000000000;
+        if (l->conf.readonly) {
+            if (refresh(l) == 0)
+                timed_wait(&l->data_ready, &l->mu, left < 100 ? left : 100);
+            continue;
         }
-        pthread_cond_timedwait(&l->data_ready, &l->mu, &ts);
+        timed_wait(&l->data_ready, &l->mu, left);
     }
-    for (int i = 0; i < np; i++) {
+    int rc = 0;
+    for (int i = 0; i < np && rc == 0; i++) {
         struct part *p = &l->parts[i];
-        if (p->cpos < p->end) {
-            sp[i].pos = find_pos(p, p->cpos);
-            sp[i].end = p->size;
+        if (p->cpos >= p->end)
+            continue;
+        ssize_t k = seg_for(p, p->cpos);
+        if (k < 0) {
+            log_warn("log partition %d: offset %" PRId64 " was removed by retention;"
+                     " continuing at %" PRId64, i, p->cpos, p->segs[0].base);
+            p->cpos = p->segs[0].base;
+            k = 0;
         }
+        struct segment *s = &p->segs[k];
+        if (p->cpos >= s->end) {    /* past an empty active segment */
+            continue;
+        }
+        sp[i].fd = s->fd;
+        sp[i].end = s->size;
+        sp[i].seg_end = s->end;
+        sp[i].path = s->path;
+        rc = seg_find(s, p->cpos, &sp[i].pos, errstr, n);
     }
     pthread_mutex_unlock(&l->mu);
+    if (rc) {
+        free(sp);
+        return -1;
+    }
 
     size_t got = 0;
     l->rbuf.len = 0;
     for (int k = 0; k < np && got < max; k++) {
         int i = (l->rr + k) % np;
         struct part *p = &l->parts[i];
-        while (sp[i].pos < sp[i].end && got < max) {
-            uint8_t hdr[BATCH_HEADER];
-            int rc = read_exact(p->fd, hdr, sizeof(hdr), sp[i].pos);
-            uint32_t blen;
-            memcpy(&blen, hdr + 8, 4);
-            if (rc == 0 && (blen < BATCH_HEADER || blen > sp[i].end - sp[i].pos))
-                rc = -EIO;
-            if (rc) {
-                sf_err(-1, errstr, n, "reading %s at byte %" PRIu64 ": %s",
-                       p->path, sp[i].pos, strerror(-rc));
-                free(sp);
-                return -1;
-            }
-            if (got && l->rbuf.len + blen > ELOG_READ_BUDGET)
-                goto done; /* enough for one poll; records point into rbuf */
-            size_t at = l->rbuf.len;
-            if (l->rbuf.cap < at + blen + 1) {
-                if (got)
-                    goto done; /* growing would move earlier records */
-                char *d = realloc(l->rbuf.data, at + blen + 1);
-                if (!d) {
-                    free(sp);
-                    return sf_err(-1, errstr, n, "out of memory");
-                }
-                l->rbuf.data = d;
-                l->rbuf.cap = at + blen + 1;
-            }
-            uint8_t *bp = (uint8_t *)l->rbuf.data + at;
+        while (sp[i].path && sp[i].pos < sp[i].end && got < max) {
             struct batch_info bi;
-            if ((rc = read_exact(p->fd, bp, blen, sp[i].pos)) ||
-                batch_check(bp, blen, &bi) != BATCH_OK) {
-                sf_err(-1, errstr, n, "%s: unreadable batch at byte %" PRIu64 " (%s)",
-                       p->path, sp[i].pos, rc ? strerror(-rc) : "checksum mismatch");
+            uint8_t *bp = NULL;
+            rc = read_batch(l, sp[i].fd, sp[i].path, sp[i].pos, sp[i].end, got > 0,
+                            &bi, &bp, errstr, n);
+            if (rc < 0) {
                 free(sp);
                 return -1;
             }
-            l->rbuf.len += blen;
+            if (rc > 0)
+                goto done;
             size_t rpos = 0;
             const uint8_t *rec;
             uint32_t rlen;
@@ -642,13 +861,121 @@ static int elog_poll(struct broker *b, struct broker_record *recs, size_t max,
             }
             if (p->cpos < bi.base_offset + (int64_t)bi.count)
                 break; /* max reached inside this batch */
-            sp[i].pos += blen;
+            sp[i].pos += bi.len;
         }
     }
 done:
     l->rr = (l->rr + 1) % np;
     free(sp);
     return (int)got;
+}
+
+/* Read the whole batch at pos into *buf (grown as needed). */
+static int load_batch(int fd, uint64_t pos, uint64_t limit, uint8_t **buf,
+                      size_t *cap, struct batch_info *bi)
+{
+    uint8_t hdr[BATCH_HEADER];
+    uint32_t blen;
+    if (seg_read(fd, hdr, sizeof(hdr), pos))
+        return -1;
+    memcpy(&blen, hdr + 8, 4);
+    if (blen < BATCH_HEADER || blen > limit - pos)
+        return -1;
+    if (*cap < blen) {
+        uint8_t *d = realloc(*buf, blen);
+        if (!d)
+            return -1;
+        *buf = d;
+        *cap = blen;
+    }
+    if (seg_read(fd, *buf, blen, pos) || batch_check(*buf, blen, bi) != BATCH_OK)
+        return -1;
+    return 0;
+}
+
+static int elog_scan(struct broker *b, int64_t since_ms,
+                     int (*fn)(void *, const struct broker_record *), void *opaque,
+                     char *errstr, size_t n)
+{
+    struct elog *l = (struct elog *)b;
+    uint8_t *buf = NULL;
+    size_t cap = 0;
+    int rc = 0;
+    for (int i = 0; i < l->nparts && rc == 0; i++) {
+        struct part *p = &l->parts[i];
+        for (size_t k = 0; rc == 0; k++) {
+            pthread_mutex_lock(&l->mu);
+            if (k >= p->nsegs) {
+                pthread_mutex_unlock(&l->mu);
+                break;
+            }
+            struct segment *s = &p->segs[k];
+            int fd = s->fd, skip = s->last_time_ms < since_ms;
+            uint64_t size = s->size;
+            char path[sizeof(s->path)];
+            memcpy(path, s->path, sizeof(path));
+            pthread_mutex_unlock(&l->mu);
+            for (uint64_t pos = 0; !skip && pos < size && rc == 0;) {
+                struct batch_info bi;
+                if (load_batch(fd, pos, size, &buf, &cap, &bi)) {
+                    rc = sf_err(-1, errstr, n, "%s: unreadable batch at byte %" PRIu64
+                                "; run `salesflow log repair`", path, pos);
+                    break;
+                }
+                size_t rpos = 0;
+                const uint8_t *rec;
+                uint32_t rlen;
+                int64_t off = bi.base_offset;
+                while (bi.time_ms >= since_ms && rc == 0 &&
+                       batch_next(buf, &bi, &rpos, &rec, &rlen) == 1) {
+                    struct broker_record r = {.partition = i, .offset = off++,
+                                              .timestamp_ms = bi.time_ms,
+                                              .value = (const char *)rec, .len = rlen};
+                    rc = fn(opaque, &r);
+                }
+                pos += bi.len;
+            }
+        }
+    }
+    free(buf);
+    return rc;
+}
+
+/* ---- retention, flush, close ----------------------------------------- */
+
+static void elog_retain(struct broker *b, const int64_t *committed, int nparts)
+{
+    struct elog *l = (struct elog *)b;
+    if ((!l->conf.retention_ms && !l->conf.retention_bytes) || !l->writer_started)
+        return;
+    int64_t now = sf_now_ms();
+    for (int i = 0; i < l->nparts && i < nparts; i++) {
+        struct part *p = &l->parts[i];
+        for (;;) {
+            pthread_mutex_lock(&l->mu);
+            uint64_t total = 0;
+            for (size_t k = 0; k < p->nsegs; k++)
+                total += p->segs[k].size;
+            struct segment *s = &p->segs[0];
+            int old = l->conf.retention_ms && s->last_time_ms &&
+                      s->last_time_ms < now - l->conf.retention_ms;
+            int big = l->conf.retention_bytes && total > l->conf.retention_bytes;
+            /* Never the active segment; never data the processor still needs. */
+            if (p->nsegs < 2 || !(old || big) || committed[i] < s->end) {
+                pthread_mutex_unlock(&l->mu);
+                break;
+            }
+            struct segment gone = *s;
+            memmove(&p->segs[0], &p->segs[1], (p->nsegs - 1) * sizeof(*s));
+            p->nsegs--;
+            pthread_mutex_unlock(&l->mu);
+            log_info("log %s: removed by retention (%s; offsets %" PRId64 "..%" PRId64
+                     ", %" PRIu64 " bytes)", gone.path, old ? "age" : "size",
+                     gone.base, gone.end - 1, gone.size);
+            seg_close(&gone);
+            seg_unlink(gone.path);
+        }
+    }
 }
 
 static void elog_flush(struct broker *b)
@@ -664,6 +991,7 @@ static void elog_flush(struct broker *b)
 static void elog_close(struct broker *b)
 {
     struct elog *l = (struct elog *)b;
+    char err[512];
     if (!l)
         return;
     pthread_mutex_lock(&l->mu);
@@ -672,12 +1000,20 @@ static void elog_close(struct broker *b)
     pthread_cond_broadcast(&l->wake_writer);
     pthread_cond_broadcast(&l->data_ready);
     pthread_mutex_unlock(&l->mu);
-    if (l->writer_started)
+    if (l->writer_started) {
         pthread_join(l->writer, NULL);
+        /* A clean close stamps the active segments' indexes, so the next
+         * start need not scan them. */
+        for (int i = 0; i < l->nparts; i++) {
+            struct part *p = &l->parts[i];
+            if (p->nsegs && seg_write_index(&p->segs[p->nsegs - 1], err, sizeof(err)))
+                log_warn("log: %s", err);
+        }
+    }
     for (int i = 0; l->parts && i < l->nparts; i++) {
-        if (l->parts[i].fd >= 0)
-            close(l->parts[i].fd);
-        free(l->parts[i].idx);
+        for (size_t k = 0; k < l->parts[i].nsegs; k++)
+            seg_close(&l->parts[i].segs[k]);
+        free(l->parts[i].segs);
         sf_buf_free(&l->parts[i].wbuf);
     }
     free(l->parts);
@@ -692,13 +1028,151 @@ static void elog_close(struct broker *b)
     free(l);
 }
 
+/* ---- inspection and repair ------------------------------------------- */
+
+int elog_describe(struct broker *b, struct elog_part_info **out, int *nparts,
+                  char *errstr, size_t n)
+{
+    if (b->ops != &elog_broker_ops)
+        return sf_err(-1, errstr, n, "not an embedded log");
+    struct elog *l = (struct elog *)b;
+    struct elog_part_info *pi = calloc((size_t)l->nparts, sizeof(*pi));
+    if (!pi)
+        return sf_err(-1, errstr, n, "out of memory");
+    pthread_mutex_lock(&l->mu);
+    for (int i = 0; i < l->nparts; i++) {
+        struct part *p = &l->parts[i];
+        pi[i].segs = calloc(p->nsegs, sizeof(*pi[i].segs));
+        if (!pi[i].segs)
+            continue;
+        pi[i].nsegs = p->nsegs;
+        pi[i].start = p->segs[0].base;
+        pi[i].end = p->end;
+        for (size_t k = 0; k < p->nsegs; k++) {
+            struct elog_seg_info *si = &pi[i].segs[k];
+            snprintf(si->path, sizeof(si->path), "%s", p->segs[k].path);
+            si->base = p->segs[k].base;
+            si->end = p->segs[k].end;
+            si->bytes = p->segs[k].size;
+            si->last_time_ms = p->segs[k].last_time_ms;
+            pi[i].bytes += si->bytes;
+        }
+    }
+    pthread_mutex_unlock(&l->mu);
+    *out = pi;
+    *nparts = l->nparts;
+    return 0;
+}
+
+void elog_free_info(struct elog_part_info *parts, int nparts)
+{
+    for (int i = 0; parts && i < nparts; i++)
+        free(parts[i].segs);
+    free(parts);
+}
+
+int elog_repair(const char *dir, int apply, FILE *out, char *errstr, size_t n)
+{
+    char path[PATH_MAX + 16];
+    int nparts, damaged = 0, lockfd = -1, rc = -1;
+    snprintf(path, sizeof(path), "%s/meta", dir);
+    if (read_meta(path, &nparts, errstr, n))
+        return -1;
+    snprintf(path, sizeof(path), "%s/.lock", dir);
+    lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
+        sf_err(-1, errstr, n, "cannot lock %s: %s (stop the salesflow that uses "
+               "this log first)", path, strerror(errno));
+        goto out;
+    }
+    for (int i = 0; i < nparts; i++) {
+        char pdir[PATH_MAX + 32];
+        int64_t *bases = NULL;
+        size_t nb = 0;
+        snprintf(pdir, sizeof(pdir), "%s/%s-%d", dir, SF_TOPIC_DEFAULT, i);
+        if (list_segments(pdir, 1, &bases, &nb, errstr, n))
+            goto out;
+        int64_t expect = nb ? bases[0] : 0, lost = 0;
+        int cut = -1;
+        struct seg_damage dmg = {0};
+        for (size_t k = 0; k < nb; k++) {
+            struct segment s;
+            seg_path(path, sizeof(path), pdir, bases[k], ".log");
+            if (seg_open(&s, path, bases[k], 0, !apply, errstr, n)) {
+                free(bases);
+                goto out;
+            }
+            if (cut >= 0) {
+                struct seg_damage d2;
+                seg_load(&s, 1, &d2, errstr, n);
+                lost += s.end - s.base;
+                seg_close(&s);
+                if (apply) {
+                    seg_unlink(path);
+                    fprintf(out, "removed %s\n", path);
+                }
+                continue;
+            }
+            if (seg_load(&s, 1, &dmg, errstr, n)) {
+                seg_close(&s);
+                free(bases);
+                goto out;
+            }
+            if (s.base != expect) {
+                dmg.found = 1;
+                dmg.at = 0;
+                dmg.offset = expect;
+            }
+            expect = s.end;
+            if (dmg.found) {
+                cut = (int)k;
+                lost += dmg.lost_records;
+                fprintf(out, "%s: %s at byte %" PRIu64 " (offset %" PRId64 ")\n",
+                        path, dmg.torn ? "torn tail" : "corrupt batch", dmg.at,
+                        dmg.offset);
+                if (apply) {
+                    if (seg_truncate(&s, dmg.at, errstr, n)) {
+                        seg_close(&s);
+                        free(bases);
+                        goto out;
+                    }
+                    char ip[PATH_MAX + 80];
+                    seg_path(ip, sizeof(ip), pdir, bases[k], ".index");
+                    unlink(ip);
+                    fprintf(out, "truncated %s to %" PRIu64 " bytes\n", path, dmg.at);
+                }
+            }
+            seg_close(&s);
+        }
+        free(bases);
+        if (cut >= 0) {
+            damaged++;
+            fprintf(out, "partition %d: %s %" PRId64 " records after offset %" PRId64
+                    " (counted from the batches that still check out)\n", i,
+                    apply ? "lost" : "cutting there loses", lost, dmg.offset);
+        }
+    }
+    if (!damaged)
+        fprintf(out, "no damage found in %s\n", dir);
+    else if (!apply)
+        fprintf(out, "run again with --yes to cut the log there\n");
+    rc = damaged;
+out:
+    if (lockfd >= 0)
+        close(lockfd);
+    return rc;
+}
+
 const struct broker_ops elog_broker_ops = {
     .scheme = "file",
     .open = elog_open,
     .produce = elog_produce,
+    .produce_batch = elog_produce_batch,
     .partition_count = elog_partition_count,
     .seek = elog_seek,
     .poll = elog_poll,
+    .scan = elog_scan,
+    .retain = elog_retain,
     .flush = elog_flush,
     .close = elog_close,
 };

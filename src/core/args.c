@@ -56,6 +56,52 @@ int opt_money(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+int opt_duration(const char *val, void *dst, char *err, size_t n)
+{
+    static const struct { const char *unit; int64_t ms; } units[] = {
+        {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {"d", 86400000}};
+    char *end;
+    errno = 0;
+    long long v = strtoll(val, &end, 10);
+    if (!errno && end != val && v >= 0) {
+        for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+            if (strcmp(end, units[i].unit) == 0 && v <= INT64_MAX / units[i].ms) {
+                *(int64_t *)dst = v * units[i].ms;
+                return 0;
+            }
+        }
+    }
+    snprintf(err, n, "expected a duration such as 500ms, 30s, 15m, 12h or 7d, got "
+             "\"%s\"", val);
+    return -1;
+}
+
+int opt_bytes(const char *val, void *dst, char *err, size_t n)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(val, &end, 10);
+    unsigned shift = 0;
+    if (!errno && end != val && val[0] != '-') {
+        if (*end == 'K' || *end == 'k')
+            shift = 10, end++;
+        else if (*end == 'M' || *end == 'm')
+            shift = 20, end++;
+        else if (*end == 'G' || *end == 'g')
+            shift = 30, end++;
+        else if (*end == 'T' || *end == 't')
+            shift = 40, end++;
+        if (*end == 'B' || *end == 'b')
+            end++;
+        if (*end == '\0' && v <= (UINT64_MAX >> shift)) {
+            *(uint64_t *)dst = (uint64_t)v << shift;
+            return 0;
+        }
+    }
+    snprintf(err, n, "expected a size such as 4096, 64K, 64M or 2G, got \"%s\"", val);
+    return -1;
+}
+
 int opt_switch(const char *val, void *dst, char *err, size_t n)
 {
     (void)val, (void)err, (void)n;

@@ -27,6 +27,8 @@ struct processor {
     const struct catalog *cat;
     struct processor_conf conf;
     int nparts;
+    int64_t *committed;         /* next offset per partition, as stored */
+    int64_t last_retain_ms;
     atomic_int stop;
     pthread_t thread;
 };
@@ -42,6 +44,7 @@ int processor_decode(const struct broker_record *rec, const struct catalog *cat,
     if (!has_total &&
         money_mul(out->o.quantity, catalog_unit_price(cat), &out->o.total_cents))
         return sf_err(-1, errstr, n, "total out of range");
+    out->log_time_ms = rec->timestamp_ms;
     const char *st = catalog_state(cat, out->o.customer_id);
     snprintf(out->state, sizeof(out->state), "%s", st ? st : "unknown");
     return 0;
@@ -51,6 +54,15 @@ static void pause_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* Let the broker drop what retention allows, at most every 10 s. */
+static void maybe_retain(struct processor *p)
+{
+    if (sf_mono_ms() - p->last_retain_ms < 10000)
+        return;
+    broker_retain(p->b, p->committed, p->nparts);
+    p->last_retain_ms = sf_mono_ms();
 }
 
 static void *processor_main(void *arg)
@@ -73,8 +85,10 @@ static void *processor_main(void *arg)
             pause_ms(1000);
             continue;
         }
-        if (got == 0)
+        if (got == 0) {
+            maybe_retain(p);
             continue;
+        }
         size_t n = 0;
         for (int i = 0; i < p->nparts; i++)
             next[i] = -1;
@@ -97,8 +111,12 @@ static void *processor_main(void *arg)
             pause_ms(backoff);
             backoff = backoff < 5000 ? backoff * 2 : 5000;
         }
+        for (int i = 0; i < p->nparts; i++)
+            if (next[i] >= 0)
+                p->committed[i] = next[i];
         if (p->conf.on_commit)
             p->conf.on_commit(p->conf.opaque, inserted);
+        maybe_retain(p);
     }
 out:
     free(recs);
@@ -126,7 +144,8 @@ struct processor *processor_start(struct broker *b, struct store *s,
         p->conf.batch_max = 5000;
     p->nparts = broker_partition_count(b);
     pos = calloc((size_t)p->nparts, sizeof(*pos));
-    if (!pos) {
+    p->committed = calloc((size_t)p->nparts, sizeof(*p->committed));
+    if (!pos || !p->committed) {
         sf_err(-1, errstr, n, "out of memory");
         goto fail;
     }
@@ -138,6 +157,9 @@ struct processor *processor_start(struct broker *b, struct store *s,
             goto fail;
         }
     }
+    memcpy(p->committed, pos, (size_t)p->nparts * sizeof(*pos));
+    p->last_retain_ms = sf_mono_ms();
+    broker_retain(b, p->committed, p->nparts);
     if (pthread_create(&p->thread, NULL, processor_main, p)) {
         sf_err(-1, errstr, n, "cannot start the processor thread");
         goto fail;
@@ -146,6 +168,7 @@ struct processor *processor_start(struct broker *b, struct store *s,
     return p;
 fail:
     free(pos);
+    free(p->committed);
     free(p);
     return NULL;
 }
@@ -156,5 +179,6 @@ void processor_stop(struct processor *p)
         return;
     atomic_store(&p->stop, 1);
     pthread_join(p->thread, NULL);
+    free(p->committed);
     free(p);
 }

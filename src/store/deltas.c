@@ -36,6 +36,8 @@ static size_t fold(struct sales_delta *d, size_t n,
             d[w].total_cents += d[r].total_cents;
             d[w].count += d[r].count;
             d[w].quantity += d[r].quantity;
+            if (d[r].updated_ms > d[w].updated_ms)
+                d[w].updated_ms = d[r].updated_ms;
         } else {
             d[++w] = d[r];
         }
@@ -65,6 +67,7 @@ int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
         d->total_cents = rows[i].o.total_cents;
         d->count = 1;
         d->quantity = rows[i].o.quantity;
+        d->updated_ms = rows[i].log_time_ms;
         memcpy(d->minute, sf_format_time(rows[i].o.created_ms, ts), 16);
         d->minute[16] = '\0';
         m[k] = *d;

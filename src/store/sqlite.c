@@ -108,7 +108,8 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT (source, state) DO UPDATE"
         " SET total_sum_cents = total_sum_cents + excluded.total_sum_cents,"
         " order_count = order_count + excluded.order_count,"
-        " quantity = quantity + excluded.quantity, updated_at = excluded.updated_at",
+        " quantity = quantity + excluded.quantity,"
+        " updated_at = max(updated_at, excluded.updated_at)",
         "INSERT INTO sales_minute (minute, source, state, total_cents, order_count,"
         " quantity) VALUES (?,?,?,?,?,?) ON CONFLICT (minute, source, state) DO"
         " UPDATE SET total_cents = total_cents + excluded.total_cents,"
@@ -179,7 +180,6 @@ static int sqlite_apply(struct store *b, const char *topic,
 
     if (!ins)
         return sf_err(-1, errstr, en, "out of memory");
-    sf_format_time(sf_now_ms(), now);
     if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "BEGIN", errstr, en);
         goto out;
@@ -212,7 +212,8 @@ static int sqlite_apply(struct store *b, const char *topic,
         sqlite3_bind_int64(st, 3, ds[i].total_cents);
         sqlite3_bind_int64(st, 4, ds[i].count);
         sqlite3_bind_int64(st, 5, ds[i].quantity);
-        sqlite3_bind_text(st, 6, now, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 6, sf_format_time(ds[i].updated_ms, now), -1,
+                          SQLITE_TRANSIENT);
         if (step_reset(st)) {
             fail(s, "updating sales", errstr, en);
             goto rollback;
@@ -257,6 +258,27 @@ out:
     free(ds);
     free(dm);
     return rc;
+}
+
+static int sqlite_reset(struct store *b, const char *topic, char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE; DELETE FROM orders; DELETE FROM sales;"
+                     " DELETE FROM sales_minute;", NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_prepare_v2(s->db, "DELETE FROM salesflow_offsets WHERE topic = ?", -1,
+                           &st, NULL) != SQLITE_OK ||
+        sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC) != SQLITE_OK ||
+        sqlite3_step(st) != SQLITE_DONE ||
+        sqlite3_exec(s->db, "DELETE FROM sqlite_sequence WHERE name = 'sales'; COMMIT",
+                     NULL, NULL, NULL) != SQLITE_OK) {
+        fail(s, "emptying the serving tables", errstr, en);
+        sqlite3_finalize(st);
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    sqlite3_finalize(st);
+    return 0;
 }
 
 static int sqlite_sales(struct store *b, struct sales_row **rows, size_t *n,
@@ -309,6 +331,7 @@ const struct store_ops sqlite_store_ops = {
     .open = sqlite_open,
     .load_positions = sqlite_load_positions,
     .apply = sqlite_apply,
+    .reset = sqlite_reset,
     .sales = sqlite_sales,
     .close = sqlite_close,
 };

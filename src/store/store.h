@@ -23,6 +23,8 @@
 struct store_order {
     struct order o;
     char state[SF_STATE_MAX];
+    int64_t log_time_ms;    /* when the log took it: drives updated_at, so a
+                             * replay reproduces the live tables exactly */
 };
 
 struct sales_row {
@@ -51,6 +53,10 @@ struct store_ops {
                  const struct store_order *rows, size_t n,
                  const int64_t *next, int nparts, size_t *inserted,
                  char *errstr, size_t errstr_size);
+    /* Empty orders, sales, sales_minute and topic's positions, in one
+     * transaction (for `salesflow replay`). */
+    int (*reset)(struct store *s, const char *topic, char *errstr,
+                 size_t errstr_size);
     /* All rows of `sales`, largest amount first; *rows is malloc()ed and
      * owned by the caller. */
     int (*sales)(struct store *s, struct sales_row **rows, size_t *n,
@@ -78,6 +84,11 @@ static inline int store_apply(struct store *s, const char *topic,
 {
     return s->ops->apply(s, topic, rows, n, next, nparts, inserted, e, en);
 }
+static inline int store_reset(struct store *s, const char *topic, char *e,
+                              size_t en)
+{
+    return s->ops->reset(s, topic, e, en);
+}
 static inline int store_sales(struct store *s, struct sales_row **rows,
                               size_t *n, char *e, size_t en)
 {
@@ -97,6 +108,7 @@ struct sales_delta {
     int source;
     const char *state;
     int64_t total_cents, count, quantity;
+    int64_t updated_ms;     /* latest log_time_ms folded in */
 };
 /* Fold the inserted rows into deltas per (source, state) and per (minute,
  * source, state), sorted by key. Both arrays are malloc()ed; the states

@@ -1,0 +1,41 @@
+/*
+ * elog — the embedded log's own API beyond struct broker_ops: inspection
+ * for `salesflow log stat` and damage repair for `salesflow log repair`.
+ * Everything else goes through broker.h (scheme "file").
+ */
+#ifndef SF_ELOG_H
+#define SF_ELOG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "broker/broker.h"
+
+struct elog_seg_info {
+    char path[4200];
+    int64_t base, end;
+    uint64_t bytes;
+    int64_t last_time_ms;
+};
+
+struct elog_part_info {
+    int64_t start, end;         /* first offset kept, next offset */
+    uint64_t bytes;
+    size_t nsegs;
+    struct elog_seg_info *segs; /* malloc()ed */
+};
+
+/* Describe every partition of an open embedded log. *parts is malloc()ed;
+ * free it with elog_free_info. Returns 0 or -1 with errstr (not a file:). */
+int elog_describe(struct broker *b, struct elog_part_info **parts, int *nparts,
+                  char *errstr, size_t errstr_size);
+void elog_free_info(struct elog_part_info *parts, int nparts);
+
+/* Find damage in the log at dir (every batch of every segment is checked).
+ * Prints what it finds to out. With apply, cuts each damaged partition at
+ * the first bad batch and removes its later segments. Returns the number
+ * of damaged partitions found, or -1 with errstr. */
+int elog_repair(const char *dir, int apply, FILE *out, char *errstr,
+                size_t errstr_size);
+
+#endif
