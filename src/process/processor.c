@@ -56,10 +56,10 @@ static void pause_ms(int ms)
     nanosleep(&ts, NULL);
 }
 
-/* Let the broker drop what retention allows, at most every 10 s. */
+/* Let the broker drop what retention allows, at most once a second. */
 static void maybe_retain(struct processor *p)
 {
-    if (sf_mono_ms() - p->last_retain_ms < 10000)
+    if (sf_mono_ms() - p->last_retain_ms < 1000)
         return;
     broker_retain(p->b, p->committed, p->nparts);
     p->last_retain_ms = sf_mono_ms();

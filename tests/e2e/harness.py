@@ -46,6 +46,7 @@ class Server:
             self.tmp = tempfile.mkdtemp(prefix="sf-e2e-")
             data = os.path.join(self.tmp, "data")
         self.data = data
+        self.db_path = os.path.join(data, "sales.db")
         self.extra = list(extra)
         self.port = None
         self.proc = None
@@ -138,8 +139,7 @@ class Server:
 
     # --- store and log ----------------------------------------------------
     def db(self):
-        return sqlite3.connect("file:%s/sales.db?mode=ro" % self.data, uri=True,
-                               timeout=30)
+        return sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True, timeout=30)
 
     def query(self, sql, args=()):
         con = self.db()
