@@ -27,7 +27,7 @@ UNIT_BINS:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 WEB_FILES:= web/index.html web/app.js web/style.css
 WEB_OUT  := $(BUILD)/web/echarts.min.js
 
-.PHONY: all deps run test unit e2e clean
+.PHONY: all deps run test unit e2e clean bench
 all: $(BUILD)/salesflow
 
 deps:
@@ -55,6 +55,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
 	    $(LDLIBS) $(shell pkg-config --libs cmocka)
+
+$(BUILD)/bench/%: bench/%.c $(LIBOBJS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+bench: $(BUILD)/salesflow $(BUILD)/bench/log_append $(BUILD)/bench/log_fill
+	BUILD=$(BUILD) sh bench/run.sh
 
 run: deps $(BUILD)/salesflow
 	$(BUILD)/salesflow run $(ARGS)

@@ -98,6 +98,7 @@ struct elog {
     int refusing;               /* flush()/close(): produce() refuses */
     int busy;                   /* the writer holds a group outside the lock */
     int64_t last_sync_ms;
+    _Atomic uint64_t fsyncs;
     pthread_t writer;
     int writer_started;
 
@@ -374,10 +375,18 @@ static int roll(struct elog *l, struct part *p)
     return 0;
 }
 
+static int fdatasync_counted(struct elog *l, int fd)
+{
+    l->fsyncs++;
+    return fdatasync(fd);
+}
+
 static void sync_dirty(struct elog *l)
 {
     for (int i = 0; i < l->nparts; i++) {
         struct part *p = &l->parts[i];
+        if (p->dirty)
+            l->fsyncs++;
         if (p->dirty && fdatasync(p->segs[p->nsegs - 1].fd))
             log_error("log %s: fdatasync failed: %s", p->segs[p->nsegs - 1].path,
                       strerror(errno));
@@ -423,7 +432,7 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
             log_error("log %s: write of %zu bytes at byte %" PRIu64 " failed: %s",
                       s->path, p->wbuf.len, s->size, strerror(-rc));
             p->werr = err_of(-rc);
-        } else if (sync_now && fdatasync(s->fd)) {
+        } else if (sync_now && fdatasync_counted(l, s->fd)) {
             log_error("log %s: fdatasync failed: %s", s->path, strerror(errno));
             p->werr = err_of(errno);
         }
@@ -1062,6 +1071,11 @@ int elog_describe(struct broker *b, struct elog_part_info **out, int *nparts,
     *out = pi;
     *nparts = l->nparts;
     return 0;
+}
+
+uint64_t elog_fsync_count(struct broker *b)
+{
+    return b->ops == &elog_broker_ops ? ((struct elog *)b)->fsyncs : 0;
 }
 
 void elog_free_info(struct elog_part_info *parts, int nparts)

@@ -31,6 +31,9 @@ int elog_describe(struct broker *b, struct elog_part_info **parts, int *nparts,
                   char *errstr, size_t errstr_size);
 void elog_free_info(struct elog_part_info *parts, int nparts);
 
+/* fdatasync calls made by the writer since open (for benchmarks). */
+uint64_t elog_fsync_count(struct broker *b);
+
 /* Find damage in the log at dir (every batch of every segment is checked).
  * Prints what it finds to out. With apply, cuts each damaged partition at
  * the first bad batch and removes its later segments. Returns the number
