@@ -60,7 +60,8 @@ $(BUILD)/bench/%: bench/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-bench: $(BUILD)/salesflow $(BUILD)/bench/log_append $(BUILD)/bench/log_fill
+bench: $(BUILD)/salesflow $(BUILD)/bench/log_append $(BUILD)/bench/log_fill \
+       $(BUILD)/bench/sqlite_insert
 	BUILD=$(BUILD) sh bench/run.sh
 
 run: deps $(BUILD)/salesflow

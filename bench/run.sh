@@ -16,3 +16,4 @@ echo
 echo "== replay into SQLite =="
 "$BUILD/bench/log_fill" "$dir/replay" "${REPLAY_ORDERS:-1000000}" >/dev/null
 "$BUILD/salesflow" replay --data "$dir/replay" 2>/dev/null
+"$BUILD/bench/sqlite_insert" "$dir/reference.db" "${REPLAY_ORDERS:-1000000}"
