@@ -54,9 +54,7 @@ static int opt_fsync(const char *val, void *dst, char *err, size_t n)
 
 static int cmd_run(int argc, char **argv)
 {
-    const char *listen = getenv("SALESFLOW_LISTEN");
-    const char *data = getenv("SALESFLOW_DATA");
-    const char *customers = NULL, *store_arg = getenv("SALESFLOW_STORE");
+    const char *listen = NULL, *data = NULL, *customers = NULL, *store_arg = NULL;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     int partitions = 0, threads = 2;
     struct broker_conf bc = {.create = 1};
@@ -164,7 +162,7 @@ out:
 
 static int cmd_serve(int argc, char **argv)
 {
-    const char *listen = getenv("SALESFLOW_LISTEN"), *store_uri = getenv("SALESFLOW_STORE");
+    const char *listen = NULL, *store_uri = NULL;
     int threads = 2;
     const struct opt opts[] = {
         {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_str, &listen},
@@ -239,6 +237,7 @@ static const struct command {
     {"serve", cmd_serve, "dashboard and query API over --store"},
     {"gen", cmd_gen, "load generator: random valid orders to --url"},
     {"version", cmd_version, "version and linked library versions"},
+    {"config", NULL, "print a command's effective configuration: config CMD [flags]"},
 };
 
 static void usage(FILE *f)
@@ -261,9 +260,22 @@ int main(int argc, char **argv)
     }
     if (!strcmp(argv[1], "--version"))
         return cmd_version(0, NULL);
+    int shift = 1;
+    if (!strcmp(argv[1], "config")) {
+        /* `salesflow config CMD [flags]`: CMD parses its flags, environment
+         * and config file as usual, prints the result and stops. */
+        if (argc < 3 || !strcmp(argv[2], "--help") || !strcmp(argv[2], "config")) {
+            fprintf(argc < 3 ? stderr : stdout, "usage: salesflow config COMMAND "
+                    "[flags]: show where each setting of COMMAND comes from\n");
+            return argc < 3 ? 2 : 0;
+        }
+        args_describe_mode();
+        shift = 2;
+    }
     for (size_t i = 0; i < SF_ARRAY_LEN(commands); i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 2, argv + 2);
-    fprintf(stderr, "salesflow: unknown command \"%s\" (see salesflow --help)\n", argv[1]);
+        if (commands[i].fn && !strcmp(argv[shift], commands[i].name))
+            return commands[i].fn(argc - shift - 1, argv + shift + 1);
+    fprintf(stderr, "salesflow: unknown command \"%s\" (see salesflow --help)\n",
+            argv[shift]);
     return 2;
 }

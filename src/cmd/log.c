@@ -126,7 +126,7 @@ static int print_from(struct broker *b, int partition, int follow)
 
 int cmd_log(int argc, char **argv)
 {
-    const char *data = getenv("SALESFLOW_DATA"), *store_uri = NULL, *pos[1];
+    const char *data = NULL, *store_uri = NULL, *pos[1];
     int64_t partition = -1, from = 0, lines = 10;
     int follow = 0, yes = 0;
     size_t npos = 0;

@@ -47,7 +47,7 @@ static void progress(int tty, int64_t done, int64_t total, int64_t t0, int final
 
 int cmd_replay(int argc, char **argv)
 {
-    const char *data = getenv("SALESFLOW_DATA"), *store_uri = getenv("SALESFLOW_STORE");
+    const char *data = NULL, *store_uri = NULL;
     const char *customers = NULL;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     const struct opt opts[] = {

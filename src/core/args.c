@@ -3,12 +3,15 @@
  * values are one-line errors with exit status 2 (the caller's job).
  */
 #include "core/args.h"
+#include "core/config.h"
 #include "core/money.h"
+#include "core/util.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 int opt_str(const char *val, void *dst, char *err, size_t n)
 {
@@ -109,6 +112,58 @@ int opt_switch(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+/* Every flag of every command: a config file may hold keys for several
+ * commands, so a key is known if any command takes it. tests/e2e checks
+ * this list against each command's --help. */
+static const char *const all_flags[] = {
+    "acked", "api-key", "broker", "concurrency", "count", "create-topic",
+    "customers", "data", "dedupe-window", "follow", "from", "fsync", "group",
+    "kafka-opt", "lines", "listen", "max-batch", "max-body", "partition",
+    "partitions", "rate", "ready-lag", "retention", "retention-bytes", "seed",
+    "segment-bytes", "sources", "store", "threads", "unit-price", "url", "yes",
+    "log-level", "log-format", "header-timeout", "body-timeout",
+    "max-connections", "api-key-file", "dedupe-max", "quarantine-max",
+};
+/* Other SALESFLOW_ variables that may appear in a config file. */
+static const char *const extra_keys[] = {"SALESFLOW_API_KEYS",
+                                         "SALESFLOW_MYSQL_PASSWORD"};
+
+static const struct opt *cur_opts;
+static size_t cur_nopts;
+static int describe;
+
+void args_describe_mode(void)
+{
+    describe = 1;
+}
+
+static int known_key(const char *key)
+{
+    char env[96];
+    for (size_t i = 0; i < SF_ARRAY_LEN(extra_keys); i++)
+        if (!strcmp(key, extra_keys[i]))
+            return 1;
+    for (size_t i = 0; i < SF_ARRAY_LEN(all_flags); i++) {
+        config_env_name(all_flags[i], env, sizeof(env));
+        if (!strcmp(key, env))
+            return 1;
+    }
+    for (size_t i = 0; i < cur_nopts; i++) {
+        config_env_name(cur_opts[i].name, env, sizeof(env));
+        if (!strcmp(key, env))
+            return 1;
+    }
+    return 0;
+}
+
+int args_known_flag(const char *name)
+{
+    for (size_t i = 0; i < SF_ARRAY_LEN(all_flags); i++)
+        if (!strcmp(name, all_flags[i]))
+            return 1;
+    return 0;
+}
+
 static void usage(const char *cmd, const char *summary, const struct opt *opts,
                   size_t nopts)
 {
@@ -119,7 +174,35 @@ static void usage(const char *cmd, const char *summary, const struct opt *opts,
                  opts[i].metavar ? " " : "", opts[i].metavar ? opts[i].metavar : "");
         printf("  %-26s %s\n", left, opts[i].help);
     }
+    printf("  %-26s %s\n", "--config FILE", "KEY=VALUE defaults (default ./"
+           SF_CONFIG_DEFAULT " if present)");
     printf("  %-26s %s\n", "--help", "show this help and exit");
+    printf("\nEvery flag can also come from the environment as SALESFLOW_<FLAG> "
+           "(e.g. SALESFLOW_LISTEN)\nor from the config file; flags win over the "
+           "environment, which wins over the file.\n");
+}
+
+/* Apply one value from the environment or the config file. */
+static int apply(const char *cmd, const struct opt *o, const char *val,
+                 const char *where)
+{
+    char err[256];
+    if (!o->metavar) {
+        if (!strcasecmp(val, "0") || !strcasecmp(val, "false") ||
+            !strcasecmp(val, "no") || !strcasecmp(val, "off") || !*val)
+            return 0;
+        if (strcasecmp(val, "1") && strcasecmp(val, "true") && strcasecmp(val, "yes") &&
+            strcasecmp(val, "on")) {
+            fprintf(stderr, "salesflow %s: %s: --%s is a switch: use 1 or 0, got "
+                    "\"%s\"\n", cmd, where, o->name, val);
+            return -1;
+        }
+    }
+    if (o->set(val, o->dst, err, sizeof(err))) {
+        fprintf(stderr, "salesflow %s: %s: --%s: %s\n", cmd, where, o->name, err);
+        return -1;
+    }
+    return 0;
 }
 
 int args_parse(const char *cmd, const char *summary, const struct opt *opts,
@@ -127,13 +210,24 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
                size_t max_pos, size_t *npos)
 {
     char err[256];
+    const char *config_path = NULL;
+    unsigned char *set = calloc(nopts ? nopts : 1, 1);
+    char (*src)[160] = calloc(nopts ? nopts : 1, sizeof(*src));
+    int rc = ARGS_BAD;
+    if (!set || !src) {
+        fprintf(stderr, "salesflow %s: out of memory\n", cmd);
+        goto out;
+    }
+    cur_opts = opts;
+    cur_nopts = nopts;
     if (npos)
         *npos = 0;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             usage(cmd, summary, opts, nopts);
-            return ARGS_HELP;
+            rc = ARGS_HELP;
+            goto out;
         }
         if (strncmp(a, "--", 2) != 0) {
             if (positional && *npos < max_pos) {
@@ -142,10 +236,21 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
             }
             fprintf(stderr, "salesflow %s: unexpected argument \"%s\" (see --help)\n",
                     cmd, a);
-            return ARGS_BAD;
+            goto out;
         }
         const char *name = a + 2, *eq = strchr(name, '=');
         size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        if (len == 6 && !strncmp(name, "config", 6)) {
+            if (eq)
+                config_path = eq + 1;
+            else if (i + 1 < argc)
+                config_path = argv[++i];
+            else {
+                fprintf(stderr, "salesflow %s: --config needs a value FILE\n", cmd);
+                goto out;
+            }
+            continue;
+        }
         const struct opt *o = NULL;
         for (size_t k = 0; k < nopts; k++)
             if (strlen(opts[k].name) == len && !strncmp(opts[k].name, name, len))
@@ -153,7 +258,7 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
         if (!o) {
             fprintf(stderr, "salesflow %s: unknown flag --%.*s (see --help)\n",
                     cmd, (int)len, name);
-            return ARGS_BAD;
+            goto out;
         }
         const char *val = NULL;
         if (o->metavar) {
@@ -164,16 +269,87 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
             else {
                 fprintf(stderr, "salesflow %s: --%s needs a value %s\n", cmd,
                         o->name, o->metavar);
-                return ARGS_BAD;
+                goto out;
             }
         } else if (eq) {
             fprintf(stderr, "salesflow %s: --%s takes no value\n", cmd, o->name);
-            return ARGS_BAD;
+            goto out;
         }
         if (o->set(val, o->dst, err, sizeof(err))) {
             fprintf(stderr, "salesflow %s: --%s: %s\n", cmd, o->name, err);
-            return ARGS_BAD;
+            goto out;
+        }
+        size_t k = (size_t)(o - opts);
+        set[k] = 1;
+        snprintf(src[k], sizeof(src[k]), "flag");
+    }
+
+    /* Then the environment, then the config file, for what flags left out. */
+    struct config_file cf;
+    if (config_load(&cf, config_path, known_key, err, sizeof(err))) {
+        fprintf(stderr, "salesflow %s: %s\n", cmd, err);
+        goto out;
+    }
+    for (size_t k = 0; k < nopts; k++) {
+        char env[96], where[1200];
+        if (set[k])
+            continue;
+        config_env_name(opts[k].name, env, sizeof(env));
+        const char *v = getenv(env);
+        if (v) {
+            snprintf(where, sizeof(where), "environment %s", env);
+            if (apply(cmd, &opts[k], v, where))
+                goto out_cf;
+            snprintf(src[k], sizeof(src[k]), "env %s", env);
+            continue;
+        }
+        for (size_t e = 0; e < cf.n; e++) {
+            if (strcmp(cf.e[e].key, env))
+                continue;
+            snprintf(where, sizeof(where), "%s:%d", cf.path, cf.e[e].line);
+            if (apply(cmd, &opts[k], cf.e[e].value, where))
+                goto out_cf;
+            snprintf(src[k], sizeof(src[k]), "%.150s", where);
         }
     }
-    return ARGS_OK;
+    rc = ARGS_OK;
+    if (describe) {
+        /* `salesflow config CMD …`: show what the command would use. */
+        printf("# salesflow %s: effective configuration\n", cmd);
+        for (size_t k = 0; k < nopts; k++) {
+            char env[96], shown[512];
+            config_env_name(opts[k].name, env, sizeof(env));
+            const char *v = NULL;
+            if (src[k][0] && !strcmp(src[k], "flag")) {
+                for (int i = 0; i < argc; i++) {
+                    const char *a = argv[i];
+                    size_t l = strlen(opts[k].name);
+                    if (strncmp(a, "--", 2) || strncmp(a + 2, opts[k].name, l))
+                        continue;
+                    if (a[2 + l] == '=')
+                        v = a + 3 + l;
+                    else if (a[2 + l] == '\0')
+                        v = opts[k].metavar ? (i + 1 < argc ? argv[i + 1] : "") : "1";
+                }
+            } else if (src[k][0] && !strncmp(src[k], "env ", 4)) {
+                v = getenv(env);
+            } else if (src[k][0]) {
+                for (size_t e = 0; e < cf.n; e++)
+                    if (!strcmp(cf.e[e].key, env))
+                        v = cf.e[e].value;
+            }
+            if (v)
+                printf("%s=%s\t# from %s\n", env,
+                       config_mask(opts[k].name, v, shown, sizeof(shown)), src[k]);
+            else
+                printf("# %s unset: %s\n", env, opts[k].help);
+        }
+        rc = ARGS_HELP;
+    }
+out_cf:
+    config_free(&cf);
+out:
+    free(set);
+    free(src);
+    return rc;
 }

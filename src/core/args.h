@@ -1,6 +1,8 @@
 /*
  * args — a small table-driven command-line flag parser shared by every
  * subcommand: "--name value" or "--name=value", --help, and one-line errors.
+ * Flags left out are taken from the environment, then a config file
+ * (core/config.h); --config FILE is accepted by every command.
  */
 #ifndef SF_ARGS_H
 #define SF_ARGS_H
@@ -25,6 +27,15 @@ enum { ARGS_OK = 0, ARGS_HELP = 1, ARGS_BAD = 2 };
 int args_parse(const char *cmd, const char *summary, const struct opt *opts,
                size_t nopts, int argc, char **argv, const char **positional,
                size_t max_pos, size_t *npos);
+
+/* Make the next args_parse print the effective configuration (value and
+ * source of every flag, secrets masked) and return ARGS_HELP, so the
+ * command exits without running: `salesflow config CMD [flags]`. */
+void args_describe_mode(void);
+
+/* 1 if name is a flag of some command (the list config files are checked
+ * against). */
+int args_known_flag(const char *name);
 
 /* Setters: string (const char **), positive int (int *), non-negative
  * int64 (int64_t *), money amount to cents (int64_t *), switch (int *). */
