@@ -9,7 +9,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := libmicrohttpd sqlite3 jansson libcurl libisal
+PKGS     := libmicrohttpd sqlite3 jansson libcurl libisal libmariadb rdkafka
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Isrc \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -27,7 +27,8 @@ UNIT_BINS:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 WEB_FILES:= web/index.html web/app.js web/style.css
 WEB_OUT  := $(BUILD)/web/echarts.min.js
 
-.PHONY: all deps run test unit e2e clean bench
+.PHONY: all deps run test unit e2e clean bench install
+PREFIX   ?= /usr/local
 all: $(BUILD)/salesflow
 
 deps:
@@ -56,6 +57,12 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIBOBJS)
 	$(CC) $(CFLAGS) $(shell pkg-config --cflags cmocka) $(LDFLAGS) -o $@ $^ \
 	    $(LDLIBS) $(shell pkg-config --libs cmocka)
 
+# Test helper: librdkafka's mock Kafka cluster (tests/kafka/mockcluster.c).
+KAFKA_HELPERS := $(BUILD)/tests/mockcluster
+$(BUILD)/tests/mockcluster: tests/kafka/mockcluster.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(shell pkg-config --libs rdkafka)
+
 $(BUILD)/bench/%: bench/%.c $(LIBOBJS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -68,8 +75,21 @@ run: deps $(BUILD)/salesflow
 	$(BUILD)/salesflow run $(ARGS)
 
 test: deps
-	@$(MAKE) --no-print-directory $(BUILD)/salesflow $(UNIT_BINS)
+	@$(MAKE) --no-print-directory $(BUILD)/salesflow $(UNIT_BINS) $(KAFKA_HELPERS)
 	@BUILD=$(BUILD) sh tests/run.sh
+
+# The binary, the man page, and the systemd units with their ExecStart
+# pointing at $(PREFIX)/bin.
+install: $(BUILD)/salesflow
+	install -D -m 0755 $(BUILD)/salesflow $(DESTDIR)$(PREFIX)/bin/salesflow
+	install -D -m 0644 docs/man/salesflow.1 $(DESTDIR)$(PREFIX)/share/man/man1/salesflow.1
+	for u in deploy/*.service; do \
+	    mkdir -p $(DESTDIR)$(PREFIX)/lib/systemd/system && \
+	    sed 's|/usr/local/bin/salesflow|$(PREFIX)/bin/salesflow|' $$u \
+	        > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u) || exit 1; \
+	done
+	install -D -m 0644 deploy/salesflow.env.example \
+	    $(DESTDIR)/etc/salesflow/salesflow.env.example
 
 clean:
 	rm -rf $(BUILD)

@@ -3,6 +3,7 @@
  * CRC32C comes from Intel's ISA-L (hardware-accelerated where available).
  */
 #include "broker/batch.h"
+#include "broker/le.h"
 
 #include <isa-l/crc.h>
 #include <string.h>
@@ -21,25 +22,6 @@ uint32_t sf_crc32c(const void *p, size_t n)
     return ~crc;
 }
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 size_t batch_begin(struct sf_buf *buf)
 {
@@ -52,7 +34,7 @@ size_t batch_begin(struct sf_buf *buf)
 int batch_add(struct sf_buf *buf, const void *rec, uint32_t len)
 {
     uint8_t l[4];
-    put32(l, len);
+    le_put32(l, len);
     size_t before = buf->len;
     if (sf_buf_append(buf, l, 4) || sf_buf_append(buf, rec, len)) {
         buf->len = before;
@@ -69,12 +51,12 @@ void batch_finish(struct sf_buf *buf, size_t start, int64_t base_offset,
     memcpy(h, BATCH_MAGIC, 4);
     h[4] = BATCH_VERSION;
     h[5] = h[6] = h[7] = 0;
-    put32(h + 8, len);
-    put64(h + 16, (uint64_t)base_offset);
-    put32(h + 24, count);
-    put32(h + 28, 0);
-    put64(h + 32, (uint64_t)time_ms);
-    put32(h + 12, sf_crc32c(h + 16, len - 16));
+    le_put32(h + 8, len);
+    le_put64(h + 16, (uint64_t)base_offset);
+    le_put32(h + 24, count);
+    le_put32(h + 28, 0);
+    le_put64(h + 32, (uint64_t)time_ms);
+    le_put32(h + 12, sf_crc32c(h + 16, len - 16));
 }
 
 enum batch_status batch_check(const uint8_t *p, size_t avail,
@@ -85,19 +67,19 @@ enum batch_status batch_check(const uint8_t *p, size_t avail,
                    ? BATCH_TORN : BATCH_CORRUPT;
     if (memcmp(p, BATCH_MAGIC, 4) != 0 || p[4] != BATCH_VERSION)
         return BATCH_CORRUPT;
-    uint32_t len = get32(p + 8);
-    uint32_t count = get32(p + 24);
+    uint32_t len = le_get32(p + 8);
+    uint32_t count = le_get32(p + 24);
     if (len < BATCH_HEADER + 4 || len > BATCH_MAX || count == 0 ||
         (uint64_t)count * 4 > len - BATCH_HEADER)
         return BATCH_CORRUPT;
     if (avail < len)
         return BATCH_TORN;
-    if (sf_crc32c(p + 16, len - 16) != get32(p + 12))
+    if (sf_crc32c(p + 16, len - 16) != le_get32(p + 12))
         return BATCH_CORRUPT;
     bi->len = len;
-    bi->base_offset = (int64_t)get64(p + 16);
+    bi->base_offset = (int64_t)le_get64(p + 16);
     bi->count = count;
-    bi->time_ms = (int64_t)get64(p + 32);
+    bi->time_ms = (int64_t)le_get64(p + 32);
     return BATCH_OK;
 }
 
@@ -109,7 +91,7 @@ int batch_next(const uint8_t *batch, const struct batch_info *bi,
         return 0;
     if (bi->len - at < 4)
         return -1;
-    uint32_t l = get32(batch + at);
+    uint32_t l = le_get32(batch + at);
     if (l > bi->len - at - 4)
         return -1;
     *rec = batch + at + 4;

@@ -6,7 +6,8 @@
 
 #include <string.h>
 
-static const struct broker_ops *const backends[] = {&elog_broker_ops};
+static const struct broker_ops *const backends[] = {&elog_broker_ops,
+                                                     &kafka_broker_ops};
 
 struct broker *broker_open(const char *uri, const struct broker_conf *conf,
                            char *errstr, size_t errstr_size)
@@ -14,7 +15,8 @@ struct broker *broker_open(const char *uri, const struct broker_conf *conf,
     const char *colon = strchr(uri, ':');
     if (!colon) {
         sf_err(-1, errstr, errstr_size,
-               "broker URI \"%s\" has no scheme: use file:DIR", uri);
+               "broker URI \"%s\" has no scheme: use file:DIR or "
+               "kafka://HOST:PORT[,HOST:PORT…]/TOPIC", uri);
         return NULL;
     }
     size_t n = (size_t)(colon - uri);
@@ -28,7 +30,8 @@ struct broker *broker_open(const char *uri, const struct broker_conf *conf,
         }
     }
     sf_err(-1, errstr, errstr_size,
-           "broker URI \"%s\": unknown scheme \"%.*s\" (supported: file:DIR)",
+           "broker URI \"%s\": unknown scheme \"%.*s\" (supported: file:DIR, "
+           "kafka://HOST:PORT[,HOST:PORT…]/TOPIC)",
            uri, (int)n, uri);
     return NULL;
 }
@@ -42,6 +45,7 @@ const char *broker_strerror(int err)
     case BROKER_EIO: return "writing the log failed; the order was not stored";
     case BROKER_ECLOSED: return "the server is shutting down";
     case BROKER_ETOOBIG: return "the message is too large for the log";
+    case BROKER_EUNAVAIL: return "no Kafka broker takes writes right now; retry shortly";
     default: return "broker error";
     }
 }

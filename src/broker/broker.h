@@ -1,6 +1,7 @@
 /*
  * broker — the interface between ingest/process and wherever orders are
- * kept durably: the embedded log (file:DIR) or Kafka (kafka://…, later).
+ * kept durably: the embedded log (file:DIR) or Kafka
+ * (kafka://host:port[,host:port…]/TOPIC, src/broker/kafka.c).
  *
  * Each backend provides one const struct broker_ops and embeds struct
  * broker as the first member of its own handle. Callers use the inline
@@ -9,7 +10,9 @@
  * Producing is asynchronous: produce() queues the message and returns at
  * once; the ack callback runs later, on a broker thread, once the message is
  * durable (or failed). Consuming is pull-based: seek() each partition, then
- * poll() batches of records.
+ * poll() batches of records. A broker whose partitions are shared by a group
+ * of consumers (Kafka) also offers set_assign_cb(): then the consumer seeks
+ * each partition when the group hands it over, instead of all at start.
  */
 #ifndef SF_BROKER_H
 #define SF_BROKER_H
@@ -26,6 +29,14 @@ enum {
     BROKER_EIO = -1003,     /* write or fsync failed (HTTP 507) */
     BROKER_ECLOSED = -1004, /* shutting down (HTTP 503) */
     BROKER_ETOOBIG = -1005, /* message larger than the broker accepts */
+    BROKER_EUNAVAIL = -1006,/* no broker takes writes now (HTTP 503) */
+};
+
+/* Which halves of a broker handle to open (Kafka: a producer, a consumer). */
+enum broker_role {
+    BROKER_ROLE_BOTH = 0,
+    BROKER_ROLE_PRODUCE = 1,
+    BROKER_ROLE_CONSUME = 2,
 };
 
 enum broker_fsync {
@@ -44,6 +55,12 @@ struct broker_conf {
     int fsync_interval_ms;
     int64_t retention_ms;   /* 0 = keep forever */
     uint64_t retention_bytes; /* per partition; 0 = no limit */
+    /* Kafka only (the embedded log ignores these). */
+    enum broker_role role;
+    const char *group;      /* consumer group; NULL: no group, seek() assigns */
+    const char *const *kafka_opts; /* "key=value" librdkafka settings */
+    size_t n_kafka_opts;
+    int create_topic;       /* > 0: create a missing topic, this many partitions */
 };
 
 /* One message of a produce_batch() call. */
@@ -66,6 +83,15 @@ struct broker_record {
  * is durable (err 0, with its partition and offset) or failed (err < 0). */
 typedef void (*broker_ack_cb)(void *opaque, int err, int partition,
                               int64_t offset);
+
+/* Called on the polling thread, from inside poll(), when the consumer group
+ * hands partitions parts[0..n) to this consumer (assigned 1) or takes them
+ * away (assigned 0). While it runs for assigned partitions, seek() on them
+ * sets where reading starts (a partition not sought starts at its
+ * beginning). Records of revoked partitions are never returned after the
+ * revoke: a poll() that collected some drops them. */
+typedef void (*broker_assign_cb)(void *opaque, const int *parts, int n,
+                                 int assigned);
 
 struct broker;
 
@@ -91,26 +117,37 @@ struct broker_ops {
                 int timeout_ms, char *errstr, size_t errstr_size);
     /* Call fn for every durable record whose batch was appended at or after
      * since_ms, partition by partition in offset order (independent of the
-     * consumer position). fn returning non-zero stops the scan with that
-     * value. Returns 0, fn's value, or a negative code with errstr. */
+     * consumer position; Kafka: partitions interleave, each in order). fn
+     * returning non-zero stops the scan with that value. Returns 0, fn's
+     * value, or a negative code with errstr. */
     int (*scan)(struct broker *b, int64_t since_ms,
                 int (*fn)(void *opaque, const struct broker_record *r),
                 void *opaque, char *errstr, size_t errstr_size);
-    /* The processor's committed next offsets (one per partition): the
-     * broker may now drop data before them that its retention allows. */
+    /* The processor's committed next offsets (one per partition, -1 where
+     * unknown): the embedded log may now drop data before them that its
+     * retention allows; Kafka commits them to the group as a hint for lag
+     * tools (the store's positions stay authoritative). */
     void (*retain)(struct broker *b, const int64_t *committed, int nparts);
     /* Refuse new produces (BROKER_ECLOSED) and return once every queued
      * message has been written and acked. The consumer side keeps working. */
     void (*flush)(struct broker *b);
     /* Flush, then release everything. */
     void (*close)(struct broker *b);
+    /* Optional: join a consumer group; see broker_assign_cb. cb NULL
+     * unregisters. Returns 0, or -1 if this handle has no group (then the
+     * caller seeks every partition itself). */
+    int (*set_assign_cb)(struct broker *b, broker_assign_cb cb, void *opaque);
+    /* Optional: the topic name positions and derived ids are keyed by
+     * (NULL: SF_TOPIC_DEFAULT). */
+    const char *(*topic)(struct broker *b);
 };
 
 struct broker {
     const struct broker_ops *ops;
 };
 
-/* Open the broker named by uri ("file:DIR"). Returns NULL with errstr. */
+/* Open the broker named by uri ("file:DIR" or "kafka://HOSTS/TOPIC").
+ * Returns NULL with errstr. */
 struct broker *broker_open(const char *uri, const struct broker_conf *conf,
                            char *errstr, size_t errstr_size);
 
@@ -154,6 +191,15 @@ static inline int broker_poll(struct broker *b, struct broker_record *recs,
 {
     return b->ops->poll(b, recs, max, timeout_ms, errstr, errstr_size);
 }
+static inline int broker_set_assign_cb(struct broker *b, broker_assign_cb cb,
+                                       void *opaque)
+{
+    return b->ops->set_assign_cb ? b->ops->set_assign_cb(b, cb, opaque) : -1;
+}
+static inline const char *broker_topic(struct broker *b)
+{
+    return b->ops->topic ? b->ops->topic(b) : SF_TOPIC_DEFAULT;
+}
 static inline void broker_flush(struct broker *b)
 {
     b->ops->flush(b);
@@ -165,5 +211,9 @@ static inline void broker_close(struct broker *b)
 }
 
 extern const struct broker_ops elog_broker_ops;
+extern const struct broker_ops kafka_broker_ops;
+
+/* The linked librdkafka's version text (for `salesflow version`). */
+const char *broker_kafka_version(void);
 
 #endif

@@ -35,7 +35,9 @@
  */
 #include "broker/elog.h"
 #include "broker/batch.h"
+#include "broker/le.h"
 #include "broker/segment.h"
+#include "core/metrics.h"
 #include "core/util.h"
 
 #include <dirent.h>
@@ -170,11 +172,12 @@ static int check_dir(const char *dir, int nparts, char *errstr, size_t n)
         if (sscanf(e->d_name, SF_TOPIC_DEFAULT "-%d%c", &p, &tail) == 1 &&
             p >= 0 && p < nparts)
             continue;
-        closedir(d);
-        return sf_err(-1, errstr, n,
-                      "%s/%s is not part of a salesflow log (expected meta and "
-                      SF_TOPIC_DEFAULT "-0.." SF_TOPIC_DEFAULT "-%d); move it away "
-                      "or point --data elsewhere", dir, e->d_name, nparts - 1);
+        sf_err(-1, errstr, n,
+               "%s/%s is not part of a salesflow log (expected meta and "
+               SF_TOPIC_DEFAULT "-0.." SF_TOPIC_DEFAULT "-%d); move it away "
+               "or point --data elsewhere", dir, e->d_name, nparts - 1);
+        closedir(d); /* after the message: it frees e */
+        return -1;
     }
     closedir(d);
     return 0;
@@ -217,10 +220,12 @@ static int list_segments(const char *dir, int readonly, int64_t **bases,
             continue;
         }
         if (!digits || strcmp(ext, ".log")) {
-            closedir(d);
+            sf_err(-1, errstr, n, "%s/%s is not part of a salesflow log; move it "
+                   "away", dir, name);
+            closedir(d); /* after the message: it frees name */
             free(*bases);
-            return sf_err(-1, errstr, n, "%s/%s is not part of a salesflow log; "
-                          "move it away", dir, name);
+            *bases = NULL;
+            return -1;
         }
         if (*nb == cap) {
             cap = cap ? cap * 2 : 16;
@@ -235,7 +240,8 @@ static int list_segments(const char *dir, int readonly, int64_t **bases,
         (*bases)[(*nb)++] = strtoll(name, NULL, 10);
     }
     closedir(d);
-    qsort(*bases, *nb, sizeof(**bases), cmp_i64);
+    if (*nb)
+        qsort(*bases, *nb, sizeof(**bases), cmp_i64);
     return 0;
 }
 
@@ -377,17 +383,18 @@ static int roll(struct elog *l, struct part *p)
 
 static int fdatasync_counted(struct elog *l, int fd)
 {
+    int64_t t0 = sf_mono_us();
     l->fsyncs++;
-    return fdatasync(fd);
+    int rc = fdatasync(fd);
+    metrics_observe(SF_HIST_LOG_FSYNC, sf_mono_us() - t0);
+    return rc;
 }
 
 static void sync_dirty(struct elog *l)
 {
     for (int i = 0; i < l->nparts; i++) {
         struct part *p = &l->parts[i];
-        if (p->dirty)
-            l->fsyncs++;
-        if (p->dirty && fdatasync(p->segs[p->nsegs - 1].fd))
+        if (p->dirty && fdatasync_counted(l, p->segs[p->nsegs - 1].fd))
             log_error("log %s: fdatasync failed: %s", p->segs[p->nsegs - 1].path,
                       strerror(errno));
         p->dirty = 0;
@@ -397,7 +404,7 @@ static void sync_dirty(struct elog *l)
 
 static void write_group(struct elog *l, struct pending *g, size_t n)
 {
-    int64_t now = sf_now_ms();
+    int64_t now = sf_now_ms(), t0 = sf_mono_us();
     int sync_now = l->conf.fsync == BROKER_FSYNC_ALWAYS;
 
     for (int i = 0; i < l->nparts; i++) {
@@ -460,6 +467,7 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
     }
     pthread_cond_broadcast(&l->data_ready);
     pthread_mutex_unlock(&l->mu);
+    metrics_observe(SF_HIST_LOG_APPEND, sf_mono_us() - t0);
 
     if (l->conf.fsync == BROKER_FSYNC_INTERVAL &&
         sf_mono_ms() - l->last_sync_ms >= l->conf.fsync_interval_ms)
@@ -644,6 +652,8 @@ static int elog_produce_batch(struct broker *b, const struct broker_msg *msgs,
         return 0;
     if (!l->writer_started)
         return BROKER_ECLOSED;
+    if (n > l->qmax)
+        return BROKER_ETOOBIG; /* could never fit: retrying would not help */
     for (size_t i = 0; i < n; i++) {
         if (msgs[i].len > ELOG_MAX_MESSAGE)
             return BROKER_ETOOBIG;
@@ -727,7 +737,7 @@ static int read_batch(struct elog *l, int fd, const char *path, uint64_t pos,
     uint8_t hdr[BATCH_HEADER];
     uint32_t blen;
     int rc = seg_read(fd, hdr, sizeof(hdr), pos);
-    memcpy(&blen, hdr + 8, 4);
+    blen = le_get32(hdr + 8);
     if (rc == 0 && (blen < BATCH_HEADER || blen > limit - pos))
         rc = -EIO;
     if (rc)
@@ -887,7 +897,7 @@ static int load_batch(int fd, uint64_t pos, uint64_t limit, uint8_t **buf,
     uint32_t blen;
     if (seg_read(fd, hdr, sizeof(hdr), pos))
         return -1;
-    memcpy(&blen, hdr + 8, 4);
+    blen = le_get32(hdr + 8);
     if (blen < BATCH_HEADER || blen > limit - pos)
         return -1;
     if (*cap < blen) {

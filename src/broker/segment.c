@@ -10,6 +10,7 @@
  */
 #include "broker/segment.h"
 #include "broker/batch.h"
+#include "broker/le.h"
 #include "core/util.h"
 
 #include <errno.h>
@@ -26,25 +27,6 @@
 #define IDX_VERSION 1
 #define IDX_HEADER 48
 
-static void put32(uint8_t *p, uint32_t v)
-{
-    for (int i = 0; i < 4; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v)
-{
-    for (int i = 0; i < 8; i++)
-        p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p)
-{
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
-           (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p)
-{
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 
 void seg_path(char *out, size_t n, const char *dir, int64_t base, const char *ext)
 {
@@ -138,21 +120,21 @@ static uint64_t load_index(struct segment *s, uint64_t size)
     buf = malloc((size_t)st.st_size);
     if (!buf || seg_read(fd, buf, (size_t)st.st_size, 0))
         goto out;
-    uint32_t count = get32(buf + 40);
-    if (memcmp(buf, IDX_MAGIC, 4) || get32(buf + 4) != IDX_VERSION ||
-        (int64_t)get64(buf + 8) != s->base ||
+    uint32_t count = le_get32(buf + 40);
+    if (memcmp(buf, IDX_MAGIC, 4) || le_get32(buf + 4) != IDX_VERSION ||
+        (int64_t)le_get64(buf + 8) != s->base ||
         (uint64_t)st.st_size != IDX_HEADER + (uint64_t)count * 16)
         goto out;
-    uint32_t want = get32(buf + 44);
-    put32(buf + 44, 0);
+    uint32_t want = le_get32(buf + 44);
+    le_put32(buf + 44, 0);
     if (sf_crc32c(buf, (size_t)st.st_size) != want)
         goto out;
-    uint64_t cov = get64(buf + 24);
+    uint64_t cov = le_get64(buf + 24);
     if (cov > size || (count == 0 && cov != 0))
         goto out;
     for (uint32_t i = 0; i < count; i++) {
-        int64_t off = (int64_t)get64(buf + IDX_HEADER + 16 * i);
-        uint64_t pos = get64(buf + IDX_HEADER + 16 * i + 8);
+        int64_t off = (int64_t)le_get64(buf + IDX_HEADER + 16 * i);
+        uint64_t pos = le_get64(buf + IDX_HEADER + 16 * i + 8);
         if (pos >= cov || (i && (off <= s->idx[i - 1].offset ||
                                  pos <= s->idx[i - 1].pos)) ||
             (i == 0 && (off != s->base || pos != 0)) || idx_push(s, off, pos)) {
@@ -160,8 +142,8 @@ static uint64_t load_index(struct segment *s, uint64_t size)
             goto out;
         }
     }
-    s->end = (int64_t)get64(buf + 16);
-    s->last_time_ms = (int64_t)get64(buf + 32);
+    s->end = (int64_t)le_get64(buf + 16);
+    s->last_time_ms = (int64_t)le_get64(buf + 32);
     covered = cov;
 out:
     free(buf);
@@ -169,21 +151,29 @@ out:
     return covered;
 }
 
-/* Count records in the valid batches that follow a bad one at pos, walking
- * by the bad batch's own length; 0 if nothing valid follows (a torn tail). */
+/* Count the records of valid batches anywhere after a bad batch at pos:
+ * 0 means nothing valid follows, so the bad bytes are a torn tail from a
+ * crash (the writer never starts a batch before the previous one is on
+ * disk). The bad batch's own length field may be the damaged part, so this
+ * searches byte by byte for the next batch that checks out (magic, CRC). */
 static int64_t records_after(const uint8_t *map, uint64_t size, uint64_t pos)
 {
-    uint32_t len = (uint32_t)get32(map + pos + 8);
     int64_t lost = 0;
-    if (size - pos < BATCH_HEADER || len < BATCH_HEADER || len >= size - pos)
-        return 0;
-    uint64_t at = pos + len;
-    struct batch_info bi;
-    while (at < size && batch_check(map + at, size - at, &bi) == BATCH_OK) {
-        lost += bi.count;
-        at += bi.len;
+    for (uint64_t at = pos + 1; at + BATCH_HEADER <= size; at++) {
+        const uint8_t *hit = memmem(map + at, size - at, BATCH_MAGIC, 4);
+        struct batch_info bi;
+        if (!hit)
+            break;
+        at = (uint64_t)(hit - map);
+        if (batch_check(map + at, size - at, &bi) != BATCH_OK)
+            continue;
+        while (at < size && batch_check(map + at, size - at, &bi) == BATCH_OK) {
+            lost += bi.count;
+            at += bi.len;
+        }
+        return lost;
     }
-    return lost;
+    return 0;
 }
 
 int seg_load(struct segment *s, int verify_all, struct seg_damage *dmg,
@@ -247,7 +237,7 @@ int64_t seg_extend(struct segment *s)
         if (s->size + BATCH_HEADER > (uint64_t)st.st_size ||
             seg_read(s->fd, hdr, sizeof(hdr), s->size))
             break;
-        uint32_t len = get32(hdr + 8);
+        uint32_t len = le_get32(hdr + 8);
         if (len < BATCH_HEADER || len > BATCH_MAX || s->size + len > (uint64_t)st.st_size)
             break;
         uint8_t *b = malloc(len);
@@ -297,8 +287,8 @@ int seg_find(const struct segment *s, int64_t offset, uint64_t *pos,
         if (rc)
             return sf_err(-1, errstr, n, "reading %s at byte %" PRIu64 ": %s",
                           s->path, at, strerror(-rc));
-        uint32_t len = get32(h + 8), count = get32(h + 24);
-        int64_t base = (int64_t)get64(h + 16);
+        uint32_t len = le_get32(h + 8), count = le_get32(h + 24);
+        int64_t base = (int64_t)le_get64(h + 16);
         if (memcmp(h, BATCH_MAGIC, 4) || len < BATCH_HEADER || at + len > s->size)
             return sf_err(-1, errstr, n, "%s: bad batch header at byte %" PRIu64
                           "; run `salesflow log repair`", s->path, at);
@@ -319,17 +309,17 @@ int seg_write_index(const struct segment *s, char *errstr, size_t n)
     if (!buf)
         return sf_err(-1, errstr, n, "out of memory");
     memcpy(buf, IDX_MAGIC, 4);
-    put32(buf + 4, IDX_VERSION);
-    put64(buf + 8, (uint64_t)s->base);
-    put64(buf + 16, (uint64_t)s->end);
-    put64(buf + 24, s->size);
-    put64(buf + 32, (uint64_t)s->last_time_ms);
-    put32(buf + 40, (uint32_t)s->nidx);
+    le_put32(buf + 4, IDX_VERSION);
+    le_put64(buf + 8, (uint64_t)s->base);
+    le_put64(buf + 16, (uint64_t)s->end);
+    le_put64(buf + 24, s->size);
+    le_put64(buf + 32, (uint64_t)s->last_time_ms);
+    le_put32(buf + 40, (uint32_t)s->nidx);
     for (size_t i = 0; i < s->nidx; i++) {
-        put64(buf + IDX_HEADER + 16 * i, (uint64_t)s->idx[i].offset);
-        put64(buf + IDX_HEADER + 16 * i + 8, s->idx[i].pos);
+        le_put64(buf + IDX_HEADER + 16 * i, (uint64_t)s->idx[i].offset);
+        le_put64(buf + IDX_HEADER + 16 * i + 8, s->idx[i].pos);
     }
-    put32(buf + 44, sf_crc32c(buf, len));
+    le_put32(buf + 44, sf_crc32c(buf, len));
     index_path(ipath, sizeof(ipath), s->path);
     snprintf(tmp, sizeof(tmp), "%s.tmp", ipath);
     fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -8,6 +8,11 @@
  * processor, in large batches. Since rows carry the log's append time and
  * ids come from the log, the result equals what the live run produced.
  * Progress goes to stderr: a bar on a terminal, a line every 2 s otherwise.
+ *
+ * --broker kafka://HOSTS/TOPIC rebuilds from a Kafka topic instead: every
+ * partition from its first retained offset up to its end as of the start
+ * (broker_scan), through the same decode and apply path. Kafka has no
+ * writer lock: stop every `salesflow process` of the topic first.
  */
 #include "broker/elog.h"
 #include "core/args.h"
@@ -24,33 +29,104 @@
 
 #define REPLAY_BATCH 50000
 
-static void progress(int tty, int64_t done, int64_t total, int64_t t0, int final)
+/* Replay from a broker that can only scan (Kafka). */
+struct scan_replay {
+    const struct catalog *cat;
+    struct store *st;
+    const char *topic;
+    struct store_order *rows;
+    size_t n, inserted;
+    int64_t *next;
+    int np;
+    int64_t done, skipped, t0, last;
+    char err[1024];
+};
+
+static int scan_flush(struct scan_replay *k)
 {
-    double secs = (double)(sf_mono_ms() - t0) / 1000.0;
-    double rate = secs > 0 ? (double)done / secs : 0;
-    int pct = total ? (int)(done * 100 / total) : 100;
-    if (tty) {
-        char bar[41];
-        int fill = pct * 40 / 100;
-        memset(bar, '#', (size_t)fill);
-        memset(bar + fill, ' ', (size_t)(40 - fill));
-        bar[40] = '\0';
-        fprintf(stderr, "\rreplay [%s] %3d%% %" PRId64 "/%" PRId64 " records, %.0f/s",
-                bar, pct, done, total, rate);
-        if (final)
-            fputc('\n', stderr);
-    } else {
-        fprintf(stderr, "replay: %d%% %" PRId64 "/%" PRId64 " records, %.0f/s\n", pct,
-                done, total, rate);
+    size_t ins;
+    if (store_apply(k->st, k->topic, k->rows, k->n, k->next, k->np, &ins, k->err,
+                    sizeof(k->err)))
+        return -1;
+    k->inserted += ins;
+    k->n = 0;
+    for (int i = 0; i < k->np; i++)
+        k->next[i] = -1;
+    if (sf_mono_ms() - k->last >= 2000) {
+        double secs = (double)(sf_mono_ms() - k->t0) / 1000.0;
+        fprintf(stderr, "replay: %" PRId64 " records, %.0f/s\n", k->done,
+                secs > 0 ? (double)k->done / secs : 0.0);
+        k->last = sf_mono_ms();
     }
+    return 0;
+}
+
+static int scan_record(void *opaque, const struct broker_record *r)
+{
+    struct scan_replay *k = opaque;
+    if (r->partition < 0 || r->partition >= k->np)
+        return 0; /* a partition added since the start: not in this replay */
+    k->next[r->partition] = r->offset + 1;
+    if (processor_decode_topic(r, k->topic, k->cat, &k->rows[k->n], k->err,
+                               sizeof(k->err)) == 0)
+        k->n++;
+    else
+        k->skipped++;
+    k->done++;
+    return k->done % REPLAY_BATCH == 0 ? scan_flush(k) : 0;
+}
+
+static int replay_scan(struct broker *b, struct store *st, const struct catalog *cat,
+                       struct store_order *rows, const char *store_uri)
+{
+    struct scan_replay k = {.cat = cat, .st = st, .topic = broker_topic(b), .rows = rows,
+                            .np = broker_partition_count(b), .t0 = sf_mono_ms()};
+    k.last = k.t0;
+    k.next = malloc((size_t)(k.np > 0 ? k.np : 1) * sizeof(*k.next));
+    for (int i = 0; k.next && i < k.np; i++)
+        k.next[i] = -1;
+    if (!k.next || store_reset(st, k.topic, k.err, sizeof(k.err)) ||
+        broker_scan(b, 0, scan_record, &k, k.err, sizeof(k.err)) || scan_flush(&k)) {
+        fprintf(stderr, "salesflow replay: %s\n", k.next ? k.err : "out of memory");
+        free(k.next);
+        return 1;
+    }
+    double secs = (double)(sf_mono_ms() - k.t0) / 1000.0;
+    char shown[1024];   /* never print a password */
+    printf("replayed %" PRId64 " records of %s into %s: %zu orders, %" PRId64
+           " duplicates, %" PRId64 " not orders, in %.2f s (%.0f records/s)\n", k.done,
+           k.topic, store_uri_redact(store_uri, shown, sizeof(shown)), k.inserted, k.done - k.skipped - (int64_t)k.inserted,
+           k.skipped, secs, secs > 0 ? (double)k.done / secs : 0.0);
+    free(k.next);
+    return 0;
+}
+
+/* --kafka-opt key=value, repeatable. */
+static int kafka_opt(const char *val, void *dst, char *err, size_t n)
+{
+    struct broker_conf *bc = dst;
+    static const char *v[64];
+    if (!strchr(val, '=') || bc->n_kafka_opts == 64) {
+        snprintf(err, n, "expected key=value (at most 64), got \"%s\"", val);
+        return -1;
+    }
+    v[bc->n_kafka_opts++] = val;
+    bc->kafka_opts = v;
+    return 0;
 }
 
 int cmd_replay(int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL;
-    const char *customers = NULL;
+    const char *customers = NULL, *broker_arg = NULL;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
+    struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
     const struct opt opts[] = {
+        {"broker", "URI", "replay from this broker instead of DIR/log, e.g. "
+         "kafka://127.0.0.1:9092/Order (stop every `salesflow process` first)",
+         opt_str, &broker_arg},
+        {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
+         kafka_opt, &bc},
         {"data", "DIR", "data directory holding log/ (default ./salesflow-data)",
          opt_str, &data},
         {"store", "URI", "store to rebuild (default sqlite:DIR/sales.db)", opt_str,
@@ -82,13 +158,24 @@ int cmd_replay(int argc, char **argv)
     size_t inserted = 0;
 
     snprintf(uri, sizeof(uri), "file:%s/log", data);
+    if (broker_arg)
+        snprintf(uri, sizeof(uri), "%s", broker_arg);
     if (!store_uri) {
         snprintf(suri, sizeof(suri), "sqlite:%s/sales.db", data);
         store_uri = suri;
     }
-    struct broker_conf bc = {0};
     if (!recs || !rows) {
         fprintf(stderr, "salesflow replay: out of memory\n");
+        goto out;
+    }
+    if (strncmp(uri, "file:", 5) != 0) {
+        if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
+            !(b = broker_open(uri, &bc, err, sizeof(err))) ||
+            !(st = store_open(store_uri, err, sizeof(err)))) {
+            fprintf(stderr, "salesflow replay: %s\n", err);
+            goto out;
+        }
+        status = replay_scan(b, st, cat, rows, store_uri);
         goto out;
     }
     if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
@@ -134,14 +221,16 @@ int cmd_replay(int argc, char **argv)
         inserted += ins;
         done += got;
         if (tty || sf_mono_ms() - last >= 2000) {
-            progress(tty, done, total, t0, 0);
+            sf_progress("replay", "records", tty, done, total, t0, 0);
             last = sf_mono_ms();
         }
     }
-    progress(tty, done, total, t0, 1);
+    sf_progress("replay", "records", tty, done, total, t0, 1);
     double secs = (double)(sf_mono_ms() - t0) / 1000.0;
+    char shown[1024];   /* never print a password */
     printf("replayed %" PRId64 " records into %s: %zu orders, %" PRId64 " duplicates, %"
-           PRId64 " not orders, in %.2f s (%.0f records/s)\n", done, store_uri, inserted,
+           PRId64 " not orders, in %.2f s (%.0f records/s)\n", done,
+           store_uri_redact(store_uri, shown, sizeof(shown)), inserted,
            done - skipped - (int64_t)inserted, skipped, secs,
            secs > 0 ? (double)done / secs : 0.0);
     status = 0;

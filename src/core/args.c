@@ -205,9 +205,9 @@ static int apply(const char *cmd, const struct opt *o, const char *val,
     return 0;
 }
 
-int args_parse(const char *cmd, const char *summary, const struct opt *opts,
-               size_t nopts, int argc, char **argv, const char **positional,
-               size_t max_pos, size_t *npos)
+static int parse(const char *cmd, const char *summary, const struct opt *opts,
+                 size_t nopts, int argc, char **argv, const char **positional,
+                 size_t max_pos, size_t *npos)
 {
     char err[256];
     const char *config_path = NULL;
@@ -351,5 +351,47 @@ out_cf:
 out:
     free(set);
     free(src);
+    return rc;
+}
+
+static int set_log_level(const char *val, void *dst, char *err, size_t n)
+{
+    (void)dst;
+    if (sf_log_setup(val, NULL) == 0)
+        return 0;
+    snprintf(err, n, "expected debug, info, warn or error, got \"%s\"", val);
+    return -1;
+}
+
+static int set_log_format(const char *val, void *dst, char *err, size_t n)
+{
+    (void)dst;
+    if (sf_log_setup(NULL, val) == 0)
+        return 0;
+    snprintf(err, n, "expected logfmt or json, got \"%s\"", val);
+    return -1;
+}
+
+int args_parse(const char *cmd, const char *summary, const struct opt *opts,
+               size_t nopts, int argc, char **argv, const char **positional,
+               size_t max_pos, size_t *npos)
+{
+    /* Every command also takes the logging flags. */
+    static const struct opt common[] = {
+        {"log-level", "LEVEL", "debug, info (default), warn or error", set_log_level,
+         NULL},
+        {"log-format", "FORMAT", "logfmt (default) or json, one line per event on "
+         "stderr", set_log_format, NULL},
+    };
+    size_t n = nopts + SF_ARRAY_LEN(common);
+    struct opt *all = malloc(n * sizeof(*all));
+    if (!all) {
+        fprintf(stderr, "salesflow %s: out of memory\n", cmd);
+        return ARGS_BAD;
+    }
+    memcpy(all, opts, nopts * sizeof(*opts));
+    memcpy(all + nopts, common, sizeof(common));
+    int rc = parse(cmd, summary, all, n, argc, argv, positional, max_pos, npos);
+    free(all);
     return rc;
 }

@@ -1,28 +1,63 @@
 /*
- * catalog — customers CSV loader and lookups.
+ * catalog — customers CSV loader, lock-free lookups, reload, sources.
  *
  * Customers are kept in an array sorted by id and looked up with bsearch;
  * the original deployment has 17, and a few hundred thousand still fit in
- * a few MiB.
+ * a few MiB. The array lives in a `struct table` that is never modified
+ * once published: a reload builds a new table and swaps the pointer.
+ *
+ * Reclaiming the old table (see catalog.h): a reader bumps
+ * readers[epoch & 1], loads the table pointer, looks up, and drops its
+ * count. The reloader swaps the pointer, then twice flips the epoch and
+ * waits for the counter of the old parity to drain. A reader that saw the
+ * old table counted itself before the swap, in one of the two counters, so
+ * once both have been seen at zero after the swap nobody holds it. New
+ * readers meanwhile go to the other counter, so the wait always ends.
  */
 #include "core/catalog.h"
 #include "core/util.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-const char *const sf_sources[3] = {"Dine In", "Takeaway", "Home Delivery"};
+const char *sf_sources[SF_SOURCES_MAX] = {"Dine In", "Takeaway", "Home Delivery"};
+size_t sf_source_count = 3;
+static char sources_store[SF_SOURCES_MAX][SF_SOURCE_MAX];
+static char sources_text[SF_SOURCES_MAX * (SF_SOURCE_MAX + 6) + 16] =
+    "'Dine In', 'Takeaway' or 'Home Delivery'";
 
 struct customer {
     int64_t id;
-    char state[SF_STATE_MAX];
+    const char *state;      /* interned, owned by the catalog */
+    size_t line;            /* in the file, for error messages */
+};
+
+struct table {
+    struct customer *cust;
+    size_t n;
+};
+
+/* Interned state strings: chunks that are only ever appended to. */
+struct chunk {
+    struct chunk *next;
+    size_t used;
+    char data[4096];
 };
 
 struct catalog {
-    struct customer *cust;
-    size_t n;
+    _Atomic(struct table *) cur;
+    atomic_uint epoch;
+    atomic_long readers[2];
+    pthread_mutex_t reload_mu;  /* one reload (and interning) at a time */
+    struct chunk *chunks;
+    const char **interned;      /* open-addressing set of interned strings */
+    size_t icap, icount;
+    int builtin;
     int64_t unit_price;
     char path[1024];
 };
@@ -31,6 +66,14 @@ static int cmp_cust(const void *a, const void *b)
 {
     const struct customer *x = a, *y = b;
     return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/* By id, then by line, so a duplicate's first occurrence comes first. */
+static int cmp_cust_line(const void *a, const void *b)
+{
+    const struct customer *x = a, *y = b;
+    int c = cmp_cust(a, b);
+    return c ? c : x->line < y->line ? -1 : x->line > y->line;
 }
 
 /* Strip trailing CR/LF and surrounding blanks in place. */
@@ -50,27 +93,83 @@ static const char builtin_csv[] =
     "customer_id,state\n1,CA\n2,CA\n3,CA\n4,TX\n5,TX\n6,NY\n7,NY\n8,NY\n"
     "9,KS\n10,KS\n11,KS\n12,KS\n13,KY\n14,KY\n15,KY\n16,KY\n17,KY\n";
 
-struct catalog *catalog_load(const char *path, int64_t unit_price_cents,
-                             char *errstr, size_t errstr_size)
+static uint32_t hash_str(const char *s)
 {
-    struct catalog *c = calloc(1, sizeof(*c));
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h;
+}
+
+/* The interned copy of s (caller holds reload_mu), or NULL on OOM. */
+static const char *intern(struct catalog *c, const char *s)
+{
+    if (c->icount * 2 >= c->icap) {
+        size_t ncap = c->icap ? c->icap * 2 : 64;
+        const char **ni = calloc(ncap, sizeof(*ni));
+        if (!ni)
+            return NULL;
+        for (size_t i = 0; i < c->icap; i++) {
+            if (!c->interned[i])
+                continue;
+            size_t j = hash_str(c->interned[i]) & (ncap - 1);
+            while (ni[j])
+                j = (j + 1) & (ncap - 1);
+            ni[j] = c->interned[i];
+        }
+        free(c->interned);
+        c->interned = ni;
+        c->icap = ncap;
+    }
+    size_t j = hash_str(s) & (c->icap - 1);
+    for (; c->interned[j]; j = (j + 1) & (c->icap - 1))
+        if (strcmp(c->interned[j], s) == 0)
+            return c->interned[j];
+    size_t len = strlen(s) + 1;
+    if (!c->chunks || c->chunks->used + len > sizeof(c->chunks->data)) {
+        struct chunk *ch = malloc(sizeof(*ch));
+        if (!ch)
+            return NULL;
+        ch->next = c->chunks;
+        ch->used = 0;
+        c->chunks = ch;
+    }
+    char *copy = c->chunks->data + c->chunks->used;
+    memcpy(copy, s, len);
+    c->chunks->used += len;
+    c->interned[j] = copy;
+    c->icount++;
+    return copy;
+}
+
+static void table_free(struct table *t)
+{
+    if (t) {
+        free(t->cust);
+        free(t);
+    }
+}
+
+/* Read c->path (or the built-in list) into a new table; caller holds
+ * reload_mu. Returns 0 or -1 with errstr. */
+static int load_table(struct catalog *c, struct table **out, char *errstr,
+                      size_t errstr_size)
+{
+    struct table *t = calloc(1, sizeof(*t));
     FILE *f = NULL;
-    int builtin = path == NULL;
+    const char *path = c->path;
     char line[512];
     size_t cap = 0, lineno = 0;
+    int rc = -1;
 
-    if (!c)
+    if (!t)
         goto oom;
-    c->unit_price = unit_price_cents;
-    if (builtin)
-        path = "(built-in customers)";
-    snprintf(c->path, sizeof(c->path), "%s", path);
-    f = builtin ? fmemopen((void *)builtin_csv, sizeof(builtin_csv) - 1, "r")
-                : fopen(path, "r");
+    f = c->builtin ? fmemopen((void *)builtin_csv, sizeof(builtin_csv) - 1, "r")
+                   : fopen(path, "r");
     if (!f) {
         sf_err(-1, errstr, errstr_size, "cannot open customers file %s: %s",
                path, strerror(errno));
-        goto fail;
+        goto cleanup;
     }
     while (fgets(line, sizeof(line), f)) {
         lineno++;
@@ -79,7 +178,7 @@ struct catalog *catalog_load(const char *path, int64_t unit_price_cents,
             if (strcmp(s, "customer_id,state") != 0) {
                 sf_err(-1, errstr, errstr_size,
                        "%s:1: expected the header \"customer_id,state\"", path);
-                goto fail;
+                goto cleanup;
             }
             continue;
         }
@@ -90,7 +189,7 @@ struct catalog *catalog_load(const char *path, int64_t unit_price_cents,
         if (!comma) {
             sf_err(-1, errstr, errstr_size,
                    "%s:%zu: expected \"customer_id,state\"", path, lineno);
-            goto fail;
+            goto cleanup;
         }
         *comma = '\0';
         char *state = trim(comma + 1);
@@ -99,77 +198,206 @@ struct catalog *catalog_load(const char *path, int64_t unit_price_cents,
         if (errno || *end || end == s || id < 1) {
             sf_err(-1, errstr, errstr_size,
                    "%s:%zu: customer_id must be a positive integer", path, lineno);
-            goto fail;
+            goto cleanup;
         }
         if (*state == '\0' || strlen(state) >= SF_STATE_MAX) {
             sf_err(-1, errstr, errstr_size,
                    "%s:%zu: state must be 1..%d characters", path, lineno,
                    SF_STATE_MAX - 1);
-            goto fail;
+            goto cleanup;
         }
-        if (c->n == cap) {
+        if (t->n == cap) {
             cap = cap ? cap * 2 : 64;
-            struct customer *nc = realloc(c->cust, cap * sizeof(*nc));
+            struct customer *nc = realloc(t->cust, cap * sizeof(*nc));
             if (!nc)
                 goto oom;
-            c->cust = nc;
+            t->cust = nc;
         }
-        c->cust[c->n].id = id;
-        snprintf(c->cust[c->n].state, SF_STATE_MAX, "%s", state);
-        c->n++;
+        t->cust[t->n].id = id;
+        t->cust[t->n].line = lineno;
+        if (!(t->cust[t->n].state = intern(c, state)))
+            goto oom;
+        t->n++;
     }
     if (ferror(f)) {
         sf_err(-1, errstr, errstr_size, "reading %s: %s", path, strerror(errno));
-        goto fail;
+        goto cleanup;
     }
-    if (c->n == 0) {
+    if (t->n == 0) {
         sf_err(-1, errstr, errstr_size, "%s: no customers", path);
-        goto fail;
+        goto cleanup;
     }
-    qsort(c->cust, c->n, sizeof(*c->cust), cmp_cust);
-    for (size_t i = 1; i < c->n; i++) {
-        if (c->cust[i].id == c->cust[i - 1].id) {
-            sf_err(-1, errstr, errstr_size, "%s: customer_id %lld listed twice",
-                   path, (long long)c->cust[i].id);
-            goto fail;
+    qsort(t->cust, t->n, sizeof(*t->cust), cmp_cust_line);
+    for (size_t i = 1; i < t->n; i++) {
+        if (t->cust[i].id == t->cust[i - 1].id) {
+            sf_err(-1, errstr, errstr_size,
+                   "%s:%zu: customer_id %lld listed twice (first on line %zu)", path,
+                   t->cust[i].line, (long long)t->cust[i].id, t->cust[i - 1].line);
+            goto cleanup;
         }
     }
-    fclose(f);
-    return c;
-
+    *out = t;
+    t = NULL;
+    rc = 0;
+    goto cleanup;
 oom:
-    sf_err(-1, errstr, errstr_size, "out of memory loading customers");
-fail:
+    sf_err(-1, errstr, errstr_size, "out of memory loading customers from %s", path);
+cleanup:
     if (f)
         fclose(f);
-    catalog_destroy(c);
-    return NULL;
+    table_free(t);
+    return rc;
+}
+
+struct catalog *catalog_load(const char *path, int64_t unit_price_cents,
+                             char *errstr, size_t errstr_size)
+{
+    struct catalog *c = calloc(1, sizeof(*c));
+    struct table *t = NULL;
+    if (!c) {
+        sf_err(-1, errstr, errstr_size, "out of memory loading customers");
+        return NULL;
+    }
+    pthread_mutex_init(&c->reload_mu, NULL);
+    c->unit_price = unit_price_cents;
+    c->builtin = path == NULL;
+    snprintf(c->path, sizeof(c->path), "%s", path ? path : "(built-in customers)");
+    if (load_table(c, &t, errstr, errstr_size)) {
+        catalog_destroy(c);
+        return NULL;
+    }
+    atomic_store(&c->cur, t);
+    return c;
+}
+
+int catalog_reload(struct catalog *c, char *errstr, size_t errstr_size)
+{
+    struct table *t = NULL;
+    pthread_mutex_lock(&c->reload_mu);
+    if (load_table(c, &t, errstr, errstr_size)) {
+        pthread_mutex_unlock(&c->reload_mu);
+        return -1;
+    }
+    struct table *old = atomic_exchange(&c->cur, t);
+    for (int phase = 0; phase < 2; phase++) {
+        unsigned e = atomic_fetch_add(&c->epoch, 1) & 1;
+        while (atomic_load(&c->readers[e]) != 0)
+            sched_yield();
+    }
+    table_free(old);
+    pthread_mutex_unlock(&c->reload_mu);
+    return 0;
 }
 
 void catalog_destroy(struct catalog *c)
 {
     if (!c)
         return;
-    free(c->cust);
+    table_free(atomic_load(&c->cur));
+    while (c->chunks) {
+        struct chunk *next = c->chunks->next;
+        free(c->chunks);
+        c->chunks = next;
+    }
+    free(c->interned);
+    pthread_mutex_destroy(&c->reload_mu);
     free(c);
+}
+
+/* Enter/leave a read-side section; returns the table to use inside it. */
+static const struct table *read_enter(const struct catalog *cc, unsigned *slot)
+{
+    struct catalog *c = (struct catalog *)cc; /* counters are not data */
+    *slot = atomic_load(&c->epoch) & 1;
+    atomic_fetch_add(&c->readers[*slot], 1);
+    return atomic_load(&c->cur);
+}
+
+static void read_leave(const struct catalog *cc, unsigned slot)
+{
+    struct catalog *c = (struct catalog *)cc;
+    atomic_fetch_sub(&c->readers[slot], 1);
 }
 
 const char *catalog_state(const struct catalog *c, int64_t customer_id)
 {
+    unsigned slot;
+    const struct table *t = read_enter(c, &slot);
     struct customer key = {.id = customer_id};
     const struct customer *hit =
-        bsearch(&key, c->cust, c->n, sizeof(*c->cust), cmp_cust);
-    return hit ? hit->state : NULL;
+        bsearch(&key, t->cust, t->n, sizeof(*t->cust), cmp_cust);
+    const char *state = hit ? hit->state : NULL;
+    read_leave(c, slot);
+    return state;
 }
 
-size_t catalog_customer_count(const struct catalog *c) { return c->n; }
+size_t catalog_customer_count(const struct catalog *c)
+{
+    unsigned slot;
+    size_t n = read_enter(c, &slot)->n;
+    read_leave(c, slot);
+    return n;
+}
+
 const char *catalog_path(const struct catalog *c) { return c->path; }
 int64_t catalog_unit_price(const struct catalog *c) { return c->unit_price; }
 
 int catalog_source_index(const char *s)
 {
-    for (size_t i = 0; i < SF_ARRAY_LEN(sf_sources); i++)
+    for (size_t i = 0; i < sf_source_count; i++)
         if (strcmp(s, sf_sources[i]) == 0)
             return (int)i;
     return -1;
 }
+
+int catalog_set_sources(const char *list, char *errstr, size_t errstr_size)
+{
+    char names[SF_SOURCES_MAX][SF_SOURCE_MAX];
+    size_t n = 0;
+    const char *p = list;
+    for (;;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        while (len && *p == ' ')
+            p++, len--;
+        while (len && p[len - 1] == ' ')
+            len--;
+        if (len == 0 || len >= SF_SOURCE_MAX)
+            return sf_err(-1, errstr, errstr_size,
+                          "--sources \"%s\": each source must be 1..%d characters, "
+                          "separated by commas", list, SF_SOURCE_MAX - 1);
+        if (n == SF_SOURCES_MAX)
+            return sf_err(-1, errstr, errstr_size, "--sources: at most %d sources",
+                          SF_SOURCES_MAX);
+        for (size_t i = 0; i < len; i++)
+            if ((unsigned char)p[i] < 0x20 || (unsigned char)p[i] > 0x7e ||
+                p[i] == '\'' || p[i] == '"' || p[i] == '\\')
+                return sf_err(-1, errstr, errstr_size,
+                              "--sources: \"%.*s\" has a character other than "
+                              "printable ASCII (quotes and backslash excluded)",
+                              (int)len, p);
+        memcpy(names[n], p, len);
+        names[n][len] = '\0';
+        for (size_t i = 0; i < n; i++)
+            if (strcmp(names[i], names[n]) == 0)
+                return sf_err(-1, errstr, errstr_size,
+                              "--sources: \"%s\" is listed twice", names[n]);
+        n++;
+        if (!comma)
+            break;
+        p = comma + 1;
+    }
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(sources_store[i], names[i], SF_SOURCE_MAX);
+        sf_sources[i] = sources_store[i];
+        at += (size_t)snprintf(sources_text + at, sizeof(sources_text) - at, "%s'%s'",
+                               i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+    }
+    for (size_t i = n; i < SF_SOURCES_MAX; i++)
+        sf_sources[i] = NULL;
+    sf_source_count = n;
+    return 0;
+}
+
+const char *catalog_sources_text(void) { return sources_text; }

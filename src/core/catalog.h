@@ -1,7 +1,17 @@
 /*
  * catalog — reference data: customers (customer_id → state), the order
- * sources, and the unit price. Loaded once at start, read-only afterwards,
- * so any thread may read it without locks.
+ * sources, and the unit price.
+ *
+ * Customers can be reloaded while other threads read them (SIGHUP):
+ * catalog_reload() builds a complete new table and swaps it in with one
+ * atomic pointer store; readers never lock and never see half a table. An
+ * old table is freed once no reader that could have seen it is still
+ * inside a lookup (two reader counters flipped by the reloader, the scheme
+ * of user-space RCU). State strings are interned for the catalog's whole
+ * life, so a pointer from catalog_state() stays valid after a reload.
+ *
+ * The sources are process-wide: set once at start-up (catalog_set_sources)
+ * before any thread reads them; the default is the original three.
  */
 #ifndef SF_CATALOG_H
 #define SF_CATALOG_H
@@ -12,6 +22,8 @@
 #define SF_DEFAULT_CUSTOMERS "data/customers.csv"
 #define SF_DEFAULT_UNIT_PRICE_CENTS 30000
 #define SF_STATE_MAX 32
+#define SF_SOURCES_MAX 32       /* at most this many sources */
+#define SF_SOURCE_MAX 16        /* a source name is 1..15 bytes */
 
 struct catalog;
 
@@ -20,18 +32,30 @@ struct catalog;
  * and fills errstr (file, line, what is wrong) on failure. */
 struct catalog *catalog_load(const char *csv_path, int64_t unit_price_cents,
                              char *errstr, size_t errstr_size);
+/* Re-read the customers file and swap the new table in; readers keep
+ * working throughout. On failure (returns -1 with errstr) the current
+ * table stays. Reloads are serialized; any thread may call it. */
+int catalog_reload(struct catalog *c, char *errstr, size_t errstr_size);
 void catalog_destroy(struct catalog *c);
 
 /* The customer's state, or NULL if the customer is unknown. The string is
- * owned by the catalog. */
+ * owned by the catalog and valid until catalog_destroy, across reloads. */
 const char *catalog_state(const struct catalog *c, int64_t customer_id);
 size_t catalog_customer_count(const struct catalog *c);
 const char *catalog_path(const struct catalog *c);
 int64_t catalog_unit_price(const struct catalog *c);
 
-/* The three order sources, in their canonical order. */
-extern const char *const sf_sources[3];
+/* The order sources, in their configured order (default: "Dine In",
+ * "Takeaway", "Home Delivery"); sf_source_count of them are set. */
+extern const char *sf_sources[SF_SOURCES_MAX];
+extern size_t sf_source_count;
 /* Index of source s in sf_sources, or -1. */
 int catalog_source_index(const char *s);
+/* Replace the sources with a comma-separated list ("Dine In,Takeaway,…";
+ * names 1..15 printable ASCII bytes, no duplicates). Call before any
+ * thread starts. Returns 0 or -1 with errstr. */
+int catalog_set_sources(const char *list, char *errstr, size_t errstr_size);
+/* "'Dine In', 'Takeaway' or 'Home Delivery'" for error messages. */
+const char *catalog_sources_text(void);
 
 #endif

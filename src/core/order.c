@@ -3,9 +3,17 @@
  *
  * Validation mirrors what the original FastAPI/pydantic service accepted, so
  * old clients keep working: integers may come as JSON integers, as floats
- * with no fractional part, or as strings of digits (pydantic's lax mode);
- * extra fields are ignored. Every bad field gets its own entry in the 422
- * "detail" list, with pydantic's error type names.
+ * with no fractional part, or as strings of digits (pydantic's lax mode).
+ * Every bad field gets its own entry in the 422 "detail" list, with
+ * pydantic's error type names, in model field order (customer_id, source,
+ * quantity, order_id, created_at, unit_price), then unknown fields in body
+ * order ("extra_forbidden", as a pydantic model with extra='forbid').
+ *
+ * Money: unit_price may be a JSON number or a decimal string; either way it
+ * must be >= 0 with at most two decimals. A JSON number arrives as a double;
+ * below 2^53 cents, a value with at most two decimals is within rounding
+ * noise of an integer number of cents, and one with more is not (12.345 is
+ * 1234.4999… cents), so the check is exact where it matters.
  */
 #include "core/order.h"
 #include "core/money.h"
@@ -18,12 +26,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Append one {"loc":["body",field],"msg":…,"type":…} item. */
-static void detail_add(struct sf_buf *d, int *n, const char *field,
-                       const char *type, const char *msg)
+static const char *const known_fields[] = {
+    "customer_id", "source", "quantity", "order_id", "created_at", "unit_price",
+};
+
+void order_detail_add(struct sf_buf *d, int *n, long index, const char *field,
+                      const char *type, const char *msg)
 {
     sf_buf_append(d, *n ? "," : "", *n ? 1 : 0);
     sf_buf_append(d, "{\"loc\":[\"body\"", 14);
+    if (index >= 0)
+        sf_buf_printf(d, ",%ld", index);
     if (field) {
         sf_buf_append(d, ",", 1);
         sf_buf_json_str(d, field);
@@ -46,10 +59,15 @@ static int lax_int(const json_t *v, int64_t *out, const char **type,
     }
     if (json_is_real(v)) {
         double d = json_real_value(v);
-        if (d != floor(d) || fabs(d) > 9.0e15) {
+        if (d != floor(d)) {
             *type = "int_from_float";
             *msg = "Input should be a valid integer, got a number with a "
                    "fractional part";
+            return -1;
+        }
+        if (fabs(d) > 9.0e15) {
+            *type = "int_parsing_size";
+            *msg = "Unable to parse input as an integer, exceeded maximum size";
             return -1;
         }
         *out = (int64_t)d;
@@ -60,7 +78,13 @@ static int lax_int(const json_t *v, int64_t *out, const char **type,
         char *end;
         errno = 0;
         long long x = strtoll(s, &end, 10);
-        if (*s && !errno && *end == '\0' && end != s && s[0] != ' ') {
+        if (*s && errno == ERANGE) {
+            *type = "int_parsing_size";
+            *msg = "Unable to parse input string as an integer, exceeded maximum size";
+            return -1;
+        }
+        if (*s && !errno && *end == '\0' && end != s && s[0] != ' ' &&
+            json_string_length(v) == strlen(s)) {
             *out = x;
             return 0;
         }
@@ -74,71 +98,218 @@ static int lax_int(const json_t *v, int64_t *out, const char **type,
     return -1;
 }
 
-int order_from_body(const char *body, size_t len, const struct catalog *cat,
-                    int64_t now_ms, struct order *o, struct sf_buf *d)
+/* unit_price as cents: returns 0, or -1 with *type and *msg. */
+static int unit_price_of(const json_t *v, int64_t *cents, const char **type,
+                         const char **msg)
+{
+    static const char too_big[] =
+        "Input should be less than or equal to 1000000000000.00";
+    *type = "decimal_max_places";
+    *msg = "Decimal input should have no more than 2 decimal places";
+    if (json_is_integer(v)) {
+        json_int_t x = json_integer_value(v);
+        if (x < 0)
+            goto negative;
+        if (x > SF_UNIT_PRICE_MAX_CENTS / 100)
+            goto big;
+        *cents = (int64_t)x * 100;
+        return 0;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (d < 0)
+            goto negative;
+        double c = d * 100.0;
+        if (c > (double)SF_UNIT_PRICE_MAX_CENTS)
+            goto big;
+        double r = nearbyint(c);
+        if (fabs(c - r) > 1e-6)
+            return -1;
+        *cents = (int64_t)r;
+        return 0;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        const char *dot = strchr(s, '.');
+        if (s[0] == '-' && money_parse(s + 1, cents) == 0)
+            goto negative;
+        if (dot && strspn(dot + 1, "0123456789") == strlen(dot + 1) &&
+            strlen(dot + 1) > 2 && dot > s && strspn(s, "0123456789") == (size_t)(dot - s))
+            return -1;
+        if (json_string_length(v) != strlen(s) || money_parse(s, cents)) {
+            *type = "decimal_parsing";
+            *msg = "Input should be a valid decimal, e.g. \"300.00\"";
+            return -1;
+        }
+        if (*cents > SF_UNIT_PRICE_MAX_CENTS)
+            goto big;
+        return 0;
+    }
+    *type = "decimal_type";
+    *msg = "Decimal input should be a number or a string like \"300.00\"";
+    return -1;
+negative:
+    *type = "greater_than_equal";
+    *msg = "Input should be greater than or equal to 0";
+    return -1;
+big:
+    *type = "less_than_equal";
+    *msg = too_big;
+    return -1;
+}
+
+json_t *order_parse_json(const char *text, size_t len, long index,
+                         struct sf_buf *d, int *nerr)
 {
     json_error_t jerr;
-    json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    int n = 0;
-    char msg[256];
+    json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+    if (!root) {
+        char msg[320];
+        if (len == 0)
+            snprintf(msg, sizeof(msg), "JSON decode error: the body is empty; "
+                     "send an order such as {\"customer_id\": 3, \"source\": "
+                     "\"Dine In\", \"quantity\": 7}");
+        else
+            snprintf(msg, sizeof(msg), "JSON decode error: %s (line %d, column %d)",
+                     jerr.text, jerr.line, jerr.column);
+        order_detail_add(d, nerr, index, NULL, "json_invalid", msg);
+    }
+    return root;
+}
+
+int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms,
+                   long index, struct order *o, struct sf_buf *d, int *nerr)
+{
+    int n0 = *nerr;
+    char msg[320];
     const char *type, *m;
+    int64_t unit = catalog_unit_price(cat);
 
     memset(o, 0, sizeof(*o));
-    sf_buf_append(d, "{\"detail\":[", 11);
-    if (!root) {
-        snprintf(msg, sizeof(msg), "JSON decode error: %s (line %d, column %d)",
-                 jerr.text, jerr.line, jerr.column);
-        detail_add(d, &n, NULL, "json_invalid", msg);
-        goto done;
-    }
     if (!json_is_object(root)) {
-        detail_add(d, &n, NULL, "model_attributes_type",
-                   "Input should be a valid dictionary or object to extract "
-                   "fields from");
-        goto done;
+        order_detail_add(d, nerr, index, NULL, "model_attributes_type",
+                         "Input should be a valid dictionary or object to "
+                         "extract fields from");
+        return -1;
     }
 
     json_t *v = json_object_get(root, "customer_id");
     if (!v) {
-        detail_add(d, &n, "customer_id", "missing", "Field required");
+        order_detail_add(d, nerr, index, "customer_id", "missing", "Field required");
     } else if (lax_int(v, &o->customer_id, &type, &m)) {
-        detail_add(d, &n, "customer_id", type, m);
+        order_detail_add(d, nerr, index, "customer_id", type, m);
     } else if (!catalog_state(cat, o->customer_id)) {
         snprintf(msg, sizeof(msg),
                  "Value error, unknown customer_id %" PRId64 ": not among the "
                  "%zu customers in %s", o->customer_id,
                  catalog_customer_count(cat), catalog_path(cat));
-        detail_add(d, &n, "customer_id", "value_error", msg);
+        order_detail_add(d, nerr, index, "customer_id", "value_error", msg);
     }
 
     v = json_object_get(root, "source");
     if (!v) {
-        detail_add(d, &n, "source", "missing", "Field required");
+        order_detail_add(d, nerr, index, "source", "missing", "Field required");
     } else if (!json_is_string(v)) {
-        detail_add(d, &n, "source", "string_type", "Input should be a valid string");
-    } else if ((o->source = catalog_source_index(json_string_value(v))) < 0) {
-        detail_add(d, &n, "source", "literal_error",
-                   "Input should be 'Dine In', 'Takeaway' or 'Home Delivery'");
+        order_detail_add(d, nerr, index, "source", "string_type",
+                         "Input should be a valid string");
+    } else if (json_string_length(v) != strlen(json_string_value(v)) ||
+               (o->source = catalog_source_index(json_string_value(v))) < 0) {
+        snprintf(msg, sizeof(msg), "Input should be %s", catalog_sources_text());
+        order_detail_add(d, nerr, index, "source", "literal_error", msg);
     }
 
     v = json_object_get(root, "quantity");
     if (!v) {
-        detail_add(d, &n, "quantity", "missing", "Field required");
+        order_detail_add(d, nerr, index, "quantity", "missing", "Field required");
     } else if (lax_int(v, &o->quantity, &type, &m)) {
-        detail_add(d, &n, "quantity", type, m);
+        order_detail_add(d, nerr, index, "quantity", type, m);
     } else if (o->quantity < SF_QUANTITY_MIN) {
-        detail_add(d, &n, "quantity", "greater_than_equal",
-                   "Input should be greater than or equal to 1");
+        order_detail_add(d, nerr, index, "quantity", "greater_than_equal",
+                         "Input should be greater than or equal to 1");
     } else if (o->quantity > SF_QUANTITY_MAX) {
-        detail_add(d, &n, "quantity", "less_than_equal",
-                   "Input should be less than or equal to 1000000");
+        order_detail_add(d, nerr, index, "quantity", "less_than_equal",
+                         "Input should be less than or equal to 1000000");
     }
 
-    if (n == 0 && money_mul(o->quantity, catalog_unit_price(cat), &o->total_cents))
-        detail_add(d, &n, "quantity", "value_error",
-                   "Value error, quantity × unit price is too large");
+    v = json_object_get(root, "order_id");
+    if (v) {
+        const char *id = json_string_value(v);
+        size_t len = id ? json_string_length(v) : 0;
+        int printable = 1;
+        for (size_t i = 0; id && i < len; i++)
+            if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] > 0x7e)
+                printable = 0;
+        if (!id)
+            order_detail_add(d, nerr, index, "order_id", "string_type",
+                             "Input should be a valid string");
+        else if (len == 0)
+            order_detail_add(d, nerr, index, "order_id", "string_too_short",
+                             "String should have at least 1 character");
+        else if (len > SF_ORDER_ID_MAX)
+            order_detail_add(d, nerr, index, "order_id", "string_too_long",
+                             "String should have at most 64 characters");
+        else if (!printable)
+            order_detail_add(d, nerr, index, "order_id", "string_pattern_mismatch",
+                             "String should contain only printable ASCII "
+                             "characters (0x20-0x7E)");
+        else {
+            memcpy(o->order_id, id, len + 1);
+            o->client_id = 1;
+        }
+    }
 
-done:
+    o->created_ms = now_ms;
+    v = json_object_get(root, "created_at");
+    if (v) {
+        if (!json_is_string(v))
+            order_detail_add(d, nerr, index, "created_at", "datetime_type",
+                             "Input should be a valid datetime: a string in RFC 3339 "
+                             "or \"%m/%d/%Y, %H:%M:%S\"");
+        else if (json_string_length(v) != strlen(json_string_value(v)) ||
+                 sf_parse_time(json_string_value(v), &o->created_ms))
+            order_detail_add(d, nerr, index, "created_at", "datetime_parsing",
+                             "Input should be a valid datetime: RFC 3339 such as "
+                             "\"2026-11-29T03:40:00Z\" or \"11/29/2026, 03:40:00\" "
+                             "(UTC), years 1970-9999");
+    }
+
+    v = json_object_get(root, "unit_price");
+    if (v && unit_price_of(v, &unit, &type, &m))
+        order_detail_add(d, nerr, index, "unit_price", type, m);
+
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)root, key, val) {
+        size_t k = 0;
+        while (k < SF_ARRAY_LEN(known_fields) && strcmp(key, known_fields[k]) != 0)
+            k++;
+        if (k < SF_ARRAY_LEN(known_fields))
+            continue;
+        order_detail_add(d, nerr, index, key, "extra_forbidden",
+                         "Extra inputs are not permitted; an order has only "
+                         "customer_id, source, quantity, order_id, created_at "
+                         "and unit_price");
+    }
+
+    if (*nerr == n0 && money_mul(o->quantity, unit, &o->total_cents))
+        order_detail_add(d, nerr, index, "quantity", "value_error",
+                         "Value error, quantity × unit price is too large");
+    if (*nerr != n0)
+        return -1;
+    if (!o->client_id)
+        uuid_v7(now_ms, o->order_id);
+    return 0;
+}
+
+int order_from_body(const char *body, size_t len, const struct catalog *cat,
+                    int64_t now_ms, struct order *o, struct sf_buf *d)
+{
+    int n = 0;
+    memset(o, 0, sizeof(*o));
+    sf_buf_append(d, "{\"detail\":[", 11);
+    json_t *root = order_parse_json(body, len, -1, d, &n);
+    if (root)
+        order_validate(root, cat, now_ms, -1, o, d, &n);
     json_decref(root);
     sf_buf_append(d, "]}", 2);
     if (n)
@@ -146,32 +317,258 @@ done:
     d->len = 0;
     if (d->data)
         d->data[0] = '\0';
-    o->created_ms = now_ms;
-    uuid_v7(now_ms, o->order_id);
     return 0;
+}
+
+/* Append the decimal digits of v. */
+static int put_i64(struct sf_buf *b, int64_t v)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    return sf_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/* Append cents as "2100.00" (no printf: this runs once per order). */
+static int put_money(struct sf_buf *b, int64_t cents)
+{
+    char tmp[32], *p = tmp + sizeof(tmp);
+    uint64_t u = cents < 0 ? (uint64_t)0 - (uint64_t)cents : (uint64_t)cents;
+    *--p = (char)('0' + u % 10);
+    *--p = (char)('0' + u / 10 % 10);
+    *--p = '.';
+    u /= 100;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (cents < 0)
+        *--p = '-';
+    return sf_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+/* Append ms as RFC 3339 UTC with milliseconds; the text up to the second is
+ * cached per thread, as consecutive orders mostly share it. */
+static int put_time(struct sf_buf *b, int64_t ms)
+{
+    static _Thread_local int64_t cached_sec = INT64_MIN;
+    static _Thread_local char cached[32];
+    int64_t sec = ms >= 0 ? ms / 1000 : (ms - 999) / 1000;
+    int frac = (int)(ms - sec * 1000);
+    if (sec != cached_sec) {
+        sf_format_time(sec * 1000, cached);
+        cached_sec = sec;
+    }
+    char t[24];
+    memcpy(t, cached, 20); /* "2026-11-29T03:40:00." */
+    t[20] = (char)('0' + frac / 100);
+    t[21] = (char)('0' + frac / 10 % 10);
+    t[22] = (char)('0' + frac % 10);
+    t[23] = 'Z';
+    return sf_buf_append(b, t, 24);
 }
 
 int order_encode(const struct order *o, struct sf_buf *out)
 {
-    char total[24], ts[32];
-    return sf_buf_printf(out,
-        "{\"customer_id\":%" PRId64 ",\"source\":\"%s\",\"quantity\":%" PRId64
-        ",\"total\":%s,\"created_at\":\"%s\",\"order_id\":\"%s\"}",
-        o->customer_id, sf_sources[o->source], o->quantity,
-        money_format(o->total_cents, total), sf_format_time(o->created_ms, ts),
-        o->order_id);
+    int rc = 0;
+    size_t start = out->len;
+    if (o->client_id) {
+        rc |= sf_buf_append(out, "{\"order_id\":", 12);
+        rc |= sf_buf_json_str(out, o->order_id);
+        rc |= sf_buf_append(out, ",\"customer_id\":", 15);
+    } else {
+        rc |= sf_buf_append(out, "{\"customer_id\":", 15);
+    }
+    rc |= put_i64(out, o->customer_id);
+    rc |= sf_buf_append(out, ",\"source\":", 10);
+    rc |= sf_buf_json_str(out, sf_sources[o->source]);
+    rc |= sf_buf_append(out, ",\"quantity\":", 12);
+    rc |= put_i64(out, o->quantity);
+    rc |= sf_buf_append(out, ",\"total\":", 9);
+    rc |= put_money(out, o->total_cents);
+    rc |= sf_buf_append(out, ",\"created_at\":\"", 15);
+    rc |= put_time(out, o->created_ms);
+    if (o->client_id) {
+        rc |= sf_buf_append(out, "\"}", 2);
+    } else {
+        rc |= sf_buf_append(out, "\",\"order_id\":", 13);
+        rc |= sf_buf_json_str(out, o->order_id);
+        rc |= sf_buf_append(out, "}", 1);
+    }
+    if (rc || out->len - start > SF_ORDER_JSON_MAX)
+        return -1;
+    return 0;
+}
+
+/*
+ * The fast path of order_decode: a strict scanner for the flat objects our
+ * own encoder writes (no whitespace, known keys once each, strings of
+ * printable ASCII without escapes, plain integers, totals with at most two
+ * decimals). It returns 1 with the same result the general path would give,
+ * or 0 for anything else — including every error — and the general path
+ * (jansson) then decides. fuzz/fuzz_order_decode.c checks the two agree.
+ */
+enum { K_CUST, K_SOURCE, K_QTY, K_TOTAL, K_CREATED, K_ID, K_COUNT };
+
+static int fast_str(const char **p, const char *end, const char **s, size_t *n)
+{
+    const char *q = *p;
+    if (q >= end || *q != '"')
+        return 0;
+    const char *start = ++q;
+    while (q < end && *q != '"') {
+        if (*q < 0x20 || *q > 0x7e || *q == '\\')
+            return 0;
+        q++;
+    }
+    if (q >= end)
+        return 0;
+    *s = start;
+    *n = (size_t)(q - start);
+    *p = q + 1;
+    return 1;
+}
+
+/* An unsigned integer, or with want_cents a decimal with at most two
+ * fraction digits, as cents. */
+static int fast_num(const char **p, const char *end, int want_cents, int64_t *v,
+                    int *is_int)
+{
+    const char *q = *p;
+    int64_t x = 0;
+    int nd = 0;
+    if (q < end && *q == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9')
+        return 0;
+    for (; q < end && *q >= '0' && *q <= '9'; q++, nd++) {
+        if (nd >= 16)
+            return 0;
+        x = x * 10 + (*q - '0');
+    }
+    if (nd == 0)
+        return 0;
+    *is_int = 1;
+    if (q < end && *q == '.') {
+        if (!want_cents)
+            return 0;
+        int f = 0, fv = 0;
+        for (q++; q < end && *q >= '0' && *q <= '9'; q++, f++) {
+            if (f >= 2)
+                return 0;
+            fv = fv * 10 + (*q - '0');
+        }
+        if (f == 0)
+            return 0;
+        x = x * 100 + (f == 1 ? fv * 10 : fv);
+        *is_int = 0;
+    } else if (want_cents) {
+        x *= 100;
+    }
+    if (q < end && (*q == 'e' || *q == 'E'))
+        return 0;
+    if (want_cents && x > SF_MONEY_MAX_CENTS)
+        return 0;
+    *v = x;
+    *p = q;
+    return 1;
+}
+
+static int decode_fast(const char *json, size_t len, struct order *o, int *has_total)
+{
+    static const char *const keys[K_COUNT] = {"customer_id", "source", "quantity",
+                                              "total", "created_at", "order_id"};
+    const char *p = json, *end = json + len;
+    int seen[K_COUNT] = {0};
+    if (p >= end || *p++ != '{')
+        return 0;
+    for (;;) {
+        const char *k, *sv = NULL;
+        size_t kn, svn = 0;
+        int key = -1, is_int = 0;
+        int64_t num = 0;
+        if (!fast_str(&p, end, &k, &kn) || p >= end || *p++ != ':')
+            return 0;
+        for (int i = 0; i < K_COUNT; i++)
+            if (strlen(keys[i]) == kn && !memcmp(keys[i], k, kn))
+                key = i;
+        if (key < 0 || seen[key]++)
+            return 0;
+        if (key == K_CUST || key == K_QTY || key == K_TOTAL) {
+            if (!fast_num(&p, end, key == K_TOTAL, &num, &is_int))
+                return 0;
+        } else if (!fast_str(&p, end, &sv, &svn)) {
+            return 0;
+        }
+        switch (key) {
+        case K_CUST: o->customer_id = num; break;
+        case K_QTY: o->quantity = num; break;
+        case K_TOTAL: o->total_cents = num; break;
+        case K_SOURCE: {
+            char src[32];
+            if (svn >= sizeof(src))
+                return 0;
+            memcpy(src, sv, svn);
+            src[svn] = '\0';
+            if ((o->source = catalog_source_index(src)) < 0)
+                return 0;
+            break;
+        }
+        case K_CREATED: {
+            char ts[64];
+            if (svn >= sizeof(ts))
+                return 0;
+            memcpy(ts, sv, svn);
+            ts[svn] = '\0';
+            if (sf_parse_time(ts, &o->created_ms))
+                return 0;
+            break;
+        }
+        case K_ID:
+            if (svn == 0 || svn > SF_ORDER_ID_MAX)
+                return 0;
+            memcpy(o->order_id, sv, svn);
+            o->order_id[svn] = '\0';
+            break;
+        }
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        if (p < end && *p == '}' && p + 1 == end)
+            break;
+        return 0;
+    }
+    if (!seen[K_CUST] || !seen[K_SOURCE] || !seen[K_QTY] || !seen[K_CREATED])
+        return 0;
+    *has_total = seen[K_TOTAL];
+    return 1;
 }
 
 int order_decode(const char *json, size_t len, struct order *o, int *has_total,
                  char *errstr, size_t errstr_size)
 {
+    memset(o, 0, sizeof(*o));
+    *has_total = 0;
+    if (decode_fast(json, len, o, has_total))
+        return 0;
+    return order_decode_general(json, len, o, has_total, errstr, errstr_size);
+}
+
+int order_decode_general(const char *json, size_t len, struct order *o,
+                         int *has_total, char *errstr, size_t errstr_size)
+{
     json_error_t jerr;
-    json_t *root = json_loadb(json, len, 0, &jerr);
+    json_t *root;
     int rc = -1;
     json_t *v;
 
     memset(o, 0, sizeof(*o));
     *has_total = 0;
+    root = json_loadb(json, len, 0, &jerr);
     if (!root || !json_is_object(root)) {
         sf_err(-1, errstr, errstr_size, "not a JSON object: %s",
                root ? "wrong type" : jerr.text);
@@ -202,11 +599,16 @@ int order_decode(const char *json, size_t len, struct order *o, int *has_total,
         }
         *has_total = 1;
     } else if (json_is_real(v)) {
-        /* jansson hands out a double; an amount with at most two decimals
-         * below 2^53/100 maps back to its exact cents by rounding. */
+        /* jansson hands out a double. An amount with at most two decimals
+         * maps back to its exact cents by rounding while the cents stay
+         * below 2^50 (the rounding error of x * 100 stays under half a
+         * cent); larger decimal totals only decode exactly on the fast
+         * path, from our own compact encoding. */
         double t = json_real_value(v) * 100.0;
-        if (!(t >= 0 && t < 9.0e15)) {
-            sf_err(-1, errstr, errstr_size, "total out of range");
+        if (!(t >= 0 && t < 1125899906842624.0)) {
+            sf_err(-1, errstr, errstr_size, "total %.2f cannot be decoded exactly "
+                   "(a decimal total must be below 11258999068426.24 here)",
+                   json_real_value(v));
             goto out;
         }
         o->total_cents = llround(t);
@@ -223,8 +625,8 @@ int order_decode(const char *json, size_t len, struct order *o, int *has_total,
     v = json_object_get(root, "order_id");
     if (v) {
         const char *id = json_string_value(v);
-        if (!id || !*id || strlen(id) > SF_UUID_STRLEN) {
-            sf_err(-1, errstr, errstr_size, "order_id must be a string of 1..36 characters");
+        if (!id || !*id || strlen(id) > SF_ORDER_ID_MAX) {
+            sf_err(-1, errstr, errstr_size, "order_id must be a string of 1..64 characters");
             goto out;
         }
         snprintf(o->order_id, sizeof(o->order_id), "%s", id);

@@ -5,6 +5,15 @@
  * A log message is the original producer's JSON plus order_id:
  *   {"customer_id":3,"source":"Dine In","quantity":7,"total":2100.00,
  *    "created_at":"2026-11-29T03:40:00.123Z","order_id":"0193…"}
+ * When the client chose the order_id (an idempotency key), the encoder
+ * writes it first instead of last: {"order_id":"…","customer_id":3,…}.
+ * Every JSON reader sees the same object; ingest's start-up scan uses the
+ * position to rebuild its index of client keys without parsing (dedupe.c).
+ *
+ * Fields a client may send, on every endpoint: customer_id, source,
+ * quantity (required), order_id, created_at, unit_price (optional). Any
+ * other field is rejected ("extra_forbidden"), so a typo such as
+ * "quantiy" is an error instead of a silently missing value.
  */
 #ifndef SF_ORDER_H
 #define SF_ORDER_H
@@ -18,22 +27,46 @@
 
 #define SF_QUANTITY_MIN 1
 #define SF_QUANTITY_MAX 1000000
-#define SF_ORDER_JSON_MAX 512   /* an encoded order never exceeds this */
+#define SF_ORDER_ID_MAX 64          /* client order_id: 1..64 printable ASCII */
+#define SF_UNIT_PRICE_MAX_CENTS INT64_C(100000000000000) /* 1,000,000,000,000.00 */
+#define SF_ORDER_JSON_MAX 512       /* an encoded order never exceeds this */
 
 struct order {
-    char order_id[SF_UUID_STRLEN + 1];
+    char order_id[SF_ORDER_ID_MAX + 1];
     int64_t customer_id;
     int source;                 /* index into sf_sources */
     int64_t quantity;
     int64_t total_cents;
     int64_t created_ms;         /* event time, ms since the epoch, UTC */
+    int client_id;              /* 1: order_id is the client's key */
 };
 
-/* Validate a POST /orderitem body and build the order: price it with the
- * catalog's unit price, stamp created_at = now_ms and a fresh UUIDv7.
- * Returns 0, or -1 with `detail` holding a complete FastAPI-shaped error
- * body {"detail":[{"loc":[…],"msg":"…","type":"…"}, …]} (one entry per bad
- * field; loc ["body"] for malformed JSON or a non-object). */
+struct json_t;
+
+/* Validate one order given as a parsed JSON value and build it: price it
+ * (unit_price or the catalog's), stamp created_at (or now_ms) and the
+ * client's order_id (or a fresh UUIDv7). On error, appends one
+ * {"loc":[…],"msg":…,"type":…} entry per problem to d, comma-separated and
+ * without brackets, counting them in *nerr; loc is ["body", field], or
+ * ["body", index, field] when index >= 0. Returns 0 or -1. */
+int order_validate(const struct json_t *v, const struct catalog *cat,
+                   int64_t now_ms, long index, struct order *out,
+                   struct sf_buf *d, int *nerr);
+
+/* Append one detail entry (see order_validate); field may be NULL. */
+void order_detail_add(struct sf_buf *d, int *nerr, long index,
+                      const char *field, const char *type, const char *msg);
+
+/* Parse `len` bytes as one JSON value the way every endpoint does (strict
+ * RFC 8259, UTF-8, duplicate keys rejected). Returns the value (caller
+ * json_decref()s it) or NULL with a "json_invalid" entry added to d. */
+struct json_t *order_parse_json(const char *text, size_t len, long index,
+                                struct sf_buf *d, int *nerr);
+
+/* Validate a POST /orderitem body and build the order (order_parse_json +
+ * order_validate). Returns 0, or -1 with `detail` holding a complete
+ * FastAPI-shaped error body {"detail":[…]} (loc ["body"] for malformed JSON
+ * or a non-object). */
 int order_from_body(const char *body, size_t len, const struct catalog *cat,
                     int64_t now_ms, struct order *out, struct sf_buf *detail);
 
@@ -46,6 +79,11 @@ int order_encode(const struct order *o, struct sf_buf *out);
  * *has_total and the caller prices it). Returns 0, or -1 with errstr. */
 int order_decode(const char *json, size_t len, struct order *o, int *has_total,
                  char *errstr, size_t errstr_size);
+
+/* order_decode without its fast path: always the general JSON parser.
+ * For tests and the fuzzer, which check that both paths agree. */
+int order_decode_general(const char *json, size_t len, struct order *o,
+                         int *has_total, char *errstr, size_t errstr_size);
 
 /* A deterministic id for a message that carries none, from where it sits
  * in the log, so a replay produces the same rows. */

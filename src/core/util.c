@@ -13,14 +13,48 @@
 #include <sys/stat.h>
 #include <time.h>
 
-void sf_log(const char *level, const char *fmt, ...)
+static enum sf_log_level log_min = SF_LOG_INFO;
+static int log_json;
+static const char *const level_names[] = {"debug", "info", "warn", "error"};
+
+int sf_log_setup(const char *level, const char *format)
 {
-    char ts[32], line[2048];
+    int lv = -1;
+    for (int i = 0; level && i < 4; i++)
+        if (!strcmp(level, level_names[i]))
+            lv = i;
+    if ((level && lv < 0) ||
+        (format && strcmp(format, "logfmt") && strcmp(format, "json")))
+        return -1;
+    if (level)
+        log_min = (enum sf_log_level)lv;
+    if (format)
+        log_json = !strcmp(format, "json");
+    return 0;
+}
+
+void sf_log(enum sf_log_level level, const char *fmt, ...)
+{
+    char ts[32], msg[2048];
+    struct sf_buf b;
     va_list ap;
+    if (level < log_min)
+        return;
     va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
     va_end(ap);
-    fprintf(stderr, "%s %-5s %s\n", sf_format_time(sf_now_ms(), ts), level, line);
+    sf_format_time(sf_now_ms(), ts);
+    sf_buf_init(&b, sizeof(msg) * 7 + 128);
+    if (log_json)
+        sf_buf_printf(&b, "{\"ts\":\"%s\",\"level\":\"%s\",\"msg\":", ts,
+                      level_names[level]);
+    else
+        sf_buf_printf(&b, "ts=%s level=%s msg=", ts, level_names[level]);
+    sf_buf_json_str(&b, msg); /* a JSON string is also a valid logfmt value */
+    sf_buf_append(&b, log_json ? "}\n" : "\n", log_json ? 2 : 1);
+    if (b.data)
+        fputs(b.data, stderr); /* one call per line: lines never interleave */
+    sf_buf_free(&b);
 }
 
 int sf_err(int rc, char *errstr, size_t errstr_size, const char *fmt, ...)
@@ -48,18 +82,37 @@ int64_t sf_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* Write v as exactly n decimal digits at p. */
+static void put_digits(char *p, unsigned v, int n)
+{
+    for (int i = n - 1; i >= 0; i--) {
+        p[i] = (char)('0' + v % 10);
+        v /= 10;
+    }
+}
+
 char *sf_format_time(int64_t ms, char out[32])
 {
+    /* Called for every row the processor writes: digits by hand, no printf. */
     time_t secs = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)secs * 1000);
+    unsigned frac = (unsigned)(ms - (int64_t)secs * 1000);
     struct tm tm;
     gmtime_r(&secs, &tm);
-    /* The modulos only bound the widths for the compiler's checks. */
-    snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ",
-             (unsigned)(tm.tm_year + 1900) % 10000u, (unsigned)(tm.tm_mon + 1) % 100u,
-             (unsigned)tm.tm_mday % 100u, (unsigned)tm.tm_hour % 100u,
-             (unsigned)tm.tm_min % 100u, (unsigned)tm.tm_sec % 100u,
-             (unsigned)frac % 1000u);
+    put_digits(out, (unsigned)(tm.tm_year + 1900) % 10000u, 4);
+    out[4] = '-';
+    put_digits(out + 5, (unsigned)tm.tm_mon + 1, 2);
+    out[7] = '-';
+    put_digits(out + 8, (unsigned)tm.tm_mday, 2);
+    out[10] = 'T';
+    put_digits(out + 11, (unsigned)tm.tm_hour, 2);
+    out[13] = ':';
+    put_digits(out + 14, (unsigned)tm.tm_min, 2);
+    out[16] = ':';
+    put_digits(out + 17, (unsigned)tm.tm_sec, 2);
+    out[19] = '.';
+    put_digits(out + 20, frac, 3);
+    out[23] = 'Z';
+    out[24] = '\0';
     return out;
 }
 
@@ -238,6 +291,33 @@ void sf_buf_free(struct sf_buf *b)
     free(b->data);
     b->data = NULL;
     b->len = b->cap = 0;
+}
+
+void sf_progress(const char *what, const char *unit, int tty, int64_t done,
+                 int64_t total, int64_t t0, int final)
+{
+    double secs = (double)(sf_mono_ms() - t0) / 1000.0;
+    double rate = secs > 0 ? (double)done / secs : 0;
+    int pct = total ? (int)(done * 100 / total) : 0;
+    if (pct > 100)
+        pct = 100;
+    if (tty && total) {
+        char bar[41];
+        int fill = pct * 40 / 100;
+        memset(bar, '#', (size_t)fill);
+        memset(bar + fill, ' ', (size_t)(40 - fill));
+        bar[40] = '\0';
+        fprintf(stderr, "\r%s [%s] %3d%% %lld/%lld %s, %.0f/s%s", what, bar, pct,
+                (long long)done, (long long)total, unit, rate, final ? "\n" : "");
+    } else if (tty) {
+        fprintf(stderr, "\r%s %lld %s, %.0f/s%s", what, (long long)done, unit, rate,
+                final ? "\n" : "");
+    } else if (total) {
+        fprintf(stderr, "%s: %d%% %lld/%lld %s, %.0f/s\n", what, pct, (long long)done,
+                (long long)total, unit, rate);
+    } else {
+        fprintf(stderr, "%s: %lld %s, %.0f/s\n", what, (long long)done, unit, rate);
+    }
 }
 
 int sf_mkdirs(const char *path)

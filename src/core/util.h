@@ -11,12 +11,23 @@
 
 #define SF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
-/* Log a line "TIME LEVEL message" to stderr. */
-void sf_log(const char *level, const char *fmt, ...)
+enum sf_log_level { SF_LOG_DEBUG, SF_LOG_INFO, SF_LOG_WARN, SF_LOG_ERROR };
+
+/* Log one event to stderr, one line each: logfmt by default
+ *   ts=2026-11-29T03:40:00.123Z level=info msg="listening on …"
+ * or JSON ({"ts":…,"level":…,"msg":…}) after sf_log_setup(…, 1). Lines
+ * below the configured level are dropped. Thread-safe. */
+void sf_log(enum sf_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-#define log_info(...)  sf_log("info", __VA_ARGS__)
-#define log_warn(...)  sf_log("warn", __VA_ARGS__)
-#define log_error(...) sf_log("error", __VA_ARGS__)
+#define log_debug(...) sf_log(SF_LOG_DEBUG, __VA_ARGS__)
+#define log_info(...)  sf_log(SF_LOG_INFO, __VA_ARGS__)
+#define log_warn(...)  sf_log(SF_LOG_WARN, __VA_ARGS__)
+#define log_error(...) sf_log(SF_LOG_ERROR, __VA_ARGS__)
+
+/* Set the level ("debug", "info", "warn", "error") and the format ("logfmt"
+ * or "json"); either may be NULL to keep it. Returns 0 or -1 if a name is
+ * unknown. */
+int sf_log_setup(const char *level, const char *format);
 
 /* snprintf into errstr (may be NULL), returns rc; for `return sf_err(...)`. */
 int sf_err(int rc, char *errstr, size_t errstr_size, const char *fmt, ...)
@@ -48,6 +59,13 @@ int sf_buf_printf(struct sf_buf *b, const char *fmt, ...)
 /* Append s as a JSON string literal, with quotes. */
 int sf_buf_json_str(struct sf_buf *b, const char *s);
 void sf_buf_free(struct sf_buf *b);
+
+/* Progress of long work on stderr: on a terminal (tty) a bar redrawn in
+ * place ("replay [####    ]  45% 450000/1000000 records, 81234/s"), ended
+ * with a newline when final; otherwise one plain line per call. t0 is the
+ * sf_mono_ms() at the start. total 0 means unknown (no bar). */
+void sf_progress(const char *what, const char *unit, int tty, int64_t done,
+                 int64_t total, int64_t t0, int final);
 
 /* mkdir -p; returns 0 or -errno. */
 int sf_mkdirs(const char *path);

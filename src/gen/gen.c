@@ -6,9 +6,15 @@
  *
  * --acked FILE appends the order_id of every 201 (one per line, flushed per
  * line) so crash tests can check that each acknowledged order was stored.
+ *
+ * --broker URI skips HTTP and produces the same orders, priced and stamped
+ * as ingest would, straight to a broker (e.g. kafka://HOST:PORT/Order);
+ * an order counts as created when the broker acks it.
  */
+#include "broker/broker.h"
 #include "core/args.h"
 #include "core/catalog.h"
+#include "core/order.h"
 #include "core/util.h"
 
 #include <curl/curl.h>
@@ -18,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 struct gen {
     const char *url;
@@ -27,6 +34,7 @@ struct gen {
     pthread_mutex_t acked_mu;
     atomic_llong next;          /* next order number to send */
     atomic_llong created, rejected, errors;
+    atomic_int finished;        /* workers done */
     int64_t start_ms;
 };
 
@@ -57,6 +65,16 @@ static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
     return n;
 }
 
+/* Order number i of this seed: customer 1–17, a source, quantity 1–100. */
+static void pick(const struct gen *g, int64_t i, int *cust, int *src, int *qty)
+{
+    uint64_t s = (uint64_t)g->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)i + 1;
+    rnd(&s);
+    *cust = (int)(rnd(&s) % 17) + 1;
+    *src = (int)(rnd(&s) % 3);
+    *qty = (int)(rnd(&s) % 100) + 1;
+}
+
 static void pace(const struct gen *g, int64_t i)
 {
     if (g->rate <= 0)
@@ -68,7 +86,17 @@ static void pace(const struct gen *g, int64_t i)
     }
 }
 
+static void *worker_run(void *arg);
+
 static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    worker_run(arg);
+    atomic_fetch_add(&w->g->finished, 1);
+    return NULL;
+}
+
+static void *worker_run(void *arg)
 {
     struct worker *w = arg;
     struct gen *g = w->g;
@@ -91,14 +119,11 @@ static void *worker_main(void *arg)
         if (g->count && i >= g->count)
             break;
         pace(g, i);
-        uint64_t s = (uint64_t)g->seed * 0x9E3779B97F4A7C15ULL + (uint64_t)i + 1;
-        rnd(&s);
-        int cust = (int)(rnd(&s) % 17) + 1;
-        const char *src = sf_sources[rnd(&s) % 3];
-        int qty = (int)(rnd(&s) % 100) + 1;
+        int cust, src, qty;
+        pick(g, i, &cust, &src, &qty);
         snprintf(body, sizeof(body),
                  "{\"customer_id\": %d, \"source\": \"%s\", \"quantity\": %d}",
-                 cust, src, qty);
+                 cust, sf_sources[src], qty);
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         w->resp_len = 0;
         w->resp[0] = '\0';
@@ -135,13 +160,111 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* --broker: one order's ack. */
+struct sent {
+    struct gen *g;
+    char id[SF_ORDER_ID_MAX + 1];
+};
+
+static void on_broker_ack(void *opaque, int err, int partition, int64_t offset)
+{
+    struct sent *m = opaque;
+    struct gen *g = m->g;
+    (void)partition;
+    (void)offset;
+    if (err) {
+        if (atomic_fetch_add(&g->rejected, 1) < 3)
+            fprintf(stderr, "gen: not stored: %s\n", broker_strerror(err));
+    } else {
+        atomic_fetch_add(&g->created, 1);
+        if (g->acked) {
+            pthread_mutex_lock(&g->acked_mu);
+            fprintf(g->acked, "%s\n", m->id);
+            fflush(g->acked);
+            pthread_mutex_unlock(&g->acked_mu);
+        }
+    }
+    free(m);
+}
+
+static int kafka_opt(const char *val, void *dst, char *err, size_t n)
+{
+    struct broker_conf *bc = dst;
+    static const char *v[64];
+    if (!strchr(val, '=') || bc->n_kafka_opts == SF_ARRAY_LEN(v)) {
+        snprintf(err, n, "expected key=value (at most 64), got \"%s\"", val);
+        return -1;
+    }
+    v[bc->n_kafka_opts++] = val;
+    bc->kafka_opts = v;
+    return 0;
+}
+
+/* Produce the orders straight to the broker at uri. */
+static void gen_broker(struct gen *g, const char *uri, struct broker_conf *bc)
+{
+    char err[1024];
+    struct sf_buf enc;
+    bc->role = BROKER_ROLE_PRODUCE;
+    struct broker *b = broker_open(uri, bc, err, sizeof(err));
+    if (!b) {
+        fprintf(stderr, "gen: %s\n", err);
+        atomic_fetch_add(&g->errors, 1);
+        return;
+    }
+    sf_buf_init(&enc, SF_ORDER_JSON_MAX * 2);
+    for (int64_t i = 0; !g->count || i < g->count; i++) {
+        int cust, src, qty;
+        struct order o = {0};
+        struct sent *m = malloc(sizeof(*m));
+        pace(g, i);
+        pick(g, i, &cust, &src, &qty);
+        o.customer_id = cust;
+        o.source = src;
+        o.quantity = qty;
+        o.total_cents = (int64_t)qty * SF_DEFAULT_UNIT_PRICE_CENTS;
+        o.created_ms = sf_now_ms();
+        uuid_v7(o.created_ms, o.order_id);
+        enc.len = 0;
+        if (!m || order_encode(&o, &enc)) {
+            free(m);
+            atomic_fetch_add(&g->errors, 1);
+            continue;
+        }
+        m->g = g;
+        memcpy(m->id, o.order_id, sizeof(m->id));
+        int rc;
+        while ((rc = broker_produce(b, cust, enc.data, enc.len, on_broker_ack, m)) ==
+               BROKER_EFULL) {
+            struct timespec ts = {0, 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (rc) {
+            if (atomic_fetch_add(&g->rejected, 1) < 3)
+                fprintf(stderr, "gen: %s: %s\n", uri, broker_strerror(rc));
+            free(m);
+        }
+    }
+    broker_flush(b);    /* every ack is in */
+    broker_close(b);
+    sf_buf_free(&enc);
+}
+
 int cmd_gen(int argc, char **argv)
 {
     struct gen g = {.count = 1000, .concurrency = 4};
-    const char *acked = NULL;
+    const char *acked = NULL, *broker_uri = NULL;
+    struct broker_conf bc = {.queue_max = 100000};
     int rate = 0;
     const struct opt opts[] = {
-        {"url", "URL", "server base URL, e.g. http://127.0.0.1:8080 (required)", opt_str, &g.url},
+        {"url", "URL", "server base URL, e.g. http://127.0.0.1:8080 (required "
+         "unless --broker)", opt_str, &g.url},
+        {"broker", "URI", "produce straight to this broker instead, e.g. "
+         "kafka://127.0.0.1:9092/Order", opt_str, &broker_uri},
+        {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
+         kafka_opt, &bc},
+        {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
+         "partitions", opt_int, &bc.create_topic},
         {"rate", "N", "orders per second in total (default: as fast as possible)", opt_int, &rate},
         {"count", "N", "orders to send; 0 = until interrupted (default 1000)", opt_int64, &g.count},
         {"seed", "S", "random seed: the same seed sends the same orders (default 0)",
@@ -154,11 +277,13 @@ int cmd_gen(int argc, char **argv)
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
     if (rc)
         return rc == ARGS_HELP ? 0 : 2;
-    if (!g.url) {
+    if (!g.url && !broker_uri) {
         fprintf(stderr, "salesflow gen: --url is required (e.g. --url http://127.0.0.1:8080)\n");
         return 2;
     }
     g.rate = rate;
+    if (!g.url)
+        g.url = broker_uri;
     size_t ul = strlen(g.url);
     char *url = strdup(g.url);
     while (ul && url[ul - 1] == '/')
@@ -171,23 +296,44 @@ int cmd_gen(int argc, char **argv)
     }
     pthread_mutex_init(&g.acked_mu, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    struct worker *w = calloc((size_t)g.concurrency, sizeof(*w));
+    struct worker *w = broker_uri ? NULL : calloc((size_t)g.concurrency, sizeof(*w));
     g.start_ms = sf_mono_ms();
     int started = 0;
+    if (broker_uri)
+        gen_broker(&g, broker_uri, &bc);
     for (int i = 0; w && i < g.concurrency; i++) {
         w[i].g = &g;
         w[i].id = i;
         if (pthread_create(&w[i].t, NULL, worker_main, &w[i]) == 0)
             started++;
     }
+    /* Progress while the workers run: a bar on a terminal, a line every 2 s
+     * otherwise (and none for short runs). */
+    int tty = isatty(2);
+    int64_t last = sf_mono_ms();
+    while (started && atomic_load(&g.finished) < started) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        if (!tty && sf_mono_ms() - last < 2000)
+            continue;
+        last = sf_mono_ms();
+        sf_progress("gen", "orders", tty, atomic_load(&g.created) +
+                    atomic_load(&g.rejected) + atomic_load(&g.errors), g.count,
+                    g.start_ms, 0);
+    }
+    if (tty && started && sf_mono_ms() - g.start_ms >= 200)
+        sf_progress("gen", "orders", tty, atomic_load(&g.created) +
+                    atomic_load(&g.rejected) + atomic_load(&g.errors), g.count,
+                    g.start_ms, 1);
     for (int i = 0; i < started; i++)
         pthread_join(w[i].t, NULL);
     double secs = (double)(sf_mono_ms() - g.start_ms) / 1000.0;
     long long created = atomic_load(&g.created), rejected = atomic_load(&g.rejected),
               errors = atomic_load(&g.errors);
-    printf("gen: %lld sent, %lld created (201), %lld failed (%lld HTTP errors, "
+    printf("gen: %lld sent, %lld created (%s), %lld failed (%lld %s errors, "
            "%lld connection errors) in %.2f s, %.0f orders/s\n",
-           created + rejected + errors, created, rejected + errors, rejected, errors,
+           created + rejected + errors, created, broker_uri ? "acked" : "201",
+           rejected + errors, rejected, broker_uri ? "broker" : "HTTP", errors,
            secs, secs > 0 ? (double)(created + rejected + errors) / secs : 0.0);
     free(w);
     free(url);

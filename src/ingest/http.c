@@ -9,10 +9,14 @@
  * the finisher prepared. The completion callback frees the request.
  */
 #include "ingest/http.h"
+#include "ingest/auth.h"
+#include "ingest/conntrack.h"
+#include "core/metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,19 +25,42 @@
 struct http_server {
     struct MHD_Daemon *d;
     struct http_ctx ctx;
+    struct conntrack *ct;
 };
+
+/* Bytes of request bodies held in memory by all connections together; past
+ * SF_BODY_BUDGET new body bytes get 503, so many big uploads at once cannot
+ * exhaust memory. */
+#define SF_BODY_BUDGET ((size_t)512 << 20)
+static atomic_size_t body_bytes;
+
+/* Route flags: the kind of body, and whether an API key is needed (when
+ * keys are configured: the ingestion API; dashboard and queries are open). */
+enum { BODY_NONE = 0, BODY_JSON = 1, BODY_JSON_OR_NDJSON = 2, BODY_MASK = 3,
+       ROUTE_AUTH = 0x100 };
 
 struct route {
     const char *method;
     const char *path;
     http_handler fn;
-    int json_body;          /* POST with a JSON body */
+    int json_body;          /* BODY_* | ROUTE_AUTH */
 };
 
 static const struct route routes[] = {
-    {"POST", "/orderitem", ingest_orderitem, 1},
+    {"POST", "/orderitem", ingest_orderitem, BODY_JSON | ROUTE_AUTH},
+    {"POST", "/v1/orders", ingest_v1_orders, BODY_JSON_OR_NDJSON | ROUTE_AUTH},
+    {"GET", "/v1/quarantine", ingest_v1_quarantine, ROUTE_AUTH},
+    {"GET", "/openapi.json", ingest_openapi, 0},
+    {"GET", "/docs", ingest_docs, 0},
     {"GET", "/api/sales", web_api_sales, 0},
+    {"GET", "/api/sales/minute", web_api_sales_minute, 0},
+    {"GET", "/api/sales/second", web_api_sales_second, 0},
+    {"GET", "/api/orders", web_api_orders, 0},
+    {"GET", "/api/pipeline", web_api_pipeline, 0},
+    {"GET", "/api/stream", web_api_stream, 0},
     {"GET", "/healthz", web_healthz, 0},
+    {"GET", "/readyz", web_readyz, 0},
+    {"GET", "/metrics", web_metrics, 0},
     {"GET", "/", web_get, 0},
     {"GET", "/app.js", web_get, 0},
     {"GET", "/style.css", web_get, 0},
@@ -87,13 +114,61 @@ void http_finish(struct http_req *r, unsigned status)
     MHD_resume_connection(r->conn);
 }
 
-/* "application/json" or "application/json; charset=utf-8" (any case). */
-static int is_json_type(const char *ct)
+/* ct is `type` with optional parameters ("; charset=utf-8"), any case. */
+static int is_type(const char *ct, const char *type)
 {
-    size_t n = strlen("application/json");
-    if (strncasecmp(ct, "application/json", n) != 0)
+    size_t n = strlen(type);
+    if (strncasecmp(ct, type, n) != 0)
         return 0;
     return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+}
+
+static int is_json_type(const char *ct)
+{
+    return is_type(ct, "application/json");
+}
+
+static int is_ndjson_type(const char *ct)
+{
+    return is_type(ct, "application/x-ndjson") || is_type(ct, "application/ndjson") ||
+           is_type(ct, "application/jsonl") || is_type(ct, "application/x-jsonlines");
+}
+
+static enum MHD_Result too_big(struct http_req *r)
+{
+    char msg[160];
+    size_t max = r->body_max;
+    if (max % (1u << 20) == 0)
+        snprintf(msg, sizeof(msg), "Request body is larger than %zu MiB; split it",
+                 max >> 20);
+    else
+        snprintf(msg, sizeof(msg), "Request body is larger than %zu bytes; split it",
+                 max);
+    return http_error(r->conn, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+}
+
+/* 401 with the challenge; the message never echoes what was sent. */
+static enum MHD_Result unauthorized(struct http_req *r, int why)
+{
+    const char *msg = why == -1
+        ? "Not authenticated: send the header Authorization: Bearer <API key>"
+        : "Invalid API key";
+    struct sf_buf b;
+    sf_buf_init(&b, 4096);
+    sf_buf_append(&b, "{\"detail\":", 10);
+    sf_buf_json_str(&b, msg);
+    sf_buf_append(&b, "}", 1);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        b.len, b.data, MHD_RESPMEM_MUST_COPY);
+    sf_buf_free(&b);
+    if (!resp)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            "Bearer realm=\"salesflow\"");
+    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_UNAUTHORIZED, resp);
+    MHD_destroy_response(resp);
+    return rc;
 }
 
 static enum MHD_Result on_headers(struct http_req *r, const char *url,
@@ -115,20 +190,37 @@ static enum MHD_Result on_headers(struct http_req *r, const char *url,
     if (!hit)
         return http_error(r->conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
     r->handler = hit->fn;
-    if (!hit->json_body)
+    r->route = hit->path;
+    int body = hit->json_body & BODY_MASK;
+    if ((hit->json_body & ROUTE_AUTH) && auth_enabled(r->ctx->auth)) {
+        int why = auth_check(r->ctx->auth, MHD_lookup_connection_value(
+                                 r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+        if (why)
+            return unauthorized(r, why);
+    }
+    if (!body)
         return MHD_YES;
 
+    r->body_max = body == BODY_JSON_OR_NDJSON
+                      ? (r->ctx->max_body ? r->ctx->max_body : SF_MAX_BODY_DEFAULT)
+                      : SF_BODY_MAX;
+    r->body.limit = r->body_max;
     const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_TYPE);
-    if (ct && !is_json_type(ct)) {
-        char msg[256];
+    if (ct && body == BODY_JSON_OR_NDJSON && is_ndjson_type(ct)) {
+        r->ndjson = 1;
+    } else if (ct && !is_json_type(ct)) {
+        char msg[320];
         snprintf(msg, sizeof(msg), "Unsupported Media Type \"%.100s\": send the "
-                 "body as JSON with Content-Type: application/json", ct);
+                 "body as JSON with Content-Type: application/json%s", ct,
+                 body == BODY_JSON_OR_NDJSON
+                     ? ", or as one JSON order per line with Content-Type: "
+                       "application/x-ndjson" : "");
         return http_error(r->conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
     }
     const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                  MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > SF_BODY_MAX)
+    if (cl && strtoull(cl, NULL, 10) > r->body_max)
         r->too_big = 1;
     return MHD_YES;
 }
@@ -149,19 +241,30 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         r->conn = conn;
         r->url = url;
         r->ctx = &s->ctx;
+        r->body_max = SF_BODY_MAX;
         sf_buf_init(&r->body, SF_BODY_MAX);
         sf_buf_init(&r->reply, 64 * 1024);
         *con_cls = r;
+        conntrack_headers_done(conn);
         enum MHD_Result rc = on_headers(r, url, method);
         if (rc == MHD_YES && r->too_big)
-            return http_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-                              "Request body is larger than 1 MiB; split it");
+            return too_big(r);
         return rc;
     }
     if (*upload_size) {
-        if (!r->too_big && sf_buf_append(&r->body, upload, *upload_size))
-            r->too_big = 1;
+        size_t n = *upload_size;
         *upload_size = 0;
+        if (r->too_big || r->over_budget)
+            return MHD_YES;
+        if (atomic_fetch_add(&body_bytes, n) + n > SF_BODY_BUDGET) {
+            atomic_fetch_sub(&body_bytes, n);
+            r->over_budget = 1;
+        } else if (sf_buf_append(&r->body, upload, n)) {
+            atomic_fetch_sub(&body_bytes, n);
+            r->too_big = 1;
+        } else {
+            r->budget += n;
+        }
         return MHD_YES;
     }
     if (r->suspended) {
@@ -169,11 +272,17 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         if (!atomic_load(&r->finished))
             return MHD_YES;
         r->suspended = 0;
+        if (r->on_resume)
+            return r->on_resume(r);
         return http_reply_json(conn, r->status, r->reply.data ? r->reply.data : "{}");
     }
+    conntrack_body_done(conn);
     if (r->too_big)
-        return http_error(conn, MHD_HTTP_CONTENT_TOO_LARGE,
-                          "Request body is larger than 1 MiB; split it");
+        return too_big(r);
+    if (r->over_budget)
+        return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          "The server holds too many request bodies at once; retry "
+                          "shortly");
     if (!r->handler)
         return MHD_NO;
     return r->handler(r);
@@ -183,9 +292,17 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
     struct http_req *r = *con_cls;
-    (void)cls, (void)c, (void)toe;
+    (void)cls, (void)toe;
+    conntrack_request_done(c);
     if (!r)
         return;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+    if (ci && ci->http_status)
+        metrics_http(r->route ? r->route : "other", ci->http_status);
+    if (r->state_free)
+        r->state_free(r->state);
+    atomic_fetch_sub(&body_bytes, r->budget);
     sf_buf_free(&r->body);
     sf_buf_free(&r->reply);
     free(r);
@@ -242,6 +359,17 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
         return NULL;
     }
     s->ctx = *ctx;
+    if (!(s->ct = conntrack_new(ctx->header_timeout_s, ctx->body_timeout_s, errstr, n))) {
+        free(s);
+        return NULL;
+    }
+    unsigned max_conns = ctx->max_connections ? ctx->max_connections : 10000;
+    /* Each connection is a descriptor: make room for them if we may. */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max_conns + 256u) {
+        rl.rlim_cur = rl.rlim_max < max_conns + 256u ? rl.rlim_max : max_conns + 256u;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
                      MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
@@ -252,12 +380,17 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
                             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned)10000,
+                            MHD_OPTION_CONNECTION_LIMIT, max_conns,
+                            MHD_OPTION_NOTIFY_CONNECTION, conntrack_notify, s->ct,
+                            /* Request line + headers + read buffer: headers
+                             * much over ~24 KiB get 431 from libmicrohttpd. */
+                            MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                             MHD_OPTION_END);
     if (!s->d) {
         sf_err(-1, errstr, n, "cannot listen on %s: %s", listen,
                errno ? strerror(errno) : "libmicrohttpd failed to start");
+        conntrack_destroy(s->ct);
         free(s);
         return NULL;
     }
@@ -276,5 +409,6 @@ void http_stop(struct http_server *s)
         return;
     if (s->d)
         MHD_stop_daemon(s->d);
+    conntrack_destroy(s->ct);
     free(s);
 }

@@ -24,13 +24,31 @@
 #define SF_BODY_MAX (1u << 20)  /* 1 MiB: larger bodies get 413 */
 
 struct web;
+struct dedupe;
+struct quarantine;
+struct auth;
 
 /* Everything the handlers need; owned by the caller of http_start. */
 struct http_ctx {
     struct broker *broker;          /* NULL: ingestion routes answer 503 */
     const struct catalog *cat;
     struct web *web;                /* NULL: dashboard routes answer 503 */
+    /* Ingestion API (ingest/v1orders.c); zero values mean the defaults. */
+    size_t max_body;                /* POST /v1/orders body bytes (16 MiB) */
+    size_t max_batch;               /* rows per POST /v1/orders (100,000) */
+    struct dedupe *dedupe;          /* NULL: no idempotency index */
+    struct quarantine *quarantine;  /* NULL: rejected rows are not kept */
+    struct auth *auth;              /* NULL or disabled: no key needed */
+    int header_timeout_s;           /* request line + headers (10 s) */
+    int body_timeout_s;             /* whole body after the headers (30 s) */
+    unsigned max_connections;       /* open connections (10,000) */
+    /* GET /readyz: the processor runs in this process and may lag the log
+     * by at most this many records (0: no processor here). */
+    int64_t ready_lag;
 };
+
+#define SF_MAX_BODY_DEFAULT ((size_t)16 << 20)
+#define SF_MAX_BATCH_DEFAULT 100000
 
 struct http_req;
 typedef enum MHD_Result (*http_handler)(struct http_req *r);
@@ -38,10 +56,13 @@ typedef enum MHD_Result (*http_handler)(struct http_req *r);
 struct http_req {
     struct MHD_Connection *conn;
     const char *url;                /* valid for the request's lifetime */
+    const char *route;              /* the route table's path, for metrics */
     const struct http_ctx *ctx;
     http_handler handler;
     struct sf_buf body;
     int too_big;
+    int over_budget;                /* SF_BODY_BUDGET reached */
+    size_t budget;                  /* body bytes counted in the budget */
     int suspended;
     /* Completion of a suspended request, set by http_finish. */
     atomic_int finished;
@@ -49,6 +70,13 @@ struct http_req {
     struct sf_buf reply;
     /* Handler scratch space. */
     struct order order;
+    int ndjson;                     /* Content-Type: application/x-ndjson */
+    size_t body_max;                /* this route's body limit */
+    /* A handler that builds its reply only when resumed sets this; it runs
+     * on an HTTP thread and queues the response itself. */
+    enum MHD_Result (*on_resume)(struct http_req *r);
+    void *state;                    /* freed with state_free on completion */
+    void (*state_free)(void *state);
 };
 
 struct http_server;
@@ -76,10 +104,22 @@ void http_suspend(struct http_req *r);
  * thread-safe, call exactly once. */
 void http_finish(struct http_req *r, unsigned status);
 
-/* Route handlers (ingest/orderitem.c, web/web.c). */
+/* Route handlers (ingest/orderitem.c, ingest/v1orders.c, ingest/openapi.c,
+ * web/web.c). */
 enum MHD_Result ingest_orderitem(struct http_req *r);
+enum MHD_Result ingest_v1_orders(struct http_req *r);
+enum MHD_Result ingest_v1_quarantine(struct http_req *r);
+enum MHD_Result ingest_openapi(struct http_req *r);
+enum MHD_Result ingest_docs(struct http_req *r);
 enum MHD_Result web_get(struct http_req *r);
 enum MHD_Result web_api_sales(struct http_req *r);
+enum MHD_Result web_api_sales_minute(struct http_req *r);
+enum MHD_Result web_api_sales_second(struct http_req *r);
+enum MHD_Result web_api_orders(struct http_req *r);
+enum MHD_Result web_api_pipeline(struct http_req *r);
+enum MHD_Result web_api_stream(struct http_req *r);
 enum MHD_Result web_healthz(struct http_req *r);
+enum MHD_Result web_readyz(struct http_req *r);
+enum MHD_Result web_metrics(struct http_req *r);
 
 #endif

@@ -1,38 +1,20 @@
 /*
  * orderitem — POST /orderitem, the original FastAPI endpoint.
  *
- * Validate and price the order, suspend the connection, hand the encoded
- * order to the broker, and answer 201 from the broker's ack, which comes
- * only after the order is durable. Anything that fails before the append
- * leaves no trace in the log.
+ * Validate and price the order exactly as before (a 422 with FastAPI's
+ * detail list for any bad field), then hand it to the shared pipeline
+ * (ingest.h) as a batch of one: the connection is suspended and answered
+ * 201 {"status":"success","message":"Stock entry created","order_id":…}
+ * from the log's ack, which comes only after the order is durable. An
+ * order_id sent before is answered with the same 201 and not appended
+ * again. Anything that fails before the append leaves no trace in the log.
  */
-#include "ingest/http.h"
-
-#include <stdio.h>
-
-static void on_ack(void *opaque, int err, int partition, int64_t offset)
-{
-    struct http_req *r = opaque;
-    (void)partition, (void)offset;
-    r->reply.len = 0;
-    if (err == 0) {
-        sf_buf_printf(&r->reply, "{\"status\":\"success\",\"message\":\"Stock entry "
-                      "created\",\"order_id\":\"%s\"}", r->order.order_id);
-        http_finish(r, MHD_HTTP_CREATED);
-        return;
-    }
-    unsigned status = err == BROKER_ENOSPC || err == BROKER_EIO
-                          ? MHD_HTTP_INSUFFICIENT_STORAGE
-                          : MHD_HTTP_SERVICE_UNAVAILABLE;
-    sf_buf_append(&r->reply, "{\"detail\":", 10);
-    sf_buf_json_str(&r->reply, broker_strerror(err));
-    sf_buf_append(&r->reply, "}", 1);
-    http_finish(r, status);
-}
+#include "ingest/ingest.h"
+#include "core/stats.h"
 
 enum MHD_Result ingest_orderitem(struct http_req *r)
 {
-    struct sf_buf detail, msg;
+    struct sf_buf detail;
     const struct http_ctx *ctx = r->ctx;
 
     if (!ctx->broker)
@@ -41,6 +23,7 @@ enum MHD_Result ingest_orderitem(struct http_req *r)
     sf_buf_init(&detail, 64 * 1024);
     if (order_from_body(r->body.data ? r->body.data : "", r->body.len, ctx->cat,
                         sf_now_ms(), &r->order, &detail)) {
+        sf_stats_add(&sf_stats.ingest_rejected, 1);
         enum MHD_Result rc = http_reply_json(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
                                              detail.data);
         sf_buf_free(&detail);
@@ -48,17 +31,10 @@ enum MHD_Result ingest_orderitem(struct http_req *r)
     }
     sf_buf_free(&detail);
 
-    sf_buf_init(&msg, SF_ORDER_JSON_MAX);
-    if (order_encode(&r->order, &msg)) {
-        sf_buf_free(&msg);
-        return http_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                          "cannot encode the order");
-    }
-    http_suspend(r);
-    int rc = broker_produce(ctx->broker, r->order.customer_id, msg.data, msg.len,
-                            on_ack, r);
-    sf_buf_free(&msg);
-    if (rc)
-        on_ack(r, rc, -1, -1); /* no ack will come: finish it ourselves */
-    return MHD_YES;
+    struct batch *b = batch_new(r, INGEST_ORDERITEM, 1);
+    if (!b)
+        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    *batch_order(b, 0) = r->order;
+    batch_row_ok(b, 0);
+    return batch_submit(b);
 }

@@ -5,12 +5,27 @@
  * run starts, and rows are keyed by order_id, so a batch that was applied
  * and then re-read after a crash adds nothing. A store error rolls the
  * batch back; the processor retries the same records with a growing pause
- * and never skips ahead. A record that is not an order at all is logged and
- * skipped (its position still advances), so one bad message from a foreign
- * producer cannot stop the pipeline.
+ * and never skips ahead. A record that is not an order at all goes to the
+ * quarantine sink (conf.on_reject, else the log) and its position still
+ * advances, so one bad message from a foreign producer cannot stop the
+ * pipeline.
+ *
+ * Consumer groups (Kafka): when the broker takes an assign callback, the
+ * processor owns only the partitions the group gives it. On assignment it
+ * loads their positions from the store (retrying while the store fails)
+ * and seeks there; on revocation it forgets them. Both happen inside
+ * broker_poll(), between batches: the batch in hand always comes from one
+ * poll, and the broker drops records of partitions revoked during that
+ * poll, so a batch never carries a partition this processor no longer
+ * owns. Should the group still move a partition while a batch is being
+ * applied (this process stalled past the group's timeouts), the other
+ * owner re-reads from the stored position and the order_id keys absorb
+ * the overlap.
  */
 #include "process/processor.h"
+#include "core/metrics.h"
 #include "core/money.h"
+#include "core/stats.h"
 #include "core/util.h"
 
 #include <inttypes.h>
@@ -26,8 +41,12 @@ struct processor {
     struct store *s;
     const struct catalog *cat;
     struct processor_conf conf;
+    const char *topic;          /* positions and derived ids are keyed by it */
+    int grouped;                /* partitions come and go with a group */
     int nparts;
-    int64_t *committed;         /* next offset per partition, as stored */
+    int64_t *committed;         /* next offset per partition, as stored;
+                                 * -1: not owned (grouped) */
+    int64_t *next;              /* per batch: new positions, -1 = unchanged */
     int64_t last_retain_ms;
     atomic_int stop;
     pthread_t thread;
@@ -36,11 +55,18 @@ struct processor {
 int processor_decode(const struct broker_record *rec, const struct catalog *cat,
                      struct store_order *out, char *errstr, size_t n)
 {
+    return processor_decode_topic(rec, SF_TOPIC_DEFAULT, cat, out, errstr, n);
+}
+
+int processor_decode_topic(const struct broker_record *rec, const char *topic,
+                           const struct catalog *cat, struct store_order *out,
+                           char *errstr, size_t n)
+{
     int has_total;
     if (order_decode(rec->value, rec->len, &out->o, &has_total, errstr, n))
         return -1;
     if (!out->o.order_id[0])
-        order_derive_id(SF_TOPIC_DEFAULT, rec->partition, rec->offset, out->o.order_id);
+        order_derive_id(topic, rec->partition, rec->offset, out->o.order_id);
     if (!has_total &&
         money_mul(out->o.quantity, catalog_unit_price(cat), &out->o.total_cents))
         return sf_err(-1, errstr, n, "total out of range");
@@ -54,6 +80,78 @@ static void pause_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
+}
+
+/* Make room for partition numbers below n (a Kafka topic can grow). */
+static void grow(struct processor *p, int n)
+{
+    if (n <= p->nparts)
+        return;
+    int64_t *c = realloc(p->committed, (size_t)n * sizeof(*c));
+    if (c)
+        p->committed = c;
+    int64_t *x = c ? realloc(p->next, (size_t)n * sizeof(*x)) : NULL;
+    if (!x) {
+        log_error("processor: out of memory for %d partitions", n);
+        abort();
+    }
+    p->next = x;
+    for (int i = p->nparts; i < n; i++)
+        p->committed[i] = p->grouped ? -1 : 0;
+    p->nparts = n;
+}
+
+/* The group gave us parts (seek them to the stored positions) or took
+ * them away. Runs inside broker_poll() on the processor thread. */
+static void on_assign(void *opaque, const int *parts, int n, int assigned)
+{
+    struct processor *p = opaque;
+    char err[512], list[1024] = "";
+    int64_t *pos = NULL;
+    size_t used = 0;
+    int max = -1, backoff = 100;
+    for (int i = 0; i < n; i++)
+        max = parts[i] > max ? parts[i] : max;
+    grow(p, max + 1);
+    if (!assigned) {
+        for (int i = 0; i < n; i++)
+            p->committed[parts[i]] = -1;
+        return;
+    }
+    if (!(pos = calloc((size_t)p->nparts, sizeof(*pos)))) {
+        log_error("processor: out of memory loading positions");
+        abort();
+    }
+    while (store_load_positions(p->s, p->topic, pos, p->nparts, err, sizeof(err))) {
+        log_error("processor: loading the positions of %s, will retry: %s", p->topic, err);
+        if (atomic_load(&p->stop))
+            goto out; /* stopping: nothing will be applied */
+        pause_ms(backoff);
+        backoff = backoff < 5000 ? backoff * 2 : 5000;
+    }
+    for (int i = 0; i < n; i++) {
+        int q = parts[i];
+        if (broker_seek(p->b, q, pos[q]))
+            log_error("processor: cannot seek %s partition %d to %" PRId64, p->topic,
+                      q, pos[q]);
+        p->committed[q] = pos[q];
+        if (used < sizeof(list))
+            used += (size_t)snprintf(list + used, sizeof(list) - used, "%s%d@%" PRId64,
+                                     i ? " " : "", q, pos[q]);
+    }
+    log_info("processor: reading %s partition@offset %s", p->topic, list);
+out:
+    free(pos);
+}
+
+/* A record that is not an order: quarantine it (or log it) and move on. */
+static void reject(struct processor *p, const struct broker_record *r, const char *why)
+{
+    if (p->conf.on_reject)
+        p->conf.on_reject(p->conf.opaque, p->topic, r, why);
+    else
+        log_warn("processor: skipping %s partition %d offset %" PRId64
+                 ": not an order: %s", p->topic, r->partition, r->offset, why);
 }
 
 /* Let the broker drop what retention allows, at most once a second. */
@@ -71,10 +169,9 @@ static void *processor_main(void *arg)
     size_t max = p->conf.batch_max;
     struct broker_record *recs = malloc(max * sizeof(*recs));
     struct store_order *rows = malloc(max * sizeof(*rows));
-    int64_t *next = malloc((size_t)p->nparts * sizeof(*next));
     char err[512];
 
-    if (!recs || !rows || !next) {
+    if (!recs || !rows) {
         log_error("processor: out of memory; not processing");
         goto out;
     }
@@ -90,27 +187,37 @@ static void *processor_main(void *arg)
             continue;
         }
         size_t n = 0;
+        for (int i = 0; i < got; i++)
+            grow(p, recs[i].partition + 1);
+        int64_t *next = p->next;
         for (int i = 0; i < p->nparts; i++)
             next[i] = -1;
         for (int i = 0; i < got; i++) {
             next[recs[i].partition] = recs[i].offset + 1;
-            if (processor_decode(&recs[i], p->cat, &rows[n], err, sizeof(err))) {
-                log_warn("processor: skipping partition %d offset %" PRId64
-                         ": not an order: %s", recs[i].partition, recs[i].offset, err);
+            if (processor_decode_topic(&recs[i], p->topic, p->cat, &rows[n], err,
+                                       sizeof(err))) {
+                reject(p, &recs[i], err);
                 continue;
             }
             n++;
         }
         int backoff = 100;
         size_t inserted;
-        while (store_apply(p->s, SF_TOPIC_DEFAULT, rows, n, next, p->nparts,
+        int64_t t0 = sf_mono_us();
+        while (store_apply(p->s, p->topic, rows, n, next, p->nparts,
                            &inserted, err, sizeof(err))) {
             log_error("processor: applying %zu orders failed, will retry: %s", n, err);
+            metrics_store_error();
             if (atomic_load(&p->stop))
                 goto out; /* not committed: the next run reads them again */
             pause_ms(backoff);
             backoff = backoff < 5000 ? backoff * 2 : 5000;
+            metrics_store_retry();
+            t0 = sf_mono_us();
         }
+        metrics_observe(SF_HIST_COMMIT, sf_mono_us() - t0);
+        sf_stats_commit(inserted);
+        metrics_proc_positions(next, p->nparts);
         for (int i = 0; i < p->nparts; i++)
             if (next[i] >= 0)
                 p->committed[i] = next[i];
@@ -121,7 +228,6 @@ static void *processor_main(void *arg)
 out:
     free(recs);
     free(rows);
-    free(next);
     return NULL;
 }
 
@@ -142,14 +248,23 @@ struct processor *processor_start(struct broker *b, struct store *s,
     p->conf = *conf;
     if (!p->conf.batch_max)
         p->conf.batch_max = 5000;
+    p->topic = broker_topic(b);
     p->nparts = broker_partition_count(b);
-    pos = calloc((size_t)p->nparts, sizeof(*pos));
-    p->committed = calloc((size_t)p->nparts, sizeof(*p->committed));
-    if (!pos || !p->committed) {
+    pos = calloc((size_t)p->nparts + 1, sizeof(*pos));
+    p->committed = calloc((size_t)p->nparts + 1, sizeof(*p->committed));
+    p->next = calloc((size_t)p->nparts + 1, sizeof(*p->next));
+    if (!pos || !p->committed || !p->next) {
         sf_err(-1, errstr, n, "out of memory");
         goto fail;
     }
-    if (store_load_positions(s, SF_TOPIC_DEFAULT, pos, p->nparts, errstr, n))
+    if (broker_set_assign_cb(b, on_assign, p) == 0) {
+        /* The group decides; positions are loaded on assignment. */
+        p->grouped = 1;
+        for (int i = 0; i < p->nparts; i++)
+            p->committed[i] = -1;
+        goto start;
+    }
+    if (store_load_positions(s, p->topic, pos, p->nparts, errstr, n))
         goto fail;
     for (int i = 0; i < p->nparts; i++) {
         if (broker_seek(b, i, pos[i])) {
@@ -158,8 +273,10 @@ struct processor *processor_start(struct broker *b, struct store *s,
         }
     }
     memcpy(p->committed, pos, (size_t)p->nparts * sizeof(*pos));
-    p->last_retain_ms = sf_mono_ms();
+    metrics_proc_positions(pos, p->nparts);
     broker_retain(b, p->committed, p->nparts);
+start:
+    p->last_retain_ms = sf_mono_ms();
     if (pthread_create(&p->thread, NULL, processor_main, p)) {
         sf_err(-1, errstr, n, "cannot start the processor thread");
         goto fail;
@@ -167,8 +284,11 @@ struct processor *processor_start(struct broker *b, struct store *s,
     free(pos);
     return p;
 fail:
+    if (p->grouped)
+        broker_set_assign_cb(b, NULL, NULL);
     free(pos);
     free(p->committed);
+    free(p->next);
     free(p);
     return NULL;
 }
@@ -179,6 +299,9 @@ void processor_stop(struct processor *p)
         return;
     atomic_store(&p->stop, 1);
     pthread_join(p->thread, NULL);
+    if (p->grouped)
+        broker_set_assign_cb(p->b, NULL, NULL);
     free(p->committed);
+    free(p->next);
     free(p);
 }

@@ -6,6 +6,11 @@
  * applies the batch (rows, aggregate deltas, new positions) to the store in
  * one transaction. After each commit it calls on_commit (e.g. to wake
  * dashboard clients).
+ *
+ * With a broker that shares partitions among a consumer group (Kafka), the
+ * processor loads and seeks positions per partition as the group assigns
+ * them, instead of all at start. A record that is not an order goes to
+ * on_reject (the quarantine) and its position advances past it.
  */
 #ifndef SF_PROCESSOR_H
 #define SF_PROCESSOR_H
@@ -23,6 +28,11 @@ struct processor_conf {
     size_t batch_max;                   /* records per transaction; 0 = 5000 */
     void (*on_commit)(void *opaque, size_t inserted);
     void *opaque;
+    /* A record that is not an order, with the reason; called on the
+     * processor thread before the batch that moves past it is committed
+     * (so after a crash it may be reported again). NULL: logged only. */
+    void (*on_reject)(void *opaque, const char *topic,
+                      const struct broker_record *rec, const char *reason);
 };
 
 /* Start the processor thread over b and s (borrowed; they must outlive it).
@@ -41,5 +51,9 @@ void processor_stop(struct processor *p);
  * for a message that is not an order. */
 int processor_decode(const struct broker_record *rec, const struct catalog *cat,
                      struct store_order *out, char *errstr, size_t errstr_size);
+/* The same for a record of topic (whose name goes into derived ids). */
+int processor_decode_topic(const struct broker_record *rec, const char *topic,
+                           const struct catalog *cat, struct store_order *out,
+                           char *errstr, size_t errstr_size);
 
 #endif

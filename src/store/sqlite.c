@@ -60,7 +60,10 @@ static const char schema[] =
     " topic TEXT NOT NULL,"
     " partition INTEGER NOT NULL,"
     " next_offset INTEGER NOT NULL,"
-    " PRIMARY KEY (topic, partition)) WITHOUT ROWID;";
+    " PRIMARY KEY (topic, partition)) WITHOUT ROWID;"
+    /* The dashboard's latest orders: newest created_at first without a
+     * scan of the whole table. */
+    "CREATE INDEX IF NOT EXISTS orders_created_at ON orders (created_at);";
 
 static int fail(struct sqlite_store *s, const char *what, char *errstr, size_t n)
 {
@@ -326,6 +329,176 @@ static int sqlite_sales(struct store *b, struct sales_row **rows, size_t *n,
     return 0;
 }
 
+/* ---- dashboard queries ---------------------------------------------- */
+
+/* Append " AND source IN (?,…) AND state IN (?,…)" for f to sql (size n). */
+static void filter_sql(char *sql, size_t n, const struct store_filter *f)
+{
+    size_t len = strlen(sql);
+    const char *col[2] = {"source", "state"};
+    size_t cnt[2] = {f ? f->nsources : 0, f ? f->nstates : 0};
+    for (int k = 0; k < 2; k++) {
+        if (!cnt[k])
+            continue;
+        len += (size_t)snprintf(sql + len, n - len, " AND %s IN (", col[k]);
+        for (size_t i = 0; i < cnt[k] && len < n; i++)
+            len += (size_t)snprintf(sql + len, n - len, i ? ",?" : "?");
+        if (len < n)
+            len += (size_t)snprintf(sql + len, n - len, ")");
+    }
+}
+
+/* Bind f's values from parameter index *i on. */
+static void filter_bind(sqlite3_stmt *st, int *i, const struct store_filter *f)
+{
+    for (size_t k = 0; f && k < f->nsources; k++)
+        sqlite3_bind_text(st, (*i)++, f->sources[k], -1, SQLITE_STATIC);
+    for (size_t k = 0; f && k < f->nstates; k++)
+        sqlite3_bind_text(st, (*i)++, f->states[k], -1, SQLITE_STATIC);
+}
+
+static void copy_col(char *dst, size_t n, sqlite3_stmt *st, int col)
+{
+    const unsigned char *t = sqlite3_column_text(st, col);
+    snprintf(dst, n, "%s", t ? (const char *)t : "");
+}
+
+/* Grow *rows (element size sz) so that index k fits; -1 on OOM. */
+static int grow(void **rows, size_t *cap, size_t k, size_t sz)
+{
+    if (k < *cap)
+        return 0;
+    size_t nc = *cap ? *cap * 2 : 64;
+    void *p = realloc(*rows, nc * sz);
+    if (!p)
+        return -1;
+    *rows = p;
+    *cap = nc;
+    return 0;
+}
+
+static int sqlite_sales_minute(struct store *b, const struct store_filter *f,
+                               const char *from, const char *to,
+                               struct minute_row **rows, size_t *n, char *errstr,
+                               size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    char sql[1024] = "SELECT minute, source, sum(total_cents), sum(order_count),"
+                     " sum(quantity) FROM sales_minute WHERE minute >= ? AND minute < ?";
+    sqlite3_stmt *st;
+    filter_sql(sql, sizeof(sql), f);
+    strncat(sql, " GROUP BY minute, source ORDER BY minute, source",
+            sizeof(sql) - strlen(sql) - 1);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "reading sales_minute", errstr, en);
+    int i = 1;
+    sqlite3_bind_text(st, i++, from, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, i++, to, -1, SQLITE_STATIC);
+    filter_bind(st, &i, f);
+    struct minute_row *r = NULL;
+    size_t cap = 0, k = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (grow((void **)&r, &cap, k, sizeof(*r))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        struct minute_row *x = &r[k++];
+        copy_col(x->minute, sizeof(x->minute), st, 0);
+        copy_col(x->source, sizeof(x->source), st, 1);
+        x->total_cents = sqlite3_column_int64(st, 2);
+        x->order_count = sqlite3_column_int64(st, 3);
+        x->quantity = sqlite3_column_int64(st, 4);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(r);
+        return rc == SQLITE_NOMEM ? sf_err(-1, errstr, en, "out of memory")
+                                  : fail(s, "reading sales_minute", errstr, en);
+    }
+    *rows = r;
+    *n = k;
+    return 0;
+}
+
+static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
+                                size_t limit, struct order_row **rows, size_t *n,
+                                char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    char sql[1024] = "SELECT uuid, customer_id, source, quantity, total_cents,"
+                     " created_at, state FROM orders WHERE 1";
+    sqlite3_stmt *st;
+    filter_sql(sql, sizeof(sql), f);
+    strncat(sql, " ORDER BY created_at DESC, uuid DESC LIMIT ?",
+            sizeof(sql) - strlen(sql) - 1);
+    if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "reading orders", errstr, en);
+    int i = 1;
+    filter_bind(st, &i, f);
+    sqlite3_bind_int64(st, i, (sqlite3_int64)limit);
+    struct order_row *r = NULL;
+    size_t cap = 0, k = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (grow((void **)&r, &cap, k, sizeof(*r))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        struct order_row *x = &r[k++];
+        copy_col(x->order_id, sizeof(x->order_id), st, 0);
+        x->customer_id = sqlite3_column_int64(st, 1);
+        copy_col(x->source, sizeof(x->source), st, 2);
+        x->quantity = sqlite3_column_int64(st, 3);
+        x->total_cents = sqlite3_column_int64(st, 4);
+        copy_col(x->created_at, sizeof(x->created_at), st, 5);
+        copy_col(x->state, sizeof(x->state), st, 6);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(r);
+        return rc == SQLITE_NOMEM ? sf_err(-1, errstr, en, "out of memory")
+                                  : fail(s, "reading orders", errstr, en);
+    }
+    *rows = r;
+    *n = k;
+    return 0;
+}
+
+static int sqlite_positions(struct store *b, const char *topic,
+                            struct store_position **rows, size_t *n,
+                            char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(s->db, "SELECT partition, next_offset FROM"
+                           " salesflow_offsets WHERE topic = ? ORDER BY partition",
+                           -1, &st, NULL) != SQLITE_OK)
+        return fail(s, "reading log positions", errstr, en);
+    sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+    struct store_position *r = NULL;
+    size_t cap = 0, k = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (grow((void **)&r, &cap, k, sizeof(*r))) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        r[k].partition = sqlite3_column_int(st, 0);
+        r[k].next_offset = sqlite3_column_int64(st, 1);
+        k++;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        free(r);
+        return rc == SQLITE_NOMEM ? sf_err(-1, errstr, en, "out of memory")
+                                  : fail(s, "reading log positions", errstr, en);
+    }
+    *rows = r;
+    *n = k;
+    return 0;
+}
+
 const struct store_ops sqlite_store_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
@@ -333,5 +506,8 @@ const struct store_ops sqlite_store_ops = {
     .apply = sqlite_apply,
     .reset = sqlite_reset,
     .sales = sqlite_sales,
+    .sales_minute = sqlite_sales_minute,
+    .recent_orders = sqlite_recent_orders,
+    .positions = sqlite_positions,
     .close = sqlite_close,
 };

@@ -4,9 +4,11 @@
 #include "store/store.h"
 #include "core/util.h"
 
+#include <stdio.h>
 #include <string.h>
 
-static const struct store_ops *const backends[] = {&sqlite_store_ops};
+static const struct store_ops *const backends[] = {&sqlite_store_ops,
+                                                    &mysql_store_ops};
 
 struct store *store_open(const char *uri, char *errstr, size_t errstr_size)
 {
@@ -21,7 +23,27 @@ struct store *store_open(const char *uri, char *errstr, size_t errstr_size)
             return s;
         }
     }
+    char shown[1024];
     sf_err(-1, errstr, errstr_size,
-           "store URI \"%s\": unknown scheme (supported: sqlite:PATH)", uri);
+           "store URI \"%s\": unknown scheme (supported: sqlite:PATH, "
+           "mysql://user[:password]@host[:port]/database[?socket=PATH])",
+           store_uri_redact(uri, shown, sizeof(shown)));
     return NULL;
+}
+
+char *store_uri_redact(const char *uri, char *out, size_t n)
+{
+    /* The userinfo ends at the last '@' (a password may contain '@'); mask
+     * from the first ':' in it (from the first ':' at all in a URI without
+     * "//"). Masking too much is harmless, too little is not. */
+    const char *at = strrchr(uri, '@'), *start = strstr(uri, "//");
+    start = start && at && start < at ? start + 2 : uri;
+    const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+    if (n == 0)
+        return out;
+    if (!colon)
+        snprintf(out, n, "%s", uri);
+    else
+        snprintf(out, n, "%.*s:***%s", (int)(colon - uri), uri, at);
+    return out;
 }

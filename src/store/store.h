@@ -19,6 +19,7 @@
 
 #include "core/catalog.h"
 #include "core/order.h"
+#include "core/util.h"
 
 struct store_order {
     struct order o;
@@ -34,6 +35,41 @@ struct sales_row {
     int64_t order_count;
     int64_t quantity;
     char updated_at[32];
+};
+
+/* Dashboard queries (optional ops below). A filter with no sources and no
+ * states matches every row; otherwise a row must match one of the given
+ * sources (if any) and one of the given states (if any). */
+#define STORE_FILTER_MAX 32
+struct store_filter {
+    const char *sources[STORE_FILTER_MAX];
+    size_t nsources;
+    const char *states[STORE_FILTER_MAX];
+    size_t nstates;
+};
+
+/* One minute of sales_minute for one source, summed over the filter's
+ * states. */
+struct minute_row {
+    char minute[17];        /* "YYYY-MM-DDTHH:MM" (UTC) */
+    char source[16];
+    int64_t total_cents, order_count, quantity;
+};
+
+/* One row of orders, as stored. */
+struct order_row {
+    char order_id[65];
+    int64_t customer_id;
+    char source[16];
+    int64_t quantity;
+    int64_t total_cents;
+    char created_at[32];
+    char state[SF_STATE_MAX];
+};
+
+struct store_position {
+    int partition;
+    int64_t next_offset;
 };
 
 struct store;
@@ -61,6 +97,22 @@ struct store_ops {
      * owned by the caller. */
     int (*sales)(struct store *s, struct sales_row **rows, size_t *n,
                  char *errstr, size_t errstr_size);
+    /* Optional (NULL: the backend cannot answer; callers get an error).
+     * sales_minute: sales_minute rows with from <= minute < to ("YYYY-MM-
+     * DDTHH:MM") matching f, summed per (minute, source), ordered by minute
+     * then source. recent_orders: up to limit orders matching f, newest
+     * created_at first. positions: every stored position of topic, by
+     * partition. Each *rows is malloc()ed and owned by the caller. */
+    int (*sales_minute)(struct store *s, const struct store_filter *f,
+                        const char *from, const char *to,
+                        struct minute_row **rows, size_t *n, char *errstr,
+                        size_t errstr_size);
+    int (*recent_orders)(struct store *s, const struct store_filter *f,
+                         size_t limit, struct order_row **rows, size_t *n,
+                         char *errstr, size_t errstr_size);
+    int (*positions)(struct store *s, const char *topic,
+                     struct store_position **rows, size_t *n, char *errstr,
+                     size_t errstr_size);
     void (*close)(struct store *s);
 };
 
@@ -68,8 +120,14 @@ struct store {
     const struct store_ops *ops;
 };
 
-/* Open the store named by uri ("sqlite:PATH"). NULL with errstr on error. */
+/* Open the store named by uri ("sqlite:PATH" or
+ * "mysql://user[:password]@host[:port]/db[?socket=PATH]"). NULL with errstr
+ * on error; errstr never contains a password. */
 struct store *store_open(const char *uri, char *errstr, size_t errstr_size);
+
+/* Copy uri into out (size n) with the password of a "scheme://user:pass@…"
+ * URI replaced by "***", for log lines and messages. Returns out. */
+char *store_uri_redact(const char *uri, char *out, size_t n);
 
 static inline int store_load_positions(struct store *s, const char *topic,
                                        int64_t *next, int nparts, char *e,
@@ -93,6 +151,39 @@ static inline int store_sales(struct store *s, struct sales_row **rows,
                               size_t *n, char *e, size_t en)
 {
     return s->ops->sales(s, rows, n, e, en);
+}
+/* The optional dashboard ops: -1 with a message naming the backend when it
+ * does not provide them. */
+static inline int store_unsupported(struct store *s, const char *what,
+                                    char *e, size_t en)
+{
+    return sf_err(-1, e, en, "the %s store does not support %s queries yet",
+                  s->ops->scheme, what);
+}
+static inline int store_sales_minute(struct store *s, const struct store_filter *f,
+                                     const char *from, const char *to,
+                                     struct minute_row **rows, size_t *n,
+                                     char *e, size_t en)
+{
+    if (!s->ops->sales_minute)
+        return store_unsupported(s, "per-minute sales", e, en);
+    return s->ops->sales_minute(s, f, from, to, rows, n, e, en);
+}
+static inline int store_recent_orders(struct store *s, const struct store_filter *f,
+                                      size_t limit, struct order_row **rows,
+                                      size_t *n, char *e, size_t en)
+{
+    if (!s->ops->recent_orders)
+        return store_unsupported(s, "latest-orders", e, en);
+    return s->ops->recent_orders(s, f, limit, rows, n, e, en);
+}
+static inline int store_positions(struct store *s, const char *topic,
+                                  struct store_position **rows, size_t *n,
+                                  char *e, size_t en)
+{
+    if (!s->ops->positions)
+        return store_unsupported(s, "log-position", e, en);
+    return s->ops->positions(s, topic, rows, n, e, en);
 }
 static inline void store_close(struct store *s)
 {
@@ -118,5 +209,6 @@ int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
                  struct sales_delta **by_minute, size_t *n_minute);
 
 extern const struct store_ops sqlite_store_ops;
+extern const struct store_ops mysql_store_ops;
 
 #endif

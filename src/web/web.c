@@ -1,16 +1,19 @@
 /*
- * web — GET / and its assets, GET /api/sales, GET /healthz.
+ * web — GET / and its assets, GET /healthz, and the web layer's lifecycle
+ * (see web.h). The JSON API is in api.c, the live stream in stream.c, the
+ * per-second history in sampler.c.
  *
  * The assets are linked into the binary (assets.S), so the dashboard needs
- * no files at run time. Queries go through the web layer's own store handle,
- * serialized by a mutex because the HTTP thread pool may call in parallel.
+ * no files at run time and the page loads nothing from any other host.
+ * Queries go through the web layer's own store handle, serialized by a
+ * mutex because the HTTP thread pool may call in parallel (SQLite's WAL
+ * lets this reader work beside the processor's writer).
  */
-#include "web/web.h"
-#include "core/money.h"
+#include "web/web_int.h"
+#include "broker/elog.h"
+#include "core/stats.h"
 #include "ingest/http.h"
-#include "store/store.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,11 +21,6 @@ extern const char sf_asset_index_html[], sf_asset_index_html_end[];
 extern const char sf_asset_app_js[], sf_asset_app_js_end[];
 extern const char sf_asset_style_css[], sf_asset_style_css_end[];
 extern const char sf_asset_echarts_js[], sf_asset_echarts_js_end[];
-
-struct web {
-    struct store *store;
-    pthread_mutex_t mu;
-};
 
 struct web *web_new(const char *store_uri, char *errstr, size_t n)
 {
@@ -37,13 +35,44 @@ struct web *web_new(const char *store_uri, char *errstr, size_t n)
         return NULL;
     }
     pthread_mutex_init(&w->mu, NULL);
+    if (web_streams_start(w, errstr, n) || web_sampler_start(w, errstr, n)) {
+        web_destroy(w);
+        return NULL;
+    }
     return w;
+}
+
+void web_attach(struct web *w, struct broker *b)
+{
+    struct elog_part_info *parts = NULL;
+    int nparts = 0;
+    char err[256];
+    w->broker = b;
+    w->nparts = broker_partition_count(b);
+    /* The log's current ends; acks keep them current from here on. */
+    if (elog_describe(b, &parts, &nparts, err, sizeof(err)) == 0) {
+        for (int p = 0; p < nparts; p++)
+            sf_stats_log_end(p, parts[p].end);
+        elog_free_info(parts, nparts);
+    }
+    atomic_store(&w->attached, 1);
+}
+
+void web_on_commit(void *opaque, size_t inserted)
+{
+    struct web *w = opaque;
+    atomic_store(&w->last_change_ms, sf_now_ms());
+    atomic_fetch_add(&w->inserted, inserted);
+    atomic_fetch_add(&w->commit_gen, 1);
+    web_streams_kick(w);
 }
 
 void web_destroy(struct web *w)
 {
     if (!w)
         return;
+    web_sampler_stop(w);
+    web_streams_stop(w);
     store_close(w->store);
     pthread_mutex_destroy(&w->mu);
     free(w);
@@ -71,63 +100,17 @@ enum MHD_Result web_get(struct http_req *r)
             return MHD_NO;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+        if (i == 0)
+            /* Everything the page uses comes from this server. */
+            MHD_add_response_header(resp, "Content-Security-Policy",
+                                    "default-src 'self'; img-src 'self' data:; "
+                                    "style-src 'self' 'unsafe-inline'");
         enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
         MHD_destroy_response(resp);
         return rc;
     }
     return http_error(r->conn, MHD_HTTP_NOT_FOUND, "Not Found");
-}
-
-enum MHD_Result web_api_sales(struct http_req *r)
-{
-    struct web *w = r->ctx->web;
-    struct sales_row *rows = NULL;
-    size_t n = 0;
-    char err[512], amt[24];
-    int64_t total = 0, count = 0, qty = 0;
-
-    if (!w)
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                          "this server has no store to query");
-    pthread_mutex_lock(&w->mu);
-    int rc = store_sales(w->store, &rows, &n, err, sizeof(err));
-    pthread_mutex_unlock(&w->mu);
-    if (rc) {
-        log_error("GET /api/sales: %s", err);
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, err);
-    }
-    struct sf_buf b;
-    sf_buf_init(&b, 64u << 20);
-    sf_buf_append(&b, "{\"rows\":[", 9);
-    for (size_t i = 0; i < n; i++) {
-        sf_buf_append(&b, i ? ",{\"source\":" : "{\"source\":", i ? 11 : 10);
-        sf_buf_json_str(&b, rows[i].source);
-        sf_buf_append(&b, ",\"state\":", 9);
-        sf_buf_json_str(&b, rows[i].state);
-        sf_buf_printf(&b, ",\"total_sum_amount\":%s,\"order_count\":%lld,"
-                      "\"quantity\":%lld,\"updated_at\":",
-                      money_format(rows[i].total_cents, amt),
-                      (long long)rows[i].order_count, (long long)rows[i].quantity);
-        sf_buf_json_str(&b, rows[i].updated_at);
-        sf_buf_append(&b, "}", 1);
-        money_add(&total, rows[i].total_cents);
-        count += rows[i].order_count;
-        qty += rows[i].quantity;
-    }
-    sf_buf_printf(&b, "],\"total_sum_amount\":%s,\"order_count\":%lld,\"quantity\":%lld}",
-                  money_format(total, amt), (long long)count, (long long)qty);
-    free(rows);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        sf_buf_free(&b);
-        return MHD_NO;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result qrc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return qrc;
 }
 
 enum MHD_Result web_healthz(struct http_req *r)

@@ -1,6 +1,14 @@
 /*
- * web — the dashboard (embedded page + ECharts) and its JSON query API,
- * read from the serving store through a handle of its own.
+ * web — the dashboard (embedded page + ECharts), its JSON query API and the
+ * live-update stream (SSE), read from the serving store through a handle of
+ * its own.
+ *
+ * Lifecycle: web_new() opens the store and starts two small threads (the
+ * SSE dispatcher and the sampler); `run` then calls web_attach() with its
+ * log and hands web_on_commit to the processor. Before the HTTP server
+ * stops, web_close_streams() ends every open stream (libmicrohttpd must not
+ * be stopped with suspended connections); web_destroy() comes after
+ * http_stop().
  */
 #ifndef SF_WEB_H
 #define SF_WEB_H
@@ -8,9 +16,25 @@
 #include <stddef.h>
 
 struct web;
+struct broker;
 
 /* Open the store at store_uri for reading. NULL with errstr on failure. */
 struct web *web_new(const char *store_uri, char *errstr, size_t errstr_size);
+
+/* This process also ingests into b and runs the processor (`run`): change
+ * notices come from web_on_commit instead of polling the store, and the
+ * pipeline panel shows the log's end per partition. b is borrowed and must
+ * outlive w. Call before the processor and the HTTP server start. */
+void web_attach(struct web *w, struct broker *b);
+
+/* processor_conf.on_commit: opaque is the struct web. Never blocks: bumps
+ * counters and signals the dispatcher, which coalesces notices. */
+void web_on_commit(void *opaque, size_t inserted);
+
+/* End every live stream and refuse new ones; returns once they are closed
+ * (or after 3 s). Call before http_stop(). NULL is a no-op. */
+void web_close_streams(struct web *w);
+
 void web_destroy(struct web *w);
 
 #endif

@@ -266,3 +266,60 @@ def cents(text):
     s = str(text)
     units, _, frac = s.partition(".")
     return int(units) * 100 + int((frac + "00")[:2])
+
+
+# --- ingestion API helpers (tests/e2e/test_ingest_*.py) -------------------
+
+def send_raw(port, data, timeout=10, wait_close=False):
+    """Send raw bytes on a new connection and return what comes back: the
+    first reply, or (wait_close) everything until the server closes."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        c.sendall(data)
+        got = b""
+        while True:
+            try:
+                chunk = c.recv(65536)
+            except socket.timeout:
+                break
+            if not chunk:
+                break
+            got += chunk
+            if not wait_close and b"\r\n\r\n" in got:
+                head, _, rest = got.partition(b"\r\n\r\n")
+                n = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        n = int(line.split(b":", 1)[1])
+                if len(rest) >= n:
+                    break
+        return got
+
+
+def post_v1(server, body, ctype="application/json", headers=None):
+    """POST /v1/orders; body is a list/dict (sent as JSON) or bytes.
+    Returns (status, parsed JSON reply)."""
+    if not isinstance(body, (bytes, str)):
+        body = json.dumps(body).encode()
+    h = dict(headers or {})
+    if ctype:
+        h["Content-Type"] = ctype
+    status, data, _ = server.request("POST", "/v1/orders", body, h)
+    return status, json.loads(data)
+
+
+def ndjson(rows):
+    """Encode a list of dicts (or raw str/bytes lines) as NDJSON bytes."""
+    out = []
+    for r in rows:
+        if isinstance(r, bytes):
+            out.append(r)
+        elif isinstance(r, str):
+            out.append(r.encode())
+        else:
+            out.append(json.dumps(r).encode())
+    return b"\n".join(out) + b"\n"
+
+
+def log_values(server):
+    """Every record in the log as a parsed dict, all partitions together."""
+    return [json.loads(v) for recs in server.log_records().values() for v in recs]

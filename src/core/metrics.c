@@ -1,0 +1,249 @@
+/*
+ * metrics — histograms, per-route HTTP counts and the Prometheus exposition
+ * (see metrics.h). The route × status table is fixed-size: routes are
+ * interned into a small array the first time they are seen (a lock only on
+ * that first sighting), statuses map to a fixed list plus "other".
+ */
+#include "core/metrics.h"
+#include "core/stats.h"
+
+#include <dirent.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define MAX_ROUTES 32
+
+static const double bucket_le[SF_HIST_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+    0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
+static const struct {
+    const char *name, *help;
+} hist_meta[SF_HIST_COUNT] = {
+    {"salesflow_log_append_seconds", "Time to build and write one group of log batches."},
+    {"salesflow_log_fsync_seconds", "Time of one fdatasync of a log segment."},
+    {"salesflow_processor_commit_seconds", "Time of one processor store transaction."},
+};
+static struct sf_hist hists[SF_HIST_COUNT];
+
+static const unsigned codes[] = {200, 201, 204, 207, 304, 400, 401, 404, 405, 408,
+                                 413, 415, 422, 429, 431, 500, 503, 507};
+#define NCODES (sizeof(codes) / sizeof(codes[0]))
+static pthread_mutex_t route_mu = PTHREAD_MUTEX_INITIALIZER;
+static const char *routes[MAX_ROUTES];
+static _Atomic int nroutes;
+static _Atomic uint64_t http_count[MAX_ROUTES][NCODES + 1];
+
+static _Atomic int64_t positions[SF_STATS_PARTITIONS];
+static _Atomic int npositions;
+static _Atomic uint64_t store_errors, store_retries;
+static _Atomic int64_t sse_clients;
+static int64_t start_time_s;
+
+__attribute__((constructor)) static void metrics_start(void)
+{
+    start_time_s = sf_now_ms() / 1000;
+}
+
+int64_t sf_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+void metrics_observe(enum sf_hist_id h, int64_t us)
+{
+    if (us < 0)
+        us = 0;
+    size_t b = 0;
+    while (b < SF_HIST_BUCKETS && (double)us / 1e6 > bucket_le[b])
+        b++;
+    atomic_fetch_add_explicit(&hists[h].bucket[b], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&hists[h].sum_us, (uint64_t)us, memory_order_relaxed);
+}
+
+static int route_index(const char *route)
+{
+    int n = atomic_load(&nroutes);
+    for (int i = 0; i < n; i++)
+        if (!strcmp(routes[i], route))
+            return i;
+    pthread_mutex_lock(&route_mu);
+    n = atomic_load(&nroutes);
+    int i;
+    for (i = 0; i < n; i++)
+        if (!strcmp(routes[i], route))
+            break;
+    if (i == n && n < MAX_ROUTES) {
+        routes[n] = route;      /* route strings are static (the route table) */
+        atomic_store(&nroutes, n + 1);
+    }
+    pthread_mutex_unlock(&route_mu);
+    return i < MAX_ROUTES ? i : -1;
+}
+
+void metrics_http(const char *route, unsigned status)
+{
+    int r = route_index(route ? route : "other");
+    if (r < 0)
+        return;
+    size_t c = 0;
+    while (c < NCODES && codes[c] != status)
+        c++;
+    atomic_fetch_add_explicit(&http_count[r][c], 1, memory_order_relaxed);
+}
+
+void metrics_proc_positions(const int64_t *next, int n)
+{
+    for (int i = 0; i < n && i < SF_STATS_PARTITIONS; i++)
+        if (next[i] >= 0)
+            atomic_store_explicit(&positions[i], next[i] + 1, memory_order_relaxed);
+    if (n > atomic_load(&npositions))
+        atomic_store(&npositions, n < SF_STATS_PARTITIONS ? n : SF_STATS_PARTITIONS);
+}
+
+void metrics_store_error(void) { atomic_fetch_add(&store_errors, 1); }
+void metrics_store_retry(void) { atomic_fetch_add(&store_retries, 1); }
+void metrics_sse_clients(int delta) { atomic_fetch_add(&sse_clients, delta); }
+
+int64_t metrics_total_lag(void)
+{
+    int64_t lag = -1;
+    int npos = atomic_load(&npositions), np = atomic_load(&sf_stats.log_partitions);
+    for (int p = 0; p < npos && p < np; p++) {
+        int64_t v = atomic_load_explicit(&positions[p], memory_order_relaxed);
+        int64_t end = sf_stats_log_end_of(p);
+        if (v > 0 && end >= 0)
+            lag = (lag < 0 ? 0 : lag) + (end > v - 1 ? end - (v - 1) : 0);
+    }
+    return lag;
+}
+
+static void header(struct sf_buf *b, const char *name, const char *type,
+                   const char *help)
+{
+    sf_buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void counter(struct sf_buf *b, const char *name, const char *help,
+                    uint64_t v)
+{
+    header(b, name, "counter", help);
+    sf_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
+}
+
+static long rss_bytes(void)
+{
+    long pages = 0, rss = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f) {
+        if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+            rss = 0;
+        fclose(f);
+    }
+    return rss * sysconf(_SC_PAGESIZE);
+}
+
+static int open_fds(void)
+{
+    int n = 0;
+    DIR *d = opendir("/proc/self/fd");
+    struct dirent *e;
+    if (!d)
+        return -1;
+    while ((e = readdir(d)))
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n - 1; /* the directory stream's own fd */
+}
+
+void metrics_render(struct sf_buf *b)
+{
+    header(b, "salesflow_http_requests_total", "counter",
+           "HTTP responses by route and status code.");
+    int nr = atomic_load(&nroutes);
+    for (int r = 0; r < nr; r++) {
+        for (size_t c = 0; c <= NCODES; c++) {
+            uint64_t v = atomic_load_explicit(&http_count[r][c], memory_order_relaxed);
+            if (!v)
+                continue;
+            if (c < NCODES)
+                sf_buf_printf(b, "salesflow_http_requests_total{route=\"%s\",code=\"%u\"}"
+                              " %llu\n", routes[r], codes[c], (unsigned long long)v);
+            else
+                sf_buf_printf(b, "salesflow_http_requests_total{route=\"%s\",code="
+                              "\"other\"} %llu\n", routes[r], (unsigned long long)v);
+        }
+    }
+    counter(b, "salesflow_orders_accepted_total", "Orders appended durably to the log.",
+            sf_stats_get(&sf_stats.ingest_accepted));
+    counter(b, "salesflow_orders_rejected_total", "Orders refused as invalid (422).",
+            sf_stats_get(&sf_stats.ingest_rejected));
+    counter(b, "salesflow_orders_quarantined_total",
+            "Rejected rows kept in the quarantine.",
+            sf_stats_get(&sf_stats.ingest_quarantined));
+
+    for (int h = 0; h < SF_HIST_COUNT; h++) {
+        const char *name = hist_meta[h].name;
+        uint64_t cum = 0;
+        header(b, name, "histogram", hist_meta[h].help);
+        for (int k = 0; k <= SF_HIST_BUCKETS; k++) {
+            cum += atomic_load_explicit(&hists[h].bucket[k], memory_order_relaxed);
+            if (k < SF_HIST_BUCKETS)
+                sf_buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, bucket_le[k],
+                              (unsigned long long)cum);
+            else
+                sf_buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name,
+                              (unsigned long long)cum);
+        }
+        sf_buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name,
+                      (double)atomic_load(&hists[h].sum_us) / 1e6, name,
+                      (unsigned long long)cum);
+    }
+
+    int np = atomic_load(&sf_stats.log_partitions);
+    header(b, "salesflow_log_end_offset", "gauge",
+           "Next offset after the last durable record, per partition.");
+    for (int p = 0; p < np && p < SF_STATS_PARTITIONS; p++) {
+        int64_t end = sf_stats_log_end_of(p);
+        if (end >= 0)
+            sf_buf_printf(b, "salesflow_log_end_offset{partition=\"%d\"} %lld\n", p,
+                          (long long)end);
+    }
+    int npos = atomic_load(&npositions);
+    header(b, "salesflow_processor_position", "gauge",
+           "Next offset the processor will read, as committed in the store.");
+    for (int p = 0; p < npos; p++) {
+        int64_t v = atomic_load_explicit(&positions[p], memory_order_relaxed);
+        if (v > 0)
+            sf_buf_printf(b, "salesflow_processor_position{partition=\"%d\"} %lld\n", p,
+                          (long long)(v - 1));
+    }
+    header(b, "salesflow_processor_lag", "gauge",
+           "Records in the log not yet committed by the processor, per partition.");
+    for (int p = 0; p < npos && p < np; p++) {
+        int64_t v = atomic_load_explicit(&positions[p], memory_order_relaxed);
+        int64_t end = sf_stats_log_end_of(p);
+        if (v > 0 && end >= 0)
+            sf_buf_printf(b, "salesflow_processor_lag{partition=\"%d\"} %lld\n", p,
+                          (long long)(end > v - 1 ? end - (v - 1) : 0));
+    }
+    counter(b, "salesflow_processor_commits_total", "Processor store transactions.",
+            sf_stats_get(&sf_stats.proc_commits));
+    counter(b, "salesflow_store_errors_total", "Failed store transactions.",
+            atomic_load(&store_errors));
+    counter(b, "salesflow_store_retries_total", "Store transactions retried.",
+            atomic_load(&store_retries));
+    header(b, "salesflow_sse_clients", "gauge", "Connected /api/stream clients.");
+    sf_buf_printf(b, "salesflow_sse_clients %lld\n", (long long)atomic_load(&sse_clients));
+    header(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+    sf_buf_printf(b, "process_resident_memory_bytes %ld\n", rss_bytes());
+    header(b, "process_open_fds", "gauge", "Number of open file descriptors.");
+    sf_buf_printf(b, "process_open_fds %d\n", open_fds());
+    header(b, "process_start_time_seconds", "gauge",
+           "Start time of the process since the Unix epoch in seconds.");
+    sf_buf_printf(b, "process_start_time_seconds %lld\n", (long long)start_time_s);
+}

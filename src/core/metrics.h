@@ -1,0 +1,57 @@
+/*
+ * metrics — Prometheus instruments beyond the plain counters of stats.h:
+ * latency histograms, HTTP requests by route and status, processor
+ * positions, store errors; and the text exposition of all of them for
+ * GET /metrics.
+ *
+ * Like stats.h, every update is a relaxed atomic add: nothing here takes a
+ * lock on a hot path. Rendering reads each value once (not a consistent
+ * snapshot across series, which Prometheus does not need).
+ */
+#ifndef SF_METRICS_H
+#define SF_METRICS_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/util.h"
+
+#define SF_HIST_BUCKETS 14
+
+struct sf_hist {
+    _Atomic uint64_t bucket[SF_HIST_BUCKETS + 1];   /* last: +Inf */
+    _Atomic uint64_t sum_us;
+};
+
+enum sf_hist_id {
+    SF_HIST_LOG_APPEND,     /* one writer group: build + write, seconds */
+    SF_HIST_LOG_FSYNC,      /* one fdatasync */
+    SF_HIST_COMMIT,         /* one processor store transaction */
+    SF_HIST_COUNT
+};
+
+/* Record a duration in microseconds. */
+void metrics_observe(enum sf_hist_id h, int64_t us);
+
+/* One HTTP response: route is the path matched in the route table (or
+ * "other"), status the HTTP code. */
+void metrics_http(const char *route, unsigned status);
+
+/* The processor committed positions next[0..n) (entries < 0 unchanged). */
+void metrics_proc_positions(const int64_t *next, int n);
+void metrics_store_error(void);
+void metrics_store_retry(void);
+/* Adjust the number of connected SSE clients by delta. */
+void metrics_sse_clients(int delta);
+
+/* Records in the log not yet committed by the processor, summed over the
+ * partitions whose log end and position are known; -1 if none is known. */
+int64_t metrics_total_lag(void);
+
+/* Append the whole exposition (text format 0.0.4) to b. */
+void metrics_render(struct sf_buf *b);
+
+/* Monotonic microseconds, for timing what goes into a histogram. */
+int64_t sf_mono_us(void);
+
+#endif

@@ -1,0 +1,211 @@
+/*
+ * auth — key list behind a read-write lock; constant-time comparison.
+ *
+ * auth_check compares the presented token with every configured key,
+ * always over AUTH_KEY_MAX bytes and without stopping at a match, so the
+ * time taken says nothing about which key matched or how much of one did.
+ */
+#include "ingest/auth.h"
+#include "core/util.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+struct key {
+    unsigned char k[AUTH_KEY_MAX];
+    size_t len;
+};
+
+struct auth {
+    pthread_rwlock_t lock;
+    int enabled;
+    struct key *fixed;          /* flag + env keys */
+    size_t nfixed;
+    struct key *file_keys;
+    size_t nfile;
+    char *file;
+};
+
+static int valid_key(const char *s, size_t len)
+{
+    if (len == 0 || len > AUTH_KEY_MAX)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)s[i] <= 0x20 || (unsigned char)s[i] > 0x7e)
+            return 0;
+    return 1;
+}
+
+static int push(struct key **keys, size_t *n, const char *s, size_t len)
+{
+    if (*n >= AUTH_KEYS_MAX)
+        return -1;
+    struct key *nk = realloc(*keys, (*n + 1) * sizeof(**keys));
+    if (!nk)
+        return -1;
+    *keys = nk;
+    memset(&nk[*n], 0, sizeof(nk[*n]));
+    memcpy(nk[*n].k, s, len);
+    nk[*n].len = len;
+    (*n)++;
+    return 0;
+}
+
+static int load_file(const char *path, struct key **keys, size_t *n,
+                     char *errstr, size_t errstr_size)
+{
+    FILE *f = fopen(path, "r");
+    char line[AUTH_KEY_MAX + 64];
+    size_t lineno = 0;
+    *keys = NULL;
+    *n = 0;
+    if (!f)
+        return sf_err(-1, errstr, errstr_size, "cannot open API key file %s: %s",
+                      path, strerror(errno));
+    while (fgets(line, sizeof(line), f)) {
+        lineno++;
+        size_t len = strlen(line);
+        if (len == sizeof(line) - 1 && line[len - 1] != '\n')
+            goto bad;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r' ||
+                       line[len - 1] == ' ' || line[len - 1] == '\t'))
+            line[--len] = '\0';
+        char *s = line;
+        while (*s == ' ' || *s == '\t')
+            s++, len--;
+        if (*s == '\0' || *s == '#')
+            continue;
+        if (!valid_key(s, len) || push(keys, n, s, len))
+            goto bad;
+    }
+    fclose(f);
+    return 0;
+bad:
+    fclose(f);
+    free(*keys);
+    *keys = NULL;
+    *n = 0;
+    return sf_err(-1, errstr, errstr_size,
+                  "%s:%zu: an API key must be 1..%d visible ASCII characters "
+                  "(at most %d keys)", path, lineno, AUTH_KEY_MAX, AUTH_KEYS_MAX);
+}
+
+struct auth *auth_new(const char *const *keys, size_t n, const char *env,
+                      const char *file, char *errstr, size_t errstr_size)
+{
+    struct auth *a = calloc(1, sizeof(*a));
+    if (!a) {
+        sf_err(-1, errstr, errstr_size, "out of memory");
+        return NULL;
+    }
+    pthread_rwlock_init(&a->lock, NULL);
+    for (size_t i = 0; i < n; i++) {
+        if (!valid_key(keys[i], strlen(keys[i])) ||
+            push(&a->fixed, &a->nfixed, keys[i], strlen(keys[i]))) {
+            sf_err(-1, errstr, errstr_size, "--api-key #%zu: a key must be 1..%d "
+                   "visible ASCII characters", i + 1, AUTH_KEY_MAX);
+            goto fail;
+        }
+    }
+    for (const char *p = env; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len && (!valid_key(p, len) || push(&a->fixed, &a->nfixed, p, len))) {
+            sf_err(-1, errstr, errstr_size, "SALESFLOW_API_KEYS: each key must be "
+                   "1..%d visible ASCII characters, separated by commas",
+                   AUTH_KEY_MAX);
+            goto fail;
+        }
+        p = comma ? comma + 1 : p + len;
+    }
+    if (file) {
+        if (!(a->file = strdup(file)) ||
+            load_file(file, &a->file_keys, &a->nfile, errstr, errstr_size))
+            goto fail;
+    }
+    a->enabled = n > 0 || (env && *env) || file;
+    return a;
+fail:
+    auth_destroy(a);
+    return NULL;
+}
+
+void auth_destroy(struct auth *a)
+{
+    if (!a)
+        return;
+    free(a->fixed);
+    free(a->file_keys);
+    free(a->file);
+    pthread_rwlock_destroy(&a->lock);
+    free(a);
+}
+
+int auth_enabled(const struct auth *a) { return a && a->enabled; }
+
+/* 1 if tok equals k, in time independent of their contents. */
+static unsigned key_eq(const struct key *k, const unsigned char *tok, size_t len)
+{
+    unsigned diff = (unsigned)(k->len ^ len);
+    for (size_t i = 0; i < AUTH_KEY_MAX; i++)
+        diff |= (unsigned)(k->k[i] ^ (i < len ? tok[i] : 0));
+    return diff == 0;
+}
+
+int auth_check(struct auth *a, const char *h)
+{
+    unsigned char tok[AUTH_KEY_MAX];
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0)
+        return -1;
+    h += 7;
+    while (*h == ' ')
+        h++;
+    size_t len = strlen(h);
+    while (len && h[len - 1] == ' ')
+        len--;
+    if (len == 0)
+        return -1;
+    if (len > AUTH_KEY_MAX)
+        return -2;
+    memset(tok, 0, sizeof(tok));
+    memcpy(tok, h, len);
+    unsigned ok = 0;
+    pthread_rwlock_rdlock(&a->lock);
+    for (size_t i = 0; i < a->nfixed; i++)
+        ok |= key_eq(&a->fixed[i], tok, len);
+    for (size_t i = 0; i < a->nfile; i++)
+        ok |= key_eq(&a->file_keys[i], tok, len);
+    pthread_rwlock_unlock(&a->lock);
+    return ok ? 0 : -2;
+}
+
+int auth_reload(struct auth *a, char *errstr, size_t errstr_size)
+{
+    struct key *keys;
+    size_t n;
+    if (!a || !a->file)
+        return 0;
+    if (load_file(a->file, &keys, &n, errstr, errstr_size))
+        return -1;
+    pthread_rwlock_wrlock(&a->lock);
+    struct key *old = a->file_keys;
+    a->file_keys = keys;
+    a->nfile = n;
+    pthread_rwlock_unlock(&a->lock);
+    free(old);
+    return 0;
+}
+
+size_t auth_key_count(struct auth *a)
+{
+    if (!a)
+        return 0;
+    pthread_rwlock_rdlock(&a->lock);
+    size_t n = a->nfixed + a->nfile;
+    pthread_rwlock_unlock(&a->lock);
+    return n;
+}

@@ -1,0 +1,38 @@
+/*
+ * conntrack — read deadlines for HTTP connections, against slow clients
+ * (slowloris) that would otherwise hold a connection forever by sending a
+ * byte now and then, which resets libmicrohttpd's idle timeout.
+ *
+ * Every connection has a phase and a deadline: HEADERS (from accept, or
+ * from the end of the previous request on a kept-alive connection, until
+ * the last header line: header_timeout), BODY (until the whole body is in:
+ * body_timeout) and WORK (the handler has the request; no deadline — an
+ * order waiting for its fsync is the server's business, not the client's).
+ * A reaper thread checks every 200 ms; a connection past its deadline gets
+ * "408 Request Timeout" (unless it is an idle kept-alive connection, which
+ * is just closed) and is shut down, which makes libmicrohttpd close it.
+ */
+#ifndef SF_CONNTRACK_H
+#define SF_CONNTRACK_H
+
+#include <microhttpd.h>
+
+struct conntrack;
+
+struct conntrack *conntrack_new(int header_timeout_s, int body_timeout_s,
+                                char *errstr, size_t errstr_size);
+void conntrack_destroy(struct conntrack *t);
+
+/* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the conntrack. */
+void conntrack_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                      enum MHD_ConnectionNotificationCode code);
+
+/* Phase changes, called from the access handler and completion callback. */
+void conntrack_headers_done(struct MHD_Connection *c);
+void conntrack_body_done(struct MHD_Connection *c);
+void conntrack_request_done(struct MHD_Connection *c);
+
+/* Connections closed for being too slow, since start. */
+unsigned long conntrack_timeouts(struct conntrack *t);
+
+#endif

@@ -1,0 +1,565 @@
+/*
+ * v1orders — POST /v1/orders, GET /v1/quarantine, and the ingestion
+ * pipeline that POST /orderitem shares (ingest.h).
+ *
+ * A body is one JSON object, a JSON array of objects, or NDJSON (one object
+ * per line, blank lines skipped). Each object is a row. Request-level
+ * problems (not JSON at all, wrong top-level type, no rows, too many rows)
+ * get one {"detail":[…]} answer and touch nothing. Otherwise every row is
+ * validated on its own: bad rows are written to the quarantine (durably,
+ * before the answer) and reported; good rows are appended.
+ *
+ * Appending: rows that carry an order_id are first claimed in the
+ * idempotency index (dedupe.h). A new key is appended; a key already in the
+ * log is answered at once ("duplicate":true); a key whose first append is
+ * still in flight — in another request or earlier in this one — waits for
+ * that append's outcome instead of appending again. The new rows go to the
+ * log in one produce_batch() call (all or none: a full queue is a 503 with
+ * Retry-After for the whole request), and the request is suspended.
+ *
+ * Completion: the batch counts what it still waits for (acks and waits,
+ * plus one held by the submitting thread). Each ack or wake-up, on the log
+ * writer's thread, records its row's outcome and counts down; whoever
+ * reaches zero resumes the connection, and the reply is built on an HTTP
+ * thread (on_resume), not on the writer, which must get back to the disk.
+ *
+ * Status: 201 when every row was accepted (appended or a duplicate), 207
+ * when some were, 422 when none were and some were invalid, 503/507 when
+ * none were and the log refused (full queue, shutting down / disk error).
+ */
+#include "ingest/ingest.h"
+#include "core/stats.h"
+#include "ingest/dedupe.h"
+#include "ingest/quarantine.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum row_state { ROW_BAD = 0, ROW_NEW, ROW_WAIT, ROW_OK, ROW_DUP, ROW_FAIL };
+
+struct row {
+    struct order o;
+    int state;
+    int err;                        /* BROKER_E* for ROW_FAIL */
+    size_t det_start, det_end;      /* ROW_BAD: its entries in b->details */
+    struct dedupe_entry *de;        /* ROW_NEW with a client key */
+    struct dedupe_waiter w;         /* ROW_WAIT */
+    struct batch *b;
+};
+
+struct batch {
+    struct http_req *r;
+    enum ingest_mode mode;
+    atomic_size_t pending;
+    size_t n;
+    struct row *rows;
+    struct sf_buf details;
+};
+
+static void batch_free(void *p)
+{
+    struct batch *b = p;
+    if (!b)
+        return;
+    sf_buf_free(&b->details);
+    free(b->rows);
+    free(b);
+}
+
+struct batch *batch_new(struct http_req *r, enum ingest_mode mode, size_t n)
+{
+    struct batch *b = calloc(1, sizeof(*b));
+    if (!b)
+        return NULL;
+    b->rows = calloc(n ? n : 1, sizeof(*b->rows));
+    if (!b->rows) {
+        free(b);
+        return NULL;
+    }
+    b->r = r;
+    b->mode = mode;
+    b->n = n;
+    /* Bounded by the rows: at most a few KiB of messages per bad row. */
+    sf_buf_init(&b->details, 4096 + n * 8192);
+    for (size_t i = 0; i < n; i++)
+        b->rows[i].b = b;
+    r->state = b;
+    r->state_free = batch_free;
+    return b;
+}
+
+struct order *batch_order(struct batch *b, size_t i) { return &b->rows[i].o; }
+struct sf_buf *batch_details(struct batch *b) { return &b->details; }
+
+void batch_row_ok(struct batch *b, size_t i)
+{
+    b->rows[i].state = ROW_NEW;
+}
+
+void batch_row_bad(struct batch *b, size_t i, size_t start, size_t end)
+{
+    sf_stats_add(&sf_stats.ingest_rejected, 1);
+    b->rows[i].state = ROW_BAD;
+    b->rows[i].det_start = start;
+    b->rows[i].det_end = end;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static unsigned fail_status(int err)
+{
+    return err == BROKER_ENOSPC || err == BROKER_EIO ? MHD_HTTP_INSUFFICIENT_STORAGE
+                                                      : MHD_HTTP_SERVICE_UNAVAILABLE;
+}
+
+/* Build the reply of a finished batch into r->reply; returns the status. */
+static unsigned build_reply(struct batch *b)
+{
+    struct sf_buf *out = &b->r->reply;
+    size_t accepted = 0;
+    int fail_err = 0;
+    out->len = 0;
+    /* At most ~200 bytes per row besides its detail entries. */
+    out->limit = ((size_t)64 << 10) + b->n * 256 + b->details.len;
+
+    for (size_t i = 0; i < b->n; i++) {
+        int s = b->rows[i].state;
+        accepted += s == ROW_OK || s == ROW_DUP;
+        if (s == ROW_FAIL && !fail_err)
+            fail_err = b->rows[i].err;
+    }
+    if (b->mode == INGEST_ORDERITEM) {
+        struct row *rw = &b->rows[0];
+        if (rw->state == ROW_OK || rw->state == ROW_DUP) {
+            static const char ok[] = "{\"status\":\"success\",\"message\":"
+                                     "\"Stock entry created\",\"order_id\":";
+            sf_buf_append(out, ok, sizeof(ok) - 1);
+            sf_buf_json_str(out, rw->o.order_id);
+            sf_buf_append(out, "}", 1);
+            return MHD_HTTP_CREATED;
+        }
+        sf_buf_append(out, "{\"detail\":", 10);
+        sf_buf_json_str(out, broker_strerror(rw->err));
+        sf_buf_append(out, "}", 1);
+        return fail_status(rw->err);
+    }
+
+    sf_buf_printf(out, "{\"accepted\":%zu,\"rejected\":%zu,\"results\":[",
+                  accepted, b->n - accepted);
+    for (size_t i = 0; i < b->n; i++) {
+        struct row *rw = &b->rows[i];
+        char num[32], *p = num + sizeof(num);
+        size_t v = i;
+        *--p = ',';
+        do {
+            *--p = (char)('0' + v % 10);
+            v /= 10;
+        } while (v);
+        sf_buf_append(out, i ? ",{\"index\":" : "{\"index\":", i ? 10 : 9);
+        sf_buf_append(out, p, (size_t)(num + sizeof(num) - p));
+        switch (rw->state) {
+        case ROW_OK:
+        case ROW_DUP:
+            sf_buf_append(out, "\"order_id\":", 11);
+            sf_buf_json_str(out, rw->o.order_id);
+            if (rw->state == ROW_DUP)
+                sf_buf_append(out, ",\"duplicate\":true", 17);
+            break;
+        case ROW_BAD:
+            sf_buf_append(out, "\"detail\":[", 10);
+            sf_buf_append(out, b->details.data + rw->det_start,
+                          rw->det_end - rw->det_start);
+            sf_buf_append(out, "]", 1);
+            break;
+        default:
+            sf_buf_printf(out, "\"detail\":[{\"loc\":[\"body\",%zu],\"msg\":", i);
+            sf_buf_json_str(out, broker_strerror(rw->err));
+            sf_buf_printf(out, ",\"type\":\"%s\"}]",
+                          fail_status(rw->err) == MHD_HTTP_SERVICE_UNAVAILABLE
+                              ? "unavailable" : "storage_error");
+            break;
+        }
+        sf_buf_append(out, "}", 1);
+    }
+    sf_buf_append(out, "]}", 2);
+    if (accepted == b->n)
+        return MHD_HTTP_CREATED;
+    if (accepted)
+        return MHD_HTTP_MULTI_STATUS;
+    if (fail_err)
+        return fail_status(fail_err);
+    return MHD_HTTP_UNPROCESSABLE_CONTENT;
+}
+
+static enum MHD_Result reply_now(struct batch *b)
+{
+    unsigned status = build_reply(b);
+    return http_reply_json(b->r->conn, status, b->r->reply.data);
+}
+
+static enum MHD_Result on_resume(struct http_req *r)
+{
+    return reply_now(r->state);
+}
+
+static void count_down(struct batch *b)
+{
+    if (atomic_fetch_sub(&b->pending, 1) == 1)
+        http_finish(b->r, 0);
+}
+
+/* Log writer thread: row appended (err 0) or not. */
+static void on_ack(void *opaque, int err, int partition, int64_t offset)
+{
+    struct row *rw = opaque;
+    if (!err)
+        sf_stats_appended(partition, offset);   /* dashboard: ingest, lag */
+    rw->err = err;
+    rw->state = err ? ROW_FAIL : ROW_OK;
+    dedupe_complete(rw->b->r->ctx->dedupe, rw->de, err);
+    count_down(rw->b);
+}
+
+/* The first append of this row's key finished. */
+static void on_wait_done(struct dedupe_waiter *w, int err)
+{
+    struct row *rw = (struct row *)((char *)w - offsetof(struct row, w));
+    rw->err = err;
+    rw->state = err ? ROW_FAIL : ROW_DUP;
+    count_down(rw->b);
+}
+
+/* ---- submit ------------------------------------------------------------- */
+
+static void quarantine_rows(struct batch *b, const char *const *raw,
+                            const size_t *raw_len)
+{
+    struct quarantine *q = b->r->ctx->quarantine;
+    size_t nbad = 0, k = 0;
+    char err[256];
+    if (!q || b->mode != INGEST_V1)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        nbad += b->rows[i].state == ROW_BAD;
+    if (!nbad)
+        return;
+    struct quarantine_row *qr = calloc(nbad, sizeof(*qr));
+    struct sf_buf arrays;
+    sf_buf_init(&arrays, b->details.len + 2 * nbad + 16);
+    size_t *offs = calloc(nbad, sizeof(*offs));
+    if (!qr || !offs)
+        goto out;
+    for (size_t i = 0; i < b->n; i++) {
+        struct row *rw = &b->rows[i];
+        if (rw->state != ROW_BAD)
+            continue;
+        offs[k] = arrays.len;
+        sf_buf_append(&arrays, "[", 1);
+        sf_buf_append(&arrays, b->details.data + rw->det_start,
+                      rw->det_end - rw->det_start);
+        sf_buf_append(&arrays, "]", 1);
+        qr[k].index = (long)i;
+        qr[k].raw = raw ? raw[i] : NULL;
+        qr[k].raw_len = raw ? raw_len[i] : 0;
+        qr[k].detail_len = arrays.len - offs[k];
+        k++;
+    }
+    for (size_t j = 0; j < k; j++)
+        qr[j].detail = arrays.data + offs[j];
+    if (quarantine_add(q, b->r->url, qr, k, sf_now_ms(), err, sizeof(err)))
+        log_error("quarantine: %s", err);
+out:
+    sf_buf_free(&arrays);
+    free(offs);
+    free(qr);
+}
+
+/* raw/raw_len: each row's text for the quarantine (may be NULL). */
+static enum MHD_Result submit(struct batch *b, const char *const *raw,
+                              const size_t *raw_len)
+{
+    struct http_req *r = b->r;
+    const struct http_ctx *ctx = r->ctx;
+    struct dedupe *dd = ctx->dedupe;
+    int64_t now = sf_now_ms();
+    size_t nnew = 0;
+
+    quarantine_rows(b, raw, raw_len);
+    atomic_store(&b->pending, 1);
+    for (size_t i = 0; i < b->n; i++) {
+        struct row *rw = &b->rows[i];
+        if (rw->state != ROW_NEW)
+            continue;
+        if (dd && rw->o.client_id) {
+            rw->w.done = on_wait_done;
+            atomic_fetch_add(&b->pending, 1);
+            enum dedupe_result d = dedupe_claim(dd, rw->o.order_id, now, &rw->w, &rw->de);
+            if (d == DEDUPE_WAIT) {
+                rw->state = ROW_WAIT;
+                continue;
+            }
+            atomic_fetch_sub(&b->pending, 1);
+            if (d == DEDUPE_DONE) {
+                rw->state = ROW_DUP;
+                continue;
+            }
+        }
+        nnew++;
+    }
+
+    if (nnew) {
+        struct broker_msg *msgs = calloc(nnew, sizeof(*msgs));
+        size_t *off = calloc(nnew, sizeof(*off));
+        struct sf_buf enc;
+        size_t k = 0;
+        int rc = 0;
+        sf_buf_init(&enc, nnew * SF_ORDER_JSON_MAX);
+        if (!msgs || !off)
+            rc = BROKER_EFULL;
+        for (size_t i = 0; i < b->n && !rc; i++) {
+            struct row *rw = &b->rows[i];
+            if (rw->state != ROW_NEW)
+                continue;
+            off[k] = enc.len;
+            if (order_encode(&rw->o, &enc))
+                rc = BROKER_ETOOBIG;
+            msgs[k].key = rw->o.customer_id;
+            msgs[k].len = enc.len - off[k];
+            msgs[k].opaque = rw;
+            k++;
+        }
+        for (size_t j = 0; j < k && !rc; j++)
+            msgs[j].value = enc.data + off[j];
+        atomic_fetch_add(&b->pending, nnew);
+        if (!rc)
+            rc = broker_produce_batch(ctx->broker, msgs, nnew, on_ack);
+        sf_buf_free(&enc);
+        free(off);
+        free(msgs);
+        if (rc) /* no ack will come: fail them (and their waiters) here */
+            for (size_t i = 0; i < b->n; i++)
+                if (b->rows[i].state == ROW_NEW)
+                    on_ack(&b->rows[i], rc, -1, -1);
+    }
+
+    /* Everything already settled (nothing appended, or the acks beat us):
+     * answer from this thread. Otherwise the last ack resumes us. */
+    if (atomic_load(&b->pending) == 1) {
+        atomic_store(&b->pending, 0);
+        return reply_now(b);
+    }
+    r->on_resume = on_resume;
+    http_suspend(r);
+    count_down(b);
+    return MHD_YES;
+}
+
+enum MHD_Result batch_submit(struct batch *b)
+{
+    return submit(b, NULL, NULL);
+}
+
+/* ---- POST /v1/orders ---------------------------------------------------- */
+
+/* A request-level 422/413 with one detail entry. */
+static enum MHD_Result request_error(struct http_req *r, unsigned status,
+                                     const char *type, const char *msg)
+{
+    struct sf_buf d;
+    int n = 0;
+    sf_buf_init(&d, 8192);
+    sf_buf_append(&d, "{\"detail\":[", 11);
+    order_detail_add(&d, &n, -1, NULL, type, msg);
+    sf_buf_append(&d, "]}", 2);
+    enum MHD_Result rc = http_reply_json(r->conn, status, d.data);
+    sf_buf_free(&d);
+    return rc;
+}
+
+static enum MHD_Result too_many_rows(struct http_req *r, size_t n, size_t max)
+{
+    char msg[200];
+    snprintf(msg, sizeof(msg), "The request has %s%zu orders; at most %zu are "
+             "accepted per request: split it", n > max ? "more than " : "",
+             n > max ? max : n, max);
+    return request_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_long", msg);
+}
+
+static enum MHD_Result no_rows(struct http_req *r)
+{
+    return request_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "too_short",
+                         "The request has no orders: send one order object, an "
+                         "array of them, or one per line as NDJSON");
+}
+
+static enum MHD_Result v1_ndjson(struct http_req *r, size_t max)
+{
+    const char *p = r->body.data ? r->body.data : "", *end = p + r->body.len;
+    size_t n = 0;
+    /* Count the rows first, so a too-big batch costs no parsing. */
+    for (const char *s = p; s < end;) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *e = nl ? nl : end;
+        const char *t = s;
+        while (t < e && (*t == ' ' || *t == '\t' || *t == '\r'))
+            t++;
+        if (t < e && ++n > max)
+            return too_many_rows(r, n, max);
+        s = e + 1;
+    }
+    if (n == 0)
+        return no_rows(r);
+    struct batch *b = batch_new(r, INGEST_V1, n);
+    const char **raw = calloc(n, sizeof(*raw));
+    size_t *raw_len = calloc(n, sizeof(*raw_len));
+    if (!b || !raw || !raw_len) {
+        free(raw);
+        free(raw_len);
+        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    }
+    int64_t now = sf_now_ms();
+    size_t i = 0;
+    for (const char *s = p; s < end && i < n;) {
+        const char *nl = memchr(s, '\n', (size_t)(end - s));
+        const char *e = nl ? nl : end;
+        const char *t = s;
+        while (t < e && (*t == ' ' || *t == '\t' || *t == '\r'))
+            t++;
+        if (t < e) {
+            size_t len = (size_t)(e - s);
+            if (len && s[len - 1] == '\r')
+                len--;
+            raw[i] = s;
+            raw_len[i] = len;
+            size_t start = b->details.len;
+            int nerr = 0;
+            json_t *v = order_parse_json(s, len, (long)i, &b->details, &nerr);
+            if (v && order_validate(v, r->ctx->cat, now, (long)i, &b->rows[i].o,
+                                    &b->details, &nerr) == 0)
+                batch_row_ok(b, i);
+            else
+                batch_row_bad(b, i, start, b->details.len);
+            json_decref(v);
+            i++;
+        }
+        s = e + 1;
+    }
+    enum MHD_Result rc = submit(b, raw, raw_len);
+    free(raw);
+    free(raw_len);
+    return rc;
+}
+
+enum MHD_Result ingest_v1_orders(struct http_req *r)
+{
+    const struct http_ctx *ctx = r->ctx;
+    size_t max = ctx->max_batch ? ctx->max_batch : SF_MAX_BATCH_DEFAULT;
+    if (!ctx->broker)
+        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          "this server does not ingest orders");
+    if (r->ndjson)
+        return v1_ndjson(r, max);
+
+    struct sf_buf d;
+    int nerr = 0;
+    sf_buf_init(&d, 8192);
+    sf_buf_append(&d, "{\"detail\":[", 11);
+    json_t *root = order_parse_json(r->body.data ? r->body.data : "", r->body.len,
+                                    -1, &d, &nerr);
+    if (!root || !(json_is_object(root) || json_is_array(root))) {
+        if (root)
+            order_detail_add(&d, &nerr, -1, NULL, "model_attributes_type",
+                             "Input should be an order object, an array of order "
+                             "objects, or NDJSON (Content-Type: application/x-ndjson)");
+        sf_buf_append(&d, "]}", 2);
+        enum MHD_Result rc = http_reply_json(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
+                                             d.data);
+        sf_buf_free(&d);
+        json_decref(root);
+        return rc;
+    }
+    sf_buf_free(&d);
+
+    int is_array = json_is_array(root);
+    size_t n = is_array ? json_array_size(root) : 1;
+    if (n > max) {
+        json_decref(root);
+        return too_many_rows(r, n, max);
+    }
+    if (n == 0) {
+        json_decref(root);
+        return no_rows(r);
+    }
+    struct batch *b = batch_new(r, INGEST_V1, n);
+    const char **raw = calloc(n, sizeof(*raw));
+    size_t *raw_len = calloc(n, sizeof(*raw_len));
+    if (!b || !raw || !raw_len) {
+        free(raw);
+        free(raw_len);
+        json_decref(root);
+        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    }
+    int64_t now = sf_now_ms();
+    for (size_t i = 0; i < n; i++) {
+        json_t *v = is_array ? json_array_get(root, i) : root;
+        size_t start = b->details.len;
+        int ne = 0;
+        if (order_validate(v, ctx->cat, now, is_array ? (long)i : -1, &b->rows[i].o,
+                           &b->details, &ne) == 0) {
+            batch_row_ok(b, i);
+            continue;
+        }
+        batch_row_bad(b, i, start, b->details.len);
+        /* The row's text for the quarantine: the element as sent, re-encoded
+         * (the whole body for a single object). */
+        if (!is_array) {
+            raw[i] = r->body.data;
+            raw_len[i] = r->body.len;
+        } else {
+            char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            raw[i] = txt;
+            raw_len[i] = txt ? strlen(txt) : 0;
+        }
+    }
+    enum MHD_Result rc = submit(b, raw, raw_len);
+    if (is_array)
+        for (size_t i = 0; i < n; i++)
+            free((char *)raw[i]);
+    free(raw);
+    free(raw_len);
+    json_decref(root);
+    return rc;
+}
+
+/* ---- GET /v1/quarantine ------------------------------------------------- */
+
+enum MHD_Result ingest_v1_quarantine(struct http_req *r)
+{
+    const char *lim = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+                                                  "limit");
+    long limit = 100;
+    if (lim) {
+        char *end;
+        limit = strtol(lim, &end, 10);
+        if (!*lim || *end || limit < 1 || limit > QUARANTINE_RECENT) {
+            return http_reply_json(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
+                                   "{\"detail\":[{\"loc\":[\"query\",\"limit\"],\"msg\":"
+                                   "\"Input should be an integer from 1 to 1000\","
+                                   "\"type\":\"int_parsing\"}]}");
+        }
+    }
+    if (!r->ctx->quarantine)
+        return http_reply_json(r->conn, MHD_HTTP_OK, "{\"count\":0,\"items\":[]}");
+    struct sf_buf out;
+    sf_buf_init(&out, (size_t)QUARANTINE_RECENT * (QUARANTINE_RAW_MAX * 7 + 65536));
+    enum MHD_Result rc;
+    if (quarantine_list(r->ctx->quarantine, (size_t)limit, &out))
+        rc = http_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                        "cannot list the quarantine");
+    else
+        rc = http_reply_json(r->conn, MHD_HTTP_OK, out.data);
+    sf_buf_free(&out);
+    return rc;
+}

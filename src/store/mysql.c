@@ -1,0 +1,980 @@
+/*
+ * mysql — MySQL or MariaDB as the serving store (mysql://…), through MariaDB
+ * Connector/C. The tables are the original sales_db's: `sales` keeps the
+ * original columns (sales_id, source, state, total_sum_amount) so Superset
+ * or Grafana charts built on it keep working, plus orders, sales_minute and
+ * salesflow_offsets (created and versioned by mysql_schema.c; the URI,
+ * connection and statement cache are in mysql_conn.c).
+ *
+ * Money: DECIMAL(18,2) columns, sent as exact decimal text ("2100.00",
+ * money_format) and read back as text (money_parse); no floats anywhere.
+ *
+ * Exactly once: apply() is one READ COMMITTED transaction:
+ *   1. orders — the batch's distinct order_ids, sorted, in multi-row plain
+ *      INSERTs (not INSERT IGNORE): if a statement succeeds, every row in it
+ *      is ours. A duplicate key (a row committed earlier, by us before a
+ *      crash or by a concurrent processor) fails just that statement; we
+ *      then SELECT which of its ids exist (READ COMMITTED sees the latest
+ *      commits) and insert the rest. A row another transaction is still
+ *      inserting makes our INSERT wait for it and then fail or succeed with
+ *      it, so two processors with overlapping batches never both count one
+ *      order. Sorting the ids makes every writer take those row locks in one
+ *      order.
+ *   2. sales, sales_minute — the deltas of exactly the rows inserted in step
+ *      1, as multi-row INSERT … ON DUPLICATE KEY UPDATE x = x + VALUES(x), in
+ *      the fixed key order sales_deltas() produces, so concurrent writers
+ *      take row locks in one order.
+ *   3. salesflow_offsets — the new log positions; then COMMIT.
+ * A deadlock, lock wait timeout, lost connection or server restart rolls
+ * the whole transaction back (the server does it when the connection
+ * dies) and apply() retries it from step 1, reconnecting with backoff. If
+ * that still fails after a few seconds, apply() returns the error, the
+ * processor retries the same batch later, and the next call reconnects
+ * first. A COMMIT whose reply was lost is harmless: the retry finds every
+ * row present and adds nothing.
+ *
+ * States: the original `sales.state` is VARCHAR(2). A state that fits the
+ * state columns is stored as is; the processor's "unknown" (a customer
+ * missing from the catalog) becomes "??" when it does not fit; any other
+ * state too long for the columns fails the batch with a message saying how
+ * to widen them (merging different states into one row would be silent
+ * corruption). The width is read from the tables, and read again when a
+ * state does not fit, so widening them needs no restart.
+ *
+ * Privileges: opening needs SELECT (and CREATE while migrating). A handle
+ * without INSERT or UPDATE still serves reads (a read-only dashboard
+ * user); its load_positions() and apply() fail with the privilege error,
+ * which stops a processor at start.
+ *
+ * Every statement with values is a prepared statement; multi-row statements
+ * are prepared per row count and cached per connection.
+ */
+#include "store/mysql_int.h"
+#include "core/money.h"
+#include "core/util.h"
+
+#include <errmsg.h>
+#include <inttypes.h>
+#include <mysqld_error.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define ORDERS_CHUNK 1024       /* most rows per INSERT INTO orders (7 values) */
+#define UPSERT_CHUNK 1024       /* most rows per aggregate upsert (6 values) */
+#define EXACT_BELOW 64          /* smaller INSERTs are prepared for their size */
+#define APPLY_ATTEMPTS 8        /* transaction attempts inside one apply() */
+#define UNKNOWN_STATE "??"      /* "unknown" where the state columns are narrow */
+
+static const struct sql_text ins_orders = {
+    "INSERT INTO orders (uuid, customer_id, source, quantity, total, created_at,"
+    " state) VALUES ", "(?,?,?,?,?,?,?)", ""};
+static const struct sql_text sel_uuids = {
+    "SELECT uuid FROM orders WHERE uuid IN (", "?", ")"};
+/* updated_at: the latest log time folded in (as in SQLite), so a replay
+ * reproduces the table exactly; COALESCE for hand-made nullable columns. */
+static const struct sql_text up_sales = {
+    "INSERT INTO sales (source, state, total_sum_amount, order_count, quantity,"
+    " updated_at) VALUES ", "(?,?,?,?,?,?)",
+    " ON DUPLICATE KEY UPDATE"
+    " total_sum_amount = total_sum_amount + VALUES(total_sum_amount),"
+    " order_count = order_count + VALUES(order_count),"
+    " quantity = quantity + VALUES(quantity),"
+    " updated_at = GREATEST(COALESCE(updated_at, VALUES(updated_at)), VALUES(updated_at))"};
+static const struct sql_text up_minute = {
+    "INSERT INTO sales_minute (minute, source, state, total, order_count,"
+    " quantity) VALUES ", "(?,?,?,?,?,?)",
+    " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
+    " order_count = order_count + VALUES(order_count),"
+    " quantity = quantity + VALUES(quantity)"};
+static const struct sql_text up_pos = {
+    "INSERT INTO salesflow_offsets (topic, `partition`, next_offset) VALUES ",
+    "(?,?,?)", " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)"};
+static const struct sql_text q_positions = {
+    "SELECT `partition`, next_offset FROM salesflow_offsets WHERE topic = ?"
+    " ORDER BY `partition`", NULL, NULL};
+static const struct sql_text q_sales = {
+    "SELECT source, state, total_sum_amount, order_count, quantity, updated_at"
+    " FROM sales ORDER BY total_sum_amount DESC, source, state", NULL, NULL};
+/* Keys for the dashboard queries, whose text depends on the filter. */
+static const char q_minute_key[] = "sales_minute", q_recent_key[] = "recent_orders";
+
+/* --- open / close -------------------------------------------------------- */
+
+static void mysql_store_close(struct store *b)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    if (!s)
+        return;
+    sfmy_disconnect(s);
+    if (s->password) {
+        memset(s->password, 0, strlen(s->password));
+        free(s->password);
+    }
+    free(s->user);
+    free(s->host);
+    free(s->dbname);
+    free(s->socket);
+    free(s->bind);
+    free(s);
+}
+
+/* Prepare the write statements once: the server checks privileges here, so
+ * a user without INSERT or UPDATE is found at open, not at the first batch. */
+static int check_writable(struct mysql_store *s, char *errstr, size_t n)
+{
+    const struct sql_text *w[] = {&ins_orders, &up_sales, &up_minute, &up_pos};
+    s->write_err[0] = '\0';
+    for (size_t i = 0; i < SF_ARRAY_LEN(w); i++) {
+        if (sfmy_stmt(s, w[i], 1, errstr, n))
+            continue;
+        if (!sfmy_is_privilege_error(s->last_errno))
+            return -1;
+        /* Reads still work: a read-only user may serve the dashboard. */
+        sfmy_report(s, s->last_errno, s->last_msg, "cannot write", s->write_err,
+                    sizeof(s->write_err));
+        log_info("mysql store %s: no INSERT/UPDATE privilege, so reads only", s->where);
+        return 0;
+    }
+    return 0;
+}
+
+static int mysql_store_open(struct store **out, const char *where, char *errstr, size_t n)
+{
+    struct mysql_store *s = calloc(1, sizeof(*s));
+    if (!s)
+        return sf_err(-1, errstr, n, "out of memory");
+    s->base.ops = &mysql_store_ops;
+    s->state_width = 2;
+    if (!(s->bind = malloc(ORDERS_CHUNK * 7 * sizeof(*s->bind)))) {
+        sf_err(-1, errstr, n, "out of memory");
+        goto fail;
+    }
+    if (sfmy_parse_uri(s, where, errstr, n) || sfmy_connect(s, errstr, n) ||
+        sfmy_migrate(s, errstr, n) || check_writable(s, errstr, n))
+        goto fail;
+    *out = &s->base;
+    return 0;
+fail:
+    mysql_store_close(&s->base);
+    return -1;
+}
+
+/* Run op; after a lost connection, reconnect and run it once more. */
+static int with_reconnect(struct mysql_store *s,
+                          int (*op)(struct mysql_store *, void *, char *, size_t),
+                          void *arg, char *errstr, size_t n)
+{
+    for (int attempt = 0;; attempt++) {
+        int rc = s->db ? 0 : sfmy_connect(s, errstr, n);
+        if (rc == 0 && (rc = op(s, arg, errstr, n)) == 0)
+            return 0;
+        if (!sfmy_is_conn_error(s->last_errno) || attempt == 1)
+            return rc;
+        sfmy_disconnect(s);
+    }
+}
+
+/* --- load_positions ------------------------------------------------------ */
+
+struct pos_ctx {
+    const char *topic;
+    int64_t *next;
+    int nparts;
+    struct store_position *rows;    /* positions(): all of them */
+    size_t n, cap;
+};
+
+static int on_position(void *opaque, char **col, unsigned ncols)
+{
+    struct pos_ctx *c = opaque;
+    if (ncols < 2 || !col[0] || !col[1])
+        return 0;
+    int p = atoi(col[0]);
+    int64_t next = strtoll(col[1], NULL, 10);
+    if (!c->next) {
+        if (c->n == c->cap) {
+            size_t cap = c->cap ? c->cap * 2 : 16;
+            struct store_position *r = realloc(c->rows, cap * sizeof(*r));
+            if (!r)
+                return -2;
+            c->rows = r;
+            c->cap = cap;
+        }
+        c->rows[c->n].partition = p;
+        c->rows[c->n++].next_offset = next;
+    } else if (p >= 0 && p < c->nparts) {
+        c->next[p] = next;
+    } else {
+        log_warn("store has a position for partition %d of %s, which has only %d "
+                 "partitions; ignored", p, c->topic, c->nparts);
+    }
+    return 0;
+}
+
+static int positions_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
+{
+    struct pos_ctx *c = arg;
+    const char *params[] = {c->topic};
+    for (int i = 0; c->next && i < c->nparts; i++)
+        c->next[i] = 0;
+    c->n = 0;
+    int rc = sfmy_query_str(s, &q_positions, params, 1, on_position, c,
+                            "reading log positions", errstr, n);
+    return rc == -2 ? sfmy_plain_fail(s, errstr, n, "out of memory") : rc;
+}
+
+static int mysql_load_positions(struct store *b, const char *topic, int64_t *next,
+                                int nparts, char *errstr, size_t n)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    struct pos_ctx c = {.topic = topic, .next = next, .nparts = nparts};
+    /* Only a processor asks for positions: a handle that cannot write
+     * stops it here, at start, with the reason. */
+    if (s->write_err[0])
+        return sf_err(-1, errstr, n, "%s", s->write_err);
+    return with_reconnect(s, positions_once, &c, errstr, n);
+}
+
+static int mysql_positions(struct store *b, const char *topic,
+                           struct store_position **rows, size_t *n, char *errstr,
+                           size_t en)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    struct pos_ctx c = {.topic = topic};
+    if (with_reconnect(s, positions_once, &c, errstr, en)) {
+        free(c.rows);
+        return -1;
+    }
+    *rows = c.rows;
+    *n = c.n;
+    return 0;
+}
+
+/* --- apply --------------------------------------------------------------- */
+
+/* order_ids compare as the server's PAD SPACE collation does: trailing
+ * spaces do not count. */
+static size_t key_len(const char *k)
+{
+    size_t l = strlen(k);
+    while (l && k[l - 1] == ' ')
+        l--;
+    return l;
+}
+
+static int key_cmp(const char *a, const char *b)
+{
+    size_t la = key_len(a), lb = key_len(b);
+    int c = memcmp(a, b, la < lb ? la : lb);
+    return c ? c : (la > lb) - (la < lb);
+}
+
+struct idref {
+    const char *id;
+    size_t i;                   /* index into the batch */
+};
+
+static int cmp_idref(const void *a, const void *b)
+{
+    const struct idref *x = a, *y = b;
+    int c = key_cmp(x->id, y->id);
+    return c ? c : (x->i > y->i) - (x->i < y->i);
+}
+
+/* Everything apply() derives from its rows once, reused by every attempt. */
+struct batch {
+    const struct store_order *rows;
+    struct store_order *mapped;     /* rows with states fitted, or NULL */
+    size_t n;
+    struct idref *uniq;             /* distinct ids, sorted, first occurrence */
+    size_t nu;
+    struct idref *todo;             /* scratch for one chunk */
+    MYSQL_TIME *created;
+    char (*total)[24];
+    unsigned char *ins;             /* row i was inserted by this attempt */
+};
+
+static void batch_free(struct batch *b)
+{
+    free(b->mapped);
+    free(b->uniq);
+    free(b->todo);
+    free(b->created);
+    free(b->total);
+    free(b->ins);
+}
+
+static int batch_init(struct mysql_store *s, struct batch *b,
+                      const struct store_order *rows, size_t n, char *errstr, size_t en)
+{
+    size_t m = n ? n : 1;
+    memset(b, 0, sizeof(*b));
+    b->rows = rows;
+    b->n = n;
+    b->uniq = malloc(m * sizeof(*b->uniq));
+    b->todo = malloc((m < ORDERS_CHUNK ? m : ORDERS_CHUNK) * sizeof(*b->todo));
+    b->created = malloc(m * sizeof(*b->created));
+    b->total = malloc(m * sizeof(*b->total));
+    b->ins = calloc(m, 1);
+    if (!b->uniq || !b->todo || !b->created || !b->total || !b->ins)
+        return sfmy_plain_fail(s, errstr, en, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const char *st = rows[i].state;
+        if (strlen(st) <= s->state_width)
+            continue;
+        if (strcmp(st, "unknown") != 0 || strlen(UNKNOWN_STATE) > s->state_width) {
+            char m2[384];
+            snprintf(m2, sizeof(m2), "state \"%s\" of customer %" PRId64 " is longer than "
+                     "the state columns (%u characters); widen them: ALTER TABLE sales "
+                     "MODIFY state VARCHAR(32) NOT NULL (and orders, sales_minute)",
+                     st, rows[i].o.customer_id, s->state_width);
+            return sfmy_plain_fail(s, errstr, en, m2);
+        }
+        if (!b->mapped) {
+            if (!(b->mapped = malloc(n * sizeof(*b->mapped))))
+                return sfmy_plain_fail(s, errstr, en, "out of memory");
+            memcpy(b->mapped, rows, n * sizeof(*rows));
+            b->rows = b->mapped;
+        }
+        snprintf(b->mapped[i].state, sizeof(b->mapped[i].state), "%s", UNKNOWN_STATE);
+    }
+    for (size_t i = 0; i < n; i++) {
+        b->uniq[i].id = b->rows[i].o.order_id;
+        b->uniq[i].i = i;
+        sfmy_time(b->rows[i].o.created_ms, &b->created[i]);
+        money_format(b->rows[i].o.total_cents, b->total[i]);
+    }
+    qsort(b->uniq, n, sizeof(*b->uniq), cmp_idref);
+    for (size_t i = 0; i < n; i++)
+        if (b->nu == 0 || key_cmp(b->uniq[b->nu - 1].id, b->uniq[i].id) != 0)
+            b->uniq[b->nu++] = b->uniq[i];
+    return 0;
+}
+
+/* Which of todo[0..k) exist in orders: remove them from todo. */
+static int drop_existing(struct mysql_store *s, struct batch *b, size_t *k,
+                         char *errstr, size_t en)
+{
+    MYSQL_STMT *st = sfmy_stmt(s, &sel_uuids, (unsigned)*k, errstr, en);
+    MYSQL_BIND rb;
+    char id[SF_UUID_STRLEN * 4 + 8];
+    unsigned long len = 0;
+    my_bool isnull = 0, trunc = 0;
+    unsigned char *present = NULL;
+    int rc = -1, frc;
+    if (!st)
+        return -1;
+    for (size_t j = 0; j < *k; j++)
+        sfmy_bind_str(&s->bind[j], b->todo[j].id);
+    if (mysql_stmt_bind_param(st, s->bind) || mysql_stmt_execute(st))
+        return sfmy_stmt_fail(s, st, "looking up existing orders", errstr, en);
+    memset(&rb, 0, sizeof(rb));
+    rb.buffer_type = MYSQL_TYPE_STRING;
+    rb.buffer = id;
+    rb.buffer_length = sizeof(id) - 1;
+    rb.length = &len;
+    rb.is_null = &isnull;
+    rb.error = &trunc;
+    if (!(present = calloc(*k, 1))) {
+        sfmy_plain_fail(s, errstr, en, "out of memory");
+        goto out;
+    }
+    if (mysql_stmt_bind_result(st, &rb)) {
+        sfmy_stmt_fail(s, st, "looking up existing orders", errstr, en);
+        goto out;
+    }
+    while ((frc = mysql_stmt_fetch(st)) == 0 || frc == MYSQL_DATA_TRUNCATED) {
+        id[len < sizeof(id) - 1 ? len : sizeof(id) - 1] = '\0';
+        struct idref key = {id, 0};
+        /* todo is sorted by key; find any entry with an equal key */
+        size_t lo = 0, hi = *k;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (key_cmp(b->todo[mid].id, key.id) < 0)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < *k && key_cmp(b->todo[lo].id, key.id) == 0)
+            present[lo] = 1;
+    }
+    if (frc != MYSQL_NO_DATA) {
+        sfmy_stmt_fail(s, st, "looking up existing orders", errstr, en);
+        goto out;
+    }
+    size_t w = 0;
+    for (size_t j = 0; j < *k; j++)
+        if (!present[j])
+            b->todo[w++] = b->todo[j];
+    *k = w;
+    rc = 0;
+out:
+    mysql_stmt_free_result(st);
+    free(present);
+    return rc;
+}
+
+/* Insert the orders uniq[0..k); mark the ones this transaction inserted. */
+static int insert_orders(struct mysql_store *s, struct batch *b, const struct idref *ids,
+                         size_t k, char *errstr, size_t en)
+{
+    memcpy(b->todo, ids, k * sizeof(*ids));
+    for (int tries = 0; k > 0; tries++) {
+        MYSQL_STMT *st = sfmy_stmt(s, &ins_orders, (unsigned)k, errstr, en);
+        if (!st)
+            return -1;
+        for (size_t j = 0; j < k; j++) {
+            size_t i = b->todo[j].i;
+            const struct store_order *r = &b->rows[i];
+            MYSQL_BIND *p = &s->bind[j * 7];
+            sfmy_bind_str(&p[0], r->o.order_id);
+            sfmy_bind_i64(&p[1], &r->o.customer_id);
+            sfmy_bind_str(&p[2], sf_sources[r->o.source]);
+            sfmy_bind_i64(&p[3], &r->o.quantity);
+            sfmy_bind_str(&p[4], b->total[i]);
+            sfmy_bind_time(&p[5], &b->created[i]);
+            sfmy_bind_str(&p[6], r->state);
+        }
+        if (mysql_stmt_bind_param(st, s->bind))
+            return sfmy_stmt_fail(s, st, "inserting into orders", errstr, en);
+        if (mysql_stmt_execute(st) == 0) {
+            for (size_t j = 0; j < k; j++)
+                b->ins[b->todo[j].i] = 1;
+            return 0;
+        }
+        if (mysql_stmt_errno(st) != ER_DUP_ENTRY || tries >= 8)
+            return sfmy_stmt_fail(s, st, "inserting into orders", errstr, en);
+        /* Some are there already (committed before, by us or another
+         * processor): insert only the others. */
+        if (drop_existing(s, b, &k, errstr, en))
+            return -1;
+    }
+    return 0;
+}
+
+/* Rows in the next INSERT INTO orders of r remaining: whole powers of two
+ * down to EXACT_BELOW, then the exact rest, so that the few statement sizes
+ * stay prepared instead of a new one being prepared for every batch. */
+static size_t orders_chunk(size_t r)
+{
+    size_t k = ORDERS_CHUNK;
+    if (r < EXACT_BELOW)
+        return r;
+    while (k > r)
+        k /= 2;
+    return k;
+}
+
+/* An upsert of k rows is sent as a power of two of rows: the last row again
+ * with zero increments (a no-op), for the same reason. */
+static size_t upsert_rows(size_t k)
+{
+    size_t p = 1;
+    while (p < k)
+        p *= 2;
+    return p;
+}
+
+static const int64_t zero;
+
+static int upsert_sales(struct mysql_store *s, const struct sales_delta *d, size_t nd,
+                        char (*amt)[24], MYSQL_TIME *tm, char *errstr, size_t en)
+{
+    for (size_t off = 0; off < nd; off += UPSERT_CHUNK) {
+        size_t k = nd - off < UPSERT_CHUNK ? nd - off : UPSERT_CHUNK;
+        size_t padded = upsert_rows(k);
+        MYSQL_STMT *st = sfmy_stmt(s, &up_sales, (unsigned)padded, errstr, en);
+        if (!st)
+            return -1;
+        for (size_t j = 0; j < padded; j++) {
+            size_t i = off + (j < k ? j : k - 1);
+            const struct sales_delta *x = &d[i];
+            MYSQL_BIND *p = &s->bind[j * 6];
+            if (j < k)
+                sfmy_time(x->updated_ms, &tm[i]);
+            sfmy_bind_str(&p[0], sf_sources[x->source]);
+            sfmy_bind_str(&p[1], x->state);
+            sfmy_bind_str(&p[2], j < k ? money_format(x->total_cents, amt[i]) : "0.00");
+            sfmy_bind_i64(&p[3], j < k ? &x->count : &zero);
+            sfmy_bind_i64(&p[4], j < k ? &x->quantity : &zero);
+            sfmy_bind_time(&p[5], &tm[i]);
+        }
+        if (mysql_stmt_bind_param(st, s->bind) || mysql_stmt_execute(st))
+            return sfmy_stmt_fail(s, st, "updating sales", errstr, en);
+    }
+    return 0;
+}
+
+static int upsert_minute(struct mysql_store *s, const struct sales_delta *d, size_t nd,
+                         char (*amt)[24], MYSQL_TIME *tm, char *errstr, size_t en)
+{
+    for (size_t off = 0; off < nd; off += UPSERT_CHUNK) {
+        size_t k = nd - off < UPSERT_CHUNK ? nd - off : UPSERT_CHUNK;
+        size_t padded = upsert_rows(k);
+        MYSQL_STMT *st = sfmy_stmt(s, &up_minute, (unsigned)padded, errstr, en);
+        if (!st)
+            return -1;
+        for (size_t j = 0; j < padded; j++) {
+            size_t i = off + (j < k ? j : k - 1);
+            const struct sales_delta *x = &d[i];
+            MYSQL_TIME *t = &tm[i];
+            if (j < k) {
+                unsigned y = 0, mo = 0, dd = 0, h = 0, mi = 0;
+                sscanf(x->minute, "%4u-%2u-%2uT%2u:%2u", &y, &mo, &dd, &h, &mi);
+                memset(t, 0, sizeof(*t));
+                t->year = y;
+                t->month = mo;
+                t->day = dd;
+                t->hour = h;
+                t->minute = mi;
+                t->time_type = MYSQL_TIMESTAMP_DATETIME;
+            }
+            MYSQL_BIND *p = &s->bind[j * 6];
+            sfmy_bind_time(&p[0], t);
+            sfmy_bind_str(&p[1], sf_sources[x->source]);
+            sfmy_bind_str(&p[2], x->state);
+            sfmy_bind_str(&p[3], j < k ? money_format(x->total_cents, amt[i]) : "0.00");
+            sfmy_bind_i64(&p[4], j < k ? &x->count : &zero);
+            sfmy_bind_i64(&p[5], j < k ? &x->quantity : &zero);
+        }
+        if (mysql_stmt_bind_param(st, s->bind) || mysql_stmt_execute(st))
+            return sfmy_stmt_fail(s, st, "updating sales_minute", errstr, en);
+    }
+    return 0;
+}
+
+static int write_positions(struct mysql_store *s, const char *topic, const int64_t *next,
+                           int nparts, char *errstr, size_t en)
+{
+    int64_t *part = malloc((size_t)(nparts > 0 ? nparts : 1) * sizeof(*part));
+    int rc = 0;
+    if (!part)
+        return sfmy_plain_fail(s, errstr, en, "out of memory");
+    for (int p = 0; p < nparts && rc == 0;) {
+        unsigned k = 0;
+        for (; p < nparts && k < UPSERT_CHUNK; p++) {
+            if (next[p] < 0)
+                continue;
+            part[p] = p;
+            MYSQL_BIND *b = &s->bind[k * 3];
+            sfmy_bind_str(&b[0], topic);
+            sfmy_bind_i64(&b[1], &part[p]);
+            sfmy_bind_i64(&b[2], &next[p]);
+            k++;
+        }
+        if (k == 0)
+            break;
+        MYSQL_STMT *st = sfmy_stmt(s, &up_pos, k, errstr, en);
+        if (!st)
+            rc = -1;
+        else if (mysql_stmt_bind_param(st, s->bind) || mysql_stmt_execute(st))
+            rc = sfmy_stmt_fail(s, st, "storing log positions", errstr, en);
+    }
+    free(part);
+    return rc;
+}
+
+/* One attempt: the whole batch in one transaction. Leaves it open on
+ * failure; the caller rolls back. */
+static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
+                      const int64_t *next, int nparts, size_t *added,
+                      char *errstr, size_t en)
+{
+    struct sales_delta *ds = NULL, *dm = NULL;
+    size_t nds = 0, ndm = 0;
+    char (*amt)[24] = NULL;
+    MYSQL_TIME *tm = NULL;
+    int rc = -1;
+
+    memset(b->ins, 0, b->n ? b->n : 1);
+    if (sfmy_exec(s, "START TRANSACTION", "starting a transaction", errstr, en))
+        return -1;
+    for (size_t off = 0, k; off < b->nu; off += k) {
+        k = orders_chunk(b->nu - off);
+        if (insert_orders(s, b, b->uniq + off, k, errstr, en))
+            goto out;
+    }
+    if (sales_deltas(b->rows, b->ins, b->n, &ds, &nds, &dm, &ndm) ||
+        !(amt = malloc((nds + ndm + 1) * sizeof(*amt))) ||
+        !(tm = malloc((nds + ndm + 1) * sizeof(*tm)))) {
+        sfmy_plain_fail(s, errstr, en, "out of memory");
+        goto out;
+    }
+    if (upsert_sales(s, ds, nds, amt, tm, errstr, en) ||
+        upsert_minute(s, dm, ndm, amt + nds, tm + nds, errstr, en) ||
+        write_positions(s, topic, next, nparts, errstr, en))
+        goto out;
+    if (mysql_commit(s->db)) {
+        sfmy_db_fail(s, "COMMIT", errstr, en);
+        goto out;
+    }
+    *added = 0;
+    for (size_t i = 0; i < b->n; i++)
+        *added += b->ins[i];
+    rc = 0;
+out:
+    free(ds);
+    free(dm);
+    free(amt);
+    free(tm);
+    return rc;
+}
+
+/* 1 if a state in rows fits neither the state columns nor the "unknown"
+ * mapping. */
+static int needs_wider_state(const struct mysql_store *s, const struct store_order *rows,
+                             size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strlen(rows[i].state) > s->state_width &&
+            (strcmp(rows[i].state, "unknown") != 0 ||
+             strlen(UNKNOWN_STATE) > s->state_width))
+            return 1;
+    return 0;
+}
+
+static void pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static int mysql_apply(struct store *bs, const char *topic, const struct store_order *rows,
+                       size_t n, const int64_t *next, int nparts, size_t *inserted,
+                       char *errstr, size_t en)
+{
+    struct mysql_store *s = (struct mysql_store *)bs;
+    struct batch b;
+    int rc = -1, backoff = 50;
+
+    if (s->write_err[0]) {
+        sf_err(-1, errstr, en, "%s", s->write_err);
+        return -1;
+    }
+    if (needs_wider_state(s, rows, n) && s->db) {
+        /* Perhaps someone widened the columns since we looked. */
+        char tmp[256];
+        sfmy_check_shape(s, 1, tmp, sizeof(tmp));
+    }
+    if (batch_init(s, &b, rows, n, errstr, en))
+        goto out;
+    for (int attempt = 1;; attempt++) {
+        s->last_errno = 0;
+        rc = s->db ? 0 : sfmy_connect(s, errstr, en);
+        if (rc == 0 && (rc = apply_once(s, &b, topic, next, nparts, inserted, errstr,
+                                        en)) == 0) {
+            if (attempt > 1)
+                log_info("mysql store %s: batch of %zu orders applied after %d attempts",
+                         s->where, n, attempt);
+            break;
+        }
+        unsigned e = s->last_errno;
+        if (s->db && !sfmy_is_conn_error(e) && mysql_rollback(s->db))
+            e = mysql_errno(s->db) ? mysql_errno(s->db) : CR_SERVER_LOST;
+        if (sfmy_is_conn_error(e))
+            sfmy_disconnect(s);  /* the server rolls back what it had */
+        if (!(sfmy_is_conn_error(e) || sfmy_is_txn_retry(e)) || attempt >= APPLY_ATTEMPTS)
+            break;
+        if (sfmy_is_txn_retry(e))
+            log_warn("%s; retrying the batch", errstr);
+        else if (attempt == 1)
+            log_warn("%s; reconnecting", errstr);
+        /* Deadlocks: a short random pause so the two writers part ways. */
+        pause_ms(sfmy_is_txn_retry(e) ? 5 + (int)((uintptr_t)&b ^ (uintptr_t)sf_mono_ms()) % 50
+                                 : backoff);
+        backoff = backoff < 1000 ? backoff * 2 : 1000;
+    }
+out:
+    batch_free(&b);
+    return rc;
+}
+
+/* --- reset --------------------------------------------------------------- */
+
+static const struct sql_text del_positions = {
+    "DELETE FROM salesflow_offsets WHERE topic = ?", NULL, NULL};
+
+/* One transaction of DELETEs, not TRUNCATE: TRUNCATE commits on its own
+ * and needs the DROP privilege. sales_id keeps counting (resetting
+ * AUTO_INCREMENT is DDL, which would commit the transaction). */
+static int reset_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
+{
+    const char *params[] = {arg};
+    if (sfmy_exec(s, "START TRANSACTION", "emptying the serving tables", errstr, n) ||
+        sfmy_exec(s, "DELETE FROM orders", "emptying orders", errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales", "emptying sales", errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_minute", "emptying sales_minute", errstr, n) ||
+        sfmy_query_str(s, &del_positions, params, 1, NULL, NULL,
+                       "emptying salesflow_offsets", errstr, n) ||
+        (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
+        if (s->db && !sfmy_is_conn_error(s->last_errno)) {
+            unsigned e = s->last_errno;
+            mysql_rollback(s->db);
+            s->last_errno = e;
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static int mysql_reset(struct store *b, const char *topic, char *errstr, size_t n)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    if (s->write_err[0])
+        return sf_err(-1, errstr, n, "%s", s->write_err);
+    return with_reconnect(s, reset_once, (void *)topic, errstr, n);
+}
+
+/* --- reads --------------------------------------------------------------- */
+
+/* "2026-11-29 03:31:54.708…" → "2026-11-29T03:31:54.708Z", as SQLite has it */
+static void rfc3339(char *out, size_t n, const char *dt)
+{
+    snprintf(out, n, "%.23sZ", dt ? dt : "");
+    if (strlen(out) > 10 && out[10] == ' ')
+        out[10] = 'T';
+}
+
+struct rows_ctx {
+    void *rows;
+    size_t n, cap, size;
+    int bad;
+};
+
+static void *next_row(struct rows_ctx *c)
+{
+    if (c->n == c->cap) {
+        size_t cap = c->cap ? c->cap * 2 : 64;
+        void *r = realloc(c->rows, cap * c->size);
+        if (!r)
+            return NULL;
+        c->rows = r;
+        c->cap = cap;
+    }
+    void *x = (char *)c->rows + c->n++ * c->size;
+    memset(x, 0, c->size);
+    return x;
+}
+
+static int64_t to_i64(const char *v)
+{
+    return v ? strtoll(v, NULL, 10) : 0;
+}
+
+static void to_cents(struct rows_ctx *c, const char *v, int64_t *out)
+{
+    if (!v || money_parse(v, out))
+        c->bad = 1;
+}
+
+/* sales: source, state, total_sum_amount, order_count, quantity, updated_at */
+static int on_sales(void *opaque, char **col, unsigned ncols)
+{
+    struct rows_ctx *c = opaque;
+    struct sales_row *x;
+    if (ncols < 6)
+        return 0;
+    if (!(x = next_row(c)))
+        return -2;
+    snprintf(x->source, sizeof(x->source), "%s", col[0] ? col[0] : "");
+    snprintf(x->state, sizeof(x->state), "%s", col[1] ? col[1] : "");
+    to_cents(c, col[2], &x->total_cents);
+    x->order_count = to_i64(col[3]);
+    x->quantity = to_i64(col[4]);
+    if (col[5])
+        rfc3339(x->updated_at, sizeof(x->updated_at), col[5]);
+    return 0;
+}
+
+/* minute (formatted), source, SUM(total), SUM(order_count), SUM(quantity) */
+static int on_minute(void *opaque, char **col, unsigned ncols)
+{
+    struct rows_ctx *c = opaque;
+    struct minute_row *x;
+    if (ncols < 5)
+        return 0;
+    if (!(x = next_row(c)))
+        return -2;
+    snprintf(x->minute, sizeof(x->minute), "%s", col[0] ? col[0] : "");
+    snprintf(x->source, sizeof(x->source), "%s", col[1] ? col[1] : "");
+    to_cents(c, col[2], &x->total_cents);
+    x->order_count = to_i64(col[3]);
+    x->quantity = to_i64(col[4]);
+    return 0;
+}
+
+/* uuid, customer_id, source, quantity, total, created_at, state */
+static int on_order(void *opaque, char **col, unsigned ncols)
+{
+    struct rows_ctx *c = opaque;
+    struct order_row *x;
+    if (ncols < 7)
+        return 0;
+    if (!(x = next_row(c)))
+        return -2;
+    snprintf(x->order_id, sizeof(x->order_id), "%s", col[0] ? col[0] : "");
+    x->customer_id = to_i64(col[1]);
+    snprintf(x->source, sizeof(x->source), "%s", col[2] ? col[2] : "");
+    x->quantity = to_i64(col[3]);
+    to_cents(c, col[4], &x->total_cents);
+    rfc3339(x->created_at, sizeof(x->created_at), col[5]);
+    snprintf(x->state, sizeof(x->state), "%s", col[6] ? col[6] : "");
+    return 0;
+}
+
+/* A read: a statement, its parameters, where the rows go. */
+struct read {
+    const struct sql_text *sql;         /* a fixed statement, or … */
+    const void *key;                    /* … a built one: cache key, */
+    unsigned variant;                   /* its variant and */
+    const char *text;                   /* its text */
+    MYSQL_BIND *params;
+    sfmy_row_fn fn;
+    struct rows_ctx c;
+    const char *what;
+};
+
+static int read_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
+{
+    struct read *r = arg;
+    MYSQL_STMT *st = r->sql ? sfmy_stmt(s, r->sql, 1, errstr, n)
+                            : sfmy_stmt_text(s, r->key, r->variant, r->text, errstr, n);
+    if (!st)
+        return -1;
+    r->c.n = 0;
+    r->c.bad = 0;
+    int rc = sfmy_query(s, st, r->params, r->fn, &r->c, r->what, errstr, n);
+    if (rc == -2)
+        return sfmy_plain_fail(s, errstr, n, "out of memory");
+    if (rc == 0 && r->c.bad) {
+        char m[128];
+        snprintf(m, sizeof(m), "%s: an amount is not a non-negative decimal with at most "
+                 "2 decimals", r->what);
+        return sfmy_plain_fail(s, errstr, n, m);
+    }
+    return rc;
+}
+
+static int run_read(struct mysql_store *s, struct read *r, void **rows, size_t *n,
+                    char *errstr, size_t en)
+{
+    if (with_reconnect(s, read_once, r, errstr, en)) {
+        free(r->c.rows);
+        return -1;
+    }
+    *rows = r->c.rows;
+    *n = r->c.n;
+    return 0;
+}
+
+static int mysql_sales(struct store *b, struct sales_row **rows, size_t *n,
+                       char *errstr, size_t en)
+{
+    struct read r = {.sql = &q_sales, .fn = on_sales, .what = "reading sales",
+                     .c = {.size = sizeof(**rows)}};
+    return run_read((struct mysql_store *)b, &r, (void **)rows, n, errstr, en);
+}
+
+/* Append " AND source IN (?,…) AND state IN (?,…)" for f to sql, bind its
+ * values from params[*k] on; the variant (which IN lists, how long) goes
+ * to *variant. */
+static void add_filter(char *sql, size_t size, const struct store_filter *f,
+                       MYSQL_BIND *params, unsigned *k, unsigned *variant)
+{
+    const char *col[2] = {"source", "state"};
+    size_t cnt[2] = {f ? f->nsources : 0, f ? f->nstates : 0};
+    const char *const *val[2] = {f ? f->sources : NULL, f ? f->states : NULL};
+    size_t len = strlen(sql);
+    *variant = 0;
+    for (int c = 0; c < 2; c++) {
+        if (cnt[c] > STORE_FILTER_MAX)
+            cnt[c] = STORE_FILTER_MAX;
+        *variant = *variant * (STORE_FILTER_MAX + 1) + (unsigned)cnt[c];
+        if (!cnt[c])
+            continue;
+        len += (size_t)snprintf(sql + len, size - len, " AND %s IN (", col[c]);
+        for (size_t i = 0; i < cnt[c]; i++) {
+            len += (size_t)snprintf(sql + len, size - len, i ? ",?" : "?");
+            sfmy_bind_str(&params[(*k)++], val[c][i]);
+        }
+        len += (size_t)snprintf(sql + len, size - len, ")");
+    }
+}
+
+/* "YYYY-MM-DDTHH:MM" → DATETIME; -1 if it is not that. */
+static int parse_minute(const char *m, MYSQL_TIME *t)
+{
+    unsigned y, mo, d, h, mi;
+    char tail;
+    memset(t, 0, sizeof(*t));
+    if (!m || sscanf(m, "%4u-%2u-%2uT%2u:%2u%c", &y, &mo, &d, &h, &mi, &tail) != 5)
+        return -1;
+    t->year = y;
+    t->month = mo;
+    t->day = d;
+    t->hour = h;
+    t->minute = mi;
+    t->time_type = MYSQL_TIMESTAMP_DATETIME;
+    return 0;
+}
+
+static int mysql_sales_minute(struct store *b, const struct store_filter *f,
+                              const char *from, const char *to, struct minute_row **rows,
+                              size_t *n, char *errstr, size_t en)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    MYSQL_BIND params[2 + 2 * STORE_FILTER_MAX];
+    MYSQL_TIME tf, tt;
+    char sql[1024] = "SELECT DATE_FORMAT(minute, '%Y-%m-%dT%H:%i'), source, SUM(total),"
+                     " SUM(order_count), SUM(quantity) FROM sales_minute"
+                     " WHERE minute >= ? AND minute < ?";
+    unsigned k = 2, variant;
+    if (parse_minute(from, &tf) || parse_minute(to, &tt))
+        return sfmy_plain_fail(s, errstr, en, "sales_minute: the range must be "
+                               "\"YYYY-MM-DDTHH:MM\"");
+    sfmy_bind_time(&params[0], &tf);
+    sfmy_bind_time(&params[1], &tt);
+    add_filter(sql, sizeof(sql), f, params, &k, &variant);
+    strncat(sql, " GROUP BY minute, source ORDER BY minute, source",
+            sizeof(sql) - strlen(sql) - 1);
+    struct read r = {.key = q_minute_key, .variant = variant, .text = sql,
+                     .params = params, .fn = on_minute, .what = "reading sales_minute",
+                     .c = {.size = sizeof(**rows)}};
+    return run_read(s, &r, (void **)rows, n, errstr, en);
+}
+
+static int mysql_recent_orders(struct store *b, const struct store_filter *f,
+                               size_t limit, struct order_row **rows, size_t *n,
+                               char *errstr, size_t en)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    MYSQL_BIND params[1 + 2 * STORE_FILTER_MAX];
+    int64_t lim = (int64_t)(limit < 100000 ? limit : 100000);
+    char sql[1024] = "SELECT uuid, customer_id, source, quantity, total,"
+                     " DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f'), state"
+                     " FROM orders WHERE 1";
+    unsigned k = 0, variant;
+    add_filter(sql, sizeof(sql), f, params, &k, &variant);
+    strncat(sql, " ORDER BY created_at DESC, uuid DESC LIMIT ?",
+            sizeof(sql) - strlen(sql) - 1);
+    sfmy_bind_i64(&params[k], &lim);
+    struct read r = {.key = q_recent_key, .variant = variant, .text = sql,
+                     .params = params, .fn = on_order, .what = "reading orders",
+                     .c = {.size = sizeof(**rows)}};
+    return run_read(s, &r, (void **)rows, n, errstr, en);
+}
+
+const struct store_ops mysql_store_ops = {
+    .scheme = "mysql",
+    .open = mysql_store_open,
+    .load_positions = mysql_load_positions,
+    .apply = mysql_apply,
+    .reset = mysql_reset,
+    .sales = mysql_sales,
+    .sales_minute = mysql_sales_minute,
+    .recent_orders = mysql_recent_orders,
+    .positions = mysql_positions,
+    .close = mysql_store_close,
+};

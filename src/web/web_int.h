@@ -1,0 +1,113 @@
+/*
+ * web_int — what the web layer's files (web.c, api.c, stream.c, sampler.c)
+ * share: the struct web itself and a few internal entry points. Not for
+ * use outside src/web/.
+ */
+#ifndef SF_WEB_INT_H
+#define SF_WEB_INT_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "core/util.h"
+#include "store/store.h"
+#include "web/web.h"
+
+#define WEB_STREAMS_MAX 256         /* open /api/stream connections at most */
+#define WEB_COALESCE_MS 250         /* at most one notice per this interval */
+#define WEB_HEARTBEAT_MS 15000      /* a comment line on an idle stream */
+#define WEB_RETRY_MS 3000           /* EventSource reconnect delay we ask for */
+#define WEB_RING_S 300              /* per-second history kept (5 minutes) */
+#define WEB_KEYS_MAX 4096           /* distinct (source, state) pairs tracked */
+
+struct web_client;
+
+/* Append a string literal to an sf_buf. */
+#define SF_BUF_LIT(b, lit) sf_buf_append((b), (lit), sizeof(lit) - 1)
+
+/* One second of the sampler's history: what changed in the store's `sales`
+ * during that second, per (source, state) key, and the ingest counter. */
+struct web_delta {
+    uint32_t key;
+    int64_t count, cents;
+};
+struct web_second {
+    int64_t sec;                    /* unix seconds; 0: unused slot */
+    struct web_delta *d;
+    size_t n, cap;
+};
+
+/* A reading of sf_stats.ingest_accepted, for the ingest rate. */
+struct web_acc {
+    int64_t ms;                     /* wall clock; 0: unused */
+    uint64_t accepted;
+};
+
+struct web_key {
+    char source[16];
+    char state[SF_STATE_MAX];
+};
+
+struct web {
+    struct store *store;
+    pthread_mutex_t mu;             /* serializes use of store */
+    struct broker *broker;          /* web_attach: this process's log */
+    int nparts;
+    atomic_int attached;
+
+    /* Change notices. commit_gen counts commits (run) or changes the
+     * sampler saw (serve); published is the generation last announced. */
+    _Atomic uint64_t commit_gen;
+    _Atomic uint64_t inserted;      /* rows inserted by those commits */
+    _Atomic uint64_t published;
+    _Atomic int64_t last_change_ms; /* wall clock of the last change seen */
+    atomic_int closing;             /* web_close_streams() called */
+    atomic_int stop;                /* threads: exit */
+
+    /* Streams (stream.c), under smu. */
+    pthread_mutex_t smu;
+    pthread_cond_t scv;             /* wakes the dispatcher */
+    pthread_cond_t gone_cv;         /* a stream ended (for close_streams) */
+    struct web_client *clients;     /* doubly linked */
+    int nclients;
+    uint64_t notices;               /* notices published */
+    int dispatcher_started;
+    pthread_t dispatcher;
+
+    /* Sampler (sampler.c), under rmu. */
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+    struct web_key *keys;
+    size_t nkeys;
+    int64_t *prev_count, *prev_cents;
+    uint32_t *slots;                /* hash of key indexes + 1; 0 empty */
+    struct web_second ring[WEB_RING_S + 1];
+    int64_t first_sec;              /* first second with a baseline */
+    struct web_acc acc[64];         /* the last 64 readings (16 s or more) */
+    size_t nacc;
+    int have_baseline;
+    int sampler_started;
+    pthread_t sampler;
+};
+
+/* stream.c */
+int web_streams_start(struct web *w, char *errstr, size_t errstr_size);
+void web_streams_stop(struct web *w);
+void web_streams_kick(struct web *w);   /* a change: wake the dispatcher */
+
+/* sampler.c */
+int web_sampler_start(struct web *w, char *errstr, size_t errstr_size);
+void web_sampler_stop(struct web *w);
+/* Is s a source the sampler has seen in the store? */
+int web_sampler_knows_source(struct web *w, const char *s);
+/* Append the per-second series for f over the last `window` seconds (up
+ * to the last complete one) to b as a JSON array, and the ingest and
+ * processing rates over the last 10 s. */
+void web_sampler_series(struct web *w, const struct store_filter *f, int window,
+                        struct sf_buf *b);
+/* Orders per second over the last `secs` seconds: processed (from the
+ * store) and accepted by ingest. -1 when not enough history. */
+void web_sampler_rates(struct web *w, int secs, double *processed,
+                       double *accepted);
+#endif
