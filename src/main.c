@@ -80,31 +80,9 @@ static int opt_key(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
-/* --kafka-opt key=value, repeatable: librdkafka settings. */
-struct kafka_opts {
-    const char *v[64];
-    size_t n;
-};
-
-static int opt_kafka(const char *val, void *dst, char *err, size_t n)
-{
-    struct kafka_opts *k = dst;
-    const char *eq = strchr(val, '=');
-    if (!eq || eq == val || k->n == SF_ARRAY_LEN(k->v)) {
-        snprintf(err, n, "expected a librdkafka setting key=value, e.g. "
-                 "security.protocol=SSL (at most 64), got \"%s\"", val);
-        return -1;
-    }
-    k->v[k->n++] = val;
-    return 0;
-}
-
 /* Fill bc's Kafka fields; a kafka:// broker's consumer joins group. */
-static void kafka_conf(struct broker_conf *bc, const struct kafka_opts *k,
-                       const char *group, int create_topic)
+static void kafka_conf(struct broker_conf *bc, const char *group, int create_topic)
 {
-    bc->kafka_opts = k->v;
-    bc->n_kafka_opts = k->n;
     bc->group = group ? group : "salesflow";
     bc->create_topic = create_topic;
 }
@@ -182,7 +160,6 @@ static int run_layers(int ingest_only, int argc, char **argv)
 {
     const char *listen = NULL, *data = NULL, *customers = NULL, *store_arg = NULL;
     const char *broker_arg = NULL, *group = NULL;
-    struct kafka_opts kopts = {{0}, 0};
     int create_topic = 0;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     int partitions = 0, threads = 2, max_batch = SF_MAX_BATCH_DEFAULT;
@@ -239,7 +216,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
         {"broker", "URI", "file:DIR (embedded log, default file:DATA/log) or "
          "kafka://HOST:PORT[,HOST:PORT…]/TOPIC", opt_str, &broker_arg},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
-         opt_kafka, &kopts},
+         broker_opt_kafka, &bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
          "partitions", opt_int, &create_topic},
         {"group", "NAME", "Kafka consumer group of the processor (default salesflow)",
@@ -296,7 +273,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
     snprintf(broker_uri, sizeof(broker_uri), "file:%s", logdir);
     if (broker_arg)
         snprintf(broker_uri, sizeof(broker_uri), "%s", broker_arg);
-    kafka_conf(&bc, &kopts, group, create_topic);
+    kafka_conf(&bc, group, create_topic);
     bc.role = ingest_only ? BROKER_ROLE_PRODUCE : BROKER_ROLE_BOTH;
     if (store_arg)
         snprintf(store_uri, sizeof(store_uri), "%s", store_arg);
@@ -400,7 +377,7 @@ static int cmd_process(int argc, char **argv)
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     uint64_t quarantine_max = 64u << 20;
     int create_topic = 0;
-    struct kafka_opts kopts = {{0}, 0};
+    struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
     const struct opt opts[] = {
         {"broker", "URI", "where orders are read: kafka://HOST:PORT[,HOST:PORT…]/TOPIC "
          "or file:DIR (required)", opt_str, &broker_uri},
@@ -410,7 +387,7 @@ static int cmd_process(int argc, char **argv)
         {"group", "NAME", "Kafka consumer group; processes in one group split the "
          "partitions (default salesflow)", opt_str, &group},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
-         opt_kafka, &kopts},
+         broker_opt_kafka, &bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
          "partitions", opt_int, &create_topic},
         {"data", "DIR", "data directory: DIR/quarantine for messages that are not orders "
@@ -445,7 +422,6 @@ static int cmd_process(int argc, char **argv)
     struct store *st = NULL;
     struct processor *proc = NULL;
     struct http_server *srv = NULL;
-    struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
     int status = 1;
     sigset_t sigs;
     sigemptyset(&sigs);
@@ -460,7 +436,7 @@ static int cmd_process(int argc, char **argv)
     else
         snprintf(store_uri, sizeof(store_uri), "sqlite:%s/sales.db", data);
     snprintf(qdir, sizeof(qdir), "%s/quarantine", data);
-    kafka_conf(&bc, &kopts, group, create_topic);
+    kafka_conf(&bc, group, create_topic);
     if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
         !(qt = quarantine_open(qdir, quarantine_max, err, sizeof(err))) ||
         !(b = broker_open(broker_uri, &bc, err, sizeof(err))) ||

@@ -146,6 +146,11 @@ struct broker {
     const struct broker_ops *ops;
 };
 
+/* Flag setter (core/args.h) for --kafka-opt key=value, repeatable: dst is
+ * the struct broker_conf whose kafka_opts it extends. The strings are kept
+ * by reference (argv, the environment or the config file own them). */
+int broker_opt_kafka(const char *val, void *dst, char *errstr, size_t errstr_size);
+
 /* Open the broker named by uri ("file:DIR" or "kafka://HOSTS/TOPIC").
  * Returns NULL with errstr. */
 struct broker *broker_open(const char *uri, const struct broker_conf *conf,

@@ -102,19 +102,6 @@ static int replay_scan(struct broker *b, struct store *st, const struct catalog 
 }
 
 /* --kafka-opt key=value, repeatable. */
-static int kafka_opt(const char *val, void *dst, char *err, size_t n)
-{
-    struct broker_conf *bc = dst;
-    static const char *v[64];
-    if (!strchr(val, '=') || bc->n_kafka_opts == 64) {
-        snprintf(err, n, "expected key=value (at most 64), got \"%s\"", val);
-        return -1;
-    }
-    v[bc->n_kafka_opts++] = val;
-    bc->kafka_opts = v;
-    return 0;
-}
-
 int cmd_replay(int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL;
@@ -126,7 +113,7 @@ int cmd_replay(int argc, char **argv)
          "kafka://127.0.0.1:9092/Order (stop every `salesflow process` first)",
          opt_str, &broker_arg},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
-         kafka_opt, &bc},
+         broker_opt_kafka, &bc},
         {"data", "DIR", "data directory holding log/ (default ./salesflow-data)",
          opt_str, &data},
         {"store", "URI", "store to rebuild (default sqlite:DIR/sales.db)", opt_str,

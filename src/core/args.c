@@ -318,30 +318,35 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
         printf("# salesflow %s: effective configuration\n", cmd);
         for (size_t k = 0; k < nopts; k++) {
             char env[96], shown[512];
+            int printed = 0;
             config_env_name(opts[k].name, env, sizeof(env));
-            const char *v = NULL;
+            /* Every value a repeatable flag got, in order. */
             if (src[k][0] && !strcmp(src[k], "flag")) {
+                size_t l = strlen(opts[k].name);
                 for (int i = 0; i < argc; i++) {
-                    const char *a = argv[i];
-                    size_t l = strlen(opts[k].name);
+                    const char *a = argv[i], *v = NULL;
                     if (strncmp(a, "--", 2) || strncmp(a + 2, opts[k].name, l))
                         continue;
                     if (a[2 + l] == '=')
                         v = a + 3 + l;
                     else if (a[2 + l] == '\0')
                         v = opts[k].metavar ? (i + 1 < argc ? argv[i + 1] : "") : "1";
+                    if (v && ++printed)
+                        printf("%s=%s\t# from flag\n", env,
+                               config_mask(opts[k].name, v, shown, sizeof(shown)));
                 }
             } else if (src[k][0] && !strncmp(src[k], "env ", 4)) {
-                v = getenv(env);
+                printed = printf("%s=%s\t# from %s\n", env,
+                                 config_mask(opts[k].name, getenv(env), shown,
+                                             sizeof(shown)), src[k]);
             } else if (src[k][0]) {
                 for (size_t e = 0; e < cf.n; e++)
-                    if (!strcmp(cf.e[e].key, env))
-                        v = cf.e[e].value;
+                    if (!strcmp(cf.e[e].key, env) && ++printed)
+                        printf("%s=%s\t# from %s:%d\n", env,
+                               config_mask(opts[k].name, cf.e[e].value, shown,
+                                           sizeof(shown)), cf.path, cf.e[e].line);
             }
-            if (v)
-                printf("%s=%s\t# from %s\n", env,
-                       config_mask(opts[k].name, v, shown, sizeof(shown)), src[k]);
-            else
+            if (!printed)
                 printf("# %s unset: %s\n", env, opts[k].help);
         }
         rc = ARGS_HELP;

@@ -187,19 +187,6 @@ static void on_broker_ack(void *opaque, int err, int partition, int64_t offset)
     free(m);
 }
 
-static int kafka_opt(const char *val, void *dst, char *err, size_t n)
-{
-    struct broker_conf *bc = dst;
-    static const char *v[64];
-    if (!strchr(val, '=') || bc->n_kafka_opts == SF_ARRAY_LEN(v)) {
-        snprintf(err, n, "expected key=value (at most 64), got \"%s\"", val);
-        return -1;
-    }
-    v[bc->n_kafka_opts++] = val;
-    bc->kafka_opts = v;
-    return 0;
-}
-
 /* Produce the orders straight to the broker at uri. */
 static void gen_broker(struct gen *g, const char *uri, struct broker_conf *bc)
 {
@@ -262,7 +249,7 @@ int cmd_gen(int argc, char **argv)
         {"broker", "URI", "produce straight to this broker instead, e.g. "
          "kafka://127.0.0.1:9092/Order", opt_str, &broker_uri},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
-         kafka_opt, &bc},
+         broker_opt_kafka, &bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
          "partitions", opt_int, &bc.create_topic},
         {"rate", "N", "orders per second in total (default: as fast as possible)", opt_int, &rate},

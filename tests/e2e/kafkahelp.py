@@ -28,6 +28,8 @@ def have_kafka_tools():
                        capture_output=True)
     if not os.path.exists(MOCK):
         return False, "mock cluster helper %s not built" % MOCK
+    if not shutil.which("kcat"):
+        return False, "kcat is not installed (make deps installs it)"
     return True, ""
 
 

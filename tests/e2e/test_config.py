@@ -70,6 +70,16 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.stderr)
         self.assertNotIn("s3cret", r.stdout)
         self.assertIn("mysql://app:***@db.local:3306/sales_db", r.stdout)
+        r = config("process", "--broker", "kafka://k:9092/Order", "--kafka-opt",
+                   "sasl.password=hunter2", "--kafka-opt", "linger.ms=5",
+                   "--group", "g1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("hunter2", r.stdout)
+        self.assertIn("SALESFLOW_KAFKA_OPT=sasl.password=***\t# from flag", r.stdout)
+        self.assertIn("SALESFLOW_KAFKA_OPT=linger.ms=5\t# from flag", r.stdout)
+        r = config("run", "--api-key", "k-123456")
+        self.assertNotIn("k-123456", r.stdout)
+        self.assertIn("SALESFLOW_API_KEY=***", r.stdout)
 
     def test_errors_name_file_and_line(self):
         for text, msg in (("SALESFLOW_LISTEN=1:2\nSALESFLOW_LISTN=x\n", ":2: unknown key"),

@@ -161,6 +161,28 @@ class KafkaInterop(unittest.TestCase):
         self.assertEqual(cents(next(v for k, v in seen.items() if v["customer_id"] == 3)
                                ["total"]), 7 * 30000)
 
+    def test_gen_and_replay_with_kafka(self):
+        acked = os.path.join(self.tmp, "acked")
+        r = run_cli("gen", "--broker", self.mock.uri(), "--count", "300", "--seed", "7",
+                    "--acked", acked)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("300 created (acked)", r.stdout)
+        with open(acked) as f:
+            ids = set(f.read().split())
+        self.assertEqual(len(ids), 300)
+        db = os.path.join(self.tmp, "r.db")
+        r = run_cli("replay", "--broker", self.mock.uri(), "--store", "sqlite:" + db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual({u for (u,) in db_query(db, "SELECT uuid FROM orders")}, ids)
+        check_sales_match_orders(self, db)
+        # Replaying again rebuilds the same tables from scratch.
+        before = db_query(db, "SELECT * FROM sales ORDER BY source, state")
+        r = run_cli("replay", "--broker", self.mock.uri(), "--store", "sqlite:" + db)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertEqual(db_query(db, "SELECT * FROM sales ORDER BY source, state"), before)
+        self.assertEqual(sum(n for (n,) in db_query(
+            db, "SELECT next_offset FROM salesflow_offsets")), 300)
+
     def test_missing_topic_is_a_clear_error(self):
         # The mock creates any topic a metadata request names; this makes it
         # answer "unknown topic" the way a real cluster does.
