@@ -290,7 +290,7 @@ struct batch {
     size_t n;
     struct idref *uniq;             /* distinct ids, sorted, first occurrence */
     size_t nu;
-    struct idref *todo;             /* scratch for one chunk */
+    struct idref *want;             /* scratch for one chunk */
     MYSQL_TIME *created;
     char (*total)[24];
     unsigned char *ins;             /* row i was inserted by this attempt */
@@ -300,7 +300,7 @@ static void batch_free(struct batch *b)
 {
     free(b->mapped);
     free(b->uniq);
-    free(b->todo);
+    free(b->want);
     free(b->created);
     free(b->total);
     free(b->ins);
@@ -314,11 +314,11 @@ static int batch_init(struct mysql_store *s, struct batch *b,
     b->rows = rows;
     b->n = n;
     b->uniq = malloc(m * sizeof(*b->uniq));
-    b->todo = malloc((m < ORDERS_CHUNK ? m : ORDERS_CHUNK) * sizeof(*b->todo));
+    b->want = malloc((m < ORDERS_CHUNK ? m : ORDERS_CHUNK) * sizeof(*b->want));
     b->created = malloc(m * sizeof(*b->created));
     b->total = malloc(m * sizeof(*b->total));
     b->ins = calloc(m, 1);
-    if (!b->uniq || !b->todo || !b->created || !b->total || !b->ins)
+    if (!b->uniq || !b->want || !b->created || !b->total || !b->ins)
         return sfmy_plain_fail(s, errstr, en, "out of memory");
     for (size_t i = 0; i < n; i++) {
         const char *st = rows[i].state;
@@ -353,7 +353,7 @@ static int batch_init(struct mysql_store *s, struct batch *b,
     return 0;
 }
 
-/* Which of todo[0..k) exist in orders: remove them from todo. */
+/* Which of want[0..k) exist in orders: remove them from want. */
 static int drop_existing(struct mysql_store *s, struct batch *b, size_t *k,
                          char *errstr, size_t en)
 {
@@ -367,7 +367,7 @@ static int drop_existing(struct mysql_store *s, struct batch *b, size_t *k,
     if (!st)
         return -1;
     for (size_t j = 0; j < *k; j++)
-        sfmy_bind_str(&s->bind[j], b->todo[j].id);
+        sfmy_bind_str(&s->bind[j], b->want[j].id);
     if (mysql_stmt_bind_param(st, s->bind) || mysql_stmt_execute(st))
         return sfmy_stmt_fail(s, st, "looking up existing orders", errstr, en);
     memset(&rb, 0, sizeof(rb));
@@ -388,16 +388,16 @@ static int drop_existing(struct mysql_store *s, struct batch *b, size_t *k,
     while ((frc = mysql_stmt_fetch(st)) == 0 || frc == MYSQL_DATA_TRUNCATED) {
         id[len < sizeof(id) - 1 ? len : sizeof(id) - 1] = '\0';
         struct idref key = {id, 0};
-        /* todo is sorted by key; find any entry with an equal key */
+        /* want is sorted by key; find any entry with an equal key */
         size_t lo = 0, hi = *k;
         while (lo < hi) {
             size_t mid = (lo + hi) / 2;
-            if (key_cmp(b->todo[mid].id, key.id) < 0)
+            if (key_cmp(b->want[mid].id, key.id) < 0)
                 lo = mid + 1;
             else
                 hi = mid;
         }
-        if (lo < *k && key_cmp(b->todo[lo].id, key.id) == 0)
+        if (lo < *k && key_cmp(b->want[lo].id, key.id) == 0)
             present[lo] = 1;
     }
     if (frc != MYSQL_NO_DATA) {
@@ -407,7 +407,7 @@ static int drop_existing(struct mysql_store *s, struct batch *b, size_t *k,
     size_t w = 0;
     for (size_t j = 0; j < *k; j++)
         if (!present[j])
-            b->todo[w++] = b->todo[j];
+            b->want[w++] = b->want[j];
     *k = w;
     rc = 0;
 out:
@@ -420,13 +420,13 @@ out:
 static int insert_orders(struct mysql_store *s, struct batch *b, const struct idref *ids,
                          size_t k, char *errstr, size_t en)
 {
-    memcpy(b->todo, ids, k * sizeof(*ids));
+    memcpy(b->want, ids, k * sizeof(*ids));
     for (int tries = 0; k > 0; tries++) {
         MYSQL_STMT *st = sfmy_stmt(s, &ins_orders, (unsigned)k, errstr, en);
         if (!st)
             return -1;
         for (size_t j = 0; j < k; j++) {
-            size_t i = b->todo[j].i;
+            size_t i = b->want[j].i;
             const struct store_order *r = &b->rows[i];
             MYSQL_BIND *p = &s->bind[j * 7];
             sfmy_bind_str(&p[0], r->o.order_id);
@@ -441,7 +441,7 @@ static int insert_orders(struct mysql_store *s, struct batch *b, const struct id
             return sfmy_stmt_fail(s, st, "inserting into orders", errstr, en);
         if (mysql_stmt_execute(st) == 0) {
             for (size_t j = 0; j < k; j++)
-                b->ins[b->todo[j].i] = 1;
+                b->ins[b->want[j].i] = 1;
             return 0;
         }
         if (mysql_stmt_errno(st) != ER_DUP_ENTRY || tries >= 8)
