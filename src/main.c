@@ -137,6 +137,20 @@ static int opt_sources(const char *val, void *dst, char *err, size_t n)
     return catalog_set_sources(val, err, n);
 }
 
+/* Block the stop signals (and SIGHUP when the command reloads on it) before
+ * any thread starts, so that only main's sigwait() sees them; ignore SIGPIPE
+ * from clients that went away. */
+static void block_signals(sigset_t *sigs, int with_hup)
+{
+    sigemptyset(sigs);
+    sigaddset(sigs, SIGINT);
+    sigaddset(sigs, SIGTERM);
+    if (with_hup)
+        sigaddset(sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
 /* SIGHUP: re-read the customers and the API key file; keep serving. */
 static void reload(struct catalog *cat, struct auth *auth)
 {
@@ -256,14 +270,8 @@ static int run_layers(int ingest_only, int argc, char **argv)
     struct http_server *srv = NULL;
     int status = 1;
 
-    /* Block the stop signals before any thread starts; main waits for them. */
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    block_signals(&sigs, 1);
 
     if ((rc = sf_mkdirs(data))) {
         log_error("cannot create data directory %s: %s", data, strerror(-rc));
@@ -424,12 +432,7 @@ static int cmd_process(int argc, char **argv)
     struct http_server *srv = NULL;
     int status = 1;
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    sigaddset(&sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    block_signals(&sigs, 1);
 
     if (store_arg)
         snprintf(store_uri, sizeof(store_uri), "%s", store_arg);
@@ -458,14 +461,8 @@ static int cmd_process(int argc, char **argv)
              broker_uri, broker_partition_count(b), bc.group,
              store_uri_redact(store_uri, shown, sizeof(shown)));
     int sig;
-    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP) {
-        if (catalog_reload(cat, err, sizeof(err)))
-            log_error("SIGHUP: customers not reloaded, keeping the %zu loaded: %s",
-                      catalog_customer_count(cat), err);
-        else
-            log_info("SIGHUP: %zu customers reloaded from %s",
-                     catalog_customer_count(cat), catalog_path(cat));
-    }
+    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
+        reload(cat, NULL);  /* a processor has no API keys */
     log_info("%s: shutting down", strsignal(sig));
     status = 0;
 out:
@@ -505,11 +502,7 @@ static int cmd_serve(int argc, char **argv)
     struct http_server *srv = NULL;
     int status = 1;
     sigset_t sigs;
-    sigemptyset(&sigs);
-    sigaddset(&sigs, SIGINT);
-    sigaddset(&sigs, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    block_signals(&sigs, 0);
 
     if (!(w = web_new(store_uri, err, sizeof(err)))) {
         log_error("%s", err);
