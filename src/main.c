@@ -384,13 +384,16 @@ static int cmd_process(int argc, char **argv)
     const char *group = NULL, *listen = NULL;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     uint64_t quarantine_max = 64u << 20;
+    int64_t ready_lag = 100000;
     int create_topic = 0;
     struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
     const struct opt opts[] = {
         {"broker", "URI", "where orders are read: kafka://HOST:PORT[,HOST:PORT…]/TOPIC "
          "or file:DIR (required)", opt_str, &broker_uri},
-        {"listen", "HOST:PORT", "serve GET /healthz and /metrics here (default: no HTTP)",
-         opt_str, &listen},
+        {"listen", "HOST:PORT", "serve GET /healthz, /readyz and /metrics here "
+         "(default: no HTTP)", opt_str, &listen},
+        {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
+         "records behind the log end (default 100000)", opt_int64, &ready_lag},
         {"store", "URI", "serving store (default sqlite:DATA/sales.db)", opt_str, &store_arg},
         {"group", "NAME", "Kafka consumer group; processes in one group split the "
          "partitions (default salesflow)", opt_str, &group},
@@ -452,7 +455,8 @@ static int cmd_process(int argc, char **argv)
         log_error("processor: %s", err);
         goto out;
     }
-    struct http_ctx hc = {.cat = cat};   /* monitoring only: /healthz, /metrics */
+    /* Monitoring only: /healthz, /readyz (lag), /metrics. */
+    struct http_ctx hc = {.cat = cat, .ready_lag = ready_lag ? ready_lag : 1};
     if (listen && !(srv = http_start(listen, &hc, 2, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;

@@ -55,6 +55,7 @@
  * default).
  */
 #include "broker/broker.h"
+#include "core/stats.h"
 #include "core/util.h"
 
 #include <librdkafka/rdkafka.h>
@@ -114,6 +115,7 @@ struct kafka_broker {
     unsigned char *owned;       /* [owned_n]: 1 if assigned to us */
     int64_t *hinted;            /* [owned_n]: last offset committed as hint */
     int owned_n;
+    int64_t ends_ms;            /* last copy of the high watermarks to stats */
 
     /* Error-log rate limiting (any thread). */
     pthread_mutex_t log_mu;
@@ -812,6 +814,24 @@ static int kafka_seek(struct broker *b, int partition, int64_t offset)
     return 0;
 }
 
+/* The processor's lag needs the log end: for the partitions this consumer
+ * owns, the high watermarks librdkafka learnt from its last fetches (no
+ * request is sent), at most four times a second. */
+static void publish_ends(struct kafka_broker *kb)
+{
+    int64_t now = sf_mono_ms();
+    if (now - kb->ends_ms < 250)
+        return;
+    kb->ends_ms = now;
+    for (int p = 0; p < kb->owned_n; p++) {
+        int64_t lo, hi;
+        if (kb->owned[p] &&
+            rd_kafka_get_watermark_offsets(kb->cons, kb->topic, p, &lo, &hi) == 0 &&
+            hi >= 0)
+            sf_stats_log_end(p, hi);
+    }
+}
+
 static int kafka_poll(struct broker *b, struct broker_record *recs, size_t max,
                       int timeout_ms, char *errstr, size_t n)
 {
@@ -867,6 +887,7 @@ static int kafka_poll(struct broker *b, struct broker_record *recs, size_t max,
         kb->held[kb->nheld++] = m;
         wait = 0;   /* take what is already fetched, then return */
     }
+    publish_ends(kb);
     if (failed && !kb->nheld)
         return -1;
     for (size_t i = 0; i < kb->nheld; i++) {

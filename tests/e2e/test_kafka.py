@@ -5,6 +5,7 @@ rebuilt from the topic), and `replay --broker`."""
 
 import json
 import os
+import time
 import unittest
 
 from harness import run_cli, free_port, expected_sales, cents, STATES
@@ -182,6 +183,48 @@ class KafkaInterop(unittest.TestCase):
         self.assertEqual(db_query(db, "SELECT * FROM sales ORDER BY source, state"), before)
         self.assertEqual(sum(n for (n,) in db_query(
             db, "SELECT next_offset FROM salesflow_offsets")), 300)
+
+    def test_standalone_process_reports_log_end_and_lag(self):
+        """`process --listen` on Kafka learns each partition's log end from the
+        fetches, so /metrics shows end offsets and lag and /readyz checks lag."""
+        import re
+        import urllib.request
+        db = os.path.join(self.tmp, "lag.db")
+        port = free_port()
+        p = Process(self.mock.uri(), "sqlite:" + db, name="lag", tmp=self.tmp,
+                    extra=["--listen", "127.0.0.1:%d" % port, "--ready-lag", "0"]).start()
+        self.procs.append(p)
+
+        def scrape():
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=5) as r:
+                text = r.read().decode()
+            ends = {int(a): int(b) for a, b in re.findall(
+                r'^salesflow_log_end_offset\{partition="(\d+)"\} (\d+)$', text, re.M)}
+            lags = {int(a): int(b) for a, b in re.findall(
+                r'^salesflow_processor_lag\{partition="(\d+)"\} (\d+)$', text, re.M)}
+            return ends, lags
+
+        for total in (300, 500):
+            r = run_cli("gen", "--broker", self.mock.uri(), "--count", str(total - (
+                0 if total == 300 else 300)), "--seed", str(total))
+            self.assertEqual(r.returncode, 0, r.stderr)
+            wait_count(db, total, procs=[p])
+            deadline = time.time() + 20
+            while time.time() < deadline:
+                try:
+                    ends, lags = scrape()
+                except OSError:
+                    ends, lags = {}, {}
+                if sum(ends.values()) == total and len(lags) == 6 and not any(lags.values()):
+                    break
+                time.sleep(0.2)
+            self.assertEqual(sum(ends.values()), total, (ends, p.stderr()))
+            self.assertEqual(sorted(lags), list(range(6)))
+            self.assertEqual(sum(lags.values()), 0)
+        with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port, timeout=5) as r:
+            body = json.loads(r.read())
+        self.assertEqual(r.status, 200)
+        self.assertEqual(body["checks"].get("processor_lag"), 0, body)
 
     def test_missing_topic_is_a_clear_error(self):
         # The mock creates any topic a metadata request names; this makes it
