@@ -1,7 +1,8 @@
 """Kafka mode, scaled out: 100,000 orders through `salesflow ingest` into the
 mock cluster's topic Order (6 partitions), three `salesflow process` in one
-consumer group writing one SQLite store, one of them killed with SIGKILL
-mid-stream and started again. Every acknowledged order must be stored once,
+consumer group writing one store — a private MariaDB server (SQLite only
+where mariadbd is not installed; SF_SCALE_STORE=sqlite forces it), one of
+them killed with SIGKILL mid-stream and started again. Every acknowledged order must be stored once,
 the aggregates must equal the raw rows, and the stored positions must cover
 the whole topic."""
 
@@ -13,13 +14,79 @@ import threading
 import time
 import unittest
 
+import mariadb
 from harness import SOURCES
-from kafkahelp import (MockCluster, Ingest, Process, have_kafka_tools, kcat, tempdir,
-                       rmtree, db_query, wait_count, count_orders)
+from kafkahelp import (MockCluster, Ingest, Process, have_kafka_tools, tempdir,
+                       rmtree, db_query)
 
 OK, WHY = have_kafka_tools()
 TOTAL = int(os.environ.get("SF_KAFKA_ORDERS", "100000"))
 BATCH = 500
+
+
+class SQLiteStore:
+    name = "SQLite"
+
+    def __init__(self, tmp):
+        self.path = os.path.join(tmp, "sales.db")
+        self.uri = "sqlite:" + self.path
+
+    def ready(self):
+        return os.path.exists(self.path)
+
+    def query(self, sql):
+        return [tuple(r) for r in db_query(self.path, sql.replace("`", '"'))]
+
+    def money(self, col):
+        return col + "_cents"
+
+    def stop(self):
+        pass
+
+
+class MariaDBStore:
+    """The serving tables in MariaDB: money is DECIMAL, compared as cents."""
+    name = "MariaDB"
+
+    def __init__(self, tmp):
+        self.server = mariadb.MariaDB().start()
+        self.uri = self.server.uri(self.server.create_db("scale"))
+
+    def ready(self):
+        return bool(self.server.sql("SHOW TABLES LIKE 'salesflow_offsets'", db="scale"))
+
+    def query(self, sql):
+        return [tuple(int(v) if v is not None and v.lstrip("-").isdigit() else v
+                      for v in row) for row in self.server.sql(sql, db="scale")]
+
+    def money(self, col):
+        return "CAST(ROUND(%s * 100) AS SIGNED)" % {"total_sum": "total_sum_amount"}.get(
+            col, col)
+
+    def stop(self):
+        self.server.stop()
+
+
+def open_store(tmp):
+    if os.environ.get("SF_SCALE_STORE") != "sqlite" and mariadb.available()[0]:
+        return MariaDBStore(tmp)
+    return SQLiteStore(tmp)
+
+
+def count_orders(store):
+    return store.query("SELECT COUNT(*) FROM orders")[0][0]
+
+
+def wait_count(store, want, timeout, procs):
+    deadline = time.time() + timeout
+    got = -1
+    while time.time() < deadline:
+        got = count_orders(store)
+        if got >= want:
+            return got
+        time.sleep(0.5)
+    raise AssertionError("%s holds %d orders, expected %d\n%s" % (
+        store.name, got, want, "\n".join(p.stderr()[-1500:] for p in procs)))
 
 
 class Loader(threading.Thread):
@@ -56,7 +123,7 @@ class KafkaScaleOut(unittest.TestCase):
     def setUp(self):
         self.tmp = tempdir()
         self.mock = MockCluster()
-        self.procs, self.ing = [], None
+        self.procs, self.ing, self.store = [], None, None
 
     def tearDown(self):
         for p in self.procs:
@@ -64,11 +131,13 @@ class KafkaScaleOut(unittest.TestCase):
         if self.ing:
             self.ing.kill()
         self.mock.stop()
+        if self.store:
+            self.store.stop()
         rmtree(self.tmp)
 
     def test_three_processors_one_killed_exactly_once(self):
-        db = os.path.join(self.tmp, "sales.db")
-        store = "sqlite:" + db
+        db = self.store = open_store(self.tmp)
+        store = db.uri
         # lz4: a --kafka-opt passthrough, and headroom in the mock cluster,
         # which keeps only ~5 MiB per partition (the fullest of the 6 gets
         # ~24 % of the orders, ~4.5 MiB uncompressed).
@@ -77,7 +146,7 @@ class KafkaScaleOut(unittest.TestCase):
         # Start one processor first so the store's schema exists, then two more.
         self.procs = [Process(self.mock.uri(), store, name="p0", tmp=self.tmp).start()]
         deadline = time.time() + 15
-        while not os.path.exists(db) and time.time() < deadline:
+        while not db.ready() and time.time() < deadline:
             time.sleep(0.05)
         self.procs += [Process(self.mock.uri(), store, name="p%d" % i, tmp=self.tmp).start()
                        for i in (1, 2)]
@@ -124,24 +193,25 @@ class KafkaScaleOut(unittest.TestCase):
             self.assertTrue(p.running(), p.stderr()[-2000:])
 
         # Every acked order once, nothing else.
-        stored = [r[0] for r in db_query(db, "SELECT uuid FROM orders")]
+        stored = [r[0] for r in db.query("SELECT uuid FROM orders")]
         self.assertEqual(len(stored), TOTAL)
         self.assertEqual(set(stored), set(acked))
         # Aggregates equal the raw rows (no delta applied twice).
-        per_key = {(s, st): (c, n, q) for s, st, c, n, q in db_query(
-            db, "SELECT source, state, sum(total_cents), count(*), sum(quantity) "
-                "FROM orders GROUP BY source, state")}
-        sales = {(s, st): (c, n, q) for s, st, c, n, q in db_query(
-            db, "SELECT source, state, total_sum_cents, order_count, quantity FROM sales")}
+        per_key = {(s, st): (c, n, q) for s, st, c, n, q in db.query(
+            "SELECT source, state, sum(%s), count(*), sum(quantity) "
+            "FROM orders GROUP BY source, state" % db.money("total"))}
+        sales = {(s, st): (c, n, q) for s, st, c, n, q in db.query(
+            "SELECT source, state, %s, order_count, quantity FROM sales"
+            % db.money("total_sum"))}
         self.assertEqual(sales, per_key)
-        minute = {(s, st): (c, n, q) for s, st, c, n, q in db_query(
-            db, "SELECT source, state, sum(total_cents), sum(order_count), sum(quantity) "
-                "FROM sales_minute GROUP BY source, state")}
+        minute = {(s, st): (c, n, q) for s, st, c, n, q in db.query(
+            "SELECT source, state, sum(%s), sum(order_count), sum(quantity) "
+            "FROM sales_minute GROUP BY source, state" % db.money("total"))}
         self.assertEqual(minute, per_key)
         # The idempotent producer wrote each order once, and the stored
         # positions are the end of every partition.
-        pos = dict(db_query(db, "SELECT partition, next_offset FROM salesflow_offsets "
-                                "WHERE topic='Order'"))
+        pos = dict(db.query("SELECT `partition`, next_offset FROM salesflow_offsets "
+                            "WHERE topic='Order'"))
         self.assertEqual(sorted(pos), list(range(6)))
         self.assertEqual(sum(pos.values()), TOTAL)
         # All three took part, and the restarted one resumed from the store.
