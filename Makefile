@@ -69,7 +69,7 @@ $(BUILD)/bench/%: bench/%.c $(LIBOBJS)
 
 bench: $(BUILD)/salesflow $(BUILD)/bench/log_append $(BUILD)/bench/log_fill \
        $(BUILD)/bench/sqlite_insert
-	BUILD=$(BUILD) sh bench/run.sh
+	BUILD=$(BUILD) bench/run
 
 run: deps $(BUILD)/salesflow
 	$(BUILD)/salesflow run $(ARGS)

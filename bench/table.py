@@ -1,0 +1,118 @@
+#!/usr/bin/env python3
+"""bench/run's table: reads its key=value results, prints one Markdown table
+of every goal (measured, reference from the same run, ratio, met or by how
+much missed) and, unless told not to, puts it into docs/BENCHMARKS.md
+between the lines "<!-- goals:begin -->" and "<!-- goals:end -->".
+
+  table.py RESULTS BENCHMARKS_MD WRITE(0|1)
+"""
+
+import sys
+import time
+
+
+def fields(line):
+    return dict(kv.split("=", 1) for kv in line.split())
+
+
+def num(s):
+    return float(s) if s not in (None, "") else float("nan")
+
+
+def fmt(x, unit=""):
+    if x != x:
+        return "n/a"
+    if abs(x) >= 100:
+        return "{:,.0f}{}".format(x, unit)
+    return "{:.1f}{}".format(x, unit)
+
+
+def main():
+    res = {}
+    with open(sys.argv[1]) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition("=")
+            res[k] = v
+    rows = []
+
+    def row(goal, target, measured, reference, ratio, met, miss):
+        verdict = "met" if met else "**missed**: " + miss
+        rows.append("| %s | %s | %s | %s | %s | %s |" % (goal, target, measured, reference,
+                                                          ratio, verdict))
+
+    sf = res["single_sf"].split()
+    ng = res["single_nginx"].split()
+    r = num(sf[0]) / num(ng[0])
+    row("single-order ingest, `POST /orderitem`, `--fsync always`, wrk 32 conns",
+        "≥ 0.8 × nginx", "%s req/s (p50 %s ms, p99 %s ms)" % (fmt(num(sf[0])), sf[1], sf[2]),
+        "nginx static 201: %s req/s (p50 %s ms, p99 %s ms)" % (fmt(num(ng[0])), ng[1], ng[2]),
+        "%.2f×" % r, r >= 0.8, "%.2f× of nginx, goal 0.8× (%.0f %% of the goal)" % (
+            r, 100 * r / 0.8))
+
+    nd = num(res["ndjson_sf"].split()[0]) * 1000
+    ndn = num(res["ndjson_nginx"].split()[0]) * 1000
+    row("NDJSON batches of 1,000, `POST /v1/orders`, durable, wrk 8 conns",
+        "≥ 1,000,000 orders/s", fmt(nd, " orders/s"),
+        "nginx static 201, same body: %s orders/s" % fmt(ndn), "%.3f×" % (nd / ndn),
+        nd >= 1e6, "%.2f× of the goal" % (nd / 1e6))
+
+    lb, ls, ld = num(res["log_batch"]), num(res["log_single"]), num(res["log_dsync"])
+    row("embedded log appends, 64 producers × batches of 1,000, `--fsync always`",
+        "≥ 1,000,000 orders/s", fmt(lb, " orders/s"),
+        "disk: %s × 4 KiB O_DSYNC writes/s" % fmt(ld), "%.0f orders per write" % (lb / ld),
+        lb >= 1e6, "%.2f× of the goal" % (lb / 1e6))
+    row("embedded log appends, 64 producers × single orders", "(reported)",
+        fmt(ls, " orders/s"), "same disk reference", "%.1f× the write rate" % (ls / ld),
+        True, "")
+
+    rp, rr = num(res["replay"]), num(res["replay_ref"])
+    row("`salesflow replay` into SQLite", "≥ 1,000,000 orders/s", fmt(rp, " orders/s"),
+        "plain prepared INSERT of the same rows: %s rows/s" % fmt(rr), "%.2f×" % (rp / rr),
+        rp >= 1e6, "%.2f× of the goal" % (rp / 1e6))
+
+    fr = fields(res["freshness"])
+    p99 = num(fr["p99_ms"])
+    row("freshness: 201 → order counted in `/api/sales`, %s orders/s" % fmt(num(fr["rate"])),
+        "p99 ≤ 100 ms", "p50 %s ms, p99 %s ms (max %s; %s batches, %s unseen)" % (
+            fr["p50_ms"], fr["p99_ms"], fr["max_ms"], fr["batches"], fr["unseen"]),
+        "original pipeline by design: 15 s trigger + 10 s refresh",
+        "%.3f× of the goal" % (p99 / 100), p99 <= 100 and fr["unseen"] == "0",
+        "p99 %.0f ms" % p99)
+
+    cs, cn = fields(res["cold_sf"]), fields(res["cold_nginx"])
+    c = num(cs["median_ms"])
+    row("cold start to `/readyz` 200, empty data dir (median of %s)" % cs["runs"],
+        "≤ 100 ms", "%s ms (slowest %s ms)" % (cs["median_ms"], cs["max_ms"]),
+        "nginx start to its first 200: %s ms" % cn["median_ms"],
+        "%.2f×" % (c / num(cn["median_ms"])), c <= 100, "%.0f ms" % c)
+
+    mb = 1024 / 1e6   # kB of /proc to MB (10^6 bytes), the unit of the goals
+    ri, rl = num(res["rss_idle_sf"]) * mb, num(res["rss_load_sf"]) * mb
+    row("RSS idle (`salesflow run`, 2 s after start)", "≤ 20 MB", fmt(ri, " MB"),
+        "nginx (master + 2 workers) idle: %s MB" % fmt(num(res["rss_idle_nginx"]) * mb),
+        "%.2f× of the goal" % (ri / 20), ri <= 20, "%.1f MB" % ri)
+    row("RSS peak under the ingest benchmarks above (VmHWM)", "≤ 64 MB", fmt(rl, " MB"),
+        "nginx after the same runs: %s MB" % fmt(num(res["rss_load_nginx"]) * mb),
+        "%.2f× of the goal" % (rl / 64), rl <= 64, "%.1f MB" % rl)
+
+    out = ["Run of %s UTC on %s." % (time.strftime("%Y-%m-%d %H:%M", time.gmtime()),
+                                        res["machine"]), "",
+           "| goal | target | measured | reference (same run) | ratio | verdict |",
+           "|---|---|---|---|---|---|"] + rows
+    text = "\n".join(out) + "\n"
+    print(text)
+    if sys.argv[3] != "0":
+        with open(sys.argv[2]) as f:
+            doc = f.read()
+        a, b = "<!-- goals:begin -->\n", "<!-- goals:end -->\n"
+        if a not in doc or b not in doc:
+            sys.exit("table.py: %s has no goals markers" % sys.argv[2])
+        head, rest = doc.split(a, 1)
+        _, tail = rest.split(b, 1)
+        with open(sys.argv[2], "w") as f:
+            f.write(head + a + text + b + tail)
+        print("written to %s" % sys.argv[2])
+
+
+if __name__ == "__main__":
+    main()
