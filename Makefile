@@ -4,7 +4,9 @@
 #   make deps       install missing Debian packages (apt-get, as root or via sudo)
 #   make run        deps + build + `salesflow run` with the embedded defaults
 #   make test       deps + build + unit tests (cmocka) + end-to-end tests
-#   make SANITIZER=address,undefined test
+#   make SANITIZER=address,undefined test   (docs/sanitizers.md)
+#   make test-sanitized   unit tests under ASan+UBSan and TSan (CI runs it)
+#   make tsan-test        TSan over the unit tests and the concurrent e2e tests
 #   make CC=clang
 
 CC       ?= cc
@@ -15,8 +17,16 @@ CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Isrc \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS   += $(shell pkg-config --libs $(PKGS) 2>/dev/null) -pthread -lm
 ifneq ($(SANITIZER),)
-CFLAGS   += -fsanitize=$(SANITIZER) -fno-omit-frame-pointer
+# Every finding is fatal (no "recover and go on" for UBSan); tests/run.sh sets
+# the runtime options and fails the run on any report.
+CFLAGS   += -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=$(SANITIZER)
+# GCC links ASan and UBSan as two shared runtimes, and then UBSan's reports go
+# to stderr whatever log_path says; linked statically each one honours it.
+ifeq ($(shell $(CC) -dM -E -x c /dev/null 2>/dev/null | grep -c __clang__),0)
+LDFLAGS  += $(if $(findstring address,$(SANITIZER)),-static-libasan) \
+            $(if $(findstring undefined,$(SANITIZER)),-static-libubsan)
+endif
 endif
 
 SRCS     := $(wildcard src/*.c src/*/*.c)
@@ -71,12 +81,71 @@ bench: $(BUILD)/salesflow $(BUILD)/bench/log_append $(BUILD)/bench/log_fill \
        $(BUILD)/bench/sqlite_insert
 	BUILD=$(BUILD) bench/run
 
+# Fuzzing (docs/fuzzing.md): libFuzzer harnesses fuzz/fuzz_*.c, built with
+# clang and ASan+UBSan into $(FUZZ_BUILD) (the sources once, as an archive
+# the harnesses link from), each run for FUZZ_SECONDS on a copy of its seed
+# corpus fuzz/corpus/NAME/ (new inputs stay in $(FUZZ_BUILD)/corpus/NAME,
+# crashes land in $(FUZZ_BUILD)/artifacts/). `make fuzz FUZZ_SECONDS=600`.
+FUZZ_CC      ?= clang
+FUZZ_BUILD   ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_SAN     := -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+                -fno-omit-frame-pointer
+FUZZ_CFLAGS  := -O1 -g -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Isrc \
+                $(shell pkg-config --cflags $(PKGS) 2>/dev/null) $(FUZZ_SAN)
+FUZZ_SRCS    := $(filter-out src/main.c,$(SRCS))
+FUZZ_OBJS    := $(FUZZ_SRCS:%.c=$(FUZZ_BUILD)/%.o)
+FUZZ_NAMES   := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/fuzz_%)
+
+$(FUZZ_BUILD)/src/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -MMD -MP -c -o $@ $<
+
+$(FUZZ_BUILD)/libsalesflow.a: $(FUZZ_OBJS)
+	rm -f $@
+	ar rcs $@ $^
+
+$(FUZZ_BUILD)/fuzz_%: fuzz/fuzz_%.c $(FUZZ_BUILD)/libsalesflow.a
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -MMD -MP -o $@ $< \
+	    $(FUZZ_BUILD)/libsalesflow.a $(LDLIBS)
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(FUZZ_BINS)
+
+fuzz: $(FUZZ_BINS)
+	@set -e; for t in $(FUZZ_NAMES); do \
+	    mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/artifacts; \
+	    cp fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/ 2>/dev/null || true; \
+	    dict=; [ -f fuzz/$$t.dict ] && dict=-dict=fuzz/$$t.dict; \
+	    echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	    $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	        -artifact_prefix=$(FUZZ_BUILD)/artifacts/$$t- $$dict \
+	        $(FUZZ_BUILD)/corpus/$$t || exit 1; \
+	done
+
+-include $(FUZZ_OBJS:.o=.d) $(FUZZ_BINS:=.d)
+
 run: deps $(BUILD)/salesflow
 	$(BUILD)/salesflow run $(ARGS)
 
 test: deps
 	@$(MAKE) --no-print-directory $(BUILD)/salesflow $(UNIT_BINS) $(KAFKA_HELPERS)
-	@BUILD=$(BUILD) sh tests/run.sh
+	@BUILD=$(BUILD) SANITIZER=$(SANITIZER) sh tests/run.sh
+
+# Sanitized runs (docs/sanitizers.md), each in its own build directory:
+# $(BUILD)-asan (ASan+UBSan) and $(BUILD)-tsan. tsan-test runs the e2e tests
+# of the threaded parts (log writer, processor, SSE, idempotency waits); TSan
+# cannot run the Kafka ones (librdkafka's C11 threads are invisible to it).
+TSAN_E2E ?= -k test_flow -k test_dashboard_sse -k test_crash -k test_ingest_idempotency
+.PHONY: test-sanitized tsan-test
+test-sanitized:
+	@$(MAKE) --no-print-directory test SANITIZER=address,undefined \
+	    BUILD=$(BUILD)-asan E2E=0
+	@$(MAKE) --no-print-directory test SANITIZER=thread BUILD=$(BUILD)-tsan E2E=0
+tsan-test:
+	@$(MAKE) --no-print-directory test SANITIZER=thread BUILD=$(BUILD)-tsan \
+	    E2E_ARGS="$(TSAN_E2E)" SF_CRASH_CYCLES=3
 
 # The binary, the man page, and the systemd units with their ExecStart
 # pointing at $(PREFIX)/bin.

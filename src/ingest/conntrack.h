@@ -11,6 +11,12 @@
  * A reaper thread checks every 200 ms; a connection past its deadline gets
  * "408 Request Timeout" (unless it is an idle kept-alive connection, which
  * is just closed) and is shut down, which makes libmicrohttpd close it.
+ *
+ * It also enforces the connection cap: a connection accepted while
+ * max_conns are open gets "503 Service Unavailable" and is shut down at
+ * once. (libmicrohttpd's own limit, set a little higher, would instead stop
+ * accepting and leave new clients waiting in the listen backlog, with no
+ * answer, until a slot frees.)
  */
 #ifndef SF_CONNTRACK_H
 #define SF_CONNTRACK_H
@@ -20,16 +26,19 @@
 struct conntrack;
 
 struct conntrack *conntrack_new(int header_timeout_s, int body_timeout_s,
-                                char *errstr, size_t errstr_size);
+                                unsigned max_conns, char *errstr, size_t errstr_size);
 void conntrack_destroy(struct conntrack *t);
 
 /* MHD_OPTION_NOTIFY_CONNECTION callback; cls is the conntrack. */
 void conntrack_notify(void *cls, struct MHD_Connection *c, void **socket_context,
                       enum MHD_ConnectionNotificationCode code);
 
-/* Phase changes, called from the access handler and completion callback. */
-void conntrack_headers_done(struct MHD_Connection *c);
-void conntrack_body_done(struct MHD_Connection *c);
+/* Phase changes, called from the access handler and completion callback.
+ * headers_done and body_done return -1 when the connection was already
+ * cut (timed out, or refused at the cap): its request must not be served,
+ * since the client was told otherwise. */
+int conntrack_headers_done(struct MHD_Connection *c);
+int conntrack_body_done(struct MHD_Connection *c);
 void conntrack_request_done(struct MHD_Connection *c);
 
 /* Connections closed for being too slow, since start. */

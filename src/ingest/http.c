@@ -34,6 +34,10 @@ struct http_server {
 #define SF_BODY_BUDGET ((size_t)512 << 20)
 static atomic_size_t body_bytes;
 
+/* Connections libmicrohttpd may hold past --max-connections: the ones being
+ * refused (see conntrack.h), for the moment until they are closed. */
+#define SF_CONN_HEADROOM 64u
+
 /* Route flags: the kind of body, and whether an API key is needed (when
  * keys are configured: the ingestion API; dashboard and queries are open). */
 enum { BODY_NONE = 0, BODY_JSON = 1, BODY_JSON_OR_NDJSON = 2, BODY_MASK = 3,
@@ -171,9 +175,34 @@ static enum MHD_Result unauthorized(struct http_req *r, int why)
     return rc;
 }
 
+/* Counts the header fields that frame a body: n[0] Content-Length, n[1]
+ * Transfer-Encoding. */
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
+                                     const char *key, const char *value)
+{
+    unsigned *n = cls;
+    (void)kind, (void)value;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        n[0]++;
+    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        n[1]++;
+    return MHD_YES;
+}
+
 static enum MHD_Result on_headers(struct http_req *r, const char *url,
                                   const char *method)
 {
+    /* A body framed two ways (two Content-Lengths, or one and a
+     * Transfer-Encoding) may be read differently by a proxy in front, and
+     * libmicrohttpd takes the first Content-Length: the rest of a kept-alive
+     * connection would be parsed out of step. Refuse it; the early reply
+     * closes the connection (RFC 9112, 6.1 and 6.3). */
+    unsigned framing[2] = {0, 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, framing);
+    if (framing[0] > 1 || (framing[0] && framing[1]))
+        return http_error(r->conn, MHD_HTTP_BAD_REQUEST,
+                          "Bad Request: the body is framed twice (Content-Length "
+                          "given twice, or with Transfer-Encoding)");
     const struct route *hit = NULL;
     int path_known = 0;
     int is_head = strcmp(method, "HEAD") == 0;
@@ -245,7 +274,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         sf_buf_init(&r->body, SF_BODY_MAX);
         sf_buf_init(&r->reply, 64 * 1024);
         *con_cls = r;
-        conntrack_headers_done(conn);
+        if (conntrack_headers_done(conn))
+            return MHD_NO;      /* it was sent 408 or 503: close, serve nothing */
         enum MHD_Result rc = on_headers(r, url, method);
         if (rc == MHD_YES && r->too_big)
             return too_big(r);
@@ -276,7 +306,8 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
             return r->on_resume(r);
         return http_reply_json(conn, r->status, r->reply.data ? r->reply.data : "{}");
     }
-    conntrack_body_done(conn);
+    if (conntrack_body_done(conn))
+        return MHD_NO;
     if (r->too_big)
         return too_big(r);
     if (r->over_budget)
@@ -359,15 +390,20 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
         return NULL;
     }
     s->ctx = *ctx;
-    if (!(s->ct = conntrack_new(ctx->header_timeout_s, ctx->body_timeout_s, errstr, n))) {
+    unsigned max_conns = ctx->max_connections ? ctx->max_connections : 10000;
+    if (!(s->ct = conntrack_new(ctx->header_timeout_s, ctx->body_timeout_s, max_conns,
+                                errstr, n))) {
         free(s);
         return NULL;
     }
-    unsigned max_conns = ctx->max_connections ? ctx->max_connections : 10000;
+    /* conntrack refuses connections past max_conns (503, closed at once);
+     * libmicrohttpd's limit is set above it so that it keeps accepting them
+     * to be refused instead of leaving them unanswered in the backlog. */
+    unsigned mhd_conns = max_conns + SF_CONN_HEADROOM;
     /* Each connection is a descriptor: make room for them if we may. */
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < max_conns + 256u) {
-        rl.rlim_cur = rl.rlim_max < max_conns + 256u ? rl.rlim_max : max_conns + 256u;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < mhd_conns + 256u) {
+        rl.rlim_cur = rl.rlim_max < mhd_conns + 256u ? rl.rlim_max : mhd_conns + 256u;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
@@ -380,10 +416,10 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
                             MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
                             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                            MHD_OPTION_CONNECTION_LIMIT, max_conns,
+                            MHD_OPTION_CONNECTION_LIMIT, mhd_conns,
                             MHD_OPTION_NOTIFY_CONNECTION, conntrack_notify, s->ct,
                             /* Request line + headers + read buffer: headers
-                             * much over ~24 KiB get 431 from libmicrohttpd. */
+                             * well over the 32 KiB pool get 431 from libmicrohttpd. */
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
                             MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                             MHD_OPTION_END);
