@@ -70,6 +70,22 @@ struct json_t *order_parse_json(const char *text, size_t len, long index,
 int order_from_body(const char *body, size_t len, const struct catalog *cat,
                     int64_t now_ms, struct order *out, struct sf_buf *detail);
 
+/* The fast path for one order object at text (order_scan.c): when it is in
+ * the plain form clients usually send and valid, builds *out exactly as
+ * order_parse_json + order_validate would and returns the first byte after
+ * the object; otherwise NULL, and the caller takes the general path. */
+const char *order_scan(const char *text, size_t len, const struct catalog *cat,
+                       int64_t now_ms, struct order *out);
+/* The scanner's pieces, shared with order_decode's fast path: a JSON
+ * string of printable ASCII without escapes, and an unsigned number (see
+ * order_scan.c). Each returns 1 and moves *p past the token, or 0. */
+int order_scan_str(const char **p, const char *end, const char **s, size_t *n);
+int order_scan_number(const char **p, const char *end, int cents, int max_digits,
+                      int64_t *v);
+/* order_scan for text that is that one object (and whitespace): 1 or 0. */
+int order_scan_whole(const char *text, size_t len, const struct catalog *cat,
+                     int64_t now_ms, struct order *out);
+
 /* Encode o as its log JSON into out (appends). Returns 0 or -1 (limit). */
 int order_encode(const struct order *o, struct sf_buf *out);
 

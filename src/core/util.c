@@ -236,7 +236,7 @@ static int reserve(struct sf_buf *b, size_t n)
     return 0;
 }
 
-int sf_buf_append(struct sf_buf *b, const void *p, size_t n)
+int sf_buf_append_grow(struct sf_buf *b, const void *p, size_t n)
 {
     if (reserve(b, n))
         return -1;
@@ -270,18 +270,26 @@ int sf_buf_json_str(struct sf_buf *b, const char *s)
 {
     if (sf_buf_append(b, "\"", 1))
         return -1;
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    const unsigned char *p = (const unsigned char *)s;
+    for (;;) {
+        /* A run of bytes that need no escape goes in with one append. */
+        const unsigned char *run = p;
+        while (*p >= 0x20 && *p != '"' && *p != '\\')
+            p++;
+        if (p > run && sf_buf_append(b, run, (size_t)(p - run)))
+            return -1;
+        if (!*p)
+            break;
         int rc;
         if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
             rc = sf_buf_append(b, esc, 2);
-        } else if (*p < 0x20) {
-            rc = sf_buf_printf(b, "\\u%04x", *p);
         } else {
-            rc = sf_buf_append(b, p, 1);
+            rc = sf_buf_printf(b, "\\u%04x", *p);
         }
         if (rc)
             return -1;
+        p++;
     }
     return sf_buf_append(b, "\"", 1);
 }

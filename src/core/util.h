@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdarg.h>
+#include <string.h>
 
 #define SF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -52,8 +53,18 @@ struct sf_buf {
 };
 void sf_buf_init(struct sf_buf *b, size_t limit);
 /* Append n bytes; returns 0, or -1 if that would pass the limit or on OOM
- * (the buffer is unchanged then). */
-int sf_buf_append(struct sf_buf *b, const void *p, size_t n);
+ * (the buffer is unchanged then). Inline while the bytes fit (the common
+ * case on hot paths: encoders append many short pieces). */
+int sf_buf_append_grow(struct sf_buf *b, const void *p, size_t n);
+static inline int sf_buf_append(struct sf_buf *b, const void *p, size_t n)
+{
+    if (!b->data || n >= b->cap - b->len || n > b->limit || b->len + n > b->limit)
+        return sf_buf_append_grow(b, p, n);
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return 0;
+}
 int sf_buf_printf(struct sf_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append s as a JSON string literal, with quotes. */

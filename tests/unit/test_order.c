@@ -579,6 +579,105 @@ static void derive_id_differs_by_position(void **state)
     assert_string_not_equal(base, other);
 }
 
+/* order_scan (the ingest fast path) against order_parse_json +
+ * order_validate: whenever the fast path takes a body it must build the same
+ * order; it must take the plain bodies; and the rest it must leave alone. */
+static int general(const char *body, struct order *o)
+{
+    struct sf_buf d;
+    int n = 0, rc = -1;
+    sf_buf_init(&d, 1 << 16);
+    json_t *v = order_parse_json(body, strlen(body), -1, &d, &n);
+    if (v)
+        rc = order_validate(v, cat, NOW, -1, o, &d, &n);
+    json_decref(v);
+    sf_buf_free(&d);
+    return rc;
+}
+
+static void same_order(const char *body, const struct order *a, const struct order *b)
+{
+    if (a->customer_id != b->customer_id || a->source != b->source ||
+        a->quantity != b->quantity || a->total_cents != b->total_cents ||
+        a->created_ms != b->created_ms || a->client_id != b->client_id ||
+        (a->client_id && strcmp(a->order_id, b->order_id)))
+        fail_msg("fast and general paths differ on %s", body);
+}
+
+static void scan_agrees_with_validation(void **state)
+{
+    static const char *const taken[] = {
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7}",
+        " {\"customer_id\": 3, \"source\": \"Takeaway\", \"quantity\": 1000000}\r\n",
+        "{\"quantity\":1,\"source\":\"Home Delivery\",\"customer_id\":17}",
+        "{\"customer_id\":1,\"source\":\"Dine In\",\"quantity\":2,\"order_id\":\"k-1 {x}\"}",
+        "{\"customer_id\":1,\"source\":\"Dine In\",\"quantity\":2,"
+        "\"created_at\":\"2026-11-29T03:40:00Z\"}",
+        "{\"customer_id\":1,\"source\":\"Dine In\",\"quantity\":2,"
+        "\"created_at\":\"11/29/2026, 03:40:00\"}",
+        "{\"customer_id\":1,\"source\":\"Dine In\",\"quantity\":3,\"unit_price\":12.5}",
+        "{\"customer_id\":1,\"source\":\"Dine In\",\"quantity\":3,\"unit_price\":0.07}",
+        "{\"customer_id\":1,\"source\":\"Dine In\",\"quantity\":3,\"unit_price\":9999999.99}",
+        "{\"customer_id\":1,\"source\":\"Dine In\",\"quantity\":3,\"unit_price\":0}",
+        "{\"customer_id\":1,\"source\":\"Dine In\",\"quantity\":3,\"order_id\":"
+        "\"0123456789012345678901234567890123456789012345678901234567890123\"}",
+    };
+    static const char *const left[] = {
+        "", "{}", "[]", "{\"customer_id\":3,\"source\":\"Dine In\"}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7} x",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,\"quantity\":7}",
+        "{\"customer_id\":99,\"source\":\"Dine In\",\"quantity\":7}",
+        "{\"customer_id\":03,\"source\":\"Dine In\",\"quantity\":7}",
+        "{\"customer_id\":-3,\"source\":\"Dine In\",\"quantity\":7}",
+        "{\"customer_id\":3.0,\"source\":\"Dine In\",\"quantity\":7}",
+        "{\"customer_id\":\"3\",\"source\":\"Dine In\",\"quantity\":7}",
+        "{\"customer_id\":3,\"source\":\"Dine\\u0020In\",\"quantity\":7}",
+        "{\"customer_id\":3,\"source\":\"dine in\",\"quantity\":7}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":0}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":1000001}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":1e2}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,\"order_id\":\"\"}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,\"order_id\":"
+        "\"01234567890123456789012345678901234567890123456789012345678901234\"}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,\"created_at\":\"soon\"}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,\"unit_price\":1.234}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,\"unit_price\":\"1.00\"}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,\"unit_price\":-1}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,\"unit_price\":12345678}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,\"extra\":1}",
+        "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":7,\"note\":\"\xc3\xa9\"}",
+    };
+    struct order f, g;
+    (void)state;
+    for (size_t i = 0; i < sizeof(taken) / sizeof(taken[0]); i++) {
+        if (!order_scan_whole(taken[i], strlen(taken[i]), cat, NOW, &f))
+            fail_msg("the fast path should take %s", taken[i]);
+        assert_int_equal(general(taken[i], &g), 0);
+        same_order(taken[i], &f, &g);
+        if (!f.client_id)
+            assert_true(uuid_valid(f.order_id));
+    }
+    for (size_t i = 0; i < sizeof(left) / sizeof(left[0]); i++)
+        if (order_scan_whole(left[i], strlen(left[i]), cat, NOW, &f))
+            fail_msg("the fast path should leave %s to the general path", left[i]);
+    /* A unit price the fast path takes is exactly the one jansson's double
+     * gives the general path. */
+    char body[160];
+    uint64_t x = 88172645463325252u;
+    for (int k = 0; k < 100000; k++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;    /* xorshift: any cents below 10^9 */
+        int64_t cents = k < 100 ? k : (int64_t)(x % 1000000000u);
+        snprintf(body, sizeof(body), "{\"customer_id\":1,\"source\":\"Dine In\","
+                 "\"quantity\":1,\"unit_price\":%" PRId64 ".%02d}", cents / 100,
+                 (int)(cents % 100));
+        assert_true(order_scan_whole(body, strlen(body), cat, NOW, &f));
+        assert_int_equal(general(body, &g), 0);
+        same_order(body, &f, &g);
+        assert_int_equal(f.total_cents, cents);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -643,6 +742,7 @@ int main(void)
         cmocka_unit_test(decode_rejects_bad_field_values),
         cmocka_unit_test(derive_id_is_deterministic),
         cmocka_unit_test(derive_id_differs_by_position),
+        cmocka_unit_test(scan_agrees_with_validation),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
