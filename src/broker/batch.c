@@ -76,6 +76,16 @@ enum batch_status batch_check(const uint8_t *p, size_t avail,
         return BATCH_TORN;
     if (sf_crc32c(p + 16, len - 16) != le_get32(p + 12))
         return BATCH_CORRUPT;
+    /* Exactly record_count records filling the batch: readers number
+     * records by the count (found by fuzz/fuzz_batch.c). */
+    size_t at = BATCH_HEADER;
+    for (uint32_t i = 0; i < count; i++) {
+        if (len - at < 4 || le_get32(p + at) > len - at - 4)
+            return BATCH_CORRUPT;
+        at += 4 + (size_t)le_get32(p + at);
+    }
+    if (at != len)
+        return BATCH_CORRUPT;
     bi->len = len;
     bi->base_offset = (int64_t)le_get64(p + 16);
     bi->count = count;

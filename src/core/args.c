@@ -130,6 +130,9 @@ static const char *const extra_keys[] = {"SALESFLOW_API_KEYS",
 
 static const struct opt *cur_opts;
 static size_t cur_nopts;
+/* The config file of the last successful parse: flags set from it point
+ * into its values, so it lives on (found by fuzz/fuzz_config.c). */
+static struct config_file kept_cf;
 static int describe;
 
 void args_describe_mode(void)
@@ -352,7 +355,12 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
         rc = ARGS_HELP;
     }
 out_cf:
-    config_free(&cf);
+    if (rc == ARGS_OK) {
+        config_free(&kept_cf);
+        kept_cf = cf;
+    } else {
+        config_free(&cf);
+    }
 out:
     free(set);
     free(src);

@@ -30,22 +30,40 @@ static const char *const known_fields[] = {
     "customer_id", "source", "quantity", "order_id", "created_at", "unit_price",
 };
 
+/* Room an entry leaves in d for the caller's closing brackets. */
+#define DETAIL_CLOSE_ROOM 8
+
 void order_detail_add(struct sf_buf *d, int *n, long index, const char *field,
                       const char *type, const char *msg)
 {
-    sf_buf_append(d, *n ? "," : "", *n ? 1 : 0);
-    sf_buf_append(d, "{\"loc\":[\"body\"", 14);
+    /* All or nothing, and always room to close the list: an entry that
+     * does not fit is left out (still counted: the order stays rejected)
+     * and so is every later one, so the detail stays JSON (found by
+     * fuzz/fuzz_order_json.c). */
+    size_t start = d->len, limit = d->limit;
+    int rc = 0;
+    d->limit = limit > DETAIL_CLOSE_ROOM ? limit - DETAIL_CLOSE_ROOM : 0;
+    rc |= sf_buf_append(d, *n ? "," : "", *n ? 1 : 0);
+    rc |= sf_buf_append(d, "{\"loc\":[\"body\"", 14);
     if (index >= 0)
-        sf_buf_printf(d, ",%ld", index);
+        rc |= sf_buf_printf(d, ",%ld", index);
     if (field) {
-        sf_buf_append(d, ",", 1);
-        sf_buf_json_str(d, field);
+        rc |= sf_buf_append(d, ",", 1);
+        rc |= sf_buf_json_str(d, field);
     }
-    sf_buf_append(d, "],\"msg\":", 8);
-    sf_buf_json_str(d, msg);
-    sf_buf_append(d, ",\"type\":", 8);
-    sf_buf_json_str(d, type);
-    sf_buf_append(d, "}", 1);
+    rc |= sf_buf_append(d, "],\"msg\":", 8);
+    rc |= sf_buf_json_str(d, msg);
+    rc |= sf_buf_append(d, ",\"type\":", 8);
+    rc |= sf_buf_json_str(d, type);
+    rc |= sf_buf_append(d, "}", 1);
+    d->limit = limit;
+    if (rc) {
+        d->len = start;
+        if (d->data)
+            d->data[start] = '\0';
+        if (d->limit > start + DETAIL_CLOSE_ROOM)
+            d->limit = start + DETAIL_CLOSE_ROOM;
+    }
     (*n)++;
 }
 
@@ -158,6 +176,30 @@ big:
     return -1;
 }
 
+/* Replace each byte of s that is not part of a valid UTF-8 sequence with
+ * '?': jansson's error text quotes the input near the error and may stop
+ * inside a sequence, and the detail must stay JSON (found by
+ * fuzz/fuzz_order_json.c). */
+static void utf8_scrub(char *s)
+{
+    unsigned char *p = (unsigned char *)s;
+    while (*p) {
+        int n = *p < 0x80 ? 0 : *p >= 0xC2 && *p <= 0xDF ? 1
+              : (*p & 0xF0) == 0xE0 ? 2 : *p >= 0xF0 && *p <= 0xF4 ? 3 : -1;
+        int ok = n >= 0;
+        for (int i = 1; ok && i <= n; i++)
+            ok = (p[i] & 0xC0) == 0x80;
+        if (ok && ((p[0] == 0xE0 && p[1] < 0xA0) || (p[0] == 0xED && p[1] >= 0xA0) ||
+                   (p[0] == 0xF0 && p[1] < 0x90) || (p[0] == 0xF4 && p[1] >= 0x90)))
+            ok = 0;
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n + 1;
+    }
+}
+
 json_t *order_parse_json(const char *text, size_t len, long index,
                          struct sf_buf *d, int *nerr)
 {
@@ -172,6 +214,7 @@ json_t *order_parse_json(const char *text, size_t len, long index,
         else
             snprintf(msg, sizeof(msg), "JSON decode error: %s (line %d, column %d)",
                      jerr.text, jerr.line, jerr.column);
+        utf8_scrub(msg);
         order_detail_add(d, nerr, index, NULL, "json_invalid", msg);
     }
     return root;
@@ -305,6 +348,8 @@ int order_from_body(const char *body, size_t len, const struct catalog *cat,
                     int64_t now_ms, struct order *o, struct sf_buf *d)
 {
     int n = 0;
+    if (order_scan_whole(body, len, cat, now_ms, o))
+        return 0;
     memset(o, 0, sizeof(*o));
     sf_buf_append(d, "{\"detail\":[", 11);
     json_t *root = order_parse_json(body, len, -1, d, &n);
@@ -415,68 +460,6 @@ int order_encode(const struct order *o, struct sf_buf *out)
  */
 enum { K_CUST, K_SOURCE, K_QTY, K_TOTAL, K_CREATED, K_ID, K_COUNT };
 
-static int fast_str(const char **p, const char *end, const char **s, size_t *n)
-{
-    const char *q = *p;
-    if (q >= end || *q != '"')
-        return 0;
-    const char *start = ++q;
-    while (q < end && *q != '"') {
-        if (*q < 0x20 || *q > 0x7e || *q == '\\')
-            return 0;
-        q++;
-    }
-    if (q >= end)
-        return 0;
-    *s = start;
-    *n = (size_t)(q - start);
-    *p = q + 1;
-    return 1;
-}
-
-/* An unsigned integer, or with want_cents a decimal with at most two
- * fraction digits, as cents. */
-static int fast_num(const char **p, const char *end, int want_cents, int64_t *v,
-                    int *is_int)
-{
-    const char *q = *p;
-    int64_t x = 0;
-    int nd = 0;
-    if (q < end && *q == '0' && q + 1 < end && q[1] >= '0' && q[1] <= '9')
-        return 0;
-    for (; q < end && *q >= '0' && *q <= '9'; q++, nd++) {
-        if (nd >= 16)
-            return 0;
-        x = x * 10 + (*q - '0');
-    }
-    if (nd == 0)
-        return 0;
-    *is_int = 1;
-    if (q < end && *q == '.') {
-        if (!want_cents)
-            return 0;
-        int f = 0, fv = 0;
-        for (q++; q < end && *q >= '0' && *q <= '9'; q++, f++) {
-            if (f >= 2)
-                return 0;
-            fv = fv * 10 + (*q - '0');
-        }
-        if (f == 0)
-            return 0;
-        x = x * 100 + (f == 1 ? fv * 10 : fv);
-        *is_int = 0;
-    } else if (want_cents) {
-        x *= 100;
-    }
-    if (q < end && (*q == 'e' || *q == 'E'))
-        return 0;
-    if (want_cents && x > SF_MONEY_MAX_CENTS)
-        return 0;
-    *v = x;
-    *p = q;
-    return 1;
-}
-
 static int decode_fast(const char *json, size_t len, struct order *o, int *has_total)
 {
     static const char *const keys[K_COUNT] = {"customer_id", "source", "quantity",
@@ -488,9 +471,9 @@ static int decode_fast(const char *json, size_t len, struct order *o, int *has_t
     for (;;) {
         const char *k, *sv = NULL;
         size_t kn, svn = 0;
-        int key = -1, is_int = 0;
+        int key = -1;
         int64_t num = 0;
-        if (!fast_str(&p, end, &k, &kn) || p >= end || *p++ != ':')
+        if (!order_scan_str(&p, end, &k, &kn) || p >= end || *p++ != ':')
             return 0;
         for (int i = 0; i < K_COUNT; i++)
             if (strlen(keys[i]) == kn && !memcmp(keys[i], k, kn))
@@ -498,9 +481,10 @@ static int decode_fast(const char *json, size_t len, struct order *o, int *has_t
         if (key < 0 || seen[key]++)
             return 0;
         if (key == K_CUST || key == K_QTY || key == K_TOTAL) {
-            if (!fast_num(&p, end, key == K_TOTAL, &num, &is_int))
+            if (!order_scan_number(&p, end, key == K_TOTAL, 16, &num) ||
+                (key == K_TOTAL && num > SF_MONEY_MAX_CENTS))
                 return 0;
-        } else if (!fast_str(&p, end, &sv, &svn)) {
+        } else if (!order_scan_str(&p, end, &sv, &svn)) {
             return 0;
         }
         switch (key) {
