@@ -1,13 +1,15 @@
 #!/bin/sh
 # Install what salesflow needs to build and test, from Debian's packages.
 # Only missing packages are installed; runs apt-get as root or through sudo.
+# DEPS_EXTRA adds packages (make fuzz: clang and its libFuzzer runtime).
 set -e
 want="build-essential pkg-config libmicrohttpd-dev libsqlite3-dev libjansson-dev
 libcurl4-openssl-dev libisal-dev libcmocka-dev sqlite3 curl python3
 libmariadb-dev mariadb-server mariadb-client
 librdkafka-dev kcat
 chromium fonts-dejavu-core fonts-liberation
-prometheus"
+prometheus
+$DEPS_EXTRA"
 missing=""
 for p in $want; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
