@@ -80,6 +80,8 @@ const char *order_scan(const char *text, size_t len, const struct catalog *cat,
  * string of printable ASCII without escapes, and an unsigned number (see
  * order_scan.c). Each returns 1 and moves *p past the token, or 0. */
 int order_scan_str(const char **p, const char *end, const char **s, size_t *n);
+/* The first byte at or after p that is not JSON whitespace (or end). */
+const char *order_scan_ws(const char *p, const char *end);
 int order_scan_number(const char **p, const char *end, int cents, int max_digits,
                       int64_t *v);
 /* order_scan for text that is that one object (and whitespace): 1 or 0. */

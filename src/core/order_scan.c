@@ -23,7 +23,7 @@
 
 enum { F_CUST, F_SOURCE, F_QTY, F_ID, F_CREATED, F_PRICE, F_COUNT };
 
-static const char *ws(const char *p, const char *end)
+const char *order_scan_ws(const char *p, const char *end)
 {
     while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
         p++;
@@ -111,10 +111,10 @@ const char *order_scan(const char *text, size_t len, const struct catalog *cat,
 
     memset(o, 0, sizeof(*o));
     o->created_ms = now_ms;
-    p = ws(p, end);
+    p = order_scan_ws(p, end);
     if (p >= end || *p++ != '{')
         return NULL;
-    p = ws(p, end);
+    p = order_scan_ws(p, end);
     for (;;) {
         const char *k, *s = NULL;
         size_t kn, sn = 0;
@@ -127,10 +127,10 @@ const char *order_scan(const char *text, size_t len, const struct catalog *cat,
                 key = i;
         if (key < 0 || seen[key]++)
             return NULL;
-        p = ws(p, end);
+        p = order_scan_ws(p, end);
         if (p >= end || *p++ != ':')
             return NULL;
-        p = ws(p, end);
+        p = order_scan_ws(p, end);
         if (key == F_CUST || key == F_QTY || key == F_PRICE) {
             if (!order_scan_number(&p, end, key == F_PRICE, key == F_PRICE ? 7 : 15, &num))
                 return NULL;
@@ -167,9 +167,9 @@ const char *order_scan(const char *text, size_t len, const struct catalog *cat,
             o->client_id = 1;
             break;
         }
-        p = ws(p, end);
+        p = order_scan_ws(p, end);
         if (p < end && *p == ',') {
-            p = ws(p + 1, end);
+            p = order_scan_ws(p + 1, end);
             continue;
         }
         if (p < end && *p == '}')
@@ -190,5 +190,5 @@ int order_scan_whole(const char *text, size_t len, const struct catalog *cat,
     if (!text)
         return 0;
     const char *rest = order_scan(text, len, cat, now_ms, o);
-    return rest && ws(rest, text + len) == text + len;
+    return rest && order_scan_ws(rest, text + len) == text + len;
 }

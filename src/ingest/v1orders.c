@@ -470,8 +470,7 @@ static int v1_json_fast(struct http_req *r, size_t max)
     if (!p)
         return -1;
     end = p + r->body.len; /* not before: NULL + 0 is undefined (fuzz_http) */
-    while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-        p++;
+    p = order_scan_ws(p, end);
     int64_t now = sf_now_ms();
     if (p < end && *p == '{') {
         struct order o;
@@ -497,15 +496,13 @@ static int v1_json_fast(struct http_req *r, size_t max)
     if (!os)
         return -1;
     for (p++;;) {
-        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
-            p++;
+        p = order_scan_ws(p, end);
         const char *next = n < cap ? order_scan(p, (size_t)(end - p), r->ctx->cat, now,
                                                 &os[n]) : NULL;
         if (!next)
             goto general;
         n++;
-        for (p = next; p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r');)
-            p++;
+        p = order_scan_ws(next, end);
         if (p < end && *p == ',') {
             p++;
             continue;
@@ -514,9 +511,7 @@ static int v1_json_fast(struct http_req *r, size_t max)
             break;
         goto general;
     }
-    for (p++; p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r');)
-        p++;
-    if (p != end)
+    if (order_scan_ws(p + 1, end) != end)
         goto general;
     struct batch *b = batch_new(r, INGEST_V1, n);
     if (!b) {
