@@ -1,12 +1,14 @@
 /*
  * deltas — fold a batch's newly inserted orders into aggregate increments,
- * sorted by key. Shared by every store backend so that all of them apply
+ * one per key, sorted by key. Shared by every store backend so that all of them apply
  * increments in the same, fixed key order.
  */
 #include "store/store.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 static int cmp_state(const void *a, const void *b)
 {
@@ -23,26 +25,52 @@ static int cmp_minute(const void *a, const void *b)
     return c ? c : cmp_state(a, b);
 }
 
-/* Sort d[0..n) with cmp and merge equal keys; returns the new length. */
-static size_t fold(struct sales_delta *d, size_t n,
-                   int (*cmp)(const void *, const void *))
+static uint64_t hash_bytes(uint64_t h, const char *p, size_t n)
 {
-    if (n == 0)
-        return 0;
-    qsort(d, n, sizeof(*d), cmp);
-    size_t w = 0;
-    for (size_t r = 1; r < n; r++) {
-        if (cmp(&d[w], &d[r]) == 0) {
-            d[w].total_cents += d[r].total_cents;
-            d[w].count += d[r].count;
-            d[w].quantity += d[r].quantity;
-            if (d[r].updated_ms > d[w].updated_ms)
-                d[w].updated_ms = d[r].updated_ms;
-        } else {
-            d[++w] = d[r];
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (unsigned char)p[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+static uint64_t hash_key(const struct sales_delta *d, int by_minute)
+{
+    uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)(unsigned)d->source;
+    if (by_minute)
+        h = hash_bytes(h, d->minute, 16);
+    return hash_bytes(h, d->state, strlen(d->state));
+}
+
+/* Merge the entries of d[0..n) with equal keys (cmp), through a hash table
+ * of their indexes (a batch has few distinct keys), then sort what is left
+ * by key; returns the new length. */
+static ssize_t fold(struct sales_delta *d, size_t n, int by_minute,
+                    int (*cmp)(const void *, const void *))
+{
+    size_t cap = 16, w = 0;
+    while (cap < 2 * n)
+        cap *= 2;
+    uint32_t *slot = calloc(cap, sizeof(*slot));   /* index + 1; 0: empty */
+    if (!slot)
+        return -1;
+    for (size_t r = 0; r < n; r++) {
+        size_t h = (size_t)hash_key(&d[r], by_minute) & (cap - 1);
+        while (slot[h] && cmp(&d[slot[h] - 1], &d[r]) != 0)
+            h = (h + 1) & (cap - 1);
+        if (!slot[h]) {
+            d[w] = d[r];
+            slot[h] = (uint32_t)++w;
+            continue;
         }
+        struct sales_delta *t = &d[slot[h] - 1];
+        t->total_cents += d[r].total_cents;
+        t->count += d[r].count;
+        t->quantity += d[r].quantity;
+        if (d[r].updated_ms > t->updated_ms)
+            t->updated_ms = d[r].updated_ms;
     }
-    return w + 1;
+    free(slot);
+    qsort(d, w, sizeof(*d), cmp);
+    return (ssize_t)w;
 }
 
 int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
@@ -73,8 +101,14 @@ int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
         m[k] = *d;
         k++;
     }
-    *n_state = fold(a, k, cmp_state);
-    *n_minute = fold(m, k, cmp_minute);
+    ssize_t ns = fold(a, k, 0, cmp_state), nm = ns < 0 ? -1 : fold(m, k, 1, cmp_minute);
+    if (nm < 0) {
+        free(a);
+        free(m);
+        return -1;
+    }
+    *n_state = (size_t)ns;
+    *n_minute = (size_t)nm;
     *by_state = a;
     *by_minute = m;
     return 0;

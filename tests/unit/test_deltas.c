@@ -1,0 +1,141 @@
+/*
+ * test_deltas — src/store/deltas.c: a batch's inserted orders folded into
+ * one increment per (source, state) and per (minute, source, state), sorted
+ * by key, checked against a plain count over the same rows: many distinct
+ * keys (the hash table's probing and growth), rows not inserted left out,
+ * and an empty batch.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/store.h"
+
+static const char *const states[] = {"CA", "NY", "TX", "unknown", "KY", "WA"};
+
+/* n rows over `minutes` distinct minutes; every third row not inserted. */
+static struct store_order *make_rows(size_t n, int minutes, unsigned char **ins)
+{
+    struct store_order *r = calloc(n, sizeof(*r));
+    *ins = calloc(n, 1);
+    assert_non_null(r);
+    assert_non_null(*ins);
+    for (size_t i = 0; i < n; i++) {
+        r[i].o.source = (int)(i % 3);
+        snprintf(r[i].state, sizeof(r[i].state), "%s", states[(i / 3) % 6]);
+        r[i].o.quantity = (int64_t)(i % 100) + 1;
+        r[i].o.total_cents = r[i].o.quantity * 30000;
+        r[i].o.created_ms = INT64_C(1796000000000) + (int64_t)(i % (size_t)minutes) * 60000;
+        r[i].log_time_ms = INT64_C(1796000000000) + (int64_t)i;
+        (*ins)[i] = i % 3 != 2;
+    }
+    return r;
+}
+
+/* Sum over the inserted rows matching (minute or NULL, source, state). */
+static void expect_sum(const struct store_order *r, const unsigned char *ins, size_t n,
+                       const struct sales_delta *d, int by_minute)
+{
+    int64_t total = 0, count = 0, qty = 0, latest = INT64_MIN;
+    for (size_t i = 0; i < n; i++) {
+        char ts[32];
+        if (!ins[i] || r[i].o.source != d->source || strcmp(r[i].state, d->state) ||
+            (by_minute && strncmp(sf_format_time(r[i].o.created_ms, ts), d->minute, 16)))
+            continue;
+        total += r[i].o.total_cents;
+        count++;
+        qty += r[i].o.quantity;
+        if (r[i].log_time_ms > latest)
+            latest = r[i].log_time_ms;
+    }
+    assert_true(count > 0);
+    assert_int_equal(d->total_cents, total);
+    assert_int_equal(d->count, count);
+    assert_int_equal(d->quantity, qty);
+    assert_int_equal(d->updated_ms, latest);
+}
+
+static int key_order(const struct sales_delta *a, const struct sales_delta *b,
+                     int by_minute)
+{
+    int c = by_minute ? strcmp(a->minute, b->minute) : 0;
+    if (!c)
+        c = a->source - b->source;
+    return c ? c : strcmp(a->state, b->state);
+}
+
+static void check(size_t n, int minutes)
+{
+    unsigned char *ins;
+    struct store_order *r = make_rows(n, minutes, &ins);
+    struct sales_delta *ds, *dm;
+    size_t nds, ndm;
+    assert_int_equal(sales_deltas(r, ins, n, &ds, &nds, &dm, &ndm), 0);
+    int64_t count = 0;
+    for (size_t i = 0; i < nds; i++) {
+        expect_sum(r, ins, n, &ds[i], 0);
+        if (i)
+            assert_true(key_order(&ds[i - 1], &ds[i], 0) < 0);
+        count += ds[i].count;
+    }
+    assert_int_equal(count, (int64_t)(n - n / 3));
+    count = 0;
+    for (size_t i = 0; i < ndm; i++) {
+        expect_sum(r, ins, n, &dm[i], 1);
+        if (i)
+            assert_true(key_order(&dm[i - 1], &dm[i], 1) < 0);
+        count += dm[i].count;
+    }
+    assert_int_equal(count, (int64_t)(n - n / 3));
+    free(ds);
+    free(dm);
+    free(r);
+    free(ins);
+}
+
+static void few_keys(void **state)
+{
+    (void)state;
+    check(3000, 2);
+}
+
+static void many_keys(void **state)
+{
+    (void)state;
+    check(6000, 997);   /* thousands of (minute, source, state) keys */
+}
+
+static void one_row(void **state)
+{
+    (void)state;
+    check(1, 1);
+}
+
+static void empty_batch(void **state)
+{
+    (void)state;
+    struct sales_delta *ds, *dm;
+    size_t nds = 9, ndm = 9;
+    assert_int_equal(sales_deltas(NULL, NULL, 0, &ds, &nds, &dm, &ndm), 0);
+    assert_int_equal(nds, 0);
+    assert_int_equal(ndm, 0);
+    free(ds);
+    free(dm);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(few_keys),
+        cmocka_unit_test(many_keys),
+        cmocka_unit_test(one_row),
+        cmocka_unit_test(empty_batch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
