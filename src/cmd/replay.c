@@ -76,6 +76,15 @@ static int scan_record(void *opaque, const struct broker_record *r)
     return k->done % REPLAY_BATCH == 0 ? scan_flush(k) : 0;
 }
 
+/* The end of a rebuild: commit it, saying so first on a terminal (building
+ * the index of a large table takes a moment). */
+static int replay_commit(struct store *st, char *err, size_t en)
+{
+    if (isatty(2))
+        fprintf(stderr, "replay: committing\n");
+    return store_rebuild_end(st, 1, err, en);
+}
+
 static int replay_scan(struct broker *b, struct store *st, const struct catalog *cat,
                        struct store_order *rows, const char *store_uri)
 {
@@ -85,9 +94,15 @@ static int replay_scan(struct broker *b, struct store *st, const struct catalog 
     k.next = malloc((size_t)(k.np > 0 ? k.np : 1) * sizeof(*k.next));
     for (int i = 0; k.next && i < k.np; i++)
         k.next[i] = -1;
-    if (!k.next || store_reset(st, k.topic, k.err, sizeof(k.err)) ||
-        broker_scan(b, 0, scan_record, &k, k.err, sizeof(k.err)) || scan_flush(&k)) {
+    if (!k.next || store_rebuild_begin(st, k.topic, k.err, sizeof(k.err))) {
         fprintf(stderr, "salesflow replay: %s\n", k.next ? k.err : "out of memory");
+        free(k.next);
+        return 1;
+    }
+    if (broker_scan(b, 0, scan_record, &k, k.err, sizeof(k.err)) || scan_flush(&k) ||
+        replay_commit(st, k.err, sizeof(k.err))) {
+        fprintf(stderr, "salesflow replay: %s\n", k.err);
+        store_rebuild_end(st, 0, k.err, sizeof(k.err));
         free(k.next);
         return 1;
     }
@@ -140,7 +155,7 @@ int cmd_replay(int argc, char **argv)
     struct broker_record *recs = malloc(REPLAY_BATCH * sizeof(*recs));
     struct store_order *rows = malloc(REPLAY_BATCH * sizeof(*rows));
     struct elog_part_info *pi = NULL;
-    int np = 0, status = 1;
+    int np = 0, status = 1, rebuilding = 0;
     int64_t *next = NULL, total = 0, done = 0, skipped = 0;
     size_t inserted = 0;
 
@@ -177,10 +192,11 @@ int cmd_replay(int argc, char **argv)
         total += pi[i].end - pi[i].start;
         broker_seek(b, i, pi[i].start);
     }
-    if (!next || store_reset(st, SF_TOPIC_DEFAULT, err, sizeof(err))) {
+    if (!next || store_rebuild_begin(st, SF_TOPIC_DEFAULT, err, sizeof(err))) {
         fprintf(stderr, "salesflow replay: %s\n", next ? err : "out of memory");
         goto out;
     }
+    rebuilding = 1;
     int tty = isatty(2);
     int64_t t0 = sf_mono_ms(), last = t0;
     for (;;) {
@@ -213,6 +229,11 @@ int cmd_replay(int argc, char **argv)
         }
     }
     sf_progress("replay", "records", tty, done, total, t0, 1);
+    rebuilding = 0;
+    if (replay_commit(st, err, sizeof(err))) {
+        fprintf(stderr, "salesflow replay: %s\n", err);
+        goto out;
+    }
     double secs = (double)(sf_mono_ms() - t0) / 1000.0;
     char shown[1024];   /* never print a password */
     printf("replayed %" PRId64 " records into %s: %zu orders, %" PRId64 " duplicates, %"
@@ -222,6 +243,8 @@ int cmd_replay(int argc, char **argv)
            secs > 0 ? (double)done / secs : 0.0);
     status = 0;
 out:
+    if (rebuilding)
+        store_rebuild_end(st, 0, err, sizeof(err));
     free(recs);
     free(rows);
     free(next);

@@ -23,6 +23,7 @@ struct sqlite_store {
     struct store base;
     sqlite3 *db;
     sqlite3_stmt *ins_order, *up_sales, *up_minute, *up_pos;
+    int rebuilding;             /* inside rebuild_begin()'s transaction */
 };
 
 static const char schema[] =
@@ -60,10 +61,11 @@ static const char schema[] =
     " topic TEXT NOT NULL,"
     " partition INTEGER NOT NULL,"
     " next_offset INTEGER NOT NULL,"
-    " PRIMARY KEY (topic, partition)) WITHOUT ROWID;"
-    /* The dashboard's latest orders: newest created_at first without a
-     * scan of the whole table. */
-    "CREATE INDEX IF NOT EXISTS orders_created_at ON orders (created_at);";
+    " PRIMARY KEY (topic, partition)) WITHOUT ROWID;";
+/* The dashboard's latest orders: newest created_at first without a scan of
+ * the whole table. */
+static const char schema_index[] =
+    "CREATE INDEX IF NOT EXISTS orders_created_at ON orders (created_at)";
 
 static int fail(struct sqlite_store *s, const char *what, char *errstr, size_t n)
 {
@@ -100,7 +102,8 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
     sqlite3_busy_timeout(s->db, 10000);
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                      NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, schema_index, NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "creating the schema", errstr, n);
         goto fail;
     }
@@ -183,7 +186,8 @@ static int sqlite_apply(struct store *b, const char *topic,
 
     if (!ins)
         return sf_err(-1, errstr, en, "out of memory");
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    if (!s->rebuilding &&
+        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "BEGIN", errstr, en);
         goto out;
     }
@@ -247,7 +251,7 @@ static int sqlite_apply(struct store *b, const char *topic,
             goto rollback;
         }
     }
-    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (!s->rebuilding && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "COMMIT", errstr, en);
         goto rollback;
     }
@@ -255,7 +259,9 @@ static int sqlite_apply(struct store *b, const char *topic,
     rc = 0;
     goto out;
 rollback:
-    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    /* In a rebuild, rebuild_end() rolls the whole of it back. */
+    if (!s->rebuilding)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 out:
     free(ins);
     free(ds);
@@ -263,25 +269,77 @@ out:
     return rc;
 }
 
-static int sqlite_reset(struct store *b, const char *topic, char *errstr, size_t en)
+/* Empty the serving tables inside an open transaction. */
+static int empty_tables(struct sqlite_store *s, const char *topic, char *errstr, size_t en)
 {
-    struct sqlite_store *s = (struct sqlite_store *)b;
     sqlite3_stmt *st = NULL;
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE; DELETE FROM orders; DELETE FROM sales;"
-                     " DELETE FROM sales_minute;", NULL, NULL, NULL) != SQLITE_OK ||
+    int rc = 0;
+    if (sqlite3_exec(s->db, "DELETE FROM orders; DELETE FROM sales; DELETE FROM sales_minute;"
+                     " DELETE FROM sqlite_sequence WHERE name = 'sales'",
+                     NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "DELETE FROM salesflow_offsets WHERE topic = ?", -1,
                            &st, NULL) != SQLITE_OK ||
         sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC) != SQLITE_OK ||
-        sqlite3_step(st) != SQLITE_DONE ||
-        sqlite3_exec(s->db, "DELETE FROM sqlite_sequence WHERE name = 'sales'; COMMIT",
-                     NULL, NULL, NULL) != SQLITE_OK) {
-        fail(s, "emptying the serving tables", errstr, en);
-        sqlite3_finalize(st);
+        sqlite3_step(st) != SQLITE_DONE)
+        rc = fail(s, "emptying the serving tables", errstr, en);
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int sqlite_reset(struct store *b, const char *topic, char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "BEGIN", errstr, en);
+    if (empty_tables(s, topic, errstr, en) ||
+        (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK &&
+         fail(s, "COMMIT", errstr, en))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }
-    sqlite3_finalize(st);
     return 0;
+}
+
+/* A rebuild is one transaction: the old rows go, the index on created_at
+ * is dropped and built again at the end in one sorted pass (much cheaper
+ * than keeping it up to date row by row), and a larger page cache keeps the
+ * pages being filled in memory. */
+#define REBUILD_CACHE_KIB 131072
+
+static int sqlite_rebuild_begin(struct store *b, const char *topic, char *errstr,
+                                size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    char pragma[64];
+    snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%d", REBUILD_CACHE_KIB);
+    if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
+        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "starting the rebuild", errstr, en);
+    if (empty_tables(s, topic, errstr, en) ||
+        (sqlite3_exec(s->db, "DROP INDEX IF EXISTS orders_created_at", NULL, NULL,
+                      NULL) != SQLITE_OK &&
+         fail(s, "starting the rebuild", errstr, en))) {
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    s->rebuilding = 1;
+    return 0;
+}
+
+static int sqlite_rebuild_end(struct store *b, int commit, char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    int rc = 0;
+    if (!s->rebuilding)
+        return 0;
+    s->rebuilding = 0;
+    if (commit && (sqlite3_exec(s->db, schema_index, NULL, NULL, NULL) != SQLITE_OK ||
+                   sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
+        rc = fail(s, "committing the rebuild", errstr, en);
+    if (!commit || rc)
+        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(s->db, "PRAGMA cache_size=-2000", NULL, NULL, NULL);
+    return rc;
 }
 
 static int sqlite_sales(struct store *b, struct sales_row **rows, size_t *n,
@@ -505,6 +563,8 @@ const struct store_ops sqlite_store_ops = {
     .load_positions = sqlite_load_positions,
     .apply = sqlite_apply,
     .reset = sqlite_reset,
+    .rebuild_begin = sqlite_rebuild_begin,
+    .rebuild_end = sqlite_rebuild_end,
     .sales = sqlite_sales,
     .sales_minute = sqlite_sales_minute,
     .recent_orders = sqlite_recent_orders,

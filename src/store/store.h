@@ -93,6 +93,17 @@ struct store_ops {
      * transaction (for `salesflow replay`). */
     int (*reset)(struct store *s, const char *topic, char *errstr,
                  size_t errstr_size);
+    /* Optional, for `salesflow replay`: rebuild_begin() empties like reset()
+     * but leaves its transaction open, and the apply() calls that follow
+     * join it instead of committing each batch; rebuild_end() then commits
+     * everything at once (commit != 0) or rolls it all back. Readers see
+     * the old tables until the commit, and a replay that stops half-way
+     * leaves them as they were. Backends without it: reset(), then apply()
+     * commits batch by batch. */
+    int (*rebuild_begin)(struct store *s, const char *topic, char *errstr,
+                         size_t errstr_size);
+    int (*rebuild_end)(struct store *s, int commit, char *errstr,
+                       size_t errstr_size);
     /* All rows of `sales`, largest amount first; *rows is malloc()ed and
      * owned by the caller. */
     int (*sales)(struct store *s, struct sales_row **rows, size_t *n,
@@ -142,10 +153,19 @@ static inline int store_apply(struct store *s, const char *topic,
 {
     return s->ops->apply(s, topic, rows, n, next, nparts, inserted, e, en);
 }
-static inline int store_reset(struct store *s, const char *topic, char *e,
-                              size_t en)
+/* replay's start and end: the backend's rebuild_begin/rebuild_end when it
+ * has them, else reset() and nothing. */
+static inline int store_rebuild_begin(struct store *s, const char *topic,
+                                      char *e, size_t en)
 {
+    if (s->ops->rebuild_begin)
+        return s->ops->rebuild_begin(s, topic, e, en);
     return s->ops->reset(s, topic, e, en);
+}
+static inline int store_rebuild_end(struct store *s, int commit, char *e,
+                                    size_t en)
+{
+    return s->ops->rebuild_end ? s->ops->rebuild_end(s, commit, e, en) : 0;
 }
 static inline int store_sales(struct store *s, struct sales_row **rows,
                               size_t *n, char *e, size_t en)

@@ -10,7 +10,9 @@ import subprocess
 import tempfile
 import unittest
 
-from harness import Server, post_many, random_orders, run_cli
+from harness import (BIN, REPO, Server, ndjson, post_many, post_v1, random_orders,
+                     run_cli)
+from kafkahelp import Ingest
 
 
 def dump_tables(s):
@@ -64,6 +66,44 @@ class LogTest(unittest.TestCase):
                                      " created_at, state FROM orders ORDER BY uuid")
                          .fetchall(), live[0])
         con.close()
+
+    def test_interrupted_replay_keeps_the_old_tables(self):
+        # Replay rebuilds in one transaction: killed half-way, it leaves the
+        # serving tables exactly as they were (and the next replay or run
+        # carries on from them), never emptied or half-filled.
+        s = self.start()
+        for o, st, b in post_many(s, random_orders(500, seed=5)):
+            self.assertEqual(st, 201, b)
+        s.wait_processed(500)
+        before = dump_tables(s)
+        s.stop()
+        # Many more orders in the log that no processor takes: enough for
+        # replay to print progress (every 2 s) before it ends.
+        ing = Ingest("file:" + os.path.join(s.data, "log"), data=s.data).start()
+        try:
+            body = ndjson(random_orders(1000, seed=6))
+            for _ in range(800):
+                st, reply = post_v1(ing, body, "application/x-ndjson")
+                self.assertEqual(st, 201, reply)
+        finally:
+            ing.stop()
+        p = subprocess.Popen([BIN, "replay", "--data", s.data], cwd=REPO, text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            line = p.stderr.readline()
+            self.assertRegex(line, r"^replay: \d+% \d+/800500 records",
+                             "replay should still be running after 2 s")
+            self.assertNotIn("100%", line)
+            p.kill()
+        finally:
+            p.kill()
+            p.wait()
+        self.assertEqual(dump_tables(s), before)
+        # Another replay then rebuilds everything.
+        r = run_cli("replay", "--data", s.data, timeout=120)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("replayed 800500 records", r.stdout)
+        self.assertEqual(s.order_count(), 800500)
 
     def test_replay_refuses_while_server_runs(self):
         s = self.start()
