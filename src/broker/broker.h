@@ -140,6 +140,9 @@ struct broker_ops {
     /* Optional: the topic name positions and derived ids are keyed by
      * (NULL: SF_TOPIC_DEFAULT). */
     const char *(*topic)(struct broker *b);
+    /* Optional: the current end (next offset to be written) of partitions
+     * 0..nparts-1. Returns 0, or -1 if unknown (and always without ops). */
+    int (*end_offsets)(struct broker *b, int64_t *end, int nparts);
 };
 
 struct broker {
@@ -185,6 +188,10 @@ static inline void broker_retain(struct broker *b, const int64_t *committed,
 static inline int broker_partition_count(struct broker *b)
 {
     return b->ops->partition_count(b);
+}
+static inline int broker_end_offsets(struct broker *b, int64_t *end, int nparts)
+{
+    return b->ops->end_offsets ? b->ops->end_offsets(b, end, nparts) : -1;
 }
 static inline int broker_seek(struct broker *b, int partition, int64_t offset)
 {

@@ -711,6 +711,18 @@ static int elog_seek(struct broker *b, int partition, int64_t offset)
     return 0;
 }
 
+static int elog_end_offsets(struct broker *b, int64_t *end, int nparts)
+{
+    struct elog *l = (struct elog *)b;
+    if (nparts > l->nparts)
+        return -1;
+    pthread_mutex_lock(&l->mu);
+    for (int i = 0; i < nparts; i++)
+        end[i] = l->parts[i].end;
+    pthread_mutex_unlock(&l->mu);
+    return 0;
+}
+
 /* Index of the segment holding offset off (caller holds mu), or -1 if the
  * offset was removed by retention. */
 static ssize_t seg_for(const struct part *p, int64_t off)
@@ -1194,6 +1206,7 @@ const struct broker_ops elog_broker_ops = {
     .produce_batch = elog_produce_batch,
     .partition_count = elog_partition_count,
     .seek = elog_seek,
+    .end_offsets = elog_end_offsets,
     .poll = elog_poll,
     .scan = elog_scan,
     .retain = elog_retain,

@@ -231,6 +231,38 @@ out:
     return NULL;
 }
 
+/* A stored position past the end of the log does not describe this log:
+ * the log was made anew (or lost an unsynced tail, with --fsync never) and
+ * the store kept the positions of the old one, or another log writes the
+ * same store. Starting there would skip every record up to it, so the
+ * partition is read again from its start instead (rows keyed by order_id
+ * absorb what the store already has) and the corrected positions are stored
+ * at once. */
+static int check_positions(struct processor *p, int64_t *pos, char *errstr, size_t n)
+{
+    int64_t *end = calloc((size_t)p->nparts + 1, sizeof(*end));
+    int moved = 0, rc = 0;
+    if (!end)
+        return sf_err(-1, errstr, n, "out of memory");
+    if (broker_end_offsets(p->b, end, p->nparts) == 0) {
+        for (int i = 0; i < p->nparts; i++) {
+            if (pos[i] <= end[i])
+                continue;
+            log_warn("processor: the store's position for %s partition %d is %" PRId64
+                     " but the log ends at %" PRId64 " (a new log, a lost tail, or "
+                     "another log writing the same store); reading the partition "
+                     "again from its start", p->topic, i, pos[i], end[i]);
+            pos[i] = 0;
+            moved = 1;
+        }
+    }
+    size_t none;
+    if (moved)
+        rc = store_apply(p->s, p->topic, NULL, 0, pos, p->nparts, &none, errstr, n);
+    free(end);
+    return rc;
+}
+
 struct processor *processor_start(struct broker *b, struct store *s,
                                   const struct catalog *cat,
                                   const struct processor_conf *conf,
@@ -264,7 +296,8 @@ struct processor *processor_start(struct broker *b, struct store *s,
             p->committed[i] = -1;
         goto start;
     }
-    if (store_load_positions(s, p->topic, pos, p->nparts, errstr, n))
+    if (store_load_positions(s, p->topic, pos, p->nparts, errstr, n) ||
+        check_positions(p, pos, errstr, n))
         goto fail;
     for (int i = 0; i < p->nparts; i++) {
         if (broker_seek(b, i, pos[i])) {

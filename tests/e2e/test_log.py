@@ -105,6 +105,36 @@ class LogTest(unittest.TestCase):
         self.assertIn("replayed 800500 records", r.stdout)
         self.assertEqual(s.order_count(), 800500)
 
+    def test_new_log_with_old_store_reads_from_the_start(self):
+        # The store outlives the log (here: a store outside DATA and the log
+        # made anew). Its positions are past the new log's end: starting
+        # there would skip the new orders; they must be read from offset 0.
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-store-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        db = os.path.join(tmp, "kept.db")
+        s = self.start("--store", "sqlite:" + db)
+        s.db_path = db
+        first = random_orders(400, seed=8)
+        for o, st, b in post_many(s, first):
+            self.assertEqual(st, 201, b)
+        s.wait_processed(400)
+        s.stop()
+        shutil.rmtree(os.path.join(s.data, "log"))
+        s.start()
+        second = random_orders(60, seed=9)
+        for o, st, b in post_many(s, second):
+            self.assertEqual(st, 201, b)
+        s.wait_processed(460, timeout=20)
+        self.assertIn("but the log ends at", s.stderr())
+        total = s.query("SELECT sum(total_cents) FROM orders")[0][0]
+        self.assertEqual(s.query("SELECT sum(total_sum_cents) FROM sales")[0][0], total)
+        # The corrected positions were stored: a restart reads nothing again.
+        positions = dict(s.query("SELECT partition, next_offset FROM salesflow_offsets"))
+        ends = {p: len(v) for p, v in s.log_records().items()}
+        self.assertEqual(sum(ends.values()), 60)
+        for p, n in ends.items():
+            self.assertEqual(positions.get(int(p)), n)
+
     def test_replay_refuses_while_server_runs(self):
         s = self.start()
         r = run_cli("replay", "--data", s.data)
