@@ -50,6 +50,16 @@ def main():
         "%.2f×" % r, r >= 0.8, "%.2f× of nginx, goal 0.8× (%.0f %% of the goal)" % (
             r, 100 * r / 0.8))
 
+    for key, what in (("single_mhd_static", "libmicrohttpd alone (`bench/mhd_static`: "
+                       "salesflow's daemon settings, static 201)"),
+                      ("single_mhd_handoff", "libmicrohttpd alone, each request suspended "
+                       "and resumed by another thread (salesflow's path, minus the work)")):
+        m = res.get(key, "").split()
+        if m:
+            r = num(m[0]) / num(ng[0])
+            row(what, "(reported)", "%s req/s (p50 %s ms, p99 %s ms)" % (
+                fmt(num(m[0])), m[1], m[2]), "same nginx run", "%.2f×" % r, True, "")
+
     ru = res["single_run"].split()
     r = num(ru[0]) / num(ng[0])
     row("same, all-in-one `salesflow run` (processor and SQLite on the same cores)",
