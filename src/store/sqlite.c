@@ -24,6 +24,7 @@ struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *ins_order, *up_sales, *up_minute, *up_pos;
     int rebuilding;             /* inside rebuild_begin()'s transaction */
+    int cache_size;             /* PRAGMA cache_size to restore after it */
 };
 
 static const char schema[] =
@@ -311,6 +312,11 @@ static int sqlite_rebuild_begin(struct store *b, const char *topic, char *errstr
 {
     struct sqlite_store *s = (struct sqlite_store *)b;
     char pragma[64];
+    sqlite3_stmt *q;
+    if (sqlite3_prepare_v2(s->db, "PRAGMA cache_size", -1, &q, NULL) != SQLITE_OK)
+        return fail(s, "starting the rebuild", errstr, en);
+    s->cache_size = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -2000;
+    sqlite3_finalize(q);
     snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%d", REBUILD_CACHE_KIB);
     if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
@@ -338,7 +344,9 @@ static int sqlite_rebuild_end(struct store *b, int commit, char *errstr, size_t 
         rc = fail(s, "committing the rebuild", errstr, en);
     if (!commit || rc)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_exec(s->db, "PRAGMA cache_size=-2000", NULL, NULL, NULL);
+    char pragma[64];
+    snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=%d", s->cache_size);
+    sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
     return rc;
 }
 
