@@ -11,10 +11,11 @@
  * and signals the writer thread. The writer takes everything queued, builds
  * one batch per partition, writes each with one pwrite() to the partition's
  * active segment, then — with --fsync always — fdatasync()s every file it
- * touched, and only then publishes the new end offsets to readers and runs
- * the acks. While it waits for the disk, new messages pile up and share the
- * next write and fsync. With interval:MS or never, acks follow the write and
- * the fsync comes on a timer or not at all. A failed write or fsync
+ * touched (at the same time, from the writer and up to 3 helper threads,
+ * when the group wrote 64 KiB or more), and only then publishes the new end
+ * offsets to readers and runs the acks. While it waits for the disk, new
+ * messages pile up and share the next write and fsync. With interval:MS or
+ * never, acks follow the write and the fsync comes on a timer or not at all. A failed write or fsync
  * truncates the file back to where the group started, so no partial record
  * stays visible, and fails that partition's acks (ENOSPC → disk full).
  *
@@ -59,6 +60,7 @@
 #define ELOG_DEFAULT_SEGMENT (64ull << 20)
 #define ELOG_READ_BUDGET (4u << 20)
 #define ELOG_MAX_MESSAGE (1u << 20)
+#define ELOG_SYNCERS 3          /* helpers: up to 4 fdatasyncs at once */
 
 struct pending {
     int partition;
@@ -69,6 +71,12 @@ struct pending {
     void *opaque;
     int err;
     int64_t offset;
+};
+
+struct sync_job {
+    int part, fd;
+    const char *path;
+    int err;                    /* errno of a failed fdatasync, else 0 */
 };
 
 struct part {
@@ -106,6 +114,17 @@ struct elog {
 
     struct sf_buf rbuf;         /* consumer: bytes behind the last poll */
     int rr;
+
+    /* --fsync always: the files one group wrote are fdatasync'd at the same
+     * time, by the writer and nsyncers helper threads, so that they share
+     * the filesystem's journal commit instead of queueing for one each. */
+    pthread_mutex_t smu;
+    pthread_cond_t sgo, sdone;
+    struct sync_job *sjob;      /* nparts entries */
+    int sn, snext, sdone_n, sstop;
+    uint64_t sgen;
+    pthread_t syncers[ELOG_SYNCERS];
+    int nsyncers;
 };
 
 /* ---- meta file and directory checks ---------------------------------- */
@@ -390,6 +409,61 @@ static int fdatasync_counted(struct elog *l, int fd)
     return rc;
 }
 
+/* Run the jobs of the current round not yet taken (smu held). */
+static void sync_jobs_run(struct elog *l)
+{
+    while (l->snext < l->sn) {
+        struct sync_job *j = &l->sjob[l->snext++];
+        pthread_mutex_unlock(&l->smu);
+        j->err = fdatasync_counted(l, j->fd) ? errno : 0;
+        pthread_mutex_lock(&l->smu);
+        if (++l->sdone_n == l->sn)
+            pthread_cond_signal(&l->sdone);
+    }
+}
+
+static void *syncer_main(void *arg)
+{
+    struct elog *l = arg;
+    uint64_t seen = 0;
+    pthread_mutex_lock(&l->smu);
+    for (;;) {
+        while (l->sgen == seen && !l->sstop)
+            pthread_cond_wait(&l->sgo, &l->smu);
+        if (l->sstop)
+            break;
+        seen = l->sgen;
+        sync_jobs_run(l);
+    }
+    pthread_mutex_unlock(&l->smu);
+    return NULL;
+}
+
+/* fdatasync the n files of l->sjob, which bytes were written to: all at
+ * once when there are several and enough data that waking the helpers
+ * costs less than the waits it saves (small groups, as from single-order
+ * clients, are quicker one after the other). */
+#define ELOG_SYNC_PARALLEL_BYTES (64u << 10)
+
+static void sync_jobs(struct elog *l, int n, size_t bytes)
+{
+    if (n == 1 || !l->nsyncers || bytes < ELOG_SYNC_PARALLEL_BYTES) {
+        for (int i = 0; i < n; i++)
+            l->sjob[i].err = fdatasync_counted(l, l->sjob[i].fd) ? errno : 0;
+        return;
+    }
+    pthread_mutex_lock(&l->smu);
+    l->sn = n;
+    l->snext = 0;
+    l->sdone_n = 0;
+    l->sgen++;
+    pthread_cond_broadcast(&l->sgo);
+    sync_jobs_run(l);
+    while (l->sdone_n < l->sn)
+        pthread_cond_wait(&l->sdone, &l->smu);
+    pthread_mutex_unlock(&l->smu);
+}
+
 static void sync_dirty(struct elog *l)
 {
     for (int i = 0; i < l->nparts; i++) {
@@ -405,7 +479,8 @@ static void sync_dirty(struct elog *l)
 static void write_group(struct elog *l, struct pending *g, size_t n)
 {
     int64_t now = sf_now_ms(), t0 = sf_mono_us();
-    int sync_now = l->conf.fsync == BROKER_FSYNC_ALWAYS;
+    int sync_now = l->conf.fsync == BROKER_FSYNC_ALWAYS, nsync = 0;
+    size_t written = 0;
 
     for (int i = 0; i < l->nparts; i++) {
         l->parts[i].wcount = 0;
@@ -439,9 +514,19 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
             log_error("log %s: write of %zu bytes at byte %" PRIu64 " failed: %s",
                       s->path, p->wbuf.len, s->size, strerror(-rc));
             p->werr = err_of(-rc);
-        } else if (sync_now && fdatasync_counted(l, s->fd)) {
-            log_error("log %s: fdatasync failed: %s", s->path, strerror(errno));
-            p->werr = err_of(errno);
+        } else if (sync_now) {
+            l->sjob[nsync++] = (struct sync_job){.part = i, .fd = s->fd, .path = s->path};
+            written += p->wbuf.len;
+        }
+    }
+    if (nsync) {
+        sync_jobs(l, nsync, written);
+        for (int k = 0; k < nsync; k++) {
+            struct sync_job *j = &l->sjob[k];
+            if (j->err) {
+                log_error("log %s: fdatasync failed: %s", j->path, strerror(j->err));
+                l->parts[j->part].werr = err_of(j->err);
+            }
         }
     }
     pthread_mutex_lock(&l->mu);
@@ -571,6 +656,9 @@ static int elog_open(struct broker **out, const char *dir,
     pthread_cond_init(&l->wake_writer, NULL);
     pthread_cond_init(&l->data_ready, NULL);
     pthread_cond_init(&l->idle, NULL);
+    pthread_mutex_init(&l->smu, NULL);
+    pthread_cond_init(&l->sgo, NULL);
+    pthread_cond_init(&l->sdone, NULL);
     sf_buf_init(&l->rbuf, (size_t)BATCH_MAX + ELOG_READ_BUDGET);
     if (strlen(dir) == 0 || strlen(dir) >= sizeof(l->dir) - 64) {
         rc = sf_err(-1, errstr, n, "log directory \"%s\": bad path", dir);
@@ -630,6 +718,15 @@ static int elog_open(struct broker **out, const char *dir,
         rc = sf_err(-1, errstr, n, "out of memory");
         goto fail;
     }
+    if (!(l->sjob = calloc((size_t)l->nparts, sizeof(*l->sjob)))) {
+        rc = sf_err(-1, errstr, n, "out of memory");
+        goto fail;
+    }
+    /* Helpers only help where a group can touch several files. */
+    while (l->conf.fsync == BROKER_FSYNC_ALWAYS && l->nsyncers < l->nparts - 1 &&
+           l->nsyncers < ELOG_SYNCERS &&
+           pthread_create(&l->syncers[l->nsyncers], NULL, syncer_main, l) == 0)
+        l->nsyncers++;
     l->last_sync_ms = sf_mono_ms();
     if (pthread_create(&l->writer, NULL, writer_main, l)) {
         rc = sf_err(-1, errstr, n, "cannot start the log writer thread");
@@ -1041,6 +1138,13 @@ static void elog_close(struct broker *b)
                 log_warn("log: %s", err);
         }
     }
+    pthread_mutex_lock(&l->smu);
+    l->sstop = 1;
+    pthread_cond_broadcast(&l->sgo);
+    pthread_mutex_unlock(&l->smu);
+    for (int i = 0; i < l->nsyncers; i++)
+        pthread_join(l->syncers[i], NULL);
+    free(l->sjob);
     for (int i = 0; l->parts && i < l->nparts; i++) {
         for (size_t k = 0; k < l->parts[i].nsegs; k++)
             seg_close(&l->parts[i].segs[k]);
@@ -1056,6 +1160,9 @@ static void elog_close(struct broker *b)
     pthread_cond_destroy(&l->wake_writer);
     pthread_cond_destroy(&l->data_ready);
     pthread_cond_destroy(&l->idle);
+    pthread_mutex_destroy(&l->smu);
+    pthread_cond_destroy(&l->sgo);
+    pthread_cond_destroy(&l->sdone);
     free(l);
 }
 
