@@ -287,20 +287,6 @@ static int empty_tables(struct sqlite_store *s, const char *topic, char *errstr,
     return rc;
 }
 
-static int sqlite_reset(struct store *b, const char *topic, char *errstr, size_t en)
-{
-    struct sqlite_store *s = (struct sqlite_store *)b;
-    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, "BEGIN", errstr, en);
-    if (empty_tables(s, topic, errstr, en) ||
-        (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK &&
-         fail(s, "COMMIT", errstr, en))) {
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    return 0;
-}
-
 /* A rebuild is one transaction: the old rows go, the index on created_at
  * is dropped and built again at the end in one sorted pass (much cheaper
  * than keeping it up to date row by row), and a larger page cache keeps the
@@ -570,7 +556,6 @@ const struct store_ops sqlite_store_ops = {
     .open = sqlite_open,
     .load_positions = sqlite_load_positions,
     .apply = sqlite_apply,
-    .reset = sqlite_reset,
     .rebuild_begin = sqlite_rebuild_begin,
     .rebuild_end = sqlite_rebuild_end,
     .sales = sqlite_sales,

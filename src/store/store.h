@@ -89,17 +89,17 @@ struct store_ops {
                  const struct store_order *rows, size_t n,
                  const int64_t *next, int nparts, size_t *inserted,
                  char *errstr, size_t errstr_size);
-    /* Empty orders, sales, sales_minute and topic's positions, in one
-     * transaction (for `salesflow replay`). */
-    int (*reset)(struct store *s, const char *topic, char *errstr,
-                 size_t errstr_size);
-    /* Optional, for `salesflow replay`: rebuild_begin() empties like reset()
-     * but leaves its transaction open, and the apply() calls that follow
+    /* For `salesflow replay`, one of two ways. reset(): empty orders, sales,
+     * sales_minute and topic's positions in one transaction; apply() then
+     * commits batch by batch. Or rebuild_begin(): empty them the same way
+     * but leave the transaction open, so that the apply() calls that follow
      * join it instead of committing each batch; rebuild_end() then commits
      * everything at once (commit != 0) or rolls it all back. Readers see
      * the old tables until the commit, and a replay that stops half-way
-     * leaves them as they were. Backends without it: reset(), then apply()
-     * commits batch by batch. */
+     * leaves them as they were. A backend sets reset or rebuild_begin and
+     * rebuild_end. */
+    int (*reset)(struct store *s, const char *topic, char *errstr,
+                 size_t errstr_size);
     int (*rebuild_begin)(struct store *s, const char *topic, char *errstr,
                          size_t errstr_size);
     int (*rebuild_end)(struct store *s, int commit, char *errstr,
