@@ -124,6 +124,7 @@ static void fuzz_srv_open(struct fuzz_srv *s, int with_auth)
     if (!hs)
         fuzz_die("http", "out of memory");
     hs->ctx = hc;
+    hs->listen_fd = -1;         /* and no fast path: fuzz_fastpath has its parser */
     if (!(hs->ct = conntrack_new(hc.header_timeout_s, hc.body_timeout_s,
                                  hc.max_connections, err, sizeof(err))))
         fuzz_die("conntrack", err);

@@ -92,8 +92,7 @@ static void *reaper_main(void *arg)
             pthread_mutex_unlock(&t->mu);
             /* Idle between requests: close quietly. Otherwise say why. */
             if (!(ph == PH_HEADERS && atomic_load(&k->requests) > 0))
-                (void)send(k->fd, timeout_reply, sizeof(timeout_reply) - 1,
-                           MSG_DONTWAIT | MSG_NOSIGNAL);
+                conntrack_send_timeout(k->fd);
             shutdown(k->fd, SHUT_RDWR);
             atomic_fetch_add(&t->timeouts, 1);
             pthread_mutex_lock(&t->mu);
@@ -175,13 +174,10 @@ void conntrack_notify(void *cls, struct MHD_Connection *c, void **socket_context
             atomic_store(&k->phase, PH_DEAD);
         }
         pthread_mutex_unlock(&t->mu);
-        if (!k->admitted) {
+        if (!k->admitted)
             /* Past the cap: refuse now rather than leave the client waiting.
              * (Its request, if already sent, is never served: dead.) */
-            (void)send(k->fd, busy_reply, sizeof(busy_reply) - 1,
-                       MSG_DONTWAIT | MSG_NOSIGNAL);
-            shutdown(k->fd, SHUT_RDWR);
-        }
+            conntrack_refuse(k->fd);
         *socket_context = k;
         return;
     }
@@ -233,6 +229,46 @@ void conntrack_request_done(struct MHD_Connection *c)
     atomic_fetch_add(&k->requests, 1);
     atomic_store(&k->deadline_ms, sf_mono_ms() + k->t->header_ms);
     (void)advance(k, PH_HEADERS);
+}
+
+void conntrack_send_timeout(int fd)
+{
+    (void)send(fd, timeout_reply, sizeof(timeout_reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+void conntrack_refuse(int fd)
+{
+    (void)send(fd, busy_reply, sizeof(busy_reply) - 1, MSG_DONTWAIT | MSG_NOSIGNAL);
+    shutdown(fd, SHUT_RDWR);
+}
+
+int conntrack_admit(struct conntrack *t)
+{
+    int rc = -1;
+    pthread_mutex_lock(&t->mu);
+    if (t->live < t->max_conns) {
+        t->live++;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&t->mu);
+    return rc;
+}
+
+void conntrack_release(struct conntrack *t)
+{
+    pthread_mutex_lock(&t->mu);
+    t->live--;
+    pthread_mutex_unlock(&t->mu);
+}
+
+int64_t conntrack_idle_ms(const struct conntrack *t)
+{
+    return t->header_ms;
+}
+
+void conntrack_count_timeout(struct conntrack *t)
+{
+    atomic_fetch_add(&t->timeouts, 1);
 }
 
 unsigned long conntrack_timeouts(struct conntrack *t)

@@ -22,6 +22,7 @@
 #define SF_CONNTRACK_H
 
 #include <microhttpd.h>
+#include <stdint.h>
 
 struct conntrack;
 
@@ -40,6 +41,19 @@ void conntrack_notify(void *cls, struct MHD_Connection *c, void **socket_context
 int conntrack_headers_done(struct MHD_Connection *c);
 int conntrack_body_done(struct MHD_Connection *c);
 void conntrack_request_done(struct MHD_Connection *c);
+
+/* The fast path's connections (fastpath.h), which libmicrohttpd does not
+ * see, count against the same cap. admit: 0, or -1 when at the cap (the
+ * caller refuses the connection with conntrack_refuse). */
+int conntrack_admit(struct conntrack *t);
+void conntrack_release(struct conntrack *t);
+/* Send the 408 for a request not received in time. */
+void conntrack_send_timeout(int fd);
+/* Send the 503 for a connection past the cap, and shut it down. */
+void conntrack_refuse(int fd);
+/* The idle limit between requests, in ms; count one such close. */
+int64_t conntrack_idle_ms(const struct conntrack *t);
+void conntrack_count_timeout(struct conntrack *t);
 
 /* Connections closed for being too slow, since start. */
 unsigned long conntrack_timeouts(struct conntrack *t);

@@ -11,21 +11,27 @@
 #include "ingest/http.h"
 #include "ingest/auth.h"
 #include "ingest/conntrack.h"
+#include "ingest/fastpath.h"
 #include "core/metrics.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 struct http_server {
     struct MHD_Daemon *d;
     struct http_ctx ctx;
     struct conntrack *ct;
+    struct fastpath *fp;
+    int listen_fd;
 };
 
 /* Bytes of request bodies held in memory by all connections together; past
@@ -71,51 +77,88 @@ static const struct route routes[] = {
     {"GET", "/echarts.min.js", web_get, 0},
 };
 
-enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
-                           const char *ctype, const char *body, size_t len)
+/* Queue a response on r's connection, with one extra header if hname. */
+static enum MHD_Result reply_hdr(struct http_req *r, unsigned status, const char *ctype,
+                                 const char *body, size_t len, const char *hname,
+                                 const char *hval)
 {
+    if (r->fc) {
+        fastpath_reply(r, status, ctype, body, len, hname, hval);
+        return MHD_YES;
+    }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
-    enum MHD_Result rc = MHD_queue_response(c, status, resp);
+    if (hname)
+        MHD_add_response_header(resp, hname, hval);
+    enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
 
-enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
-                                const char *json)
+enum MHD_Result http_reply(struct http_req *r, unsigned status, const char *ctype,
+                           const char *body, size_t len)
 {
-    return http_reply(c, status, "application/json", json, strlen(json));
+    if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
+        return reply_hdr(r, status, ctype, body, len, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return reply_hdr(r, status, ctype, body, len, NULL, NULL);
 }
 
-enum MHD_Result http_error(struct MHD_Connection *c, unsigned status,
-                           const char *msg)
+enum MHD_Result http_reply_json(struct http_req *r, unsigned status, const char *json)
+{
+    return http_reply(r, status, "application/json", json, strlen(json));
+}
+
+/* {"detail": msg}, with one extra header if hname. */
+static enum MHD_Result error_hdr(struct http_req *r, unsigned status, const char *msg,
+                                 const char *hname, const char *hval)
 {
     struct sf_buf b;
     sf_buf_init(&b, 4096);
     sf_buf_append(&b, "{\"detail\":", 10);
     sf_buf_json_str(&b, msg);
     sf_buf_append(&b, "}", 1);
-    enum MHD_Result rc = http_reply_json(c, status, b.data ? b.data : "{}");
+    enum MHD_Result rc;
+    if (!b.data)
+        rc = MHD_NO;
+    else if (hname)
+        rc = reply_hdr(r, status, "application/json", b.data, b.len, hname, hval);
+    else
+        rc = http_reply(r, status, "application/json", b.data, b.len);
     sf_buf_free(&b);
     return rc;
+}
+
+enum MHD_Result http_error(struct http_req *r, unsigned status, const char *msg)
+{
+    return error_hdr(r, status, msg, NULL, NULL);
 }
 
 void http_suspend(struct http_req *r)
 {
     r->suspended = 1;
-    MHD_suspend_connection(r->conn);
+    if (!r->fc)
+        MHD_suspend_connection(r->conn);
 }
 
 void http_finish(struct http_req *r, unsigned status)
 {
     r->status = status;
     atomic_store(&r->finished, 1);
-    MHD_resume_connection(r->conn);
+    if (r->fc)
+        fastpath_finish(r);
+    else
+        MHD_resume_connection(r->conn);
+}
+
+enum MHD_Result http_resumed(struct http_req *r)
+{
+    r->suspended = 0;
+    if (r->on_resume)
+        return r->on_resume(r);
+    return http_reply_json(r, r->status, r->reply.data ? r->reply.data : "{}");
 }
 
 /* ct is `type` with optional parameters ("; charset=utf-8"), any case. */
@@ -148,31 +191,17 @@ static enum MHD_Result too_big(struct http_req *r)
     else
         snprintf(msg, sizeof(msg), "Request body is larger than %zu bytes; split it",
                  max);
-    return http_error(r->conn, MHD_HTTP_CONTENT_TOO_LARGE, msg);
+    return http_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
 }
 
 /* 401 with the challenge; the message never echoes what was sent. */
 static enum MHD_Result unauthorized(struct http_req *r, int why)
 {
-    const char *msg = why == -1
-        ? "Not authenticated: send the header Authorization: Bearer <API key>"
-        : "Invalid API key";
-    struct sf_buf b;
-    sf_buf_init(&b, 4096);
-    sf_buf_append(&b, "{\"detail\":", 10);
-    sf_buf_json_str(&b, msg);
-    sf_buf_append(&b, "}", 1);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        b.len, b.data, MHD_RESPMEM_MUST_COPY);
-    sf_buf_free(&b);
-    if (!resp)
-        return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                            "Bearer realm=\"salesflow\"");
-    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_UNAUTHORIZED, resp);
-    MHD_destroy_response(resp);
-    return rc;
+    return error_hdr(r, MHD_HTTP_UNAUTHORIZED,
+                     why == -1 ? "Not authenticated: send the header Authorization: "
+                                 "Bearer <API key>"
+                               : "Invalid API key",
+                     MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"salesflow\"");
 }
 
 /* Counts the header fields that frame a body: n[0] Content-Length, n[1]
@@ -189,20 +218,9 @@ static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
     return MHD_YES;
 }
 
-static enum MHD_Result on_headers(struct http_req *r, const char *url,
-                                  const char *method)
+enum MHD_Result http_route(struct http_req *r, const char *url, const char *method,
+                           const struct http_head *h)
 {
-    /* A body framed two ways (two Content-Lengths, or one and a
-     * Transfer-Encoding) may be read differently by a proxy in front, and
-     * libmicrohttpd takes the first Content-Length: the rest of a kept-alive
-     * connection would be parsed out of step. Refuse it; the early reply
-     * closes the connection (RFC 9112, 6.1 and 6.3). */
-    unsigned framing[2] = {0, 0};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, framing);
-    if (framing[0] > 1 || (framing[0] && framing[1]))
-        return http_error(r->conn, MHD_HTTP_BAD_REQUEST,
-                          "Bad Request: the body is framed twice (Content-Length "
-                          "given twice, or with Transfer-Encoding)");
     const struct route *hit = NULL;
     int path_known = 0;
     int is_head = strcmp(method, "HEAD") == 0;
@@ -215,15 +233,14 @@ static enum MHD_Result on_headers(struct http_req *r, const char *url,
             hit = &routes[i];
     }
     if (!path_known)
-        return http_error(r->conn, MHD_HTTP_NOT_FOUND, "Not Found");
+        return http_error(r, MHD_HTTP_NOT_FOUND, "Not Found");
     if (!hit)
-        return http_error(r->conn, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
+        return http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
     r->handler = hit->fn;
     r->route = hit->path;
     int body = hit->json_body & BODY_MASK;
     if ((hit->json_body & ROUTE_AUTH) && auth_enabled(r->ctx->auth)) {
-        int why = auth_check(r->ctx->auth, MHD_lookup_connection_value(
-                                 r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+        int why = auth_check(r->ctx->auth, h->authorization);
         if (why)
             return unauthorized(r, why);
     }
@@ -234,8 +251,7 @@ static enum MHD_Result on_headers(struct http_req *r, const char *url,
                       ? (r->ctx->max_body ? r->ctx->max_body : SF_MAX_BODY_DEFAULT)
                       : SF_BODY_MAX;
     r->body.limit = r->body_max;
-    const char *ct = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_TYPE);
+    const char *ct = h->content_type;
     if (ct && body == BODY_JSON_OR_NDJSON && is_ndjson_type(ct)) {
         r->ndjson = 1;
     } else if (ct && !is_json_type(ct)) {
@@ -245,13 +261,89 @@ static enum MHD_Result on_headers(struct http_req *r, const char *url,
                  body == BODY_JSON_OR_NDJSON
                      ? ", or as one JSON order per line with Content-Type: "
                        "application/x-ndjson" : "");
-        return http_error(r->conn, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
+        return http_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
     }
-    const char *cl = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
-    if (cl && strtoull(cl, NULL, 10) > r->body_max)
+    if (h->content_length && strtoull(h->content_length, NULL, 10) > r->body_max)
         r->too_big = 1;
     return MHD_YES;
+}
+
+static enum MHD_Result on_headers(struct http_req *r, const char *url,
+                                  const char *method)
+{
+    /* A body framed two ways (two Content-Lengths, or one and a
+     * Transfer-Encoding) may be read differently by a proxy in front, and
+     * libmicrohttpd takes the first Content-Length: the rest of a kept-alive
+     * connection would be parsed out of step. Refuse it; the early reply
+     * closes the connection (RFC 9112, 6.1 and 6.3). */
+    unsigned framing[2] = {0, 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, framing);
+    if (framing[0] > 1 || (framing[0] && framing[1]))
+        return http_error(r, MHD_HTTP_BAD_REQUEST,
+                          "Bad Request: the body is framed twice (Content-Length "
+                          "given twice, or with Transfer-Encoding)");
+    struct http_head h = {
+        .authorization = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_AUTHORIZATION),
+        .content_type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                    MHD_HTTP_HEADER_CONTENT_TYPE),
+        .content_length = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                                      MHD_HTTP_HEADER_CONTENT_LENGTH),
+    };
+    return http_route(r, url, method, &h);
+}
+
+struct http_req *http_req_new(struct http_server *s, const char *url)
+{
+    struct http_req *r = calloc(1, sizeof(*r));
+    if (!r)
+        return NULL;
+    r->url = url;
+    r->ctx = &s->ctx;
+    r->body_max = SF_BODY_MAX;
+    sf_buf_init(&r->body, SF_BODY_MAX);
+    sf_buf_init(&r->reply, 64 * 1024);
+    return r;
+}
+
+void http_body_take(struct http_req *r, const char *data, size_t n)
+{
+    if (r->too_big || r->over_budget)
+        return;
+    if (atomic_fetch_add(&body_bytes, n) + n > SF_BODY_BUDGET) {
+        atomic_fetch_sub(&body_bytes, n);
+        r->over_budget = 1;
+    } else if (sf_buf_append(&r->body, data, n)) {
+        atomic_fetch_sub(&body_bytes, n);
+        r->too_big = 1;
+    } else {
+        r->budget += n;
+    }
+}
+
+enum MHD_Result http_run(struct http_req *r)
+{
+    if (r->too_big)
+        return too_big(r);
+    if (r->over_budget)
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          "The server holds too many request bodies at once; retry "
+                          "shortly");
+    if (!r->handler)
+        return MHD_NO;
+    return r->handler(r);
+}
+
+void http_req_free(struct http_req *r, unsigned status)
+{
+    if (status)
+        metrics_http(r->route ? r->route : "other", status);
+    if (r->state_free)
+        r->state_free(r->state);
+    atomic_fetch_sub(&body_bytes, r->budget);
+    sf_buf_free(&r->body);
+    sf_buf_free(&r->reply);
+    free(r);
 }
 
 static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
@@ -264,15 +356,9 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
     (void)version;
 
     if (!r) {
-        r = calloc(1, sizeof(*r));
-        if (!r)
+        if (!(r = http_req_new(s, url)))
             return MHD_NO;
         r->conn = conn;
-        r->url = url;
-        r->ctx = &s->ctx;
-        r->body_max = SF_BODY_MAX;
-        sf_buf_init(&r->body, SF_BODY_MAX);
-        sf_buf_init(&r->reply, 64 * 1024);
         *con_cls = r;
         if (conntrack_headers_done(conn))
             return MHD_NO;      /* it was sent 408 or 503: close, serve nothing */
@@ -282,41 +368,19 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         return rc;
     }
     if (*upload_size) {
-        size_t n = *upload_size;
+        http_body_take(r, upload, *upload_size);
         *upload_size = 0;
-        if (r->too_big || r->over_budget)
-            return MHD_YES;
-        if (atomic_fetch_add(&body_bytes, n) + n > SF_BODY_BUDGET) {
-            atomic_fetch_sub(&body_bytes, n);
-            r->over_budget = 1;
-        } else if (sf_buf_append(&r->body, upload, n)) {
-            atomic_fetch_sub(&body_bytes, n);
-            r->too_big = 1;
-        } else {
-            r->budget += n;
-        }
         return MHD_YES;
     }
     if (r->suspended) {
         /* Resumed by http_finish: send what the finisher prepared. */
         if (!atomic_load(&r->finished))
             return MHD_YES;
-        r->suspended = 0;
-        if (r->on_resume)
-            return r->on_resume(r);
-        return http_reply_json(conn, r->status, r->reply.data ? r->reply.data : "{}");
+        return http_resumed(r);
     }
     if (conntrack_body_done(conn))
         return MHD_NO;
-    if (r->too_big)
-        return too_big(r);
-    if (r->over_budget)
-        return http_error(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
-                          "The server holds too many request bodies at once; retry "
-                          "shortly");
-    if (!r->handler)
-        return MHD_NO;
-    return r->handler(r);
+    return http_run(r);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -329,14 +393,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
         return;
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
-    if (ci && ci->http_status)
-        metrics_http(r->route ? r->route : "other", ci->http_status);
-    if (r->state_free)
-        r->state_free(r->state);
-    atomic_fetch_sub(&body_bytes, r->budget);
-    sf_buf_free(&r->body);
-    sf_buf_free(&r->reply);
-    free(r);
+    http_req_free(r, ci ? ci->http_status : 0);
     *con_cls = NULL;
 }
 
@@ -378,6 +435,34 @@ bad:
                   listen);
 }
 
+void http_handoff(struct http_server *s, int fd, const struct sockaddr *addr,
+                  socklen_t addrlen)
+{
+    if (MHD_add_connection(s->d, fd, addr, addrlen) != MHD_YES)
+        log_warn("http: cannot hand a connection to libmicrohttpd: %s", strerror(errno));
+}
+
+/* The listening socket, non-blocking: -1 and errno on failure. */
+static int listen_on(const struct sockaddr_storage *ss)
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    if (ss->ss_family == AF_INET6)
+        setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+    socklen_t len = ss->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                               : sizeof(struct sockaddr_in);
+    if (bind(fd, (const struct sockaddr *)ss, len) || listen(fd, 1024)) {
+        int e = errno;
+        close(fd);
+        errno = e;
+        return -1;
+    }
+    return fd;
+}
+
 struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
                                int threads, char *errstr, size_t n)
 {
@@ -390,15 +475,21 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
         return NULL;
     }
     s->ctx = *ctx;
+    if ((s->listen_fd = listen_on(&ss)) < 0) {
+        sf_err(-1, errstr, n, "cannot listen on %s: %s", listen, strerror(errno));
+        free(s);
+        return NULL;
+    }
     unsigned max_conns = ctx->max_connections ? ctx->max_connections : 10000;
     if (!(s->ct = conntrack_new(ctx->header_timeout_s, ctx->body_timeout_s, max_conns,
                                 errstr, n))) {
+        close(s->listen_fd);
         free(s);
         return NULL;
     }
     /* conntrack refuses connections past max_conns (503, closed at once);
-     * libmicrohttpd's limit is set above it so that it keeps accepting them
-     * to be refused instead of leaving them unanswered in the backlog. */
+     * libmicrohttpd's limit is set above it so that it keeps taking them
+     * to be refused instead of closing them unanswered. */
     unsigned mhd_conns = max_conns + SF_CONN_HEADROOM;
     /* Each connection is a descriptor: make room for them if we may. */
     struct rlimit rl;
@@ -406,14 +497,14 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
         rl.rlim_cur = rl.rlim_max < mhd_conns + 256u ? rl.rlim_max : mhd_conns + 256u;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
+    /* No listening socket of its own: the fast path accepts every
+     * connection and hands libmicrohttpd those it does not serve. */
     unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-                     MHD_USE_ERROR_LOG;
-    if (ss.ss_family == AF_INET6)
-        flags |= MHD_USE_IPv6;
+                     MHD_USE_ERROR_LOG | MHD_USE_NO_LISTEN_SOCKET | MHD_USE_ITC;
+    unsigned nthreads = (unsigned)(threads > 0 ? threads : 2);
     errno = 0;
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s,
-                            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                            MHD_OPTION_THREAD_POOL_SIZE, (unsigned)(threads > 0 ? threads : 2),
+                            MHD_OPTION_THREAD_POOL_SIZE, nthreads,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                             MHD_OPTION_CONNECTION_LIMIT, mhd_conns,
@@ -421,30 +512,39 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
                             /* Request line + headers + read buffer: headers
                              * well over the 32 KiB pool get 431 from libmicrohttpd. */
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-                            MHD_OPTION_LISTEN_BACKLOG_SIZE, (unsigned)1024,
                             MHD_OPTION_END);
     if (!s->d) {
-        sf_err(-1, errstr, n, "cannot listen on %s: %s", listen,
+        sf_err(-1, errstr, n, "cannot serve on %s: %s", listen,
                errno ? strerror(errno) : "libmicrohttpd failed to start");
-        conntrack_destroy(s->ct);
-        free(s);
-        return NULL;
+        goto fail;
     }
+    if (!(s->fp = fastpath_start(s, s->listen_fd, (int)nthreads, s->ct, errstr, n)))
+        goto fail;
     return s;
+fail:
+    if (s->d)
+        MHD_stop_daemon(s->d);
+    conntrack_destroy(s->ct);
+    close(s->listen_fd);
+    free(s);
+    return NULL;
 }
 
 void http_quiesce(struct http_server *s)
 {
-    if (s && s->d)
-        MHD_quiesce_daemon(s->d);
+    if (s)
+        fastpath_quiesce(s->fp);
 }
 
 void http_stop(struct http_server *s)
 {
     if (!s)
         return;
+    fastpath_stop(s->fp);       /* first: it may still hand connections over */
     if (s->d)
         MHD_stop_daemon(s->d);
     conntrack_destroy(s->ct);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
     free(s);
 }

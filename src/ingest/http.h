@@ -8,6 +8,11 @@
  * response at once or suspends the connection (http_suspend) and finishes
  * it later from another thread (http_finish): that is how an order's 201
  * waits for the fsync that makes it durable without holding a thread.
+ *
+ * The server owns the listening socket. Its fast path (fastpath.h) reads
+ * each connection's requests first and serves the ingestion POSTs itself;
+ * a connection with any other request is handed to libmicrohttpd, at a
+ * request boundary, for the rest of its life.
  */
 #ifndef SF_HTTP_H
 #define SF_HTTP_H
@@ -53,8 +58,14 @@ struct http_ctx {
 struct http_req;
 typedef enum MHD_Result (*http_handler)(struct http_req *r);
 
+struct fast_conn;
+
 struct http_req {
+    /* The connection: libmicrohttpd's, or (fc set) the fast path's, which
+     * serves only the ingestion POSTs (see fastpath.h). */
     struct MHD_Connection *conn;
+    struct fast_conn *fc;
+    struct http_req *fast_next;     /* fast path: its queue of finished ones */
     const char *url;                /* valid for the request's lifetime */
     const char *route;              /* the route table's path, for metrics */
     const struct http_ctx *ctx;
@@ -88,14 +99,12 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
 void http_quiesce(struct http_server *s);
 void http_stop(struct http_server *s);
 
-/* Queue a response with a copy of body. */
-enum MHD_Result http_reply(struct MHD_Connection *c, unsigned status,
+/* Queue r's response with a copy of body (503s get Retry-After: 1). */
+enum MHD_Result http_reply(struct http_req *r, unsigned status,
                            const char *ctype, const char *body, size_t len);
-enum MHD_Result http_reply_json(struct MHD_Connection *c, unsigned status,
-                                const char *json);
+enum MHD_Result http_reply_json(struct http_req *r, unsigned status, const char *json);
 /* {"detail": msg} — FastAPI's shape for errors that are not per-field. */
-enum MHD_Result http_error(struct MHD_Connection *c, unsigned status,
-                           const char *msg);
+enum MHD_Result http_error(struct http_req *r, unsigned status, const char *msg);
 
 /* Suspend r's connection until http_finish. Call from a handler, before
  * handing r to whoever will finish it. */

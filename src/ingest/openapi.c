@@ -279,9 +279,9 @@ enum MHD_Result ingest_openapi(struct http_req *r)
     sf_buf_init(&b, sizeof(spec) + 4096);
     if (build_spec(&b)) {
         sf_buf_free(&b);
-        return http_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
-    enum MHD_Result rc = http_reply_json(r->conn, MHD_HTTP_OK, b.data);
+    enum MHD_Result rc = http_reply_json(r, MHD_HTTP_OK, b.data);
     sf_buf_free(&b);
     return rc;
 }
@@ -295,9 +295,9 @@ enum MHD_Result ingest_docs(struct http_req *r)
     rc |= sf_buf_append(&b, docs_tail, sizeof(docs_tail) - 1);
     if (rc) {
         sf_buf_free(&b);
-        return http_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
+        return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
-    enum MHD_Result res = http_reply(r->conn, MHD_HTTP_OK, "text/html; charset=utf-8",
+    enum MHD_Result res = http_reply(r, MHD_HTTP_OK, "text/html; charset=utf-8",
                                      b.data, b.len);
     sf_buf_free(&b);
     return res;

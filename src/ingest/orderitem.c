@@ -18,13 +18,13 @@ enum MHD_Result ingest_orderitem(struct http_req *r)
     const struct http_ctx *ctx = r->ctx;
 
     if (!ctx->broker)
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                           "this server does not ingest orders");
     sf_buf_init(&detail, 64 * 1024);
     if (order_from_body(r->body.data ? r->body.data : "", r->body.len, ctx->cat,
                         sf_now_ms(), &r->order, &detail)) {
         sf_stats_add(&sf_stats.ingest_rejected, 1);
-        enum MHD_Result rc = http_reply_json(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
+        enum MHD_Result rc = http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
                                              detail.data);
         sf_buf_free(&detail);
         return rc;
@@ -33,7 +33,7 @@ enum MHD_Result ingest_orderitem(struct http_req *r)
 
     struct batch *b = batch_new(r, INGEST_ORDERITEM, 1);
     if (!b)
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     *batch_order(b, 0) = r->order;
     batch_row_ok(b, 0);
     return batch_submit(b);

@@ -196,7 +196,7 @@ static unsigned build_reply(struct batch *b)
 static enum MHD_Result reply_now(struct batch *b)
 {
     unsigned status = build_reply(b);
-    return http_reply_json(b->r->conn, status, b->r->reply.data);
+    return http_reply_json(b->r, status, b->r->reply.data);
 }
 
 static enum MHD_Result on_resume(struct http_req *r)
@@ -376,7 +376,7 @@ static enum MHD_Result request_error(struct http_req *r, unsigned status,
     sf_buf_append(&d, "{\"detail\":[", 11);
     order_detail_add(&d, &n, -1, NULL, type, msg);
     sf_buf_append(&d, "]}", 2);
-    enum MHD_Result rc = http_reply_json(r->conn, status, d.data);
+    enum MHD_Result rc = http_reply_json(r, status, d.data);
     sf_buf_free(&d);
     return rc;
 }
@@ -420,7 +420,7 @@ static enum MHD_Result v1_ndjson(struct http_req *r, size_t max)
     if (!b || !raw || !raw_len) {
         free(raw);
         free(raw_len);
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     }
     int64_t now = sf_now_ms();
     size_t i = 0;
@@ -478,7 +478,7 @@ static int v1_json_fast(struct http_req *r, size_t max)
             return -1;
         struct batch *b = batch_new(r, INGEST_V1, 1);
         if (!b)
-            return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+            return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
         b->rows[0].o = o;
         batch_row_ok(b, 0);
         return submit(b, NULL, NULL);
@@ -516,7 +516,7 @@ static int v1_json_fast(struct http_req *r, size_t max)
     struct batch *b = batch_new(r, INGEST_V1, n);
     if (!b) {
         free(os);
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         b->rows[i].o = os[i];
@@ -534,7 +534,7 @@ enum MHD_Result ingest_v1_orders(struct http_req *r)
     const struct http_ctx *ctx = r->ctx;
     size_t max = ctx->max_batch ? ctx->max_batch : SF_MAX_BATCH_DEFAULT;
     if (!ctx->broker)
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                           "this server does not ingest orders");
     if (r->ndjson)
         return v1_ndjson(r, max);
@@ -554,7 +554,7 @@ enum MHD_Result ingest_v1_orders(struct http_req *r)
                              "Input should be an order object, an array of order "
                              "objects, or NDJSON (Content-Type: application/x-ndjson)");
         sf_buf_append(&d, "]}", 2);
-        enum MHD_Result rc = http_reply_json(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
+        enum MHD_Result rc = http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
                                              d.data);
         sf_buf_free(&d);
         json_decref(root);
@@ -579,7 +579,7 @@ enum MHD_Result ingest_v1_orders(struct http_req *r)
         free(raw);
         free(raw_len);
         json_decref(root);
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     }
     int64_t now = sf_now_ms();
     for (size_t i = 0; i < n; i++) {
@@ -624,22 +624,22 @@ enum MHD_Result ingest_v1_quarantine(struct http_req *r)
         char *end;
         limit = strtol(lim, &end, 10);
         if (!*lim || *end || limit < 1 || limit > QUARANTINE_RECENT) {
-            return http_reply_json(r->conn, MHD_HTTP_UNPROCESSABLE_CONTENT,
+            return http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
                                    "{\"detail\":[{\"loc\":[\"query\",\"limit\"],\"msg\":"
                                    "\"Input should be an integer from 1 to 1000\","
                                    "\"type\":\"int_parsing\"}]}");
         }
     }
     if (!r->ctx->quarantine)
-        return http_reply_json(r->conn, MHD_HTTP_OK, "{\"count\":0,\"items\":[]}");
+        return http_reply_json(r, MHD_HTTP_OK, "{\"count\":0,\"items\":[]}");
     struct sf_buf out;
     sf_buf_init(&out, (size_t)QUARANTINE_RECENT * (QUARANTINE_RAW_MAX * 7 + 65536));
     enum MHD_Result rc;
     if (quarantine_list(r->ctx->quarantine, (size_t)limit, &out))
-        rc = http_error(r->conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+        rc = http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
                         "cannot list the quarantine");
     else
-        rc = http_reply_json(r->conn, MHD_HTTP_OK, out.data);
+        rc = http_reply_json(r, MHD_HTTP_OK, out.data);
     sf_buf_free(&out);
     return rc;
 }

@@ -220,7 +220,7 @@ static enum MHD_Result reply_buf(struct http_req *r, struct sf_buf *b)
 {
     if (!b->data) {
         sf_buf_free(b);
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     }
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_FREE);
@@ -237,18 +237,18 @@ static enum MHD_Result reply_buf(struct http_req *r, struct sf_buf *b)
 
 static enum MHD_Result bad_request(struct http_req *r, const char *msg)
 {
-    return http_error(r->conn, MHD_HTTP_BAD_REQUEST, msg);
+    return http_error(r, MHD_HTTP_BAD_REQUEST, msg);
 }
 
 static enum MHD_Result store_failed(struct http_req *r, const char *what, const char *err)
 {
     log_error("GET %s: %s", what, err);
-    return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, err);
+    return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, err);
 }
 
 static enum MHD_Result no_store(struct http_req *r)
 {
-    return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+    return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                       "this server has no store to query");
 }
 

@@ -54,7 +54,7 @@ enum MHD_Result web_readyz(struct http_req *r)
         ready &= ok;
     }
     sf_buf_printf(&b, "},\"ready\":%s}", ready ? "true" : "false");
-    enum MHD_Result rc = http_reply_json(r->conn, ready ? MHD_HTTP_OK
+    enum MHD_Result rc = http_reply_json(r, ready ? MHD_HTTP_OK
                                                         : MHD_HTTP_SERVICE_UNAVAILABLE,
                                          b.data ? b.data : "{}");
     sf_buf_free(&b);
@@ -66,7 +66,7 @@ enum MHD_Result web_metrics(struct http_req *r)
     struct sf_buf b;
     sf_buf_init(&b, 4u << 20);
     metrics_render(&b);
-    enum MHD_Result rc = http_reply(r->conn, MHD_HTTP_OK,
+    enum MHD_Result rc = http_reply(r, MHD_HTTP_OK,
                                     "text/plain; version=0.0.4; charset=utf-8",
                                     b.data ? b.data : "", b.len);
     sf_buf_free(&b);

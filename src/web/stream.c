@@ -155,14 +155,14 @@ enum MHD_Result web_api_stream(struct http_req *r)
 {
     struct web *w = r->ctx->web;
     if (!w)
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                           "this server has no store to watch");
     if (MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
-        return http_error(r->conn, MHD_HTTP_BAD_REQUEST,
+        return http_error(r, MHD_HTTP_BAD_REQUEST,
                           "/api/stream takes no query parameters");
     struct web_client *c = calloc(1, sizeof(*c));
     if (!c)
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     c->w = w;
     c->conn = r->conn;
     c->last_write_ms = sf_mono_ms();
@@ -187,7 +187,7 @@ enum MHD_Result web_api_stream(struct http_req *r)
         snprintf(msg, sizeof(msg), closing ? "the server is shutting down"
                  : "too many live dashboards (%d streams); the page falls back "
                    "to polling", WEB_STREAMS_MAX);
-        return http_error(r->conn, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
     }
     struct MHD_Response *resp = MHD_create_response_from_callback(
         MHD_SIZE_UNKNOWN, 1024, stream_read, c, stream_free);

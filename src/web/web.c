@@ -110,10 +110,10 @@ enum MHD_Result web_get(struct http_req *r)
         MHD_destroy_response(resp);
         return rc;
     }
-    return http_error(r->conn, MHD_HTTP_NOT_FOUND, "Not Found");
+    return http_error(r, MHD_HTTP_NOT_FOUND, "Not Found");
 }
 
 enum MHD_Result web_healthz(struct http_req *r)
 {
-    return http_reply_json(r->conn, MHD_HTTP_OK, "{\"status\":\"ok\"}");
+    return http_reply_json(r, MHD_HTTP_OK, "{\"status\":\"ok\"}");
 }

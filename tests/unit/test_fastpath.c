@@ -1,0 +1,147 @@
+/*
+ * test_fastpath — src/ingest/fastpath.c's request parser: which requests
+ * the HTTP fast path serves itself, which it waits on, and which it leaves
+ * to libmicrohttpd (every case of the rules in fastpath.h), and what it
+ * takes out of a request it serves.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ingest/fastpath.h"
+
+static char buf[FP_MAX + 64];
+
+static int parse(const char *req, struct fast_req *q)
+{
+    size_t n = strlen(req);
+    assert_true(n <= sizeof(buf));
+    memcpy(buf, req, n);
+    return fastpath_parse(buf, n, q);
+}
+
+#define ORDER "{\"customer_id\": 3, \"source\": \"Dine In\", \"quantity\": 7}"
+
+static void served(void **state)
+{
+    (void)state;
+    struct fast_req q;
+    const char *req = "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Type:  "
+                      "application/json \r\nauthorization: Bearer k\r\n"
+                      "Content-Length: 54\r\n\r\n" ORDER;
+    assert_int_equal(parse(req, &q), PARSE_OK);
+    assert_string_equal(q.route, "/orderitem");
+    assert_string_equal(q.val[0], "Bearer k");
+    assert_string_equal(q.val[1], "application/json");   /* trimmed */
+    assert_string_equal(q.val[2], "54");
+    assert_int_equal(q.total, strlen(req));
+    assert_int_equal(q.total - q.head_len, 54);
+    assert_int_equal(q.close, 0);
+    assert_memory_equal(buf + q.head_len, ORDER, 54);
+
+    req = "POST /v1/orders HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+          "Content-Length: 0\r\n\r\nPOST /orderitem HTTP/1.1\r\n";
+    assert_int_equal(parse(req, &q), PARSE_OK);   /* pipelined: the first */
+    assert_string_equal(q.route, "/v1/orders");
+    assert_int_equal(q.close, 1);
+    assert_null(q.val[0]);
+    assert_null(q.val[1]);
+    assert_int_equal(q.total, q.head_len);
+}
+
+static void waits_for_the_rest(void **state)
+{
+    (void)state;
+    struct fast_req q;
+    assert_int_equal(parse("POST /orderitem HTTP/1.1\r\nHost: x\r\n", &q), PARSE_MORE);
+    assert_int_equal(parse("P", &q), PARSE_MORE);
+    assert_int_equal(parse("POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 54"
+                           "\r\n\r\n{\"customer_id\"", &q), PARSE_MORE);
+}
+
+static void leaves_the_rest_to_libmicrohttpd(void **state)
+{
+    (void)state;
+    static const char *const other[] = {
+        "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n",
+        "POST /orderitem HTTP/1.0\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem?x=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /api/sales HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        "HEAD /orderitem HTTP/1.1\r\nHost: x\r\n\r\n",
+        "post /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        /* framing */
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        "2\r\n{}\r\n0\r\n\r\n",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+        "Content-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+        "Content-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
+        "Content-Length: 2\r\n\r\n{}",
+        /* Host: none or two */
+        "POST /orderitem HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nHost: y\r\nContent-Length: 2\r\n\r\n{}",
+        /* header syntax */
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\n folded\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nNoColon\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nX: a\rb\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\n"
+        "Content-Type: b\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nAuthorization: a\r\n"
+        "authorization: b\r\nContent-Length: 2\r\n\r\n{}",
+    };
+    struct fast_req q;
+    for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
+        if (parse(other[i], &q) != PARSE_OTHER)
+            fail_msg("not left to libmicrohttpd: %s", other[i]);
+    }
+}
+
+static void size_limits(void **state)
+{
+    (void)state;
+    struct fast_req q;
+    /* A header value over FP_VALUE_MAX, and a head over FP_HEAD_MAX. */
+    static char req[FP_MAX + 64];
+    int n = snprintf(req, sizeof(req), "POST /orderitem HTTP/1.1\r\nHost: x\r\n"
+                     "Content-Type: %0*d\r\nContent-Length: 2\r\n\r\n{}",
+                     FP_VALUE_MAX + 1, 0);
+    assert_true(n > 0);
+    assert_int_equal(parse(req, &q), PARSE_OTHER);
+    memset(req, 0, sizeof(req));
+    n = snprintf(req, sizeof(req), "POST /orderitem HTTP/1.1\r\nHost: x\r\nX: ");
+    memset(req + n, 'a', FP_HEAD_MAX);
+    assert_int_equal(parse(req, &q), PARSE_OTHER);
+    /* The largest body that fits in FP_MAX with its head is taken whole. */
+    const char *head = "POST /v1/orders HTTP/1.1\r\nHost: x\r\nContent-Length: ";
+    size_t body = FP_MAX - strlen(head) - 9;    /* "NNNNN\r\n\r\n" */
+    n = snprintf(req, sizeof(req), "%s%zu\r\n\r\n", head, body);
+    memset(req + n, ' ', body);
+    req[n + (int)body] = '\0';
+    assert_int_equal(parse(req, &q), PARSE_OK);
+    assert_int_equal(q.total, FP_MAX);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(served),
+        cmocka_unit_test(waits_for_the_rest),
+        cmocka_unit_test(leaves_the_rest_to_libmicrohttpd),
+        cmocka_unit_test(size_limits),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
