@@ -78,7 +78,7 @@ $(BUILD)/bench/%: bench/%.c $(LIBOBJS)
 	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 bench: $(BUILD)/salesflow $(BUILD)/bench/log_append $(BUILD)/bench/log_fill \
-       $(BUILD)/bench/sqlite_insert $(BUILD)/bench/mhd_static
+       $(BUILD)/bench/sqlite_insert
 	BUILD=$(BUILD) bench/run
 
 # Fuzzing (docs/fuzzing.md): libFuzzer harnesses fuzz/fuzz_*.c, built with
