@@ -141,7 +141,8 @@ test: deps
 # $(BUILD)-asan (ASan+UBSan) and $(BUILD)-tsan. tsan-test runs the e2e tests
 # of the threaded parts (log writer, processor, SSE, idempotency waits); TSan
 # cannot run the Kafka ones (librdkafka's C11 threads are invisible to it).
-TSAN_E2E ?= -k test_flow -k test_dashboard_sse -k test_crash -k test_ingest_idempotency
+TSAN_E2E ?= -k test_flow -k test_dashboard_sse -k test_crash -k test_ingest_idempotency \
+            -k test_fastpath
 .PHONY: test-sanitized tsan-test
 test-sanitized:
 	@$(MAKE) --no-print-directory test SANITIZER=address,undefined \
