@@ -7,6 +7,10 @@
  * once with no data (we run the route's handler). A suspended request is
  * called once more after http_finish resumes it, and then queues the reply
  * the finisher prepared. The completion callback frees the request.
+ *
+ * The fast path (fastpath.c) serves the ingestion POSTs it takes with the
+ * same pieces: http_req_new, http_route, http_body_take, http_run,
+ * http_resumed, http_req_free; replies go to whichever connection r has.
  */
 #include "ingest/http.h"
 #include "ingest/auth.h"
@@ -120,13 +124,11 @@ static enum MHD_Result error_hdr(struct http_req *r, unsigned status, const char
     sf_buf_append(&b, "{\"detail\":", 10);
     sf_buf_json_str(&b, msg);
     sf_buf_append(&b, "}", 1);
-    enum MHD_Result rc;
-    if (!b.data)
-        rc = MHD_NO;
-    else if (hname)
-        rc = reply_hdr(r, status, "application/json", b.data, b.len, hname, hval);
-    else
-        rc = http_reply(r, status, "application/json", b.data, b.len);
+    const char *body = b.data ? b.data : "{}";  /* out of memory: still answer */
+    size_t len = b.data ? b.len : 2;
+    enum MHD_Result rc =
+        hname ? reply_hdr(r, status, "application/json", body, len, hname, hval)
+              : http_reply(r, status, "application/json", body, len);
     sf_buf_free(&b);
     return rc;
 }
