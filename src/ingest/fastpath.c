@@ -54,6 +54,7 @@ struct fast_conn {
     unsigned requests;              /* answered */
     int64_t last_ms;                /* last request or answer (monotonic) */
     int64_t partial_ms;             /* an incomplete request since, or 0 */
+    int64_t blocked_ms;             /* an answer waiting for room since, or 0 */
     struct sockaddr_storage addr;
     socklen_t addrlen;
 };
@@ -213,12 +214,16 @@ static int conn_flush(struct fast_conn *c)
         }
         if (n < 0 && errno == EINTR)
             continue;
-        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (!c->blocked_ms)
+                c->blocked_ms = sf_mono_ms();
             return 0;           /* EPOLLOUT comes when there is room */
+        }
         conn_close(c);
         return -1;
     }
     c->out.len = c->out_off = 0;
+    c->blocked_ms = 0;
     if (c->close_after)
         return conn_linger(c);
     return 0;
@@ -429,8 +434,10 @@ static void drain_done(struct fp_loop *lp)
     }
 }
 
-/* Idle connections past the limit are closed; incomplete requests older
- * than FP_PARTIAL_MS go to libmicrohttpd, which times out slow clients. */
+/* Idle connections past the limit are closed, and so are those whose
+ * client has not taken an answer for as long (it stopped reading);
+ * incomplete requests older than FP_PARTIAL_MS go to libmicrohttpd, which
+ * times out slow clients. */
 static void sweep(struct fp_loop *lp, int64_t now)
 {
     struct fastpath *fp = lp->fp;
@@ -441,6 +448,11 @@ static void sweep(struct fp_loop *lp, int64_t now)
         if (c->linger_ms) {
             if (now >= c->linger_ms)
                 conn_close(c);
+            continue;
+        }
+        if (c->blocked_ms && now - c->blocked_ms >= idle) {
+            conntrack_count_timeout(fp->ct);
+            conn_close(c);
             continue;
         }
         if (c->req || c->out.len)

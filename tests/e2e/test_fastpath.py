@@ -173,6 +173,29 @@ class FastPathTest(unittest.TestCase):
         self.assertEqual([x[0] for x in r], [415])
         self.assertEqual(r[0][1].get("connection"), "close")
 
+    def test_client_that_stops_reading_is_cut(self):
+        # Pipelined batches of bad rows, whose 422s (about 250 KB each) are
+        # never read: once an answer cannot be sent for --header-timeout
+        # (2 s), the server closes the connection.
+        req = post(b"/v1/orders", b"{}\n" * 1000).replace(b"application/json",
+                                                         b"application/x-ndjson")
+        c = socket.socket()
+        c.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        c.connect(("127.0.0.1", self.s.port))
+        try:
+            c.sendall(req * 25)
+            t0 = time.time()
+            state = 1                   # TCP_ESTABLISHED
+            while state == 1 and time.time() - t0 < 10:
+                time.sleep(0.1)
+                state = c.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 8)[0]
+            took = time.time() - t0
+        finally:
+            c.close()
+        self.assertNotEqual(state, 1, "the connection was not cut in 10 s")
+        self.assertGreater(took, 1.5)
+        self.assertEqual(replies(send_raw(self.s.port, post(b"/orderitem")))[0][0], 201)
+
     def test_idle_connection_after_a_request_is_closed_quietly(self):
         with socket.create_connection(("127.0.0.1", self.s.port)) as c:
             c.sendall(post(b"/orderitem"))
