@@ -307,11 +307,11 @@ static void conn_serve(struct fast_conn *c)
          * read that body. */
         c->close_after = q.close || q.total > q.head_len;
         enum MHD_Result rc = http_route(r, q.route, "POST", &h);
-        if (rc == MHD_YES && !c->out.len && r->too_big)
-            rc = http_run(r);
         if (rc == MHD_YES && !c->out.len) {
-            c->close_after = q.close;
-            http_body_take(r, lp->buf + q.head_len, q.total - q.head_len);
+            if (!r->too_big) {  /* 413 is from the headers too */
+                c->close_after = q.close;
+                http_body_take(r, lp->buf + q.head_len, q.total - q.head_len);
+            }
             rc = http_run(r);
         }
         if (r->suspended && rc == MHD_YES)
