@@ -11,8 +11,24 @@
 
 static int is_tchar(unsigned char ch)
 {
-    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
-           (ch >= '0' && ch <= '9') || (ch && strchr("!#$%&'*+-.^_`|~", ch));
+    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+        ch == '-')
+        return 1;
+    return ch && strchr("!#$%&'*+.^_`|~", ch);
+}
+
+/* The first "\r\n\r\n" in buf[0, n), or NULL. (memchr for the LFs: glibc's
+ * memmem sets up a search for every call, which costs more than these
+ * few hundred bytes take to scan.) */
+static char *head_end(char *buf, size_t n)
+{
+    char *p = buf, *end = buf + n;
+    while ((p = memchr(p, '\n', (size_t)(end - p)))) {
+        if (p - buf >= 3 && p[-1] == '\r' && p[-2] == '\n' && p[-3] == '\r')
+            return p - 3;
+        p++;
+    }
+    return NULL;
 }
 
 int fastpath_parse(char *buf, size_t n, struct fast_req *q)
@@ -20,7 +36,7 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
     static const char *const paths[] = {"/orderitem", "/v1/orders"};
     static const char *const names[] = {"authorization", "content-type",
                                         "content-length"};
-    char *end = memmem(buf, n < FP_HEAD_MAX ? n : FP_HEAD_MAX, "\r\n\r\n", 4);
+    char *end = head_end(buf, n < FP_HEAD_MAX ? n : FP_HEAD_MAX);
     if (!end)
         return n < FP_HEAD_MAX && !memchr(buf, '\0', n) ? PARSE_MORE : PARSE_OTHER;
     memset(q, 0, sizeof(*q));
@@ -40,7 +56,9 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
         return PARSE_OTHER;
     int hosts = 0;
     while (p < end + 2) {
-        char *eol = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
+        char *eol = memchr(p, '\r', (size_t)(end + 2 - p));
+        if (eol[1] != '\n')
+            return PARSE_OTHER;     /* a CR alone */
         char *colon = p;
         while (colon < eol && is_tchar((unsigned char)*colon))
             colon++;
