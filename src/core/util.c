@@ -246,6 +246,16 @@ int sf_buf_append_grow(struct sf_buf *b, const void *p, size_t n)
     return 0;
 }
 
+int sf_buf_put_u64(struct sf_buf *b, uint64_t v)
+{
+    char tmp[24], *p = tmp + sizeof(tmp);
+    do {
+        *--p = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return sf_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
 int sf_buf_printf(struct sf_buf *b, const char *fmt, ...)
 {
     char small[512];

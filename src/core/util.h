@@ -67,6 +67,8 @@ static inline int sf_buf_append(struct sf_buf *b, const void *p, size_t n)
 }
 int sf_buf_printf(struct sf_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* Append the decimal digits of v. */
+int sf_buf_put_u64(struct sf_buf *b, uint64_t v);
 /* Append s as a JSON string literal, with quotes. */
 int sf_buf_json_str(struct sf_buf *b, const char *s);
 void sf_buf_free(struct sf_buf *b);

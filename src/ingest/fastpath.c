@@ -114,16 +114,6 @@ static void put_str(struct sf_buf *b, const char *s)
     sf_buf_append(b, s, strlen(s));
 }
 
-static void put_uint(struct sf_buf *b, size_t v)
-{
-    char num[24], *p = num + sizeof(num);
-    do {
-        *--p = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    sf_buf_append(b, p, (size_t)(num + sizeof(num) - p));
-}
-
 void fastpath_reply(struct http_req *r, unsigned status, const char *ctype,
                     const char *body, size_t len, const char *hname, const char *hval)
 {
@@ -133,7 +123,7 @@ void fastpath_reply(struct http_req *r, unsigned status, const char *ctype,
     /* The same header lines, in the same order, as libmicrohttpd's. Built
      * without printf: this runs once per order. */
     sf_buf_append(&c->out, "HTTP/1.1 ", 9);
-    put_uint(&c->out, status);
+    sf_buf_put_u64(&c->out, status);
     sf_buf_append(&c->out, " ", 1);
     put_str(&c->out, reason && *reason ? reason : "Unknown");
     sf_buf_append(&c->out, "\r\nDate: ", 8);
@@ -151,7 +141,7 @@ void fastpath_reply(struct http_req *r, unsigned status, const char *ctype,
         sf_buf_append(&c->out, "\r\n", 2);
     }
     sf_buf_append(&c->out, "Content-Length: ", 16);
-    put_uint(&c->out, len);
+    sf_buf_put_u64(&c->out, len);
     sf_buf_append(&c->out, "\r\n\r\n", 4);
     sf_buf_append(&c->out, body, len);
 }

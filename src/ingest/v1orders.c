@@ -150,15 +150,9 @@ static unsigned build_reply(struct batch *b)
                   accepted, b->n - accepted);
     for (size_t i = 0; i < b->n; i++) {
         struct row *rw = &b->rows[i];
-        char num[32], *p = num + sizeof(num);
-        size_t v = i;
-        *--p = ',';
-        do {
-            *--p = (char)('0' + v % 10);
-            v /= 10;
-        } while (v);
         sf_buf_append(out, i ? ",{\"index\":" : "{\"index\":", i ? 10 : 9);
-        sf_buf_append(out, p, (size_t)(num + sizeof(num) - p));
+        sf_buf_put_u64(out, i);
+        sf_buf_append(out, ",", 1);
         switch ((int)atomic_load(&rw->state)) {
         case ROW_OK:
         case ROW_DUP:
