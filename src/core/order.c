@@ -368,15 +368,9 @@ int order_from_body(const char *body, size_t len, const struct catalog *cat,
 /* Append the decimal digits of v. */
 static int put_i64(struct sf_buf *b, int64_t v)
 {
-    char tmp[24], *p = tmp + sizeof(tmp);
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    return sf_buf_append(b, p, (size_t)(tmp + sizeof(tmp) - p));
+    if (v < 0 && sf_buf_append(b, "-", 1))
+        return -1;
+    return sf_buf_put_u64(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
 
 /* Append cents as "2100.00" (no printf: this runs once per order). */
