@@ -1,0 +1,67 @@
+"""Issue 25: operations and edge cases that used to lose acknowledged
+orders. Each test ends on the same invariant (harness.check_acked_stored):
+every order answered 201 is in `orders` exactly once and `sales` equals the
+sums over `orders`."""
+
+import json
+import os
+import shutil
+import unittest
+
+from harness import (Server, check_acked_stored, post_many, post_v1,
+                     random_orders, run_cli)
+
+
+def order(created_at, i=0):
+    return {"customer_id": 1 + i % 17, "source": "Takeaway", "quantity": 1 + i,
+            "created_at": created_at}
+
+
+# Accepted: the ends of 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59.999Z.
+TIMES_OK = ["1970-01-01T00:00:00Z", "1970-01-01T00:01:00+00:01",
+            "9999-12-31T23:59:59.999Z", "9999-12-31T23:58:59-00:01",
+            "01/01/1970, 00:00:00", "12/31/9999, 23:59:59"]
+# Refused: each leaves those years once converted to UTC.
+TIMES_BAD = ["1970-01-01T00:00:00+00:01", "9999-12-31T23:59:59-00:01",
+             "9999-12-31T23:59:60Z", "12/31/9999, 23:59:60",
+             "1970-01-01T00:00:59+23:59"]
+
+
+class AckedKeptTest(unittest.TestCase):
+    def setUp(self):
+        self.s = None
+
+    def tearDown(self):
+        if self.s:
+            self.s.cleanup()
+
+    def test_times_outside_the_years_are_refused_at_the_door(self):
+        s = self.s = Server(extra=["--partitions", "1"]).start()
+        acked = set()
+        for i, t in enumerate(TIMES_OK):
+            st, body = s.post_json("/orderitem", order(t, i))
+            self.assertEqual(st, 201, (t, body))
+            acked.add(json.loads(body)["order_id"])
+            st, body = post_v1(s, order(t, i))
+            self.assertEqual(st, 201, (t, body))
+            acked.add(body["results"][0]["order_id"])
+        for i, t in enumerate(TIMES_BAD):
+            for path in ("/orderitem", "/v1/orders"):
+                st, body = s.post_json(path, order(t, i))
+                self.assertEqual(st, 422, (path, t, body))
+                body = json.loads(body)
+                detail = body["detail"] if path == "/orderitem" else \
+                    body["results"][0]["detail"]
+                self.assertEqual(len(detail), 1, detail)
+                self.assertEqual(detail[0]["loc"][-1], "created_at", detail)
+                self.assertEqual(detail[0]["type"], "datetime_parsing", detail)
+                self.assertIn("9999-12-31T23:59:59.999Z", detail[0]["msg"])
+        n = check_acked_stored(self, s, acked)
+        self.assertEqual(n, len(acked))
+        times = sorted(t for (t,) in s.query("SELECT created_at FROM orders"))
+        self.assertEqual(times[0], "1970-01-01T00:00:00.000Z")
+        self.assertEqual(times[-1], "9999-12-31T23:59:59.999Z")
+
+
+if __name__ == "__main__":
+    unittest.main()
