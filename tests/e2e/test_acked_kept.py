@@ -6,6 +6,7 @@ sums over `orders`."""
 import json
 import os
 import shutil
+import time
 import unittest
 
 from harness import (Server, check_acked_stored, post_many, post_v1,
@@ -61,6 +62,39 @@ class AckedKeptTest(unittest.TestCase):
         times = sorted(t for (t,) in s.query("SELECT created_at FROM orders"))
         self.assertEqual(times[0], "1970-01-01T00:00:00.000Z")
         self.assertEqual(times[-1], "9999-12-31T23:59:59.999Z")
+
+    def test_replay_after_retention_refuses_without_force(self):
+        s = self.s = Server(extra=["--partitions", "2", "--segment-bytes", "16K",
+                                   "--retention-bytes", "40K"]).start()
+        acked = set()
+        for o, st, b in post_many(s, random_orders(3000, seed=25)):
+            self.assertEqual(st, 201, b)
+            acked.add(b["order_id"])
+        deadline = time.time() + 30
+        while "removed by retention" not in s.stderr():
+            self.assertLess(time.time(), deadline, "retention never ran")
+            st, b = s.post_json("/orderitem", {"customer_id": 1, "source": "Takeaway",
+                                               "quantity": 1})
+            self.assertEqual(st, 201, b)
+            acked.add(json.loads(b)["order_id"])
+            time.sleep(0.2)
+        check_acked_stored(self, s, acked)
+        s.stop()
+        before = s.query("SELECT count(*), sum(total_cents) FROM orders")[0]
+        r = run_cli("replay", "--data", s.data)
+        self.assertNotEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("--force", r.stderr)
+        self.assertRegex(r.stderr, r"partition \d starts at offset [1-9]")
+        self.assertIn("the store has %d orders" % before[0], r.stderr)
+        self.assertEqual(s.query("SELECT count(*), sum(total_cents) FROM orders")[0],
+                         before)
+        check_acked_stored(self, s, acked)
+        # --force rebuilds from what the log still holds, as asked.
+        r = run_cli("replay", "--data", s.data, "--force")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        after = s.query("SELECT count(*) FROM orders")[0][0]
+        self.assertLess(after, before[0])
+        self.assertIn("replayed", r.stdout)
 
 
 if __name__ == "__main__":
