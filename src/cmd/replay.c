@@ -11,8 +11,8 @@
  *
  * A rebuild must not destroy rows it cannot recreate: before it empties
  * anything, replay compares the log with the store. If some partition no
- * longer starts at offset 0 (retention removed its first segments, or a
- * repair cut it) or the log holds fewer records than the store has orders
+ * longer starts at offset 0 (retention removed its first segments) or
+ * lacks offsets a log repair cut, or the log holds fewer records than the store has orders
  * (the sum of sales.order_count, which the processor keeps equal to the
  * rows of orders), and the store is not empty, it refuses with those
  * numbers; --force rebuilds anyway, from what the log still holds.
@@ -152,16 +152,21 @@ static int log_lost_history(struct store *st, const struct elog_part_info *pi, i
         return 1;
     }
     for (int i = 0; i < np; i++)
-        cut |= pi[i].start > 0;
+        cut |= pi[i].start > 0 || pi[i].records < pi[i].end - pi[i].start;
     if (orders == 0 || (!cut && total >= orders))
         return 0;   /* an empty store loses nothing */
     fprintf(stderr, "salesflow replay: refusing to rebuild: the log no longer holds "
             "everything the store has.\n");
-    for (int i = 0; i < np; i++)
+    for (int i = 0; i < np; i++) {
         if (pi[i].start > 0)
             fprintf(stderr, "  partition %d starts at offset %" PRId64 " (offsets 0.."
                     "%" PRId64 " were removed by retention or cut by a repair)\n", i,
                     pi[i].start, pi[i].start - 1);
+        if (pi[i].records < pi[i].end - pi[i].start)
+            fprintf(stderr, "  partition %d lacks %" PRId64 " of offsets %" PRId64 "..%"
+                    PRId64 " (cut by log repair)\n", i,
+                    pi[i].end - pi[i].start - pi[i].records, pi[i].start, pi[i].end - 1);
+    }
     fprintf(stderr, "  the log holds %" PRId64 " records; the store has %" PRId64
             " orders\n"
             "A replay empties the store and refills it from the log, so it would "
@@ -248,7 +253,7 @@ int cmd_replay(int argc, char **argv)
     }
     next = malloc((size_t)np * sizeof(*next));
     for (int i = 0; next && i < np; i++) {
-        total += pi[i].end - pi[i].start;
+        total += pi[i].records;
         broker_seek(b, i, pi[i].start);
     }
     if (next && !force && log_lost_history(st, pi, np, total))

@@ -357,7 +357,7 @@ def check_acked_stored(tc, server, acked, timeout=60):
             break
         time.sleep(0.2)
     tc.assertEqual(len(ids), len(set(ids)), "an order_id is stored twice")
-    tc.assertFalse(missing, "%d of %d acknowledged orders are not stored, e.g. %s"
+    tc.assertTrue(not missing, "%d of %d acknowledged orders are not stored, e.g. %s"
                    % (len(missing), len(acked), sorted(missing)[:3]))
     agg = server.query("SELECT source, state, sum(total_cents), count(*),"
                        " sum(quantity) FROM orders GROUP BY source, state"

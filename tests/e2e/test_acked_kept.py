@@ -9,6 +9,7 @@ import shutil
 import time
 import unittest
 
+from kafkahelp import Ingest
 from harness import (Server, check_acked_stored, post_many, post_v1,
                      random_orders, run_cli)
 
@@ -95,6 +96,65 @@ class AckedKeptTest(unittest.TestCase):
         after = s.query("SELECT count(*) FROM orders")[0][0]
         self.assertLess(after, before[0])
         self.assertIn("replayed", r.stdout)
+
+    def damage_and_repair(self, s, at_fraction):
+        """Stop s, flip a byte at_fraction into partition 0's first segment,
+        repair with --yes; returns repair's stdout."""
+        s.stop()
+        seg = os.path.join(s.data, "log", "Order-0", "00000000000000000000.log")
+        idx = seg[:-4] + ".index"
+        if os.path.exists(idx):
+            os.remove(idx)
+        with open(seg, "r+b") as f:
+            f.seek(int(os.path.getsize(seg) * at_fraction))
+            b = f.read(1)
+            f.seek(-1, os.SEEK_CUR)
+            f.write(bytes([b[0] ^ 0xFF]))
+        r = run_cli("log", "repair", "--data", s.data, "--yes")
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("truncated", r.stdout)
+        return r.stdout
+
+    def test_repair_then_ingest_then_run_skips_nothing(self):
+        # The issue's sequence: run, orders, stop, damage a byte, log repair
+        # --yes, `ingest` more orders, run.
+        s = self.s = Server(extra=["--partitions", "1"]).start()
+        acked = set()
+        for o, st, b in post_many(s, random_orders(2000, seed=3)):
+            self.assertEqual(st, 201, b)
+            acked.add(b["order_id"])
+        check_acked_stored(self, s, acked)
+        pos = s.query("SELECT next_offset FROM salesflow_offsets")[0][0]
+        self.assertEqual(pos, 2000)
+        out = self.damage_and_repair(s, 0.3)
+        self.assertIn("numbered from offset 2000", out)
+        ing = Ingest("file:" + os.path.join(s.data, "log"), data=s.data).start()
+        try:
+            for o, st, b in post_many(ing, random_orders(3000, seed=4)):
+                self.assertEqual(st, 201, b)
+                acked.add(b["order_id"])
+        finally:
+            ing.stop()
+        s.start()
+        check_acked_stored(self, s, acked)
+        s.stop()
+        r = run_cli("log", "stat", "--data", s.data)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertIn("(lag 0)", r.stdout)
+
+    def test_repair_without_ingest_then_run_keeps_every_order(self):
+        s = self.s = Server(extra=["--partitions", "1"]).start()
+        acked = set()
+        for o, st, b in post_many(s, random_orders(500, seed=5), threads=1):
+            self.assertEqual(st, 201, b)
+            acked.add(b["order_id"])
+        check_acked_stored(self, s, acked)
+        self.damage_and_repair(s, 0.5)
+        s.start()
+        for o, st, b in post_many(s, random_orders(500, seed=6)):
+            self.assertEqual(st, 201, b)
+            acked.add(b["order_id"])
+        check_acked_stored(self, s, acked)
 
 
 if __name__ == "__main__":
