@@ -6,11 +6,13 @@ sums over `orders`."""
 import json
 import os
 import shutil
+import signal
+import tempfile
 import time
 import unittest
 
 from kafkahelp import Ingest
-from harness import (Server, check_acked_stored, post_many, post_v1,
+from harness import (REPO, Server, check_acked_stored, post_many, post_v1,
                      random_orders, run_cli)
 
 
@@ -155,6 +157,52 @@ class AckedKeptTest(unittest.TestCase):
             self.assertEqual(st, 201, b)
             acked.add(b["order_id"])
         check_acked_stored(self, s, acked)
+
+    def test_replay_keeps_the_state_orders_were_stored_with(self):
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-cust-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        cust = os.path.join(tmp, "customers.csv")
+        with open(os.path.join(REPO, "data", "customers.csv")) as f:
+            base = f.read()
+        with open(cust, "w") as f:
+            f.write(base)
+        s = self.s = Server(extra=["--customers", cust]).start()
+        acked = set()
+        old = [{"customer_id": 3, "source": "Dine In", "quantity": 1 + i}
+               for i in range(40)]
+        for o, st, b in post_many(s, old):
+            self.assertEqual(st, 201, b)
+            acked.add(b["order_id"])
+        check_acked_stored(self, s, acked)
+        # Customer 3 moves from CA to TX.
+        with open(cust, "w") as f:
+            f.write(base.replace("\n3,CA\n", "\n3,TX\n"))
+        n = s.stderr().count("SIGHUP")
+        s.proc.send_signal(signal.SIGHUP)
+        deadline = time.time() + 10
+        while s.stderr().count("SIGHUP") <= n:
+            self.assertLess(time.time(), deadline, s.stderr())
+            time.sleep(0.05)
+        new = [{"customer_id": 3, "source": "Dine In", "quantity": 100 + i}
+               for i in range(10)]
+        for o, st, b in post_many(s, new):
+            self.assertEqual(st, 201, b)
+            acked.add(b["order_id"])
+        check_acked_stored(self, s, acked)
+        s.stop()
+        live = s.query("SELECT uuid, state FROM orders ORDER BY uuid")
+        states = s.query("SELECT state, count(*) FROM orders GROUP BY state")
+        self.assertEqual(dict(states), {"CA": 40, "TX": 10})
+        r = run_cli("replay", "--data", s.data, "--customers", cust)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(s.query("SELECT uuid, state FROM orders ORDER BY uuid"), live)
+        check_acked_stored(self, s, acked)
+        # Orders the store never had take the catalog's state.
+        os.remove(s.db_path)
+        r = run_cli("replay", "--data", s.data, "--customers", cust)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+        self.assertEqual(dict(s.query("SELECT state, count(*) FROM orders"
+                                      " GROUP BY state")), {"TX": 50})
 
 
 if __name__ == "__main__":
