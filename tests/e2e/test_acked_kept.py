@@ -11,6 +11,7 @@ import tempfile
 import time
 import unittest
 
+import mariadb
 from kafkahelp import Ingest
 from harness import (REPO, Server, check_acked_stored, post_many, post_v1,
                      random_orders, run_cli)
@@ -159,51 +160,105 @@ class AckedKeptTest(unittest.TestCase):
         check_acked_stored(self, s, acked)
 
     def test_replay_keeps_the_state_orders_were_stored_with(self):
-        tmp = tempfile.mkdtemp(prefix="sf-e2e-cust-")
-        self.addCleanup(shutil.rmtree, tmp, True)
-        cust = os.path.join(tmp, "customers.csv")
-        with open(os.path.join(REPO, "data", "customers.csv")) as f:
-            base = f.read()
-        with open(cust, "w") as f:
-            f.write(base)
-        s = self.s = Server(extra=["--customers", cust]).start()
-        acked = set()
-        old = [{"customer_id": 3, "source": "Dine In", "quantity": 1 + i}
-               for i in range(40)]
-        for o, st, b in post_many(s, old):
-            self.assertEqual(st, 201, b)
-            acked.add(b["order_id"])
-        check_acked_stored(self, s, acked)
-        # Customer 3 moves from CA to TX.
-        with open(cust, "w") as f:
-            f.write(base.replace("\n3,CA\n", "\n3,TX\n"))
-        n = s.stderr().count("SIGHUP")
-        s.proc.send_signal(signal.SIGHUP)
-        deadline = time.time() + 10
-        while s.stderr().count("SIGHUP") <= n:
-            self.assertLess(time.time(), deadline, s.stderr())
-            time.sleep(0.05)
-        new = [{"customer_id": 3, "source": "Dine In", "quantity": 100 + i}
-               for i in range(10)]
-        for o, st, b in post_many(s, new):
-            self.assertEqual(st, 201, b)
-            acked.add(b["order_id"])
-        check_acked_stored(self, s, acked)
-        s.stop()
-        live = s.query("SELECT uuid, state FROM orders ORDER BY uuid")
-        states = s.query("SELECT state, count(*) FROM orders GROUP BY state")
-        self.assertEqual(dict(states), {"CA": 40, "TX": 10})
-        r = run_cli("replay", "--data", s.data, "--customers", cust)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(s.query("SELECT uuid, state FROM orders ORDER BY uuid"), live)
-        check_acked_stored(self, s, acked)
-        # Orders the store never had take the catalog's state.
-        os.remove(s.db_path)
-        r = run_cli("replay", "--data", s.data, "--customers", cust)
-        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
-        self.assertEqual(dict(s.query("SELECT state, count(*) FROM orders"
-                                      " GROUP BY state")), {"TX": 50})
+        keeps_stored_states(self, [], lambda q: self.s.query(q),
+                            lambda: os.remove(self.s.db_path))
 
+
+def keeps_stored_states(tc, store_args, query, empty_store):
+    """Customer 3 moves from CA to TX (SIGHUP) between 40 orders and 10
+    more; replay --customers with the new file keeps the 40 in CA. query(sql)
+    reads the store; empty_store() drops its tables' rows."""
+    def rows(sql):  # SQLite and the mariadb client agree as text
+        return [tuple(str(v) for v in r) for r in query(sql)]
+
+    tmp = tempfile.mkdtemp(prefix="sf-e2e-cust-")
+    tc.addCleanup(shutil.rmtree, tmp, True)
+    cust = os.path.join(tmp, "customers.csv")
+    with open(os.path.join(REPO, "data", "customers.csv")) as f:
+        base = f.read()
+    with open(cust, "w") as f:
+        f.write(base)
+    s = tc.s = Server(extra=["--customers", cust, *store_args]).start()
+    acked = set()
+    old = [{"customer_id": 3, "source": "Dine In", "quantity": 1 + i} for i in range(40)]
+    for o, st, b in post_many(s, old):
+        tc.assertEqual(st, 201, b)
+        acked.add(b["order_id"])
+    deadline = time.time() + 30
+    while int(rows("SELECT count(*) FROM orders")[0][0]) < 40:
+        tc.assertLess(time.time(), deadline, "the processor stored too few orders")
+        time.sleep(0.1)
+    with open(cust, "w") as f:
+        f.write(base.replace("\n3,CA\n", "\n3,TX\n"))
+    n = s.stderr().count("SIGHUP")
+    s.proc.send_signal(signal.SIGHUP)
+    while s.stderr().count("SIGHUP") <= n:
+        tc.assertLess(time.time(), deadline, s.stderr())
+        time.sleep(0.05)
+    new = [{"customer_id": 3, "source": "Dine In", "quantity": 100 + i} for i in range(10)]
+    for o, st, b in post_many(s, new):
+        tc.assertEqual(st, 201, b)
+        acked.add(b["order_id"])
+    while int(rows("SELECT count(*) FROM orders")[0][0]) < 50:
+        tc.assertLess(time.time(), deadline, "the processor stored too few orders")
+        time.sleep(0.1)
+    tc.assertEqual(s.stop(), 0)
+    by_state = "SELECT state, count(*), sum(quantity) FROM orders GROUP BY state ORDER BY 1"
+    sales = ("SELECT source, state, order_count, quantity FROM sales"
+             " ORDER BY source, state")
+    live = rows("SELECT uuid, state FROM orders ORDER BY uuid")
+    tc.assertEqual([r[:2] for r in rows(by_state)], [("CA", "40"), ("TX", "10")])
+    live_sales = rows(sales)
+    r = run_cli("replay", "--data", s.data, "--customers", cust, *store_args)
+    tc.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+    tc.assertEqual(rows("SELECT uuid, state FROM orders ORDER BY uuid"), live)
+    tc.assertEqual(rows(sales), live_sales)
+    tc.assertEqual(rows(sales), rows(
+        "SELECT source, state, count(*), sum(quantity) FROM orders"
+        " GROUP BY source, state ORDER BY source, state"))
+    tc.assertEqual({u for u, _ in live}, acked)
+    # Orders the store never had take the catalog's state.
+    empty_store()
+    r = run_cli("replay", "--data", s.data, "--customers", cust, *store_args)
+    tc.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+    tc.assertEqual([r[:2] for r in rows(by_state)], [("TX", "50")])
+
+
+class MySQLAckedKeptTest(unittest.TestCase):
+    """The cases above that touch the store's rebuild, on the suite's
+    private mariadbd."""
+
+    @classmethod
+    def setUpClass(cls):
+        ok, why = mariadb.available()
+        if not ok:
+            raise unittest.SkipTest(why)
+        try:
+            cls.db = mariadb.MariaDB().start()
+        except Exception as e:  # noqa: BLE001 - any failure to start is a skip
+            raise unittest.SkipTest("mariadbd cannot start here: %s" % str(e)[:300])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.db.stop()
+
+    def setUp(self):
+        self.s = None
+
+    def tearDown(self):
+        if self.s:
+            self.s.cleanup()
+
+    def test_replay_keeps_the_state_orders_were_stored_with(self):
+        name = self.db.create_db("sales_acked_kept")
+        uri = self.db.uri(name)
+
+        def empty():
+            self.db.sql("DELETE FROM orders; DELETE FROM sales; DELETE FROM sales_minute",
+                        db=name)
+
+        keeps_stored_states(self, ["--store", uri],
+                            lambda q: self.db.sql(q, db=name), empty)
 
 if __name__ == "__main__":
     unittest.main()
