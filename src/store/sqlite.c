@@ -534,14 +534,16 @@ static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
 {
     struct sqlite_store *s = (struct sqlite_store *)b;
     char sql[1024] = "SELECT uuid, customer_id, source, quantity, total_cents,"
-                     " created_at, state FROM orders WHERE 1";
+                     " created_at, state FROM orders WHERE created_at <= ?";
     sqlite3_stmt *st;
+    char now[32];
     filter_sql(sql, sizeof(sql), f);
     strncat(sql, " ORDER BY created_at DESC, uuid DESC LIMIT ?",
             sizeof(sql) - strlen(sql) - 1);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return fail(s, "reading orders", errstr, en);
     int i = 1;
+    sqlite3_bind_text(st, i++, sf_format_time(sf_now_ms(), now), -1, SQLITE_STATIC);
     filter_bind(st, &i, f);
     sqlite3_bind_int64(st, i, (sqlite3_int64)limit);
     struct order_row *r = NULL;

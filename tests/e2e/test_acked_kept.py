@@ -7,13 +7,14 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 import unittest
 
 import mariadb
 from kafkahelp import Ingest
-from harness import (REPO, Server, check_acked_stored, post_many, post_v1,
+from harness import (REPO, Server, free_port, check_acked_stored, post_many, post_v1,
                      random_orders, run_cli)
 
 
@@ -162,6 +163,59 @@ class AckedKeptTest(unittest.TestCase):
     def test_replay_keeps_the_state_orders_were_stored_with(self):
         keeps_stored_states(self, [], lambda q: self.s.query(q),
                             lambda: os.remove(self.s.db_path))
+
+    def test_minute_api_at_the_end_of_the_years(self):
+        s = self.s = Server().start()
+        st, body = s.post_json("/orderitem", order("9999-12-31T23:58:30Z", 2))
+        self.assertEqual(st, 201, body)
+        acked = {json.loads(body)["order_id"]}
+        check_acked_stored(self, s, acked)
+        st, body = s.get("/api/sales/minute?from=9999-12-31T23:00:00Z"
+                         "&to=9999-12-31T23:59:59Z")
+        self.assertEqual(st, 200, body)
+        got = json.loads(body)
+        self.assertEqual(got["from"], "9999-12-31T23:00:00Z")
+        self.assertEqual(got["to"], "9999-12-31T23:59:00Z")
+        self.assertEqual([(r["minute"], r["order_count"]) for r in got["rows"]],
+                         [("9999-12-31T23:58:00Z", 1)])
+        for bad in ("1970-01-01T00:00:00%2B00:01", "9999-12-31T23:59:59-00:01"):
+            st, body = s.get("/api/sales/minute?to=" + bad)
+            self.assertEqual(st, 400, body)
+            self.assertIn("9999-12-31T23:59:59Z", json.loads(body)["detail"])
+
+    def test_future_dated_orders_do_not_sit_on_top_of_latest_orders(self):
+        s = self.s = Server().start()
+        acked = set()
+        st, body = s.post_json("/orderitem", order("9999-01-01T00:00:00Z", 1))
+        self.assertEqual(st, 201, body)
+        acked.add(json.loads(body)["order_id"])
+        for i in range(3):
+            st, body = s.post_json("/orderitem", {"customer_id": 2, "source": "Takeaway",
+                                                  "quantity": 1 + i})
+            self.assertEqual(st, 201, body)
+            acked.add(json.loads(body)["order_id"])
+            newest = json.loads(body)["order_id"]
+        check_acked_stored(self, s, acked)
+        st, body = s.get("/api/orders?limit=2")
+        self.assertEqual(st, 200, body)
+        ids = [o["order_id"] for o in json.loads(body)["orders"]]
+        self.assertEqual(ids[0], newest)
+        self.assertNotIn("9999", body.decode())
+
+    def test_serve_does_not_create_a_store(self):
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-serve-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        path = os.path.join(tmp, "typo", "sale.db")
+        os.mkdir(os.path.dirname(path))   # the directory exists, the store not
+        try:
+            r = run_cli("serve", "--store", "sqlite:" + path, "--listen",
+                        "127.0.0.1:%d" % free_port(), timeout=15)
+        except subprocess.TimeoutExpired:
+            self.fail("serve kept running over a store that does not exist")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn(path, r.stderr)
+        self.assertIn("salesflow run", r.stderr)
+        self.assertEqual(os.listdir(os.path.dirname(path)), [])
 
 
 def keeps_stored_states(tc, store_args, query, empty_store):
