@@ -28,6 +28,7 @@
 #include "web/web.h"
 
 #include <curl/curlver.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <microhttpd.h>
@@ -508,6 +509,15 @@ static int cmd_serve(int argc, char **argv)
     sigset_t sigs;
     block_signals(&sigs, 0);
 
+    /* serve only reads: a SQLite path that does not exist is a typo or a
+     * store not made yet, never a reason to create an empty one. */
+    if (!strncmp(store_uri, "sqlite:", 7) && access(store_uri + 7, F_OK) != 0) {
+        log_error("no SQLite store at %s (%s): serve reads a store and does not "
+                  "create one; check the path, or let `salesflow run` or "
+                  "`salesflow process --store %s` create it first", store_uri + 7,
+                  strerror(errno), store_uri);
+        goto out;
+    }
     if (!(w = web_new(store_uri, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;

@@ -6,6 +6,8 @@
  *   .lock                    flock()ed by the one process that writes
  *   Order-P/<base>.log       segments of partition P (segment.h, batch.h)
  *   Order-P/<base>.index     their sparse offset indexes
+ *   Order-P/<end>.gap        written by `log repair`: offsets from <end> up to
+ *                            the next segment's base are not in the log
  *
  * Writing (group commit). produce() copies messages into a bounded queue
  * and signals the writer thread. The writer takes everything queued, builds
@@ -33,6 +35,16 @@
  * Recovery at open: see segment.c. A torn tail of the active segment is cut
  * and logged; damage anywhere stops the open and names the file, the byte
  * and `salesflow log repair`.
+ *
+ * Repair never hands out an offset twice. Cutting a partition at offset C
+ * forgets records a store may already have processed (its position can be
+ * anything up to the old end), so new records must not reuse C..old end:
+ * a store would take them for records it has passed. elog_repair() finds
+ * the old end (the batches after the damage, the cut segments, and the
+ * positions of any store it was given), and when that lies past C it
+ * starts an empty segment there and leaves C.gap beside it. Open accepts
+ * exactly that hole between segments; a reader whose position falls into
+ * it continues at the next segment.
  */
 #include "broker/elog.h"
 #include "broker/batch.h"
@@ -228,7 +240,7 @@ static int list_segments(const char *dir, int readonly, int64_t **bases,
         int digits = len > SEG_NAME_DIGITS &&
                      strspn(name, "0123456789") == SEG_NAME_DIGITS;
         const char *ext = name + SEG_NAME_DIGITS;
-        if (digits && !strcmp(ext, ".index"))
+        if (digits && (!strcmp(ext, ".index") || !strcmp(ext, ".gap")))
             continue;
         if (digits && !strcmp(ext, ".index.tmp")) {
             if (!readonly) {
@@ -310,7 +322,16 @@ static int open_part(struct elog *l, int i, char *errstr, size_t n)
         p->nsegs++;
         if (seg_load(s, 0, &dmg, errstr, n))
             goto out;
-        if (k > 0 && s->base != p->segs[k - 1].end) {
+        char gap[sizeof(p->dir) + 40];
+        if (k > 0 && s->base > p->segs[k - 1].end) {
+            seg_path(gap, sizeof(gap), p->dir, p->segs[k - 1].end, ".gap");
+            if (access(gap, F_OK) == 0)
+                log_info("log %s: offsets %" PRId64 "..%" PRId64 " were cut by "
+                         "`salesflow log repair` and are not used again", p->dir,
+                         p->segs[k - 1].end, s->base - 1);
+        }
+        if (k > 0 && s->base != p->segs[k - 1].end &&
+            !(s->base > p->segs[k - 1].end && access(gap, F_OK) == 0)) {
             rc = sf_err(-1, errstr, n, "%s starts at offset %" PRId64 " but the "
                         "segment before it ends at %" PRId64 "; records are missing",
                         s->path, s->base, p->segs[k - 1].end);
@@ -939,6 +960,13 @@ static int elog_poll(struct broker *b, struct broker_record *recs, size_t max,
             p->cpos = p->segs[0].base;
             k = 0;
         }
+        if (p->cpos >= p->segs[k].end && (size_t)k + 1 < p->nsegs) {
+            /* In a hole log repair left: the next records come after it. */
+            log_info("log partition %d: offsets %" PRId64 "..%" PRId64 " were cut "
+                     "by log repair; continuing at %" PRId64, i, p->segs[k].end,
+                     p->segs[k + 1].base - 1, p->segs[k + 1].base);
+            p->cpos = p->segs[++k].base;
+        }
         struct segment *s = &p->segs[k];
         if (p->cpos >= s->end) {    /* past an empty active segment */
             continue;
@@ -1184,6 +1212,7 @@ int elog_describe(struct broker *b, struct elog_part_info **out, int *nparts,
         pi[i].start = p->segs[0].base;
         pi[i].end = p->end;
         for (size_t k = 0; k < p->nsegs; k++) {
+            pi[i].records += p->segs[k].end - p->segs[k].base;
             struct elog_seg_info *si = &pi[i].segs[k];
             snprintf(si->path, sizeof(si->path), "%s", p->segs[k].path);
             si->base = p->segs[k].base;
@@ -1211,7 +1240,62 @@ void elog_free_info(struct elog_part_info *parts, int nparts)
     free(parts);
 }
 
-int elog_repair(const char *dir, int apply, FILE *out, char *errstr, size_t n)
+static int64_t max64(int64_t a, int64_t b)
+{
+    return a > b ? a : b;
+}
+
+/* The end the damaged batch at dmg->at claimed, if its header still reads
+ * as one that starts where the damage is (only its records are bad), else
+ * 0: log repair numbers new records after it. */
+static int64_t damaged_batch_end(const struct segment *s, const struct seg_damage *dmg)
+{
+    uint8_t hdr[BATCH_HEADER];
+    if (seg_read(s->fd, hdr, sizeof(hdr), dmg->at) || memcmp(hdr, BATCH_MAGIC, 4))
+        return 0;
+    uint32_t blen = le_get32(hdr + 8), count = le_get32(hdr + 24);
+    int64_t base = (int64_t)le_get64(hdr + 16);
+    if (base != dmg->offset || count == 0 || blen > BATCH_MAX ||
+        (uint64_t)count * 4 + BATCH_HEADER > blen)
+        return 0;
+    return base + (int64_t)count;
+}
+
+/* After cutting partition directory pdir at offset cut: if records were
+ * numbered up to old_end > cut, start an empty segment at old_end and mark
+ * the hole with cut.gap, so that no offset a store may have passed is
+ * handed out again. */
+static int leave_gap(const char *pdir, int part, int64_t cut, int64_t old_end,
+                     FILE *out, char *errstr, size_t n)
+{
+    char path[PATH_MAX + 80], ts[32];
+    struct segment s;
+    seg_path(path, sizeof(path), pdir, cut, ".gap");
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return sf_err(-1, errstr, n, "cannot create %s: %s", path, strerror(errno));
+    fprintf(f, "offsets %" PRId64 "..%" PRId64 " of partition %d were cut by "
+            "salesflow log repair at %s; they are never used again\n", cut,
+            old_end - 1, part, sf_format_time(sf_now_ms(), ts));
+    if (fflush(f) || fsync(fileno(f))) {
+        fclose(f);
+        return sf_err(-1, errstr, n, "cannot write %s: %s", path, strerror(errno));
+    }
+    fclose(f);
+    seg_path(path, sizeof(path), pdir, old_end, ".log");
+    if (seg_open(&s, path, old_end, 1, 0, errstr, n))
+        return -1;
+    seg_close(&s);
+    if (fsync_dir(pdir))
+        return sf_err(-1, errstr, n, "fsync %s: %s", pdir, strerror(errno));
+    fprintf(out, "partition %d: new records are numbered from offset %" PRId64
+            " on: offsets %" PRId64 "..%" PRId64 " may have been processed by a "
+            "store and are not used again\n", part, old_end, cut, old_end - 1);
+    return 0;
+}
+
+int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
+                FILE *out, char *errstr, size_t n)
 {
     char path[PATH_MAX + 16];
     int nparts, damaged = 0, lockfd = -1, rc = -1;
@@ -1233,6 +1317,7 @@ int elog_repair(const char *dir, int apply, FILE *out, char *errstr, size_t n)
         if (list_segments(pdir, 1, &bases, &nb, errstr, n))
             goto out;
         int64_t expect = nb ? bases[0] : 0, lost = 0;
+        int64_t old_end = i < npassed && passed ? passed[i] : 0;
         int cut = -1;
         struct seg_damage dmg = {0};
         for (size_t k = 0; k < nb; k++) {
@@ -1246,6 +1331,7 @@ int elog_repair(const char *dir, int apply, FILE *out, char *errstr, size_t n)
                 struct seg_damage d2;
                 seg_load(&s, 1, &d2, errstr, n);
                 lost += s.end - s.base;
+                old_end = max64(old_end, max64(s.end, d2.max_end));
                 seg_close(&s);
                 if (apply) {
                     seg_unlink(path);
@@ -1258,15 +1344,22 @@ int elog_repair(const char *dir, int apply, FILE *out, char *errstr, size_t n)
                 free(bases);
                 goto out;
             }
-            if (s.base != expect) {
+            /* A segment the one before it does not lead to, and no hole a
+             * previous repair left (cut.gap) explains it. */
+            char gap[PATH_MAX + 80];
+            seg_path(gap, sizeof(gap), pdir, expect, ".gap");
+            if (s.base != expect && !(s.base > expect && k > 0 && access(gap, F_OK) == 0)) {
                 dmg.found = 1;
                 dmg.at = 0;
                 dmg.offset = expect;
+                old_end = max64(old_end, s.base);
             }
             expect = s.end;
             if (dmg.found) {
                 cut = (int)k;
                 lost += dmg.lost_records;
+                old_end = max64(old_end, max64(dmg.max_end,
+                                                dmg.torn ? 0 : damaged_batch_end(&s, &dmg)));
                 fprintf(out, "%s: %s at byte %" PRIu64 " (offset %" PRId64 ")\n",
                         path, dmg.torn ? "torn tail" : "corrupt batch", dmg.at,
                         dmg.offset);
@@ -1290,6 +1383,13 @@ int elog_repair(const char *dir, int apply, FILE *out, char *errstr, size_t n)
             fprintf(out, "partition %d: %s %" PRId64 " records after offset %" PRId64
                     " (counted from the batches that still check out)\n", i,
                     apply ? "lost" : "cutting there loses", lost, dmg.offset);
+            if (old_end > dmg.offset && !apply)
+                fprintf(out, "partition %d: records were numbered up to offset %"
+                        PRId64 "; new records will be numbered from there\n", i,
+                        old_end);
+            if (old_end > dmg.offset && apply &&
+                leave_gap(pdir, i, dmg.offset, old_end, out, errstr, n))
+                goto out;
         }
     }
     if (!damaged)

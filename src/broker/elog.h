@@ -20,6 +20,8 @@ struct elog_seg_info {
 
 struct elog_part_info {
     int64_t start, end;         /* first offset kept, next offset */
+    int64_t records;            /* records held: end - start less the
+                                 * offsets a log repair cut (.gap) */
     uint64_t bytes;
     size_t nsegs;
     struct elog_seg_info *segs; /* malloc()ed */
@@ -36,9 +38,13 @@ uint64_t elog_fsync_count(struct broker *b);
 
 /* Find damage in the log at dir (every batch of every segment is checked).
  * Prints what it finds to out. With apply, cuts each damaged partition at
- * the first bad batch and removes its later segments. Returns the number
- * of damaged partitions found, or -1 with errstr. */
-int elog_repair(const char *dir, int apply, FILE *out, char *errstr,
-                size_t errstr_size);
+ * the first bad batch and removes its later segments; new records of that
+ * partition are then numbered from the highest offset it had reached (as
+ * far as the cut batches and segments tell) or passed[p], the position a
+ * store recorded (npassed entries, may be NULL), whichever is higher, so
+ * no offset a store may have passed is used again. Returns the number of
+ * damaged partitions found, or -1 with errstr. */
+int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
+                FILE *out, char *errstr, size_t errstr_size);
 
 #endif

@@ -156,7 +156,8 @@ out:
  * crash (the writer never starts a batch before the previous one is on
  * disk). The bad batch's own length field may be the damaged part, so this
  * searches byte by byte for the next batch that checks out (magic, CRC). */
-static int64_t records_after(const uint8_t *map, uint64_t size, uint64_t pos)
+static int64_t records_after(const uint8_t *map, uint64_t size, uint64_t pos,
+                             int64_t *max_end)
 {
     int64_t lost = 0;
     for (uint64_t at = pos + 1; at + BATCH_HEADER <= size; at++) {
@@ -169,6 +170,8 @@ static int64_t records_after(const uint8_t *map, uint64_t size, uint64_t pos)
             continue;
         while (at < size && batch_check(map + at, size - at, &bi) == BATCH_OK) {
             lost += bi.count;
+            if (bi.base_offset + (int64_t)bi.count > *max_end)
+                *max_end = bi.base_offset + (int64_t)bi.count;
             at += bi.len;
         }
         return lost;
@@ -209,7 +212,7 @@ int seg_load(struct segment *s, int verify_all, struct seg_damage *dmg,
             dmg->found = 1;
             dmg->at = pos;
             dmg->offset = s->end;
-            dmg->lost_records = records_after(map, size, pos);
+            dmg->lost_records = records_after(map, size, pos, &dmg->max_end);
             dmg->torn = dmg->lost_records == 0;
             break;
         }

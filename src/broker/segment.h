@@ -55,6 +55,8 @@ struct seg_damage {
     uint64_t at;                /* byte position of the first bad batch */
     int64_t offset;             /* the offset it would have started at */
     int64_t lost_records;       /* records in valid-looking batches after it */
+    int64_t max_end;            /* highest base_offset + count of those
+                                 * batches (0: none), for log repair */
 };
 
 /* Open (or create, if create) the segment file at path with base offset

@@ -6,7 +6,9 @@
  * server appends. Records print as one JSON object per line, the way
  * `kcat -C -J` does: {"topic","partition","offset","ts","value"}.
  * repair takes the writer's lock, checks every batch, says what cutting at
- * the first damage loses, and with --yes cuts there.
+ * the first damage loses, and with --yes cuts there; new records then
+ * continue after the highest offset the partition had reached or a store
+ * recorded (--store, else DIR/sales.db), never reusing one (elog_repair).
  */
 #include "broker/elog.h"
 #include "core/args.h"
@@ -68,7 +70,7 @@ static int stat_log(struct broker *b, const char *data, const char *store_uri)
     for (int i = 0; i < np; i++) {
         printf("partition %d: offsets %" PRId64 "..%" PRId64 " (%" PRId64 " records), "
                "%zu segment%s, %" PRIu64 " bytes", i, pi[i].start, pi[i].end,
-               pi[i].end - pi[i].start, pi[i].nsegs, pi[i].nsegs == 1 ? "" : "s",
+               pi[i].records, pi[i].nsegs, pi[i].nsegs == 1 ? "" : "s",
                pi[i].bytes);
         if (st)
             printf(", processed to %" PRId64 " (lag %" PRId64 ")", pos[i],
@@ -80,7 +82,7 @@ static int stat_log(struct broker *b, const char *data, const char *store_uri)
                    "append %s\n", s->path, s->base, s->end, s->bytes,
                    s->last_time_ms ? sf_format_time(s->last_time_ms, ts) : "-");
         }
-        total += pi[i].end - pi[i].start;
+        total += pi[i].records;
         bytes += pi[i].bytes;
         lag += st ? pi[i].end - pos[i] : 0;
     }
@@ -124,6 +126,37 @@ static int print_from(struct broker *b, int partition, int follow)
     }
 }
 
+/* Partitions whose store positions repair reads (the log's own limit). */
+#define REPAIR_MAX_PARTS 1024
+
+/* The positions a store recorded for the log, so that repair numbers new
+ * records after them: --store, else DATA/sales.db if it exists, else none
+ * (said on stdout: then only the log's own remains tell how far it went). */
+static int repair_positions(const char *data, const char *store_uri, int64_t *passed,
+                            char *err, size_t en)
+{
+    char sbuf[4200], shown[1024];
+    if (!store_uri) {
+        snprintf(sbuf, sizeof(sbuf), "%s/sales.db", data);
+        if (access(sbuf, F_OK) != 0) {
+            printf("no store given (--store) and no %s: numbering new records after "
+                   "what the log itself shows\n", sbuf);
+            return 0;
+        }
+        snprintf(sbuf, sizeof(sbuf), "sqlite:%s/sales.db", data);
+        store_uri = sbuf;
+    }
+    struct store *st = store_open(store_uri, err, en);
+    if (!st)
+        return -1;
+    int rc = store_load_positions(st, SF_TOPIC_DEFAULT, passed, REPAIR_MAX_PARTS, err, en);
+    store_close(st);
+    if (rc == 0)
+        printf("store %s: read its log positions\n",
+               store_uri_redact(store_uri, shown, sizeof(shown)));
+    return rc;
+}
+
 int cmd_log(int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL, *pos[1];
@@ -137,7 +170,7 @@ int cmd_log(int argc, char **argv)
         {"from", "OFFSET", "dump: start at this offset in every partition", opt_int64, &from},
         {"lines", "N", "tail: records per partition (default 10)", opt_int64, &lines},
         {"follow", NULL, "tail, dump: keep printing new records", opt_switch, &follow},
-        {"store", "URI", "stat: where consumer positions are (default "
+        {"store", "URI", "stat, repair: where consumer positions are (default "
          "sqlite:DIR/sales.db if present)", opt_str, &store_uri},
         {"yes", NULL, "repair: really cut the log at the first damage", opt_switch, &yes},
     };
@@ -161,7 +194,15 @@ int cmd_log(int argc, char **argv)
     char err[1024], dir[4200];
     if (!strcmp(sub, "repair")) {
         snprintf(dir, sizeof(dir), "%s/log", data);
-        int damaged = elog_repair(dir, yes, stdout, err, sizeof(err));
+        int64_t *passed = calloc(REPAIR_MAX_PARTS, sizeof(*passed));
+        if (!passed || repair_positions(data, store_uri, passed, err, sizeof(err))) {
+            fprintf(stderr, "salesflow log repair: %s\n", passed ? err : "out of memory");
+            free(passed);
+            return 1;
+        }
+        int damaged = elog_repair(dir, yes, passed, REPAIR_MAX_PARTS, stdout, err,
+                                  sizeof(err));
+        free(passed);
         if (damaged < 0) {
             fprintf(stderr, "salesflow log repair: %s\n", err);
             return 1;

@@ -9,6 +9,14 @@
  * ids come from the log, the result equals what the live run produced.
  * Progress goes to stderr: a bar on a terminal, a line every 2 s otherwise.
  *
+ * A rebuild must not destroy rows it cannot recreate: before it empties
+ * anything, replay compares the log with the store. If some partition no
+ * longer starts at offset 0 (retention removed its first segments) or
+ * lacks offsets a log repair cut, or the log holds fewer records than the store has orders
+ * (the sum of sales.order_count, which the processor keeps equal to the
+ * rows of orders), and the store is not empty, it refuses with those
+ * numbers; --force rebuilds anyway, from what the log still holds.
+ *
  * --broker kafka://HOSTS/TOPIC rebuilds from a Kafka topic instead: every
  * partition from its first retained offset up to its end as of the start
  * (broker_scan), through the same decode and apply path. Kafka has no
@@ -116,12 +124,65 @@ static int replay_scan(struct broker *b, struct store *st, const struct catalog 
     return 0;
 }
 
+/* Orders the store holds, as sales counts them (one cheap query). */
+static int store_order_count(struct store *st, int64_t *count, char *err, size_t en)
+{
+    struct sales_row *rows = NULL;
+    size_t n = 0;
+    if (store_sales(st, &rows, &n, err, en))
+        return -1;
+    *count = 0;
+    for (size_t i = 0; i < n; i++)
+        *count += rows[i].order_count;
+    free(rows);
+    return 0;
+}
+
+/* Refuse (1, with the message on stderr) a rebuild that would leave the
+ * store with less than it has: the log lost its start, or holds fewer
+ * records than the store has orders. 0: the log covers the store. */
+static int log_lost_history(struct store *st, const struct elog_part_info *pi, int np,
+                            int64_t total)
+{
+    char err[1024];
+    int64_t orders;
+    int cut = 0;
+    if (store_order_count(st, &orders, err, sizeof(err))) {
+        fprintf(stderr, "salesflow replay: counting the store's orders: %s\n", err);
+        return 1;
+    }
+    for (int i = 0; i < np; i++)
+        cut |= pi[i].start > 0 || pi[i].records < pi[i].end - pi[i].start;
+    if (orders == 0 || (!cut && total >= orders))
+        return 0;   /* an empty store loses nothing */
+    fprintf(stderr, "salesflow replay: refusing to rebuild: the log no longer holds "
+            "everything the store has.\n");
+    for (int i = 0; i < np; i++) {
+        if (pi[i].start > 0)
+            fprintf(stderr, "  partition %d starts at offset %" PRId64 " (offsets 0.."
+                    "%" PRId64 " were removed by retention or cut by a repair)\n", i,
+                    pi[i].start, pi[i].start - 1);
+        if (pi[i].records < pi[i].end - pi[i].start)
+            fprintf(stderr, "  partition %d lacks %" PRId64 " of offsets %" PRId64 "..%"
+                    PRId64 " (cut by log repair)\n", i,
+                    pi[i].end - pi[i].start - pi[i].records, pi[i].start, pi[i].end - 1);
+    }
+    fprintf(stderr, "  the log holds %" PRId64 " records; the store has %" PRId64
+            " orders\n"
+            "A replay empties the store and refills it from the log, so it would "
+            "keep at most %" PRId64 " orders. The store is left as it is. To "
+            "rebuild from what the log holds anyway, run replay again with "
+            "--force.\n", total, orders, total < orders ? total : orders);
+    return 1;
+}
+
 /* --kafka-opt key=value, repeatable. */
 int cmd_replay(int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL;
     const char *customers = NULL, *broker_arg = NULL;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
+    int force = 0;
     struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
     const struct opt opts[] = {
         {"broker", "URI", "replay from this broker instead of DIR/log, e.g. "
@@ -137,6 +198,9 @@ int cmd_replay(int argc, char **argv)
          "built-in 17)", opt_str, &customers},
         {"unit-price", "AMOUNT", "price for messages that carry no total (default "
          "300.00)", opt_money, &unit_price},
+        {"force", NULL, "rebuild even when the log no longer holds everything the "
+         "store has (its start removed by retention or a repair): the store keeps "
+         "only what the log holds", opt_switch, &force},
     };
     int rc = args_parse("replay", "Rebuild the serving tables from the start of the "
                         "log. Stop the server that uses the log first.",
@@ -189,9 +253,11 @@ int cmd_replay(int argc, char **argv)
     }
     next = malloc((size_t)np * sizeof(*next));
     for (int i = 0; next && i < np; i++) {
-        total += pi[i].end - pi[i].start;
+        total += pi[i].records;
         broker_seek(b, i, pi[i].start);
     }
+    if (next && !force && log_lost_history(st, pi, np, total))
+        goto out;
     if (!next || store_rebuild_begin(st, SF_TOPIC_DEFAULT, err, sizeof(err))) {
         fprintf(stderr, "salesflow replay: %s\n", next ? err : "out of memory");
         goto out;

@@ -200,6 +200,15 @@ static void utf8_scrub(char *s)
     }
 }
 
+int order_parse_time(const char *s, int64_t *ms)
+{
+    int64_t t;
+    if (sf_parse_time(s, &t) || t < SF_TIME_MIN_MS || t > SF_TIME_MAX_MS)
+        return -1;
+    *ms = t;
+    return 0;
+}
+
 json_t *order_parse_json(const char *text, size_t len, long index,
                          struct sf_buf *d, int *nerr)
 {
@@ -309,11 +318,12 @@ int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms
                              "Input should be a valid datetime: a string in RFC 3339 "
                              "or \"%m/%d/%Y, %H:%M:%S\"");
         else if (json_string_length(v) != strlen(json_string_value(v)) ||
-                 sf_parse_time(json_string_value(v), &o->created_ms))
+                 order_parse_time(json_string_value(v), &o->created_ms))
             order_detail_add(d, nerr, index, "created_at", "datetime_parsing",
                              "Input should be a valid datetime: RFC 3339 such as "
                              "\"2026-11-29T03:40:00Z\" or \"11/29/2026, 03:40:00\" "
-                             "(UTC), years 1970-9999");
+                             "(UTC); in UTC from 1970-01-01T00:00:00Z to "
+                             "9999-12-31T23:59:59.999Z");
     }
 
     v = json_object_get(root, "unit_price");
@@ -501,7 +511,7 @@ static int decode_fast(const char *json, size_t len, struct order *o, int *has_t
                 return 0;
             memcpy(ts, sv, svn);
             ts[svn] = '\0';
-            if (sf_parse_time(ts, &o->created_ms))
+            if (order_parse_time(ts, &o->created_ms))
                 return 0;
             break;
         }
@@ -596,8 +606,9 @@ int order_decode_general(const char *json, size_t len, struct order *o,
         goto out;
     }
     v = json_object_get(root, "created_at");
-    if (!json_is_string(v) || sf_parse_time(json_string_value(v), &o->created_ms)) {
-        sf_err(-1, errstr, errstr_size, "created_at missing or not a timestamp");
+    if (!json_is_string(v) || order_parse_time(json_string_value(v), &o->created_ms)) {
+        sf_err(-1, errstr, errstr_size, "created_at missing, not a timestamp, or "
+               "outside 1970-01-01T00:00:00Z..9999-12-31T23:59:59.999Z in UTC");
         goto out;
     }
     v = json_object_get(root, "order_id");

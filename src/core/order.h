@@ -30,6 +30,10 @@
 #define SF_ORDER_ID_MAX 64          /* client order_id: 1..64 printable ASCII */
 #define SF_UNIT_PRICE_MAX_CENTS INT64_C(100000000000000) /* 1,000,000,000,000.00 */
 #define SF_ORDER_JSON_MAX 512       /* an encoded order never exceeds this */
+/* created_at, in UTC: 1970-01-01T00:00:00.000Z … 9999-12-31T23:59:59.999Z,
+ * what the log's text form, SQLite's text and MySQL's DATETIME(3) hold. */
+#define SF_TIME_MIN_MS INT64_C(0)
+#define SF_TIME_MAX_MS INT64_C(253402300799999)
 
 struct order {
     char order_id[SF_ORDER_ID_MAX + 1];
@@ -87,6 +91,13 @@ int order_scan_number(const char **p, const char *end, int cents, int max_digits
 /* order_scan for text that is that one object (and whitespace): 1 or 0. */
 int order_scan_whole(const char *text, size_t len, const struct catalog *cat,
                      int64_t now_ms, struct order *out);
+
+/* The one check of an event time, shared by ingest (order_validate,
+ * order_scan) and the processor (order_decode): s is RFC 3339 or
+ * "%m/%d/%Y, %H:%M:%S" (UTC), and the instant, once converted to UTC, lies
+ * in [SF_TIME_MIN_MS, SF_TIME_MAX_MS] — so "1970-01-01T00:00:00+00:01" and
+ * "9999-12-31T23:59:60Z" are refused, not wrapped. Returns 0 with *ms, or -1. */
+int order_parse_time(const char *s, int64_t *ms);
 
 /* Encode o as its log JSON into out (appends). Returns 0 or -1 (limit). */
 int order_encode(const struct order *o, struct sf_buf *out);

@@ -158,7 +158,7 @@ const char *order_scan(const char *text, size_t len, const struct catalog *cat,
                 return NULL;
             break;
         case F_CREATED:
-            if (!copy_z(tmp, sizeof(tmp), s, sn) || sf_parse_time(tmp, &o->created_ms))
+            if (!copy_z(tmp, sizeof(tmp), s, sn) || order_parse_time(tmp, &o->created_ms))
                 return NULL;
             break;
         case F_ID:

@@ -72,6 +72,8 @@ static const struct sql_text ins_orders = {
     " state) VALUES ", "(?,?,?,?,?,?,?)", ""};
 static const struct sql_text sel_uuids = {
     "SELECT uuid FROM orders WHERE uuid IN (", "?", ")"};
+static const struct sql_text sel_states = {
+    "SELECT uuid, state FROM salesflow_replay_state WHERE uuid IN (", "?", ")"};
 /* updated_at: the latest log time folded in (as in SQLite), so a replay
  * reproduces the table exactly; COALESCE for hand-made nullable columns. */
 static const struct sql_text up_sales = {
@@ -576,6 +578,61 @@ static int write_positions(struct mysql_store *s, const char *topic, const int64
     return rc;
 }
 
+/* One chunk's answers from salesflow_replay_state: give the batch's row
+ * with that id the state it was stored with. */
+struct states_ctx {
+    struct batch *b;
+    const struct idref *ids;    /* the chunk, sorted by key */
+    size_t k;
+    unsigned width;
+};
+
+static int on_state(void *opaque, char **col, unsigned ncols)
+{
+    struct states_ctx *c = opaque;
+    if (ncols < 2 || !col[0] || !col[1] || strlen(col[1]) > c->width)
+        return 0;
+    size_t lo = 0, hi = c->k;
+    while (lo < hi) {
+        size_t mid = (lo + hi) / 2;
+        if (key_cmp(c->ids[mid].id, col[0]) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < c->k && key_cmp(c->ids[lo].id, col[0]) == 0) {
+        struct store_order *r = &c->b->mapped[c->ids[lo].i];
+        snprintf(r->state, sizeof(r->state), "%s", col[1]);
+    }
+    return 0;
+}
+
+/* Replay: the orders of the batch the store had before the replay emptied
+ * it keep the state they were stored with (the customer may have moved
+ * since); the catalog's state is for orders new to the store. */
+static int stored_states(struct mysql_store *s, struct batch *b, char *errstr, size_t en)
+{
+    if (!b->mapped) {
+        if (!(b->mapped = malloc((b->n ? b->n : 1) * sizeof(*b->mapped))))
+            return sfmy_plain_fail(s, errstr, en, "out of memory");
+        memcpy(b->mapped, b->rows, b->n * sizeof(*b->rows));
+        b->rows = b->mapped;
+    }
+    for (size_t off = 0, k; off < b->nu; off += k) {
+        k = orders_chunk(b->nu - off);
+        struct states_ctx c = {b, b->uniq + off, k, s->state_width};
+        MYSQL_STMT *st = sfmy_stmt(s, &sel_states, (unsigned)k, errstr, en);
+        if (!st)
+            return -1;
+        for (size_t j = 0; j < k; j++)
+            sfmy_bind_str(&s->bind[j], c.ids[j].id);
+        if (sfmy_query(s, st, s->bind, on_state, &c,
+                       "reading the states of stored orders", errstr, en))
+            return -1;
+    }
+    return 0;
+}
+
 /* One attempt: the whole batch in one transaction. Leaves it open on
  * failure; the caller rolls back. */
 static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
@@ -591,6 +648,8 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
     memset(b->ins, 0, b->n ? b->n : 1);
     if (sfmy_exec(s, "START TRANSACTION", "starting a transaction", errstr, en))
         return -1;
+    if (s->keep_states && stored_states(s, b, errstr, en))
+        goto out;
     for (size_t off = 0, k; off < b->nu; off += k) {
         k = orders_chunk(b->nu - off);
         if (insert_orders(s, b, b->uniq + off, k, errstr, en))
@@ -698,11 +757,25 @@ static const struct sql_text del_positions = {
 
 /* One transaction of DELETEs, not TRUNCATE: TRUNCATE commits on its own
  * and needs the DROP privilege. sales_id keeps counting (resetting
- * AUTO_INCREMENT is DDL, which would commit the transaction). */
+ * AUTO_INCREMENT is DDL, which would commit the transaction).
+ *
+ * Before the rows go, the state each order was stored with is copied to
+ * salesflow_replay_state (created here once, so replay needs CREATE the
+ * first time), where apply() finds it during the replay; rebuild_end()
+ * empties it after a replay that completed. INSERT IGNORE: a replay that
+ * stopped half-way left the states the store had before it, which the
+ * half-filled orders no longer fully hold. */
 static int reset_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
 {
     const char *params[] = {arg};
-    if (sfmy_exec(s, "START TRANSACTION", "emptying the serving tables", errstr, n) ||
+    if (sfmy_exec(s, "CREATE TABLE IF NOT EXISTS salesflow_replay_state ("
+                  "uuid VARBINARY(255) NOT NULL PRIMARY KEY,"
+                  " state VARCHAR(64) NOT NULL) ENGINE=InnoDB",
+                  "creating salesflow_replay_state", errstr, n) ||
+        sfmy_exec(s, "START TRANSACTION", "emptying the serving tables", errstr, n) ||
+        sfmy_exec(s, "INSERT IGNORE INTO salesflow_replay_state (uuid, state)"
+                  " SELECT uuid, state FROM orders",
+                  "keeping the states of stored orders", errstr, n) ||
         sfmy_exec(s, "DELETE FROM orders", "emptying orders", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales", "emptying sales", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales_minute", "emptying sales_minute", errstr, n) ||
@@ -724,7 +797,29 @@ static int mysql_reset(struct store *b, const char *topic, char *errstr, size_t 
     struct mysql_store *s = (struct mysql_store *)b;
     if (s->write_err[0])
         return sf_err(-1, errstr, n, "%s", s->write_err);
-    return with_reconnect(s, reset_once, (void *)topic, errstr, n);
+    int rc = with_reconnect(s, reset_once, (void *)topic, errstr, n);
+    s->keep_states = rc == 0;
+    return rc;
+}
+
+static int forget_states_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
+{
+    (void)arg;
+    return sfmy_exec(s, "DELETE FROM salesflow_replay_state",
+                     "emptying salesflow_replay_state", errstr, n);
+}
+
+/* The end of a replay (reset() then batches): once it completed, the kept
+ * states are not needed any more. After a failed one they stay for the
+ * next attempt. */
+static int mysql_rebuild_end(struct store *b, int commit, char *errstr, size_t n)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    int rc = 0;
+    if (commit && s->keep_states)
+        rc = with_reconnect(s, forget_states_once, NULL, errstr, n);
+    s->keep_states = 0;
+    return rc;
 }
 
 /* --- reads --------------------------------------------------------------- */
@@ -954,7 +1049,7 @@ static int mysql_recent_orders(struct store *b, const struct store_filter *f,
     int64_t lim = (int64_t)(limit < 100000 ? limit : 100000);
     char sql[1024] = "SELECT uuid, customer_id, source, quantity, total,"
                      " DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f'), state"
-                     " FROM orders WHERE 1";
+                     " FROM orders WHERE created_at <= UTC_TIMESTAMP(3)";
     unsigned k = 0, variant;
     add_filter(sql, sizeof(sql), f, params, &k, &variant);
     strncat(sql, " ORDER BY created_at DESC, uuid DESC LIMIT ?",
@@ -972,6 +1067,7 @@ const struct store_ops mysql_store_ops = {
     .load_positions = mysql_load_positions,
     .apply = mysql_apply,
     .reset = mysql_reset,
+    .rebuild_end = mysql_rebuild_end,
     .sales = mysql_sales,
     .sales_minute = mysql_sales_minute,
     .recent_orders = mysql_recent_orders,

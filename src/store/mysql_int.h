@@ -47,6 +47,8 @@ struct mysql_store {
     struct stmt_slot cache[SFMY_STMT_CACHE];
     uint64_t tick;
     MYSQL_BIND *bind;           /* parameters of the multi-row statements */
+    int keep_states;            /* replay: stored orders keep the state in
+                                 * salesflow_replay_state (mysql.c, reset) */
 };
 
 /* --- errors (mysql_conn.c) --- */

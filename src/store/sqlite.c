@@ -24,6 +24,8 @@ struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *ins_order, *up_sales, *up_minute, *up_pos;
     int rebuilding;             /* inside rebuild_begin()'s transaction */
+    sqlite3_stmt *old_state;    /* rebuild: the state a stored order had, from
+                                 * temp.rebuild_state (NULL: none stored) */
     int cache_size;             /* PRAGMA cache_size to restore after it */
 };
 
@@ -83,6 +85,7 @@ static void sqlite_close(struct store *b)
     sqlite3_finalize(s->up_sales);
     sqlite3_finalize(s->up_minute);
     sqlite3_finalize(s->up_pos);
+    sqlite3_finalize(s->old_state);
     sqlite3_close(s->db);
     free(s);
 }
@@ -181,12 +184,35 @@ static int sqlite_apply(struct store *b, const char *topic,
     struct sqlite_store *s = (struct sqlite_store *)b;
     unsigned char *ins = calloc(n ? n : 1, 1);
     struct sales_delta *ds = NULL, *dm = NULL;
+    struct store_order *own = NULL;
     size_t nds = 0, ndm = 0, added = 0;
     char now[32], ts[32];
     int rc = -1;
 
     if (!ins)
         return sf_err(-1, errstr, en, "out of memory");
+    if (s->rebuilding && s->old_state && n) {
+        /* Replay keeps the state an order was stored with (the customer
+         * may have moved since); the catalog's only for orders new to it. */
+        if (!(own = malloc(n * sizeof(*own)))) {
+            free(ins);
+            return sf_err(-1, errstr, en, "out of memory");
+        }
+        memcpy(own, rows, n * sizeof(*rows));
+        for (size_t i = 0; i < n; i++) {
+            sqlite3_bind_text(s->old_state, 1, own[i].o.order_id, -1, SQLITE_STATIC);
+            int r = sqlite3_step(s->old_state);
+            if (r == SQLITE_ROW)
+                snprintf(own[i].state, sizeof(own[i].state), "%s",
+                         (const char *)sqlite3_column_text(s->old_state, 0));
+            sqlite3_reset(s->old_state);
+            if (r != SQLITE_ROW && r != SQLITE_DONE) {
+                fail(s, "looking up the state of stored orders", errstr, en);
+                goto out;
+            }
+        }
+        rows = own;
+    }
     if (!s->rebuilding &&
         sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "BEGIN", errstr, en);
@@ -265,6 +291,7 @@ rollback:
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 out:
     free(ins);
+    free(own);
     free(ds);
     free(dm);
     return rc;
@@ -287,6 +314,32 @@ static int empty_tables(struct sqlite_store *s, const char *topic, char *errstr,
     return rc;
 }
 
+/* The state of every stored order, kept aside (temp.rebuild_state) before a
+ * rebuild empties orders, for apply() to use. 0 or -1. */
+static int keep_states(struct sqlite_store *s, char *errstr, size_t en)
+{
+    sqlite3_finalize(s->old_state);
+    s->old_state = NULL;
+    if (sqlite3_exec(s->db, "DROP TABLE IF EXISTS temp.rebuild_state;"
+                     " CREATE TEMP TABLE rebuild_state (uuid TEXT PRIMARY KEY,"
+                     " state TEXT NOT NULL) WITHOUT ROWID;"
+                     " INSERT INTO temp.rebuild_state SELECT uuid, state FROM orders",
+                     NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "keeping the states of stored orders", errstr, en);
+    if (sqlite3_changes(s->db) > 0 &&
+        sqlite3_prepare_v2(s->db, "SELECT state FROM temp.rebuild_state WHERE uuid = ?",
+                           -1, &s->old_state, NULL) != SQLITE_OK)
+        return fail(s, "keeping the states of stored orders", errstr, en);
+    return 0;
+}
+
+static void drop_states(struct sqlite_store *s)
+{
+    sqlite3_finalize(s->old_state);
+    s->old_state = NULL;
+    sqlite3_exec(s->db, "DROP TABLE IF EXISTS temp.rebuild_state", NULL, NULL, NULL);
+}
+
 /* A rebuild is one transaction: the old rows go, the index on created_at
  * is dropped and built again at the end in one sorted pass (much cheaper
  * than keeping it up to date row by row), and a larger page cache keeps the
@@ -307,11 +360,12 @@ static int sqlite_rebuild_begin(struct store *b, const char *topic, char *errstr
     if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return fail(s, "starting the rebuild", errstr, en);
-    if (empty_tables(s, topic, errstr, en) ||
+    if (keep_states(s, errstr, en) || empty_tables(s, topic, errstr, en) ||
         (sqlite3_exec(s->db, "DROP INDEX IF EXISTS orders_created_at", NULL, NULL,
                       NULL) != SQLITE_OK &&
          fail(s, "starting the rebuild", errstr, en))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+        drop_states(s);
         return -1;
     }
     s->rebuilding = 1;
@@ -330,6 +384,7 @@ static int sqlite_rebuild_end(struct store *b, int commit, char *errstr, size_t 
         rc = fail(s, "committing the rebuild", errstr, en);
     if (!commit || rc)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    drop_states(s);
     char pragma[64];
     snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=%d", s->cache_size);
     sqlite3_exec(s->db, pragma, NULL, NULL, NULL);
@@ -479,14 +534,16 @@ static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
 {
     struct sqlite_store *s = (struct sqlite_store *)b;
     char sql[1024] = "SELECT uuid, customer_id, source, quantity, total_cents,"
-                     " created_at, state FROM orders WHERE 1";
+                     " created_at, state FROM orders WHERE created_at <= ?";
     sqlite3_stmt *st;
+    char now[32];
     filter_sql(sql, sizeof(sql), f);
     strncat(sql, " ORDER BY created_at DESC, uuid DESC LIMIT ?",
             sizeof(sql) - strlen(sql) - 1);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return fail(s, "reading orders", errstr, en);
     int i = 1;
+    sqlite3_bind_text(st, i++, sf_format_time(sf_now_ms(), now), -1, SQLITE_STATIC);
     filter_bind(st, &i, f);
     sqlite3_bind_int64(st, i, (sqlite3_int64)limit);
     struct order_row *r = NULL;

@@ -112,7 +112,8 @@ struct store_ops {
      * sales_minute: sales_minute rows with from <= minute < to ("YYYY-MM-
      * DDTHH:MM") matching f, summed per (minute, source), ordered by minute
      * then source. recent_orders: up to limit orders matching f, newest
-     * created_at first. positions: every stored position of topic, by
+     * created_at first, leaving out those dated after now (a future-dated
+     * order would otherwise stay on top until its time). positions: every stored position of topic, by
      * partition. Each *rows is malloc()ed and owned by the caller. */
     int (*sales_minute)(struct store *s, const struct store_filter *f,
                         const char *from, const char *to,

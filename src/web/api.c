@@ -20,6 +20,7 @@
 #include "broker/broker.h"
 #include "core/catalog.h"
 #include "core/money.h"
+#include "core/order.h"
 #include "core/stats.h"
 #include "ingest/http.h"
 
@@ -206,10 +207,11 @@ static int parse_when(const char *name, const char *v, int64_t now_ms, int64_t *
             *ms = now_ms - (int64_t)x * unit;
             return 0;
         }
-    } else if (sf_parse_time(v, ms) == 0) {
-        return 0;
+    } else if (order_parse_time(v, ms) == 0) {
+        return 0;   /* the range orders have: 1970 … 9999, in UTC */
     }
-    snprintf(err, n, "%s must be an RFC 3339 time (2026-11-29T03:40:00Z), \"now\", "
+    snprintf(err, n, "%s must be an RFC 3339 time from 1970-01-01T00:00:00Z to "
+             "9999-12-31T23:59:59Z (2026-11-29T03:40:00Z), \"now\", "
              "or a time before now such as -15m, -1h or -1d; got \"%.40s\"", name, v);
     return -1;
 }
@@ -420,6 +422,10 @@ enum MHD_Result web_api_sales_minute(struct http_req *r)
     if (!p.to)
         to = now;
     to = (to + 59999) / 60000 * 60000;
+    /* The last minute that has a "YYYY-MM-DDTHH:MM" key: rounding up past
+     * it would name year 10000, printed as 0000. */
+    if (to > SF_TIME_MAX_MS + 1 - 60000)
+        to = SF_TIME_MAX_MS + 1 - 60000;
     if (p.from && parse_when("from", p.from, now, &from, p.err, sizeof(p.err)))
         return bad_request(r, p.err);
     if (!p.from)

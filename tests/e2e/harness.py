@@ -341,3 +341,28 @@ def ndjson(rows):
 def log_values(server):
     """Every record in the log as a parsed dict, all partitions together."""
     return [json.loads(v) for recs in server.log_records().values() for v in recs]
+
+
+def check_acked_stored(tc, server, acked, timeout=60):
+    """The promise of a 201, on a SQLite store: every acknowledged order_id
+    in `acked` is in `orders` exactly once (waiting up to timeout for the
+    processor), and `sales` equals the sums over `orders` per (source,
+    state). Returns the number of rows in orders."""
+    acked = set(acked)
+    deadline = time.time() + timeout
+    while True:
+        ids = [u for (u,) in server.query("SELECT uuid FROM orders")]
+        missing = acked - set(ids)
+        if not missing or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    tc.assertEqual(len(ids), len(set(ids)), "an order_id is stored twice")
+    tc.assertTrue(not missing, "%d of %d acknowledged orders are not stored, e.g. %s"
+                   % (len(missing), len(acked), sorted(missing)[:3]))
+    agg = server.query("SELECT source, state, sum(total_cents), count(*),"
+                       " sum(quantity) FROM orders GROUP BY source, state"
+                       " ORDER BY 1, 2")
+    sales = server.query("SELECT source, state, total_sum_cents, order_count,"
+                         " quantity FROM sales ORDER BY 1, 2")
+    tc.assertEqual(sales, agg, "sales is not the sum over orders")
+    return len(ids)

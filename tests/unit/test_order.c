@@ -556,6 +556,34 @@ static void decode_rejects_bad_field_values(void **state)
     expect_undecodable(bad, SF_ARRAY_LEN(bad));
 }
 
+/* One range for ingest and processor: the instant in UTC, 1970 … 9999. */
+static void time_range_is_checked_in_utc(void **state)
+{
+    (void)state;
+    int64_t ms = -1;
+    assert_int_equal(order_parse_time("1970-01-01T00:00:00Z", &ms), 0);
+    assert_int_equal(ms, 0);
+    assert_int_equal(order_parse_time("1970-01-01T00:01:00+00:01", &ms), 0);
+    assert_int_equal(ms, 0);
+    assert_int_equal(order_parse_time("9999-12-31T23:59:59.999Z", &ms), 0);
+    assert_int_equal(ms, SF_TIME_MAX_MS);
+    assert_int_equal(order_parse_time("12/31/9999, 23:59:59", &ms), 0);
+    assert_int_equal(order_parse_time("1970-01-01T00:00:00+00:01", &ms), -1);
+    assert_int_equal(order_parse_time("9999-12-31T23:59:59-00:01", &ms), -1);
+    assert_int_equal(order_parse_time("9999-12-31T23:59:60Z", &ms), -1);
+    assert_int_equal(order_parse_time("12/31/9999, 23:59:60", &ms), -1);
+    /* the processor refuses what ingest refuses */
+    struct order o;
+    int has_total;
+    char err[256];
+    const char *wrapped = "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":1,"
+                          "\"total\":300.00,\"created_at\":\"1970-01-01T00:00:00+00:01\"}";
+    assert_int_equal(order_decode(wrapped, strlen(wrapped), &o, &has_total, err,
+                                  sizeof(err)), -1);
+    assert_int_equal(order_decode_general(wrapped, strlen(wrapped), &o, &has_total, err,
+                                          sizeof(err)), -1);
+}
+
 static void derive_id_is_deterministic(void **state)
 {
     (void)state;
@@ -740,6 +768,7 @@ int main(void)
         cmocka_unit_test(decode_rejects_non_objects),
         cmocka_unit_test(decode_rejects_missing_required_fields),
         cmocka_unit_test(decode_rejects_bad_field_values),
+        cmocka_unit_test(time_range_is_checked_in_utc),
         cmocka_unit_test(derive_id_is_deterministic),
         cmocka_unit_test(derive_id_differs_by_position),
         cmocka_unit_test(scan_agrees_with_validation),
