@@ -32,6 +32,7 @@
 #include "ingest/dedupe.h"
 #include "ingest/quarantine.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -613,7 +614,10 @@ enum MHD_Result ingest_v1_quarantine(struct http_req *r)
 {
     const char *lim = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
                                                   "limit");
+    const char *bef = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+                                                  "before");
     long limit = 100;
+    uint64_t before = 0, next = 0;
     if (lim) {
         char *end;
         limit = strtol(lim, &end, 10);
@@ -624,12 +628,33 @@ enum MHD_Result ingest_v1_quarantine(struct http_req *r)
                                    "\"type\":\"int_parsing\"}]}");
         }
     }
+    if (bef) {
+        /* A cursor from an earlier answer's "next": digits only. */
+        size_t n = strlen(bef);
+        if (n == 0 || n > 19 || strspn(bef, "0123456789") != n) {
+            return http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
+                                   "{\"detail\":[{\"loc\":[\"query\",\"before\"],\"msg\":"
+                                   "\"Input should be the before= value of an answer's "
+                                   "next link\",\"type\":\"int_parsing\"}]}");
+        }
+        before = strtoull(bef, NULL, 10);
+    }
     if (!r->ctx->quarantine)
-        return http_reply_json(r, MHD_HTTP_OK, "{\"count\":0,\"items\":[]}");
+        return http_reply_json(r, MHD_HTTP_OK,
+                               "{\"count\":0,\"items\":[],\"truncated\":false}");
+    /* The answer is at most QUARANTINE_LIST_MAX bytes: the items less room
+     * for the fields around them; "next" pages on from there. */
     struct sf_buf out;
-    sf_buf_init(&out, (size_t)QUARANTINE_RECENT * (QUARANTINE_RAW_MAX * 7 + 65536));
+    sf_buf_init(&out, QUARANTINE_LIST_MAX);
     enum MHD_Result rc;
-    if (quarantine_list(r->ctx->quarantine, (size_t)limit, &out))
+    int err = quarantine_list(r->ctx->quarantine, (size_t)limit, before,
+                              QUARANTINE_LIST_MAX - 256, &out, &next);
+    if (!err && next)
+        err = sf_buf_printf(&out, ",\"truncated\":true,\"next\":"
+                            "\"/v1/quarantine?limit=%ld&before=%" PRIu64 "\"}", limit, next);
+    else if (!err)
+        err = sf_buf_append(&out, ",\"truncated\":false}", 19);
+    if (err)
         rc = http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
                         "cannot list the quarantine");
     else
