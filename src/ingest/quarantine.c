@@ -220,7 +220,8 @@ static int encode_line(struct sf_buf *b, const struct qline *l, size_t raw_budge
     rc |= lossy < 0;
     rc |= sf_buf_printf(b, ",\"raw_length\":%" PRIu64 ",\"raw_truncated\":%s,"
                         "\"raw_lossy\":%s}", l->raw_length,
-                        l->truncated || used < l->raw_len ? "true" : "false",
+                        l->truncated || used < l->raw_len || l->raw_length > l->raw_len
+                            ? "true" : "false",
                         l->lossy || lossy == 1 ? "true" : "false");
     return rc ? -1 : 0;
 }
@@ -452,8 +453,8 @@ int quarantine_add(struct quarantine *q, const char *endpoint,
             .ts = ts, .endpoint = endpoint ? endpoint : "", .index = rows[i].index,
             .detail = rows[i].detail, .detail_len = rows[i].detail_len,
             .raw = rows[i].raw, .raw_len = rows[i].raw ? rows[i].raw_len : 0,
-            .raw_length = rows[i].raw ? rows[i].raw_len : 0,
         };
+        l.raw_length = rows[i].raw_full > l.raw_len ? rows[i].raw_full : l.raw_len;
         if ((fit = encode_fit(&line, &l, q->max_bytes)) < 0) {
             rc = sf_err(-1, errstr, errstr_size, "out of memory");
             continue;

@@ -33,8 +33,10 @@ struct quarantine;
 
 struct quarantine_row {
     long index;                 /* row index in its request */
-    const char *raw;            /* the row as sent (any bytes) */
-    size_t raw_len;
+    const char *raw;            /* the row as sent (any bytes), or its start */
+    size_t raw_len;             /* bytes at raw (at most QUARANTINE_RAW_MAX
+                                   of them are ever kept) */
+    uint64_t raw_full;          /* the row's full length, if more than raw_len */
     const char *detail;         /* JSON array text: [{"loc":…}, …] */
     size_t detail_len;
 };

@@ -257,7 +257,9 @@ static void quarantine_rows(struct batch *b, const char *const *raw,
         sf_buf_append(&arrays, "]", 1);
         qr[k].index = (long)i;
         qr[k].raw = raw ? raw[i] : NULL;
-        qr[k].raw_len = raw ? raw_len[i] : 0;
+        qr[k].raw_full = raw && raw[i] ? raw_len[i] : 0;
+        qr[k].raw_len = qr[k].raw_full < QUARANTINE_RAW_MAX ? qr[k].raw_full
+                                                            : QUARANTINE_RAW_MAX;
         qr[k].detail_len = arrays.len - offs[k];
         k++;
     }
@@ -524,6 +526,23 @@ general:
     return -1;
 }
 
+/* json_dump_callback sink: keeps the first QUARANTINE_RAW_MAX bytes (all
+ * the quarantine can keep of a row) and counts the rest. */
+struct raw_start {
+    char buf[QUARANTINE_RAW_MAX];
+    size_t len, total;
+};
+
+static int raw_start_cb(const char *p, size_t n, void *opaque)
+{
+    struct raw_start *c = opaque;
+    size_t k = sizeof(c->buf) - c->len < n ? sizeof(c->buf) - c->len : n;
+    memcpy(c->buf + c->len, p, k);
+    c->len += k;
+    c->total += n;
+    return 0;
+}
+
 enum MHD_Result ingest_v1_orders(struct http_req *r)
 {
     const struct http_ctx *ctx = r->ctx;
@@ -588,14 +607,21 @@ enum MHD_Result ingest_v1_orders(struct http_req *r)
         }
         batch_row_bad(b, i, start, b->details.len);
         /* The row's text for the quarantine: the element as sent, re-encoded
-         * (the whole body for a single object). */
+         * (the whole body for a single object); of a long element only the
+         * start the quarantine keeps is copied, with the full length. */
         if (!is_array) {
             raw[i] = r->body.data;
             raw_len[i] = r->body.len;
         } else {
-            char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            struct raw_start c = {.len = 0};
+            char *txt = NULL;
+            if (json_dump_callback(v, raw_start_cb, &c, JSON_COMPACT | JSON_ENCODE_ANY) == 0 &&
+                (txt = malloc(c.len + 1))) {
+                memcpy(txt, c.buf, c.len);
+                txt[c.len] = '\0';
+            }
             raw[i] = txt;
-            raw_len[i] = txt ? strlen(txt) : 0;
+            raw_len[i] = txt ? c.total : 0;
         }
     }
     enum MHD_Result rc = submit(b, raw, raw_len);
