@@ -447,6 +447,15 @@ int quarantine_add(struct quarantine *q, const char *endpoint,
     sf_buf_init(&pend, WRITE_CHUNK + QUARANTINE_LINE_MAX + 1);
     sf_format_time(now_ms, ts);
     pthread_mutex_lock(&q->mu);
+    if (q->fd < 0) { /* a rotation could not open the new file: try again */
+        struct stat st;
+        q->fd = open(q->path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+        if (q->fd >= 0 && fstat(q->fd, &st) == 0)
+            q->size = (uint64_t)st.st_size;
+        else
+            rc = sf_err(-1, errstr, errstr_size, "cannot open %s: %s", q->path,
+                        strerror(errno));
+    }
     disk = q->fd >= 0;
     for (size_t i = 0; i < n; i++) {
         struct qline l = {
