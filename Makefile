@@ -153,7 +153,8 @@ tsan-test:
 	    E2E_ARGS="$(TSAN_E2E)" SF_CRASH_CYCLES=3
 
 # The binary, the man page, and the systemd units with their ExecStart
-# pointing at $(PREFIX)/bin.
+# pointing at $(PREFIX)/bin, and the configuration example 0640 (the copy made
+# from it holds passwords: keep it from other users).
 install: $(BUILD)/salesflow
 	install -D -m 0755 $(BUILD)/salesflow $(DESTDIR)$(PREFIX)/bin/salesflow
 	install -D -m 0644 docs/man/salesflow.1 $(DESTDIR)$(PREFIX)/share/man/man1/salesflow.1
@@ -162,7 +163,7 @@ install: $(BUILD)/salesflow
 	    sed 's|/usr/local/bin/salesflow|$(PREFIX)/bin/salesflow|' $$u \
 	        > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$(basename $$u) || exit 1; \
 	done
-	install -D -m 0644 deploy/salesflow.env.example \
+	install -D -m 0640 deploy/salesflow.env.example \
 	    $(DESTDIR)/etc/salesflow/salesflow.env.example
 
 clean:

@@ -143,9 +143,14 @@ struct elog {
 
 static int write_meta(const char *path, int nparts, char *errstr, size_t n)
 {
-    FILE *f = fopen(path, "wx");
-    if (!f)
-        return sf_err(-1, errstr, n, "cannot create %s: %s", path, strerror(errno));
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        int e = errno;
+        if (fd >= 0)
+            close(fd);
+        return sf_err(-1, errstr, n, "cannot create %s: %s", path, strerror(e));
+    }
     fprintf(f, "salesflow-log 1\ntopic %s\npartitions %d\n", SF_TOPIC_DEFAULT, nparts);
     if (fflush(f) || fsync(fileno(f))) {
         fclose(f);
@@ -709,7 +714,7 @@ static int elog_open(struct broker **out, const char *dir,
     }
     if (!conf->readonly) {
         snprintf(path, sizeof(path), "%s/.lock", dir);
-        l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+        l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (l->lockfd < 0 || flock(l->lockfd, LOCK_EX | LOCK_NB)) {
             rc = sf_err(-1, errstr, n, "cannot lock %s: %s%s", path, strerror(errno),
                         errno == EWOULDBLOCK ? " (another salesflow uses this log)" : "");
@@ -1303,7 +1308,7 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
     if (read_meta(path, &nparts, errstr, n))
         return -1;
     snprintf(path, sizeof(path), "%s/.lock", dir);
-    lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
     if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
         sf_err(-1, errstr, n, "cannot lock %s: %s (stop the salesflow that uses "
                "this log first)", path, strerror(errno));

@@ -63,7 +63,7 @@ int seg_open(struct segment *s, const char *path, int64_t base, int create,
     snprintf(s->path, sizeof(s->path), "%s", path);
     s->base = s->end = base;
     int flags = (readonly ? O_RDONLY : O_RDWR) | O_CLOEXEC | (create ? O_CREAT : 0);
-    s->fd = open(path, flags, 0644);
+    s->fd = open(path, flags, 0600);
     if (s->fd < 0)
         return sf_err(-1, errstr, n, "cannot open %s: %s", path, strerror(errno));
     return 0;
@@ -325,7 +325,7 @@ int seg_write_index(const struct segment *s, char *errstr, size_t n)
     le_put32(buf + 44, sf_crc32c(buf, len));
     index_path(ipath, sizeof(ipath), s->path);
     snprintf(tmp, sizeof(tmp), "%s.tmp", ipath);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0 || write(fd, buf, len) != (ssize_t)len || fdatasync(fd) ||
         rename(tmp, ipath)) {
         sf_err(-1, errstr, n, "writing %s: %s", ipath, strerror(errno));

@@ -338,6 +338,9 @@ void sf_progress(const char *what, const char *unit, int tty, int64_t done,
     }
 }
 
+/* Directories made here are 0700: the data they hold (orders, the store,
+ * rejected rows) is the owner's alone, whatever the umask. Existing ones
+ * keep their mode. */
 int sf_mkdirs(const char *path)
 {
     char tmp[4096];
@@ -349,11 +352,11 @@ int sf_mkdirs(const char *path)
         if (*p != '/')
             continue;
         *p = '\0';
-        if (mkdir(tmp, 0755) && errno != EEXIST)
+        if (mkdir(tmp, 0700) && errno != EEXIST)
             return -errno;
         *p = '/';
     }
-    if (mkdir(tmp, 0755) && errno != EEXIST)
+    if (mkdir(tmp, 0700) && errno != EEXIST)
         return -errno;
     return 0;
 }

@@ -32,6 +32,7 @@
 #include "ingest/dedupe.h"
 #include "ingest/quarantine.h"
 
+#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -256,7 +257,9 @@ static void quarantine_rows(struct batch *b, const char *const *raw,
         sf_buf_append(&arrays, "]", 1);
         qr[k].index = (long)i;
         qr[k].raw = raw ? raw[i] : NULL;
-        qr[k].raw_len = raw ? raw_len[i] : 0;
+        qr[k].raw_full = raw && raw[i] ? raw_len[i] : 0;
+        qr[k].raw_len = qr[k].raw_full < QUARANTINE_RAW_MAX ? qr[k].raw_full
+                                                            : QUARANTINE_RAW_MAX;
         qr[k].detail_len = arrays.len - offs[k];
         k++;
     }
@@ -523,6 +526,23 @@ general:
     return -1;
 }
 
+/* json_dump_callback sink: keeps the first QUARANTINE_RAW_MAX bytes (all
+ * the quarantine can keep of a row) and counts the rest. */
+struct raw_start {
+    char buf[QUARANTINE_RAW_MAX];
+    size_t len, total;
+};
+
+static int raw_start_cb(const char *p, size_t n, void *opaque)
+{
+    struct raw_start *c = opaque;
+    size_t k = sizeof(c->buf) - c->len < n ? sizeof(c->buf) - c->len : n;
+    memcpy(c->buf + c->len, p, k);
+    c->len += k;
+    c->total += n;
+    return 0;
+}
+
 enum MHD_Result ingest_v1_orders(struct http_req *r)
 {
     const struct http_ctx *ctx = r->ctx;
@@ -587,14 +607,21 @@ enum MHD_Result ingest_v1_orders(struct http_req *r)
         }
         batch_row_bad(b, i, start, b->details.len);
         /* The row's text for the quarantine: the element as sent, re-encoded
-         * (the whole body for a single object). */
+         * (the whole body for a single object); of a long element only the
+         * start the quarantine keeps is copied, with the full length. */
         if (!is_array) {
             raw[i] = r->body.data;
             raw_len[i] = r->body.len;
         } else {
-            char *txt = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+            struct raw_start c = {.len = 0};
+            char *txt = NULL;
+            if (json_dump_callback(v, raw_start_cb, &c, JSON_COMPACT | JSON_ENCODE_ANY) == 0 &&
+                (txt = malloc(c.len + 1))) {
+                memcpy(txt, c.buf, c.len);
+                txt[c.len] = '\0';
+            }
             raw[i] = txt;
-            raw_len[i] = txt ? strlen(txt) : 0;
+            raw_len[i] = txt ? c.total : 0;
         }
     }
     enum MHD_Result rc = submit(b, raw, raw_len);
@@ -613,7 +640,10 @@ enum MHD_Result ingest_v1_quarantine(struct http_req *r)
 {
     const char *lim = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
                                                   "limit");
+    const char *bef = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+                                                  "before");
     long limit = 100;
+    uint64_t before = 0, next = 0;
     if (lim) {
         char *end;
         limit = strtol(lim, &end, 10);
@@ -624,12 +654,33 @@ enum MHD_Result ingest_v1_quarantine(struct http_req *r)
                                    "\"type\":\"int_parsing\"}]}");
         }
     }
+    if (bef) {
+        /* A cursor from an earlier answer's "next": digits only. */
+        size_t n = strlen(bef);
+        if (n == 0 || n > 19 || strspn(bef, "0123456789") != n) {
+            return http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
+                                   "{\"detail\":[{\"loc\":[\"query\",\"before\"],\"msg\":"
+                                   "\"Input should be the before= value of an answer's "
+                                   "next link\",\"type\":\"int_parsing\"}]}");
+        }
+        before = strtoull(bef, NULL, 10);
+    }
     if (!r->ctx->quarantine)
-        return http_reply_json(r, MHD_HTTP_OK, "{\"count\":0,\"items\":[]}");
+        return http_reply_json(r, MHD_HTTP_OK,
+                               "{\"count\":0,\"items\":[],\"truncated\":false}");
+    /* The answer is at most QUARANTINE_LIST_MAX bytes: the items less room
+     * for the fields around them; "next" pages on from there. */
     struct sf_buf out;
-    sf_buf_init(&out, (size_t)QUARANTINE_RECENT * (QUARANTINE_RAW_MAX * 7 + 65536));
+    sf_buf_init(&out, QUARANTINE_LIST_MAX);
     enum MHD_Result rc;
-    if (quarantine_list(r->ctx->quarantine, (size_t)limit, &out))
+    int err = quarantine_list(r->ctx->quarantine, (size_t)limit, before,
+                              QUARANTINE_LIST_MAX - 256, &out, &next);
+    if (!err && next)
+        err = sf_buf_printf(&out, ",\"truncated\":true,\"next\":"
+                            "\"/v1/quarantine?limit=%ld&before=%" PRIu64 "\"}", limit, next);
+    else if (!err)
+        err = sf_buf_append(&out, ",\"truncated\":false}", 19);
+    if (err)
         rc = http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
                         "cannot list the quarantine");
     else

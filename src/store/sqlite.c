@@ -13,11 +13,13 @@
 #include "store/store.h"
 #include "core/util.h"
 
+#include <fcntl.h>
 #include <inttypes.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct sqlite_store {
     struct store base;
@@ -96,6 +98,14 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
     if (!s)
         return sf_err(-1, errstr, n, "out of memory");
     s->base.ops = &sqlite_store_ops;
+    /* SQLite would create the file 0644 less the umask, and gives its -wal
+     * and -shm the main file's mode: create it 0600 first, so all three are
+     * the owner's alone (an empty file is an empty database). */
+    if (*path && strcmp(path, ":memory:") != 0) {
+        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        if (fd >= 0)
+            close(fd);
+    }
     if (sqlite3_open_v2(path, &s->db,
                         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
                             SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
