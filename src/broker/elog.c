@@ -1276,9 +1276,14 @@ static int leave_gap(const char *pdir, int part, int64_t cut, int64_t old_end,
     char path[PATH_MAX + 80], ts[32];
     struct segment s;
     seg_path(path, sizeof(path), pdir, cut, ".gap");
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return sf_err(-1, errstr, n, "cannot create %s: %s", path, strerror(errno));
+    int gfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = gfd < 0 ? NULL : fdopen(gfd, "w");
+    if (!f) {
+        int e = errno;
+        if (gfd >= 0)
+            close(gfd);
+        return sf_err(-1, errstr, n, "cannot create %s: %s", path, strerror(e));
+    }
     fprintf(f, "offsets %" PRId64 "..%" PRId64 " of partition %d were cut by "
             "salesflow log repair at %s; they are never used again\n", cut,
             old_end - 1, part, sf_format_time(sf_now_ms(), ts));

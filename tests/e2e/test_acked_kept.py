@@ -114,7 +114,11 @@ class AckedKeptTest(unittest.TestCase):
             b = f.read(1)
             f.seek(-1, os.SEEK_CUR)
             f.write(bytes([b[0] ^ 0xFF]))
-        r = run_cli("log", "repair", "--data", s.data, "--yes")
+        old_umask = os.umask(0o022)   # what repair creates is private anyway
+        try:
+            r = run_cli("log", "repair", "--data", s.data, "--yes")
+        finally:
+            os.umask(old_umask)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("truncated", r.stdout)
         return r.stdout
@@ -132,6 +136,11 @@ class AckedKeptTest(unittest.TestCase):
         self.assertEqual(pos, 2000)
         out = self.damage_and_repair(s, 0.3)
         self.assertIn("numbered from offset 2000", out)
+        gaps = [f for f in os.listdir(os.path.join(s.data, "log", "Order-0"))
+                if f.endswith(".gap")]
+        self.assertEqual(len(gaps), 1, gaps)
+        mode = os.stat(os.path.join(s.data, "log", "Order-0", gaps[0])).st_mode
+        self.assertEqual(mode & 0o077, 0, "the .gap file is readable by others")
         ing = Ingest("file:" + os.path.join(s.data, "log"), data=s.data).start()
         try:
             for o, st, b in post_many(ing, random_orders(3000, seed=4)):
