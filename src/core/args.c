@@ -140,10 +140,11 @@ static int has_scheme(const char *val, const char *const *prefixes, size_t np)
 int opt_store_uri(const char *val, void *dst, char *err, size_t n)
 {
     static const char *const schemes[] = {"sqlite:", "mysql://"};
-    char shown[512];    /* never print a password */
     if (!has_scheme(val, schemes, SF_ARRAY_LEN(schemes))) {
+        /* A mistyped URI may still hold a password: show only its scheme. */
+        int show = strchr(val, '@') ? (int)strcspn(val, ":") : (int)strlen(val);
         snprintf(err, n, "expected sqlite:PATH or mysql://USER[:PASSWORD]@HOST[:PORT]/"
-                 "DATABASE, got \"%s\"", config_mask("store", val, shown, sizeof(shown)));
+                 "DATABASE, got \"%.*s%s\"", show, val, val[show] ? ":…" : "");
         return -1;
     }
     *(const char **)dst = val;
