@@ -138,7 +138,9 @@ class ConfigTest(unittest.TestCase):
         for text, msg in (("SALESFLOW_LISTEN=1:2\nSALESFLOW_LISTN=x\n", ":2: unknown key"),
                           ("just words\n", ":1: expected KEY=VALUE"),
                           ("SALESFLOW_DATA='open\n", ":1: SALESFLOW_DATA: unterminated"),
-                          ("SALESFLOW_UNIT_PRICE=abc\n", ":1: --unit-price")):
+                          ("SALESFLOW_UNIT_PRICE=abc\n", ":1: --unit-price"),
+                          ("SALESFLOW_CONFIG=/etc/other.env\n",
+                           ":1: SALESFLOW_CONFIG names the config file")):
             self.write(text)
             r = config("run", "--config", self.file)
             self.assertEqual(r.returncode, 2, text)
