@@ -126,25 +126,43 @@ int opt_listen(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
-/* val starts with one of the prefixes and has more after it. */
-static int has_scheme(const char *val, const char *const *prefixes, size_t np)
+/* A URI as it may be shown: a password in its userinfo (up to the last '@',
+ * from the first ':' after "//", or after the scheme without "//") masked,
+ * as store_uri_redact() does. */
+static const char *uri_shown(const char *uri, char *out, size_t n)
 {
-    for (size_t i = 0; i < np; i++) {
-        size_t l = strlen(prefixes[i]);
-        if (!strncmp(val, prefixes[i], l) && val[l])
-            return 1;
-    }
-    return 0;
+    const char *at = strrchr(uri, '@'), *start = strstr(uri, "//");
+    start = start && at && start < at ? start + 2 : uri;
+    const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+    if (!colon)
+        snprintf(out, n, "%s", uri);
+    else
+        snprintf(out, n, "%.*s:***%s", (int)(colon - uri), uri, at);
+    return out;
 }
+
+#define STORE_FORMS "sqlite:PATH, mysql://user[:password]@host[:port]/database" \
+                    "[?socket=PATH]"
+#define BROKER_FORMS "file:DIR, kafka://HOST:PORT[,HOST:PORT…]/TOPIC"
 
 int opt_store_uri(const char *val, void *dst, char *err, size_t n)
 {
-    static const char *const schemes[] = {"sqlite:", "mysql://"};
-    if (!has_scheme(val, schemes, SF_ARRAY_LEN(schemes))) {
-        /* A mistyped URI may still hold a password: show only its scheme. */
-        int show = strchr(val, '@') ? (int)strcspn(val, ":") : (int)strlen(val);
-        snprintf(err, n, "expected sqlite:PATH or mysql://USER[:PASSWORD]@HOST[:PORT]/"
-                 "DATABASE, got \"%.*s%s\"", show, val, val[show] ? ":…" : "");
+    char shown[512];    /* never print a password */
+    uri_shown(val, shown, sizeof(shown));
+    if (!strncmp(val, "mysql:", 6) && strncmp(val, "mysql://", 8)) {
+        snprintf(err, n, "mysql store URI \"%s\": missing \"//\" after \"mysql:\" "
+                 "(expected mysql://user[:password]@host[:port]/database"
+                 "[?socket=PATH])", shown);
+        return -1;
+    }
+    if (!strcmp(val, "sqlite:")) {
+        snprintf(err, n, "store URI \"sqlite:\": missing the database path (e.g. "
+                 "sqlite:salesflow-data/sales.db)");
+        return -1;
+    }
+    if (strncmp(val, "sqlite:", 7) && strncmp(val, "mysql://", 8)) {
+        snprintf(err, n, "store URI \"%s\": unknown scheme (supported: " STORE_FORMS
+                 ")", shown);
         return -1;
     }
     *(const char **)dst = val;
@@ -153,11 +171,27 @@ int opt_store_uri(const char *val, void *dst, char *err, size_t n)
 
 int opt_broker_uri(const char *val, void *dst, char *err, size_t n)
 {
-    static const char *const schemes[] = {"file:", "kafka://"};
     char shown[512];
-    if (!has_scheme(val, schemes, SF_ARRAY_LEN(schemes))) {
-        snprintf(err, n, "expected file:DIR or kafka://HOST:PORT[,HOST:PORT...]/TOPIC, "
-                 "got \"%s\"", config_mask("broker", val, shown, sizeof(shown)));
+    uri_shown(val, shown, sizeof(shown));
+    size_t scheme = strcspn(val, ":");
+    if (!val[scheme]) {
+        snprintf(err, n, "broker URI \"%s\" has no scheme: use file:DIR or "
+                 "kafka://HOST:PORT[,HOST:PORT…]/TOPIC", shown);
+        return -1;
+    }
+    if (!strncmp(val, "kafka:", 6) && strncmp(val, "kafka://", 8)) {
+        snprintf(err, n, "broker URI \"%s\": missing \"//\" after \"kafka:\" "
+                 "(expected kafka://HOST:PORT[,HOST:PORT…]/TOPIC)", shown);
+        return -1;
+    }
+    if (!strcmp(val, "file:")) {
+        snprintf(err, n, "broker URI \"file:\": missing the log directory (e.g. "
+                 "file:salesflow-data/log)");
+        return -1;
+    }
+    if (strncmp(val, "file:", 5) && strncmp(val, "kafka://", 8)) {
+        snprintf(err, n, "broker URI \"%s\": unknown scheme \"%.*s\" (supported: "
+                 BROKER_FORMS ")", shown, (int)scheme, val);
         return -1;
     }
     *(const char **)dst = val;

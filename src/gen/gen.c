@@ -310,7 +310,7 @@ int cmd_gen(int argc, char **argv)
         {"api-key", "KEY", "send Authorization: Bearer KEY, for a server that requires "
          "API keys", opt_api_key, &g.api_key},
         {"broker", "URI", "produce straight to this broker instead, e.g. "
-         "kafka://127.0.0.1:9092/Order", opt_str, &broker_uri},
+         "kafka://127.0.0.1:9092/Order", opt_broker_uri, &broker_uri},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
          broker_opt_kafka, &bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
