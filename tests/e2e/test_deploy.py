@@ -5,7 +5,8 @@ The blocks of the guide marked `<!-- deploy-test: NAME -->` are taken from
 the file and run (sh -e, from the repository, with the installed salesflow
 first on PATH); the systemd units that `make install DESTDIR=…` installs are
 started by running their ExecStart= lines by hand (no systemd here), in
-their WorkingDirectory=, with %i replaced by the instance. What changes from
+their WorkingDirectory=, with their Environment=, %i replaced by the
+instance. What changes from
 a real deployment is only where things are, by literal replacement in the
 blocks, the config file and the unit lines (REPLACE below):
 
@@ -126,9 +127,14 @@ class DeployGuideTest(unittest.TestCase):
         if instance is not None:
             line = line.replace("%i", str(instance))
         argv = shlex.split(self.local(line))
+        env = dict(self.env)
+        for assignments in unit_lines(path, "Environment"):
+            for a in shlex.split(self.local(assignments.replace("%i", str(instance)))):
+                k, v = a.split("=", 1)
+                env[k] = v
         name = unit.replace("@", "@%s" % (instance or ""))
         log = open(os.path.join(self.root, name + ".log"), "w+")
-        p = subprocess.Popen(argv, cwd=self.local(cwd), env=self.env, stdout=log,
+        p = subprocess.Popen(argv, cwd=self.local(cwd), env=env, stdout=log,
                              stderr=subprocess.STDOUT)
         self.procs.append((p, log))
         return p, log
