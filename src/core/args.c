@@ -205,8 +205,9 @@ int opt_switch(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
-/* Every flag of every command: a config file may hold keys for several
- * commands, so a key is known if any command takes it. tests/e2e checks
+/* Every setting of every command (flags, and the settings that are never
+ * flags, below): a config file may hold keys for several commands, so a
+ * key is known if any command takes it. tests/e2e checks
  * this list against each command's --help. */
 static const char *const all_flags[] = {
     "acked", "api-key", "broker", "concurrency", "count", "create-topic",
