@@ -160,6 +160,20 @@ class DeployGuideTest(unittest.TestCase):
         self.fail("no 200 from 127.0.0.1:%d%s in %ds:\n%s" % (port, path, timeout,
                   self.logs()))
 
+    def wait_ready(self, port, timeout=60):
+        deadline, body = time.time() + timeout, None
+        while time.time() < deadline:
+            try:
+                if self.get(port, "/readyz")[0] == 200:
+                    return
+            except urllib.error.HTTPError as e:
+                body = e.read()
+            except OSError as e:
+                body = str(e)
+            time.sleep(0.25)
+        self.fail("127.0.0.1:%d/readyz not 200 in %ds: %s\n%s" % (port, timeout, body,
+                  self.logs()))
+
     def logs(self):
         out = []
         for p, log in self.procs:
@@ -239,6 +253,9 @@ class DeployGuideTest(unittest.TestCase):
             time.sleep(0.5)
         self.assertIsNotNone(got, self.logs())
         self.assertEqual(int(got[0]), 1001, self.logs())
+        # "A moment later": the processors report ready once they have
+        # settled into the group and committed.
+        self.wait_ready(self.ports["p1"])
         out = self.sh("check", blocks["check"])
         sales, end = json.JSONDecoder().raw_decode(out)
         self.assertTrue(sales, out)
