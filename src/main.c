@@ -182,11 +182,11 @@ static int run_layers(int ingest_only, int argc, char **argv)
     int64_t dedupe_window = 24 * 3600 * 1000LL, dedupe_max = 1000000;
     int64_t ready_lag = 100000;
     uint64_t max_body = SF_MAX_BODY_DEFAULT, quarantine_max = 64u << 20;
-    const char *key_file = NULL, *env_keys = getenv("SALESFLOW_API_KEYS");
+    const char *key_file = NULL, *list_keys = NULL;
     struct key_list keys = {{0}, 0};
     struct broker_conf bc = {.create = 1};
     const struct opt opts[] = {
-        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_str, &listen},
+        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_listen, &listen},
         {"data", "DIR", "data directory: DIR/log, DIR/sales.db (default ./salesflow-data)",
          opt_str, &data},
         {"customers", "FILE", "customers CSV with header customer_id,state "
@@ -194,7 +194,8 @@ static int run_layers(int ingest_only, int argc, char **argv)
         {"unit-price", "AMOUNT", "price of one unit (default 300.00)", opt_money, &unit_price},
         {"partitions", "N", "partitions of a new log (default 4; fixed once created)",
          opt_int, &partitions},
-        {"store", "URI", "serving store (default sqlite:DIR/sales.db)", opt_str, &store_arg},
+        {"store", "URI", "serving store (default sqlite:DIR/sales.db)", opt_store_uri,
+         &store_arg},
         {"fsync", "MODE", "always (default): 201 after fdatasync; interval:MS; never",
          opt_fsync, &bc},
         {"segment-bytes", "SIZE", "roll log segments at this size (default 64M)",
@@ -210,8 +211,10 @@ static int run_layers(int ingest_only, int argc, char **argv)
          &max_body},
         {"max-batch", "N", "most orders in one POST /v1/orders (default 100000)",
          opt_int, &max_batch},
-        {"api-key", "KEY", "require Authorization: Bearer KEY for ingestion; repeatable "
-         "(also SALESFLOW_API_KEYS=K1,K2)", opt_key, &keys},
+        {"api-key", "KEY", "require Authorization: Bearer KEY for ingestion; repeatable",
+         opt_key, &keys},
+        {"api-keys", "K1,K2", "the same for a comma-separated list of keys (e.g. "
+         "SALESFLOW_API_KEYS in the config file)", opt_str, &list_keys},
         {"api-key-file", "FILE", "API keys, one per line; re-read on SIGHUP", opt_str,
          &key_file},
         {"dedupe-window", "AGE", "remember client order_ids this long (default 24h)",
@@ -229,7 +232,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
         {"max-connections", "N", "open HTTP connections at most (default 10000)", opt_int,
          &max_conns},
         {"broker", "URI", "file:DIR (embedded log, default file:DATA/log) or "
-         "kafka://HOST:PORT[,HOST:PORT…]/TOPIC", opt_str, &broker_arg},
+         "kafka://HOST:PORT[,HOST:PORT…]/TOPIC", opt_broker_uri, &broker_arg},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
          broker_opt_kafka, &bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
@@ -293,7 +296,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
-    if (!(auth = auth_new(keys.v, keys.n, env_keys, key_file, err, sizeof(err)))) {
+    if (!(auth = auth_new(keys.v, keys.n, list_keys, key_file, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }
@@ -390,12 +393,13 @@ static int cmd_process(int argc, char **argv)
     struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
     const struct opt opts[] = {
         {"broker", "URI", "where orders are read: kafka://HOST:PORT[,HOST:PORT…]/TOPIC "
-         "or file:DIR (required)", opt_str, &broker_uri},
+         "or file:DIR (required)", opt_broker_uri, &broker_uri},
         {"listen", "HOST:PORT", "serve GET /healthz, /readyz and /metrics here "
-         "(default: no HTTP)", opt_str, &listen},
+         "(default: no HTTP)", opt_listen, &listen},
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
          "records behind the log end (default 100000)", opt_int64, &ready_lag},
-        {"store", "URI", "serving store (default sqlite:DATA/sales.db)", opt_str, &store_arg},
+        {"store", "URI", "serving store (default sqlite:DATA/sales.db)", opt_store_uri,
+         &store_arg},
         {"group", "NAME", "Kafka consumer group; processes in one group split the "
          "partitions (default salesflow)", opt_str, &group},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
@@ -485,9 +489,9 @@ static int cmd_serve(int argc, char **argv)
     const char *listen = NULL, *store_uri = NULL;
     int threads = 2;
     const struct opt opts[] = {
-        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_str, &listen},
+        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_listen, &listen},
         {"store", "URI", "serving store to read, e.g. sqlite:salesflow-data/sales.db "
-         "(required)", opt_str, &store_uri},
+         "(required)", opt_store_uri, &store_uri},
         {"threads", "N", "HTTP worker threads (default 2)", opt_int, &threads},
     };
     int rc = args_parse("serve", "Serve the dashboard and the query API over a store.",
@@ -543,9 +547,14 @@ out:
 
 static int cmd_version(int argc, char **argv)
 {
-    (void)argv;
+    if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+        printf("usage: salesflow version\n\nPrint the version of salesflow and of "
+               "the libraries it is linked with.\nIt takes no options and reads no "
+               "configuration.\n");
+        return 0;
+    }
     if (argc) {
-        fprintf(stderr, "salesflow version: takes no arguments\n");
+        fprintf(stderr, "salesflow version: takes no arguments (see --help)\n");
         return 2;
     }
     printf("salesflow %s\nlibmicrohttpd %s\nsqlite %s\njansson %s\nlibcurl %s\n"
@@ -599,6 +608,12 @@ int main(int argc, char **argv)
             fprintf(argc < 3 ? stderr : stdout, "usage: salesflow config COMMAND "
                     "[flags]: show where each setting of COMMAND comes from\n");
             return argc < 3 ? 2 : 0;
+        }
+        if (!strcmp(argv[2], "version")) {
+            /* Nothing to show: version has no flags and reads no file. */
+            printf("# salesflow version: no configuration (it takes no flags and "
+                   "reads no config file)\n");
+            return 0;
         }
         args_describe_mode();
         shift = 2;

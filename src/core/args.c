@@ -105,6 +105,99 @@ int opt_bytes(const char *val, void *dst, char *err, size_t n)
     return -1;
 }
 
+int opt_listen(const char *val, void *dst, char *err, size_t n)
+{
+    const char *port;
+    if (val[0] == '[') {
+        const char *end = strchr(val, ']');
+        port = end && end > val + 1 && end[1] == ':' ? end + 2 : NULL;
+    } else {
+        const char *colon = strrchr(val, ':');
+        port = colon ? colon + 1 : NULL;
+    }
+    char *end = NULL;
+    long p = port && *port >= '0' && *port <= '9' ? strtol(port, &end, 10) : -1;
+    if (p < 0 || p > 65535 || *end) {
+        snprintf(err, n, "expected HOST:PORT with a port from 0 to 65535, e.g. "
+                 "127.0.0.1:8080 or [::1]:8080, got \"%s\"", val);
+        return -1;
+    }
+    *(const char **)dst = val;
+    return 0;
+}
+
+/* A URI as it may be shown: a password in its userinfo (up to the last '@',
+ * from the first ':' after "//", or after the scheme without "//") masked,
+ * as store_uri_redact() does. */
+static const char *uri_shown(const char *uri, char *out, size_t n)
+{
+    const char *at = strrchr(uri, '@'), *start = strstr(uri, "//");
+    start = start && at && start < at ? start + 2 : uri;
+    const char *colon = at ? memchr(start, ':', (size_t)(at - start)) : NULL;
+    if (!colon)
+        snprintf(out, n, "%s", uri);
+    else
+        snprintf(out, n, "%.*s:***%s", (int)(colon - uri), uri, at);
+    return out;
+}
+
+#define STORE_FORMS "sqlite:PATH, mysql://user[:password]@host[:port]/database" \
+                    "[?socket=PATH]"
+#define BROKER_FORMS "file:DIR, kafka://HOST:PORT[,HOST:PORT…]/TOPIC"
+
+int opt_store_uri(const char *val, void *dst, char *err, size_t n)
+{
+    char shown[512];    /* never print a password */
+    uri_shown(val, shown, sizeof(shown));
+    if (!strncmp(val, "mysql:", 6) && strncmp(val, "mysql://", 8)) {
+        snprintf(err, n, "mysql store URI \"%s\": missing \"//\" after \"mysql:\" "
+                 "(expected mysql://user[:password]@host[:port]/database"
+                 "[?socket=PATH])", shown);
+        return -1;
+    }
+    if (!strcmp(val, "sqlite:")) {
+        snprintf(err, n, "store URI \"sqlite:\": missing the database path (e.g. "
+                 "sqlite:salesflow-data/sales.db)");
+        return -1;
+    }
+    if (strncmp(val, "sqlite:", 7) && strncmp(val, "mysql://", 8)) {
+        snprintf(err, n, "store URI \"%s\": unknown scheme (supported: " STORE_FORMS
+                 ")", shown);
+        return -1;
+    }
+    *(const char **)dst = val;
+    return 0;
+}
+
+int opt_broker_uri(const char *val, void *dst, char *err, size_t n)
+{
+    char shown[512];
+    uri_shown(val, shown, sizeof(shown));
+    size_t scheme = strcspn(val, ":");
+    if (!val[scheme]) {
+        snprintf(err, n, "broker URI \"%s\" has no scheme: use file:DIR or "
+                 "kafka://HOST:PORT[,HOST:PORT…]/TOPIC", shown);
+        return -1;
+    }
+    if (!strncmp(val, "kafka:", 6) && strncmp(val, "kafka://", 8)) {
+        snprintf(err, n, "broker URI \"%s\": missing \"//\" after \"kafka:\" "
+                 "(expected kafka://HOST:PORT[,HOST:PORT…]/TOPIC)", shown);
+        return -1;
+    }
+    if (!strcmp(val, "file:")) {
+        snprintf(err, n, "broker URI \"file:\": missing the log directory (e.g. "
+                 "file:salesflow-data/log)");
+        return -1;
+    }
+    if (strncmp(val, "file:", 5) && strncmp(val, "kafka://", 8)) {
+        snprintf(err, n, "broker URI \"%s\": unknown scheme \"%.*s\" (supported: "
+                 BROKER_FORMS ")", shown, (int)scheme, val);
+        return -1;
+    }
+    *(const char **)dst = val;
+    return 0;
+}
+
 int opt_switch(const char *val, void *dst, char *err, size_t n)
 {
     (void)val, (void)err, (void)n;
@@ -112,8 +205,9 @@ int opt_switch(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
-/* Every flag of every command: a config file may hold keys for several
- * commands, so a key is known if any command takes it. tests/e2e checks
+/* Every setting of every command (flags, and the settings that are never
+ * flags, below): a config file may hold keys for several commands, so a
+ * key is known if any command takes it. tests/e2e checks
  * this list against each command's --help. */
 static const char *const all_flags[] = {
     "acked", "api-key", "broker", "concurrency", "count", "create-topic",
@@ -123,13 +217,25 @@ static const char *const all_flags[] = {
     "segment-bytes", "sources", "store", "threads", "unit-price", "url", "yes",
     "log-level", "log-format", "header-timeout", "body-timeout",
     "max-connections", "api-key-file", "dedupe-max", "quarantine-max",
+    "api-keys", "mysql-password",
 };
-/* Other SALESFLOW_ variables that may appear in a config file. */
-static const char *const extra_keys[] = {"SALESFLOW_API_KEYS",
-                                         "SALESFLOW_MYSQL_PASSWORD"};
+/* Settings taken from the environment or the config file only, never from
+ * the command line, where every user could read them in ps: giving one as
+ * a flag is an error that says where to put it instead. */
+static const char *const no_flag[] = {"mysql-password"};
+
+static int is_no_flag(const char *name)
+{
+    for (size_t i = 0; i < SF_ARRAY_LEN(no_flag); i++)
+        if (!strcmp(name, no_flag[i]))
+            return 1;
+    return 0;
+}
 
 static const struct opt *cur_opts;
 static size_t cur_nopts;
+/* SALESFLOW_MYSQL_PASSWORD of the command being run (args_mysql_password). */
+static const char *mysql_password;
 /* The config file of the last successful parse: flags set from it point
  * into its values, so it lives on (found by fuzz/fuzz_config.c). */
 static struct config_file kept_cf;
@@ -143,9 +249,6 @@ void args_describe_mode(void)
 static int known_key(const char *key)
 {
     char env[96];
-    for (size_t i = 0; i < SF_ARRAY_LEN(extra_keys); i++)
-        if (!strcmp(key, extra_keys[i]))
-            return 1;
     for (size_t i = 0; i < SF_ARRAY_LEN(all_flags); i++) {
         config_env_name(all_flags[i], env, sizeof(env));
         if (!strcmp(key, env))
@@ -173,6 +276,8 @@ static void usage(const char *cmd, const char *summary, const struct opt *opts,
     printf("usage: salesflow %s [options]\n\n%s\n\noptions:\n", cmd, summary);
     for (size_t i = 0; i < nopts; i++) {
         char left[64];
+        if (is_no_flag(opts[i].name))
+            continue;
         snprintf(left, sizeof(left), "--%s%s%s", opts[i].name,
                  opts[i].metavar ? " " : "", opts[i].metavar ? opts[i].metavar : "");
         printf("  %-26s %s\n", left, opts[i].help);
@@ -183,6 +288,16 @@ static void usage(const char *cmd, const char *summary, const struct opt *opts,
     printf("\nEvery flag can also come from the environment as SALESFLOW_<FLAG> "
            "(e.g. SALESFLOW_LISTEN)\nor from the config file; flags win over the "
            "environment, which wins over the file.\n");
+    int header = 0;
+    for (size_t i = 0; i < nopts; i++) {
+        char env[96];
+        if (!is_no_flag(opts[i].name))
+            continue;
+        if (!header++)
+            printf("\nfrom the environment or the config file only (never a flag):\n");
+        config_env_name(opts[i].name, env, sizeof(env));
+        printf("  %-26s %s\n", env, opts[i].help);
+    }
 }
 
 /* Apply one value from the environment or the config file. */
@@ -261,6 +376,14 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
         if (!o) {
             fprintf(stderr, "salesflow %s: unknown flag --%.*s (see --help)\n",
                     cmd, (int)len, name);
+            goto out;
+        }
+        if (is_no_flag(o->name)) {
+            char env[96];
+            config_env_name(o->name, env, sizeof(env));
+            fprintf(stderr, "salesflow %s: --%s is not taken on the command line, "
+                    "where ps shows it to every user: set %s in the environment or "
+                    "the --config file\n", cmd, o->name, env);
             goto out;
         }
         const char *val = NULL;
@@ -385,6 +508,11 @@ static int set_log_format(const char *val, void *dst, char *err, size_t n)
     return -1;
 }
 
+const char *args_mysql_password(void)
+{
+    return mysql_password;
+}
+
 int args_parse(const char *cmd, const char *summary, const struct opt *opts,
                size_t nopts, int argc, char **argv, const char **positional,
                size_t max_pos, size_t *npos)
@@ -396,7 +524,16 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
         {"log-format", "FORMAT", "logfmt (default) or json, one line per event on "
          "stderr", set_log_format, NULL},
     };
-    size_t n = nopts + SF_ARRAY_LEN(common);
+    /* Every command with a --store takes the password of a mysql:// store
+     * whose URI leaves it out (the store reads args_mysql_password()). */
+    static const struct opt with_store[] = {
+        {"mysql-password", "PASSWORD", "password for a mysql:// --store whose URI "
+         "has none", opt_str, &mysql_password},
+    };
+    int has_store = 0;
+    for (size_t i = 0; i < nopts; i++)
+        has_store |= !strcmp(opts[i].name, "store");
+    size_t n = nopts + SF_ARRAY_LEN(common) + (has_store ? SF_ARRAY_LEN(with_store) : 0);
     struct opt *all = malloc(n * sizeof(*all));
     if (!all) {
         fprintf(stderr, "salesflow %s: out of memory\n", cmd);
@@ -404,6 +541,9 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
     }
     memcpy(all, opts, nopts * sizeof(*opts));
     memcpy(all + nopts, common, sizeof(common));
+    if (has_store)
+        memcpy(all + nopts + SF_ARRAY_LEN(common), with_store, sizeof(with_store));
+    mysql_password = NULL;
     int rc = parse(cmd, summary, all, n, argc, argv, positional, max_pos, npos);
     free(all);
     return rc;

@@ -33,6 +33,11 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
  * command exits without running: `salesflow config CMD [flags]`. */
 void args_describe_mode(void);
 
+/* The MySQL password of the command's mysql:// store when its URI has none:
+ * SALESFLOW_MYSQL_PASSWORD from the environment or the config file, as read
+ * by the last args_parse (never a flag: ps would show it); NULL if unset. */
+const char *args_mysql_password(void);
+
 /* 1 if name is a flag of some command (the list config files are checked
  * against). */
 int args_known_flag(const char *name);
@@ -48,5 +53,12 @@ int opt_duration(const char *val, void *dst, char *err, size_t n);
 /* "4096", "64K", "64M", "2G" (powers of 1024) → bytes (uint64_t *). */
 int opt_bytes(const char *val, void *dst, char *err, size_t n);
 int opt_switch(const char *val, void *dst, char *err, size_t n);
+/* Checked at parse time so a typo exits 2 before anything starts (const
+ * char **): HOST:PORT or [V6]:PORT, port 0..65535 (the host is resolved
+ * when listening); a store URI sqlite:… or mysql://…; a broker URI file:…
+ * or kafka://…. */
+int opt_listen(const char *val, void *dst, char *err, size_t n);
+int opt_store_uri(const char *val, void *dst, char *err, size_t n);
+int opt_broker_uri(const char *val, void *dst, char *err, size_t n);
 
 #endif

@@ -108,6 +108,11 @@ int config_load(struct config_file *cf, const char *path,
             sf_err(-1, errstr, n, "%s:%d: %s: unterminated quote", path, lineno, key);
             goto out;
         }
+        if (!strcmp(key, "SALESFLOW_CONFIG")) {
+            sf_err(-1, errstr, n, "%s:%d: SALESFLOW_CONFIG names the config file and "
+                   "cannot be set inside one (use --config FILE)", path, lineno);
+            goto out;
+        }
         if (!known(key)) {
             sf_err(-1, errstr, n, "%s:%d: unknown key %s (keys are SALESFLOW_ and a "
                    "flag name, e.g. SALESFLOW_LISTEN)", path, lineno, key);

@@ -10,7 +10,8 @@
  * quotes (taken literally) or double quotes (\" \\ \n \t escapes); unquoted
  * values end at " #" (a trailing comment) and are trimmed. Keys are the
  * environment names, e.g. SALESFLOW_LISTEN=127.0.0.1:9000. A key that is no
- * flag of any command is an error naming the file and line.
+ * setting of any command (see known()), or SALESFLOW_CONFIG, is an error
+ * naming the file and line.
  */
 #ifndef SF_CONFIG_H
 #define SF_CONFIG_H

@@ -10,15 +10,21 @@
  * --broker URI skips HTTP and produces the same orders, priced and stamped
  * as ingest would, straight to a broker (e.g. kafka://HOST:PORT/Order);
  * an order counts as created when the broker acks it.
+ *
+ * SIGINT/SIGTERM stop sending: requests in flight are abandoned (counted
+ * as neither created nor failed), the summary line is printed, and the
+ * exit status is 128 + the signal (130 for Ctrl-C), as a shell expects.
  */
 #include "broker/broker.h"
 #include "core/args.h"
 #include "core/catalog.h"
 #include "core/order.h"
 #include "core/util.h"
+#include "ingest/auth.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,8 +32,25 @@
 #include <time.h>
 #include <unistd.h>
 
+/* The signal that stopped the run, 0 while running. */
+static volatile sig_atomic_t stop_sig;
+
+static void on_stop(int sig)
+{
+    stop_sig = sig;
+}
+
+/* curl's progress callback: abandon a request in flight once stopped. */
+static int on_xfer(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_off_t un)
+{
+    (void)ud, (void)dt, (void)dn, (void)ut, (void)un;
+    return stop_sig != 0;
+}
+
+#define AUTH_HEADER_MAX (AUTH_KEY_MAX + 32)
+
 struct gen {
-    const char *url;
+    const char *url, *api_key;
     int rate, concurrency;
     int64_t count, seed;
     FILE *acked;
@@ -103,6 +126,11 @@ static void *worker_run(void *arg)
     char url[2048], body[256], errbuf[CURL_ERROR_SIZE];
     CURL *c = curl_easy_init();
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    if (g->api_key) {
+        char auth[AUTH_HEADER_MAX];
+        snprintf(auth, sizeof(auth), "Authorization: Bearer %s", g->api_key);
+        hdr = curl_slist_append(hdr, auth);
+    }
     if (!c)
         return NULL;
     snprintf(url, sizeof(url), "%s/orderitem", g->url);
@@ -113,8 +141,10 @@ static void *worker_run(void *arg)
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
     curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
 
-    for (;;) {
+    while (!stop_sig) {
         int64_t i = atomic_fetch_add(&g->next, 1);
         if (g->count && i >= g->count)
             break;
@@ -130,6 +160,8 @@ static void *worker_run(void *arg)
         CURLcode rc = curl_easy_perform(c);
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+        if (rc == CURLE_ABORTED_BY_CALLBACK)
+            break;      /* stopped by a signal: outcome unknown, not counted */
         if (rc != CURLE_OK) {
             atomic_fetch_add(&g->errors, 1);
             if (atomic_load(&g->errors) <= 3)
@@ -200,7 +232,7 @@ static void gen_broker(struct gen *g, const char *uri, struct broker_conf *bc)
         return;
     }
     sf_buf_init(&enc, SF_ORDER_JSON_MAX * 2);
-    for (int64_t i = 0; !g->count || i < g->count; i++) {
+    for (int64_t i = 0; (!g->count || i < g->count) && !stop_sig; i++) {
         int cust, src, qty;
         struct order o = {0};
         struct sent *m = malloc(sizeof(*m));
@@ -237,6 +269,35 @@ static void gen_broker(struct gen *g, const char *uri, struct broker_conf *bc)
     sf_buf_free(&enc);
 }
 
+/* Progress toward --count counts requests answered either way; with no
+ * count (run until stopped) it counts the orders created, and a failure is
+ * never shown as an order. */
+static void progress(struct gen *g, int tty, int final)
+{
+    long long created = atomic_load(&g->created);
+    if (!g->count) {
+        sf_progress("gen", "orders created", tty, created, 0, g->start_ms, final);
+        return;
+    }
+    sf_progress("gen", "orders sent", tty, created + atomic_load(&g->rejected) +
+                atomic_load(&g->errors), g->count, g->start_ms, final);
+}
+
+/* --api-key: one key as ingest takes it (visible ASCII, no spaces). */
+static int opt_api_key(const char *val, void *dst, char *err, size_t n)
+{
+    size_t len = strlen(val);
+    for (size_t i = 0; i < len; i++)
+        if ((unsigned char)val[i] <= 0x20 || (unsigned char)val[i] > 0x7e)
+            len = 0;
+    if (len == 0 || len > AUTH_KEY_MAX) {
+        snprintf(err, n, "an API key is 1..%d visible ASCII characters", AUTH_KEY_MAX);
+        return -1;
+    }
+    *(const char **)dst = val;
+    return 0;
+}
+
 int cmd_gen(int argc, char **argv)
 {
     struct gen g = {.count = 1000, .concurrency = 4};
@@ -246,8 +307,10 @@ int cmd_gen(int argc, char **argv)
     const struct opt opts[] = {
         {"url", "URL", "server base URL, e.g. http://127.0.0.1:8080 (required "
          "unless --broker)", opt_str, &g.url},
+        {"api-key", "KEY", "send Authorization: Bearer KEY, for a server that requires "
+         "API keys", opt_api_key, &g.api_key},
         {"broker", "URI", "produce straight to this broker instead, e.g. "
-         "kafka://127.0.0.1:9092/Order", opt_str, &broker_uri},
+         "kafka://127.0.0.1:9092/Order", opt_broker_uri, &broker_uri},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
          broker_opt_kafka, &bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
@@ -260,7 +323,8 @@ int cmd_gen(int argc, char **argv)
         {"acked", "FILE", "append the order_id of every 201 to FILE", opt_str, &acked},
     };
     int rc = args_parse("gen", "Post random valid orders to URL/orderitem and report "
-                        "how many got 201. Exit status 1 if any did not.",
+                        "how many got 201. Exit status 1 if any did not; 128+SIGNAL (130 for Ctrl-C) "
+                        "when stopped by a signal, after the summary.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
     if (rc)
         return rc == ARGS_HELP ? 0 : 2;
@@ -283,6 +347,10 @@ int cmd_gen(int argc, char **argv)
     }
     pthread_mutex_init(&g.acked_mu, NULL);
     curl_global_init(CURL_GLOBAL_DEFAULT);
+    struct sigaction sa = {.sa_handler = on_stop};
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     struct worker *w = broker_uri ? NULL : calloc((size_t)g.concurrency, sizeof(*w));
     g.start_ms = sf_mono_ms();
     int started = 0;
@@ -304,14 +372,10 @@ int cmd_gen(int argc, char **argv)
         if (!tty && sf_mono_ms() - last < 2000)
             continue;
         last = sf_mono_ms();
-        sf_progress("gen", "orders", tty, atomic_load(&g.created) +
-                    atomic_load(&g.rejected) + atomic_load(&g.errors), g.count,
-                    g.start_ms, 0);
+        progress(&g, tty, 0);
     }
     if (tty && started && sf_mono_ms() - g.start_ms >= 200)
-        sf_progress("gen", "orders", tty, atomic_load(&g.created) +
-                    atomic_load(&g.rejected) + atomic_load(&g.errors), g.count,
-                    g.start_ms, 1);
+        progress(&g, tty, 1);
     for (int i = 0; i < started; i++)
         pthread_join(w[i].t, NULL);
     double secs = (double)(sf_mono_ms() - g.start_ms) / 1000.0;
@@ -327,5 +391,7 @@ int cmd_gen(int argc, char **argv)
     if (g.acked)
         fclose(g.acked);
     curl_global_cleanup();
+    if (stop_sig)
+        return 128 + stop_sig;
     return rejected + errors ? 1 : 0;
 }

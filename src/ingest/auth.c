@@ -115,7 +115,7 @@ struct auth *auth_new(const char *const *keys, size_t n, const char *env,
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
         if (len && (!valid_key(p, len) || push(&a->fixed, &a->nfixed, p, len))) {
-            sf_err(-1, errstr, errstr_size, "SALESFLOW_API_KEYS: each key must be "
+            sf_err(-1, errstr, errstr_size, "--api-keys (SALESFLOW_API_KEYS): each key must be "
                    "1..%d visible ASCII characters, separated by commas",
                    AUTH_KEY_MAX);
             goto fail;

@@ -1,8 +1,8 @@
 /*
  * auth — bearer API keys for the ingestion endpoints.
  *
- * Keys come from --api-key (repeatable), SALESFLOW_API_KEYS (comma-
- * separated) and --api-key-file (one per line, '#' comments); the file is
+ * Keys come from --api-key (repeatable), --api-keys (comma-separated;
+ * SALESFLOW_API_KEYS in the environment or config file) and --api-key-file (one per line, '#' comments); the file is
  * re-read on SIGHUP (auth_reload). Auth is on when any source was given at
  * start, even if a reload leaves no keys (then every request gets 401).
  * Comparison is constant-time in the key contents, and keys never appear
@@ -18,7 +18,7 @@
 
 struct auth;
 
-/* keys: n flag values; env: comma-separated list or NULL; file: path or
+/* keys: n --api-key values; env: the --api-keys comma-separated list or NULL; file: path or
  * NULL. Returns NULL with errstr (naming the source, never the key). */
 struct auth *auth_new(const char *const *keys, size_t n, const char *env,
                       const char *file, char *errstr, size_t errstr_size);

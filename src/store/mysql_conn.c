@@ -16,6 +16,7 @@
  * connection is reported, and the caller reconnects and retries whole.
  */
 #include "store/mysql_int.h"
+#include "core/args.h"
 #include "core/util.h"
 
 #include <errmsg.h>
@@ -213,8 +214,10 @@ int sfmy_parse_uri(struct mysql_store *s, const char *where, char *errstr, size_
         }
     }
     if (!s->password) {
-        const char *env = getenv("SALESFLOW_MYSQL_PASSWORD");
-        if (env && !(s->password = strdup(env)))
+        /* SALESFLOW_MYSQL_PASSWORD, from the environment or the config
+         * file, read by the command's option parser (core/args.h). */
+        const char *pw = args_mysql_password();
+        if (pw && !(s->password = strdup(pw)))
             return uri_error(s, errstr, n, "out of memory");
     }
     return 0;

@@ -2,10 +2,14 @@
 gen's report, version, and start-up errors a person can act on."""
 
 import os
+import re
+import signal
+import subprocess
 import tempfile
+import time
 import unittest
 
-from harness import Server, run_cli
+from harness import BIN, REPO, Server, run_cli
 
 COMMANDS = ["run", "gen"]
 
@@ -30,6 +34,65 @@ class CliTest(unittest.TestCase):
             self.assertEqual(r.returncode, 2, args)
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, (args, r.stderr))
             self.assertTrue(r.stderr.startswith("salesflow"), r.stderr)
+
+    def test_bad_values_exit_2_at_parse_time(self):
+        # Values checked when the flags are read, before anything starts:
+        # these used to exit 1 after opening things.
+        cases = [("run", "--listen", "nope"), ("serve", "--store", "bogus:x"),
+                 ("process", "--broker", "file:/tmp/x", "--listen", "127.0.0.1:91010"),
+                 ("run", "--store", "sqlite"), ("ingest", "--broker", "kafka:/x"),
+                 ("process", "--broker", "nfs:x"), ("serve", "--listen", "[::1]8080"),
+                 ("gen", "--url", "http://127.0.0.1:9", "--api-key", "two words"),
+                 ("serve", "--store", "mysql:/u:pw@h/db")]
+        for args in cases:
+            r = run_cli(*args, timeout=20)
+            self.assertEqual(r.returncode, 2, (args, r.stderr))
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, (args, r.stderr))
+            self.assertTrue(r.stderr.startswith("salesflow"), r.stderr)
+        self.assertNotIn("pw", run_cli("serve", "--store", "mysql:/u:pw@h/db").stderr)
+
+    def test_version_help_and_config(self):
+        r = run_cli("version", "--help")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("usage: salesflow version", r.stdout)
+        r = run_cli("config", "version")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("no configuration", r.stdout)
+        self.assertNotIn("libmicrohttpd", r.stdout)
+        self.assertEqual(run_cli("version", "extra").returncode, 2)
+
+    def test_gen_sends_api_key(self):
+        s = Server(extra=["--api-key", "gen-key-1"]).start()
+        try:
+            r = run_cli("gen", "--url", s.url, "--count", "20")
+            self.assertEqual(r.returncode, 1)
+            self.assertIn("0 created (201), 20 failed (20 HTTP errors", r.stdout)
+            r = run_cli("gen", "--url", s.url, "--count", "20", "--api-key", "gen-key-1")
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("20 created (201), 0 failed", r.stdout)
+            env = dict(os.environ, SALESFLOW_API_KEY="gen-key-1")
+            r = subprocess.run([BIN, "gen", "--url", s.url, "--count", "20"], cwd=REPO,
+                               env=env, capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+            self.assertIn("20 created (201), 0 failed", r.stdout)
+            s.wait_processed(40)
+        finally:
+            s.cleanup()
+
+    def test_gen_until_interrupted(self):
+        # --count 0 against nothing: progress shows no orders (failures are
+        # not orders); Ctrl-C prints the summary line, then exits 130.
+        p = subprocess.Popen([BIN, "gen", "--url", "http://127.0.0.1:9", "--count", "0",
+                              "--concurrency", "1", "--rate", "200"], cwd=REPO,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(4.5)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=30)
+        self.assertEqual(p.returncode, 130, err)
+        self.assertRegex(out, r"gen: [1-9]\d* sent, 0 created \(201\), [1-9]\d* failed")
+        progress = re.findall(r"^gen: (\d+) orders", err, re.M)
+        self.assertTrue(progress, err)
+        self.assertEqual(set(progress), {"0"}, err)
 
     def test_version(self):
         r = run_cli("version")

@@ -2,13 +2,18 @@
 the config file; `salesflow config` shows each value's source with secrets
 masked; bad files and values are one-line errors naming file and line."""
 
+import glob
+import http.client
+import json
 import os
 import re
 import subprocess
 import tempfile
+import time
 import unittest
 
-from harness import BIN, REPO, run_cli
+import mariadb
+from harness import BIN, REPO, Server, free_port, run_cli
 
 COMMANDS = ["run", "serve", "gen", "log", "replay", "ingest", "process"]
 
@@ -25,6 +30,54 @@ def config(*args, env=None, cwd=REPO):
     e.update(env or {})
     return subprocess.run([BIN, "config", *args], capture_output=True, text=True,
                           env=e, cwd=cwd, timeout=30)
+
+
+# Where configuration keys are documented; every SALESFLOW_* name in them is
+# a setting some command takes, except SALESFLOW_CONFIG (names the file).
+DOCS = ["README.md", "docs/*.md", "docs/man/salesflow.1", "deploy/salesflow.env.example"]
+NOT_SETTINGS = {"SALESFLOW_CONFIG"}
+# A valid value for each setting whose value is checked ("sample" otherwise).
+SAMPLES = {
+    "listen": "127.0.0.1:18080", "store": "sqlite:/tmp/sf-sample/sales.db",
+    "broker": "file:/tmp/sf-sample/log", "url": "http://127.0.0.1:9",
+    "fsync": "interval:100", "log-level": "warn", "log-format": "json",
+    "sources": "Dine In,Takeaway", "kafka-opt": "linger.ms=5", "unit-price": "2.50",
+    "dedupe-window": "2h", "retention": "7d", "max-body": "1M", "segment-bytes": "1M",
+    "retention-bytes": "1G", "quarantine-max": "1M", "partitions": "3",
+    "threads": "3", "max-batch": "10", "ready-lag": "5", "header-timeout": "5",
+    "body-timeout": "5", "max-connections": "50", "dedupe-max": "50",
+    "create-topic": "3", "rate": "5", "count": "5", "seed": "5", "concurrency": "2",
+    "partition": "1", "from": "1", "lines": "3", "api-keys": "k-one,k-two",
+}
+SECRET_WORDS = ("key", "secret", "password", "passwd", "token")
+
+
+def env_name(flag):
+    return "SALESFLOW_" + flag.upper().replace("-", "_")
+
+
+def documented_keys():
+    keys = {}
+    for pattern in DOCS:
+        for path in glob.glob(os.path.join(REPO, pattern)):
+            with open(path) as f:
+                for k in re.findall(r"SALESFLOW_[A-Z][A-Z0-9_]*", f.read()):
+                    keys.setdefault(k, os.path.relpath(path, REPO))
+    return keys
+
+
+def settings_of(cmd):
+    """{flag name: kind} from CMD --help: "value", "switch" or "env-only"."""
+    out = run_cli(cmd, "--help").stdout
+    found = {}
+    for name, meta in re.findall(r"^  --([a-z0-9-]+)(?: ([A-Z][A-Z0-9:,=_]*))?\s", out,
+                                 re.M):
+        if name not in ("help", "config"):
+            found[name] = "value" if meta else "switch"
+    env_only = out.split("never a flag):\n", 1)[1] if "never a flag):" in out else ""
+    for key in re.findall(r"^  (SALESFLOW_[A-Z0-9_]+)\s", env_only, re.M):
+        found[key[len("SALESFLOW_"):].lower().replace("_", "-")] = "env-only"
+    return found
 
 
 class ConfigTest(unittest.TestCase):
@@ -85,7 +138,9 @@ class ConfigTest(unittest.TestCase):
         for text, msg in (("SALESFLOW_LISTEN=1:2\nSALESFLOW_LISTN=x\n", ":2: unknown key"),
                           ("just words\n", ":1: expected KEY=VALUE"),
                           ("SALESFLOW_DATA='open\n", ":1: SALESFLOW_DATA: unterminated"),
-                          ("SALESFLOW_UNIT_PRICE=abc\n", ":1: --unit-price")):
+                          ("SALESFLOW_UNIT_PRICE=abc\n", ":1: --unit-price"),
+                          ("SALESFLOW_CONFIG=/etc/other.env\n",
+                           ":1: SALESFLOW_CONFIG names the config file")):
             self.write(text)
             r = config("run", "--config", self.file)
             self.assertEqual(r.returncode, 2, text)
@@ -110,6 +165,109 @@ class ConfigTest(unittest.TestCase):
                                for f in sorted(every - own)))
             r = config(cmd, "--config", self.file)
             self.assertNotIn("unknown key", r.stderr, cmd)
+
+
+    def test_every_documented_key_works_from_flag_env_and_file(self):
+        # The one rule for configuration keys: a documented SALESFLOW_* key
+        # (and every flag) is a setting of the commands that take it, from
+        # the command line, the environment and the config file alike, and
+        # `salesflow config CMD` shows it with secrets masked. A setting that
+        # must not be a flag (a password) is refused as one, naming the key.
+        per = {c: settings_of(c) for c in COMMANDS}
+        docs = documented_keys()
+        takers = {}
+        for cmd, settings in per.items():
+            for name in settings:
+                takers.setdefault(env_name(name), []).append(cmd)
+        for key, where in sorted(docs.items()):
+            if key not in NOT_SETTINGS:
+                self.assertIn(key, takers, "%s (documented in %s) is taken by no "
+                              "command" % (key, where))
+        self.assertIn("SALESFLOW_API_KEYS", takers)
+        self.assertIn("SALESFLOW_MYSQL_PASSWORD", takers)
+        self.write("")
+        for key, cmds in sorted(takers.items()):
+            for cmd in cmds:
+                name = key[len("SALESFLOW_"):].lower().replace("_", "-")
+                kind = per[cmd][name]
+                value = "1" if kind == "switch" else SAMPLES.get(name, "sample-v4lue")
+                secret = any(w in name for w in SECRET_WORDS)
+                shown = "***" if secret else value
+                what = "%s %s" % (cmd, key)
+                # flag
+                args = ["--" + name] + ([] if kind == "switch" else [value])
+                r = config(cmd, *args)
+                if kind == "env-only":
+                    self.assertEqual(r.returncode, 2, what)
+                    self.assertIn(key, r.stderr, what)
+                    self.assertEqual(len(r.stderr.strip().splitlines()), 1, what)
+                else:
+                    self.assertEqual(r.returncode, 0, (what, r.stderr))
+                    self.assertIn("%s=%s\t# from flag\n" % (key, shown), r.stdout, what)
+                # environment
+                r = config(cmd, env={key: value})
+                self.assertEqual(r.returncode, 0, (what, r.stderr))
+                self.assertIn("%s=%s\t# from env %s\n" % (key, shown, key), r.stdout,
+                              what)
+                # config file
+                self.write("%s=%s\n" % (key, value))
+                r = config(cmd, "--config", self.file)
+                self.assertEqual(r.returncode, 0, (what, r.stderr))
+                self.assertIn("%s=%s\t# from %s:1\n" % (key, shown, self.file),
+                              r.stdout, what)
+                if secret:
+                    self.assertNotIn(value, r.stdout, what)
+
+    def test_api_keys_in_config_file_are_enforced(self):
+        # SALESFLOW_API_KEYS in a --config file used to be accepted and then
+        # ignored: ingestion stayed open.
+        self.write("SALESFLOW_API_KEYS=file-key-1,file-key-2\n")
+        s = Server(extra=["--config", self.file]).start()
+        try:
+            self.assertIn("API keys required", s.stderr())
+            order = {"customer_id": 3, "source": "Dine In", "quantity": 7}
+            self.assertEqual(s.post_json("/orderitem", order)[0], 401)
+            st, _, _ = s.request("POST", "/orderitem", body=json.dumps(order).encode(),
+                              headers={"Content-Type": "application/json",
+                                       "Authorization": "Bearer file-key-2"})
+            self.assertEqual(st, 201)
+        finally:
+            s.cleanup()
+
+    def test_mysql_password_in_config_file_is_used(self):
+        ok, why = mariadb.available()
+        if not ok:
+            self.skipTest(why)
+        db = mariadb.MariaDB().start()
+        proc = None
+        try:
+            db.create_db("sales_db")
+            port = free_port()
+            self.write("SALESFLOW_STORE=%s\nSALESFLOW_MYSQL_PASSWORD='%s'\n"
+                       % (db.uri("sales_db", password=None), mariadb.SF_PASSWORD))
+            proc = subprocess.Popen([BIN, "serve", "--config", self.file, "--listen",
+                                     "127.0.0.1:%d" % port], cwd=self.tmp.name,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                    text=True)
+            deadline, status = time.time() + 30, None
+            while time.time() < deadline and proc.poll() is None and status != 200:
+                try:
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                    c.request("GET", "/api/sales")
+                    status = c.getresponse().status
+                    c.close()
+                except OSError:
+                    time.sleep(0.1)
+            if proc.poll() is not None:
+                self.fail("serve exited: %s" % proc.stderr.read())
+            self.assertEqual(status, 200)
+        finally:
+            if proc and proc.poll() is None:
+                proc.terminate()
+                proc.wait(20)
+            if proc:
+                proc.stderr.close()
+            db.stop()
 
 
 if __name__ == "__main__":

@@ -262,7 +262,7 @@ class KafkaInterop(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("--broker is required", r.stderr)
         r = run_cli("process", "--broker", "kafka:nohosts", "--data", self.tmp)
-        self.assertEqual(r.returncode, 1)
+        self.assertEqual(r.returncode, 2)   # a bad flag value (issue 22.6)
         self.assertIn("kafka://HOST:PORT", r.stderr)
 
     def test_run_all_in_one_with_kafka(self):

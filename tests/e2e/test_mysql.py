@@ -563,9 +563,24 @@ class MySQLErrorTest(MySQLCase):
         return errors[0]
 
     def test_bad_uris(self):
+        # A URI of the wrong scheme is a bad flag value: exit 2, one line,
+        # before anything starts (issue 22.6).
+        for uri, want in (
+                ("mysql:sf:topsecret@127.0.0.1/db", 'mysql store URI "mysql:***@127.0.0.1/db":'
+                 ' missing "//" after "mysql:" (expected mysql://user[:password]@host'
+                 '[:port]/database[?socket=PATH])'),
+                ("mysq://sf:topsecret@127.0.0.1/db",
+                 'store URI "mysq://sf:***@127.0.0.1/db": unknown scheme (supported: '
+                 'sqlite:PATH, mysql://user[:password]@host[:port]/database'
+                 '[?socket=PATH])')):
+            with self.subTest(uri=uri):
+                r = subprocess.run([BIN, "run", "--store", uri], cwd=REPO,
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+                self.assertIn(want, r.stderr)
+                self.assertNotIn("topsecret", r.stdout + r.stderr)
         cases = [
-            ("mysql:sf:topsecret@127.0.0.1/db", 'mysql store URI "mysql:***@127.0.0.1/db":'
-             ' missing "//" after "mysql:"'),
             ("mysql://sf:topsecret@127.0.0.1:99999/db", "bad port (1..65535)"),
             ("mysql://sf:topsecret@127.0.0.1:3306", "missing database name"),
             ("mysql://sf:topsecret@127.0.0.1:3306/", "missing database name"),
@@ -573,9 +588,6 @@ class MySQLErrorTest(MySQLCase):
             ("mysql://sf:top%zzsecret@127.0.0.1/db", "bad %-escape in the password"),
             ("mysql://sf:topsecret@127.0.0.1/db?sockett=/x",
              'unknown parameter "sockett" (supported: socket)'),
-            ("mysq://sf:topsecret@127.0.0.1/db",
-             'store URI "mysq://sf:***@127.0.0.1/db": unknown scheme (supported: sqlite:PATH,'
-             ' mysql://user[:password]@host[:port]/database[?socket=PATH])'),
         ]
         for uri, want in cases:
             with self.subTest(uri=uri):
