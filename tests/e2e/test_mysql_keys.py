@@ -19,12 +19,13 @@ equals the sums over orders."""
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 import unittest
 
 import mariadb
-from harness import STATES, Server, cents, post_v1
+from harness import BIN, REPO, Server, cents, free_port, post_v1
 from test_mysql import log_orders, new_db, start_db, wait_rows
 
 OK, WHY = mariadb.available()
@@ -146,6 +147,21 @@ class MySQLKeysTest(unittest.TestCase):
         self.assertEqual(self.db.sql("SELECT MAX(version) FROM salesflow_schema", db=name),
                          [("2",)])
         self.assertEqual(s.get("/readyz")[0], 200)
+
+    def test_pad_space_key_refused(self):
+        """A migrated database whose orders.uuid was altered back to a PAD
+        SPACE collation: refused at start, with what to do."""
+        name = new_db(self.db)
+        self.server(self.db.uri(name)).stop()
+        self.db.sql("ALTER TABLE orders MODIFY uuid VARCHAR(64) CHARACTER SET utf8mb4"
+                    " COLLATE utf8mb4_bin NOT NULL", db=name)
+        r = subprocess.run([BIN, "run", "--listen", "127.0.0.1:%d" % free_port(), "--data",
+                            os.path.join(self.tmp, "d"), "--store", self.db.uri(name)],
+                           cwd=REPO, capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertIn("table orders: uuid is varchar(64) utf8mb4_bin, needs VARCHAR(64) with "
+                      "a NO PAD binary collation (utf8mb4_nopad_bin; MySQL 8: "
+                      "utf8mb4_0900_bin) or VARBINARY(64)", r.stderr)
 
     def test_trailing_space_is_another_order(self):
         name = new_db(self.db)
