@@ -105,6 +105,43 @@ void metrics_proc_positions(const int64_t *next, int n)
         atomic_store(&npositions, n < SF_STATS_PARTITIONS ? n : SF_STATS_PARTITIONS);
 }
 
+static _Atomic uint64_t proc_failures, proc_unstorable;
+static _Atomic int64_t proc_in_row, proc_pending_ms, proc_ok_mono_ms, proc_ok_wall_ms;
+static pthread_mutex_t proc_err_mu = PTHREAD_MUTEX_INITIALIZER;
+static char proc_err[256];
+
+void metrics_proc_commit_ok(void)
+{
+    atomic_store(&proc_in_row, 0);
+    atomic_store(&proc_ok_mono_ms, sf_mono_ms());
+    atomic_store(&proc_ok_wall_ms, sf_now_ms());
+}
+
+void metrics_proc_failed(const char *why)
+{
+    atomic_fetch_add(&proc_failures, 1);
+    atomic_fetch_add(&proc_in_row, 1);
+    pthread_mutex_lock(&proc_err_mu);
+    snprintf(proc_err, sizeof(proc_err), "%s", why ? why : "");
+    pthread_mutex_unlock(&proc_err_mu);
+}
+
+void metrics_proc_recovered(void) { atomic_store(&proc_in_row, 0); }
+void metrics_proc_pending(int64_t mono_ms) { atomic_store(&proc_pending_ms, mono_ms); }
+void metrics_proc_unstorable(void) { atomic_fetch_add(&proc_unstorable, 1); }
+
+void metrics_proc_health(struct metrics_proc_health *h)
+{
+    int64_t since = atomic_load(&proc_pending_ms), ok = atomic_load(&proc_ok_mono_ms);
+    h->failures_in_row = atomic_load(&proc_in_row);
+    h->stalled_ms = since ? sf_mono_ms() - (ok > since ? ok : since) : 0;
+    if (h->stalled_ms < 0)
+        h->stalled_ms = 0;
+    pthread_mutex_lock(&proc_err_mu);
+    snprintf(h->last_error, sizeof(h->last_error), "%s", proc_err);
+    pthread_mutex_unlock(&proc_err_mu);
+}
+
 void metrics_store_error(void) { atomic_fetch_add(&store_errors, 1); }
 void metrics_store_retry(void) { atomic_fetch_add(&store_retries, 1); }
 void metrics_sse_clients(int delta) { atomic_fetch_add(&sse_clients, delta); }
@@ -235,6 +272,27 @@ void metrics_render(struct sf_buf *b)
             sf_stats_get(&sf_stats.proc_commits));
     counter(b, "salesflow_store_errors_total", "Failed store transactions.",
             atomic_load(&store_errors));
+    counter(b, "salesflow_processor_commit_failures_total",
+            "Processor commits (and position loads) the store refused.",
+            atomic_load(&proc_failures));
+    struct metrics_proc_health h;
+    metrics_proc_health(&h);
+    header(b, "salesflow_processor_commit_failures_in_row", "gauge",
+           "Processor store failures since its last success.");
+    sf_buf_printf(b, "salesflow_processor_commit_failures_in_row %lld\n",
+                  (long long)h.failures_in_row);
+    header(b, "salesflow_processor_last_commit_timestamp_seconds", "gauge",
+           "When the processor last committed, since the Unix epoch (0: not yet).");
+    sf_buf_printf(b, "salesflow_processor_last_commit_timestamp_seconds %.3f\n",
+                  (double)atomic_load(&proc_ok_wall_ms) / 1e3);
+    header(b, "salesflow_processor_stalled_seconds", "gauge",
+           "How long records polled by the processor have waited without a commit "
+           "(0: none waiting).");
+    sf_buf_printf(b, "salesflow_processor_stalled_seconds %.3f\n",
+                  (double)h.stalled_ms / 1e3);
+    counter(b, "salesflow_processor_unstorable_total",
+            "Orders quarantined because the store can never hold them.",
+            atomic_load(&proc_unstorable));
     counter(b, "salesflow_store_retries_total", "Store transactions retried.",
             atomic_load(&store_retries));
     header(b, "salesflow_sse_clients", "gauge", "Connected /api/stream clients.");

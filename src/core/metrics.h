@@ -41,6 +41,28 @@ void metrics_http(const char *route, unsigned status);
 void metrics_proc_positions(const int64_t *next, int n);
 void metrics_store_error(void);
 void metrics_store_retry(void);
+
+/* The processor's progress, for GET /readyz and /metrics. commit_ok: a
+ * batch (or part of one) was committed — the run of failures ends and the
+ * time is kept. failed: the store refused a commit (or the positions of
+ * newly assigned partitions), with its message. recovered: the store works
+ * again without a commit (positions loaded). pending: the records in hand
+ * were polled at mono_ms (sf_mono_ms), 0 once they are all committed. */
+void metrics_proc_commit_ok(void);
+void metrics_proc_failed(const char *why);
+void metrics_proc_recovered(void);
+void metrics_proc_pending(int64_t mono_ms);
+/* A record quarantined because the store can never hold it. */
+void metrics_proc_unstorable(void);
+
+struct metrics_proc_health {
+    int64_t failures_in_row;    /* store failures since the last success */
+    int64_t stalled_ms;         /* records in hand this long without a commit
+                                 * (since they were polled or since the last
+                                 * commit, whichever is later); 0: none */
+    char last_error[256];       /* the last failure's message */
+};
+void metrics_proc_health(struct metrics_proc_health *h);
 /* Adjust the number of connected SSE clients by delta. */
 void metrics_sse_clients(int delta);
 

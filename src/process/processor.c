@@ -8,7 +8,28 @@
  * and never skips ahead. A record that is not an order at all goes to the
  * quarantine sink (conf.on_reject, else the log) and its position still
  * advances, so one bad message from a foreign producer cannot stop the
- * pipeline.
+ * pipeline. So does a message without an order_id (a foreign producer's:
+ * ours always carry one, and were validated at the door) that the door
+ * would have refused with a 422 — an unknown customer, quantity 0: it
+ * gets the door's own validation (order_validate) and message.
+ *
+ * Orders the store can never hold. The store says how an apply() failed
+ * (store_error_kind): transient (server away, lock wait, deadlock,
+ * read-only, disk full) is retried as above, forever. A data error (a
+ * value too long or out of range for its column) fails the same rows the
+ * same way every time; after DATA_ATTEMPTS of them the batch is taken
+ * apart: its first half is applied, then its second, each with the
+ * positions just past its own records, halving again whatever fails with
+ * a data error, down to the one order the store refuses. That order goes
+ * to the quarantine with its position and the store's message, and a
+ * commit of positions alone moves past it. Every part is its own
+ * transaction that either stores its orders and positions or nothing, and
+ * parts are committed in log order, so each order is stored or
+ * quarantined once, and a crash in the middle resumes after the last part
+ * committed. Transient errors during this are retried like any other.
+ *
+ * Health: every commit, failure and the age of the records in hand go to
+ * metrics_proc_*(), which GET /readyz and /metrics read (web/ops.c).
  *
  * Consumer groups (Kafka): when the broker takes an assign callback, the
  * processor owns only the partitions the group gives it. On assignment it
@@ -29,12 +50,15 @@
 #include "core/util.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+
+#define DATA_ATTEMPTS 3     /* data errors of a whole batch before it is taken apart */
 
 struct processor {
     struct broker *b;
@@ -58,6 +82,48 @@ int processor_decode(const struct broker_record *rec, const struct catalog *cat,
     return processor_decode_topic(rec, SF_TOPIC_DEFAULT, cat, out, errstr, n);
 }
 
+/* A foreign producer's order: what the door checks of its customer,
+ * source and quantity, by the door's own validator (order_validate), so
+ * the message is the 422's. Returns 0, or -1 with "field: message; …". */
+static int validate_foreign(const struct order *o, const struct catalog *cat,
+                            char *errstr, size_t n)
+{
+    struct sf_buf d;
+    struct order tmp;
+    int nerr = 0;
+    json_t *root = json_pack("{sIsssI}", "customer_id", (json_int_t)o->customer_id,
+                             "source", sf_sources[o->source], "quantity",
+                             (json_int_t)o->quantity);
+    if (!root)
+        return sf_err(-1, errstr, n, "out of memory validating an order");
+    sf_buf_init(&d, 16384);
+    sf_buf_append(&d, "[", 1);
+    order_validate(root, cat, 0, -1, &tmp, &d, &nerr);
+    sf_buf_append(&d, "]", 1);
+    json_decref(root);
+    if (nerr == 0) {
+        sf_buf_free(&d);
+        return 0;
+    }
+    /* [{"loc":["body",field],"msg":…,"type":…}, …] → "field: msg; …" */
+    json_t *list = d.data ? json_loadb(d.data, d.len, 0, NULL) : NULL, *e;
+    size_t i, used = 0;
+    errstr[0] = '\0';
+    json_array_foreach(list, i, e) {
+        json_t *loc = json_object_get(e, "loc");
+        const char *field = json_string_value(json_array_get(loc, json_array_size(loc) - 1));
+        const char *msg = json_string_value(json_object_get(e, "msg"));
+        if (used < n)
+            used += (size_t)snprintf(errstr + used, n - used, "%s%s: %s", i ? "; " : "",
+                                     field ? field : "order", msg ? msg : "invalid");
+    }
+    if (!errstr[0])
+        snprintf(errstr, n, "not a valid order");
+    json_decref(list);
+    sf_buf_free(&d);
+    return -1;
+}
+
 int processor_decode_topic(const struct broker_record *rec, const char *topic,
                            const struct catalog *cat, struct store_order *out,
                            char *errstr, size_t n)
@@ -65,8 +131,11 @@ int processor_decode_topic(const struct broker_record *rec, const char *topic,
     int has_total;
     if (order_decode(rec->value, rec->len, &out->o, &has_total, errstr, n))
         return -1;
-    if (!out->o.order_id[0])
+    if (!out->o.order_id[0]) {
+        if (validate_foreign(&out->o, cat, errstr, n))
+            return -1;
         order_derive_id(topic, rec->partition, rec->offset, out->o.order_id);
+    }
     if (!has_total &&
         money_mul(out->o.quantity, catalog_unit_price(cat), &out->o.total_cents))
         return sf_err(-1, errstr, n, "total out of range");
@@ -124,11 +193,14 @@ static void on_assign(void *opaque, const int *parts, int n, int assigned)
     }
     while (store_load_positions(p->s, p->topic, pos, p->nparts, err, sizeof(err))) {
         log_error("processor: loading the positions of %s, will retry: %s", p->topic, err);
+        metrics_proc_failed(err);
         if (atomic_load(&p->stop))
             goto out; /* stopping: nothing will be applied */
         pause_ms(backoff);
         backoff = backoff < 5000 ? backoff * 2 : 5000;
     }
+    if (backoff > 100)
+        metrics_proc_recovered();
     for (int i = 0; i < n; i++) {
         int q = parts[i];
         if (broker_seek(p->b, q, pos[q]))
@@ -163,15 +235,115 @@ static void maybe_retain(struct processor *p)
     p->last_retain_ms = sf_mono_ms();
 }
 
+/* The batch in hand: the records of one poll, the orders decoded from them
+ * and, for each order, the index of its record. */
+struct batch {
+    const struct broker_record *recs;
+    size_t nrecs;
+    struct store_order *rows;
+    size_t *rec_of;
+    size_t n;
+};
+
+/* p->next = the positions just past records [0, end) of b (-1 for a
+ * partition with none there). A poll gives each partition's records in
+ * offset order, so the last one seen is the furthest. */
+static void positions_upto(struct processor *p, const struct batch *b, size_t end)
+{
+    for (int i = 0; i < p->nparts; i++)
+        p->next[i] = -1;
+    for (size_t i = 0; i < end; i++)
+        p->next[b->recs[i].partition] = b->recs[i].offset + 1;
+}
+
+/* A commit of p->next went through. */
+static void committed(struct processor *p, size_t inserted, int64_t us)
+{
+    metrics_observe(SF_HIST_COMMIT, us);
+    metrics_proc_commit_ok();
+    sf_stats_commit(inserted);
+    metrics_proc_positions(p->next, p->nparts);
+    for (int i = 0; i < p->nparts; i++)
+        if (p->next[i] >= 0)
+            p->committed[i] = p->next[i];
+    if (p->conf.on_commit)
+        p->conf.on_commit(p->conf.opaque, inserted);
+}
+
+static int commit_range(struct processor *p, const struct batch *b, size_t lo, size_t hi,
+                        int isolating);
+
+/* Order i of b can never be stored (why: the store's message): quarantine
+ * its record, then commit the positions past it. */
+static int unstorable(struct processor *p, const struct batch *b, size_t i, const char *why)
+{
+    const struct broker_record *r = &b->recs[b->rec_of[i]];
+    char reason[640];
+    snprintf(reason, sizeof(reason), "the store cannot hold this order: %s", why);
+    log_error("processor: order %s (%s partition %d offset %" PRId64 ") can never be "
+              "stored: %s; quarantined, moving on", b->rows[i].o.order_id, p->topic,
+              r->partition, r->offset, why);
+    metrics_proc_unstorable();
+    if (p->conf.on_reject)
+        p->conf.on_reject(p->conf.opaque, p->topic, r, reason);
+    return commit_range(p, b, i + 1, i + 1, 1);
+}
+
+/* Apply orders [lo, hi) of b with the positions past their records (and
+ * past the records that are not orders up to the next order). Transient
+ * failures are retried with a growing pause, forever. Data failures: after
+ * DATA_ATTEMPTS (at the first one when isolating: the range is known to
+ * hold an order the store refuses) the range is applied as two halves, one
+ * after the other, down to the order that cannot be stored (see the top of
+ * this file). Returns 0 once all of [lo, hi) is committed or quarantined,
+ * -1 when asked to stop first (what is not committed is read again by the
+ * next run). */
+static int commit_range(struct processor *p, const struct batch *b, size_t lo, size_t hi,
+                        int isolating)
+{
+    size_t end = hi < b->n ? b->rec_of[hi] : b->nrecs, inserted;
+    int backoff = 100, data_failures = 0;
+    char err[512];
+    for (;;) {
+        int64_t t0 = sf_mono_us();
+        positions_upto(p, b, end);
+        if (store_apply(p->s, p->topic, b->rows + lo, hi - lo, p->next, p->nparts,
+                        &inserted, err, sizeof(err)) == 0) {
+            committed(p, inserted, sf_mono_us() - t0);
+            return 0;
+        }
+        metrics_store_error();
+        metrics_proc_failed(err);
+        if (hi > lo && store_error_kind(p->s) == STORE_ERR_DATA &&
+            (isolating || ++data_failures >= DATA_ATTEMPTS)) {
+            if (hi - lo == 1)
+                return unstorable(p, b, lo, err);
+            size_t mid = lo + (hi - lo) / 2;
+            log_warn("processor: the store refuses a value among %zu orders (%s); "
+                     "applying them in two parts to find it", hi - lo, err);
+            if (commit_range(p, b, lo, mid, 1))
+                return -1;
+            return commit_range(p, b, mid, hi, 1);
+        }
+        log_error("processor: applying %zu orders failed, will retry: %s", hi - lo, err);
+        if (atomic_load(&p->stop))
+            return -1; /* not committed: the next run reads them again */
+        pause_ms(backoff);
+        backoff = backoff < 5000 ? backoff * 2 : 5000;
+        metrics_store_retry();
+    }
+}
+
 static void *processor_main(void *arg)
 {
     struct processor *p = arg;
     size_t max = p->conf.batch_max;
     struct broker_record *recs = malloc(max * sizeof(*recs));
     struct store_order *rows = malloc(max * sizeof(*rows));
+    size_t *rec_of = malloc(max * sizeof(*rec_of));
     char err[512];
 
-    if (!recs || !rows) {
+    if (!recs || !rows || !rec_of) {
         log_error("processor: out of memory; not processing");
         goto out;
     }
@@ -186,48 +358,29 @@ static void *processor_main(void *arg)
             maybe_retain(p);
             continue;
         }
+        metrics_proc_pending(sf_mono_ms());
         size_t n = 0;
         for (int i = 0; i < got; i++)
             grow(p, recs[i].partition + 1);
-        int64_t *next = p->next;
-        for (int i = 0; i < p->nparts; i++)
-            next[i] = -1;
         for (int i = 0; i < got; i++) {
-            next[recs[i].partition] = recs[i].offset + 1;
             if (processor_decode_topic(&recs[i], p->topic, p->cat, &rows[n], err,
                                        sizeof(err))) {
                 reject(p, &recs[i], err);
                 continue;
             }
-            n++;
+            rec_of[n++] = (size_t)i;
         }
-        int backoff = 100;
-        size_t inserted;
-        int64_t t0 = sf_mono_us();
-        while (store_apply(p->s, p->topic, rows, n, next, p->nparts,
-                           &inserted, err, sizeof(err))) {
-            log_error("processor: applying %zu orders failed, will retry: %s", n, err);
-            metrics_store_error();
-            if (atomic_load(&p->stop))
-                goto out; /* not committed: the next run reads them again */
-            pause_ms(backoff);
-            backoff = backoff < 5000 ? backoff * 2 : 5000;
-            metrics_store_retry();
-            t0 = sf_mono_us();
-        }
-        metrics_observe(SF_HIST_COMMIT, sf_mono_us() - t0);
-        sf_stats_commit(inserted);
-        metrics_proc_positions(next, p->nparts);
-        for (int i = 0; i < p->nparts; i++)
-            if (next[i] >= 0)
-                p->committed[i] = next[i];
-        if (p->conf.on_commit)
-            p->conf.on_commit(p->conf.opaque, inserted);
+        struct batch b = {recs, (size_t)got, rows, rec_of, n};
+        if (commit_range(p, &b, 0, n, 0))
+            goto out;
+        metrics_proc_pending(0);
         maybe_retain(p);
     }
 out:
+    metrics_proc_pending(0);
     free(recs);
     free(rows);
+    free(rec_of);
     return NULL;
 }
 

@@ -56,6 +56,8 @@
 #include <errmsg.h>
 #include <inttypes.h>
 #include <mysqld_error.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -256,21 +258,12 @@ static int mysql_positions(struct store *b, const char *topic,
 
 /* --- apply --------------------------------------------------------------- */
 
-/* order_ids compare as the server's PAD SPACE collation does: trailing
- * spaces do not count. */
-static size_t key_len(const char *k)
-{
-    size_t l = strlen(k);
-    while (l && k[l - 1] == ' ')
-        l--;
-    return l;
-}
-
+/* order_ids compare byte for byte, as orders.uuid does since schema
+ * version 2 (a NO PAD binary collation, or VARBINARY; mysql_schema.c):
+ * "P-7" and "P-7 " are two orders. */
 static int key_cmp(const char *a, const char *b)
 {
-    size_t la = key_len(a), lb = key_len(b);
-    int c = memcmp(a, b, la < lb ? la : lb);
-    return c ? c : (la > lb) - (la < lb);
+    return strcmp(a, b);
 }
 
 struct idref {
@@ -633,6 +626,26 @@ static int stored_states(struct mysql_store *s, struct batch *b, char *errstr, s
     return 0;
 }
 
+/* Test hook: with SALESFLOW_TEST_STOP_IN_TXN=N in the environment, the
+ * process stops itself (SIGSTOP) inside its Nth transaction that inserts
+ * orders, after the aggregate updates and before COMMIT, with the row locks
+ * on sales held: tests/e2e/test_kafka_members.py shows that such a paused
+ * member does not stall the others. Unset (always, outside tests): nothing. */
+static void test_stop_in_txn(const struct batch *b)
+{
+    static _Atomic long seen;
+    const char *env = getenv("SALESFLOW_TEST_STOP_IN_TXN");
+    size_t added = 0;
+    if (!env || !*env)
+        return;
+    for (size_t i = 0; i < b->n; i++)
+        added += b->ins[i];
+    if (added && atomic_fetch_add(&seen, 1) + 1 == atol(env)) {
+        log_warn("SALESFLOW_TEST_STOP_IN_TXN: stopping inside a transaction");
+        raise(SIGSTOP);
+    }
+}
+
 /* One attempt: the whole batch in one transaction. Leaves it open on
  * failure; the caller rolls back. */
 static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
@@ -665,6 +678,7 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
         upsert_minute(s, dm, ndm, amt + nds, tm + nds, errstr, en) ||
         write_positions(s, topic, next, nparts, errstr, en))
         goto out;
+    test_stop_in_txn(b);
     if (mysql_commit(s->db)) {
         sfmy_db_fail(s, "COMMIT", errstr, en);
         goto out;
@@ -708,6 +722,7 @@ static int mysql_apply(struct store *bs, const char *topic, const struct store_o
     struct batch b;
     int rc = -1, backoff = 50;
 
+    s->last_errno = 0;          /* error_kind() describes this call */
     if (s->write_err[0]) {
         sf_err(-1, errstr, en, "%s", s->write_err);
         return -1;
@@ -748,6 +763,12 @@ static int mysql_apply(struct store *bs, const char *topic, const struct store_o
 out:
     batch_free(&b);
     return rc;
+}
+
+static enum store_error_kind mysql_error_kind(struct store *b)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    return sfmy_is_data_error(s->last_errno) ? STORE_ERR_DATA : STORE_ERR_TRANSIENT;
 }
 
 /* --- reset --------------------------------------------------------------- */
@@ -1073,4 +1094,5 @@ const struct store_ops mysql_store_ops = {
     .recent_orders = mysql_recent_orders,
     .positions = mysql_positions,
     .close = mysql_store_close,
+    .error_kind = mysql_error_kind,
 };

@@ -44,6 +44,20 @@ int sfmy_is_txn_retry(unsigned e)
            e == ER_TABLE_DEF_CHANGED || e == ER_NEED_REPREPARE;
 }
 
+/* Errors that say a value in the statement can never be stored as it is:
+ * the same rows fail the same way on every attempt. Not among them: a
+ * missing default or NULL in a NOT NULL column (a table altered by hand;
+ * every row would fail) and the state width (mysql.c; fixed by widening
+ * the columns, without a restart). */
+int sfmy_is_data_error(unsigned e)
+{
+    return e == ER_WARN_DATA_OUT_OF_RANGE || e == WARN_DATA_TRUNCATED ||
+           e == ER_TRUNCATED_WRONG_VALUE || e == ER_TRUNCATED_WRONG_VALUE_FOR_FIELD ||
+           e == ER_DATA_TOO_LONG || e == ER_INVALID_CHARACTER_STRING ||
+           e == ER_DIVISION_BY_ZERO || e == ER_DATETIME_FUNCTION_OVERFLOW ||
+           e == ER_CANNOT_CONVERT_CHARACTER;
+}
+
 int sfmy_is_privilege_error(unsigned e)
 {
     return e == ER_TABLEACCESS_DENIED_ERROR || e == ER_COLUMNACCESS_DENIED_ERROR ||
@@ -272,11 +286,12 @@ int sfmy_connect(struct mysql_store *s, char *errstr, size_t n)
         s->db = NULL;
         return -1;
     }
-    /* innodb_lock_wait_timeout stays well under the 60 s read timeout, so
-     * a lock wait ends as a lock wait, not as a lost connection. */
+    /* Lock waits are short (SFMY_LOCK_WAIT_S): a writer that holds a row
+     * another needs (a paused processor) costs the others a retry, not a
+     * stall; apply() retries a lock wait timeout like a deadlock. */
     if (sfmy_exec(s, "SET SESSION sql_mode = 'STRICT_ALL_TABLES,NO_ZERO_IN_DATE,"
                   "NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION',"
-                  " time_zone = '+00:00', innodb_lock_wait_timeout = 20",
+                  " time_zone = '+00:00', innodb_lock_wait_timeout = " SFMY_LOCK_WAIT_S,
                   "setting up the session", errstr, n) ||
         sfmy_exec(s, "SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED",
                   "setting up the session", errstr, n)) {
@@ -284,6 +299,22 @@ int sfmy_connect(struct mysql_store *s, char *errstr, size_t n)
         return -1;
     }
     if (mysql_autocommit(s->db, 1)) {
+        sfmy_db_fail(s, "setting up the session", errstr, n);
+        sfmy_disconnect(s);
+        return -1;
+    }
+    /* A process stopped (SIGSTOP, a debugger, a VM pause) inside apply()'s
+     * transaction would hold its row locks on sales until it resumes, and
+     * every other writer needs those rows. apply() sends its statements
+     * back to back, so a transaction idle for SFMY_IDLE_TXN_S is one whose
+     * client is not running: MariaDB (10.3+) then ends the connection,
+     * which rolls the transaction back and frees the locks; the client, if
+     * it ever resumes, finds the connection gone and retries the batch.
+     * MySQL has no such setting (ER_UNKNOWN_SYSTEM_VARIABLE): there the
+     * locks stay until the server's wait_timeout (docs/mysql.md). */
+    static const char idle[] = "SET SESSION idle_transaction_timeout = " SFMY_IDLE_TXN_S;
+    if (mysql_real_query(s->db, idle, (unsigned long)strlen(idle)) &&
+        mysql_errno(s->db) != ER_UNKNOWN_SYSTEM_VARIABLE) {
         sfmy_db_fail(s, "setting up the session", errstr, n);
         sfmy_disconnect(s);
         return -1;

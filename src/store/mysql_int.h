@@ -18,8 +18,11 @@
 #include <stdint.h>
 
 #define SFMY_STMT_CACHE 32      /* prepared statements kept per connection */
-#define SFMY_MAX_COLS 8         /* columns of a generic query */
+#define SFMY_MAX_COLS 10        /* columns of a generic query */
 #define SFMY_COL_BUF 512        /* bytes per column of a generic query */
+#define SFMY_LOCK_WAIT_S "5"    /* innodb_lock_wait_timeout of every session */
+#define SFMY_IDLE_TXN_S "10"    /* MariaDB: end a session idle this long inside
+                                 * a transaction (mysql_conn.c) */
 
 /* A statement text: head + rows × group joined by ',' + tail (group NULL:
  * head + tail, rows 1). Its address is its identity in the cache. */
@@ -55,6 +58,9 @@ struct mysql_store {
 int sfmy_is_conn_error(unsigned e);
 int sfmy_is_txn_retry(unsigned e);
 int sfmy_is_privilege_error(unsigned e);
+/* A value in the statement can never be stored as it is (too long, out of
+ * range, not a valid string): STORE_ERR_DATA. */
+int sfmy_is_data_error(unsigned e);
 /* Fill errstr with "mysql store URI: what: msg (hint)"; remember code and
  * msg in s. Returns -1. */
 int sfmy_report(struct mysql_store *s, unsigned code, const char *msg,

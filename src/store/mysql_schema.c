@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 1
+#define SCHEMA_VERSION 2
 #define LOCK_WAIT_S "30"
 
 /* Migration 1: the original sales_db and salesflow's own tables.
@@ -82,12 +82,43 @@ static const char *const migration1[] = {
     NULL,
 };
 
+/* Migration 2: orders.uuid holds every order_id the API accepts (1..64
+ * characters; it was VARCHAR(36), a UUID's length) and compares byte for
+ * byte, trailing spaces included. utf8mb4_bin is a PAD SPACE collation on
+ * MariaDB (every version) and MySQL alike: under it "P-7" and "P-7 " are
+ * one key, and the second order was taken for a duplicate of the first.
+ * The NO PAD binary collation is utf8mb4_nopad_bin on MariaDB (10.2+) and
+ * utf8mb4_0900_bin on MySQL 8; a server with neither gets VARBINARY(64).
+ * Rows are kept (ALTER TABLE … MODIFY; InnoDB rebuilds the table, which
+ * takes a while on a large one). Running it again changes nothing. */
+static const struct sql_text q_nopad = {
+    "SELECT COLLATION_NAME FROM information_schema.COLLATIONS WHERE COLLATION_NAME IN"
+    " ('utf8mb4_nopad_bin', 'utf8mb4_0900_bin') ORDER BY COLLATION_NAME DESC LIMIT 1",
+    NULL, NULL};
+
+static int first_col(void *opaque, char **col, unsigned ncols);
+
+static int migration2(struct mysql_store *s, const char *what, char *errstr, size_t n)
+{
+    char coll[64] = "", sql[256];
+    if (sfmy_query_str(s, &q_nopad, NULL, 0, first_col, coll, what, errstr, n))
+        return -1;
+    if (coll[0])
+        snprintf(sql, sizeof(sql), "ALTER TABLE orders MODIFY uuid VARCHAR(64)"
+                 " CHARACTER SET utf8mb4 COLLATE %s NOT NULL", coll);
+    else
+        snprintf(sql, sizeof(sql), "ALTER TABLE orders MODIFY uuid VARBINARY(64) NOT NULL");
+    return sfmy_exec(s, sql, what, errstr, n);
+}
+
 static const struct migration {
     int version;
     const char *description;
-    const char *const *sql;
+    const char *const *sql;     /* statements, or NULL and … */
+    int (*run)(struct mysql_store *s, const char *what, char *errstr, size_t n);
 } migrations[] = {
-    {1, "orders, sales, sales_minute, salesflow_offsets", migration1},
+    {1, "orders, sales, sales_minute, salesflow_offsets", migration1, NULL},
+    {2, "orders.uuid: 64 characters, compared byte for byte", NULL, migration2},
 };
 
 static const char create_schema_table[] =
@@ -107,7 +138,7 @@ static const struct sql_text q_record = {
     " VALUES (?, ?, UTC_TIMESTAMP(3))", NULL, NULL};
 static const struct sql_text q_columns = {
     "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE,"
-    " CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, EXTRA"
+    " CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, EXTRA, COLLATION_NAME"
     " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND"
     " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets')",
     NULL, NULL};
@@ -121,7 +152,9 @@ static const struct sql_text q_keys = {
 
 /* --- the shape check ----------------------------------------------------- */
 
-enum col_type { C_INT, C_DEC2, C_STR, C_TIME };
+/* C_KEY: the order_id key, byte-wise (migration 2): VARCHAR with a NO PAD
+ * binary collation, or VARBINARY, of min_len or more. */
+enum col_type { C_INT, C_DEC2, C_STR, C_TIME, C_KEY };
 
 struct col_req {
     const char *name;
@@ -130,7 +163,7 @@ struct col_req {
 };
 
 static const struct col_req orders_cols[] = {
-    {"uuid", C_STR, 36}, {"customer_id", C_INT, 0}, {"source", C_STR, 13},
+    {"uuid", C_KEY, SF_ORDER_ID_MAX}, {"customer_id", C_INT, 0}, {"source", C_STR, 13},
     {"quantity", C_INT, 0}, {"total", C_DEC2, 0}, {"created_at", C_TIME, 0},
     {"state", C_STR, 2},
 };
@@ -174,7 +207,17 @@ struct shape {
 struct shape_ctx {
     struct shape sh[SF_ARRAY_LEN(tables)];
     unsigned state_width;
+    int before_migrating;       /* C_KEY: any string (migration 2 fixes it) */
 };
+
+/* A collation that compares byte for byte without padding: MariaDB's
+ * *_nopad_bin, MySQL 8's *_0900_bin. */
+static int nopad_binary(const char *coll)
+{
+    size_t l = coll ? strlen(coll) : 0;
+    return (l > 10 && strcmp(coll + l - 10, "_nopad_bin") == 0) ||
+           (l > 9 && strcmp(coll + l - 9, "_0900_bin") == 0);
+}
 
 static void add_problem(struct shape *sh, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -204,7 +247,7 @@ static int on_column(void *opaque, char **col, unsigned ncols)
 {
     struct shape_ctx *c = opaque;
     struct shape *sh = shape_of(c, col[0]);
-    if (!sh || ncols < 8 || !col[1] || !col[2])
+    if (!sh || ncols < 9 || !col[1] || !col[2])
         return 0;
     sh->exists = 1;
     for (size_t i = 0; i < sh->t->ncols; i++) {
@@ -237,6 +280,23 @@ static int on_column(void *opaque, char **col, unsigned ncols)
             if (strcmp(dt, "datetime") && strcmp(dt, "timestamp"))
                 add_problem(sh, "%s is %s, needs DATETIME", r->name, ct);
             break;
+        case C_KEY: {
+            int ok;
+            if (c->before_migrating)
+                ok = !strcmp(dt, "varchar") || !strcmp(dt, "char") ||
+                     !strcmp(dt, "varbinary");
+            else
+                ok = clen >= r->min_len &&
+                     (!strcmp(dt, "varbinary") ||
+                      (!strcmp(dt, "varchar") && nopad_binary(col[8])));
+            if (!ok)
+                add_problem(sh, "%s is %s%s%s, needs VARCHAR(%u) with a NO PAD binary "
+                            "collation (utf8mb4_nopad_bin; MySQL 8: utf8mb4_0900_bin) or "
+                            "VARBINARY(%u): order_ids have up to %u characters and "
+                            "compare byte for byte", r->name, ct, col[8] ? " " : "",
+                            col[8] ? col[8] : "", r->min_len, r->min_len, r->min_len);
+            break;
+        }
         }
         if (sh->t->autoinc && strcmp(r->name, sh->t->autoinc) == 0 &&
             (!col[7] || !strstr(col[7], "auto_increment")))
@@ -270,6 +330,7 @@ int sfmy_check_shape(struct mysql_store *s, int require_all, char *errstr, size_
         goto out;
     }
     c->state_width = 255;
+    c->before_migrating = !require_all;
     for (size_t i = 0; i < SF_ARRAY_LEN(tables); i++)
         c->sh[i].t = &tables[i];
     if (sfmy_query_str(s, &q_columns, NULL, 0, on_column, c,
@@ -354,9 +415,11 @@ static int run_migrations(struct mysql_store *s, int version, char *errstr, size
         snprintf(what, sizeof(what), "schema migration %d", m->version);
         if (sfmy_exec(s, create_schema_table, what, errstr, n))
             return -1;
-        for (const char *const *q = m->sql; *q; q++)
+        for (const char *const *q = m->sql; q && *q; q++)
             if (sfmy_exec(s, *q, what, errstr, n))
                 return -1;
+        if (m->run && m->run(s, what, errstr, n))
+            return -1;
         snprintf(ver, sizeof(ver), "%d", m->version);
         const char *rp[] = {ver, m->description};
         if (sfmy_query_str(s, &q_record, rp, 2, NULL, NULL, what, errstr, n))

@@ -100,9 +100,14 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
     s->base.ops = &sqlite_store_ops;
     /* SQLite would create the file 0644 less the umask, and gives its -wal
      * and -shm the main file's mode: create it 0600 first, so all three are
-     * the owner's alone (an empty file is an empty database). */
+     * the owner's alone (an empty file is an empty database). Only when it
+     * does not exist (O_EXCL): closing a descriptor of a file drops every
+     * POSIX lock this process holds on it, so opening and closing an
+     * existing database here would pull the locks from under another
+     * connection of the same process (run's processor, when the dashboard
+     * opens its own). */
     if (*path && strcmp(path, ":memory:") != 0) {
-        int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+        int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd >= 0)
             close(fd);
     }

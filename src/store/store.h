@@ -74,6 +74,19 @@ struct store_position {
 
 struct store;
 
+/* Why the last apply() failed (store_ops.error_kind). */
+enum store_error_kind {
+    /* The same batch may well succeed later: the server is away, a lock
+     * wait or deadlock, read-only, a disk full, a column to be widened.
+     * Retried as it is, forever; never skipped. */
+    STORE_ERR_TRANSIENT = 0,
+    /* A value in the batch can never be stored as it is (too long for its
+     * column, out of range, not a valid string): the same rows fail the
+     * same way every time. Which row is not said; the processor finds it
+     * by applying parts of the batch. */
+    STORE_ERR_DATA,
+};
+
 struct store_ops {
     const char *scheme;
     int (*open)(struct store **out, const char *where, char *errstr,
@@ -126,6 +139,9 @@ struct store_ops {
                      struct store_position **rows, size_t *n, char *errstr,
                      size_t errstr_size);
     void (*close)(struct store *s);
+    /* Optional (NULL: every failure is transient): the kind of the last
+     * failed apply(). */
+    enum store_error_kind (*error_kind)(struct store *s);
 };
 
 struct store {
@@ -205,6 +221,10 @@ static inline int store_positions(struct store *s, const char *topic,
     if (!s->ops->positions)
         return store_unsupported(s, "log-position", e, en);
     return s->ops->positions(s, topic, rows, n, e, en);
+}
+static inline enum store_error_kind store_error_kind(struct store *s)
+{
+    return s->ops->error_kind ? s->ops->error_kind(s) : STORE_ERR_TRANSIENT;
 }
 static inline void store_close(struct store *s)
 {

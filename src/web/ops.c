@@ -5,8 +5,13 @@
  *
  * Readiness checks what this process has: the log is open (ingesting
  * processes), the store answers a query (processes with a store), and the
- * processor in this process is within --ready-lag records of the log end.
- * The JSON body names each check and, for a failing one, what is wrong.
+ * processor in this process is within --ready-lag records of the log end
+ * and making progress: not ready after READY_MAX_FAILURES store failures in
+ * a row (every commit failing: a full disk, a read-only or unreachable
+ * server), nor while records it has polled have waited READY_STALL_S
+ * without a commit (a server that hangs, a lock held by a stopped writer),
+ * however small the lag. The JSON body names each check and, for a failing
+ * one, what is wrong.
  */
 #include "core/metrics.h"
 #include "ingest/http.h"
@@ -16,6 +21,9 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+#define READY_MAX_FAILURES 3    /* store failures in a row: not ready */
+#define READY_STALL_S 30        /* records in hand this long uncommitted: not ready */
 
 enum MHD_Result web_readyz(struct http_req *r)
 {
@@ -41,8 +49,20 @@ enum MHD_Result web_readyz(struct http_req *r)
     }
     if (ctx->ready_lag > 0) {
         int64_t lag = metrics_total_lag();
-        int ok = lag >= 0 && lag <= ctx->ready_lag;
-        if (lag < 0)
+        struct metrics_proc_health h;
+        metrics_proc_health(&h);
+        int ok = lag >= 0 && lag <= ctx->ready_lag &&
+                 h.failures_in_row < READY_MAX_FAILURES &&
+                 h.stalled_ms < READY_STALL_S * 1000;
+        if (h.failures_in_row >= READY_MAX_FAILURES)
+            snprintf(err, sizeof(err), "%" PRId64 " commits failed in a row (not ready at "
+                     "%d): %s", h.failures_in_row, READY_MAX_FAILURES, h.last_error);
+        else if (h.stalled_ms >= READY_STALL_S * 1000)
+            snprintf(err, sizeof(err), "no commit for %" PRId64 " s while records wait "
+                     "(not ready at %d s)%s%s", h.stalled_ms / 1000, READY_STALL_S,
+                     h.failures_in_row ? "; last error: " : "",
+                     h.failures_in_row ? h.last_error : "");
+        else if (lag < 0)
             snprintf(err, sizeof(err), "no position committed yet");
         else
             snprintf(err, sizeof(err), "lag %" PRId64 " records (limit %" PRId64 ")",
