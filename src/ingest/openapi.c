@@ -6,10 +6,19 @@
  * The document is one compact string literal. Its list of sources shows the
  * defaults; a server started with --sources answers with its own list
  * (patched in when the document is served).
+ *
+ * /docs carries the document inside a <script type="application/json">
+ * block. Operator-set text (the sources) must not end that block, so the
+ * JSON is written there with < > & U+2028 U+2029 as \u escapes (the same
+ * JSON to a parser, no markup to the HTML one). The page's one script
+ * runs under a Content-Security-Policy that allows only it, by a nonce
+ * drawn for each answer: anything else that got into the page would not run.
  */
 #include "ingest/http.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 static const char spec[] =
     "{\"openapi\":\"3.1.0\",\"info\":{\"title\":\"salesflow\",\"version\":\"0.1.0\",\"description\":"
@@ -214,7 +223,10 @@ static const char spec[] =
 static const char docs_head[] =
     "<!doctype html><html lang=en><head><meta charset=utf-8>"
     "<meta name=viewport content=\"width=device-width,initial-scale=1\">"
-    "<title>salesflow API</title><style>"
+    "<title>salesflow API</title><style nonce=\"";
+/* docs_head NONCE docs_head_b SPEC docs_tail_a NONCE docs_tail_b */
+static const char docs_head_b[] =
+    "\">"
     "body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}"
     "h2{border-bottom:1px solid #ddd;margin-top:2em}code,pre{background:#f5f5f5;border-radius:3px}"
     "pre{padding:.6em;overflow:auto;font-size:13px}.m{display:inline-block;min-width:4em;"
@@ -224,8 +236,9 @@ static const char docs_head[] =
     "</style></head><body><div id=doc>Loading…</div>"
     "<script type=\"application/json\" id=spec>";
 
-static const char docs_tail[] =
-    "</script><script>"
+static const char docs_tail_a[] = "</script><script nonce=\"";
+static const char docs_tail_b[] =
+    "\">"
     "(function(){var s=JSON.parse(document.getElementById('spec').textContent);"
     "function e(t){return String(t).replace(/[&<>]/g,function(c){return{'&':'&amp;','<':'&lt;','>':'&gt;'}[c]})}"
     "function ref(x){if(x&&x.$ref){var n=x.$ref.split('/').pop();return s.components.schemas[n]}return x}"
@@ -286,19 +299,87 @@ enum MHD_Result ingest_openapi(struct http_req *r)
     return rc;
 }
 
+/* Append json to out for a <script> block of HTML: the characters that
+ * could end the block or the line of a script, which in valid JSON appear
+ * only inside strings, as \u escapes. */
+static int append_html_safe(struct sf_buf *out, const char *json, size_t n)
+{
+    int rc = 0;
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = (const unsigned char *)json + i;
+        const char *esc = NULL;
+        size_t skip = 1;
+        if (*p == '<')
+            esc = "\\u003c";
+        else if (*p == '>')
+            esc = "\\u003e";
+        else if (*p == '&')
+            esc = "\\u0026";
+        else if (*p == 0xe2 && i + 2 < n && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            esc = p[2] == 0xa8 ? "\\u2028" : "\\u2029";
+            skip = 3;
+        }
+        if (!esc)
+            continue;
+        rc |= sf_buf_append(out, json + from, i - from);
+        rc |= sf_buf_append(out, esc, 6);
+        i += skip - 1;
+        from = i + 1;
+    }
+    rc |= sf_buf_append(out, json + from, n - from);
+    return rc ? -1 : 0;
+}
+
 enum MHD_Result ingest_docs(struct http_req *r)
 {
-    struct sf_buf b;
-    sf_buf_init(&b, sizeof(spec) + sizeof(docs_head) + sizeof(docs_tail) + 4096);
-    int rc = sf_buf_append(&b, docs_head, sizeof(docs_head) - 1);
-    rc |= build_spec(&b);
-    rc |= sf_buf_append(&b, docs_tail, sizeof(docs_tail) - 1);
-    if (rc) {
+    struct sf_buf spec_b, b;
+    unsigned char rnd[16];
+    char nonce[33], csp[256];
+    /* getrandom fails only before the kernel has entropy; a nonce from the
+     * clock then still changes with each answer. */
+    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+        uint64_t t = (uint64_t)sf_mono_ms() ^ ((uint64_t)sf_now_ms() << 20);
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            rnd[i] = (unsigned char)(t >> (i % 8 * 8)) ^ (unsigned char)(i * 131);
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(csp, sizeof(csp), "default-src 'none'; script-src 'nonce-%s'; "
+             "style-src 'nonce-%s'; "
+             "frame-ancestors 'none'; base-uri 'none'; form-action 'none'", nonce, nonce);
+
+    sf_buf_init(&spec_b, sizeof(spec) + 4096);
+    sf_buf_init(&b, 2 * sizeof(spec) + sizeof(docs_head) + sizeof(docs_head_b) +
+                        sizeof(docs_tail_b) + 4096);
+    int rc = build_spec(&spec_b);
+    rc |= sf_buf_append(&b, docs_head, sizeof(docs_head) - 1);
+    rc |= sf_buf_append(&b, nonce, strlen(nonce));
+    rc |= sf_buf_append(&b, docs_head_b, sizeof(docs_head_b) - 1);
+    if (!rc)
+        rc |= append_html_safe(&b, spec_b.data, spec_b.len);
+    rc |= sf_buf_append(&b, docs_tail_a, sizeof(docs_tail_a) - 1);
+    rc |= sf_buf_append(&b, nonce, strlen(nonce));
+    rc |= sf_buf_append(&b, docs_tail_b, sizeof(docs_tail_b) - 1);
+    sf_buf_free(&spec_b);
+    if (rc || !b.data) {
         sf_buf_free(&b);
         return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
-    enum MHD_Result res = http_reply(r, MHD_HTTP_OK, "text/html; charset=utf-8",
-                                     b.data, b.len);
-    sf_buf_free(&b);
+    /* A GET: always libmicrohttpd's connection (the fast path takes only
+     * the ingestion POSTs). */
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        sf_buf_free(&b);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Content-Security-Policy", csp);
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    enum MHD_Result res = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
     return res;
 }

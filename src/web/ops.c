@@ -6,7 +6,9 @@
  * Readiness checks what this process has: the log is open (ingesting
  * processes), the store answers a query (processes with a store), and the
  * processor in this process is within --ready-lag records of the log end.
- * The JSON body names each check and, for a failing one, what is wrong.
+ * The JSON body names each check and, for a failing one, what is wrong
+ * (for the store only "store unavailable": its error, which may name its
+ * URI, user or files, goes to the log).
  */
 #include "core/metrics.h"
 #include "ingest/http.h"
@@ -35,8 +37,11 @@ enum MHD_Result web_readyz(struct http_req *r)
         int rc = store_sales(ctx->web->store, &rows, &n, err, sizeof(err));
         pthread_mutex_unlock(&ctx->web->mu);
         free(rows);
+        /* The detail is for the log: this route is open to anyone. */
+        if (rc)
+            log_error("GET /readyz: %s", err);
         sf_buf_printf(&b, "%s\"store\":", ctx->broker ? "," : "");
-        sf_buf_json_str(&b, rc ? err : "ok");
+        sf_buf_json_str(&b, rc ? "store unavailable" : "ok");
         ready &= rc == 0;
     }
     if (ctx->ready_lag > 0) {
