@@ -527,8 +527,9 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
     unsigned nthreads = (unsigned)(threads > 0 ? threads : 2);
     errno = 0;
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s,
-                            MHD_OPTION_THREAD_POOL_SIZE, nthreads,
+                            /* First, or libmicrohttpd prints a warning itself. */
                             MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+                            MHD_OPTION_THREAD_POOL_SIZE, nthreads,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
                             MHD_OPTION_CONNECTION_LIMIT, mhd_conns,
