@@ -14,13 +14,16 @@
  * the latest by the heartbeat comment sent every WEB_HEARTBEAT_MS.
  *
  * The 256 streams are shared, so one client must not hold them all: one
- * peer address gets at most WEB_STREAMS_PER_CLIENT (429 past that), and a
- * stream whose data is not being read is dropped. Not read means more than
- * WEB_STALL_BYTES of it still unsent in the socket (SIOCOUTQ: the client's
- * receive window is full) for WEB_STALL_MS on end; the reader checks at
- * each write, and the dispatcher wakes a stream in that state every second
- * to check again. (A socket so full that libmicrohttpd cannot write at all
- * never reaches the reader: libmicrohttpd's own idle timeout closes it.)
+ * peer address (IPv6: one /64) gets at most WEB_STREAMS_PER_CLIENT (429
+ * past that), and a stream whose data is not being read is dropped. Not
+ * read means more than WEB_STALL_BYTES of it still unsent in the socket
+ * (SIOCOUTQ: the client's receive window is full) for WEB_STALL_MS on end;
+ * the reader checks at each write, and the dispatcher wakes a stream in
+ * that state every second to check again. (A socket so full that
+ * libmicrohttpd cannot write at all never reaches the reader:
+ * libmicrohttpd's own idle timeout closes it.) A client with a large
+ * receive window fills it slowly on a quiet store (heartbeats are a few
+ * bytes), so it is the per-client cap that bounds what one client holds.
  *
  * Locks: smu guards the client list; each client's mu guards its own
  * state. The dispatcher takes a reference on each client under smu and
@@ -231,9 +234,12 @@ enum MHD_Result web_api_stream(struct http_req *r)
 
     pthread_mutex_lock(&w->smu);
     int full = w->nclients >= WEB_STREAMS_MAX, closing = atomic_load(&w->closing);
+    /* One client: one IPv4 address, or one IPv6 /64 (what one host or
+     * site is given, so its many addresses count as one). */
+    size_t cmp = c->family == AF_INET6 ? 8 : 4;
     int mine = 0;
     for (struct web_client *o = w->clients; o && c->family; o = o->next)
-        mine += o->family == c->family && !memcmp(o->addr, c->addr, sizeof(c->addr));
+        mine += o->family == c->family && !memcmp(o->addr, c->addr, cmp);
     int over = mine >= WEB_STREAMS_PER_CLIENT;
     if (!full && !closing && !over) {
         c->refs = 1;
