@@ -58,7 +58,7 @@ static struct tracked *tracked_of(struct MHD_Connection *c)
 static const char timeout_reply[] =
     "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
     "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
-    "Content-Length: 91\r\n\r\n"
+    "Content-Length: 92\r\n\r\n"
     "{\"detail\":\"Request Timeout: the request was not received in time; the "
     "connection is closed\"}";
 

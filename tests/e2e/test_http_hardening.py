@@ -159,6 +159,35 @@ class DocsAndHeadersTest(unittest.TestCase):
         self.assertEqual(h.get("x-content-type-options"), ["nosniff"])
 
 
+class CannedAnswersTest(unittest.TestCase):
+    def test_timeout_and_busy_answers_say_nosniff(self):
+        # The connection tracker writes these two itself: the 408 of a
+        # connection that sent nothing, the 503 of one past the cap.
+        s = Server(extra=["--header-timeout", "1", "--max-connections", "2"]).start()
+        try:
+            time.sleep(0.5)     # the start-up checks' connections are gone
+            with socket.create_connection(("127.0.0.1", s.port), timeout=10) as idle, \
+                    socket.create_connection(("127.0.0.1", s.port), timeout=10):
+                time.sleep(0.3)
+                busy = send_raw(s.port, b"", timeout=5, wait_close=True)
+                got = b""
+                while True:
+                    chunk = idle.recv(4096)
+                    if not chunk:
+                        break
+                    got += chunk
+            st, h = head_of(got)
+            self.assertEqual(st, 408, got)
+            self.assertEqual(h.get("x-content-type-options"), ["nosniff"])
+            self.assertEqual(len(got.split(b"\r\n\r\n", 1)[1]),
+                             int(h["content-length"][0]))
+            st, h = head_of(busy)
+            self.assertEqual(st, 503, busy)
+            self.assertEqual(h.get("x-content-type-options"), ["nosniff"])
+        finally:
+            s.cleanup()
+
+
 class StoreErrorsTest(unittest.TestCase):
     def test_store_errors_name_nothing(self):
         s = Server().start()
