@@ -57,13 +57,15 @@ static struct tracked *tracked_of(struct MHD_Connection *c)
 
 static const char timeout_reply[] =
     "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\n"
-    "Content-Type: application/json\r\nContent-Length: 91\r\n\r\n"
+    "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
+    "Content-Length: 92\r\n\r\n"
     "{\"detail\":\"Request Timeout: the request was not received in time; the "
     "connection is closed\"}";
 
 static const char busy_reply[] =
     "HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 1\r\n"
-    "Content-Type: application/json\r\nContent-Length: 64\r\n\r\n"
+    "Content-Type: application/json\r\nX-Content-Type-Options: nosniff\r\n"
+    "Content-Length: 64\r\n\r\n"
     "{\"detail\":\"Too many open connections; retry in a second or two\"}";
 
 static void *reaper_main(void *arg)

@@ -133,7 +133,7 @@ void fastpath_reply(struct http_req *r, unsigned status, const char *ctype,
         sf_buf_append(&c->out, "Connection: close\r\n", 19);
     sf_buf_append(&c->out, "Content-Type: ", 14);
     put_str(&c->out, ctype);
-    sf_buf_append(&c->out, "\r\n", 2);
+    sf_buf_append(&c->out, "\r\nX-Content-Type-Options: nosniff\r\n", 35);
     if (hname) {
         put_str(&c->out, hname);
         sf_buf_append(&c->out, ": ", 2);

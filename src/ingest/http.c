@@ -24,6 +24,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <sys/resource.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -95,6 +96,7 @@ static enum MHD_Result reply_hdr(struct http_req *r, unsigned status, const char
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     if (hname)
         MHD_add_response_header(resp, hname, hval);
     enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
@@ -107,6 +109,9 @@ enum MHD_Result http_reply(struct http_req *r, unsigned status, const char *ctyp
 {
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         return reply_hdr(r, status, ctype, body, len, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    /* A client over its own share (of live streams): later, not at once. */
+    if (status == MHD_HTTP_TOO_MANY_REQUESTS)
+        return reply_hdr(r, status, ctype, body, len, MHD_HTTP_HEADER_RETRY_AFTER, "10");
     return reply_hdr(r, status, ctype, body, len, NULL, NULL);
 }
 
@@ -385,6 +390,22 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
     return http_run(r);
 }
 
+/* libmicrohttpd's own messages (a client that went away mid-request, a
+ * failed accept, ...) go through our logger, so that every line of stderr
+ * has the configured format. They are warnings: most are about a client,
+ * the rest about resources. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    char msg[1024];
+    (void)cls;
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    size_t n = strlen(msg);
+    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+        msg[--n] = '\0';
+    if (n)
+        log_warn("http: %s", msg);
+}
+
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe)
 {
@@ -506,6 +527,8 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
     unsigned nthreads = (unsigned)(threads > 0 ? threads : 2);
     errno = 0;
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, access_handler, s,
+                            /* First, or libmicrohttpd prints a warning itself. */
+                            MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
                             MHD_OPTION_THREAD_POOL_SIZE, nthreads,
                             MHD_OPTION_NOTIFY_COMPLETED, completed, s,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,

@@ -99,7 +99,8 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
 void http_quiesce(struct http_server *s);
 void http_stop(struct http_server *s);
 
-/* Queue r's response with a copy of body (503s get Retry-After: 1). */
+/* Queue r's response with a copy of body (503s get Retry-After: 1, 429s
+ * Retry-After: 10; every answer X-Content-Type-Options: nosniff). */
 enum MHD_Result http_reply(struct http_req *r, unsigned status,
                            const char *ctype, const char *body, size_t len);
 enum MHD_Result http_reply_json(struct http_req *r, unsigned status, const char *json);

@@ -6,10 +6,19 @@
  * The document is one compact string literal. Its list of sources shows the
  * defaults; a server started with --sources answers with its own list
  * (patched in when the document is served).
+ *
+ * /docs carries the document inside a <script type="application/json">
+ * block. Operator-set text (the sources) must not end that block, so the
+ * JSON is written there with < > & U+2028 U+2029 as \u escapes (the same
+ * JSON to a parser, no markup to the HTML one). The page's one script
+ * runs under a Content-Security-Policy that allows only it, by a nonce
+ * drawn for each answer: anything else that got into the page would not run.
  */
 #include "ingest/http.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <sys/random.h>
 
 static const char spec[] =
     "{\"openapi\":\"3.1.0\",\"info\":{\"title\":\"salesflow\",\"version\":\"0.1.0\",\"description\":"
@@ -76,7 +85,9 @@ static const char spec[] =
     "1\":{\"description\":\"No or wrong API key (only when the server has API keys): {\\\"detail\\\":"
     "\\\"Not authenticated: \\u2026\\\"} or {\\\"detail\\\":\\\"Invalid API key\\\"}. Header WWW-Auth"
     "enticate: Bearer.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/schem"
-    "as/Message\"}}}},\"408\":{\"description\":\"The headers or the body did not arrive within the re"
+    "as/Message\"}}}},"
+    "\"404\":{\"description\":\"This server does not ingest orders (salesflow serve has no log): {\\\"detail\\\":\\\"this server does not ingest orders\\\"}; retrying never helps.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Message\"}}}},"
+    "\"408\":{\"description\":\"The headers or the body did not arrive within the re"
     "ad timeouts (--header-timeout, --body-timeout); the connection is closed.\",\"content\":{\"appli"
     "cation/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Message\"}}}},\"413\":{\"description"
     "\":\"Body larger than the limit (1 MiB for /orderitem, --max-body for /v1/orders), or more rows "
@@ -110,7 +121,9 @@ static const char spec[] =
     ",\"401\":{\"description\":\"No or wrong API key (only when the server has API keys): {\\\"detail"
     "\\\":\\\"Not authenticated: \\u2026\\\"} or {\\\"detail\\\":\\\"Invalid API key\\\"}. Header WWW"
     "-Authenticate: Bearer.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/"
-    "schemas/Message\"}}}},\"408\":{\"description\":\"The headers or the body did not arrive within t"
+    "schemas/Message\"}}}},"
+    "\"404\":{\"description\":\"This server does not ingest orders (salesflow serve has no log): {\\\"detail\\\":\\\"this server does not ingest orders\\\"}; retrying never helps.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Message\"}}}},"
+    "\"408\":{\"description\":\"The headers or the body did not arrive within t"
     "he read timeouts (--header-timeout, --body-timeout); the connection is closed.\",\"content\":{\""
     "application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Message\"}}}},\"413\":{\"descrip"
     "tion\":\"Body larger than the limit (1 MiB for /orderitem, --max-body for /v1/orders), or more r"
@@ -150,7 +163,7 @@ static const char spec[] =
     " filters}.\",\"content\":{\"application/json\":{\"schema\":{\"type\":\"object\"}}}},\"400\":{\"d"
     "escription\":\"Unknown or bad query parameter: {\\\"detail\\\":\\\"...\\\"}.\",\"content\":{\"ap"
     "plication/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Message\"}}}},\"503\":{\"descripti"
-    "on\":\"The store cannot answer; the detail names it.\",\"content\":{\"application/json\":{\"sche"
+    "on\":\"The store cannot answer: {\\\"detail\\\":\\\"store unavailable\\\"}; the reason is in the server's log.\",\"content\":{\"application/json\":{\"sche"
     "ma\":{\"$ref\":\"#/components/schemas/Message\"}}}}}}},\"/api/sales/minute\":{\"get\":{\"summary"
     "\":\"sales_minute summed per (minute, source) over a time range\",\"parameters\":[{\"name\":\"so"
     "urce\",\"in\":\"query\",\"required\":false,\"description\":\"A source, or several as source=A,B "
@@ -165,8 +178,7 @@ static const char spec[] =
     "ources, filters}; only minutes with sales, by created_at.\",\"content\":{\"application/json\":{"
     "\"schema\":{\"type\":\"object\"}}}},\"400\":{\"description\":\"Unknown or bad query parameter: {"
     "\\\"detail\\\":\\\"...\\\"}.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/compo"
-    "nents/schemas/Message\"}}}},\"503\":{\"description\":\"The store cannot answer; the detail names"
-    " it.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Message\"}"
+    "nents/schemas/Message\"}}}},\"503\":{\"description\":\"The store cannot answer: {\\\"detail\\\":\\\"store unavailable\\\"}; the reason is in the server's log.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Message\"}"
     "}}}}}},\"/api/sales/second\":{\"get\":{\"summary\":\"Orders and revenue per second that reached "
     "the store\",\"parameters\":[{\"name\":\"source\",\"in\":\"query\",\"required\":false,\"descripti"
     "on\":\"A source, or several as source=A,B or repeated.\",\"schema\":{\"type\":\"string\"}},{\"na"
@@ -178,7 +190,7 @@ static const char spec[] =
     "es.\",\"content\":{\"application/json\":{\"schema\":{\"type\":\"object\"}}}},\"400\":{\"descript"
     "ion\":\"Unknown or bad query parameter: {\\\"detail\\\":\\\"...\\\"}.\",\"content\":{\"applicati"
     "on/json\":{\"schema\":{\"$ref\":\"#/components/schemas/Message\"}}}},\"503\":{\"description\":\""
-    "The store cannot answer; the detail names it.\",\"content\":{\"application/json\":{\"schema\":{"
+    "The store cannot answer: {\\\"detail\\\":\\\"store unavailable\\\"}; the reason is in the server's log.\",\"content\":{\"application/json\":{\"schema\":{"
     "\"$ref\":\"#/components/schemas/Message\"}}}}}}},\"/api/orders\":{\"get\":{\"summary\":\"The lat"
     "est orders, newest created_at first\",\"parameters\":[{\"name\":\"source\",\"in\":\"query\",\"re"
     "quired\":false,\"description\":\"A source, or several as source=A,B or repeated.\",\"schema\":{"
@@ -189,17 +201,15 @@ static const char spec[] =
     "rder_id, customer_id, source, state, quantity, total, created_at}], filters}.\",\"content\":{\"a"
     "pplication/json\":{\"schema\":{\"type\":\"object\"}}}},\"400\":{\"description\":\"Unknown or bad"
     " query parameter: {\\\"detail\\\":\\\"...\\\"}.\",\"content\":{\"application/json\":{\"schema\":"
-    "{\"$ref\":\"#/components/schemas/Message\"}}}},\"503\":{\"description\":\"The store cannot answe"
-    "r; the detail names it.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components"
+    "{\"$ref\":\"#/components/schemas/Message\"}}}},\"503\":{\"description\":\"The store cannot answer: {\\\"detail\\\":\\\"store unavailable\\\"}; the reason is in the server's log.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components"
     "/schemas/Message\"}}}}}}},\"/api/pipeline\":{\"get\":{\"summary\":\"Ingest rate, processor commi"
     "ts and lag per partition, rejected and quarantined counts, last commit time, live streams\",\"re"
     "sponses\":{\"200\":{\"description\":\"The pipeline panel's figures.\",\"content\":{\"application"
-    "/json\":{\"schema\":{\"type\":\"object\"}}}},\"503\":{\"description\":\"The store cannot answer;"
-    " the detail names it.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/s"
+    "/json\":{\"schema\":{\"type\":\"object\"}}}},\"503\":{\"description\":\"The store cannot answer: {\\\"detail\\\":\\\"store unavailable\\\"}; the reason is in the server's log.\",\"content\":{\"application/json\":{\"schema\":{\"$ref\":\"#/components/s"
     "chemas/Message\"}}}}}}},\"/api/stream\":{\"get\":{\"summary\":\"Server-Sent Events: a notice aft"
     "er each store commit\",\"responses\":{\"200\":{\"description\":\"text/event-stream; reconnect wi"
     "th Last-Event-ID.\",\"content\":{\"text/event-stream\":{\"schema\":{\"type\":\"string\"}}}},\"50"
-    "3\":{\"description\":\"256 streams are open already (Retry-After), or no store here.\"}}}},\"/he"
+    "3\":{\"description\":\"256 streams are open already (Retry-After), or no store here.\"},\"429\":{\"description\":\"8 streams from this client address are open already (Retry-After).\"}}}},\"/he"
     "althz\":{\"get\":{\"summary\":\"Liveness\",\"responses\":{\"200\":{\"description\":\"Alive.\"}}}"
     "},\"/readyz\":{\"get\":{\"summary\":\"Readiness: the log is open, the store answers, the process"
     "or is within --ready-lag of the log end and commits (not after 3 failed commits in a row, n"
@@ -223,7 +233,10 @@ static const char spec[] =
 static const char docs_head[] =
     "<!doctype html><html lang=en><head><meta charset=utf-8>"
     "<meta name=viewport content=\"width=device-width,initial-scale=1\">"
-    "<title>salesflow API</title><style>"
+    "<title>salesflow API</title><style nonce=\"";
+/* docs_head NONCE docs_head_b SPEC docs_tail_a NONCE docs_tail_b */
+static const char docs_head_b[] =
+    "\">"
     "body{font:15px/1.5 system-ui,sans-serif;max-width:960px;margin:2em auto;padding:0 1em;color:#222}"
     "h2{border-bottom:1px solid #ddd;margin-top:2em}code,pre{background:#f5f5f5;border-radius:3px}"
     "pre{padding:.6em;overflow:auto;font-size:13px}.m{display:inline-block;min-width:4em;"
@@ -233,8 +246,9 @@ static const char docs_head[] =
     "</style></head><body><div id=doc>Loading…</div>"
     "<script type=\"application/json\" id=spec>";
 
-static const char docs_tail[] =
-    "</script><script>"
+static const char docs_tail_a[] = "</script><script nonce=\"";
+static const char docs_tail_b[] =
+    "\">"
     "(function(){var s=JSON.parse(document.getElementById('spec').textContent);"
     "function e(t){return String(t).replace(/[&<>]/g,function(c){return{'&':'&amp;','<':'&lt;','>':'&gt;'}[c]})}"
     "function ref(x){if(x&&x.$ref){var n=x.$ref.split('/').pop();return s.components.schemas[n]}return x}"
@@ -295,19 +309,87 @@ enum MHD_Result ingest_openapi(struct http_req *r)
     return rc;
 }
 
+/* Append json to out for a <script> block of HTML: the characters that
+ * could end the block or the line of a script, which in valid JSON appear
+ * only inside strings, as \u escapes. */
+static int append_html_safe(struct sf_buf *out, const char *json, size_t n)
+{
+    int rc = 0;
+    size_t from = 0;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = (const unsigned char *)json + i;
+        const char *esc = NULL;
+        size_t skip = 1;
+        if (*p == '<')
+            esc = "\\u003c";
+        else if (*p == '>')
+            esc = "\\u003e";
+        else if (*p == '&')
+            esc = "\\u0026";
+        else if (*p == 0xe2 && i + 2 < n && p[1] == 0x80 && (p[2] == 0xa8 || p[2] == 0xa9)) {
+            esc = p[2] == 0xa8 ? "\\u2028" : "\\u2029";
+            skip = 3;
+        }
+        if (!esc)
+            continue;
+        rc |= sf_buf_append(out, json + from, i - from);
+        rc |= sf_buf_append(out, esc, 6);
+        i += skip - 1;
+        from = i + 1;
+    }
+    rc |= sf_buf_append(out, json + from, n - from);
+    return rc ? -1 : 0;
+}
+
 enum MHD_Result ingest_docs(struct http_req *r)
 {
-    struct sf_buf b;
-    sf_buf_init(&b, sizeof(spec) + sizeof(docs_head) + sizeof(docs_tail) + 4096);
-    int rc = sf_buf_append(&b, docs_head, sizeof(docs_head) - 1);
-    rc |= build_spec(&b);
-    rc |= sf_buf_append(&b, docs_tail, sizeof(docs_tail) - 1);
-    if (rc) {
+    struct sf_buf spec_b, b;
+    unsigned char rnd[16];
+    char nonce[33], csp[256];
+    /* getrandom fails only before the kernel has entropy; a nonce from the
+     * clock then still changes with each answer. */
+    if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+        uint64_t t = (uint64_t)sf_mono_ms() ^ ((uint64_t)sf_now_ms() << 20);
+        for (size_t i = 0; i < sizeof(rnd); i++)
+            rnd[i] = (unsigned char)(t >> (i % 8 * 8)) ^ (unsigned char)(i * 131);
+    }
+    for (size_t i = 0; i < sizeof(rnd); i++)
+        snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
+    snprintf(csp, sizeof(csp), "default-src 'none'; script-src 'nonce-%s'; "
+             "style-src 'nonce-%s'; "
+             "frame-ancestors 'none'; base-uri 'none'; form-action 'none'", nonce, nonce);
+
+    sf_buf_init(&spec_b, sizeof(spec) + 4096);
+    sf_buf_init(&b, 2 * sizeof(spec) + sizeof(docs_head) + sizeof(docs_head_b) +
+                        sizeof(docs_tail_b) + 4096);
+    int rc = build_spec(&spec_b);
+    rc |= sf_buf_append(&b, docs_head, sizeof(docs_head) - 1);
+    rc |= sf_buf_append(&b, nonce, strlen(nonce));
+    rc |= sf_buf_append(&b, docs_head_b, sizeof(docs_head_b) - 1);
+    if (!rc)
+        rc |= append_html_safe(&b, spec_b.data, spec_b.len);
+    rc |= sf_buf_append(&b, docs_tail_a, sizeof(docs_tail_a) - 1);
+    rc |= sf_buf_append(&b, nonce, strlen(nonce));
+    rc |= sf_buf_append(&b, docs_tail_b, sizeof(docs_tail_b) - 1);
+    sf_buf_free(&spec_b);
+    if (rc || !b.data) {
         sf_buf_free(&b);
         return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
-    enum MHD_Result res = http_reply(r, MHD_HTTP_OK, "text/html; charset=utf-8",
-                                     b.data, b.len);
-    sf_buf_free(&b);
+    /* A GET: always libmicrohttpd's connection (the fast path takes only
+     * the ingestion POSTs). */
+    struct MHD_Response *resp =
+        MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
+    if (!resp) {
+        sf_buf_free(&b);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(resp, "Content-Security-Policy", csp);
+    MHD_add_response_header(resp, "X-Frame-Options", "DENY");
+    enum MHD_Result res = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    MHD_destroy_response(resp);
     return res;
 }

@@ -18,7 +18,7 @@ enum MHD_Result ingest_orderitem(struct http_req *r)
     const struct http_ctx *ctx = r->ctx;
 
     if (!ctx->broker)
-        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+        return http_error(r, MHD_HTTP_NOT_FOUND,    /* not 503: retrying never helps */
                           "this server does not ingest orders");
     sf_buf_init(&detail, 64 * 1024);
     if (order_from_body(r->body.data ? r->body.data : "", r->body.len, ctx->cat,

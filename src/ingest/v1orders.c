@@ -548,7 +548,7 @@ enum MHD_Result ingest_v1_orders(struct http_req *r)
     const struct http_ctx *ctx = r->ctx;
     size_t max = ctx->max_batch ? ctx->max_batch : SF_MAX_BATCH_DEFAULT;
     if (!ctx->broker)
-        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+        return http_error(r, MHD_HTTP_NOT_FOUND,    /* not 503: retrying never helps */
                           "this server does not ingest orders");
     if (r->ndjson)
         return v1_ndjson(r, max);

@@ -232,6 +232,7 @@ static enum MHD_Result reply_buf(struct http_req *r, struct sf_buf *b)
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return rc;
@@ -242,10 +243,13 @@ static enum MHD_Result bad_request(struct http_req *r, const char *msg)
     return http_error(r, MHD_HTTP_BAD_REQUEST, msg);
 }
 
+/* The detail (the store's URI with its password masked, a file path, the
+ * server's error) is for the operator's log; these routes are open to
+ * anyone, so the answer names nothing. */
 static enum MHD_Result store_failed(struct http_req *r, const char *what, const char *err)
 {
     log_error("GET %s: %s", what, err);
-    return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, err);
+    return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store unavailable");
 }
 
 static enum MHD_Result no_store(struct http_req *r)

@@ -11,7 +11,8 @@
  * server), nor while records it has polled have waited READY_STALL_S
  * without a commit (a server that hangs, a lock held by a stopped writer),
  * however small the lag. The JSON body names each check and, for a failing
- * one, what is wrong.
+ * one, what is wrong — never a store's own error, which may name its URI,
+ * user or files ("store unavailable"; the error goes to the log).
  */
 #include "core/metrics.h"
 #include "ingest/http.h"
@@ -43,8 +44,11 @@ enum MHD_Result web_readyz(struct http_req *r)
         int rc = store_sales(ctx->web->store, &rows, &n, err, sizeof(err));
         pthread_mutex_unlock(&ctx->web->mu);
         free(rows);
+        /* The detail is for the log: this route is open to anyone. */
+        if (rc)
+            log_error("GET /readyz: %s", err);
         sf_buf_printf(&b, "%s\"store\":", ctx->broker ? "," : "");
-        sf_buf_json_str(&b, rc ? err : "ok");
+        sf_buf_json_str(&b, rc ? "store unavailable" : "ok");
         ready &= rc == 0;
     }
     if (ctx->ready_lag > 0) {
@@ -55,13 +59,15 @@ enum MHD_Result web_readyz(struct http_req *r)
                  h.failures_in_row < READY_MAX_FAILURES &&
                  h.stalled_ms < READY_STALL_S * 1000;
         if (h.failures_in_row >= READY_MAX_FAILURES)
+            /* The store's error, which may name its URI, user or files, is
+             * in the processor's log lines, not on this open route. */
             snprintf(err, sizeof(err), "%" PRId64 " commits failed in a row (not ready at "
-                     "%d): %s", h.failures_in_row, READY_MAX_FAILURES, h.last_error);
+                     "%d); the store's error is in the log", h.failures_in_row,
+                     READY_MAX_FAILURES);
         else if (h.stalled_ms >= READY_STALL_S * 1000)
             snprintf(err, sizeof(err), "no commit for %" PRId64 " s while records wait "
-                     "(not ready at %d s)%s%s", h.stalled_ms / 1000, READY_STALL_S,
-                     h.failures_in_row ? "; last error: " : "",
-                     h.failures_in_row ? h.last_error : "");
+                     "(not ready at %d s)%s", h.stalled_ms / 1000, READY_STALL_S,
+                     h.failures_in_row ? "; the store's error is in the log" : "");
         else if (lag < 0)
             snprintf(err, sizeof(err), "no position committed yet");
         else

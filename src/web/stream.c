@@ -10,9 +10,20 @@
  * thread publishes a new generation at most every WEB_COALESCE_MS and
  * resumes the suspended streams; each then formats one event and suspends
  * again. A slow reader just leaves bytes in its socket buffer (the server
- * never blocks on a socket) and is dropped by libmicrohttpd's idle timeout;
- * a vanished one is noticed at the next write, at the latest by the
- * heartbeat comment sent every WEB_HEARTBEAT_MS.
+ * never blocks on a socket); a vanished one is noticed at the next write, at
+ * the latest by the heartbeat comment sent every WEB_HEARTBEAT_MS.
+ *
+ * The 256 streams are shared, so one client must not hold them all: one
+ * peer address (IPv6: one /64) gets at most WEB_STREAMS_PER_CLIENT (429
+ * past that), and a stream whose data is not being read is dropped. Not
+ * read means more than WEB_STALL_BYTES of it still unsent in the socket
+ * (SIOCOUTQ: the client's receive window is full) for WEB_STALL_MS on end;
+ * the reader checks at each write, and the dispatcher wakes a stream in
+ * that state every second to check again. (A socket so full that
+ * libmicrohttpd cannot write at all never reaches the reader:
+ * libmicrohttpd's own idle timeout closes it.) A client with a large
+ * receive window fills it slowly on a quiet store (heartbeats are a few
+ * bytes), so it is the per-client cap that bounds what one client holds.
  *
  * Locks: smu guards the client list; each client's mu guards its own
  * state. The dispatcher takes a reference on each client under smu and
@@ -25,16 +36,24 @@
 #include "core/stats.h"
 #include "ingest/http.h"
 
+#include <arpa/inet.h>
 #include <inttypes.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <time.h>
 
 struct web_client {
     struct web_client *prev, *next;
     struct web *w;
     struct MHD_Connection *conn;
+    int fd;                         /* its socket: only on its HTTP thread */
+    int family;                     /* the peer's address (AF_INET[6]) */
+    unsigned char addr[16];
     int refs;                       /* under w->smu: list + borrowers */
     pthread_mutex_t mu;             /* the fields below */
     int suspended;
@@ -42,6 +61,7 @@ struct web_client {
     int hello_sent;
     uint64_t sent_gen;
     int64_t last_write_ms;          /* monotonic */
+    int64_t stall_ms;               /* unsent > WEB_STALL_BYTES since, or 0 */
     char buf[512];
     size_t len, off;
 };
@@ -95,6 +115,28 @@ static void next_event(struct web *w, struct web_client *c, int64_t now)
     c->off = 0;
 }
 
+static const char *peer_text(const struct web_client *c, char *out, size_t n)
+{
+    if (!c->family || !inet_ntop(c->family, c->addr, out, (socklen_t)n))
+        snprintf(out, n, "?");
+    return out;
+}
+
+/* Has c's data gone unread for WEB_STALL_MS? Under c->mu, on the
+ * connection's own thread (its socket is open). */
+static int stalled(struct web_client *c, int64_t now, int *unsent)
+{
+    int q = 0;
+    if (c->fd < 0 || ioctl(c->fd, SIOCOUTQ, &q) != 0 || q <= WEB_STALL_BYTES) {
+        c->stall_ms = 0;
+        return 0;
+    }
+    *unsent = q;
+    if (!c->stall_ms)
+        c->stall_ms = now;
+    return now - c->stall_ms >= WEB_STALL_MS;
+}
+
 /* libmicrohttpd's content reader for one stream (an HTTP thread). */
 static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
 {
@@ -103,6 +145,15 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
     (void)pos;
     pthread_mutex_lock(&c->mu);
     int64_t now = sf_mono_ms();
+    int unsent = 0;
+    if (stalled(c, now, &unsent)) {
+        char ip[INET6_ADDRSTRLEN];
+        log_info("web: dropping a live stream to %s: its data is not read (%d bytes "
+                 "unsent for %d s)", peer_text(c, ip, sizeof(ip)), unsent,
+                 WEB_STALL_MS / 1000);
+        pthread_mutex_unlock(&c->mu);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     if (c->off == c->len) {
         if (atomic_load(&w->closing)) {
             pthread_mutex_unlock(&c->mu);
@@ -166,11 +217,31 @@ enum MHD_Result web_api_stream(struct http_req *r)
     c->w = w;
     c->conn = r->conn;
     c->last_write_ms = sf_mono_ms();
+    c->fd = -1;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+    if (ci)
+        c->fd = ci->connect_fd;
+    ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
+        c->family = AF_INET;
+        memcpy(c->addr, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, 4);
+    } else if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET6) {
+        c->family = AF_INET6;
+        memcpy(c->addr, &((const struct sockaddr_in6 *)ci->client_addr)->sin6_addr, 16);
+    }
     pthread_mutex_init(&c->mu, NULL);
 
     pthread_mutex_lock(&w->smu);
     int full = w->nclients >= WEB_STREAMS_MAX, closing = atomic_load(&w->closing);
-    if (!full && !closing) {
+    /* One client: one IPv4 address, or one IPv6 /64 (what one host or
+     * site is given, so its many addresses count as one). */
+    size_t cmp = c->family == AF_INET6 ? 8 : 4;
+    int mine = 0;
+    for (struct web_client *o = w->clients; o && c->family; o = o->next)
+        mine += o->family == c->family && !memcmp(o->addr, c->addr, cmp);
+    int over = mine >= WEB_STREAMS_PER_CLIENT;
+    if (!full && !closing && !over) {
         c->refs = 1;
         c->next = w->clients;
         if (w->clients)
@@ -180,6 +251,16 @@ enum MHD_Result web_api_stream(struct http_req *r)
         metrics_sse_clients(1);
     }
     pthread_mutex_unlock(&w->smu);
+    if (over && !full && !closing) {
+        char ip[INET6_ADDRSTRLEN], msg[200];
+        peer_text(c, ip, sizeof(ip));
+        pthread_mutex_destroy(&c->mu);
+        free(c);
+        snprintf(msg, sizeof(msg), "too many live streams from your address (%d); "
+                 "close a dashboard or retry later", WEB_STREAMS_PER_CLIENT);
+        log_debug("web: refused a live stream to %s: it has %d", ip, mine);
+        return http_error(r, MHD_HTTP_TOO_MANY_REQUESTS, msg);
+    }
     if (full || closing) {
         pthread_mutex_destroy(&c->mu);
         free(c);
@@ -198,6 +279,7 @@ enum MHD_Result web_api_stream(struct http_req *r)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);   /* frees c now if it was not queued */
     return rc;
@@ -266,8 +348,9 @@ static void *dispatcher_main(void *arg)
                 struct web_client *c = v[i];
                 int due = wake_all;
                 if (!due) {
+                    /* A heartbeat is due, or a stalled stream checks again. */
                     pthread_mutex_lock(&c->mu);
-                    due = now - c->last_write_ms >= WEB_HEARTBEAT_MS;
+                    due = now - c->last_write_ms >= WEB_HEARTBEAT_MS || c->stall_ms;
                     pthread_mutex_unlock(&c->mu);
                 }
                 if (due)

@@ -15,6 +15,9 @@
 #include "web/web.h"
 
 #define WEB_STREAMS_MAX 256         /* open /api/stream connections at most */
+#define WEB_STREAMS_PER_CLIENT 8    /* ... from one peer address (429 past it) */
+#define WEB_STALL_BYTES 1024        /* unsent bytes of a stream above this ... */
+#define WEB_STALL_MS 10000          /* ... this long: its reader is gone, drop it */
 #define WEB_COALESCE_MS 250         /* at most one notice per this interval */
 #define WEB_HEARTBEAT_MS 15000      /* a comment line on an idle stream */
 #define WEB_RETRY_MS 3000           /* EventSource reconnect delay we ask for */

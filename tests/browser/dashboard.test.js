@@ -385,6 +385,27 @@ async function main() {
       assert(await page.evaluate(() => window.__sameDocument === true), 'the page was reloaded');
     });
 
+    await runCase('pages_run_under_their_csp', async () => {
+      // /docs (its script and style allowed by a nonce) and / render, and
+      // the browser reports no Content-Security-Policy violation on either.
+      const p2 = await ctx.newPage();
+      const violations = [];
+      p2.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) violations.push(m.text()); });
+      p2.on('pageerror', (e) => violations.push(e.message));
+      await p2.goto(BASE + '/docs');
+      await waitFor('/docs rendered', async () =>
+        /salesflow API/.test((await p2.textContent('#doc h1').catch(() => '')) || ''), 5000);
+      assert((await p2.$$('#doc h2')).length >= 15, '/docs lists the endpoints');
+      const color = await p2.evaluate(() => getComputedStyle(document.querySelector('.m')).color);
+      assertEq(color, 'rgb(255, 255, 255)', '/docs style applied');
+      await p2.goto(BASE + '/');
+      await waitFor('dashboard live', async () =>
+        (await p2.getAttribute('#live-status', 'data-state')) === 'live', 10000);
+      await sleep(500);
+      await p2.close();
+      assertEq(violations, [], 'CSP violations or errors');
+    });
+
     await runCase('no_script_errors', async () => {
       assertEq(pageErrors, [], 'uncaught errors in the page');
     });

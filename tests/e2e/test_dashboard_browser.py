@@ -29,6 +29,7 @@ CASES = [
     "range_picker_and_pipeline_panel",
     "screenshots_1280x800_phone_and_dark",
     "stream_drop_polls_then_reconnects",
+    "pages_run_under_their_csp",
     "no_script_errors",
 ]
 

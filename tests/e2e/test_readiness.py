@@ -218,7 +218,11 @@ class ReadinessMySQLTest(unittest.TestCase):
             st, rep = wait_status(s.port, 503, timeout=90)
             self.assertEqual(st, 503, rep)
             self.assertIn("commits failed in a row", rep["checks"]["processor"])
-            self.assertIn("read-only", rep["checks"]["processor"])
+            # The reason is in the log, not on this open route (issue 23.5):
+            # the server's error could name the store's user and host.
+            self.assertNotIn("read-only", rep["checks"]["processor"])
+            self.assertNotIn("rw", rep["checks"]["processor"].replace("row", ""))
+            self.assertIn("read-only", s.stderr())
         finally:
             self.db.sql("SET GLOBAL read_only = 0")
         st, rep = wait_status(s.port, 200, timeout=90)
