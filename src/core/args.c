@@ -123,6 +123,7 @@ static const char *const all_flags[] = {
     "segment-bytes", "sources", "store", "threads", "unit-price", "url", "yes",
     "log-level", "log-format", "header-timeout", "body-timeout",
     "max-connections", "api-key-file", "dedupe-max", "quarantine-max",
+    "allowed-hosts",
 };
 /* Other SALESFLOW_ variables that may appear in a config file. */
 static const char *const extra_keys[] = {"SALESFLOW_API_KEYS",
