@@ -79,6 +79,8 @@ static void leaves_the_rest_to_libmicrohttpd(void **state)
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         "2\r\n{}\r\n0\r\n\r\n",
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999"
+        "\r\n\r\n{}",
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
         "Content-Length: 2\r\n\r\n{}",
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\n{}",
@@ -134,8 +136,6 @@ static void refuses_unclear_framing(void **state)
          "Content-Length: 2\r\n\r\n{}", 400},
         {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}", 400},
         {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2 2\r\n\r\n{}", 400},
-        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999999999999"
-         "\r\n\r\n{}", 400},
         {"POST /orderitem HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400},
         {"POST /orderitem HTTP/1.1\r\nHost: x\r\nHost: y\r\nContent-Length: 2\r\n\r\n{}",
          400},
