@@ -97,9 +97,10 @@ unsigned head_field(struct head_check *hc, const char *name, size_t nlen,
     }
     while (vlen && (*v == ' ' || *v == '\t'))
         v++, vlen--;
-    while (vlen && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
-        vlen--;
     if (is_name(name, nlen, "content-length")) {
+        /* Digits to the line's end: libmicrohttpd 0.9.75 refuses a
+         * Content-Length with whitespace after it, so both paths do (RFC
+         * 9112 would allow it). */
         hc->lengths++;
         size_t k = 0;
         while (k < vlen && v[k] >= '0' && v[k] <= '9')
@@ -107,6 +108,9 @@ unsigned head_field(struct head_check *hc, const char *name, size_t nlen,
         if (k == 0 || k != vlen)
             hc->length_bad = 1;     /* a huge one is 413, from the route */
     } else if (is_name(name, nlen, "transfer-encoding")) {
+        /* Exactly "chunked", any case, nothing after it: libmicrohttpd
+         * 0.9.75 reads "chunked " (a space after it) to the connection's
+         * end. */
         hc->encodings++;
         if (!(vlen == 7 && strncasecmp(v, "chunked", 7) == 0))
             hc->coding_bad = 1;
@@ -151,32 +155,37 @@ unsigned head_verdict(const struct head_check *hc, const char **msg)
     return 0;
 }
 
-/* The request line: 0 when it is "METHOD SP target SP HTTP/1.0|1.1" (sets
- * *http10, *target, *tlen), 400 when it holds a control character, else
- * PARSE_OTHER-worthy (-1): libmicrohttpd answers it as it would. */
+/* The request line [p, eol): 0 when it is "METHOD SP target SP
+ * HTTP/1.0|1.1" (sets *http10, *target, *tlen); -1 when libmicrohttpd is
+ * to judge it: another version (505 or 400 there; it reads the version
+ * after the last space, as here), or spaces where one is due; else 400 for
+ * a control character (libmicrohttpd hands those to http.c, which refuses
+ * them too). */
 static int request_line(const char *p, const char *eol, int *http10, const char **target,
                         size_t *tlen, const char **msg)
 {
-    for (const char *t = p; t < eol; t++)
+    const char *sp = memchr(p, ' ', (size_t)(eol - p)), *ver = eol;
+    while (ver > p && ver[-1] != ' ')
+        ver--;
+    if (!sp || sp == p || ver - 1 == sp || eol - ver != 8 || strncmp(ver, "HTTP/1.", 7) ||
+        (ver[7] != '0' && ver[7] != '1'))
+        return -1;
+    for (const char *t = p; t < ver; t++)
         if ((unsigned char)*t < 0x20 || *t == 0x7f) {
             *msg = *t == '\r' ? MSG_CR
                               : "Bad Request: a control character in the request line; "
                                 "send METHOD SP target SP HTTP/1.1";
             return 400;
         }
-    const char *m = p;
-    while (m < eol && is_tchar((unsigned char)*m))
-        m++;
-    if (m == p || m == eol || *m != ' ')
+    const char *t = sp + 1;
+    for (const char *m = p; m < sp; m++)
+        if (!is_tchar((unsigned char)*m))
+            return -1;
+    if (memchr(t, ' ', (size_t)(ver - 1 - t)) || t == ver - 1)
         return -1;
-    const char *t = m + 1, *te = t;
-    while (te < eol && (unsigned char)*te > 0x20 && *te != 0x7f)
-        te++;
-    if (te == t || eol - te != 9 || strncmp(te, " HTTP/1.", 8) || (te[8] != '0' && te[8] != '1'))
-        return -1;
-    *http10 = te[8] == '0';
+    *http10 = ver[7] == '0';
     *target = t;
-    *tlen = (size_t)(te - t);
+    *tlen = (size_t)(ver - 1 - t);
     return 0;
 }
 
@@ -190,19 +199,15 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
     memset(q, 0, sizeof(*q));
     q->head_len = (size_t)(end + 4 - buf);
     /* A NUL or a bare LF: libmicrohttpd's (it takes a lone LF as a line's
-     * end, which RFC 9112 allows); a CR alone is refused. */
+     * end, which RFC 9112 allows). */
     if (memchr(buf, '\0', q->head_len))
         return PARSE_OTHER;
-    for (char *p = buf; p < end + 4; p++) {
+    for (char *p = buf; p < end + 4; p++)
         if (*p == '\n' && (p == buf || p[-1] != '\r'))
             return PARSE_OTHER;
-        if (*p == '\r' && p[1] != '\n') {
-            q->status = 400;
-            q->msg = MSG_CR;
-            return PARSE_BAD;
-        }
-    }
-    char *p = buf, *eol = memchr(p, '\r', (size_t)(end + 2 - p));
+    /* The request line first, as libmicrohttpd judges it first; then a CR
+     * alone anywhere is refused. */
+    char *p = buf, *eol = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
     struct head_check hc = {0};
     const char *target = NULL;
     size_t tlen = 0;
@@ -213,6 +218,12 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
     }
     if (rl < 0)
         return PARSE_OTHER;
+    for (char *c = eol + 2; c < end + 4; c++)
+        if (*c == '\r' && c[1] != '\n') {
+            q->status = 400;
+            q->msg = MSG_CR;
+            return PARSE_BAD;
+        }
     int other = hc.http10 || strncmp(p, "POST ", 5);
     if (!other) {
         static const char *const paths[] = {"/orderitem", "/v1/orders"};

@@ -226,6 +226,29 @@ static enum MHD_Result walk_field(void *cls, enum MHD_ValueKind kind, const char
     return w->status ? MHD_NO : MHD_YES;
 }
 
+static int has_ctl(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* A control character in the query (raw, or as libmicrohttpd decoded it):
+ * refused like one in the rest of the request line. */
+static enum MHD_Result walk_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    struct field_walk *w = cls;
+    (void)kind;
+    if (!has_ctl(key) && !has_ctl(value))
+        return MHD_YES;
+    w->status = 400;
+    w->msg = "Bad Request: a control character in the request line; send "
+             "METHOD SP target SP HTTP/1.1";
+    return MHD_NO;
+}
+
 /* host ("name", "name:port", "[v6]" or "[v6]:port") is in the
  * comma-separated list (NULL or "*" in it: any); an entry with a port
  * must match with it, one without matches any port. */
@@ -368,6 +391,14 @@ static enum MHD_Result on_headers(struct http_req *r, const char *url,
                         "METHOD SP target SP HTTP/1.1";
                 break;
             }
+    if (!w.status)              /* the query, which url does not hold */
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, walk_arg, &w);
+    for (const char *m = method; !w.status && *m; m++)
+        if ((unsigned char)*m < 0x20 || *m == 0x7f) {
+            w.status = 400;
+            w.msg = "Bad Request: a control character in the request line; send "
+                    "METHOD SP target SP HTTP/1.1";
+        }
     if (!w.status)
         w.status = head_verdict(&w.hc, &w.msg);
     if (w.status)

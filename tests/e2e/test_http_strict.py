@@ -161,7 +161,7 @@ class SmugglingTest(StrictBase):
                 self.assertEqual(self.order_count(), before)
 
     def test_transfer_encoding(self):
-        for coding in (b"xchunked", b"identity", b"chunked, identity", b"gzip",
+        for coding in (b"xchunked", b"identity", b"chunked, identity", b"gzip", b"chunked ",
                        b"gzip, chunked"):
             for path in PATHS:
                 with self.subTest(coding=coding, path=path):

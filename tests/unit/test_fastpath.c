@@ -94,6 +94,8 @@ static void leaves_the_rest_to_libmicrohttpd(void **state)
         "POST  /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
         "POST /orderitem HTTP/2.0\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
         "POST /orderitem\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        "POST\t/orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/0.1\r\nHost: x\r\nX: a\rb\r\nContent-Length: 2\r\n\r\n{}",
         /* given twice: libmicrohttpd takes the first */
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\n"
         "Content-Type: b\r\nContent-Length: 2\r\n\r\n{}",
@@ -131,7 +133,8 @@ static void refuses_unclear_framing(void **state)
         {"POST /orderitem HTTP/1.1\r\nHost: x\r\nX: a\rb\r\nContent-Length: 2\r\n\r\n{}", 400},
         {"POST /orderitem HTTP/1.1\r\nHost: x\r\nX: a\x01\r\nContent-Length: 2\r\n\r\n{}",
          400},
-        {"POST\t/orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 400},
+        {"POST /order\titem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 400},
+        {"POST /order\ritem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 400},
         {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
          "Content-Length: 2\r\n\r\n{}", 400},
         {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}", 400},
@@ -148,6 +151,10 @@ static void refuses_unclear_framing(void **state)
         {"POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity"
          "\r\n\r\n", 501},
         {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+        /* libmicrohttpd 0.9.75 reads this one to the connection's end */
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked \r\n\r\n", 501},
+        /* and refuses this one, so the fast path does too */
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2 \r\n\r\n{}", 400},
     };
     struct fast_req q;
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
