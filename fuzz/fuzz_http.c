@@ -44,8 +44,9 @@ static int starts_ci(const uint8_t *p, const uint8_t *end, const char *name)
 
 /* The head has what libmicrohttpd 0.9.75 reads without a trace: a line
  * starting with SP or HTAB after a field line whose name is not
- * Content-Length or Transfer-Encoding (glued to that name), or a field
- * line with an empty name (": x", taken as the head's end). */
+ * Content-Length or Transfer-Encoding (glued to that name), or after any
+ * field line when it holds only spaces and tabs (nothing to glue); or a
+ * field line with an empty name (": x", taken as the head's end). */
 static int mhd_blind(const uint8_t *d, size_t n)
 {
     const uint8_t *end = memmem(d, n, "\r\n\r\n", 4);
@@ -56,10 +57,12 @@ static int mhd_blind(const uint8_t *d, size_t n)
         const uint8_t *eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
         if (no >= 1 && line[0] == ':')
             return 1;
-        if (no >= 2 && (line[0] == ' ' || line[0] == '\t') &&
-            !starts_ci(prev, line, "content-length") &&
-            !starts_ci(prev, line, "transfer-encoding"))
-            return 1;
+        if (no >= 2 && (line[0] == ' ' || line[0] == '\t')) {
+            size_t ws = strspn((const char *)line, " \t");
+            if (line + ws >= eol || (!starts_ci(prev, line, "content-length") &&
+                                     !starts_ci(prev, line, "transfer-encoding")))
+                return 1;
+        }
         prev = line;
         line = eol + 2;
     }

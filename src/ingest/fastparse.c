@@ -189,6 +189,31 @@ static int request_line(const char *p, const char *eol, int *http10, const char 
     return 0;
 }
 
+/* The first Content-Length line in [p, end) starts its value with digits
+ * that make a number past 2^64 - 1: libmicrohttpd answers that 413 before
+ * anything else is looked at (whatever follows the digits). */
+static int length_overflows(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+        if (!eol)
+            eol = end;
+        if (eol - p >= 15 && strncasecmp(p, "content-length:", 15) == 0) {
+            const char *v = p + 15;
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            while (v < eol && *v == '0')
+                v++;
+            size_t digits = 0;
+            while (v + digits < eol && v[digits] >= '0' && v[digits] <= '9')
+                digits++;
+            return digits > 20 || (digits == 20 && memcmp(v, "18446744073709551615", 20) > 0);
+        }
+        p = eol + 2;
+    }
+    return 0;
+}
+
 int fastpath_parse(char *buf, size_t n, struct fast_req *q)
 {
     static const char *const names[] = {"authorization", "content-type",
@@ -216,7 +241,7 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
         q->status = (unsigned)rl;
         return PARSE_BAD;
     }
-    if (rl < 0)
+    if (rl < 0 || length_overflows(eol + 2, end + 2))
         return PARSE_OTHER;
     for (char *c = eol + 2; c < end + 4; c++)
         if (*c == '\r' && c[1] != '\n') {
