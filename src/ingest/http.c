@@ -271,8 +271,8 @@ static int host_allowed(const char *list, const char *host)
         size_t len = strcspn(p, ",");
         if (len == 1 && *p == '*')
             return 1;
-        if ((len == name && strncasecmp(p, host, name) == 0) ||
-            (len == n && strncasecmp(p, host, n) == 0))
+        if (len && ((len == name && strncasecmp(p, host, name) == 0) ||
+                    (len == n && strncasecmp(p, host, n) == 0)))
             return name > 0;
         p += len;
         if (*p == ',')
