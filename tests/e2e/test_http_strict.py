@@ -137,11 +137,12 @@ class SmugglingTest(StrictBase):
             b"X-A: a\x01b\r\n": "control",
             b"No colon here\r\n": "colon",
             b"X(A): b\r\n": "name",
+            b": x\r\n": "name",
         }
         for fields, word in cases.items():
             for path in PATHS:
-                if path == "mhd" and fields == b"X-A: a\r\n b\r\n":
-                    continue  # libmicrohttpd 0.9.75 folds other fields without a trace
+                if path == "mhd" and fields in (b"X-A: a\r\n b\r\n", b": x\r\n"):
+                    continue  # libmicrohttpd 0.9.75 leaves no trace of these (docs/api.md)
                 with self.subTest(fields=fields, path=path):
                     d = self.refused(request(b"GET /api/sales", fields) + SMUGGLED, 400,
                                      path)
@@ -192,7 +193,8 @@ class SmugglingTest(StrictBase):
         n = len(ORDER)
         for fields in (b"Content-Length: %d\r\nContent-Length: %d\r\n" % (n, n),
                        b"Content-Length: %dx\r\n" % n, b"Content-Length: +%d\r\n" % n,
-                       b"Content-Length: %d, %d\r\n" % (n, n)):
+                       b"Content-Length: %d, %d\r\n" % (n, n),
+                       b"Content-Length: %d \r\n" % n):
             for path in PATHS:
                 with self.subTest(fields=fields, path=path):
                     before = self.order_count()
@@ -249,10 +251,11 @@ class CsrfHostTest(StrictBase):
                                 b"Content-Type: text/plain;charset=UTF-8\r\n")
                 self.assertEqual([r[0] for r in out], [403], out)
                 self.assertIn("Origin", json.loads(out[0][2])["detail"])
-                out = self.post(path, b"/orderitem",
-                                b"Origin: http://evil.example\r\n"
-                                b"Content-Type: application/json\r\n")
-                self.assertEqual([r[0] for r in out], [403], out)
+                for origin in (b"http://evil.example", b"null",
+                               b"http://localhost:%d.evil.example" % self.s.port):
+                    out = self.post(path, b"/orderitem", b"Origin: " + origin +
+                                    b"\r\nContent-Type: application/json\r\n")
+                    self.assertEqual([r[0] for r in out], [403], (origin, out))
                 self.assertEqual(self.order_count(), before)
 
     def test_same_origin_post(self):
