@@ -4,7 +4,8 @@
  * request before anything else does and decides whether the fast path
  * serves it or libmicrohttpd gets the connection.
  *
- * Checks, besides ASan/UBSan: a served request ends its head with an empty
+ * Checks, besides ASan/UBSan: a refused request (PARSE_BAD) has status
+ * 400 or 501 and a message; a served request ends its head with an empty
  * line inside the input; its total (head + Content-Length) fits the input
  * and FP_MAX; its route is one of the two; every value it keeps lies in the
  * head, is NUL-ended there and holds no control character; Content-Length
@@ -30,6 +31,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int rc = fastpath_parse(buf, n, &q);
     if (rc == PARSE_MORE || rc == PARSE_OTHER)
         return 0;
+    if (rc == PARSE_BAD) {      /* refused: with a status and a reason */
+        if ((q.status != 400 && q.status != 501) || !q.msg || !*q.msg)
+            abort();
+        return 0;
+    }
     if (rc != PARSE_OK)
         abort();
     if (q.head_len < 4 || q.head_len > n || q.total < q.head_len || q.total > n ||
@@ -37,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     if (!q.route || (strcmp(q.route, "/orderitem") && strcmp(q.route, "/v1/orders")))
         abort();
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 5; i++) {
         const char *v = q.val[i];
         if (!v)
             continue;

@@ -174,7 +174,7 @@ static void reload(struct catalog *cat, struct auth *auth)
 static int run_layers(int ingest_only, int argc, char **argv)
 {
     const char *listen = NULL, *data = NULL, *customers = NULL, *store_arg = NULL;
-    const char *broker_arg = NULL, *group = NULL;
+    const char *broker_arg = NULL, *group = NULL, *allowed_hosts = NULL;
     int create_topic = 0;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     int partitions = 0, threads = 2, max_batch = SF_MAX_BATCH_DEFAULT;
@@ -187,6 +187,9 @@ static int run_layers(int ingest_only, int argc, char **argv)
     struct broker_conf bc = {.create = 1};
     const struct opt opts[] = {
         {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_listen, &listen},
+        {"allowed-hosts", "LIST", "Host names served besides the --listen host, "
+         "comma-separated, * for any (default: localhost names on loopback, else any)",
+         opt_str, &allowed_hosts},
         {"data", "DIR", "data directory: DIR/log, DIR/sales.db (default ./salesflow-data)",
          opt_str, &data},
         {"customers", "FILE", "customers CSV with header customer_id,state "
@@ -337,6 +340,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
                           .header_timeout_s = header_timeout,
                           .body_timeout_s = body_timeout,
                           .max_connections = (unsigned)max_conns,
+                          .allowed_hosts = allowed_hosts,
                           .ready_lag = ingest_only ? 0 : (ready_lag ? ready_lag : 1)};
     if (!(srv = http_start(listen, &hc, threads, err, sizeof(err)))) {
         log_error("%s", err);
@@ -385,7 +389,7 @@ static int cmd_ingest(int argc, char **argv)
 static int cmd_process(int argc, char **argv)
 {
     const char *data = NULL, *customers = NULL, *store_arg = NULL, *broker_uri = NULL;
-    const char *group = NULL, *listen = NULL;
+    const char *group = NULL, *listen = NULL, *allowed_hosts = NULL;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     uint64_t quarantine_max = 64u << 20;
     int64_t ready_lag = 100000;
@@ -396,6 +400,9 @@ static int cmd_process(int argc, char **argv)
          "or file:DIR (required)", opt_broker_uri, &broker_uri},
         {"listen", "HOST:PORT", "serve GET /healthz, /readyz and /metrics here "
          "(default: no HTTP)", opt_listen, &listen},
+        {"allowed-hosts", "LIST", "Host names served besides the --listen host, "
+         "comma-separated, * for any (default: localhost names on loopback, else any)",
+         opt_str, &allowed_hosts},
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
          "records behind the log end (default 100000)", opt_int64, &ready_lag},
         {"store", "URI", "serving store (default sqlite:DATA/sales.db)", opt_store_uri,
@@ -461,7 +468,8 @@ static int cmd_process(int argc, char **argv)
         goto out;
     }
     /* Monitoring only: /healthz, /readyz (lag), /metrics. */
-    struct http_ctx hc = {.cat = cat, .ready_lag = ready_lag ? ready_lag : 1};
+    struct http_ctx hc = {.cat = cat, .ready_lag = ready_lag ? ready_lag : 1,
+                          .allowed_hosts = allowed_hosts};
     if (listen && !(srv = http_start(listen, &hc, 2, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
@@ -486,10 +494,13 @@ out:
 
 static int cmd_serve(int argc, char **argv)
 {
-    const char *listen = NULL, *store_uri = NULL;
+    const char *listen = NULL, *store_uri = NULL, *allowed_hosts = NULL;
     int threads = 2;
     const struct opt opts[] = {
         {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_listen, &listen},
+        {"allowed-hosts", "LIST", "Host names served besides the --listen host, "
+         "comma-separated, * for any (default: localhost names on loopback, else any)",
+         opt_str, &allowed_hosts},
         {"store", "URI", "serving store to read, e.g. sqlite:salesflow-data/sales.db "
          "(required)", opt_store_uri, &store_uri},
         {"threads", "N", "HTTP worker threads (default 2)", opt_int, &threads},
@@ -526,7 +537,7 @@ static int cmd_serve(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
-    struct http_ctx hc = {.web = w};
+    struct http_ctx hc = {.web = w, .allowed_hosts = allowed_hosts};
     if (!(srv = http_start(listen, &hc, threads, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;

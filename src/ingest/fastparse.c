@@ -1,13 +1,26 @@
 /*
  * fastparse — the HTTP fast path's request parser (fastpath.h): strict, so
- * that whatever it does not fully understand is left to libmicrohttpd.
+ * that whatever it does not fully understand is left to libmicrohttpd,
+ * and the framing rules both paths share (head_field, head_verdict).
  * On its own (no server) for the unit test and fuzz_fastpath.
+ *
+ * The framing rules are RFC 9112's, as far as both paths can apply them:
+ * libmicrohttpd 0.9.75 hands http.c its parsed field list only, in which a
+ * space before the colon shows as a name ending in a space, a bare CR as a
+ * CR in a value, and an obs-fold as the continuation glued to the field's
+ * name ("Content-Length48"). So head_field rejects names that are not
+ * tokens, values holding control characters, and names that extend
+ * Content-Length or Transfer-Encoding.
  */
 #include "ingest/fastpath.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+#define MSG_FOLD "Bad Request: a header line starts with a space or tab (obs-fold, " \
+                 "RFC 9112 5.2); send every header field on one line"
+#define MSG_CR "Bad Request: a CR not followed by LF in the request head (RFC 9112 2.2)"
 
 static int is_tchar(unsigned char ch)
 {
@@ -31,74 +44,268 @@ static char *head_end(char *buf, size_t n)
     return NULL;
 }
 
+static int is_name(const char *name, size_t nlen, const char *want)
+{
+    return nlen == strlen(want) && strncasecmp(name, want, nlen) == 0;
+}
+
+static int has_prefix(const char *name, size_t nlen, const char *want)
+{
+    size_t n = strlen(want);
+    return nlen > n && strncasecmp(name, want, n) == 0;
+}
+
+unsigned head_field(struct head_check *hc, const char *name, size_t nlen,
+                    const char *v, size_t vlen, const char **msg)
+{
+    if (nlen == 0) {
+        *msg = "Bad Request: a header line without a field name (or without a colon)";
+        return 400;
+    }
+    if (name[0] == ' ' || name[0] == '\t') {
+        *msg = MSG_FOLD;
+        return 400;
+    }
+    for (size_t i = 0; i < nlen; i++) {
+        if (is_tchar((unsigned char)name[i]))
+            continue;
+        if (name[i] == ' ' || name[i] == '\t')
+            *msg = "Bad Request: whitespace between a header field name and the colon "
+                   "(RFC 9112 5.1)";
+        else if (name[i] == '\r')
+            *msg = MSG_CR;
+        else
+            *msg = "Bad Request: a header field name holds a character other than "
+                   "letters, digits and !#$%&'*+-.^_`|~ (or a line has no colon)";
+        return 400;
+    }
+    for (size_t i = 0; i < vlen; i++) {
+        unsigned char ch = (unsigned char)v[i];
+        if (ch == '\r') {
+            *msg = MSG_CR;
+            return 400;
+        }
+        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
+            *msg = "Bad Request: a control character in a header field value";
+            return 400;
+        }
+    }
+    if (has_prefix(name, nlen, "content-length") ||
+        has_prefix(name, nlen, "transfer-encoding")) {
+        *msg = MSG_FOLD;            /* libmicrohttpd's trace of a folded line */
+        return 400;
+    }
+    while (vlen && (*v == ' ' || *v == '\t'))
+        v++, vlen--;
+    if (is_name(name, nlen, "content-length")) {
+        /* Digits to the line's end: libmicrohttpd 0.9.75 refuses a
+         * Content-Length with whitespace after it, so both paths do (RFC
+         * 9112 would allow it). */
+        hc->lengths++;
+        size_t k = 0;
+        while (k < vlen && v[k] >= '0' && v[k] <= '9')
+            k++;
+        if (k == 0 || k != vlen)
+            hc->length_bad = 1;     /* a huge one is 413, from the route */
+    } else if (is_name(name, nlen, "transfer-encoding")) {
+        /* Exactly "chunked", any case, nothing after it: libmicrohttpd
+         * 0.9.75 reads "chunked " (a space after it) to the connection's
+         * end. */
+        hc->encodings++;
+        if (!(vlen == 7 && strncasecmp(v, "chunked", 7) == 0))
+            hc->coding_bad = 1;
+    } else if (is_name(name, nlen, "host")) {
+        hc->hosts++;
+    }
+    return 0;
+}
+
+unsigned head_verdict(const struct head_check *hc, const char **msg)
+{
+    if (hc->encodings > 1) {
+        *msg = "Bad Request: Transfer-Encoding given more than once";
+        return 400;
+    }
+    if (hc->encodings && hc->lengths) {
+        *msg = "Bad Request: the body is framed twice (Transfer-Encoding with "
+               "Content-Length); send one of them";
+        return 400;
+    }
+    if (hc->coding_bad) {
+        *msg = "Not Implemented: the only transfer coding accepted is a lone "
+               "\"Transfer-Encoding: chunked\"; or send the body with Content-Length";
+        return 501;
+    }
+    if (hc->lengths > 1) {
+        *msg = "Bad Request: the body is framed twice (Content-Length given twice)";
+        return 400;
+    }
+    if (hc->length_bad) {
+        *msg = "Bad Request: Content-Length must be a decimal number of bytes";
+        return 400;
+    }
+    if (hc->hosts > 1) {
+        *msg = "Bad Request: Host given more than once";
+        return 400;
+    }
+    if (!hc->hosts && !hc->http10) {
+        *msg = "Bad Request: an HTTP/1.1 request needs a Host header";
+        return 400;
+    }
+    return 0;
+}
+
+/* The request line [p, eol): 0 when it is "METHOD SP target SP
+ * HTTP/1.0|1.1" (sets *http10, *target, *tlen); -1 when libmicrohttpd is
+ * to judge it: another version (505 or 400 there; it reads the version
+ * after the last space, as here), or spaces where one is due; else 400 for
+ * a control character (libmicrohttpd hands those to http.c, which refuses
+ * them too). */
+static int request_line(const char *p, const char *eol, int *http10, const char **target,
+                        size_t *tlen, const char **msg)
+{
+    const char *sp = memchr(p, ' ', (size_t)(eol - p)), *ver = eol;
+    while (ver > p && ver[-1] != ' ')
+        ver--;
+    if (!sp || sp == p || ver - 1 == sp || eol - ver != 8 || strncmp(ver, "HTTP/1.", 7) ||
+        (ver[7] != '0' && ver[7] != '1'))
+        return -1;
+    for (const char *t = p; t < ver; t++)
+        if ((unsigned char)*t < 0x20 || *t == 0x7f) {
+            *msg = *t == '\r' ? MSG_CR
+                              : "Bad Request: a control character in the request line; "
+                                "send METHOD SP target SP HTTP/1.1";
+            return 400;
+        }
+    const char *t = sp + 1;
+    for (const char *m = p; m < sp; m++)
+        if (!is_tchar((unsigned char)*m))
+            return -1;
+    if (memchr(t, ' ', (size_t)(ver - 1 - t)) || t == ver - 1)
+        return -1;
+    *http10 = ver[7] == '0';
+    *target = t;
+    *tlen = (size_t)(ver - 1 - t);
+    return 0;
+}
+
+/* The first Content-Length line in [p, end) starts its value with digits
+ * that make a number past 2^64 - 1: libmicrohttpd answers that 413 before
+ * anything else is looked at (whatever follows the digits). */
+static int length_overflows(const char *p, const char *end)
+{
+    while (p < end) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+        if (!eol)
+            eol = end;
+        if (eol - p >= 15 && strncasecmp(p, "content-length:", 15) == 0) {
+            const char *v = p + 15;
+            while (v < eol && (*v == ' ' || *v == '\t'))
+                v++;
+            while (v < eol && *v == '0')
+                v++;
+            size_t digits = 0;
+            while (v + digits < eol && v[digits] >= '0' && v[digits] <= '9')
+                digits++;
+            return digits > 20 || (digits == 20 && memcmp(v, "18446744073709551615", 20) > 0);
+        }
+        p = eol + 2;
+    }
+    return 0;
+}
+
 int fastpath_parse(char *buf, size_t n, struct fast_req *q)
 {
-    static const char *const paths[] = {"/orderitem", "/v1/orders"};
     static const char *const names[] = {"authorization", "content-type",
-                                        "content-length"};
+                                        "content-length", "host", "origin"};
     char *end = head_end(buf, n < FP_HEAD_MAX ? n : FP_HEAD_MAX);
     if (!end)
         return n < FP_HEAD_MAX && !memchr(buf, '\0', n) ? PARSE_MORE : PARSE_OTHER;
     memset(q, 0, sizeof(*q));
     q->head_len = (size_t)(end + 4 - buf);
-    char *p = buf;
-    if (strncmp(p, "POST ", 5))
+    /* A NUL or a bare LF: libmicrohttpd's (it takes a lone LF as a line's
+     * end, which RFC 9112 allows). */
+    if (memchr(buf, '\0', q->head_len))
         return PARSE_OTHER;
-    p += 5;
-    for (size_t i = 0; i < SF_ARRAY_LEN(paths); i++) {
-        size_t len = strlen(paths[i]);
-        if (strncmp(p, paths[i], len) == 0 && strncmp(p + len, " HTTP/1.1\r\n", 11) == 0) {
-            q->route = paths[i];
-            p += len + 11;
-        }
+    for (char *p = buf; p < end + 4; p++)
+        if (*p == '\n' && (p == buf || p[-1] != '\r'))
+            return PARSE_OTHER;
+    /* The request line first, as libmicrohttpd judges it first; then a CR
+     * alone anywhere is refused. */
+    char *p = buf, *eol = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
+    struct head_check hc = {0};
+    const char *target = NULL;
+    size_t tlen = 0;
+    int rl = request_line(p, eol, &hc.http10, &target, &tlen, &q->msg);
+    if (rl > 0) {
+        q->status = (unsigned)rl;
+        return PARSE_BAD;
     }
-    if (!q->route)
+    if (rl < 0 || length_overflows(eol + 2, end + 2))
         return PARSE_OTHER;
-    int hosts = 0;
+    for (char *c = eol + 2; c < end + 4; c++)
+        if (*c == '\r' && c[1] != '\n') {
+            q->status = 400;
+            q->msg = MSG_CR;
+            return PARSE_BAD;
+        }
+    int other = hc.http10 || strncmp(p, "POST ", 5);
+    if (!other) {
+        static const char *const paths[] = {"/orderitem", "/v1/orders"};
+        for (size_t i = 0; i < SF_ARRAY_LEN(paths); i++)
+            if (tlen == strlen(paths[i]) && memcmp(target, paths[i], tlen) == 0)
+                q->route = paths[i];
+        other = !q->route;
+    }
+    p = eol + 2;
     while (p < end + 2) {
-        char *eol = memchr(p, '\r', (size_t)(end + 2 - p));
-        if (eol[1] != '\n')
-            return PARSE_OTHER;     /* a CR alone */
-        char *colon = p;
-        while (colon < eol && is_tchar((unsigned char)*colon))
-            colon++;
-        if (colon == p || colon == eol || *colon != ':')
-            return PARSE_OTHER;     /* folded, bare LF, bad name, no colon */
+        eol = memchr(p, '\r', (size_t)(end + 2 - p));
+        if (*p == ' ' || *p == '\t') {
+            q->status = 400;
+            q->msg = MSG_FOLD;
+            return PARSE_BAD;
+        }
+        char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (!colon) {
+            q->status = 400;
+            q->msg = "Bad Request: a header line without a colon; send Name: value";
+            return PARSE_BAD;
+        }
         char *v = colon + 1, *ve = eol;
+        size_t nlen = (size_t)(colon - p);
+        if ((q->status = head_field(&hc, p, nlen, v, (size_t)(ve - v), &q->msg)))
+            return PARSE_BAD;
         while (v < ve && (*v == ' ' || *v == '\t'))
             v++;
         while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
             ve--;
-        for (char *t = v; t < ve; t++)
-            if ((unsigned char)*t < 0x20 && *t != '\t')
-                return PARSE_OTHER;
-        size_t nlen = (size_t)(colon - p);
         int known = -1;
-        for (int i = 0; i < 3; i++)
-            if (nlen == strlen(names[i]) && strncasecmp(p, names[i], nlen) == 0)
+        for (int i = 0; i < (int)SF_ARRAY_LEN(names); i++)
+            if (is_name(p, nlen, names[i]))
                 known = i;
         if (known >= 0) {
             if (q->val[known] || ve - v > FP_VALUE_MAX)
-                return PARSE_OTHER; /* given twice, or long: libmicrohttpd's */
-            *ve = '\0';
-            q->val[known] = v;
-        } else if (nlen == 4 && strncasecmp(p, "host", 4) == 0) {
-            hosts++;
-        } else if ((nlen == 17 && strncasecmp(p, "transfer-encoding", 17) == 0) ||
-                   (nlen == 6 && strncasecmp(p, "expect", 6) == 0) ||
-                   (nlen == 7 && strncasecmp(p, "upgrade", 7) == 0)) {
-            return PARSE_OTHER;
-        } else if (nlen == 10 && strncasecmp(p, "connection", 10) == 0) {
+                other = 1;      /* given twice, or long: libmicrohttpd's */
+            else
+                q->val[known] = v;
+        } else if (is_name(p, nlen, "transfer-encoding") || is_name(p, nlen, "expect") ||
+                   is_name(p, nlen, "upgrade")) {
+            other = 1;
+        } else if (is_name(p, nlen, "connection")) {
             size_t vlen = (size_t)(ve - v);
             if (vlen == 5 && strncasecmp(v, "close", 5) == 0)
                 q->close = 1;
             else if (!(vlen == 10 && strncasecmp(v, "keep-alive", 10) == 0))
-                return PARSE_OTHER;
+                other = 1;
         }
+        if (known >= 0 && q->val[known] == v)
+            *ve = '\0';
         p = eol + 2;
     }
+    if ((q->status = head_verdict(&hc, &q->msg)))
+        return PARSE_BAD;
     const char *cl = q->val[2];
-    if (hosts != 1 || !cl || !*cl || strlen(cl) > 9 || strspn(cl, "0123456789") != strlen(cl))
+    if (other || !cl || strlen(cl) > 9)
         return PARSE_OTHER;
     q->total = q->head_len + strtoul(cl, NULL, 10);
     if (q->total > FP_MAX)

@@ -292,6 +292,21 @@ static void conn_serve(struct fast_conn *c)
             conn_handoff(c);
             return;
         }
+        if (pr == PARSE_BAD) {   /* answer, then close: the framing is unsure */
+            struct http_req *r = http_req_new(fp->s, "/");
+            if (!r) {
+                conn_close(c);
+                return;
+            }
+            r->fc = c;
+            c->req = r;
+            c->partial_ms = 0;
+            atomic_fetch_add(&fp->inflight, 1);
+            c->close_after = 1;
+            http_error(r, q.status, q.msg);
+            conn_answered(c);
+            return;
+        }
         if (pr == PARSE_MORE) {  /* wait for the rest: the next edge */
             if (!c->partial_ms)
                 c->partial_ms = sf_mono_ms();
@@ -322,7 +337,7 @@ static void conn_serve(struct fast_conn *c)
         r->fc = c;
         c->req = r;
         atomic_fetch_add(&fp->inflight, 1);
-        struct http_head h = {q.val[0], q.val[1], q.val[2]};
+        struct http_head h = {q.val[0], q.val[1], q.val[2], q.val[3], q.val[4]};
         /* Answered from the headers alone (401, 413, 415), a request with a
          * body closes its connection, as libmicrohttpd's does: it has not
          * read that body. */

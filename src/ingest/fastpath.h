@@ -15,7 +15,8 @@
  * only when it has all of it and understands all of it: request line
  * "POST /orderitem|/v1/orders HTTP/1.1", one Host, one Content-Length, no
  * Transfer-Encoding, Expect or Upgrade, at most 16 KiB of header and 64 KiB
- * in all. For anything else — another route or method, HTTP/1.0, a chunked
+ * in all. A request whose head breaks the framing rules (head_field) is
+ * answered 400/501 here, whatever its route, and the connection closed. For anything else — another route or method, HTTP/1.0, a chunked
  * or large body, a request still incomplete after 100 ms — the connection
  * is handed to libmicrohttpd (MHD_add_connection) with that request still
  * unread, so libmicrohttpd answers it and every later one exactly as it
@@ -36,24 +37,52 @@ struct http_head {
     const char *authorization;
     const char *content_type;
     const char *content_length;
+    const char *host;
+    const char *origin;
 };
+
+/* Strict framing (RFC 9112), one set of rules for both paths: the fast
+ * path feeds it the fields of the raw head it reads, http.c the fields
+ * libmicrohttpd parsed (for requests on a connection it was handed). Each
+ * field goes to head_field in order, then head_verdict judges the framing
+ * (Content-Length, Transfer-Encoding, Host). Both return 0, or the status
+ * to answer (400, or 501 for a transfer coding other than a lone
+ * "chunked") with *msg, after which the connection is closed. */
+struct head_check {
+    int http10;                 /* HTTP/1.0: Host may be absent */
+    unsigned hosts, lengths, encodings;
+    int length_bad;             /* a Content-Length that is not 1*DIGIT */
+    int coding_bad;             /* a Transfer-Encoding other than "chunked" */
+};
+unsigned head_field(struct head_check *hc, const char *name, size_t nlen,
+                    const char *value, size_t vlen, const char **msg);
+unsigned head_verdict(const struct head_check *hc, const char **msg);
 
 #define FP_MAX (64 * 1024)      /* a request (head and body) the fast path takes */
 #define FP_HEAD_MAX (16 * 1024) /* its request line and headers */
 #define FP_VALUE_MAX 1024       /* a header value it keeps */
 
-enum { PARSE_OK, PARSE_MORE, PARSE_OTHER };
+enum { PARSE_OK, PARSE_MORE, PARSE_OTHER, PARSE_BAD };
 
 struct fast_req {
     const char *route;          /* "/orderitem" or "/v1/orders" */
     size_t head_len, total;     /* request line and headers; with the body */
     int close;                  /* Connection: close */
-    char *val[3];               /* Authorization, Content-Type, Content-Length */
+    /* Authorization, Content-Type, Content-Length, Host, Origin */
+    char *val[5];
+    unsigned status;            /* PARSE_BAD: the answer (400, 501) */
+    const char *msg;            /* and its message */
 };
 
 /* The request at buf[0..n): one the fast path serves (PARSE_OK, q filled),
- * one it cannot judge yet (PARSE_MORE), or one for libmicrohttpd
- * (PARSE_OTHER). The values in q are cut out of buf in place (NUL-ended). */
+ * one it cannot judge yet (PARSE_MORE), one for libmicrohttpd
+ * (PARSE_OTHER), or one whose head breaks the framing rules (PARSE_BAD:
+ * q->status and q->msg; answered, then the connection closed). The head
+ * of every request is checked, whatever its route; a head with a NUL or
+ * a bare LF is left to libmicrohttpd, and so is a request line that is not
+ * "METHOD SP target SP HTTP/1.0|1.1" without control characters (it
+ * answers 400 or 505, see docs/api.md). The values in q are cut out of buf
+ * in place (NUL-ended). */
 int fastpath_parse(char *buf, size_t n, struct fast_req *q);
 
 /* Serve on listen_fd (listening, non-blocking) with `threads` loops. */

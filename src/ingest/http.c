@@ -37,6 +37,7 @@ struct http_server {
     struct conntrack *ct;
     struct fastpath *fp;
     int listen_fd;
+    char *hosts;                    /* ctx.allowed_hosts in force (http_start) */
 };
 
 /* Bytes of request bodies held in memory by all connections together; past
@@ -211,18 +212,116 @@ static enum MHD_Result unauthorized(struct http_req *r, int why)
                      MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"salesflow\"");
 }
 
-/* Counts the header fields that frame a body: n[0] Content-Length, n[1]
- * Transfer-Encoding. */
-static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind,
-                                     const char *key, const char *value)
+/* libmicrohttpd's parsed fields, through the framing rules both paths
+ * share (fastpath.h: head_field). */
+struct field_walk {
+    struct head_check hc;
+    unsigned status;
+    const char *msg;
+};
+
+static enum MHD_Result walk_field(void *cls, enum MHD_ValueKind kind, const char *key,
+                                  const char *value)
 {
-    unsigned *n = cls;
-    (void)kind, (void)value;
-    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
-        n[0]++;
-    else if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
-        n[1]++;
-    return MHD_YES;
+    struct field_walk *w = cls;
+    (void)kind;
+    if (!value)
+        value = "";
+    w->status = head_field(&w->hc, key, strlen(key), value, strlen(value), &w->msg);
+    return w->status ? MHD_NO : MHD_YES;
+}
+
+static int has_ctl(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 1;
+    return 0;
+}
+
+/* A control character in the query (raw, or as libmicrohttpd decoded it):
+ * refused like one in the rest of the request line. */
+static enum MHD_Result walk_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    struct field_walk *w = cls;
+    (void)kind;
+    if (!has_ctl(key) && !has_ctl(value))
+        return MHD_YES;
+    w->status = 400;
+    w->msg = "Bad Request: a control character in the request line; send "
+             "METHOD SP target SP HTTP/1.1";
+    return MHD_NO;
+}
+
+/* host ("name", "name:port", "[v6]" or "[v6]:port") is in the
+ * comma-separated list (NULL or "*" in it: any); an entry with a port
+ * must match with it, one without matches any port. */
+static int host_allowed(const char *list, const char *host)
+{
+    if (!list)
+        return 1;
+    size_t n = strlen(host), name = n;
+    const char *colon = host[0] == '[' ? strstr(host, "]:") : strchr(host, ':');
+    if (colon) {
+        if (host[0] == '[')
+            colon++;
+        name = (size_t)(colon - host);
+        if (!colon[1] || strspn(colon + 1, "0123456789") != strlen(colon + 1))
+            return 0;           /* not a port */
+    }
+    if (host[0] == '[' ? host[name - 1] != ']' : !!memchr(host, '[', name))
+        return 0;
+    for (const char *p = list; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len == 1 && *p == '*')
+            return 1;
+        if (len && ((len == name && strncasecmp(p, host, name) == 0) ||
+                    (len == n && strncasecmp(p, host, n) == 0)))
+            return name > 0;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    return 0;
+}
+
+/* Origin ("scheme://host[:port]") is this server: the request's own Host,
+ * or a host in the list. "null" (a sandboxed or file: page) is not. */
+static int origin_allowed(const char *list, const char *origin, const char *host)
+{
+    const char *o = strstr(origin, "://");
+    if (!o || !o[3] || strchr(o + 3, '/'))
+        return 0;
+    o += 3;
+    if (host && strcasecmp(o, host) == 0)
+        return 1;
+    return host_allowed(list, o);
+}
+
+/* DNS rebinding and cross-site POSTs: refuse a Host this server is not,
+ * and a POST from another origin. */
+static int check_host(struct http_req *r, const char *method, const struct http_head *h,
+                      enum MHD_Result *rc)
+{
+    const char *list = r->ctx->allowed_hosts;
+    char msg[400];
+    if (h->host && !host_allowed(list, h->host)) {
+        snprintf(msg, sizeof(msg), "Misdirected Request: this server does not answer "
+                 "to Host \"%.100s\"; name it with --allowed-hosts LIST "
+                 "(comma-separated host names, * for any)", h->host);
+        *rc = http_error(r, MHD_HTTP_MISDIRECTED_REQUEST, msg);
+        return 1;
+    }
+    if (h->origin && strcmp(method, "POST") == 0 &&
+        !origin_allowed(list, h->origin, h->host)) {
+        snprintf(msg, sizeof(msg), "Forbidden: a POST from another site (Origin "
+                 "\"%.100s\"); a page may post here only from this server's own "
+                 "origin, or from a host named with --allowed-hosts", h->origin);
+        *rc = http_error(r, MHD_HTTP_FORBIDDEN, msg);
+        return 1;
+    }
+    return 0;
 }
 
 enum MHD_Result http_route(struct http_req *r, const char *url, const char *method,
@@ -231,6 +330,9 @@ enum MHD_Result http_route(struct http_req *r, const char *url, const char *meth
     const struct route *hit = NULL;
     int path_known = 0;
     int is_head = strcmp(method, "HEAD") == 0;
+    enum MHD_Result hrc;
+    if (check_host(r, method, h, &hrc))
+        return hrc;
     for (size_t i = 0; i < SF_ARRAY_LEN(routes); i++) {
         if (strcmp(url, routes[i].path) != 0)
             continue;
@@ -261,10 +363,11 @@ enum MHD_Result http_route(struct http_req *r, const char *url, const char *meth
     const char *ct = h->content_type;
     if (ct && body == BODY_JSON_OR_NDJSON && is_ndjson_type(ct)) {
         r->ndjson = 1;
-    } else if (ct && !is_json_type(ct)) {
+    } else if (!ct || !is_json_type(ct)) {
         char msg[320];
-        snprintf(msg, sizeof(msg), "Unsupported Media Type \"%.100s\": send the "
-                 "body as JSON with Content-Type: application/json%s", ct,
+        snprintf(msg, sizeof(msg), "Unsupported Media Type %s%.100s%s: send the "
+                 "body as JSON with Content-Type: application/json%s",
+                 ct ? "\"" : "(no Content-Type)", ct ? ct : "", ct ? "\"" : "",
                  body == BODY_JSON_OR_NDJSON
                      ? ", or as one JSON order per line with Content-Type: "
                        "application/x-ndjson" : "");
@@ -276,19 +379,35 @@ enum MHD_Result http_route(struct http_req *r, const char *url, const char *meth
 }
 
 static enum MHD_Result on_headers(struct http_req *r, const char *url,
-                                  const char *method)
+                                  const char *method, const char *version)
 {
-    /* A body framed two ways (two Content-Lengths, or one and a
-     * Transfer-Encoding) may be read differently by a proxy in front, and
-     * libmicrohttpd takes the first Content-Length: the rest of a kept-alive
-     * connection would be parsed out of step. Refuse it; the early reply
-     * closes the connection (RFC 9112, 6.1 and 6.3). */
-    unsigned framing[2] = {0, 0};
-    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, framing);
-    if (framing[0] > 1 || (framing[0] && framing[1]))
-        return http_error(r, MHD_HTTP_BAD_REQUEST,
-                          "Bad Request: the body is framed twice (Content-Length "
-                          "given twice, or with Transfer-Encoding)");
+    /* The head libmicrohttpd parsed, through the rules the fast path
+     * applies to the raw bytes (fastpath.h: head_field): a request framed
+     * two ways, or unclearly, may be read differently by a proxy in front,
+     * and the rest of a kept-alive connection would be parsed out of step.
+     * Refuse it and close the connection (RFC 9112, 6.1 and 6.3). */
+    struct field_walk w = {.hc.http10 = version && strcmp(version, "HTTP/1.0") == 0};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, walk_field, &w);
+    if (!w.status)
+        for (const char *u = url; *u; u++)
+            if ((unsigned char)*u < 0x20 || *u == 0x7f) {
+                w.status = 400;
+                w.msg = "Bad Request: a control character in the request line; send "
+                        "METHOD SP target SP HTTP/1.1";
+                break;
+            }
+    if (!w.status)              /* the query, which url does not hold */
+        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, walk_arg, &w);
+    for (const char *m = method; !w.status && *m; m++)
+        if ((unsigned char)*m < 0x20 || *m == 0x7f) {
+            w.status = 400;
+            w.msg = "Bad Request: a control character in the request line; send "
+                    "METHOD SP target SP HTTP/1.1";
+        }
+    if (!w.status)
+        w.status = head_verdict(&w.hc, &w.msg);
+    if (w.status)
+        return error_hdr(r, w.status, w.msg, MHD_HTTP_HEADER_CONNECTION, "close");
     struct http_head h = {
         .authorization = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                      MHD_HTTP_HEADER_AUTHORIZATION),
@@ -296,6 +415,10 @@ static enum MHD_Result on_headers(struct http_req *r, const char *url,
                                                     MHD_HTTP_HEADER_CONTENT_TYPE),
         .content_length = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                       MHD_HTTP_HEADER_CONTENT_LENGTH),
+        .host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                            MHD_HTTP_HEADER_HOST),
+        .origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
+                                              MHD_HTTP_HEADER_ORIGIN),
     };
     return http_route(r, url, method, &h);
 }
@@ -360,7 +483,6 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
 {
     struct http_server *s = cls;
     struct http_req *r = *con_cls;
-    (void)version;
 
     if (!r) {
         if (!(r = http_req_new(s, url)))
@@ -369,7 +491,7 @@ static enum MHD_Result access_handler(void *cls, struct MHD_Connection *conn,
         *con_cls = r;
         if (conntrack_headers_done(conn))
             return MHD_NO;      /* it was sent 408 or 503: close, serve nothing */
-        enum MHD_Result rc = on_headers(r, url, method);
+        enum MHD_Result rc = on_headers(r, url, method, version);
         if (rc == MHD_YES && r->too_big)
             return too_big(r);
         return rc;
@@ -422,20 +544,19 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* Parse "HOST:PORT" or "[V6]:PORT" into a socket address. */
 static int parse_listen(const char *listen, struct sockaddr_storage *ss,
-                        char *errstr, size_t n)
+                        char *host, char *errstr, size_t n)
 {
-    char host[256];
     const char *port;
     if (listen[0] == '[') {
         const char *end = strchr(listen, ']');
-        if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= sizeof(host))
+        if (!end || end[1] != ':' || (size_t)(end - listen - 1) >= 256)
             goto bad;
         memcpy(host, listen + 1, (size_t)(end - listen - 1));
         host[end - listen - 1] = '\0';
         port = end + 2;
     } else {
         const char *colon = strrchr(listen, ':');
-        if (!colon || (size_t)(colon - listen) >= sizeof(host))
+        if (!colon || (size_t)(colon - listen) >= 256)
             goto bad;
         memcpy(host, listen, (size_t)(colon - listen));
         host[colon - listen] = '\0';
@@ -486,20 +607,52 @@ static int listen_on(const struct sockaddr_storage *ss)
     return fd;
 }
 
+static int is_loopback(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET)
+        return (ntohl(((const struct sockaddr_in *)ss)->sin_addr.s_addr) >> 24) == 127;
+    if (ss->ss_family == AF_INET6) {
+        const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+        return IN6_IS_ADDR_LOOPBACK(a) ||
+               (IN6_IS_ADDR_V4MAPPED(a) && a->s6_addr[12] == 127);
+    }
+    return 0;
+}
+
+/* The Host names served (--allowed-hosts, see http.h): the listen
+ * address's host always; then the list, or by default the loopback names
+ * when listening on loopback, else any. NULL: out of memory. */
+static char *allowed_hosts(const char *listen, const char *host,
+                           const struct sockaddr_storage *ss, const char *list)
+{
+    char *out;
+    int v6 = listen[0] == '[';
+    if (!list && !is_loopback(ss))
+        list = "*";
+    if (asprintf(&out, "%s%s%s,%s", v6 ? "[" : "", host, v6 ? "]" : "",
+                 list ? list : "localhost,127.0.0.1,[::1]") < 0)
+        return NULL;
+    return out;
+}
+
 struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
                                int threads, char *errstr, size_t n)
 {
     struct sockaddr_storage ss;
-    if (parse_listen(listen, &ss, errstr, n))
+    char host[256];
+    if (parse_listen(listen, &ss, host, errstr, n))
         return NULL;
     struct http_server *s = calloc(1, sizeof(*s));
-    if (!s) {
+    if (!s || !(s->hosts = allowed_hosts(listen, host, &ss, ctx->allowed_hosts))) {
+        free(s);
         sf_err(-1, errstr, n, "out of memory");
         return NULL;
     }
     s->ctx = *ctx;
+    s->ctx.allowed_hosts = s->hosts;
     if ((s->listen_fd = listen_on(&ss)) < 0) {
         sf_err(-1, errstr, n, "cannot listen on %s: %s", listen, strerror(errno));
+        free(s->hosts);
         free(s);
         return NULL;
     }
@@ -507,6 +660,7 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
     if (!(s->ct = conntrack_new(ctx->header_timeout_s, ctx->body_timeout_s, max_conns,
                                 errstr, n))) {
         close(s->listen_fd);
+        free(s->hosts);
         free(s);
         return NULL;
     }
@@ -551,6 +705,7 @@ fail:
         MHD_stop_daemon(s->d);
     conntrack_destroy(s->ct);
     close(s->listen_fd);
+    free(s->hosts);
     free(s);
     return NULL;
 }
@@ -571,5 +726,6 @@ void http_stop(struct http_server *s)
     conntrack_destroy(s->ct);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    free(s->hosts);
     free(s);
 }

@@ -50,6 +50,11 @@ struct http_ctx {
     /* GET /readyz: the processor runs in this process and may lag the log
      * by at most this many records (0: no processor here). */
     int64_t ready_lag;
+    /* --allowed-hosts: Host names (comma-separated, "*" any) served besides
+     * the listen address's host; NULL: the loopback names when listening
+     * on loopback, else any. A request with another Host gets 421, a POST
+     * whose Origin is neither its Host nor one of these 403. */
+    const char *allowed_hosts;
 };
 
 #define SF_MAX_BODY_DEFAULT ((size_t)16 << 20)

@@ -115,7 +115,7 @@ GOOD_ORDER = {"customer_id": 3, "source": "Dine In", "quantity": 7}
 
 def order_request(order):
     body = json.dumps(order).encode()
-    return (b"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    return (b"POST /orderitem HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
             b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
 
 
@@ -632,7 +632,7 @@ class AbuseTest(unittest.TestCase):
         # 100 ms, forever; it must be cut at the header timeout with a 408.
         self.slow_case(
             "slow-headers",
-            lambda rnd: b"%s %s HTTP/1.1\r\nHost: x\r\n" % (
+            lambda rnd: b"%s %s HTTP/1.1\r\nHost: localhost\r\n" % (
                 rnd.choice([b"POST", b"GET"]),
                 rnd.choice([b"/orderitem", b"/v1/orders", b"/healthz"])),
             b"X-Slowloris-Keep-Going: 1\r\n", HEADER_TIMEOUT)
@@ -642,25 +642,25 @@ class AbuseTest(unittest.TestCase):
         def first(rnd):
             path, n = rnd.choice([(b"/orderitem", 1000), (b"/orderitem", 1 << 20),
                                   (b"/v1/orders", 100000), (b"/v1/orders", 16 << 20)])
-            return (b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            return (b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                     b"Content-Length: %d\r\n\r\n[" % (path, n))
         self.slow_case("slow-bodies", first, b" ", BODY_TIMEOUT)
 
     # --- 4 ------------------------------------------------------------------
     def test_4_pipelined_garbage(self):
         rnd = random.Random(4)
-        post = b"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        post = b"POST /orderitem HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
         garbage = [
             # random bytes, with and without a request's end
             lambda: rnd.randbytes(rnd.randint(1, 2000)) + b"\r\n\r\n",
             lambda: rnd.randbytes(rnd.randint(1, 200)),
             # malformed request lines
             lambda: b"GET\r\n\r\n",
-            lambda: b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n",
-            lambda: b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
+            lambda: b"GET / HTTP/1.1 extra\r\nHost: localhost\r\n\r\n",
+            lambda: b"GET / HTTP/9.9\r\nHost: localhost\r\n\r\n",
             lambda: b"xyz abc\r\n\r\n",
-            lambda: b"G\x00T /orderitem HTTP/1.1\r\nHost: x\r\n\r\n",
-            lambda: b"GET /" + b"A" * rnd.randint(100, 8000) + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+            lambda: b"G\x00T /orderitem HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            lambda: b"GET /" + b"A" * rnd.randint(100, 8000) + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
             # malformed headers and framing
             lambda: post + b"NoColonHere\r\n\r\n",
             lambda: post + b": empty-name\r\n\r\n",
@@ -678,8 +678,8 @@ class AbuseTest(unittest.TestCase):
         # once the pool is nearly full), so a flood of only these would be a
         # CPU flood rather than garbage.
         oversize = [
-            lambda: b"GET /" + b"A" * rnd.randint(33000, 40000) + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-            lambda: b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"B" * 40000 + b"\r\n\r\n",
+            lambda: b"GET /" + b"A" * rnd.randint(33000, 40000) + b" HTTP/1.1\r\nHost: localhost\r\n\r\n",
+            lambda: b"GET / HTTP/1.1\r\nHost: localhost\r\nX-Big: " + b"B" * 40000 + b"\r\n\r\n",
         ]
 
         def pipeline(sent):
@@ -727,7 +727,7 @@ class AbuseTest(unittest.TestCase):
         for framing in (b"Content-Length: 3\r\nContent-Length: 4\r\n\r\nabcd",
                         b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"):
             got = send_raw(self.s.port, post + framing + b"GET /healthz HTTP/1.1\r\n"
-                           b"Host: x\r\n\r\n", wait_close=True)
+                           b"Host: localhost\r\n\r\n", wait_close=True)
             self.assertEqual(re.findall(rb"HTTP/1\.1 (\d{3}) ", got), [b"400"], got)
 
     # --- 5 ------------------------------------------------------------------
@@ -736,7 +736,7 @@ class AbuseTest(unittest.TestCase):
 
         def request(i):
             path = (b"/orderitem", b"/v1/orders")[i % 2]
-            head = b"POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" % path
+            head = b"POST %s HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" % path
             kind = (i // 2) % 4
             if kind == 0:       # 10 GiB declared, a few bytes sent
                 return "413", head + b"Content-Length: %d\r\n\r\n{\"customer_id\"" % big

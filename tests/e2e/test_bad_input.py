@@ -87,7 +87,7 @@ class BadInputTest(unittest.TestCase):
         # Refused from the headers alone, before the body is read.
         before = self.s.log_bytes()
         with socket.create_connection(("127.0.0.1", self.s.port), timeout=10) as c:
-            c.sendall(b"POST /orderitem HTTP/1.1\r\nHost: x\r\n"
+            c.sendall(b"POST /orderitem HTTP/1.1\r\nHost: localhost\r\n"
                       b"Content-Type: application/json\r\n"
                       b"Content-Length: 2000000\r\n\r\n")
             reply = c.recv(65536).decode()

@@ -16,7 +16,7 @@ ORDER = b'{"customer_id": 3, "source": "Dine In", "quantity": 7}'
 
 
 def post(path, body=ORDER, extra=b"", version=b"HTTP/1.1"):
-    return (b"POST " + path + b" " + version + b"\r\nHost: x\r\n"
+    return (b"POST " + path + b" " + version + b"\r\nHost: localhost\r\n"
             b"Content-Type: application/json\r\n" + extra +
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
 
@@ -83,7 +83,7 @@ class FastPathTest(unittest.TestCase):
             # by libmicrohttpd on that connection), all on one connection.
             c.sendall(post(b"/orderitem"))
             first = read_until(c, 1)
-            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n" + post(b"/orderitem"))
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n" + post(b"/orderitem"))
             rest = read_until(c, 2)
         self.assertEqual([r[0] for r in first + rest], [201, 200, 201])
         self.assertEqual(json.loads(rest[0][2]), {"status": "ok"})

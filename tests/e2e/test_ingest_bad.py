@@ -193,7 +193,7 @@ class IngestBadRequestTest(unittest.TestCase):
     # ---- cases that need a raw socket ----------------------------------
     def test_raw_headers_too_large(self):
         before = self.s.log_bytes()
-        reply = send_raw(self.s.port, b"POST /orderitem HTTP/1.1\r\nHost: x\r\n"
+        reply = send_raw(self.s.port, b"POST /orderitem HTTP/1.1\r\nHost: localhost\r\n"
                          b"X-Pad: " + b"a" * 40000 + b"\r\nContent-Type: application/json"
                          b"\r\nContent-Length: 2\r\n\r\n{}", wait_close=True)
         self.assertTrue(reply.startswith(b"HTTP/1.1 431"), reply[:200])
@@ -201,7 +201,7 @@ class IngestBadRequestTest(unittest.TestCase):
 
     def test_raw_content_length_too_large(self):
         before = self.s.log_bytes()
-        reply = send_raw(self.s.port, b"POST /v1/orders HTTP/1.1\r\nHost: x\r\n"
+        reply = send_raw(self.s.port, b"POST /v1/orders HTTP/1.1\r\nHost: localhost\r\n"
                          b"Content-Type: application/json\r\n"
                          b"Content-Length: 100000000\r\n\r\n")
         self.assertTrue(reply.startswith(b"HTTP/1.1 413"), reply)
@@ -210,7 +210,7 @@ class IngestBadRequestTest(unittest.TestCase):
 
     def test_raw_malformed_chunked(self):
         before = self.s.log_bytes()
-        reply = send_raw(self.s.port, b"POST /orderitem HTTP/1.1\r\nHost: x\r\n"
+        reply = send_raw(self.s.port, b"POST /orderitem HTTP/1.1\r\nHost: localhost\r\n"
                          b"Content-Type: application/json\r\n"
                          b"Transfer-Encoding: chunked\r\n\r\nZZ\r\n{}\r\n0\r\n\r\n",
                          wait_close=True, timeout=5)

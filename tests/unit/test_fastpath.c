@@ -74,30 +74,29 @@ static void leaves_the_rest_to_libmicrohttpd(void **state)
         "POST /api/sales HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
         "HEAD /orderitem HTTP/1.1\r\nHost: x\r\n\r\n",
         "post /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
-        /* framing */
+        /* framing libmicrohttpd does (or where the route is not served) */
         "POST /orderitem HTTP/1.1\r\nHost: x\r\n\r\n{}",
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
         "2\r\n{}\r\n0\r\n\r\n",
-        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
-        "Content-Length: 2\r\n\r\n{}",
-        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}",
-        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2 2\r\n\r\n{}",
-        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 9999999999\r\n\r\n{}",
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 70000\r\n\r\n{}",
+        "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999999"
+        "\r\n\r\n{}",
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
         "Content-Length: 2\r\n\r\n{}",
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nUpgrade: h2c\r\nContent-Length: 2\r\n\r\n{}",
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\n"
         "Content-Length: 2\r\n\r\n{}",
-        /* Host: none or two */
-        "POST /orderitem HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}",
-        "POST /orderitem HTTP/1.1\r\nHost: x\r\nHost: y\r\nContent-Length: 2\r\n\r\n{}",
-        /* header syntax */
-        "POST /orderitem HTTP/1.1\r\nHost: x\r\n folded\r\nContent-Length: 2\r\n\r\n{}",
-        "POST /orderitem HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\nContent-Length: 2\r\n\r\n{}",
-        "POST /orderitem HTTP/1.1\r\nHost: x\r\nNoColon\r\nContent-Length: 2\r\n\r\n{}",
+        /* HTTP/1.0 needs no Host */
+        "POST /orderitem HTTP/1.0\r\nContent-Length: 2\r\n\r\n{}",
+        /* a bare LF (RFC 9112 lets a server take it as a line's end),
+         * an odd request line: libmicrohttpd answers them as it would */
         "POST /orderitem HTTP/1.1\r\nHost: x\nContent-Length: 2\r\n\r\n{}",
-        "POST /orderitem HTTP/1.1\r\nHost: x\r\nX: a\rb\r\nContent-Length: 2\r\n\r\n{}",
+        "POST  /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/2.0\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        "POST\t/orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}",
+        "POST /orderitem HTTP/0.1\r\nHost: x\r\nX: a\rb\r\nContent-Length: 2\r\n\r\n{}",
+        /* given twice: libmicrohttpd takes the first */
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Type: a\r\n"
         "Content-Type: b\r\nContent-Length: 2\r\n\r\n{}",
         "POST /orderitem HTTP/1.1\r\nHost: x\r\nAuthorization: a\r\n"
@@ -107,6 +106,60 @@ static void leaves_the_rest_to_libmicrohttpd(void **state)
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
         if (parse(other[i], &q) != PARSE_OTHER)
             fail_msg("not left to libmicrohttpd: %s", other[i]);
+    }
+}
+
+/* Heads that break the framing rules: answered (q.status) whatever the
+ * route, never left to libmicrohttpd (issue 23). */
+static void refuses_unclear_framing(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *req;
+        unsigned status;
+    } bad[] = {
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length : 2\r\n\r\n{}", 400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length:\r\n 2\r\n\r\n{}", 400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nX-A: a\rContent-Length: 2\r\n\r\n{}", 400},
+        {"GET /api/sales HTTP/1.1\r\nHost: x\r\nContent-Length : 2\r\n\r\n{}", 400},
+        {"POST /orderitem HTTP/1.1\r\n/v1/orders HTTP/1.1\r\nHost: x\r\n"
+         "Content-Length: 2\r\n\r\n{}", 400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\n folded\r\nContent-Length: 2\r\n\r\n{}",
+         400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nBad Name: 1\r\nContent-Length: 2\r\n\r\n{}",
+         400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nNoColon\r\nContent-Length: 2\r\n\r\n{}",
+         400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nX: a\rb\r\nContent-Length: 2\r\n\r\n{}", 400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nX: a\x01\r\nContent-Length: 2\r\n\r\n{}",
+         400},
+        {"POST /order\titem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 400},
+        {"POST /order\ritem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}", 400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+         "Content-Length: 2\r\n\r\n{}", 400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: +2\r\n\r\n{}", 400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2 2\r\n\r\n{}", 400},
+        {"POST /orderitem HTTP/1.1\r\nContent-Length: 2\r\n\r\n{}", 400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nHost: y\r\nContent-Length: 2\r\n\r\n{}",
+         400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+         "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+         "Content-Length: 5\r\n\r\n0\r\n\r\n", 400},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: xchunked\r\n\r\n", 501},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: identity\r\n\r\n", 501},
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity"
+         "\r\n\r\n", 501},
+        {"GET / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n", 501},
+        /* libmicrohttpd 0.9.75 reads this one to the connection's end */
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked \r\n\r\n", 501},
+        /* and refuses this one, so the fast path does too */
+        {"POST /orderitem HTTP/1.1\r\nHost: x\r\nContent-Length: 2 \r\n\r\n{}", 400},
+    };
+    struct fast_req q;
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (parse(bad[i].req, &q) != PARSE_BAD || q.status != bad[i].status || !q.msg)
+            fail_msg("not refused with %u: %s", bad[i].status, bad[i].req);
     }
 }
 
@@ -141,6 +194,7 @@ int main(void)
         cmocka_unit_test(served),
         cmocka_unit_test(waits_for_the_rest),
         cmocka_unit_test(leaves_the_rest_to_libmicrohttpd),
+        cmocka_unit_test(refuses_unclear_framing),
         cmocka_unit_test(size_limits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

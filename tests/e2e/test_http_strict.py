@@ -1,0 +1,326 @@
+"""Strict HTTP/1.1 framing (RFC 9112), cross-site request forgery and DNS
+rebinding (issue 23, items 2 and 3), on raw bytes over a socket, byte for
+byte, on both HTTP paths:
+
+- "fast": the bytes are the first request of a new connection, which the
+  project's own fast path (src/ingest/fastpath.c) reads first;
+- "mhd": the bytes follow a GET /healthz on the same connection; the fast
+  path hands that connection to libmicrohttpd at the GET, so libmicrohttpd
+  parses the case's bytes (src/ingest/http.c checks what it parsed).
+
+A smuggled request is `GET /api/pipeline?SMUGGLED=1` inside a body: had it
+been executed it would have been answered (400, "takes no query
+parameters") and counted in /metrics under route /api/pipeline."""
+
+import json
+import re
+import socket
+import unittest
+
+from harness import Server
+
+ORDER = b'{"customer_id": 3, "source": "Dine In", "quantity": 7}'
+SMUGGLED = b"GET /api/pipeline?SMUGGLED=1 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+PREFIX = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+PATHS = ("fast", "mhd")
+TARGETS = (b"POST /orderitem", b"POST /v1/orders", b"GET /api/sales")
+
+
+def replies(data):
+    """Split a byte stream into (status, headers dict, body) replies."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            headers[k.strip().lower().decode()] = v.strip().decode()
+        n = int(headers.get("content-length", 0))
+        out.append((status, headers, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+class StrictBase(unittest.TestCase):
+    extra = []
+
+    @classmethod
+    def setUpClass(cls):
+        cls.s = Server(extra=cls.extra).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s.cleanup()
+
+    def exchange(self, data, path, timeout=3):
+        """Send data (after PREFIX on the "mhd" path) on one connection and
+        read until the server closes it or `timeout` s pass; the replies to
+        data (the PREFIX's answer removed)."""
+        if path == "mhd":
+            data = PREFIX + data
+        got = b""
+        with socket.create_connection(("127.0.0.1", self.s.port), timeout=timeout) as c:
+            c.sendall(data)
+            try:
+                while True:
+                    chunk = c.recv(65536)
+                    if not chunk:
+                        break
+                    got += chunk
+            except (socket.timeout, ConnectionResetError):
+                pass
+        out = replies(got)
+        if path == "mhd":
+            self.assertTrue(out and out[0][0] == 200, (path, got[:300]))
+            out = out[1:]
+        return out
+
+    def pipeline_count(self):
+        status, body = self.s.get("/metrics")
+        self.assertEqual(status, 200)
+        return sum(int(m) for m in re.findall(
+            rb'salesflow_http_requests_total\{route="/api/pipeline",code="[^"]*"\} (\d+)',
+            body))
+
+    def order_count(self):
+        return sum(len(v) for v in self.s.log_records().values())
+
+    def refused(self, data, status, path, words=()):
+        """data gets exactly one reply, `status`, the connection is closed,
+        and nothing it holds runs."""
+        before, orders = self.pipeline_count(), self.order_count()
+        out = self.exchange(data, path)
+        self.assertEqual([r[0] for r in out], [status], (path, data, out))
+        self.assertEqual(out[0][1].get("connection"), "close", (path, data, out))
+        try:
+            detail = json.loads(out[0][2])["detail"]
+        except ValueError:      # libmicrohttpd's own HTML answer
+            detail = out[0][2].decode(errors="replace")
+        for w in words:
+            self.assertIn(w, detail, (path, data))
+        self.assertEqual(self.pipeline_count(), before, "smuggled request executed")
+        self.assertEqual(self.order_count(), orders, "an order was stored")
+        return detail
+
+
+def request(target, fields, body=b"", host=b"localhost"):
+    """target ("POST /orderitem"), extra header lines (bytes, CRLF-ended)."""
+    ct = b"Content-Type: application/json\r\n" if target.startswith(b"POST") else b""
+    return (target + b" HTTP/1.1\r\nHost: " + host + b"\r\n" + ct + fields + b"\r\n" +
+            body)
+
+
+class SmugglingTest(StrictBase):
+    def test_issue_cases_on_every_route_and_both_paths(self):
+        n = len(SMUGGLED)
+        cases = {
+            "space before colon": b"Content-Length : %d\r\n" % n,
+            "obs-fold": b"Content-Length:\r\n %d\r\n" % n,
+            "bare CR": b"X-A: a\rContent-Length: %d\r\n" % n,
+        }
+        for name, fields in cases.items():
+            for target in TARGETS:
+                for path in PATHS:
+                    with self.subTest(case=name, target=target, path=path):
+                        self.refused(request(target, fields, SMUGGLED), 400, path)
+
+    def test_field_syntax(self):
+        cases = {
+            b"Content-Length\t: 4\r\n": "colon",
+            b"X-A : b\r\n": "colon",
+            b"X-A: a\r\n b\r\n": "obs-fold",
+            b"X-A: a\rb\r\n": "CR",
+            b"X-A: a\x01b\r\n": "control",
+            b"No colon here\r\n": "colon",
+            b"X(A): b\r\n": "name",
+            b": x\r\n": "name",
+        }
+        for fields, word in cases.items():
+            for path in PATHS:
+                if path == "mhd" and fields in (b"X-A: a\r\n b\r\n", b": x\r\n"):
+                    continue  # libmicrohttpd 0.9.75 leaves no trace of these (docs/api.md)
+                with self.subTest(fields=fields, path=path):
+                    d = self.refused(request(b"GET /api/sales", fields) + SMUGGLED, 400,
+                                     path)
+                    if fields != b"No colon here\r\n" or path == "fast":
+                        self.assertIn(word, d)
+
+    def test_two_request_lines(self):
+        # The fast path took this as /v1/orders; libmicrohttpd answers 400.
+        data = (b"POST /orderitem HTTP/1.1\r\n/v1/orders HTTP/1.1\r\nHost: localhost\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" %
+                len(ORDER) + ORDER)
+        for path in PATHS:
+            with self.subTest(path=path):
+                before = self.order_count()
+                out = self.exchange(data, path)
+                self.assertEqual([r[0] for r in out], [400], out)
+                self.assertEqual(self.order_count(), before)
+
+    def test_transfer_encoding(self):
+        for coding in (b"xchunked", b"identity", b"chunked, identity", b"gzip", b"chunked ",
+                       b"gzip, chunked"):
+            for path in PATHS:
+                with self.subTest(coding=coding, path=path):
+                    d = self.refused(request(b"POST /orderitem", b"Transfer-Encoding: " +
+                                             coding + b"\r\n", SMUGGLED), 501, path)
+                    self.assertIn("chunked", d)
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(ORDER), ORDER)
+        for path in PATHS:
+            with self.subTest(case="twice", path=path):
+                self.refused(request(b"POST /orderitem",
+                                     b"Transfer-Encoding: chunked\r\n" * 2,
+                                     chunked + SMUGGLED), 400, path, ["Transfer-Encoding"])
+            with self.subTest(case="with Content-Length", path=path):
+                self.refused(request(b"POST /orderitem",
+                                     b"Transfer-Encoding: chunked\r\nContent-Length: %d\r\n"
+                                     % len(chunked), chunked + SMUGGLED), 400, path,
+                             ["Content-Length"])
+
+    def test_chunked_alone_still_works(self):
+        chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(ORDER), ORDER)
+        data = request(b"POST /orderitem", b"Transfer-Encoding: chunked\r\n", chunked)
+        for path in PATHS:
+            with self.subTest(path=path):
+                out = self.exchange(data + PREFIX, path, timeout=1)
+                self.assertEqual([r[0] for r in out], [201, 200], out)
+
+    def test_content_length(self):
+        n = len(ORDER)
+        for fields in (b"Content-Length: %d\r\nContent-Length: %d\r\n" % (n, n),
+                       b"Content-Length: %dx\r\n" % n, b"Content-Length: +%d\r\n" % n,
+                       b"Content-Length: %d, %d\r\n" % (n, n),
+                       b"Content-Length: %d \r\n" % n):
+            for path in PATHS:
+                with self.subTest(fields=fields, path=path):
+                    before = self.order_count()
+                    out = self.exchange(request(b"POST /orderitem", fields, ORDER + SMUGGLED),
+                                        path)
+                    self.assertEqual([r[0] for r in out], [400], out)
+                    self.assertEqual(self.order_count(), before)
+
+    def test_host_missing_or_twice(self):
+        for head in (b"GET /api/sales HTTP/1.1\r\n\r\n",
+                     b"GET /api/sales HTTP/1.1\r\nHost: localhost\r\nHost: localhost\r\n\r\n",
+                     b"POST /orderitem HTTP/1.1\r\nContent-Type: application/json\r\n"
+                     b"Content-Length: %d\r\n\r\n" % len(ORDER) + ORDER):
+            for path in PATHS:
+                with self.subTest(head=head, path=path):
+                    self.refused(head + SMUGGLED, 400, path, ["Host"])
+
+    def test_pipelined_after_a_rejected_request_is_not_run(self):
+        good = request(b"POST /orderitem", b"Content-Length: %d\r\n" % len(ORDER), ORDER)
+        bad = request(b"GET /api/sales", b"X-A : b\r\n")
+        for path in PATHS:
+            with self.subTest(path=path):
+                self.refused(bad + good, 400, path)
+
+
+class CsrfHostTest(StrictBase):
+    def post(self, path, route, fields, body=ORDER, host=b"localhost"):
+        data = (b"POST " + route + b" HTTP/1.1\r\nHost: " + host + b"\r\n" + fields +
+                b"Content-Length: %d\r\n\r\n" % len(body) + body)
+        return self.exchange(data, path, timeout=1)
+
+    def test_post_without_or_with_other_content_type(self):
+        for route in (b"/orderitem", b"/v1/orders"):
+            for fields in (b"", b"Content-Type: text/plain;charset=UTF-8\r\n",
+                           b"Content-Type: application/x-www-form-urlencoded\r\n"):
+                for path in PATHS:
+                    with self.subTest(route=route, fields=fields, path=path):
+                        before = self.order_count()
+                        out = self.post(path, route, fields)
+                        self.assertEqual([r[0] for r in out], [415], out)
+                        d = json.loads(out[0][2])["detail"]
+                        self.assertIn("application/json", d)
+                        if route == b"/v1/orders":
+                            self.assertIn("application/x-ndjson", d)
+                        self.assertEqual(self.order_count(), before)
+
+    def test_send_beacon_like(self):
+        # navigator.sendBeacon / fetch(no-cors) from another site.
+        for path in PATHS:
+            with self.subTest(path=path):
+                before = self.order_count()
+                out = self.post(path, b"/orderitem",
+                                b"Origin: http://evil.example\r\n"
+                                b"Content-Type: text/plain;charset=UTF-8\r\n")
+                self.assertEqual([r[0] for r in out], [403], out)
+                self.assertIn("Origin", json.loads(out[0][2])["detail"])
+                for origin in (b"http://evil.example", b"null",
+                               b"http://localhost:%d.evil.example" % self.s.port):
+                    out = self.post(path, b"/orderitem", b"Origin: " + origin +
+                                    b"\r\nContent-Type: application/json\r\n")
+                    self.assertEqual([r[0] for r in out], [403], (origin, out))
+                self.assertEqual(self.order_count(), before)
+
+    def test_same_origin_post(self):
+        for origin in (b"http://localhost:%d" % self.s.port,
+                       b"http://127.0.0.1:%d" % self.s.port):
+            for path in PATHS:
+                with self.subTest(origin=origin, path=path):
+                    out = self.post(path, b"/orderitem", b"Origin: " + origin +
+                                    b"\r\nContent-Type: application/json\r\n")
+                    self.assertEqual([r[0] for r in out], [201], out)
+
+    def test_wrong_host_is_refused_on_every_route(self):
+        for host in (b"evil.example", b"evil.example:%d" % self.s.port, b"localhost.evil"):
+            for data in (b"GET /api/sales HTTP/1.1\r\nHost: %s\r\n\r\n" % host,
+                         b"GET / HTTP/1.1\r\nHost: %s\r\n\r\n" % host,
+                         b"GET /v1/quarantine HTTP/1.1\r\nHost: %s\r\n\r\n" % host,
+                         request(b"POST /orderitem", b"Content-Length: %d\r\n" %
+                                 len(ORDER), ORDER, host=host)):
+                for path in PATHS:
+                    with self.subTest(host=host, data=data[:30], path=path):
+                        before = self.order_count()
+                        out = self.exchange(data, path, timeout=1)
+                        self.assertEqual([r[0] for r in out], [421], out)
+                        self.assertIn("--allowed-hosts", json.loads(out[0][2])["detail"])
+                        self.assertEqual(self.order_count(), before)
+
+    def test_loopback_names_are_accepted(self):
+        port = self.s.port
+        for host in (b"localhost", b"localhost:%d" % port, b"127.0.0.1",
+                     b"127.0.0.1:%d" % port, b"[::1]", b"[::1]:%d" % port,
+                     b"LOCALHOST:%d" % port):
+            for path in PATHS:
+                with self.subTest(host=host, path=path):
+                    out = self.exchange(b"GET /api/sales HTTP/1.1\r\nHost: %s\r\n\r\n" %
+                                        host, path, timeout=1)
+                    self.assertEqual([r[0] for r in out], [200], out)
+
+
+class AllowedHostsFlagTest(StrictBase):
+    extra = ["--allowed-hosts", "sales.example,Other.Example"]
+
+    def get(self, host, path):
+        return [r[0] for r in self.exchange(
+            b"GET /api/sales HTTP/1.1\r\nHost: %s\r\n\r\n" % host, path, timeout=1)]
+
+    def test_listed_hosts_and_the_listen_address(self):
+        for path in PATHS:
+            with self.subTest(path=path):
+                self.assertEqual(self.get(b"sales.example", path), [200])
+                self.assertEqual(self.get(b"other.example:8080", path), [200])
+                self.assertEqual(self.get(b"127.0.0.1:%d" % self.s.port, path), [200])
+                self.assertEqual(self.get(b"localhost", path), [421])
+                self.assertEqual(self.get(b"evil.example", path), [421])
+
+
+class AllowAnyHostTest(StrictBase):
+    extra = ["--allowed-hosts", "*"]
+
+    def test_any_host(self):
+        for path in PATHS:
+            with self.subTest(path=path):
+                out = self.exchange(b"GET /api/sales HTTP/1.1\r\nHost: evil.example\r\n\r\n",
+                                    path, timeout=1)
+                self.assertEqual([r[0] for r in out], [200])
+
+
+if __name__ == "__main__":
+    unittest.main()
