@@ -54,9 +54,13 @@ static int stat_log(struct broker *b, const char *data, const char *store_uri)
             store_uri = sbuf;
         }
     }
+    /* The positions of this log, by its identity: another log (or Kafka)
+     * writing the same store has its own. */
+    char key[SF_POSITION_KEY_MAX + 1];
     if (store_uri && pos) {
         st = store_open(store_uri, err, sizeof(err));
-        if (!st || store_load_positions(st, SF_TOPIC_DEFAULT, pos, np, err, sizeof(err))) {
+        if (!st || broker_position_key(b, key, sizeof(key), NULL, err, sizeof(err)) ||
+            store_load_positions(st, key, pos, np, err, sizeof(err))) {
             fprintf(stderr, "salesflow log stat: consumer positions: %s\n", err);
             store_close(st);
             st = NULL;

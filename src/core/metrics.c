@@ -105,6 +105,13 @@ void metrics_proc_positions(const int64_t *next, int n)
         atomic_store(&npositions, n < SF_STATS_PARTITIONS ? n : SF_STATS_PARTITIONS);
 }
 
+void metrics_proc_forget(const int *parts, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (parts[i] >= 0 && parts[i] < SF_STATS_PARTITIONS)
+            atomic_store_explicit(&positions[parts[i]], 0, memory_order_relaxed);
+}
+
 void metrics_store_error(void) { atomic_fetch_add(&store_errors, 1); }
 void metrics_store_retry(void) { atomic_fetch_add(&store_retries, 1); }
 void metrics_sse_clients(int delta) { atomic_fetch_add(&sse_clients, delta); }
