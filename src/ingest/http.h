@@ -50,6 +50,9 @@ struct http_ctx {
     /* GET /readyz: the processor runs in this process and may lag the log
      * by at most this many records (0: no processor here). */
     int64_t ready_lag;
+    /* GET /readyz without a web layer: a store handle of its own (not the
+     * processor's) that must answer a query (`process`). NULL: none. */
+    struct store *ready_store;
 };
 
 #define SF_MAX_BODY_DEFAULT ((size_t)16 << 20)
