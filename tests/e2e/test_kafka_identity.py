@@ -272,8 +272,17 @@ class KafkaIdentity(unittest.TestCase):
                          extra=["--listen", "127.0.0.1:%d" % port])
         wait_count(db, 300, procs=[p])
         # /readyz of a `process` checks its store too.
-        with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port, timeout=10) as r:
-            body = json.loads(r.read())
+        deadline = time.time() + 20
+        body = {}
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/readyz" % port,
+                                            timeout=10) as r:
+                    body = json.loads(r.read())
+                break
+            except urllib.error.HTTPError as e:
+                body = json.loads(e.read())
+                time.sleep(0.3)
         self.assertEqual(body["checks"].get("store"), "ok", body)
         # The store refuses writes (another writer holds it): the processor
         # retries; the lag must show what is waiting.
