@@ -321,7 +321,8 @@ static int adopt_legacy(struct processor *p, int legacy, char *errstr, size_t n)
     if (!legacy || !fits) {
         log_warn("processor: the store holds positions of %s without a broker identity "
                  "(from a salesflow before identities) that do not fit this %s; left "
-                 "alone, reading %s from its beginning", p->topic,
+                 "alone: only positions stored under %s count (none: read from the "
+                 "beginning)", p->topic,
                  legacy ? "topic (past its end, or its end unknown)" : "new log",
                  p->key);
         goto out;
