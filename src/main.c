@@ -444,6 +444,7 @@ static int cmd_process(int argc, char **argv)
     struct broker *b = NULL;
     struct store *st = NULL;
     struct processor *proc = NULL;
+    struct store *rst = NULL;  /* /readyz's */
     struct http_server *srv = NULL;
     int status = 1;
     sigset_t sigs;
@@ -470,6 +471,13 @@ static int cmd_process(int argc, char **argv)
     /* Monitoring only: /healthz, /readyz (lag), /metrics. */
     struct http_ctx hc = {.cat = cat, .ready_lag = ready_lag ? ready_lag : 1,
                           .allowed_hosts = allowed_hosts};
+    /* /readyz asks the store through a handle of its own: the processor's
+     * is its thread's alone. */
+    if (listen && !(rst = store_open(store_uri, err, sizeof(err)))) {
+        log_error("%s", err);
+        goto out;
+    }
+    hc.ready_store = rst;
     if (listen && !(srv = http_start(listen, &hc, 2, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
@@ -484,6 +492,7 @@ static int cmd_process(int argc, char **argv)
     status = 0;
 out:
     http_stop(srv);
+    store_close(rst);
     processor_stop(proc);
     broker_close(b);
     store_close(st);

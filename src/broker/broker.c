@@ -4,6 +4,7 @@
 #include "broker/broker.h"
 #include "core/util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static const struct broker_ops *const backends[] = {&elog_broker_ops,
@@ -47,6 +48,23 @@ int broker_opt_kafka(const char *val, void *dst, char *errstr, size_t n)
                       SF_ARRAY_LEN(opts), val);
     opts[bc->n_kafka_opts++] = val;
     bc->kafka_opts = opts;
+    return 0;
+}
+
+int broker_position_key(struct broker *b, char *out, size_t out_size, int *legacy,
+                        char *errstr, size_t n)
+{
+    int leg = 0;
+    const char *id = b->ops->identity ? b->ops->identity(b, &leg) : NULL;
+    const char *topic = broker_topic(b);
+    int len = id ? snprintf(out, out_size, "%s@%s", topic, id)
+                 : snprintf(out, out_size, "%s", topic);
+    if (legacy)
+        *legacy = leg;
+    if (len < 0 || (size_t)len >= out_size || len > SF_POSITION_KEY_MAX)
+        return sf_err(-1, errstr, n, "the position key of topic %s (\"%s@%s\") is "
+                      "longer than %d characters: use a shorter topic name", topic,
+                      topic, id ? id : "", SF_POSITION_KEY_MAX);
     return 0;
 }
 

@@ -143,6 +143,14 @@ struct broker_ops {
     /* Optional: the current end (next offset to be written) of partitions
      * 0..nparts-1. Returns 0, or -1 if unknown (and always without ops). */
     int (*end_offsets)(struct broker *b, int64_t *end, int nparts);
+    /* Optional: who this broker is, so that positions and derived ids of
+     * two different logs never mix in one store: "log-<32 hex>" for the
+     * embedded log (a random id made with its directory), "kafka-<cluster
+     * id>" for Kafka. NULL: unknown (an embedded log from before identities,
+     * opened read-only). *legacy is set to 1 when positions stored without
+     * an identity (by a salesflow from before identities) may be this
+     * broker's: see broker_position_key(). */
+    const char *(*identity)(struct broker *b, int *legacy);
 };
 
 struct broker {
@@ -158,6 +166,15 @@ int broker_opt_kafka(const char *val, void *dst, char *errstr, size_t errstr_siz
  * Returns NULL with errstr. */
 struct broker *broker_open(const char *uri, const struct broker_conf *conf,
                            char *errstr, size_t errstr_size);
+
+/* The key positions and derived order ids of b's topic are stored under:
+ * "TOPIC@IDENTITY" (topic names cannot hold '@'), or the bare topic name
+ * when the broker has no identity. *legacy (may be NULL) as for
+ * broker_ops.identity. Returns 0, or -1 with errstr if the key does not fit
+ * (SF_POSITION_KEY_MAX; a store's topic column holds 255 characters). */
+#define SF_POSITION_KEY_MAX 255
+int broker_position_key(struct broker *b, char *out, size_t out_size, int *legacy,
+                        char *errstr, size_t errstr_size);
 
 /* A human-readable text for a BROKER_E* code. */
 const char *broker_strerror(int err);

@@ -2,7 +2,12 @@
  * elog — the embedded log: a durable, partitioned, single-node broker.
  *
  * Layout under DIR:
- *   meta                     "salesflow-log 1", topic and partition count
+ *   meta                     "salesflow-log 1", topic and partition count,
+ *                            then "id <32 hex>": the log's identity, random,
+ *                            made with the directory (a log from before
+ *                            identities gets one at its first writable open,
+ *                            marked "legacy 1": positions a store kept
+ *                            without identity may be its own)
  *   .lock                    flock()ed by the one process that writes
  *   Order-P/<base>.log       segments of partition P (segment.h, batch.h)
  *   Order-P/<base>.index     their sparse offset indexes
@@ -109,6 +114,8 @@ struct elog {
     char dir[PATH_MAX];
     struct broker_conf conf;
     int nparts;
+    char id[40];                /* "log-<32 hex>"; "" = none (old, read-only) */
+    int legacy;                 /* the id was added to a log from before ids */
     struct part *parts;
     int lockfd;
 
@@ -141,7 +148,8 @@ struct elog {
 
 /* ---- meta file and directory checks ---------------------------------- */
 
-static int write_meta(const char *path, int nparts, char *errstr, size_t n)
+static int write_meta(const char *path, int nparts, const char *id, int legacy,
+                      char *errstr, size_t n)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
@@ -152,6 +160,8 @@ static int write_meta(const char *path, int nparts, char *errstr, size_t n)
         return sf_err(-1, errstr, n, "cannot create %s: %s", path, strerror(e));
     }
     fprintf(f, "salesflow-log 1\ntopic %s\npartitions %d\n", SF_TOPIC_DEFAULT, nparts);
+    if (id && id[0])
+        fprintf(f, "id %s\n%s", id, legacy ? "legacy 1\n" : "");
     if (fflush(f) || fsync(fileno(f))) {
         fclose(f);
         return sf_err(-1, errstr, n, "cannot write %s: %s", path, strerror(errno));
@@ -160,15 +170,25 @@ static int write_meta(const char *path, int nparts, char *errstr, size_t n)
     return 0;
 }
 
-static int read_meta(const char *path, int *nparts, char *errstr, size_t n)
+static int read_meta(const char *path, int *nparts, struct elog *l, char *errstr,
+                     size_t n)
 {
     FILE *f = fopen(path, "r");
-    char topic[64] = "";
+    char topic[64] = "", line[128];
     int version = 0;
     if (!f)
         return sf_err(-1, errstr, n, "cannot open %s: %s", path, strerror(errno));
     int ok = fscanf(f, "salesflow-log %d\ntopic %63s\npartitions %d", &version,
                     topic, nparts) == 3;
+    /* Lines after the first three (older salesflows ignore them). */
+    while (ok && l && fgets(line, sizeof(line), f)) {
+        char v[40];
+        int x;
+        if (sscanf(line, "id %39s", v) == 1 && strncmp(v, "log-", 4) == 0)
+            memcpy(l->id, v, sizeof(v));
+        else if (sscanf(line, "legacy %d", &x) == 1)
+            l->legacy = x == 1;
+    }
     fclose(f);
     if (!ok)
         return sf_err(-1, errstr, n, "%s is not a salesflow log meta file", path);
@@ -178,6 +198,47 @@ static int read_meta(const char *path, int *nparts, char *errstr, size_t n)
                       path, version);
     if (*nparts < 1 || *nparts > ELOG_MAX_PARTITIONS)
         return sf_err(-1, errstr, n, "%s: bad partition count %d", path, *nparts);
+    return 0;
+}
+
+/* A new random identity "log-<32 hex>". */
+static int new_log_id(char out[40], char *errstr, size_t n)
+{
+    unsigned char r[16];
+    FILE *f = fopen("/dev/urandom", "rb");
+    size_t got = f ? fread(r, 1, sizeof(r), f) : 0;
+    if (f)
+        fclose(f);
+    if (got != sizeof(r))
+        return sf_err(-1, errstr, n, "cannot read /dev/urandom for the log's identity");
+    memcpy(out, "log-", 4);
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(out + 4 + 2 * i, 3, "%02x", r[i]);
+    return 0;
+}
+
+static int fsync_dir(const char *dir);
+
+/* A log from before identities gets one, marked legacy, the first time it
+ * is opened for writing: meta is rewritten through a temporary file and a
+ * rename, so a crash leaves the old meta or the new one. */
+static int add_log_id(struct elog *l, const char *meta, char *errstr, size_t n)
+{
+    char tmp[PATH_MAX + 16];
+    snprintf(tmp, sizeof(tmp), "%s/.meta.new", l->dir);
+    unlink(tmp);
+    if (new_log_id(l->id, errstr, n))
+        return -1;
+    l->legacy = 1;
+    if (write_meta(tmp, l->nparts, l->id, 1, errstr, n))
+        return -1;
+    if (rename(tmp, meta) || fsync_dir(l->dir)) {
+        int e = errno;
+        unlink(tmp);
+        return sf_err(-1, errstr, n, "cannot update %s: %s", meta, strerror(e));
+    }
+    log_info("log %s: identity %s added (positions a store kept without an identity "
+             "are taken as this log's)", l->dir, l->id);
     return 0;
 }
 
@@ -203,7 +264,8 @@ static int check_dir(const char *dir, int nparts, char *errstr, size_t n)
         int p;
         char tail;
         if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..") ||
-            !strcmp(e->d_name, "meta") || !strcmp(e->d_name, ".lock"))
+            !strcmp(e->d_name, "meta") || !strcmp(e->d_name, ".lock") ||
+            !strcmp(e->d_name, ".meta.new"))
             continue;
         if (sscanf(e->d_name, SF_TOPIC_DEFAULT "-%d%c", &p, &tail) == 1 &&
             p >= 0 && p < nparts)
@@ -699,10 +761,11 @@ static int elog_open(struct broker **out, const char *dir,
             goto fail;
         }
         l->nparts = conf->partitions > 0 ? conf->partitions : ELOG_DEFAULT_PARTITIONS;
-        if ((rc = write_meta(path, l->nparts, errstr, n)))
+        if ((rc = new_log_id(l->id, errstr, n)) ||
+            (rc = write_meta(path, l->nparts, l->id, 0, errstr, n)))
             goto fail;
     } else {
-        if ((rc = read_meta(path, &l->nparts, errstr, n)))
+        if ((rc = read_meta(path, &l->nparts, l, errstr, n)))
             goto fail;
         if (conf->partitions > 0 && conf->partitions != l->nparts) {
             rc = sf_err(-1, errstr, n,
@@ -721,6 +784,9 @@ static int elog_open(struct broker **out, const char *dir,
             goto fail;
         }
     }
+    snprintf(path, sizeof(path), "%s/meta", dir);
+    if (!conf->readonly && !l->id[0] && (rc = add_log_id(l, path, errstr, n)))
+        goto fail;
     if ((rc = check_dir(dir, l->nparts, errstr, n)))
         goto fail;
     l->parts = calloc((size_t)l->nparts, sizeof(*l->parts));
@@ -1310,7 +1376,7 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
     char path[PATH_MAX + 16];
     int nparts, damaged = 0, lockfd = -1, rc = -1;
     snprintf(path, sizeof(path), "%s/meta", dir);
-    if (read_meta(path, &nparts, errstr, n))
+    if (read_meta(path, &nparts, NULL, errstr, n))
         return -1;
     snprintf(path, sizeof(path), "%s/.lock", dir);
     lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -1413,7 +1479,35 @@ out:
     return rc;
 }
 
+int elog_dir_position_key(const char *dir, char *out, size_t out_size, char *errstr,
+                          size_t n)
+{
+    char path[PATH_MAX];
+    int nparts;
+    struct elog *l = calloc(1, sizeof(*l));
+    if (!l)
+        return sf_err(-1, errstr, n, "out of memory");
+    snprintf(path, sizeof(path), "%s/meta", dir);
+    int rc = read_meta(path, &nparts, l, errstr, n);
+    if (rc == 0) {
+        int len = l->id[0] ? snprintf(out, out_size, "%s@%s", SF_TOPIC_DEFAULT, l->id)
+                           : snprintf(out, out_size, "%s", SF_TOPIC_DEFAULT);
+        if (len < 0 || (size_t)len >= out_size)
+            rc = sf_err(-1, errstr, n, "the position key of %s is too long", dir);
+    }
+    free(l);
+    return rc;
+}
+
+static const char *elog_identity(struct broker *b, int *legacy)
+{
+    struct elog *l = (struct elog *)b;
+    *legacy = l->legacy || !l->id[0];
+    return l->id[0] ? l->id : NULL;
+}
+
 const struct broker_ops elog_broker_ops = {
+    .identity = elog_identity,
     .scheme = "file",
     .open = elog_open,
     .produce = elog_produce,

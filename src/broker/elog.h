@@ -47,4 +47,11 @@ uint64_t elog_fsync_count(struct broker *b);
 int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
                 FILE *out, char *errstr, size_t errstr_size);
 
+/* The key a store keeps the positions of the log in dir under ("TOPIC@ID",
+ * or "TOPIC" for a log without an identity), read from its meta file alone,
+ * so that it works on a log too damaged to open (log repair). 0, or -1 with
+ * errstr. */
+int elog_dir_position_key(const char *dir, char *out, size_t out_size, char *errstr,
+                          size_t errstr_size);
+
 #endif

@@ -72,6 +72,9 @@
 #define KAFKA_MSG_TIMEOUT_DEFAULT "15000"
 #define KAFKA_QUEUE_DEFAULT 100000
 #define KAFKA_RDK_QUEUE_MAX 10000000   /* librdkafka's queue.buffering.max.messages limit */
+#define KAFKA_CLOSE_TIMEOUT_MS 10000    /* leaving the group at close, at most */
+#define KAFKA_ENDS_EVERY_MS 1000        /* the lag thread's high watermark queries */
+#define KAFKA_ENDS_TIMEOUT_MS 2000      /* one query, at most */
 
 struct kafka_ack {
     broker_ack_cb cb;
@@ -116,6 +119,17 @@ struct kafka_broker {
     int64_t *hinted;            /* [owned_n]: last offset committed as hint */
     int owned_n;
     int64_t ends_ms;            /* last copy of the high watermarks to stats */
+    char ident[160];            /* "kafka-<cluster id>" (consumers), else "" */
+
+    /* The lag thread: asks the partition leaders for the high watermarks
+     * of the partitions this member owns (watch[], under ends_mu), so the
+     * lag shows even while the processor is stuck on its store or a
+     * partition delivers nothing. */
+    pthread_mutex_t ends_mu;
+    unsigned char watch[SF_STATS_PARTITIONS];
+    pthread_t ends_thread;
+    int ends_started;
+    atomic_int ends_stop;
 
     /* Error-log rate limiting (any thread). */
     pthread_mutex_t log_mu;
@@ -342,10 +356,12 @@ static int create_topic(struct kafka_broker *kb, rd_kafka_t *rk, int parts,
         goto out;
     }
     size_t cnt;
+    int existed = 0;
     const rd_kafka_topic_result_t **res =
         rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &cnt);
     for (size_t i = 0; i < cnt; i++) {
         rd_kafka_resp_err_t err = rd_kafka_topic_result_error(res[i]);
+        existed |= err == RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS;
         if (err && err != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
             sf_err(-1, errstr, n, "creating Kafka topic %s on %s: %s", kb->topic,
                    kb->hosts, rd_kafka_topic_result_error_string(res[i])
@@ -353,8 +369,9 @@ static int create_topic(struct kafka_broker *kb, rd_kafka_t *rk, int parts,
             goto out;
         }
     }
-    log_info("kafka: created topic %s with %d partitions on %s", kb->topic, parts,
-             kb->hosts);
+    if (!existed)
+        log_info("kafka: created topic %s with %d partitions on %s", kb->topic, parts,
+                 kb->hosts);
     rc = 0;
 out:
     if (ev)
@@ -362,6 +379,32 @@ out:
     rd_kafka_AdminOptions_destroy(ao);
     rd_kafka_NewTopic_destroy(nt);
     rd_kafka_queue_destroy(q);
+    return rc;
+}
+
+/* --create-topic: CreateTopics through a short-lived client of its own,
+ * before any metadata request names the topic; one that exists already is
+ * fine (check_topic then reads its partition count). */
+static int create_first(struct kafka_broker *kb, int parts, char *errstr, size_t n)
+{
+    char e[512];
+    rd_kafka_conf_t *c = make_conf(kb, 0, NULL, errstr, n);
+    rd_kafka_t *rk;
+    if (!c)
+        return -1;
+    if (!(rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, e, sizeof(e)))) {
+        rd_kafka_conf_destroy(c);
+        return sf_err(-1, errstr, n, "Kafka client for %s: %s", kb->hosts, e);
+    }
+    /* Brokers and controller only: this client knows no topic yet. */
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, NULL, &md, KAFKA_META_TIMEOUT_MS);
+    int rc = err ? sf_err(-1, errstr, n, "cannot reach Kafka at %s: %s", kb->hosts,
+                          rd_kafka_err2str(err))
+                 : create_topic(kb, rk, parts, errstr, n);
+    if (md)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_destroy(rk);
     return rc;
 }
 
@@ -679,6 +722,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 kb->owned[ids[i]] = 1;
                 kb->hinted[ids[i]] = -1;
             }
+        pthread_mutex_lock(&kb->ends_mu);
+        for (int i = 0; ids && i < n; i++)
+            if (ids[i] >= 0 && ids[i] < SF_STATS_PARTITIONS)
+                kb->watch[ids[i]] = 1;
+        pthread_mutex_unlock(&kb->ends_mu);
         log_info("kafka: group %s assigned %d partition(s) of %s to this process",
                  kb->group, n, kb->topic);
     } else {
@@ -703,6 +751,14 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (int i = 0; ids && i < n; i++)
             if (ids[i] < kb->owned_n)
                 kb->owned[ids[i]] = 0;
+        /* Not ours any more: no log end (nor lag) exported for them. */
+        pthread_mutex_lock(&kb->ends_mu);
+        for (int i = 0; ids && i < n; i++)
+            if (ids[i] >= 0 && ids[i] < SF_STATS_PARTITIONS) {
+                kb->watch[ids[i]] = 0;
+                sf_stats_log_end_forget(ids[i]);
+            }
+        pthread_mutex_unlock(&kb->ends_mu);
         if (err != RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
             log_warn("kafka: group %s: rebalance error: %s", kb->group,
                      rd_kafka_err2str(err));
@@ -830,6 +886,67 @@ static void publish_ends(struct kafka_broker *kb)
             hi >= 0)
             sf_stats_log_end(p, hi);
     }
+}
+
+/* The lag thread (see struct kafka_broker). A query that fails leaves the
+ * last known end in place, so the lag never drops to 0 for want of an
+ * answer. */
+static void *ends_main(void *arg)
+{
+    struct kafka_broker *kb = arg;
+    while (!atomic_load(&kb->ends_stop)) {
+        int np = kb->nparts < SF_STATS_PARTITIONS ? kb->nparts : SF_STATS_PARTITIONS;
+        for (int p = 0; p < np && !atomic_load(&kb->ends_stop); p++) {
+            int64_t lo, hi;
+            pthread_mutex_lock(&kb->ends_mu);
+            int mine = kb->watch[p];
+            pthread_mutex_unlock(&kb->ends_mu);
+            if (!mine || rd_kafka_query_watermark_offsets(kb->cons, kb->topic, p, &lo, &hi,
+                                                          KAFKA_ENDS_TIMEOUT_MS) ||
+                hi < 0)
+                continue;
+            pthread_mutex_lock(&kb->ends_mu);
+            if (kb->watch[p])
+                sf_stats_log_end(p, hi);
+            pthread_mutex_unlock(&kb->ends_mu);
+        }
+        for (int i = 0; i < KAFKA_ENDS_EVERY_MS / 100 && !atomic_load(&kb->ends_stop); i++) {
+            struct timespec ts = {0, 100 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+    }
+    return NULL;
+}
+
+/* The current end of every partition, asked of the leaders (bounded). */
+static int kafka_end_offsets(struct broker *b, int64_t *end, int nparts)
+{
+    struct kafka_broker *kb = kb_of(b);
+    rd_kafka_t *rk = kb->cons ? kb->cons : kb->prod;
+    for (int p = 0; p < nparts; p++) {
+        int64_t lo, hi;
+        if (p >= kb->nparts) {
+            end[p] = 0;
+            continue;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            rk, kb->topic, p, &lo, &hi, KAFKA_ENDS_TIMEOUT_MS);
+        if (err) {
+            log_warn("kafka: %s [%d]: reading its end offset: %s", kb->topic, p,
+                     rd_kafka_err2str(err));
+            return -1;
+        }
+        end[p] = hi;
+    }
+    return 0;
+}
+
+static const char *kafka_identity(struct broker *b, int *legacy)
+{
+    struct kafka_broker *kb = kb_of(b);
+    *legacy = 1;    /* positions of this topic's name from before identities may
+                     * be this topic's: the processor checks they fit */
+    return kb->ident[0] ? kb->ident : NULL;
 }
 
 static int kafka_poll(struct broker *b, struct broker_record *recs, size_t max,
@@ -1057,6 +1174,36 @@ out:
 
 /* ---- open / close ------------------------------------------------------- */
 
+/* Leave the group and close the consumer, within KAFKA_CLOSE_TIMEOUT_MS:
+ * with the cluster gone, librdkafka's own close would wait for the group
+ * coordinator for minutes. What is abandoned then — the LeaveGroup (the
+ * group moves our partitions after session.timeout.ms instead) and the
+ * last commit hint — is never needed for correctness: positions are in
+ * the store. */
+static void close_consumer(struct kafka_broker *kb)
+{
+    rd_kafka_queue_t *q = rd_kafka_queue_new(kb->cons);
+    rd_kafka_error_t *e = rd_kafka_consumer_close_queue(kb->cons, q);
+    int64_t deadline = sf_mono_ms() + KAFKA_CLOSE_TIMEOUT_MS;
+    int closed = 0;
+    if (e) {
+        log_warn("kafka: closing the consumer: %s", rd_kafka_error_string(e));
+        rd_kafka_error_destroy(e);
+    } else {
+        while (!(closed = rd_kafka_consumer_closed(kb->cons)) && sf_mono_ms() < deadline)
+            rd_kafka_queue_poll_callback(q, 100);
+    }
+    rd_kafka_queue_destroy(q);
+    if (!closed)
+        log_warn("kafka: the consumer did not close within %d s (is the cluster at %s "
+                 "reachable?); abandoned: leaving group %s (its other members take over "
+                 "this member's partitions after session.timeout.ms) and the last "
+                 "commit hint; the positions in the store are complete",
+                 KAFKA_CLOSE_TIMEOUT_MS / 1000, kb->hosts,
+                 kb->group[0] ? kb->group : "-");
+    rd_kafka_destroy_flags(kb->cons, closed ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
+}
+
 static void kafka_close(struct broker *b)
 {
     struct kafka_broker *kb = kb_of(b);
@@ -1069,12 +1216,28 @@ static void kafka_close(struct broker *b)
         rd_kafka_topic_destroy(kb->rkt);
         rd_kafka_destroy(kb->prod);
     }
+    if (kb->ends_started) {
+        /* A watermark query to a cluster that is gone may not return for
+         * minutes, whatever its timeout: then the thread, the consumer it
+         * uses and this handle are left to the process's exit. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_sec += KAFKA_ENDS_TIMEOUT_MS / 1000 + 2;
+        atomic_store(&kb->ends_stop, 1);
+        if (pthread_timedjoin_np(kb->ends_thread, NULL, &until)) {
+            log_warn("kafka: a high watermark query to %s does not return (cluster "
+                     "gone?); abandoned: it, and closing the consumer (group %s "
+                     "reassigns this member's partitions after session.timeout.ms; the "
+                     "positions in the store are complete)", kb->hosts, kb->group);
+            pthread_detach(kb->ends_thread);
+            return;
+        }
+    }
     if (kb->cons) {
         release_held(kb);
         kb->acb = NULL;
-        rd_kafka_consumer_close(kb->cons);
+        close_consumer(kb);
         release_held(kb);
-        rd_kafka_destroy(kb->cons);
     }
     if (kb->manual)
         rd_kafka_topic_partition_list_destroy(kb->manual);
@@ -1086,6 +1249,7 @@ static void kafka_close(struct broker *b)
     free(kb->hinted);
     pthread_rwlock_destroy(&kb->plock);
     pthread_mutex_destroy(&kb->log_mu);
+    pthread_mutex_destroy(&kb->ends_mu);
     free(kb);
 }
 
@@ -1098,6 +1262,7 @@ static int kafka_open(struct broker **out, const char *where,
     kb->base.ops = &kafka_broker_ops;
     pthread_rwlock_init(&kb->plock, NULL);
     pthread_mutex_init(&kb->log_mu, NULL);
+    pthread_mutex_init(&kb->ends_mu, NULL);
     kb->queue_max = conf->queue_max ? (long)conf->queue_max : KAFKA_QUEUE_DEFAULT;
     if (kb->queue_max > KAFKA_RDK_QUEUE_MAX / 2)
         kb->queue_max = KAFKA_RDK_QUEUE_MAX / 2;
@@ -1127,6 +1292,11 @@ static int kafka_open(struct broker **out, const char *where,
     int produce = conf->role != BROKER_ROLE_CONSUME;
     int consume = conf->role != BROKER_ROLE_PRODUCE;
     rd_kafka_t *meta = NULL;
+    /* Before any client asks for the topic's metadata: a cluster that
+     * creates topics on such a request would make it with its default
+     * partition count. */
+    if (conf->create_topic > 0 && create_first(kb, conf->create_topic, errstr, n))
+        log_warn("%s; going on if the topic exists", errstr);
     if (produce) {
         if (new_producer(kb, errstr, n))
             goto fail;
@@ -1139,6 +1309,29 @@ static int kafka_open(struct broker **out, const char *where,
     }
     if (check_topic(kb, meta, conf->create_topic, errstr, n))
         goto fail;
+    if (conf->create_topic > 0 && kb->nparts != conf->create_topic)
+        log_warn("kafka: topic %s has %d partitions, not the %d --create-topic asked "
+                 "for (it existed already, or the cluster made it first)", kb->topic,
+                 kb->nparts, conf->create_topic);
+    else if (conf->create_topic > 0)
+        log_info("kafka: topic %s has %d partitions", kb->topic, kb->nparts);
+    if (consume) {
+        char *cid = rd_kafka_clusterid(meta, KAFKA_META_TIMEOUT_MS);
+        if (!cid) {
+            sf_err(-1, errstr, n, "Kafka at %s did not tell its cluster id, which keys "
+                   "the stored positions (Kafka 0.10.1 or later has one)", kb->hosts);
+            goto fail;
+        }
+        snprintf(kb->ident, sizeof(kb->ident), "kafka-%.140s", cid);
+        rd_kafka_mem_free(meta, cid);
+        if (kb->group[0]) {
+            if (pthread_create(&kb->ends_thread, NULL, ends_main, kb)) {
+                sf_err(-1, errstr, n, "cannot start the Kafka lag thread");
+                goto fail;
+            }
+            kb->ends_started = 1;
+        }
+    }
     if (produce) {
         if (pthread_create(&kb->poller, NULL, poller_main, kb)) {
             sf_err(-1, errstr, n, "cannot start the Kafka delivery thread");
@@ -1172,4 +1365,6 @@ const struct broker_ops kafka_broker_ops = {
     .close = kafka_close,
     .set_assign_cb = kafka_set_assign_cb,
     .topic = kafka_topic,
+    .end_offsets = kafka_end_offsets,
+    .identity = kafka_identity,
 };

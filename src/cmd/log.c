@@ -56,9 +56,13 @@ static int stat_log(struct broker *b, const char *data, const char *store_uri)
             store_uri = sbuf;
         }
     }
+    /* The positions of this log, by its identity: another log (or Kafka)
+     * writing the same store has its own. */
+    char key[SF_POSITION_KEY_MAX + 1];
     if (store_uri && pos) {
         st = store_open(store_uri, err, sizeof(err));
-        if (!st || store_load_positions(st, SF_TOPIC_DEFAULT, pos, np, err, sizeof(err))) {
+        if (!st || broker_position_key(b, key, sizeof(key), NULL, err, sizeof(err)) ||
+            store_load_positions(st, key, pos, np, err, sizeof(err))) {
             fprintf(stderr, "salesflow log stat: consumer positions: %s\n", err);
             store_close(st);
             st = NULL;
@@ -146,10 +150,23 @@ static int repair_positions(const char *data, const char *store_uri, int64_t *pa
         snprintf(sbuf, sizeof(sbuf), "sqlite:%s/sales.db", data);
         store_uri = sbuf;
     }
+    /* The log's own positions (keyed by its identity) and any a store kept
+     * from before identities under the bare topic name: the higher counts. */
+    char key[SF_POSITION_KEY_MAX + 1], ldir[4200];
+    int64_t legacy[REPAIR_MAX_PARTS];
+    snprintf(ldir, sizeof(ldir), "%s/log", data);
+    if (elog_dir_position_key(ldir, key, sizeof(key), err, en))
+        return -1;
     struct store *st = store_open(store_uri, err, en);
     if (!st)
         return -1;
-    int rc = store_load_positions(st, SF_TOPIC_DEFAULT, passed, REPAIR_MAX_PARTS, err, en);
+    int rc = store_load_positions(st, key, passed, REPAIR_MAX_PARTS, err, en);
+    if (rc == 0 && strcmp(key, SF_TOPIC_DEFAULT) != 0 &&
+        (rc = store_load_positions(st, SF_TOPIC_DEFAULT, legacy, REPAIR_MAX_PARTS, err,
+                                   en)) == 0)
+        for (int i = 0; i < REPAIR_MAX_PARTS; i++)
+            if (legacy[i] > passed[i])
+                passed[i] = legacy[i];
     store_close(st);
     if (rc == 0)
         printf("store %s: read its log positions\n",

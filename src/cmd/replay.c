@@ -96,9 +96,14 @@ static int replay_commit(struct store *st, char *err, size_t en)
 static int replay_scan(struct broker *b, struct store *st, const struct catalog *cat,
                        struct store_order *rows, const char *store_uri)
 {
-    struct scan_replay k = {.cat = cat, .st = st, .topic = broker_topic(b), .rows = rows,
+    char key[SF_POSITION_KEY_MAX + 1];
+    struct scan_replay k = {.cat = cat, .st = st, .topic = key, .rows = rows,
                             .np = broker_partition_count(b), .t0 = sf_mono_ms()};
     k.last = k.t0;
+    if (broker_position_key(b, key, sizeof(key), NULL, k.err, sizeof(k.err))) {
+        fprintf(stderr, "salesflow replay: %s\n", k.err);
+        return 1;
+    }
     k.next = malloc((size_t)(k.np > 0 ? k.np : 1) * sizeof(*k.next));
     for (int i = 0; k.next && i < k.np; i++)
         k.next[i] = -1;
@@ -118,7 +123,7 @@ static int replay_scan(struct broker *b, struct store *st, const struct catalog 
     char shown[1024];   /* never print a password */
     printf("replayed %" PRId64 " records of %s into %s: %zu orders, %" PRId64
            " duplicates, %" PRId64 " not orders, in %.2f s (%.0f records/s)\n", k.done,
-           k.topic, store_uri_redact(store_uri, shown, sizeof(shown)), k.inserted, k.done - k.skipped - (int64_t)k.inserted,
+           broker_topic(b), store_uri_redact(store_uri, shown, sizeof(shown)), k.inserted, k.done - k.skipped - (int64_t)k.inserted,
            k.skipped, secs, secs > 0 ? (double)k.done / secs : 0.0);
     free(k.next);
     return 0;
@@ -212,7 +217,7 @@ int cmd_replay(int argc, char **argv)
     if (!customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
         customers = SF_DEFAULT_CUSTOMERS;
 
-    char err[1024], uri[4200], suri[4200];
+    char err[1024], uri[4200], suri[4200], key[SF_POSITION_KEY_MAX + 1];
     struct catalog *cat = NULL;
     struct broker *b = NULL;
     struct store *st = NULL;
@@ -247,6 +252,7 @@ int cmd_replay(int argc, char **argv)
     if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
         !(b = broker_open(uri, &bc, err, sizeof(err))) ||
         elog_describe(b, &pi, &np, err, sizeof(err)) ||
+        broker_position_key(b, key, sizeof(key), NULL, err, sizeof(err)) ||
         !(st = store_open(store_uri, err, sizeof(err)))) {
         fprintf(stderr, "salesflow replay: %s\n", err);
         goto out;
@@ -258,7 +264,7 @@ int cmd_replay(int argc, char **argv)
     }
     if (next && !force && log_lost_history(st, pi, np, total))
         goto out;
-    if (!next || store_rebuild_begin(st, SF_TOPIC_DEFAULT, err, sizeof(err))) {
+    if (!next || store_rebuild_begin(st, key, err, sizeof(err))) {
         fprintf(stderr, "salesflow replay: %s\n", next ? err : "out of memory");
         goto out;
     }
@@ -278,12 +284,12 @@ int cmd_replay(int argc, char **argv)
             next[i] = -1;
         for (int i = 0; i < got; i++) {
             next[recs[i].partition] = recs[i].offset + 1;
-            if (processor_decode(&recs[i], cat, &rows[n], err, sizeof(err)) == 0)
+            if (processor_decode_topic(&recs[i], key, cat, &rows[n], err, sizeof(err)) == 0)
                 n++;
             else
                 skipped++;
         }
-        if (store_apply(st, SF_TOPIC_DEFAULT, rows, n, next, np, &ins, err, sizeof(err))) {
+        if (store_apply(st, key, rows, n, next, np, &ins, err, sizeof(err))) {
             fprintf(stderr, "\nsalesflow replay: %s\n", err);
             goto out;
         }

@@ -142,6 +142,13 @@ void metrics_proc_health(struct metrics_proc_health *h)
     pthread_mutex_unlock(&proc_err_mu);
 }
 
+void metrics_proc_forget(const int *parts, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (parts[i] >= 0 && parts[i] < SF_STATS_PARTITIONS)
+            atomic_store_explicit(&positions[parts[i]], 0, memory_order_relaxed);
+}
+
 void metrics_store_error(void) { atomic_fetch_add(&store_errors, 1); }
 void metrics_store_retry(void) { atomic_fetch_add(&store_retries, 1); }
 void metrics_sse_clients(int delta) { atomic_fetch_add(&sse_clients, delta); }

@@ -39,6 +39,9 @@ void metrics_http(const char *route, unsigned status);
 
 /* The processor committed positions next[0..n) (entries < 0 unchanged). */
 void metrics_proc_positions(const int64_t *next, int n);
+/* The consumer group took parts[0..n) away: their position and lag are no
+ * longer exported. */
+void metrics_proc_forget(const int *parts, int n);
 void metrics_store_error(void);
 void metrics_store_retry(void);
 

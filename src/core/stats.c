@@ -34,6 +34,12 @@ void sf_stats_appended(int partition, int64_t offset)
     sf_stats_log_end(partition, offset + 1);
 }
 
+void sf_stats_log_end_forget(int partition)
+{
+    if (partition >= 0 && partition < SF_STATS_PARTITIONS)
+        atomic_store_explicit(&sf_stats.log_end[partition], 0, memory_order_relaxed);
+}
+
 int64_t sf_stats_log_end_of(int partition)
 {
     if (partition < 0 || partition >= SF_STATS_PARTITIONS)

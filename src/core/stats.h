@@ -57,6 +57,10 @@ void sf_stats_appended(int partition, int64_t offset);
 /* Seed partition's log end (e.g. from the log at start-up). */
 void sf_stats_log_end(int partition, int64_t next_offset);
 
+/* Partition p is no longer this process's (a consumer group moved it):
+ * its log end is unknown again (not exported) until seeded anew. */
+void sf_stats_log_end_forget(int partition);
+
 /* The log end of partition p, or -1 when not known. */
 int64_t sf_stats_log_end_of(int partition);
 

@@ -55,6 +55,9 @@ struct http_ctx {
      * on loopback, else any. A request with another Host gets 421, a POST
      * whose Origin is neither its Host nor one of these 403. */
     const char *allowed_hosts;
+    /* GET /readyz without a web layer: a store handle of its own (not the
+     * processor's) that must answer a query (`process`). NULL: none. */
+    struct store *ready_store;
 };
 
 #define SF_MAX_BODY_DEFAULT ((size_t)16 << 20)

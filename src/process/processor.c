@@ -65,7 +65,9 @@ struct processor {
     struct store *s;
     const struct catalog *cat;
     struct processor_conf conf;
-    const char *topic;          /* positions and derived ids are keyed by it */
+    const char *topic;          /* the topic's name, for messages */
+    char key[SF_POSITION_KEY_MAX + 1]; /* positions and derived ids are keyed
+                                 * by it: "TOPIC@IDENTITY" of the broker */
     int grouped;                /* partitions come and go with a group */
     int nparts;
     int64_t *committed;         /* next offset per partition, as stored;
@@ -170,6 +172,26 @@ static void grow(struct processor *p, int n)
     p->nparts = n;
 }
 
+/* A stored position past the partition's end does not describe this
+ * topic (see check_positions): read the partition from its start. Not
+ * stored here; the first commit stores it. */
+static void check_assigned(struct processor *p, const int *parts, int n, int64_t *pos)
+{
+    int64_t *end = calloc((size_t)p->nparts + 1, sizeof(*end));
+    if (end && broker_end_offsets(p->b, end, p->nparts) == 0) {
+        for (int i = 0; i < n; i++) {
+            int q = parts[i];
+            if (pos[q] <= end[q])
+                continue;
+            log_warn("processor: the store's position for %s partition %d is %" PRId64
+                     " but the partition ends at %" PRId64 " (a re-created topic?); "
+                     "reading it again from its start", p->topic, q, pos[q], end[q]);
+            pos[q] = 0;
+        }
+    }
+    free(end);
+}
+
 /* The group gave us parts (seek them to the stored positions) or took
  * them away. Runs inside broker_poll() on the processor thread. */
 static void on_assign(void *opaque, const int *parts, int n, int assigned)
@@ -185,13 +207,14 @@ static void on_assign(void *opaque, const int *parts, int n, int assigned)
     if (!assigned) {
         for (int i = 0; i < n; i++)
             p->committed[parts[i]] = -1;
+        metrics_proc_forget(parts, n);
         return;
     }
     if (!(pos = calloc((size_t)p->nparts, sizeof(*pos)))) {
         log_error("processor: out of memory loading positions");
         abort();
     }
-    while (store_load_positions(p->s, p->topic, pos, p->nparts, err, sizeof(err))) {
+    while (store_load_positions(p->s, p->key, pos, p->nparts, err, sizeof(err))) {
         log_error("processor: loading the positions of %s, will retry: %s", p->topic, err);
         metrics_proc_failed(err);
         if (atomic_load(&p->stop))
@@ -201,6 +224,7 @@ static void on_assign(void *opaque, const int *parts, int n, int assigned)
     }
     if (backoff > 100)
         metrics_proc_recovered();
+    check_assigned(p, parts, n, pos);
     for (int i = 0; i < n; i++) {
         int q = parts[i];
         if (broker_seek(p->b, q, pos[q]))
@@ -212,6 +236,12 @@ static void on_assign(void *opaque, const int *parts, int n, int assigned)
                                      i ? " " : "", q, pos[q]);
     }
     log_info("processor: reading %s partition@offset %s", p->topic, list);
+    /* The gauges show the stored positions of what this member owns. */
+    for (int i = 0; i < p->nparts; i++)
+        p->next[i] = -1;
+    for (int i = 0; i < n; i++)
+        p->next[parts[i]] = pos[parts[i]];
+    metrics_proc_positions(p->next, p->nparts);
 out:
     free(pos);
 }
@@ -307,7 +337,7 @@ static int commit_range(struct processor *p, const struct batch *b, size_t lo, s
     for (;;) {
         int64_t t0 = sf_mono_us();
         positions_upto(p, b, end);
-        if (store_apply(p->s, p->topic, b->rows + lo, hi - lo, p->next, p->nparts,
+        if (store_apply(p->s, p->key, b->rows + lo, hi - lo, p->next, p->nparts,
                         &inserted, err, sizeof(err)) == 0) {
             committed(p, inserted, sf_mono_us() - t0);
             return 0;
@@ -363,7 +393,7 @@ static void *processor_main(void *arg)
         for (int i = 0; i < got; i++)
             grow(p, recs[i].partition + 1);
         for (int i = 0; i < got; i++) {
-            if (processor_decode_topic(&recs[i], p->topic, p->cat, &rows[n], err,
+            if (processor_decode_topic(&recs[i], p->key, p->cat, &rows[n], err,
                                        sizeof(err))) {
                 reject(p, &recs[i], err);
                 continue;
@@ -411,7 +441,54 @@ static int check_positions(struct processor *p, int64_t *pos, char *errstr, size
     }
     size_t none;
     if (moved)
-        rc = store_apply(p->s, p->topic, NULL, 0, pos, p->nparts, &none, errstr, n);
+        rc = store_apply(p->s, p->key, NULL, 0, pos, p->nparts, &none, errstr, n);
+    free(end);
+    return rc;
+}
+
+/* Upgrade from before broker identities: positions stored under the bare
+ * topic name are taken over by a broker that may have written them (an
+ * embedded log that got its identity at this upgrade, or a Kafka topic of
+ * that name) if none lies past the partition's end; otherwise they are
+ * left alone and this broker starts from its beginning. */
+static int adopt_legacy(struct processor *p, int legacy, char *errstr, size_t n)
+{
+    int64_t *old = calloc((size_t)p->nparts + 1, sizeof(*old));
+    int64_t *end = calloc((size_t)p->nparts + 1, sizeof(*end));
+    int rc = 0, any = 0, fits = 1;
+    if (!old || !end) {
+        rc = sf_err(-1, errstr, n, "out of memory");
+        goto out;
+    }
+    if (!strcmp(p->key, p->topic) ||
+        (rc = store_load_positions(p->s, p->topic, old, p->nparts, errstr, n)))
+        goto out;
+    for (int i = 0; i < p->nparts; i++)
+        any |= old[i] > 0;
+    if (!any)
+        goto out;
+    if (broker_end_offsets(p->b, end, p->nparts) != 0)
+        fits = 0;
+    for (int i = 0; fits && i < p->nparts; i++)
+        fits = old[i] <= end[i];
+    if (!legacy || !fits) {
+        log_warn("processor: the store holds positions of %s without a broker identity "
+                 "(from a salesflow before identities) that do not fit this %s; left "
+                 "alone: only positions stored under %s count (none: read from the "
+                 "beginning)", p->topic,
+                 legacy ? "topic (past its end, or its end unknown)" : "new log",
+                 p->key);
+        goto out;
+    }
+    int moved = store_adopt_positions(p->s, p->topic, p->key, errstr, n);
+    if (moved < 0)
+        rc = -1;
+    else if (moved > 0)
+        log_warn("processor: upgrade: %d positions of %s stored without a broker identity "
+                 "are now %s's (they fit its partitions); from now on positions are "
+                 "keyed by it", moved, p->topic, p->key);
+out:
+    free(old);
     free(end);
     return rc;
 }
@@ -435,6 +512,11 @@ struct processor *processor_start(struct broker *b, struct store *s,
         p->conf.batch_max = 5000;
     p->topic = broker_topic(b);
     p->nparts = broker_partition_count(b);
+    int legacy = 0;
+    if (broker_position_key(b, p->key, sizeof(p->key), &legacy, errstr, n)) {
+        free(p);
+        return NULL;
+    }
     pos = calloc((size_t)p->nparts + 1, sizeof(*pos));
     p->committed = calloc((size_t)p->nparts + 1, sizeof(*p->committed));
     p->next = calloc((size_t)p->nparts + 1, sizeof(*p->next));
@@ -442,6 +524,8 @@ struct processor *processor_start(struct broker *b, struct store *s,
         sf_err(-1, errstr, n, "out of memory");
         goto fail;
     }
+    if (adopt_legacy(p, legacy, errstr, n))
+        goto fail;
     if (broker_set_assign_cb(b, on_assign, p) == 0) {
         /* The group decides; positions are loaded on assignment. */
         p->grouped = 1;
@@ -449,7 +533,7 @@ struct processor *processor_start(struct broker *b, struct store *s,
             p->committed[i] = -1;
         goto start;
     }
-    if (store_load_positions(s, p->topic, pos, p->nparts, errstr, n) ||
+    if (store_load_positions(s, p->key, pos, p->nparts, errstr, n) ||
         check_positions(p, pos, errstr, n))
         goto fail;
     for (int i = 0; i < p->nparts; i++) {

@@ -98,6 +98,18 @@ static const struct sql_text up_pos = {
 static const struct sql_text q_positions = {
     "SELECT `partition`, next_offset FROM salesflow_offsets WHERE topic = ?"
     " ORDER BY `partition`", NULL, NULL};
+/* positions() of a bare topic name: every identity of it (see store.h). */
+static const struct sql_text q_positions_any = {
+    "SELECT `partition`, next_offset FROM salesflow_offsets WHERE topic = ?"
+    " OR LEFT(topic, CHAR_LENGTH(?) + 1) = CONCAT(?, '@') ORDER BY `partition`",
+    NULL, NULL};
+static const struct sql_text q_adopt_have = {
+    "SELECT COUNT(*) FROM salesflow_offsets WHERE topic = ? OR topic = ? FOR UPDATE",
+    NULL, NULL};
+static const struct sql_text q_adopt_key = {
+    "SELECT COUNT(*) FROM salesflow_offsets WHERE topic = ?", NULL, NULL};
+static const struct sql_text q_adopt = {
+    "UPDATE salesflow_offsets SET topic = ? WHERE topic = ?", NULL, NULL};
 static const struct sql_text q_sales = {
     "SELECT source, state, total_sum_amount, order_count, quantity, updated_at"
     " FROM sales ORDER BY total_sum_amount DESC, source, state", NULL, NULL};
@@ -220,12 +232,14 @@ static int on_position(void *opaque, char **col, unsigned ncols)
 static int positions_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
 {
     struct pos_ctx *c = arg;
-    const char *params[] = {c->topic};
+    const char *params[] = {c->topic, c->topic, c->topic};
     for (int i = 0; c->next && i < c->nparts; i++)
         c->next[i] = 0;
     c->n = 0;
-    int rc = sfmy_query_str(s, &q_positions, params, 1, on_position, c,
-                            "reading log positions", errstr, n);
+    int any = !c->next && !strchr(c->topic, '@');
+    int rc = sfmy_query_str(s, any ? &q_positions_any : &q_positions, params,
+                            any ? 3 : 1, on_position, c, "reading log positions",
+                            errstr, n);
     return rc == -2 ? sfmy_plain_fail(s, errstr, n, "out of memory") : rc;
 }
 
@@ -254,6 +268,58 @@ static int mysql_positions(struct store *b, const char *topic,
     *rows = c.rows;
     *n = c.n;
     return 0;
+}
+
+/* --- adopt_positions ----------------------------------------------------- */
+
+struct adopt_ctx {
+    const char *topic, *key;
+    int moved;
+};
+
+static int count_col(void *opaque, char **col, unsigned ncols)
+{
+    *(long *)opaque = ncols && col[0] ? atol(col[0]) : 0;
+    return 0;
+}
+
+static int adopt_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
+{
+    struct adopt_ctx *c = arg;
+    const char *both[] = {c->topic, c->key}, *key[] = {c->key}, *upd[] = {c->key, c->topic};
+    long all = 0, have = 0;
+    c->moved = 0;
+    /* FOR UPDATE: members of a group starting together take them over once. */
+    if (sfmy_exec(s, "START TRANSACTION", "taking over positions", errstr, n) ||
+        sfmy_query_str(s, &q_adopt_have, both, 2, count_col, &all,
+                       "taking over positions", errstr, n) ||
+        sfmy_query_str(s, &q_adopt_key, key, 1, count_col, &have,
+                       "taking over positions", errstr, n) ||
+        (have == 0 && all > 0 &&
+         sfmy_query_str(s, &q_adopt, upd, 2, NULL, NULL, "taking over positions",
+                        errstr, n)) ||
+        (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
+        if (s->db && !sfmy_is_conn_error(s->last_errno)) {
+            unsigned e = s->last_errno;
+            mysql_rollback(s->db);
+            s->last_errno = e;
+        }
+        return -1;
+    }
+    c->moved = have == 0 ? (int)all : 0;
+    return 0;
+}
+
+static int mysql_adopt_positions(struct store *b, const char *topic, const char *key,
+                                 char *errstr, size_t n)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    struct adopt_ctx c = {.topic = topic, .key = key};
+    if (s->write_err[0])
+        return sf_err(-1, errstr, n, "%s", s->write_err);
+    if (with_reconnect(s, adopt_once, &c, errstr, n))
+        return -1;
+    return c.moved;
 }
 
 /* --- apply --------------------------------------------------------------- */
@@ -1086,6 +1152,7 @@ const struct store_ops mysql_store_ops = {
     .scheme = "mysql",
     .open = mysql_store_open,
     .load_positions = mysql_load_positions,
+    .adopt_positions = mysql_adopt_positions,
     .apply = mysql_apply,
     .reset = mysql_reset,
     .rebuild_end = mysql_rebuild_end,

@@ -595,9 +595,11 @@ static int sqlite_positions(struct store *b, const char *topic,
 {
     struct sqlite_store *s = (struct sqlite_store *)b;
     sqlite3_stmt *st;
+    /* A bare topic name: every identity of it (see store.h). */
     if (sqlite3_prepare_v2(s->db, "SELECT partition, next_offset FROM"
-                           " salesflow_offsets WHERE topic = ? ORDER BY partition",
-                           -1, &st, NULL) != SQLITE_OK)
+                           " salesflow_offsets WHERE topic = ?1 OR (instr(?1, '@') = 0"
+                           " AND substr(topic, 1, length(?1) + 1) = ?1 || '@')"
+                           " ORDER BY partition", -1, &st, NULL) != SQLITE_OK)
         return fail(s, "reading log positions", errstr, en);
     sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
     struct store_position *r = NULL;
@@ -623,7 +625,49 @@ static int sqlite_positions(struct store *b, const char *topic,
     return 0;
 }
 
+static int sqlite_adopt_positions(struct store *b, const char *topic, const char *key,
+                                  char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    sqlite3_stmt *st = NULL;
+    int rc = -1, have = 0;
+    if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return fail(s, "BEGIN", errstr, en);
+    if (sqlite3_prepare_v2(s->db, "SELECT count(*) FROM salesflow_offsets WHERE topic = ?",
+                           -1, &st, NULL) != SQLITE_OK)
+        goto fail;
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+    if (sqlite3_step(st) != SQLITE_ROW)
+        goto fail;
+    have = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    st = NULL;
+    if (!have) {
+        if (sqlite3_prepare_v2(s->db, "UPDATE salesflow_offsets SET topic = ?"
+                               " WHERE topic = ?", -1, &st, NULL) != SQLITE_OK)
+            goto fail;
+        sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, topic, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) != SQLITE_DONE)
+            goto fail;
+        rc = sqlite3_changes(s->db);
+        sqlite3_finalize(st);
+        st = NULL;
+    } else {
+        rc = 0;
+    }
+    if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        goto fail;
+    return rc;
+fail:
+    fail(s, "taking over positions stored without identity", errstr, en);
+    sqlite3_finalize(st);
+    sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 const struct store_ops sqlite_store_ops = {
+    .adopt_positions = sqlite_adopt_positions,
     .scheme = "sqlite",
     .open = sqlite_open,
     .load_positions = sqlite_load_positions,

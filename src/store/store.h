@@ -72,6 +72,15 @@ struct store_position {
     int64_t next_offset;
 };
 
+/* Positions are stored per log: the "topic" handed to load_positions,
+ * apply, reset, rebuild_begin and positions is the position key
+ * "TOPIC@IDENTITY" of broker_position_key() (salesflow_offsets.topic holds
+ * it as is), so that two logs sharing one store — an embedded log and a
+ * Kafka topic, or a topic and its re-created successor — never read each
+ * other's offsets. positions() alone also takes a bare topic name: then it
+ * returns the rows of every identity of that topic (the dashboard of
+ * `serve`, which has no broker). */
+
 struct store;
 
 /* Why the last apply() failed (store_ops.error_kind). */
@@ -138,6 +147,12 @@ struct store_ops {
     int (*positions)(struct store *s, const char *topic,
                      struct store_position **rows, size_t *n, char *errstr,
                      size_t errstr_size);
+    /* Upgrade from before broker identities: in one transaction, if key
+     * ("TOPIC@IDENTITY", see broker_position_key) has no position yet, the
+     * positions stored under the bare topic name become key's. Returns the
+     * number of positions taken over (0: none), or -1 with errstr. */
+    int (*adopt_positions)(struct store *s, const char *topic, const char *key,
+                           char *errstr, size_t errstr_size);
     void (*close)(struct store *s);
     /* Optional (NULL: every failure is transient): the kind of the last
      * failed apply(). */
@@ -225,6 +240,13 @@ static inline int store_positions(struct store *s, const char *topic,
 static inline enum store_error_kind store_error_kind(struct store *s)
 {
     return s->ops->error_kind ? s->ops->error_kind(s) : STORE_ERR_TRANSIENT;
+}
+static inline int store_adopt_positions(struct store *s, const char *topic,
+                                        const char *key, char *e, size_t en)
+{
+    if (!s->ops->adopt_positions)
+        return 0;
+    return s->ops->adopt_positions(s, topic, key, e, en);
 }
 static inline void store_close(struct store *s)
 {

@@ -20,6 +20,7 @@
 #include "web/web_int.h"
 
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -51,6 +52,18 @@ enum MHD_Result web_readyz(struct http_req *r)
         sf_buf_json_str(&b, rc ? "store unavailable" : "ok");
         ready &= rc == 0;
     }
+    if (!ctx->web && ctx->ready_store) {
+        static pthread_mutex_t ready_mu = PTHREAD_MUTEX_INITIALIZER;
+        struct sales_row *rows = NULL;
+        size_t n = 0;
+        pthread_mutex_lock(&ready_mu);
+        int rc = store_sales(ctx->ready_store, &rows, &n, err, sizeof(err));
+        pthread_mutex_unlock(&ready_mu);
+        free(rows);
+        sf_buf_printf(&b, "%s\"store\":", ctx->broker ? "," : "");
+        sf_buf_json_str(&b, rc ? err : "ok");
+        ready &= rc == 0;
+    }
     if (ctx->ready_lag > 0) {
         int64_t lag = metrics_total_lag();
         struct metrics_proc_health h;
@@ -73,7 +86,8 @@ enum MHD_Result web_readyz(struct http_req *r)
         else
             snprintf(err, sizeof(err), "lag %" PRId64 " records (limit %" PRId64 ")",
                      lag, ctx->ready_lag);
-        sf_buf_printf(&b, "%s\"processor\":", ctx->broker || ctx->web ? "," : "");
+        sf_buf_printf(&b, "%s\"processor\":",
+                      ctx->broker || ctx->web || ctx->ready_store ? "," : "");
         sf_buf_json_str(&b, ok ? "ok" : err);
         if (ok)
             sf_buf_printf(&b, ",\"processor_lag\":%" PRId64, lag);

@@ -105,7 +105,7 @@ class KafkaInterop(unittest.TestCase):
         # end of the partition.
         part = q[0]["detail"][0]["loc"][2]
         (pos,) = db_query(db, "SELECT next_offset FROM salesflow_offsets WHERE "
-                          "topic='Order' AND partition=?", (part,))[0]
+                          "topic LIKE 'Order@kafka-%' AND partition=?", (part,))[0]
         r = kcat("-C", "-b", self.mock.bootstraps, "-t", "Order", "-p", str(part), "-e",
                  "-f", "%o\n")
         offsets = [int(x) for x in r.stdout.split()]

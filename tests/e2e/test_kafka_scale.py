@@ -211,7 +211,7 @@ class KafkaScaleOut(unittest.TestCase):
         # The idempotent producer wrote each order once, and the stored
         # positions are the end of every partition.
         pos = dict(db.query("SELECT `partition`, next_offset FROM salesflow_offsets "
-                            "WHERE topic='Order'"))
+                            "WHERE topic LIKE 'Order@kafka-%'"))
         self.assertEqual(sorted(pos), list(range(6)))
         self.assertEqual(sum(pos.values()), TOTAL)
         # All three took part, and the restarted one resumed from the store.

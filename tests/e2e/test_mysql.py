@@ -226,7 +226,7 @@ class MySQLFlowTest(MySQLCase):
         sales = self.assert_tables(name, orders)
         self.assert_api(s, sales)
         positions = self.db.sql("SELECT `partition`, next_offset FROM salesflow_offsets"
-                                " WHERE topic = 'Order'", db=name)
+                                " WHERE topic LIKE 'Order@log-%'", db=name)
         logs = read_log(os.path.join(s.data, "log"))
         self.assertEqual({int(p): int(n) for p, n in positions},
                          {p: len(r) for p, r in logs.items() if r})
