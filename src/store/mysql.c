@@ -270,6 +270,19 @@ static int mysql_positions(struct store *b, const char *topic,
     return 0;
 }
 
+/* A transaction of several statements failed: roll it back (unless the
+ * connection is gone, when the server already did) and keep the failure's
+ * error number for error_kind() and the retry loop. Returns -1. */
+static int rollback_failed(struct mysql_store *s)
+{
+    if (s->db && !sfmy_is_conn_error(s->last_errno)) {
+        unsigned e = s->last_errno;
+        mysql_rollback(s->db);
+        s->last_errno = e;
+    }
+    return -1;
+}
+
 /* --- adopt_positions ----------------------------------------------------- */
 
 struct adopt_ctx {
@@ -299,12 +312,7 @@ static int adopt_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
          sfmy_query_str(s, &q_adopt, upd, 2, NULL, NULL, "taking over positions",
                         errstr, n)) ||
         (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
-        if (s->db && !sfmy_is_conn_error(s->last_errno)) {
-            unsigned e = s->last_errno;
-            mysql_rollback(s->db);
-            s->last_errno = e;
-        }
-        return -1;
+        return rollback_failed(s);
     }
     c->moved = have == 0 ? (int)all : 0;
     return 0;
@@ -869,12 +877,7 @@ static int reset_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
         sfmy_query_str(s, &del_positions, params, 1, NULL, NULL,
                        "emptying salesflow_offsets", errstr, n) ||
         (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
-        if (s->db && !sfmy_is_conn_error(s->last_errno)) {
-            unsigned e = s->last_errno;
-            mysql_rollback(s->db);
-            s->last_errno = e;
-        }
-        return -1;
+        return rollback_failed(s);
     }
     return 0;
 }
