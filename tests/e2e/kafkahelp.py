@@ -9,9 +9,14 @@ import signal
 import sqlite3
 import subprocess
 import tempfile
+import threading
 import time
+import unittest
+import http.client
+import json
+import random
 
-from harness import BIN, REPO, Server, free_port
+from harness import BIN, REPO, SOURCES, Server, free_port
 
 MOCK = os.path.join(os.path.dirname(BIN), "tests", "mockcluster")
 # Short group timeouts so a killed member's partitions move within seconds.
@@ -195,3 +200,61 @@ def tempdir():
 
 def rmtree(path):
     shutil.rmtree(path, ignore_errors=True)
+
+
+class Poster(threading.Thread):
+    """Posts single orders to /orderitem until told to stop: customers 1..17,
+    `sources` (default all three), quantity 1..max_qty; keeps the acked ids
+    and a count per status ("conn" for a connection error)."""
+
+    def __init__(self, port, seed, sources=SOURCES, max_qty=100, pause=0.003):
+        super().__init__(daemon=True)
+        self.port, self.rnd = port, random.Random(seed)
+        self.sources, self.max_qty, self.pause = list(sources), max_qty, pause
+        self.stop_flag = threading.Event()
+        self.acked, self.status = [], {}
+
+    def run(self):
+        c = None
+        while not self.stop_flag.is_set():
+            body = json.dumps({"customer_id": self.rnd.randint(1, 17),
+                               "source": self.rnd.choice(self.sources),
+                               "quantity": self.rnd.randint(1, self.max_qty)})
+            try:
+                if c is None:
+                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                c.request("POST", "/orderitem", body, {"Content-Type": "application/json"})
+                r = c.getresponse()
+                data = r.read()
+            except OSError:
+                self.status["conn"] = self.status.get("conn", 0) + 1
+                c = None
+                time.sleep(0.05)
+                continue
+            self.status[r.status] = self.status.get(r.status, 0) + 1
+            if r.status == 201:
+                self.acked.append(json.loads(data)["order_id"])
+            elif r.status == 503:
+                time.sleep(0.05)
+            time.sleep(self.pause)
+
+
+class KafkaCase(unittest.TestCase):
+    """A mock cluster and a temp dir per test; processes started with
+    process() are killed afterwards."""
+
+    def setUp(self):
+        self.tmp = tempdir()
+        self.mock = MockCluster()
+        self.procs = []
+
+    def tearDown(self):
+        for p in self.procs:
+            p.kill()
+        self.mock.stop()
+        rmtree(self.tmp)
+
+    def process(self, store, name="p"):
+        p = Process(self.mock.uri(), "sqlite:" + store, name=name, tmp=self.tmp).start()
+        self.procs.append(p)
+        return p

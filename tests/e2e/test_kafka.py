@@ -9,8 +9,8 @@ import time
 import unittest
 
 from harness import run_cli, free_port, expected_sales, cents, STATES
-from kafkahelp import (MockCluster, Ingest, Process, have_kafka_tools, kcat, tempdir,
-                       rmtree, db_query, wait_count, GROUP_OPTS)
+from kafkahelp import (KafkaCase, MockCluster, Ingest, Process, have_kafka_tools, kcat,
+                       tempdir, rmtree, db_query, wait_count, GROUP_OPTS)
 from harness import Server
 
 OK, WHY = have_kafka_tools()
@@ -35,23 +35,7 @@ def check_sales_match_orders(test, db):
 
 
 @unittest.skipUnless(OK, WHY)
-class KafkaInterop(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempdir()
-        self.mock = MockCluster()
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            p.kill()
-        self.mock.stop()
-        rmtree(self.tmp)
-
-    def process(self, store, name="p"):
-        p = Process(self.mock.uri(), "sqlite:" + store, name=name, tmp=self.tmp).start()
-        self.procs.append(p)
-        return p
-
+class KafkaInterop(KafkaCase):
     def test_kcat_original_format_is_processed_and_bad_messages_quarantined(self):
         db = os.path.join(self.tmp, "sales.db")
         p = self.process(db)

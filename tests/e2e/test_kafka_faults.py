@@ -14,44 +14,10 @@ import time
 import unittest
 
 from harness import SOURCES
-from kafkahelp import (MockCluster, Ingest, Process, have_kafka_tools, kcat, tempdir,
+from kafkahelp import (MockCluster, Ingest, Poster, Process, have_kafka_tools, kcat, tempdir,
                        rmtree, db_query, count_orders)
 
 OK, WHY = have_kafka_tools()
-
-
-class Poster(threading.Thread):
-    """Posts single orders to /orderitem until told to stop."""
-
-    def __init__(self, port, seed):
-        super().__init__(daemon=True)
-        self.port, self.rnd = port, random.Random(seed)
-        self.stop_flag = threading.Event()
-        self.acked, self.status = [], {}
-
-    def run(self):
-        c = None
-        while not self.stop_flag.is_set():
-            body = json.dumps({"customer_id": self.rnd.randint(1, 17),
-                               "source": self.rnd.choice(SOURCES),
-                               "quantity": self.rnd.randint(1, 100)})
-            try:
-                if c is None:
-                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                c.request("POST", "/orderitem", body, {"Content-Type": "application/json"})
-                r = c.getresponse()
-                data = r.read()
-            except OSError:
-                self.status["conn"] = self.status.get("conn", 0) + 1
-                c = None
-                time.sleep(0.05)
-                continue
-            self.status[r.status] = self.status.get(r.status, 0) + 1
-            if r.status == 201:
-                self.acked.append(json.loads(data)["order_id"])
-            elif r.status == 503:
-                time.sleep(0.05)
-            time.sleep(0.003)
 
 
 @unittest.skipUnless(OK, WHY)

@@ -21,40 +21,11 @@ import unittest
 
 import mariadb
 from harness import STATES, run_cli
-from kafkahelp import (Ingest, MockCluster, Process, db_query, have_kafka_tools, kcat,
-                       rmtree, tempdir, wait_count)
+from kafkahelp import (Ingest, KafkaCase, MockCluster, Poster, Process, db_query,
+                       have_kafka_tools, kcat, rmtree, tempdir, wait_count)
 
 K_OK, K_WHY = have_kafka_tools()
 MY_OK, MY_WHY = mariadb.available()
-
-
-class Poster(threading.Thread):
-    """Posts "Dine In" orders of customers 1..17 to /orderitem until stopped."""
-
-    def __init__(self, port, seed):
-        super().__init__(daemon=True)
-        self.port, self.rnd = port, random.Random(seed)
-        self.stop_flag = threading.Event()
-        self.acked = []
-
-    def run(self):
-        c = None
-        while not self.stop_flag.is_set():
-            body = json.dumps({"customer_id": self.rnd.randint(1, 17), "source": "Dine In",
-                               "quantity": self.rnd.randint(1, 9)})
-            try:
-                if c is None:
-                    c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-                c.request("POST", "/orderitem", body, {"Content-Type": "application/json"})
-                r = c.getresponse()
-                data = r.read()
-            except OSError:
-                c = None
-                time.sleep(0.05)
-                continue
-            if r.status == 201:
-                self.acked.append(json.loads(data)["order_id"])
-            time.sleep(0.01)
 
 
 def proc_state(pid):
@@ -119,7 +90,8 @@ class PausedMemberTest(unittest.TestCase):
         while "reading Order" not in a.stderr():
             self.assertLess(time.time(), deadline, a.stderr()[-2000:])
             time.sleep(0.1)
-        self.posters = [Poster(self.ing.port, seed) for seed in range(4)]
+        self.posters = [Poster(self.ing.port, seed, sources=["Dine In"], max_qty=9,
+                               pause=0.01) for seed in range(4)]
         for t in self.posters:
             t.start()
         deadline = time.time() + 90
@@ -170,18 +142,7 @@ class PausedMemberTest(unittest.TestCase):
 
 
 @unittest.skipUnless(K_OK, K_WHY)
-class ForeignValidationTest(unittest.TestCase):
-    def setUp(self):
-        self.tmp = tempdir()
-        self.mock = MockCluster()
-        self.procs = []
-
-    def tearDown(self):
-        for p in self.procs:
-            p.kill()
-        self.mock.stop()
-        rmtree(self.tmp)
-
+class ForeignValidationTest(KafkaCase):
     def test_foreign_orders_get_the_doors_validation(self):
         db = os.path.join(self.tmp, "sales.db")
         p = Process(self.mock.uri(), "sqlite:" + db, name="p", tmp=self.tmp).start()

@@ -117,6 +117,25 @@ def wait_rows(db, name, want, timeout=120, what="orders"):
     raise AssertionError("%s has %s rows, expected %d" % (what, got, want))
 
 
+def assert_acked_stored(test, db, name, acked, unstorable=()):
+    """Every acked id once in database name's orders (but the unstorable
+    ones, which are not there at all); sales equals the sums over orders."""
+    got = [r[0] for r in db.sql("SELECT uuid FROM orders", db=name)]
+    test.assertEqual(len(got), len(set(got)))
+    test.assertEqual(sorted(got), sorted(set(acked) - set(unstorable)))
+    test.assertEqual(
+        db.sql("SELECT s.source, s.state FROM sales s LEFT JOIN (SELECT source,"
+               " state, SUM(total) t, COUNT(*) n, SUM(quantity) q FROM orders"
+               " GROUP BY source, state) o ON o.source = s.source AND"
+               " o.state = s.state WHERE NOT (o.t <=> s.total_sum_amount AND"
+               " o.n <=> s.order_count AND o.q <=> s.quantity)", db=name), [])
+    test.assertEqual(
+        db.sql("SELECT o.source, o.state FROM (SELECT source, state, COUNT(*) n"
+               " FROM orders GROUP BY source, state) o LEFT JOIN sales s ON"
+               " o.source = s.source AND o.state = s.state WHERE s.order_count"
+               " IS NULL OR s.order_count <> o.n", db=name), [])
+
+
 class MySQLCase(unittest.TestCase):
     @classmethod
     def setUpClass(cls):

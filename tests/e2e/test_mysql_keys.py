@@ -26,7 +26,8 @@ import unittest
 
 import mariadb
 from harness import BIN, REPO, Server, cents, free_port, post_v1
-from test_mysql import log_orders, new_db, start_db, wait_rows
+from test_mysql import (MySQLCase, assert_acked_stored, log_orders, new_db,
+                        wait_rows)
 
 OK, WHY = mariadb.available()
 
@@ -59,51 +60,14 @@ V1_TABLES = (
 
 
 @unittest.skipUnless(OK, WHY)
-class MySQLKeysTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.db = start_db(cls)
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.db.stop()
-
-    def setUp(self):
-        self.servers = []
-        self.tmp = tempfile.mkdtemp(prefix="sf-mykeys-")
-
-    def tearDown(self):
-        for s in self.servers:
-            s.cleanup()
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-    def server(self, uri, data=None, extra=()):
-        s = Server(data=data, extra=["--store", uri, *extra])
-        self.servers.append(s)
-        return s.start()
-
+class MySQLKeysTest(MySQLCase):
     def post(self, s, orders):
         status, rep = post_v1(s, orders)
         self.assertEqual(status, 201, rep)
         return [r["order_id"] for r in rep["results"]]
 
     def assert_invariant(self, name, acked, unstorable=()):
-        """Every acked id once in orders (but the unstorable ones, which
-        are not there at all); sales equals the sums over orders."""
-        got = [r[0] for r in self.db.sql("SELECT uuid FROM orders", db=name)]
-        self.assertEqual(len(got), len(set(got)))
-        self.assertEqual(sorted(got), sorted(set(acked) - set(unstorable)))
-        self.assertEqual(
-            self.db.sql("SELECT s.source, s.state FROM sales s LEFT JOIN (SELECT source,"
-                        " state, SUM(total) t, COUNT(*) n, SUM(quantity) q FROM orders"
-                        " GROUP BY source, state) o ON o.source = s.source AND"
-                        " o.state = s.state WHERE NOT (o.t <=> s.total_sum_amount AND"
-                        " o.n <=> s.order_count AND o.q <=> s.quantity)", db=name), [])
-        self.assertEqual(
-            self.db.sql("SELECT o.source, o.state FROM (SELECT source, state, COUNT(*) n"
-                        " FROM orders GROUP BY source, state) o LEFT JOIN sales s ON"
-                        " o.source = s.source AND o.state = s.state WHERE s.order_count"
-                        " IS NULL OR s.order_count <> o.n", db=name), [])
+        assert_acked_stored(self, self.db, name, acked, unstorable)
 
     def wait_positions(self, s, name, timeout=60):
         """Until the stored positions cover the whole log."""

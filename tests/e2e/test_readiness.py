@@ -26,6 +26,7 @@ import time
 import unittest
 
 import mariadb
+from test_mysql import assert_acked_stored
 from harness import BIN, REPO, Server, free_port, post_many, random_orders
 from kafkahelp import Ingest, MockCluster, have_kafka_tools
 
@@ -134,15 +135,7 @@ class ReadinessMySQLTest(unittest.TestCase):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
     def assert_invariant(self, name, acked):
-        got = [r[0] for r in self.db.sql("SELECT uuid FROM orders", db=name)]
-        self.assertEqual(len(got), len(set(got)))
-        self.assertEqual(sorted(got), sorted(acked))
-        self.assertEqual(
-            self.db.sql("SELECT s.source, s.state FROM sales s LEFT JOIN (SELECT source,"
-                        " state, SUM(total) t, COUNT(*) n, SUM(quantity) q FROM orders"
-                        " GROUP BY source, state) o ON o.source = s.source AND"
-                        " o.state = s.state WHERE NOT (o.t <=> s.total_sum_amount AND"
-                        " o.n <=> s.order_count AND o.q <=> s.quantity)", db=name), [])
+        assert_acked_stored(self, self.db, name, acked)
         self.assertEqual(int(self.db.sql("SELECT COALESCE(SUM(order_count), 0) FROM sales",
                                          db=name)[0][0]), len(acked))
 
