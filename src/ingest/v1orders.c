@@ -697,8 +697,10 @@ static int v1_json_stream(struct http_req *r, size_t max)
     int64_t now = sf_now_ms();
     const char *q = first;
     for (size_t i = 0; i < n; i++) {
-        json_t *v = elem_parse(q, end, &used);
-        q = order_scan_ws(q + used, end) + 1;   /* past the ',' (or ']') */
+        /* Once a parse failed (memory), where the next element starts is
+         * unknown: the rest are not guessed at. */
+        json_t *v = q ? elem_parse(q, end, &used) : NULL;
+        q = v ? order_scan_ws(q + used, end) + 1 : NULL;   /* past the ',' */
         size_t start = b->details.len;
         int ne = 0;
         if (v && order_validate(v, r->ctx->cat, now, (long)i, &b->rows[i].o,
