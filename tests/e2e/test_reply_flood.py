@@ -49,7 +49,7 @@ class ReplyFloodTest(unittest.TestCase):
             c.close()
         self.s.cleanup()
 
-    def flood(self, body, clients, watch_s):
+    def flood(self, body, clients, watch_s, during=None):
         pid = self.s.proc.pid
         with RssWatch(pid) as w:
             ts = [threading.Thread(target=never_reader,
@@ -65,6 +65,8 @@ class ReplyFloodTest(unittest.TestCase):
             # A normal client is still answered while the flood is held.
             status, r = post_v1(self.s, [GOOD])
             self.assertEqual(status, 201, r)
+            if during:
+                during()
         self.assertLess(w.peak, RSS_LIMIT_KB, "peak VmRSS %d KiB during the flood" % w.peak)
         for c in self.socks:
             c.close()
@@ -77,7 +79,22 @@ class ReplyFloodTest(unittest.TestCase):
 
     def test_empty_rows_40_clients(self):
         body = b"[" + b",".join([b"{}"] * 100000) + b"]"
-        self.flood(body, 40, 10)
+        # A batch whose reply could not fit the reply budget now: 503 with
+        # Retry-After, and nothing of it stored (its retry stores it all).
+        big = [dict(GOOD, order_id="big-%d" % i) for i in range(90000)]
+        seen = {}
+
+        def during():
+            status, r = post_v1(self.s, big)
+            seen["status"], seen["reply"] = status, r
+
+        self.flood(body, 40, 10, during)
+        self.assertEqual(seen["status"], 503, str(seen["reply"])[:300])
+        self.assertIn("unread replies", seen["reply"]["detail"])
+        status, r = post_v1(self.s, big)
+        self.assertEqual(status, 201, str(r)[:300])
+        self.assertEqual(r["accepted"], len(big))
+        self.assertFalse(any(x.get("duplicate") for x in r["results"]))
 
     def test_invalid_array_8_clients(self):
         row = b'{"customer_id":"x","source":1,"quantity":"y","unit_price":"z"}'
