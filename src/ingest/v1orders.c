@@ -812,22 +812,20 @@ static enum MHD_Result v1_orders(struct http_req *r)
     return rc;
 }
 
-/* Big batches are validated one at a time: each may hold many times its
- * body in parsed JSON, rows and details while it is, and the HTTP threads
- * together must not. The others wait (their connections are not read
- * meanwhile); small ones (the fast path's) do not. */
-#define BIG_BODY ((size_t)64 << 10)
-static pthread_mutex_t big_mu = PTHREAD_MUTEX_INITIALIZER;
+/* A big batch gives what it held back to the system afterwards, not only
+ * to malloc, so RSS follows what requests hold now. What they may hold at
+ * once is bounded by the reply budget each batch reserves first
+ * (http_reply_reserve), not by running big batches one at a time, which
+ * kept them from sharing the log's group commit (3-4x fewer orders/s for
+ * 2,000-order NDJSON batches). */
+#define BIG_BODY ((size_t)1 << 20)
 
 enum MHD_Result ingest_v1_orders(struct http_req *r)
 {
-    if (r->body.len <= BIG_BODY)
-        return v1_orders(r);
-    pthread_mutex_lock(&big_mu);
+    size_t len = r->body.len;   /* v1_orders() frees the body */
     enum MHD_Result rc = v1_orders(r);
-    pthread_mutex_unlock(&big_mu);
-    /* Give what the batch held back to the system, not only to malloc. */
-    malloc_trim(0);
+    if (len > BIG_BODY)
+        malloc_trim(0);
     return rc;
 }
 
