@@ -46,6 +46,7 @@ struct fast_conn {
     struct http_req *req;           /* in flight, or NULL */
     struct sf_buf out;              /* answers not yet sent */
     size_t out_off;
+    size_t held;                    /* out's part of the reply budget */
     int readable;                   /* input may be waiting */
     int close_after;                /* close once out is sent */
     int dead;                       /* the peer is gone: close when idle */
@@ -169,6 +170,8 @@ static void conn_unlink(struct fast_conn *c)
     c->prev->next = c->next;
     c->next->prev = c->prev;
     conntrack_release(c->lp->fp->ct);
+    http_reply_release(c->held);
+    c->held = 0;
     sf_buf_free(&c->out);
     c->closed = 1;
     c->next = c->lp->gone;
@@ -245,6 +248,8 @@ static int conn_flush(struct fast_conn *c)
     }
     c->out.len = c->out_off = 0;
     c->blocked_ms = 0;
+    http_reply_release(c->held);
+    c->held = 0;
     if (c->close_after)
         return conn_linger(c);
     return 0;
@@ -260,6 +265,7 @@ static int conn_answered(struct fast_conn *c)
     c->requests++;
     c->last_ms = sf_mono_ms();
     atomic_fetch_sub(&c->lp->fp->inflight, 1);
+    c->held += http_reply_take(r);  /* until out is sent */
     http_req_free(r, r->status);
     if (c->dead) {
         conn_close(c);

@@ -46,6 +46,13 @@ struct http_server {
 #define SF_BODY_BUDGET ((size_t)512 << 20)
 static atomic_size_t body_bytes;
 
+/* The reply budget (http.h): a reply is held until its client reads it,
+ * and per-row replies can be many times the size of their request, so
+ * clients that send big batches and never read could otherwise hold
+ * unbounded memory. Past it, new batches get 503 before anything is done. */
+#define SF_REPLY_BUDGET ((size_t)32 << 20)
+static atomic_size_t reply_bytes;
+
 /* Connections libmicrohttpd may hold past --max-connections: the ones being
  * refused (see conntrack.h), for the moment until they are closed. */
 #define SF_CONN_HEADROOM 64u
@@ -464,6 +471,53 @@ enum MHD_Result http_run(struct http_req *r)
     return r->handler(r);
 }
 
+int http_reply_reserve(struct http_req *r, size_t n)
+{
+    size_t cur = atomic_load(&reply_bytes);
+    do {
+        /* Alone, a batch may take more than the budget: --max-batch may
+         * ask for that, and it is then served one at a time. */
+        if (cur && cur + n > SF_REPLY_BUDGET) {
+            r->reply_full = 1;
+            return -1;
+        }
+    } while (!atomic_compare_exchange_weak(&reply_bytes, &cur, cur + n));
+    r->reply_res += n;
+    return 0;
+}
+
+void http_reply_keep(struct http_req *r, size_t n)
+{
+    if (n < r->reply_res) {
+        atomic_fetch_sub(&reply_bytes, r->reply_res - n);
+        r->reply_res = n;
+    }
+}
+
+size_t http_reply_take(struct http_req *r)
+{
+    size_t n = r->reply_res;
+    r->reply_res = 0;
+    return n;
+}
+
+void http_reply_release(size_t n)
+{
+    atomic_fetch_sub(&reply_bytes, n);
+}
+
+void http_req_shed(struct http_req *r)
+{
+    if (r->state_free)
+        r->state_free(r->state);
+    r->state = NULL;
+    r->state_free = NULL;
+    atomic_fetch_sub(&body_bytes, r->budget);
+    r->budget = 0;
+    sf_buf_free(&r->body);
+    sf_buf_free(&r->reply);
+}
+
 void http_req_free(struct http_req *r, unsigned status)
 {
     if (status)
@@ -471,6 +525,7 @@ void http_req_free(struct http_req *r, unsigned status)
     if (r->state_free)
         r->state_free(r->state);
     atomic_fetch_sub(&body_bytes, r->budget);
+    atomic_fetch_sub(&reply_bytes, r->reply_res);
     sf_buf_free(&r->body);
     sf_buf_free(&r->reply);
     free(r);

@@ -82,6 +82,8 @@ struct http_req {
     int too_big;
     int over_budget;                /* SF_BODY_BUDGET reached */
     size_t budget;                  /* body bytes counted in the budget */
+    size_t reply_res;               /* bytes reserved in the reply budget */
+    int reply_full;                 /* http_reply_reserve refused */
     int suspended;
     /* Completion of a suspended request, set by http_finish. */
     atomic_int finished;
@@ -114,6 +116,23 @@ enum MHD_Result http_reply(struct http_req *r, unsigned status,
 enum MHD_Result http_reply_json(struct http_req *r, unsigned status, const char *json);
 /* {"detail": msg} — FastAPI's shape for errors that are not per-field. */
 enum MHD_Result http_error(struct http_req *r, unsigned status, const char *msg);
+
+/* The reply budget: bytes that ingestion replies (and the batches that
+ * build them) may hold, all connections together, until the clients read
+ * them. Reserve n bytes for r: 0, or -1 (r->reply_full set) when the
+ * budget would be exceeded and something else holds part of it. The
+ * reservation lasts until r is freed (on the fast path: until the reply is
+ * sent). */
+int http_reply_reserve(struct http_req *r, size_t n);
+/* r's reply is queued and what built it freed: keep only n reserved. */
+void http_reply_keep(struct http_req *r, size_t n);
+/* Hand r's reservation over (to the connection that holds the reply), and
+ * give it back. */
+size_t http_reply_take(struct http_req *r);
+void http_reply_release(size_t n);
+/* r's reply is queued: free its body, reply buffer and handler state now,
+ * not when the client has read the reply. */
+void http_req_shed(struct http_req *r);
 
 /* Suspend r's connection until http_finish. Call from a handler, before
  * handing r to whoever will finish it. */

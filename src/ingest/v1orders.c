@@ -23,6 +23,16 @@
  * reaches zero resumes the connection, and the reply is built on an HTTP
  * thread (on_resume), not on the writer, which must get back to the disk.
  *
+ * Memory: a reply names every row, but only the first REPLY_DETAIL_ROWS
+ * rejected rows (and REPLY_DETAIL_BYTES of their details) carry their
+ * details; later ones carry one short entry pointing to GET
+ * /v1/quarantine, which holds them. So a reply is at most ~1 MiB plus
+ * REPLY_ROW_MAX per row. A batch of more than one row reserves that (and
+ * its rows) in the reply budget (http.h) before anything is done, or is
+ * answered 503; once its reply is queued, the batch, the body and the
+ * reply buffer are freed and only the reply's size stays reserved until
+ * the client has read it (or gone).
+ *
  * Status: 201 when every row was accepted (appended or a duplicate), 207
  * when some were, 422 when none were and some were invalid, 503/507 when
  * none were and the log refused (full queue, shutting down / disk error).
@@ -34,9 +44,15 @@
 
 #include <inttypes.h>
 #include <jansson.h>
+#include <malloc.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#define REPLY_DETAIL_ROWS 1000
+#define REPLY_DETAIL_BYTES ((size_t)1 << 20)
+#define REPLY_ROW_MAX 192               /* a row's entry besides its details */
 
 enum row_state { ROW_BAD = 0, ROW_NEW, ROW_WAIT, ROW_OK, ROW_DUP, ROW_FAIL };
 
@@ -45,6 +61,7 @@ struct row {
     atomic_int state;               /* a waiter's is set on the writer thread */
     int err;                        /* BROKER_E* for ROW_FAIL */
     size_t det_start, det_end;      /* ROW_BAD: its entries in b->details */
+    int brief;                      /* ROW_BAD: its reply omits the details */
     struct dedupe_entry *de;        /* ROW_NEW with a client key */
     struct dedupe_waiter w;         /* ROW_WAIT */
     struct batch *b;
@@ -57,6 +74,10 @@ struct batch {
     size_t n;
     struct row *rows;
     struct sf_buf details;
+    size_t nbad;                    /* rows found bad so far */
+    size_t kept;                    /* bytes of details the reply shows */
+    size_t kept_end;                /* where the last row it shows ends */
+    size_t qdone;                   /* rows before this one are quarantined */
 };
 
 static void batch_free(void *p)
@@ -76,6 +97,13 @@ struct batch *batch_new(struct http_req *r, enum ingest_mode mode, size_t n)
         return NULL;
     b->rows = calloc(n ? n : 1, sizeof(*b->rows));
     if (!b->rows) {
+        free(b);
+        return NULL;
+    }
+    /* Before anything is done: what the reply and the rows may hold. */
+    if (n > 1 && http_reply_reserve(r, ((size_t)64 << 10) + REPLY_DETAIL_BYTES +
+                                           n * (REPLY_ROW_MAX + sizeof(struct row)))) {
+        free(b->rows);
         free(b);
         return NULL;
     }
@@ -105,6 +133,13 @@ void batch_row_bad(struct batch *b, size_t i, size_t start, size_t end)
     b->rows[i].state = ROW_BAD;
     b->rows[i].det_start = start;
     b->rows[i].det_end = end;
+    /* The reply shows the details of the first bad rows only (a prefix). */
+    b->rows[i].brief = b->nbad >= REPLY_DETAIL_ROWS || b->kept >= REPLY_DETAIL_BYTES;
+    b->nbad++;
+    if (!b->rows[i].brief) {
+        b->kept += end - start;
+        b->kept_end = end;
+    }
 }
 
 /* ---- replies ------------------------------------------------------------ */
@@ -122,8 +157,10 @@ static unsigned build_reply(struct batch *b)
     size_t accepted = 0;
     int fail_err = 0;
     out->len = 0;
-    /* At most ~200 bytes per row besides its detail entries. */
-    out->limit = ((size_t)64 << 10) + b->n * 256 + b->details.len;
+    /* At most REPLY_ROW_MAX bytes per row besides its detail entries. */
+    out->limit = ((size_t)64 << 10) + b->n * (REPLY_ROW_MAX + 64) +
+                 (b->details.len < 2 * REPLY_DETAIL_BYTES ? b->details.len
+                                                          : 2 * REPLY_DETAIL_BYTES);
 
     for (size_t i = 0; i < b->n; i++) {
         int s = b->rows[i].state;
@@ -163,10 +200,20 @@ static unsigned build_reply(struct batch *b)
                 sf_buf_append(out, ",\"duplicate\":true", 17);
             break;
         case ROW_BAD:
-            sf_buf_append(out, "\"detail\":[", 10);
-            sf_buf_append(out, b->details.data + rw->det_start,
-                          rw->det_end - rw->det_start);
-            sf_buf_append(out, "]", 1);
+            if (!rw->brief) {
+                sf_buf_append(out, "\"detail\":[", 10);
+                sf_buf_append(out, b->details.data + rw->det_start,
+                              rw->det_end - rw->det_start);
+                sf_buf_append(out, "]", 1);
+                break;
+            }
+            static const char omit1[] = "\"detail\":[{\"loc\":[\"body\",";
+            sf_buf_append(out, omit1, sizeof(omit1) - 1);
+            sf_buf_put_u64(out, i);
+            static const char omit2[] =
+                "],\"msg\":\"Invalid; its details are in GET /v1/quarantine\","
+                "\"type\":\"detail_omitted\"}]";
+            sf_buf_append(out, omit2, sizeof(omit2) - 1);
             break;
         default:
             sf_buf_printf(out, "\"detail\":[{\"loc\":[\"body\",%zu],\"msg\":", i);
@@ -190,8 +237,13 @@ static unsigned build_reply(struct batch *b)
 
 static enum MHD_Result reply_now(struct batch *b)
 {
+    struct http_req *r = b->r;
     unsigned status = build_reply(b);
-    return http_reply_json(b->r, status, b->r->reply.data);
+    enum MHD_Result rc = http_reply_json(r, status, r->reply.data);
+    /* Queued (copied): only the reply's size stays reserved. */
+    http_reply_keep(r, r->reply.len + 1024);
+    http_req_shed(r);
+    return rc;
 }
 
 static enum MHD_Result on_resume(struct http_req *r)
@@ -228,25 +280,29 @@ static void on_wait_done(struct dedupe_waiter *w, int err)
 
 /* ---- submit ------------------------------------------------------------- */
 
+/* Quarantine the bad rows of [b->qdone, to). */
 static void quarantine_rows(struct batch *b, const char *const *raw,
-                            const size_t *raw_len)
+                            const size_t *raw_len, size_t to)
 {
+    size_t from = b->qdone;
+    b->qdone = to;
     struct quarantine *q = b->r->ctx->quarantine;
     size_t nbad = 0, k = 0;
     char err[256];
     if (!q || b->mode != INGEST_V1)
         return;
-    for (size_t i = 0; i < b->n; i++)
+    for (size_t i = from; i < to; i++)
         nbad += b->rows[i].state == ROW_BAD;
     if (!nbad)
         return;
     struct quarantine_row *qr = calloc(nbad, sizeof(*qr));
     struct sf_buf arrays;
     sf_buf_init(&arrays, b->details.len + 2 * nbad + 16);
+    size_t k0 = 0;
     size_t *offs = calloc(nbad, sizeof(*offs));
     if (!qr || !offs)
         goto out;
-    for (size_t i = 0; i < b->n; i++) {
+    for (size_t i = from; i < to; i++) {
         struct row *rw = &b->rows[i];
         if (rw->state != ROW_BAD)
             continue;
@@ -262,15 +318,39 @@ static void quarantine_rows(struct batch *b, const char *const *raw,
                                                             : QUARANTINE_RAW_MAX;
         qr[k].detail_len = arrays.len - offs[k];
         k++;
+        /* In pieces of about REPLY_DETAIL_BYTES: not a second copy of
+         * every row's details at once. */
+        if (arrays.len < REPLY_DETAIL_BYTES && k < nbad)
+            continue;
+        for (size_t j = k0; j < k; j++)
+            qr[j].detail = arrays.data + offs[j];
+        if (quarantine_add(q, b->r->url, qr + k0, k - k0, sf_now_ms(), err, sizeof(err)))
+            log_error("quarantine: %s", err);
+        arrays.len = 0;
+        k0 = k;
     }
-    for (size_t j = 0; j < k; j++)
-        qr[j].detail = arrays.data + offs[j];
-    if (quarantine_add(q, b->r->url, qr, k, sf_now_ms(), err, sizeof(err)))
-        log_error("quarantine: %s", err);
 out:
     sf_buf_free(&arrays);
     free(offs);
     free(qr);
+}
+
+/* Rows 0..i are validated (and their raw texts known): once the details
+ * the reply will not show pass REPLY_DETAIL_BYTES, quarantine those rows
+ * now and drop their details, so that a batch of many bad rows holds at
+ * most about twice that many bytes of details, not all of them. */
+static void batch_spill(struct batch *b, const char **raw, const size_t *raw_len,
+                        size_t i, int owned)
+{
+    if (b->details.len - b->kept_end < REPLY_DETAIL_BYTES)
+        return;
+    size_t from = b->qdone;
+    quarantine_rows(b, raw, raw_len, i + 1);
+    for (size_t j = from; owned && j <= i; j++) {   /* raw texts we made */
+        free((char *)raw[j]);
+        raw[j] = NULL;
+    }
+    b->details.len = b->kept_end;   /* the brief rows' details follow it */
 }
 
 /* raw/raw_len: each row's text for the quarantine (may be NULL). */
@@ -283,7 +363,7 @@ static enum MHD_Result submit(struct batch *b, const char *const *raw,
     int64_t now = sf_now_ms();
     size_t nnew = 0;
 
-    quarantine_rows(b, raw, raw_len);
+    quarantine_rows(b, raw, raw_len, b->n);
     atomic_store(&b->pending, 1);
     for (size_t i = 0; i < b->n; i++) {
         struct row *rw = &b->rows[i];
@@ -363,6 +443,16 @@ enum MHD_Result batch_submit(struct batch *b)
 
 /* ---- POST /v1/orders ---------------------------------------------------- */
 
+/* batch_new failed: the reply budget is full, or memory ran out. */
+static enum MHD_Result batch_refused(struct http_req *r)
+{
+    if (r->reply_full)
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
+                          "The server holds too many unread replies; retry "
+                          "shortly (and read the replies)");
+    return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+}
+
 /* A request-level 422/413 with one detail entry. */
 static enum MHD_Result request_error(struct http_req *r, unsigned status,
                                      const char *type, const char *msg)
@@ -417,7 +507,7 @@ static enum MHD_Result v1_ndjson(struct http_req *r, size_t max)
     if (!b || !raw || !raw_len) {
         free(raw);
         free(raw_len);
-        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return batch_refused(r);
     }
     int64_t now = sf_now_ms();
     size_t i = 0;
@@ -448,6 +538,7 @@ static enum MHD_Result v1_ndjson(struct http_req *r, size_t max)
             else
                 batch_row_bad(b, i, start, b->details.len);
             json_decref(v);
+            batch_spill(b, raw, raw_len, i, 0);
             i++;
         }
         s = e + 1;
@@ -475,7 +566,7 @@ static int v1_json_fast(struct http_req *r, size_t max)
             return -1;
         struct batch *b = batch_new(r, INGEST_V1, 1);
         if (!b)
-            return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+            return batch_refused(r);
         b->rows[0].o = o;
         batch_row_ok(b, 0);
         return submit(b, NULL, NULL);
@@ -513,7 +604,7 @@ static int v1_json_fast(struct http_req *r, size_t max)
     struct batch *b = batch_new(r, INGEST_V1, n);
     if (!b) {
         free(os);
-        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return batch_refused(r);
     }
     for (size_t i = 0; i < n; i++) {
         b->rows[i].o = os[i];
@@ -543,7 +634,98 @@ static int raw_start_cb(const char *p, size_t n, void *opaque)
     return 0;
 }
 
-enum MHD_Result ingest_v1_orders(struct http_req *r)
+/* One element of a JSON array at p, parsed alone as order_parse_json
+ * would (strict, duplicate keys rejected); *used: its bytes. */
+static json_t *elem_parse(const char *p, const char *end, size_t *used)
+{
+    json_error_t e;
+    json_t *v = json_loadb(p, (size_t)(end - p), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY |
+                                                     JSON_DISABLE_EOF_CHECK, &e);
+    *used = v && e.position > 0 ? (size_t)e.position : 0;
+    if (v && !*used) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+/* Re-encode the start of element v for the quarantine (NULL if none). */
+static char *raw_of(json_t *v, size_t *total);
+
+/* A JSON array, element by element: the whole parsed tree of a big array
+ * of small objects takes many times its text (an array of 100,000 `{}`
+ * took ~25 MB), one element little. A first pass checks that the body is
+ * a well-formed array whose elements parse (and counts them); a body that
+ * is not is left to the general path (-1), which answers as it always
+ * did. The rows get exactly what the general path gives them. */
+static int v1_json_stream(struct http_req *r, size_t max)
+{
+    const char *p = r->body.data, *end;
+    size_t n = 0, used;
+    if (!p)
+        return -1;
+    end = p + r->body.len;
+    p = order_scan_ws(p, end);
+    if (p >= end || *p != '[')
+        return -1;
+    const char *first = p + 1;
+    for (const char *q = first;;) {
+        json_t *v = elem_parse(q, end, &used);
+        if (!v)
+            return -1;
+        json_decref(v);
+        if (++n > max)
+            return too_many_rows(r, n, max);
+        q = order_scan_ws(q + used, end);
+        if (q < end && *q == ',') {
+            q++;
+            continue;
+        }
+        if (q < end && *q == ']' && order_scan_ws(q + 1, end) == end)
+            break;
+        return -1;
+    }
+    struct batch *b = batch_new(r, INGEST_V1, n);
+    const char **raw = calloc(n, sizeof(*raw));
+    size_t *raw_len = calloc(n, sizeof(*raw_len));
+    if (!b || !raw || !raw_len) {
+        free(raw);
+        free(raw_len);
+        return b ? http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory")
+                 : batch_refused(r);
+    }
+    int64_t now = sf_now_ms();
+    const char *q = first;
+    for (size_t i = 0; i < n; i++) {
+        /* Once a parse failed (memory), where the next element starts is
+         * unknown: the rest are not guessed at. */
+        json_t *v = q ? elem_parse(q, end, &used) : NULL;
+        q = v ? order_scan_ws(q + used, end) + 1 : NULL;   /* past the ',' */
+        size_t start = b->details.len;
+        int ne = 0;
+        if (v && order_validate(v, r->ctx->cat, now, (long)i, &b->rows[i].o,
+                                &b->details, &ne) == 0) {
+            batch_row_ok(b, i);
+            json_decref(v);
+            continue;
+        }
+        if (!v)                 /* parsed in the first pass: only memory */
+            order_detail_add(&b->details, &ne, (long)i, NULL, "internal_error",
+                             "out of memory");
+        batch_row_bad(b, i, start, b->details.len);
+        raw[i] = v ? raw_of(v, &raw_len[i]) : NULL;
+        json_decref(v);
+        batch_spill(b, raw, raw_len, i, 1);
+    }
+    enum MHD_Result rc = submit(b, raw, raw_len);
+    for (size_t i = 0; i < n; i++)
+        free((char *)raw[i]);
+    free(raw);
+    free(raw_len);
+    return (int)rc;
+}
+
+static enum MHD_Result v1_orders(struct http_req *r)
 {
     const struct http_ctx *ctx = r->ctx;
     size_t max = ctx->max_batch ? ctx->max_batch : SF_MAX_BATCH_DEFAULT;
@@ -553,6 +735,9 @@ enum MHD_Result ingest_v1_orders(struct http_req *r)
     if (r->ndjson)
         return v1_ndjson(r, max);
     int fast = v1_json_fast(r, max);
+    if (fast >= 0)
+        return (enum MHD_Result)fast;
+    fast = v1_json_stream(r, max);
     if (fast >= 0)
         return (enum MHD_Result)fast;
 
@@ -593,7 +778,7 @@ enum MHD_Result ingest_v1_orders(struct http_req *r)
         free(raw);
         free(raw_len);
         json_decref(root);
-        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return batch_refused(r);
     }
     int64_t now = sf_now_ms();
     for (size_t i = 0; i < n; i++) {
@@ -613,16 +798,9 @@ enum MHD_Result ingest_v1_orders(struct http_req *r)
             raw[i] = r->body.data;
             raw_len[i] = r->body.len;
         } else {
-            struct raw_start c = {.len = 0};
-            char *txt = NULL;
-            if (json_dump_callback(v, raw_start_cb, &c, JSON_COMPACT | JSON_ENCODE_ANY) == 0 &&
-                (txt = malloc(c.len + 1))) {
-                memcpy(txt, c.buf, c.len);
-                txt[c.len] = '\0';
-            }
-            raw[i] = txt;
-            raw_len[i] = txt ? c.total : 0;
+            raw[i] = raw_of(v, &raw_len[i]);
         }
+        batch_spill(b, raw, raw_len, i, is_array);
     }
     enum MHD_Result rc = submit(b, raw, raw_len);
     if (is_array)
@@ -632,6 +810,36 @@ enum MHD_Result ingest_v1_orders(struct http_req *r)
     free(raw_len);
     json_decref(root);
     return rc;
+}
+
+/* A big batch gives what it held back to the system afterwards, not only
+ * to malloc, so RSS follows what requests hold now. What they may hold at
+ * once is bounded by the reply budget each batch reserves first
+ * (http_reply_reserve), not by running big batches one at a time, which
+ * kept them from sharing the log's group commit (3-4x fewer orders/s for
+ * 2,000-order NDJSON batches). */
+#define BIG_BODY ((size_t)1 << 20)
+
+enum MHD_Result ingest_v1_orders(struct http_req *r)
+{
+    size_t len = r->body.len;   /* v1_orders() frees the body */
+    enum MHD_Result rc = v1_orders(r);
+    if (len > BIG_BODY)
+        malloc_trim(0);
+    return rc;
+}
+
+static char *raw_of(json_t *v, size_t *total)
+{
+    struct raw_start c = {.len = 0};
+    char *txt = NULL;
+    if (json_dump_callback(v, raw_start_cb, &c, JSON_COMPACT | JSON_ENCODE_ANY) == 0 &&
+        (txt = malloc(c.len + 1))) {
+        memcpy(txt, c.buf, c.len);
+        txt[c.len] = '\0';
+    }
+    *total = txt ? c.total : 0;
+    return txt;
 }
 
 /* ---- GET /v1/quarantine ------------------------------------------------- */

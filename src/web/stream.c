@@ -25,6 +25,14 @@
  * receive window fills it slowly on a quiet store (heartbeats are a few
  * bytes), so it is the per-client cap that bounds what one client holds.
  *
+ * Many addresses (one host can bind 127.0.0.2, 127.0.0.3, ...) can still
+ * fill the table with streams nobody reads. So a full table makes room by
+ * fair share: a new stream from an address holding k streams evicts the
+ * oldest stream of an address holding the most, M, when k + 1 < M (the
+ * new one's address then holds no more than the evicted one's); otherwise
+ * it gets 503. Only clients holding more than anyone else lose streams,
+ * and they always keep as many as the newcomer has.
+ *
  * Locks: smu guards the client list; each client's mu guards its own
  * state. The dispatcher takes a reference on each client under smu and
  * resumes them after releasing it, so no lock of ours is held while
@@ -55,6 +63,7 @@ struct web_client {
     int family;                     /* the peer's address (AF_INET[6]) */
     unsigned char addr[16];
     int refs;                       /* under w->smu: list + borrowers */
+    atomic_int evicted;             /* told to end (set under w->smu) */
     pthread_mutex_t mu;             /* the fields below */
     int suspended;
     int gone;                       /* the response was freed */
@@ -146,6 +155,13 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
     pthread_mutex_lock(&c->mu);
     int64_t now = sf_mono_ms();
     int unsent = 0;
+    if (atomic_load(&c->evicted)) {
+        char ip[INET6_ADDRSTRLEN];
+        log_info("web: dropping a live stream to %s: the streams are all taken and "
+                 "its address holds the most", peer_text(c, ip, sizeof(ip)));
+        pthread_mutex_unlock(&c->mu);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
     if (stalled(c, now, &unsent)) {
         char ip[INET6_ADDRSTRLEN];
         log_info("web: dropping a live stream to %s: its data is not read (%d bytes "
@@ -196,10 +212,42 @@ static void stream_free(void *cls)
     if (c->next)
         c->next->prev = c->prev;
     w->nclients--;
+    if (atomic_load(&c->evicted))
+        w->evicting--;
     metrics_sse_clients(-1);
     pthread_cond_broadcast(&w->gone_cv);
     client_unref_locked(w, c);
     pthread_mutex_unlock(&w->smu);
+}
+
+/* One client: one IPv4 address, or one IPv6 /64 (what one host or site is
+ * given, so its many addresses count as one). */
+static int same_client(const struct web_client *a, const struct web_client *b)
+{
+    return a->family == b->family &&
+           !memcmp(a->addr, b->addr, a->family == AF_INET6 ? 8 : 4);
+}
+
+/* The table is full and a client holding `mine` streams wants one more:
+ * the oldest stream of a client holding the most, if that is more than
+ * mine + 1; else NULL. Under w->smu. */
+static struct web_client *pick_victim(struct web *w, int mine)
+{
+    struct web_client *best = NULL;
+    int most = 0;
+    /* Newest first: a later (older) stream of an equal count wins. */
+    for (struct web_client *o = w->clients; o; o = o->next) {
+        if (atomic_load(&o->evicted) || !o->family)
+            continue;
+        int k = 0;
+        for (struct web_client *p = w->clients; p; p = p->next)
+            k += !atomic_load(&p->evicted) && same_client(o, p);
+        if (k >= most) {
+            most = k;
+            best = o;
+        }
+    }
+    return best && mine + 1 < most ? best : NULL;
 }
 
 enum MHD_Result web_api_stream(struct http_req *r)
@@ -233,14 +281,19 @@ enum MHD_Result web_api_stream(struct http_req *r)
     pthread_mutex_init(&c->mu, NULL);
 
     pthread_mutex_lock(&w->smu);
-    int full = w->nclients >= WEB_STREAMS_MAX, closing = atomic_load(&w->closing);
-    /* One client: one IPv4 address, or one IPv6 /64 (what one host or
-     * site is given, so its many addresses count as one). */
-    size_t cmp = c->family == AF_INET6 ? 8 : 4;
+    int full = w->nclients - w->evicting >= WEB_STREAMS_MAX,
+        closing = atomic_load(&w->closing);
     int mine = 0;
     for (struct web_client *o = w->clients; o && c->family; o = o->next)
-        mine += o->family == c->family && !memcmp(o->addr, c->addr, cmp);
+        mine += !atomic_load(&o->evicted) && same_client(o, c);
     int over = mine >= WEB_STREAMS_PER_CLIENT;
+    struct web_client *victim = NULL;
+    if (full && !closing && !over && c->family && (victim = pick_victim(w, mine))) {
+        atomic_store(&victim->evicted, 1);
+        w->evicting++;
+        victim->refs++;             /* woken below, without smu */
+        full = 0;
+    }
     if (!full && !closing && !over) {
         c->refs = 1;
         c->next = w->clients;
@@ -251,6 +304,12 @@ enum MHD_Result web_api_stream(struct http_req *r)
         metrics_sse_clients(1);
     }
     pthread_mutex_unlock(&w->smu);
+    if (victim) {
+        client_wake(victim);        /* its reader ends it */
+        pthread_mutex_lock(&w->smu);
+        client_unref_locked(w, victim);
+        pthread_mutex_unlock(&w->smu);
+    }
     if (over && !full && !closing) {
         char ip[INET6_ADDRSTRLEN], msg[200];
         peer_text(c, ip, sizeof(ip));

@@ -74,6 +74,7 @@ struct web {
     pthread_cond_t gone_cv;         /* a stream ended (for close_streams) */
     struct web_client *clients;     /* doubly linked */
     int nclients;
+    int evicting;                   /* of them, told to end to make room */
     uint64_t notices;               /* notices published */
     int dispatcher_started;
     pthread_t dispatcher;
