@@ -1460,6 +1460,7 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
         if (list_segments(pdir, 1, &bases, &nb, errstr, n))
             goto out;
         int64_t expect = nb ? bases[0] : 0, lost = 0;
+        int at_least = 0;   /* the damaged batch's count is unknown */
         int64_t old_end = i < npassed && passed ? passed[i] : 0;
         int cut = -1;
         struct seg_damage dmg = {0};
@@ -1491,7 +1492,9 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
              * previous repair left (cut.gap) explains it. */
             char gap[PATH_MAX + 80];
             seg_path(gap, sizeof(gap), pdir, expect, ".gap");
+            int joined = 1;
             if (s.base != expect && !(s.base > expect && k > 0 && access(gap, F_OK) == 0)) {
+                joined = 0;
                 dmg.found = 1;
                 dmg.at = 0;
                 dmg.offset = expect;
@@ -1499,10 +1502,19 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
             }
             expect = s.end;
             if (dmg.found) {
+                /* The damaged batch's own records are lost too, when its
+                 * header still says how many (else "at least"); even a torn
+                 * one's offsets are not used again, as at open. */
+                int64_t claimed = joined ? damaged_batch_end(&s, &dmg) : 0;
                 cut = (int)k;
                 lost += dmg.lost_records;
-                old_end = max64(old_end, max64(dmg.max_end,
-                                                dmg.torn ? 0 : damaged_batch_end(&s, &dmg)));
+                if (!joined)            /* all of it goes: cut at byte 0 */
+                    lost += s.end - s.base;
+                else if (claimed > dmg.offset)
+                    lost += claimed - dmg.offset;
+                else
+                    at_least = 1;
+                old_end = max64(old_end, max64(dmg.max_end, claimed));
                 fprintf(out, "%s: %s at byte %" PRIu64 " (offset %" PRId64 ")\n",
                         path, dmg.torn ? "torn tail" : "corrupt batch", dmg.at,
                         dmg.offset);
@@ -1523,9 +1535,10 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
         free(bases);
         if (cut >= 0) {
             damaged++;
-            fprintf(out, "partition %d: %s %" PRId64 " records after offset %" PRId64
-                    " (counted from the batches that still check out)\n", i,
-                    apply ? "lost" : "cutting there loses", lost, dmg.offset);
+            fprintf(out, "partition %d: %s %s%" PRId64 " records from offset %" PRId64
+                    " on (counted from the batch headers that still check out)\n", i,
+                    apply ? "lost" : "cutting there loses", at_least ? "at least " : "",
+                    lost, dmg.offset);
             if (old_end > dmg.offset && !apply)
                 fprintf(out, "partition %d: records were numbered up to offset %"
                         PRId64 "; new records will be numbered from there\n", i,

@@ -5,6 +5,7 @@ sums over `orders`."""
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -136,6 +137,10 @@ class AckedKeptTest(unittest.TestCase):
         self.assertEqual(pos, 2000)
         out = self.damage_and_repair(s, 0.3)
         self.assertIn("numbered from offset 2000", out)
+        # Every record from the cut on is lost, the damaged batch's included.
+        m = re.search(r"partition 0: lost (\d+) records from offset (\d+) on", out)
+        self.assertIsNotNone(m, out)
+        self.assertEqual(int(m.group(1)) + int(m.group(2)), 2000, out)
         gaps = [f for f in os.listdir(os.path.join(s.data, "log", "Order-0"))
                 if f.endswith(".gap")]
         self.assertEqual(len(gaps), 1, gaps)
