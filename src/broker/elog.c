@@ -11,8 +11,9 @@
  *   .lock                    flock()ed by the one process that writes
  *   Order-P/<base>.log       segments of partition P (segment.h, batch.h)
  *   Order-P/<base>.index     their sparse offset indexes
- *   Order-P/<end>.gap        written by `log repair`: offsets from <end> up to
- *                            the next segment's base are not in the log
+ *   Order-P/<end>.gap        written by `log repair` or a torn-tail cut at
+ *                            open: offsets from <end> up to the next
+ *                            segment's base are not in the log
  *
  * Writing (group commit). produce() copies messages into a bounded queue
  * and signals the writer thread. The writer takes everything queued, builds
@@ -38,8 +39,10 @@
  * that is not yet durable.
  *
  * Recovery at open: see segment.c. A torn tail of the active segment is cut
- * and logged; damage anywhere stops the open and names the file, the byte
- * and `salesflow log repair`.
+ * and logged, and new records are numbered past any offset the cut batch
+ * may have held (torn_tail_end: the same hole as repair leaves); damage
+ * anywhere stops the open and names the file, the byte and `salesflow log
+ * repair`.
  *
  * Repair never hands out an offset twice. Cutting a partition at offset C
  * forgets records a store may already have processed (its position can be
@@ -359,6 +362,56 @@ static struct segment *push_seg(struct part *p)
     return s;
 }
 
+static int64_t damaged_batch_end(const struct segment *s, const struct seg_damage *dmg);
+static int write_gap_file(const char *pdir, int part, int64_t cut, int64_t old_end,
+                          const char *by, char *errstr, size_t n);
+
+/* The offset new records start at after cutting a torn tail of tail bytes
+ * at dmg. A tail shorter than a batch header was never a whole batch, so
+ * never published: its offset is reused. Otherwise the cut batch may have
+ * been complete and read by a store before the damage (a flipped byte looks
+ * like a torn write when nothing valid follows), so no offset it may have
+ * held is handed out again: the end its header claims when the header still
+ * reads (magic, its base offset, sane lengths), else an upper bound, one
+ * record per 4 bytes of the tail (each record takes at least its length
+ * field). A true torn write of an unacknowledged batch just skips offsets. */
+static int64_t torn_tail_end(const struct segment *s, const struct seg_damage *dmg,
+                             uint64_t tail)
+{
+    if (tail < BATCH_HEADER)
+        return dmg->offset;
+    int64_t claimed = damaged_batch_end(s, dmg);
+    if (claimed > dmg->offset)
+        return claimed;
+    return dmg->offset + (int64_t)((tail - BATCH_HEADER) / 4) + 1;
+}
+
+/* After open cut the active segment of partition i at offset cut: seal it,
+ * leave cut.gap and start an empty segment at end, as `log repair` does. */
+static int skip_past_torn_tail(struct part *p, int i, int64_t cut, int64_t end,
+                               char *errstr, size_t n)
+{
+    char path[sizeof(p->dir) + 40];
+    struct segment *old = &p->segs[p->nsegs - 1];
+    if (seg_write_index(old, errstr, n) ||
+        write_gap_file(p->dir, i, cut, end, "recovery at open (a torn tail)", errstr, n))
+        return -1;
+    struct segment *s = push_seg(p);
+    if (!s)
+        return sf_err(-1, errstr, n, "out of memory");
+    seg_path(path, sizeof(path), p->dir, end, ".log");
+    if (seg_open(s, path, end, 1, 0, errstr, n))
+        return -1;
+    p->nsegs++;
+    s->end = end;
+    if (fsync_dir(p->dir))
+        return sf_err(-1, errstr, n, "fsync %s: %s", p->dir, strerror(errno));
+    log_warn("log %s: new records are numbered from offset %" PRId64 " on: offsets %"
+             PRId64 "..%" PRId64 " may have been read by a store and are not used "
+             "again", p->dir, end, cut, end - 1);
+    return 0;
+}
+
 static int open_part(struct elog *l, int i, char *errstr, size_t n)
 {
     struct part *p = &l->parts[i];
@@ -393,8 +446,9 @@ static int open_part(struct elog *l, int i, char *errstr, size_t n)
         if (k > 0 && s->base > p->segs[k - 1].end) {
             seg_path(gap, sizeof(gap), p->dir, p->segs[k - 1].end, ".gap");
             if (access(gap, F_OK) == 0)
-                log_info("log %s: offsets %" PRId64 "..%" PRId64 " were cut by "
-                         "`salesflow log repair` and are not used again", p->dir,
+                log_info("log %s: offsets %" PRId64 "..%" PRId64 " were cut (by "
+                         "`salesflow log repair` or a torn tail) and are not used "
+                         "again", p->dir,
                          p->segs[k - 1].end, s->base - 1);
         }
         if (k > 0 && s->base != p->segs[k - 1].end &&
@@ -416,10 +470,14 @@ static int open_part(struct elog *l, int i, char *errstr, size_t n)
         if (dmg.found && !ro) {
             struct stat st;
             fstat(s->fd, &st);
+            uint64_t tail = (uint64_t)st.st_size - dmg.at;
+            int64_t skip_to = torn_tail_end(s, &dmg, tail);
             log_warn("log %s: cutting a torn tail of %" PRIu64 " bytes at byte %"
-                     PRIu64 " (offset %" PRId64 ")", s->path,
-                     (uint64_t)st.st_size - dmg.at, dmg.at, dmg.offset);
+                     PRIu64 " (offset %" PRId64 ")", s->path, tail, dmg.at, dmg.offset);
             if (seg_truncate(s, dmg.at, errstr, n))
+                goto out;
+            if (skip_to > dmg.offset && skip_past_torn_tail(p, i, dmg.offset, skip_to,
+                                                            errstr, n))
                 goto out;
         }
     }
@@ -1034,7 +1092,7 @@ static int elog_poll(struct broker *b, struct broker_record *recs, size_t max,
         if (p->cpos >= p->segs[k].end && (size_t)k + 1 < p->nsegs) {
             /* In a hole log repair left: the next records come after it. */
             log_info("log partition %d: offsets %" PRId64 "..%" PRId64 " were cut "
-                     "by log repair; continuing at %" PRId64, i, p->segs[k].end,
+                     "by log repair or a torn-tail cut; continuing at %" PRId64, i, p->segs[k].end,
                      p->segs[k + 1].base - 1, p->segs[k + 1].base);
             p->cpos = p->segs[++k].base;
         }
@@ -1336,11 +1394,10 @@ static int64_t damaged_batch_end(const struct segment *s, const struct seg_damag
  * numbered up to old_end > cut, start an empty segment at old_end and mark
  * the hole with cut.gap, so that no offset a store may have passed is
  * handed out again. */
-static int leave_gap(const char *pdir, int part, int64_t cut, int64_t old_end,
-                     FILE *out, char *errstr, size_t n)
+static int write_gap_file(const char *pdir, int part, int64_t cut, int64_t old_end,
+                          const char *by, char *errstr, size_t n)
 {
     char path[PATH_MAX + 80], ts[32];
-    struct segment s;
     seg_path(path, sizeof(path), pdir, cut, ".gap");
     int gfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     FILE *f = gfd < 0 ? NULL : fdopen(gfd, "w");
@@ -1351,13 +1408,23 @@ static int leave_gap(const char *pdir, int part, int64_t cut, int64_t old_end,
         return sf_err(-1, errstr, n, "cannot create %s: %s", path, strerror(e));
     }
     fprintf(f, "offsets %" PRId64 "..%" PRId64 " of partition %d were cut by "
-            "salesflow log repair at %s; they are never used again\n", cut,
-            old_end - 1, part, sf_format_time(sf_now_ms(), ts));
+            "salesflow %s at %s; they are never used again\n", cut,
+            old_end - 1, part, by, sf_format_time(sf_now_ms(), ts));
     if (fflush(f) || fsync(fileno(f))) {
         fclose(f);
         return sf_err(-1, errstr, n, "cannot write %s: %s", path, strerror(errno));
     }
     fclose(f);
+    return 0;
+}
+
+static int leave_gap(const char *pdir, int part, int64_t cut, int64_t old_end,
+                     FILE *out, char *errstr, size_t n)
+{
+    char path[PATH_MAX + 80];
+    struct segment s;
+    if (write_gap_file(pdir, part, cut, old_end, "log repair", errstr, n))
+        return -1;
     seg_path(path, sizeof(path), pdir, old_end, ".log");
     if (seg_open(&s, path, old_end, 1, 0, errstr, n))
         return -1;
@@ -1393,6 +1460,7 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
         if (list_segments(pdir, 1, &bases, &nb, errstr, n))
             goto out;
         int64_t expect = nb ? bases[0] : 0, lost = 0;
+        int at_least = 0;   /* the damaged batch's count is unknown */
         int64_t old_end = i < npassed && passed ? passed[i] : 0;
         int cut = -1;
         struct seg_damage dmg = {0};
@@ -1424,7 +1492,9 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
              * previous repair left (cut.gap) explains it. */
             char gap[PATH_MAX + 80];
             seg_path(gap, sizeof(gap), pdir, expect, ".gap");
+            int joined = 1;
             if (s.base != expect && !(s.base > expect && k > 0 && access(gap, F_OK) == 0)) {
+                joined = 0;
                 dmg.found = 1;
                 dmg.at = 0;
                 dmg.offset = expect;
@@ -1432,10 +1502,19 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
             }
             expect = s.end;
             if (dmg.found) {
+                /* The damaged batch's own records are lost too, when its
+                 * header still says how many (else "at least"); even a torn
+                 * one's offsets are not used again, as at open. */
+                int64_t claimed = joined ? damaged_batch_end(&s, &dmg) : 0;
                 cut = (int)k;
                 lost += dmg.lost_records;
-                old_end = max64(old_end, max64(dmg.max_end,
-                                                dmg.torn ? 0 : damaged_batch_end(&s, &dmg)));
+                if (!joined)            /* all of it goes: cut at byte 0 */
+                    lost += s.end - s.base;
+                else if (claimed > dmg.offset)
+                    lost += claimed - dmg.offset;
+                else
+                    at_least = 1;
+                old_end = max64(old_end, max64(dmg.max_end, claimed));
                 fprintf(out, "%s: %s at byte %" PRIu64 " (offset %" PRId64 ")\n",
                         path, dmg.torn ? "torn tail" : "corrupt batch", dmg.at,
                         dmg.offset);
@@ -1456,9 +1535,10 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
         free(bases);
         if (cut >= 0) {
             damaged++;
-            fprintf(out, "partition %d: %s %" PRId64 " records after offset %" PRId64
-                    " (counted from the batches that still check out)\n", i,
-                    apply ? "lost" : "cutting there loses", lost, dmg.offset);
+            fprintf(out, "partition %d: %s %s%" PRId64 " records from offset %" PRId64
+                    " on (counted from the batch headers that still check out)\n", i,
+                    apply ? "lost" : "cutting there loses", at_least ? "at least " : "",
+                    lost, dmg.offset);
             if (old_end > dmg.offset && !apply)
                 fprintf(out, "partition %d: records were numbered up to offset %"
                         PRId64 "; new records will be numbered from there\n", i,

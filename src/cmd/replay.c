@@ -15,7 +15,12 @@
  * lacks offsets a log repair cut, or the log holds fewer records than the store has orders
  * (the sum of sales.order_count, which the processor keeps equal to the
  * rows of orders), and the store is not empty, it refuses with those
- * numbers; --force rebuilds anyway, from what the log still holds.
+ * numbers; --force rebuilds anyway, from what the log still holds. It
+ * refuses the same way when the store holds positions of another log
+ * (another identity of the topic or of the embedded log's): a rebuild
+ * refills from one log only, so the other log's orders would be lost. A
+ * Kafka topic is checked like the embedded log (first retained offsets,
+ * record count), after the scan, before the rebuild commits.
  *
  * --broker kafka://HOSTS/TOPIC rebuilds from a Kafka topic instead: every
  * partition from its first retained offset up to its end as of the start
@@ -44,7 +49,7 @@ struct scan_replay {
     const char *topic;
     struct store_order *rows;
     size_t n, inserted;
-    int64_t *next;
+    int64_t *next, *first;     /* first: the first offset scanned (-1: none) */
     int np;
     int64_t done, skipped, t0, last;
     char err[1024];
@@ -75,6 +80,8 @@ static int scan_record(void *opaque, const struct broker_record *r)
     if (r->partition < 0 || r->partition >= k->np)
         return 0; /* a partition added since the start: not in this replay */
     k->next[r->partition] = r->offset + 1;
+    if (k->first[r->partition] < 0)
+        k->first[r->partition] = r->offset;
     if (processor_decode_topic(r, k->topic, k->cat, &k->rows[k->n], k->err,
                                sizeof(k->err)) == 0)
         k->n++;
@@ -82,6 +89,45 @@ static int scan_record(void *opaque, const struct broker_record *r)
         k->skipped++;
     k->done++;
     return k->done % REPLAY_BATCH == 0 ? scan_flush(k) : 0;
+}
+
+static int store_order_count(struct store *st, int64_t *count, char *err, size_t en);
+static int store_has_other_logs(struct broker *b, struct store *st, const char *key,
+                                int64_t *orders);
+
+/* After the scan of a Kafka topic: 1 (with the message on stderr) if the
+ * topic no longer holds everything the store has — a partition whose first
+ * retained offset is above 0 (retention, deleted records), or fewer records
+ * than the store has orders — else 0. */
+static int topic_lost_history(struct broker *b, const struct scan_replay *k,
+                              int64_t orders)
+{
+    int64_t *end = calloc((size_t)(k->np > 0 ? k->np : 1), sizeof(*end));
+    int cut = 0, known = end && broker_end_offsets(b, end, k->np) == 0;
+    for (int i = 0; i < k->np; i++)
+        cut |= k->first[i] > 0 || (k->first[i] < 0 && known && end[i] > 0);
+    if (!cut && k->done >= orders) {
+        free(end);
+        return 0;
+    }
+    fprintf(stderr, "salesflow replay: refusing to rebuild: the topic %s no longer "
+            "holds everything the store has.\n", broker_topic(b));
+    for (int i = 0; i < k->np; i++) {
+        if (k->first[i] > 0)
+            fprintf(stderr, "  partition %d starts at offset %" PRId64 " (offsets 0..%"
+                    PRId64 " were removed)\n", i, k->first[i], k->first[i] - 1);
+        else if (k->first[i] < 0 && known && end[i] > 0)
+            fprintf(stderr, "  partition %d holds none of offsets 0..%" PRId64
+                    " (removed)\n", i, end[i] - 1);
+    }
+    fprintf(stderr, "  the topic holds %" PRId64 " records; the store has %" PRId64
+            " orders\n"
+            "A replay empties the store and refills it from the topic, so it would "
+            "keep at most %" PRId64 " orders. The store is left as it is. To "
+            "rebuild from what the topic holds anyway, run replay again with "
+            "--force.\n", k->done, orders, k->done < orders ? k->done : orders);
+    free(end);
+    return 1;
 }
 
 /* The end of a rebuild: commit it, saying so first on a terminal (building
@@ -94,9 +140,10 @@ static int replay_commit(struct store *st, char *err, size_t en)
 }
 
 static int replay_scan(struct broker *b, struct store *st, const struct catalog *cat,
-                       struct store_order *rows, const char *store_uri)
+                       struct store_order *rows, const char *store_uri, int force)
 {
     char key[SF_POSITION_KEY_MAX + 1];
+    int64_t orders = 0;
     struct scan_replay k = {.cat = cat, .st = st, .topic = key, .rows = rows,
                             .np = broker_partition_count(b), .t0 = sf_mono_ms()};
     k.last = k.t0;
@@ -104,21 +151,34 @@ static int replay_scan(struct broker *b, struct store *st, const struct catalog 
         fprintf(stderr, "salesflow replay: %s\n", k.err);
         return 1;
     }
+    if (!force && store_has_other_logs(b, st, key, &orders))
+        return 1;
     k.next = malloc((size_t)(k.np > 0 ? k.np : 1) * sizeof(*k.next));
-    for (int i = 0; k.next && i < k.np; i++)
-        k.next[i] = -1;
-    if (!k.next || store_rebuild_begin(st, k.topic, k.err, sizeof(k.err))) {
-        fprintf(stderr, "salesflow replay: %s\n", k.next ? k.err : "out of memory");
+    k.first = malloc((size_t)(k.np > 0 ? k.np : 1) * sizeof(*k.first));
+    for (int i = 0; k.next && k.first && i < k.np; i++)
+        k.next[i] = k.first[i] = -1;
+    if (!k.next || !k.first || store_rebuild_begin(st, k.topic, k.err, sizeof(k.err))) {
+        fprintf(stderr, "salesflow replay: %s\n", k.next && k.first ? k.err
+                                                                     : "out of memory");
         free(k.next);
+        free(k.first);
         return 1;
     }
+    /* The topic must cover the store, as the embedded log must (the check
+     * comes after the scan, which is the only count Kafka gives; the
+     * rebuild is still open and is rolled back). */
+    int refused = 0;
     if (broker_scan(b, 0, scan_record, &k, k.err, sizeof(k.err)) || scan_flush(&k) ||
+        (!force && orders > 0 && (refused = topic_lost_history(b, &k, orders))) ||
         replay_commit(st, k.err, sizeof(k.err))) {
-        fprintf(stderr, "salesflow replay: %s\n", k.err);
+        if (!refused)
+            fprintf(stderr, "salesflow replay: %s\n", k.err);
         store_rebuild_end(st, 0, k.err, sizeof(k.err));
         free(k.next);
+        free(k.first);
         return 1;
     }
+    free(k.first);
     double secs = (double)(sf_mono_ms() - k.t0) / 1000.0;
     char shown[1024];   /* never print a password */
     printf("replayed %" PRId64 " records of %s into %s: %zu orders, %" PRId64
@@ -181,6 +241,67 @@ static int log_lost_history(struct store *st, const struct elog_part_info *pi, i
     return 1;
 }
 
+/* Positions the store holds of topic under any key but key (every
+ * identity of it, and the bare name), added to *count. */
+static int count_other_positions(struct store *st, const char *topic, const char *key,
+                                 int64_t *count, char *err, size_t en)
+{
+    struct store_position *all = NULL, *mine = NULL;
+    size_t nall = 0, nmine = 0;
+    int rc = -1;
+    if (store_positions(st, topic, &all, &nall, err, en) ||
+        store_positions(st, key, &mine, &nmine, err, en))
+        goto cleanup;
+    *count += (int64_t)nall - (int64_t)(strcmp(topic, key) ? nmine : nall);
+    rc = 0;
+cleanup:
+    free(all);
+    free(mine);
+    return rc;
+}
+
+/* Refuse (1, with the message on stderr) a rebuild of b into a store that
+ * holds orders of another log: positions under another identity of b's
+ * topic or of the embedded log's topic (a log made anew while the store was
+ * kept; an embedded log and a Kafka topic feeding one store). The rebuild
+ * empties every order, but refills only b's. *orders: the store's orders. */
+static int store_has_other_logs(struct broker *b, struct store *st, const char *key,
+                                int64_t *orders)
+{
+    char err[1024];
+    int legacy = 0;
+    int64_t other = 0;
+    const char *topic = broker_topic(b);
+    if (store_order_count(st, orders, err, sizeof(err))) {
+        fprintf(stderr, "salesflow replay: counting the store's orders: %s\n", err);
+        return 1;
+    }
+    if (*orders == 0)
+        return 0;   /* an empty store loses nothing */
+    if (b->ops->identity)
+        b->ops->identity(b, &legacy);
+    /* Positions a salesflow from before identities stored under the bare
+     * topic name may be this log's: take them over as run and process do. */
+    if ((legacy && store_adopt_positions(st, topic, key, err, sizeof(err)) < 0) ||
+        count_other_positions(st, topic, key, &other, err, sizeof(err)) ||
+        (strcmp(topic, SF_TOPIC_DEFAULT) &&
+         count_other_positions(st, SF_TOPIC_DEFAULT, key, &other, err, sizeof(err)))) {
+        fprintf(stderr, "salesflow replay: reading the store's positions: %s\n", err);
+        return 1;
+    }
+    if (other == 0)
+        return 0;
+    fprintf(stderr, "salesflow replay: refusing to rebuild: the store has %" PRId64
+            " orders and holds %" PRId64 " partition positions of another log than %s "
+            "(another identity: a log made anew while the store was kept, or an "
+            "embedded log and a Kafka topic feeding the same store).\n"
+            "A replay empties the store and refills it from %s only, so the orders "
+            "that came from the other log would be lost. The store is left as it is. "
+            "To rebuild from this log anyway, run replay again with --force.\n",
+            *orders, other, key, key);
+    return 1;
+}
+
 /* --kafka-opt key=value, repeatable. */
 int cmd_replay(int argc, char **argv)
 {
@@ -204,8 +325,9 @@ int cmd_replay(int argc, char **argv)
         {"unit-price", "AMOUNT", "price for messages that carry no total (default "
          "300.00)", opt_money, &unit_price},
         {"force", NULL, "rebuild even when the log no longer holds everything the "
-         "store has (its start removed by retention or a repair): the store keeps "
-         "only what the log holds", opt_switch, &force},
+         "store has (its start removed by retention or a repair, or the store holds "
+         "orders of another log): the store keeps only what the log holds",
+         opt_switch, &force},
     };
     int rc = args_parse("replay", "Rebuild the serving tables from the start of the "
                         "log. Stop the server that uses the log first.",
@@ -246,7 +368,7 @@ int cmd_replay(int argc, char **argv)
             fprintf(stderr, "salesflow replay: %s\n", err);
             goto out;
         }
-        status = replay_scan(b, st, cat, rows, store_uri);
+        status = replay_scan(b, st, cat, rows, store_uri, force);
         goto out;
     }
     if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
@@ -262,7 +384,9 @@ int cmd_replay(int argc, char **argv)
         total += pi[i].records;
         broker_seek(b, i, pi[i].start);
     }
-    if (next && !force && log_lost_history(st, pi, np, total))
+    int64_t orders;
+    if (next && !force && (store_has_other_logs(b, st, key, &orders) ||
+                           log_lost_history(st, pi, np, total)))
         goto out;
     if (!next || store_rebuild_begin(st, key, err, sizeof(err))) {
         fprintf(stderr, "salesflow replay: %s\n", next ? err : "out of memory");

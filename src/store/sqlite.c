@@ -25,6 +25,8 @@ struct sqlite_store {
     struct store base;
     sqlite3 *db;
     sqlite3_stmt *ins_order, *up_sales, *up_minute, *up_pos;
+    sqlite3_stmt *get_sales, *get_minute;   /* a row's totals, for overflow */
+    enum store_error_kind kind;  /* of the last failed apply() */
     int rebuilding;             /* inside rebuild_begin()'s transaction */
     sqlite3_stmt *old_state;    /* rebuild: the state a stored order had, from
                                  * temp.rebuild_state (NULL: none stored) */
@@ -87,6 +89,8 @@ static void sqlite_close(struct store *b)
     sqlite3_finalize(s->up_sales);
     sqlite3_finalize(s->up_minute);
     sqlite3_finalize(s->up_pos);
+    sqlite3_finalize(s->get_sales);
+    sqlite3_finalize(s->get_minute);
     sqlite3_finalize(s->old_state);
     sqlite3_close(s->db);
     free(s);
@@ -143,8 +147,13 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         "INSERT INTO salesflow_offsets (topic, partition, next_offset)"
         " VALUES (?,?,?) ON CONFLICT (topic, partition) DO UPDATE"
         " SET next_offset = excluded.next_offset",
+        "SELECT total_sum_cents, order_count, quantity FROM sales"
+        " WHERE source = ? AND state = ?",
+        "SELECT total_cents, order_count, quantity FROM sales_minute"
+        " WHERE minute = ? AND source = ? AND state = ?",
     };
-    sqlite3_stmt **st[] = {&s->ins_order, &s->up_sales, &s->up_minute, &s->up_pos};
+    sqlite3_stmt **st[] = {&s->ins_order, &s->up_sales, &s->up_minute, &s->up_pos,
+                           &s->get_sales, &s->get_minute};
     for (size_t i = 0; i < SF_ARRAY_LEN(sql); i++) {
         if (sqlite3_prepare_v2(s->db, sql[i], -1, st[i], NULL) != SQLITE_OK) {
             fail(s, "preparing statements", errstr, n);
@@ -191,6 +200,37 @@ static int step_reset(sqlite3_stmt *st)
     return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* SQLite turns an integer sum past 2^63 - 1 into a REAL: an aggregate
+ * would go wrong silently. The batch's own sums first (all its orders'
+ * totals, counts and quantities fit, so no key's delta overflows), then
+ * each key's row plus its delta (st: get_sales or get_minute, its key
+ * bound from column 1 on). Returns 0, 1 (would overflow: errstr says
+ * where) or -1 (a failed read: errstr). */
+static int would_overflow(struct sqlite_store *s, sqlite3_stmt *st, const char *table,
+                          const struct sales_delta *d, char *errstr, size_t en)
+{
+    int64_t have[3], add[3] = {d->total_cents, d->count, d->quantity}, sum;
+    int r = sqlite3_step(st);
+    for (int c = 0; r == SQLITE_ROW && c < 3; c++)
+        have[c] = sqlite3_column_int64(st, c);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    if (r == SQLITE_DONE)
+        return 0;
+    if (r != SQLITE_ROW)
+        return fail(s, "reading the aggregates", errstr, en);
+    for (int c = 0; c < 3; c++)
+        if (__builtin_add_overflow(have[c], add[c], &sum)) {
+            sf_err(-1, errstr, en, "%s (%s, %s%s%s) would pass the largest integer "
+                   "SQLite holds (%" PRId64 ") in its %s", table, sf_sources[d->source],
+                   d->state, st == s->get_minute ? ", " : "",
+                   st == s->get_minute ? d->minute : "", INT64_MAX,
+                   c == 0 ? "amount (cents)" : c == 1 ? "order count" : "quantity");
+            return 1;
+        }
+    return 0;
+}
+
 static int sqlite_apply(struct store *b, const char *topic,
                         const struct store_order *rows, size_t n,
                         const int64_t *next, int nparts, size_t *inserted,
@@ -204,6 +244,7 @@ static int sqlite_apply(struct store *b, const char *topic,
     char now[32], ts[32];
     int rc = -1;
 
+    s->kind = STORE_ERR_TRANSIENT;
     if (!ins)
         return sf_err(-1, errstr, en, "out of memory");
     if (s->rebuilding && s->old_state && n) {
@@ -250,9 +291,35 @@ static int sqlite_apply(struct store *b, const char *topic,
         ins[i] = sqlite3_changes(s->db) == 1;
         added += ins[i];
     }
+    int64_t sum[3] = {0, 0, 0};
+    for (size_t i = 0; i < n; i++) {
+        int64_t t[3] = {rows[i].o.total_cents, 1, rows[i].o.quantity};
+        for (int c = 0; ins[i] && c < 3; c++)
+            if (__builtin_add_overflow(sum[c], t[c], &sum[c])) {
+                sf_err(-1, errstr, en, "the batch's orders add up past the largest "
+                       "integer SQLite holds (%" PRId64 ")", INT64_MAX);
+                s->kind = STORE_ERR_DATA;
+                goto rollback;
+            }
+    }
     if (sales_deltas(rows, ins, n, &ds, &nds, &dm, &ndm)) {
         sf_err(-1, errstr, en, "out of memory");
         goto rollback;
+    }
+    for (size_t i = 0; i < nds + ndm; i++) {
+        const struct sales_delta *d = i < nds ? &ds[i] : &dm[i - nds];
+        sqlite3_stmt *st = i < nds ? s->get_sales : s->get_minute;
+        int k = 1;
+        if (i >= nds)
+            sqlite3_bind_text(st, k++, d->minute, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, k++, sf_sources[d->source], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, k, d->state, -1, SQLITE_STATIC);
+        int r = would_overflow(s, st, i < nds ? "sales" : "sales_minute", d, errstr, en);
+        if (r) {
+            if (r > 0)
+                s->kind = STORE_ERR_DATA;
+            goto rollback;
+        }
     }
     for (size_t i = 0; i < nds; i++) {
         sqlite3_stmt *st = s->up_sales;
@@ -666,7 +733,13 @@ fail:
     return -1;
 }
 
+static enum store_error_kind sqlite_error_kind(struct store *b)
+{
+    return ((struct sqlite_store *)b)->kind;
+}
+
 const struct store_ops sqlite_store_ops = {
+    .error_kind = sqlite_error_kind,
     .adopt_positions = sqlite_adopt_positions,
     .scheme = "sqlite",
     .open = sqlite_open,
