@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void config_env_name(const char *flag, char *out, size_t n)
@@ -80,6 +81,17 @@ int config_load(struct config_file *cf, const char *path,
         return sf_err(-1, errstr, n, "cannot read config file %s: %s", path,
                       strerror(errno));
     }
+    /* fopen() opens a directory for reading and fgets() then reads nothing:
+     * `--config /etc/salesflow/` must not pass as an empty file. */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        size_t l = strlen(path);
+        while (l > 1 && path[l - 1] == '/')
+            l--;
+        fclose(f);
+        return sf_err(-1, errstr, n, "config file %s is a directory (give the "
+                      "file, e.g. %.*s/salesflow.env)", path, (int)l, path);
+    }
     cf->e = calloc(SF_CONFIG_MAX_ENTRIES, sizeof(*cf->e));
     if (!cf->e) {
         sf_err(-1, errstr, n, "out of memory");
@@ -132,6 +144,10 @@ int config_load(struct config_file *cf, const char *path,
             goto out;
         }
         cf->n++;
+    }
+    if (ferror(f)) {
+        sf_err(-1, errstr, n, "cannot read config file %s: %s", path, strerror(errno));
+        goto out;
     }
     rc = 0;
 out:

@@ -153,6 +153,29 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("environment SALESFLOW_PARTITIONS", r.stderr)
 
+    def test_config_that_is_a_directory_is_refused(self):
+        # `--config /etc/salesflow/` (a trailing-slash typo) used to read as an
+        # empty file: API keys off, no broker, exit 0 and no message.
+        for args, cwd in ((["--config", self.tmp.name + "/"], REPO),
+                          (["--config", self.tmp.name], REPO)):
+            for cmd in ("config", "ingest"):
+                extra = ["run"] if cmd == "config" else ["--listen", "127.0.0.1:0"]
+                r = subprocess.run([BIN, cmd, *extra, *args], capture_output=True,
+                                   text=True, cwd=cwd, timeout=30,
+                                   env={k: v for k, v in os.environ.items()
+                                        if not k.startswith("SALESFLOW_")})
+                self.assertEqual(r.returncode, 2, (cmd, args, r.stderr))
+                self.assertIn("is a directory", r.stderr)
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        r = config("run", env={"SALESFLOW_CONFIG": self.tmp.name})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("config file %s is a directory" % self.tmp.name, r.stderr)
+        # the implicit ./salesflow.env being a directory is no better
+        os.mkdir(self.file)
+        r = config("run", cwd=self.tmp.name)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("config file salesflow.env is a directory", r.stderr)
+
     def test_file_may_hold_every_commands_keys(self):
         # One .env for a whole deployment: a key of any command is known to
         # all of them. Catches a new flag missing from args.c's list.
