@@ -152,7 +152,8 @@ static void block_signals(sigset_t *sigs, int with_hup)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* SIGHUP: re-read the customers and the API key file; keep serving. */
+/* SIGHUP: re-read the customers, the API key file and SALESFLOW_API_KEYS
+ * of the config file; keep serving. */
 static void reload(struct catalog *cat, struct auth *auth)
 {
     char err[1024];
@@ -163,10 +164,19 @@ static void reload(struct catalog *cat, struct auth *auth)
         log_info("SIGHUP: %zu customers reloaded from %s",
                  catalog_customer_count(cat), catalog_path(cat));
     if (auth_enabled(auth)) {
-        if (auth_reload(auth, err, sizeof(err)))
+        /* SALESFLOW_API_KEYS from the config file (as docs/deploy.md keeps
+         * it) is re-read too; flag and environment values cannot change. */
+        char *list = NULL, where[1100], why[512];
+        int r = args_reread("api-keys", &list, where, sizeof(where), err, sizeof(err));
+        if (r > 0 && auth_set_list(auth, list, why, sizeof(why)))
+            snprintf(err, sizeof(err), "%.500s: --api-keys: %.400s", where, why), r = -1;
+        if (r >= 0 && auth_reload(auth, err, sizeof(err)))
+            r = -1;
+        if (r < 0)
             log_error("SIGHUP: API keys not reloaded, keeping the old ones: %s", err);
         else
             log_info("SIGHUP: %zu API keys in force", auth_key_count(auth));
+        free(list);
     }
 }
 

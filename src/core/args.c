@@ -239,6 +239,10 @@ static const char *mysql_password;
 /* The config file of the last successful parse: flags set from it point
  * into its values, so it lives on (found by fuzz/fuzz_config.c). */
 static struct config_file kept_cf;
+/* The flags the last successful parse took from that file (their names are
+ * the commands' static option tables). */
+static const char *from_file[64];
+static size_t n_from_file;
 static int describe;
 
 void args_describe_mode(void)
@@ -479,6 +483,11 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
     }
 out_cf:
     if (rc == ARGS_OK) {
+        n_from_file = 0;
+        for (size_t k = 0; k < nopts; k++)
+            if (src[k][0] && strcmp(src[k], "flag") && strncmp(src[k], "env ", 4) &&
+                n_from_file < SF_ARRAY_LEN(from_file))
+                from_file[n_from_file++] = opts[k].name;
         config_free(&kept_cf);
         kept_cf = cf;
     } else {
@@ -506,6 +515,39 @@ static int set_log_format(const char *val, void *dst, char *err, size_t n)
         return 0;
     snprintf(err, n, "expected logfmt or json, got \"%s\"", val);
     return -1;
+}
+
+int args_reread(const char *name, char **val, char *where, size_t where_size,
+                char *err, size_t n)
+{
+    struct config_file cf;
+    char env[96];
+    int found = 0;
+    *val = NULL;
+    if (where_size)
+        where[0] = '\0';
+    for (size_t i = 0; i < n_from_file; i++)
+        found |= !strcmp(from_file[i], name);
+    if (!found)
+        return 0;
+    cur_nopts = 0;      /* the last parse's table is gone; all_flags knows every key */
+    if (config_load(&cf, kept_cf.path, known_key, err, n))
+        return -1;
+    config_env_name(name, env, sizeof(env));
+    for (size_t e = 0; e < cf.n; e++) {
+        if (strcmp(cf.e[e].key, env))
+            continue;
+        free(*val);
+        if (!(*val = strdup(cf.e[e].value))) {
+            config_free(&cf);
+            return sf_err(-1, err, n, "out of memory");
+        }
+        snprintf(where, where_size, "%s:%d", cf.path, cf.e[e].line);
+    }
+    if (!*val)
+        snprintf(where, where_size, "%s", cf.path);
+    config_free(&cf);
+    return 1;
 }
 
 const char *args_mysql_password(void)

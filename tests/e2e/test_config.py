@@ -257,6 +257,45 @@ class ConfigTest(unittest.TestCase):
         finally:
             s.cleanup()
 
+    def test_sighup_reloads_api_keys_from_config_file(self):
+        # docs/deploy.md keeps SALESFLOW_API_KEYS in the config file and says
+        # SIGHUP reloads the keys; a revoked key used to stay valid until restart.
+        import signal
+        self.write("SALESFLOW_API_KEYS=key-old,key-keep\n")
+        os.chmod(self.file, 0o640)
+        s = Server(extra=["--config", self.file]).start()
+        try:
+            order = json.dumps({"customer_id": 3, "source": "Dine In",
+                                "quantity": 7}).encode()
+
+            def post(key):
+                return s.request("POST", "/orderitem", body=order, headers={
+                    "Content-Type": "application/json",
+                    "Authorization": "Bearer " + key})[0]
+
+            def hup(count):
+                s.proc.send_signal(signal.SIGHUP)
+                deadline = time.time() + 10
+                while s.stderr().count("SIGHUP: ") < count:
+                    self.assertLess(time.time(), deadline, s.stderr())
+                    time.sleep(0.05)
+
+            self.assertEqual(post("key-old"), 201)
+            self.write("SALESFLOW_API_KEYS=key-keep,key-new\n")
+            hup(2)
+            self.assertEqual(post("key-old"), 401, s.stderr())
+            self.assertEqual(post("key-keep"), 201)
+            self.assertEqual(post("key-new"), 201)
+            self.assertIn("2 API keys in force", s.stderr())
+            # a bad file keeps the old keys, and says why
+            self.write("SALESFLOW_API_KEYS=key-keep,bad key\n")
+            hup(4)
+            self.assertIn("API keys not reloaded", s.stderr())
+            self.assertEqual(post("key-new"), 201)
+            self.assertNotIn("bad key", s.stderr())
+        finally:
+            s.cleanup()
+
     def test_mysql_password_in_config_file_is_used(self):
         ok, why = mariadb.available()
         if not ok:
