@@ -7,6 +7,7 @@
 #include "core/money.h"
 #include "core/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,134 @@ static const char *uri_shown(const char *uri, char *out, size_t n)
                     "[?socket=PATH]"
 #define BROKER_FORMS "file:DIR, kafka://HOST:PORT[,HOST:PORT…]/TOPIC"
 
+/* A port "1".."65535", all digits, of length len. */
+static int port_ok(const char *p, size_t len)
+{
+    unsigned long v = 0;
+    if (len == 0 || len > 5)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        v = v * 10 + (unsigned long)(p[i] - '0');
+    }
+    return v >= 1 && v <= 65535;
+}
+
+/* Every '%' of s[0..len) starts a %XX escape. */
+static int escapes_ok(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '%' && (i + 2 >= len ||
+                            !isxdigit((unsigned char)s[i + 1]) ||
+                            !isxdigit((unsigned char)s[i + 2])))
+            return 0;
+    return 1;
+}
+
+/* The part of a mysql:// URI after "mysql://", as store/mysql_conn.c reads
+ * it; NULL if fine, else what is wrong. */
+static const char *mysql_problem(const char *p)
+{
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        size_t ulen = colon ? (size_t)(colon - p) : (size_t)(at - p);
+        if (!escapes_ok(p, ulen))
+            return "bad %-escape in the user name";
+        if (colon && !escapes_ok(colon + 1, (size_t)(at - colon - 1)))
+            return "bad %-escape in the password";
+        p = at + 1;
+    }
+    const char *hend;
+    if (*p == '[') {
+        if (!(hend = strchr(p, ']')))
+            return "unterminated [IPv6] host";
+        if (hend == p + 1)
+            return "missing host";
+        hend++;
+    } else {
+        hend = p + strcspn(p, ":/?");
+        if (hend == p)
+            return "missing host";
+        if (!escapes_ok(p, (size_t)(hend - p)))
+            return "bad %-escape in the host";
+    }
+    p = hend;
+    if (*p == ':') {
+        size_t plen = strcspn(p + 1, "/?");
+        if (!port_ok(p + 1, plen))
+            return "bad port (1..65535)";
+        p += 1 + plen;
+    }
+    if (*p != '/' || p[1] == '\0' || p[1] == '?')
+        return "missing database name";
+    p++;
+    size_t dlen = strcspn(p, "?");
+    if (!escapes_ok(p, dlen) || memchr(p, '/', dlen))
+        return "bad database name";
+    p += dlen;
+    if (*p == '?') {
+        for (p++; *p;) {
+            size_t plen = strcspn(p, "&");
+            if (plen && (plen <= 7 || strncmp(p, "socket=", 7)))
+                return "unknown parameter (supported: socket)";
+            if (plen && !escapes_ok(p + 7, plen - 7))
+                return "bad socket path";
+            p += plen;
+            if (*p == '&')
+                p++;
+        }
+    }
+    return NULL;
+}
+
+/* The part of a kafka:// URI after "kafka://": HOST[:PORT] entries
+ * separated by commas, then an optional /TOPIC. NULL if fine. */
+static const char *kafka_problem(const char *p, char *why, size_t n)
+{
+    size_t hl = strcspn(p, "/");
+    if (hl == 0)
+        return "missing host (no HOST:PORT before the topic)";
+    for (const char *h = p; h <= p + hl;) {
+        size_t el = strcspn(h, ",/");
+        if (h + el > p + hl)
+            el = (size_t)(p + hl - h);
+        const char *port = NULL;
+        size_t host_len = el;
+        if (el && *h == '[') {
+            const char *close = memchr(h, ']', el);
+            if (!close)
+                return "unterminated [IPv6] host";
+            host_len = (size_t)(close - h) + 1;
+            if (host_len < el && close[1] != ':')
+                return "expected :PORT after an [IPv6] host";
+            port = host_len < el ? close + 2 : NULL;
+        } else {
+            const char *colon = memchr(h, ':', el);
+            if (colon && !memchr(colon + 1, ':', (size_t)(h + el - colon - 1))) {
+                host_len = (size_t)(colon - h);
+                port = colon + 1;
+            }
+        }
+        if (host_len == 0)
+            return "empty host in the HOST:PORT list";
+        if (port && !port_ok(port, (size_t)(h + el - port))) {
+            snprintf(why, n, "bad port \"%.*s\" (1..65535)",
+                     (int)(h + el - port) > 16 ? 16 : (int)(h + el - port), port);
+            return why;
+        }
+        h += el + 1;
+    }
+    const char *t = p[hl] == '/' ? p + hl + 1 : "";
+    if (strlen(t) > 249)
+        return "topic name longer than 249 characters";
+    for (; *t; t++)
+        if (!isalnum((unsigned char)*t) && *t != '.' && *t != '_' && *t != '-')
+            return "bad topic name (only letters, digits, '.', '_' and '-')";
+    return NULL;
+}
+
 int opt_store_uri(const char *val, void *dst, char *err, size_t n)
 {
     char shown[512];    /* never print a password */
@@ -163,6 +292,12 @@ int opt_store_uri(const char *val, void *dst, char *err, size_t n)
     if (strncmp(val, "sqlite:", 7) && strncmp(val, "mysql://", 8)) {
         snprintf(err, n, "store URI \"%s\": unknown scheme (supported: " STORE_FORMS
                  ")", shown);
+        return -1;
+    }
+    const char *why = strncmp(val, "mysql://", 8) ? NULL : mysql_problem(val + 8);
+    if (why) {
+        snprintf(err, n, "mysql store URI \"%s\": %s (expected mysql://user[:password]"
+                 "@host[:port]/database[?socket=PATH])", shown, why);
         return -1;
     }
     *(const char **)dst = val;
@@ -192,6 +327,14 @@ int opt_broker_uri(const char *val, void *dst, char *err, size_t n)
     if (strncmp(val, "file:", 5) && strncmp(val, "kafka://", 8)) {
         snprintf(err, n, "broker URI \"%s\": unknown scheme \"%.*s\" (supported: "
                  BROKER_FORMS ")", shown, (int)scheme, val);
+        return -1;
+    }
+    char buf[64];
+    const char *why = strncmp(val, "kafka://", 8) ? NULL :
+                      kafka_problem(val + 8, buf, sizeof(buf));
+    if (why) {
+        snprintf(err, n, "broker URI \"%s\": %s (expected kafka://HOST:PORT"
+                 "[,HOST:PORT…]/TOPIC)", shown, why);
         return -1;
     }
     *(const char **)dst = val;

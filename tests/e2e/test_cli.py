@@ -51,6 +51,42 @@ class CliTest(unittest.TestCase):
             self.assertTrue(r.stderr.startswith("salesflow"), r.stderr)
         self.assertNotIn("pw", run_cli("serve", "--store", "mysql:/u:pw@h/db").stderr)
 
+    def test_malformed_broker_and_store_uris_exit_2(self):
+        # Ports out of range used to wrap modulo 65536 (kafka) or fail only
+        # on connect (exit 1); a missing host or database too.
+        cases = [("process", "--broker", "kafka://127.0.0.1:99999/Order", "problem"),
+                 ("ingest", "--broker", "kafka://127.0.0.1:70000/Order", "port"),
+                 ("ingest", "--broker", "kafka://a:9092,127.0.0.1:65536/Order", "port"),
+                 ("ingest", "--broker", "kafka://127.0.0.1:x/Order", "port"),
+                 ("process", "--broker", "kafka:///Order", "host"),
+                 ("ingest", "--broker", "kafka://a:9092,/Order", "host"),
+                 ("ingest", "--broker", "kafka://a:9092/Or der", "topic"),
+                 ("serve", "--store", "mysql://u:x@127.0.0.1:badport/db", "port"),
+                 ("serve", "--store", "mysql://u:x@127.0.0.1:99999/db", "port"),
+                 ("serve", "--store", "mysql://u:x@127.0.0.1:3306", "database"),
+                 ("serve", "--store", "mysql://u:x@127.0.0.1:3306/", "database"),
+                 ("serve", "--store", "mysql://u@[::1/db", "IPv6"),
+                 ("serve", "--store", "mysql://u:x%zz@127.0.0.1/db", "escape"),
+                 ("serve", "--store", "mysql://u:x@/db", "host"),
+                 ("serve", "--store", "mysql://u:x@h/db?sock=/x", "parameter")]
+        for *args, word in cases:
+            r = run_cli(*args, timeout=20)
+            what = (args, r.stderr)
+            self.assertEqual(r.returncode, 2, what)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, what)
+            if word != "problem":
+                self.assertIn(word, r.stderr, what)
+            self.assertNotIn(":x@", r.stderr, what)
+            self.assertNotIn("x%zz", r.stderr, what)
+        for uri in ("kafka://127.0.0.1:9092/Order", "kafka://a,b:1,[::1]:9092",
+                    "kafka://h:65535"):
+            r = run_cli("config", "ingest", "--broker", uri)
+            self.assertEqual(r.returncode, 0, (uri, r.stderr))
+        for uri in ("mysql://u:p@h/db", "mysql://u@[::1]:3306/db?socket=/x",
+                    "mysql://h/db", "mysql://u:p%40x@h:1/d%41"):
+            r = run_cli("config", "serve", "--store", uri)
+            self.assertEqual(r.returncode, 0, (uri, r.stderr))
+
     def test_version_help_and_config(self):
         r = run_cli("version", "--help")
         self.assertEqual(r.returncode, 0, r.stderr)
