@@ -176,6 +176,37 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("config file salesflow.env is a directory", r.stderr)
 
+    def test_bad_api_keys_are_bad_values(self):
+        # An invalid key used to exit 1 at start without saying where it came
+        # from, and `salesflow config` approved it; "," gave zero keys.
+        for bad in ("goodkey,bad Secret1", ",", "a b", "k1,,k\x7f"):
+            for how in ("flag", "env", "file"):
+                if how == "flag":
+                    args, env, where = ["--api-keys", bad], None, "--api-keys"
+                elif how == "env":
+                    args, env = [], {"SALESFLOW_API_KEYS": bad}
+                    where = "environment SALESFLOW_API_KEYS"
+                else:
+                    self.write("SALESFLOW_API_KEYS='%s'\n" % bad)
+                    args, env, where = ["--config", self.file], None, self.file + ":1"
+                for cmd in (["config", "run"], ["ingest", "--listen", "127.0.0.1:0",
+                                                "--data", self.tmp.name + "/d"]):
+                    e = {k: v for k, v in os.environ.items()
+                         if not k.startswith("SALESFLOW_")}
+                    e.update(env or {})
+                    r = subprocess.run([BIN, *cmd, *args], capture_output=True,
+                                       text=True, env=e, cwd=self.tmp.name, timeout=30)
+                    what = (bad, how, cmd, r.stderr)
+                    self.assertEqual(r.returncode, 2, what)
+                    self.assertIn(where, r.stderr, what)
+                    self.assertIn("--api-keys", r.stderr, what)
+                    self.assertEqual(len(r.stderr.strip().splitlines()), 1, what)
+                    self.assertNotIn("Secret1", r.stderr, what)
+        r = config("run", "--api-key", "a b")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--api-key", r.stderr)
+        self.assertNotIn("a b", r.stderr)
+
     def test_file_may_hold_every_commands_keys(self):
         # One .env for a whole deployment: a key of any command is known to
         # all of them. Catches a new flag missing from args.c's list.
