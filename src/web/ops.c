@@ -60,8 +60,10 @@ enum MHD_Result web_readyz(struct http_req *r)
         int rc = store_sales(ctx->ready_store, &rows, &n, err, sizeof(err));
         pthread_mutex_unlock(&ready_mu);
         free(rows);
+        if (rc)
+            log_error("GET /readyz: %s", err);
         sf_buf_printf(&b, "%s\"store\":", ctx->broker ? "," : "");
-        sf_buf_json_str(&b, rc ? err : "ok");
+        sf_buf_json_str(&b, rc ? "store unavailable" : "ok");
         ready &= rc == 0;
     }
     if (ctx->ready_lag > 0) {

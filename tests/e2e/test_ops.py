@@ -113,6 +113,61 @@ class LogFormatTest(unittest.TestCase):
         self.assertIn("debug, info", r.stderr)
 
 
+class ProcessReadyzTest(unittest.TestCase):
+    def test_process_readyz_does_not_show_the_store_error(self):
+        # `process --listen`'s /readyz used to put the store's whole error in
+        # the body of this open route; serve and run say "store unavailable".
+        import http.client
+        import socket
+        import sqlite3
+        s = Server().start()      # makes the embedded log
+        s.stop()
+        tmp = s.tmp
+        db = os.path.join(tmp, "secret-name.db")
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            port = so.getsockname()[1]
+        log = open(os.path.join(tmp, "stderr"), "w")
+        proc = subprocess.Popen([BIN, "process", "--broker", "file:" + s.data + "/log",
+                                 "--store", "sqlite:" + db, "--data", tmp + "/p",
+                                 "--listen", "127.0.0.1:%d" % port], cwd=REPO,
+                                stdout=log, stderr=log)
+
+        def readyz():
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("GET", "/readyz")
+            r = c.getresponse()
+            out = (r.status, r.read().decode())
+            c.close()
+            return out
+
+        try:
+            deadline, body = time.time() + 30, ""
+            while time.time() < deadline and '"store":"ok"' not in body:
+                self.assertIsNone(proc.poll())
+                try:
+                    st, body = readyz()
+                except OSError:
+                    time.sleep(0.1)
+            self.assertIn('"store":"ok"', body)
+            con = sqlite3.connect(db)
+            con.execute("DROP TABLE sales")
+            con.commit()
+            con.close()
+            st, body = readyz()
+            self.assertEqual(st, 503, body)
+            self.assertEqual(json.loads(body)["checks"]["store"], "store unavailable")
+            self.assertNotIn("secret-name", body)
+            self.assertNotIn("sales", body.replace("salesflow", ""))
+            with open(os.path.join(tmp, "stderr")) as f:
+                self.assertIn("GET /readyz", f.read())
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            log.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 if __name__ == "__main__":
     unittest.main()
 
