@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -190,7 +191,8 @@ char *config_mask(const char *flag, const char *value, char *out, size_t n)
     if (eq && !strstr(value, "://")) {
         char k[128];
         snprintf(k, sizeof(k), "%.*s", (int)(eq - value), value);
-        if (secret_word(k)) {
+        /* sasl.oauthbearer.config, sasl.jaas.config: they carry secrets */
+        if (secret_word(k) || (!strncasecmp(k, "sasl.", 5) && strstr(k, "config"))) {
             snprintf(out, n, "%s=***", k);
             return out;
         }

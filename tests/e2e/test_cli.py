@@ -1,6 +1,7 @@
 """The command line: --help on every command, one-line errors with exit 2,
 gen's report, version, and start-up errors a person can act on."""
 
+import json
 import os
 import re
 import signal
@@ -86,6 +87,26 @@ class CliTest(unittest.TestCase):
                     "mysql://h/db", "mysql://u:p%40x@h:1/d%41"):
             r = run_cli("config", "serve", "--store", uri)
             self.assertEqual(r.returncode, 0, (uri, r.stderr))
+
+    def test_gen_and_config_do_not_print_secrets(self):
+        r = run_cli("gen", "--url", "http://user:Secret13@127.0.0.1:1", "--count", "1")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertNotIn("Secret13", r.stderr + r.stdout)
+        self.assertIn("127.0.0.1:1", r.stderr)
+        r = run_cli("gen", "--url", "http://user:Secret13@127.0.0.1:1", "--count", "1",
+                    "--log-format", "json")
+        self.assertNotIn("Secret13", r.stderr + r.stdout)
+        lines = r.stderr.strip().splitlines()
+        self.assertTrue(lines, r.stderr)
+        for line in lines:
+            json.loads(line)
+        r = run_cli("config", "process", "--broker", "kafka://k:9092/Order",
+                    "--kafka-opt", "sasl.oauthbearer.config=principal=x,secret=Sup3rS3cret",
+                    "--kafka-opt", "sasl.username=bob", "--kafka-opt", "linger.ms=5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("Sup3rS3cret", r.stdout)
+        self.assertIn("sasl.oauthbearer.config=***", r.stdout)
+        self.assertIn("linger.ms=5", r.stdout)
 
     def test_version_help_and_config(self):
         r = run_cli("version", "--help")
