@@ -563,6 +563,7 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
         fprintf(stderr, "salesflow %s: %s\n", cmd, err);
         goto out;
     }
+    int secret_in_file = 0;
     for (size_t k = 0; k < nopts; k++) {
         char env[96], where[1200];
         if (set[k])
@@ -582,10 +583,20 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
             snprintf(where, sizeof(where), "%s:%d", cf.path, cf.e[e].line);
             if (apply(cmd, &opts[k], cf.e[e].value, where))
                 goto out_cf;
+            /* a secret: what `salesflow config` masks (a key file's path is not) */
+            size_t nl = strlen(opts[k].name);
+            char shown[512];
+            if (!(nl > 5 && !strcmp(opts[k].name + nl - 5, "-file")) &&
+                strcmp(config_mask(opts[k].name, cf.e[e].value, shown, sizeof(shown)),
+                       cf.e[e].value))
+                secret_in_file = 1;
             snprintf(src[k], sizeof(src[k]), "%.150s", where);
         }
     }
     rc = ARGS_OK;
+    if (secret_in_file && cf.others_read)
+        log_warn("config file %s holds a secret (API keys or a password) and every "
+                 "user can read it: chmod 0640 %s", cf.path, cf.path);
     if (describe) {
         /* `salesflow config CMD …`: show what the command would use. */
         printf("# salesflow %s: effective configuration\n", cmd);

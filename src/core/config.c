@@ -93,6 +93,7 @@ int config_load(struct config_file *cf, const char *path,
         return sf_err(-1, errstr, n, "config file %s is a directory (give the "
                       "file, e.g. %.*s/salesflow.env)", path, (int)l, path);
     }
+    cf->others_read = fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH);
     cf->e = calloc(SF_CONFIG_MAX_ENTRIES, sizeof(*cf->e));
     if (!cf->e) {
         sf_err(-1, errstr, n, "out of memory");

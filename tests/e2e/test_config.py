@@ -207,6 +207,24 @@ class ConfigTest(unittest.TestCase):
         self.assertIn("--api-key", r.stderr)
         self.assertNotIn("a b", r.stderr)
 
+    def test_config_file_with_secret_readable_by_others_warns(self):
+        for text, secret in (("SALESFLOW_API_KEYS=k-one,k-two\n", True),
+                             ("SALESFLOW_MYSQL_PASSWORD=pw\n", True),
+                             ("SALESFLOW_STORE=mysql://u:pw@h/db\n", True),
+                             ("SALESFLOW_LISTEN=127.0.0.1:1\n", False)):
+            self.write(text)
+            for mode, warn in ((0o644, secret), (0o640, False), (0o600, False)):
+                os.chmod(self.file, mode)
+                r = config("run", "--config", self.file)
+                what = (text, oct(mode), r.stderr)
+                self.assertEqual(r.returncode, 0, what)
+                if warn:
+                    self.assertIn(self.file, r.stderr, what)
+                    self.assertIn("chmod 0640", r.stderr, what)
+                    self.assertNotIn("k-one", r.stderr, what)
+                else:
+                    self.assertEqual(r.stderr, "", what)
+
     def test_file_may_hold_every_commands_keys(self):
         # One .env for a whole deployment: a key of any command is known to
         # all of them. Catches a new flag missing from args.c's list.
