@@ -168,6 +168,47 @@ class ProcessReadyzTest(unittest.TestCase):
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class ServeDoesNotIngestTest(unittest.TestCase):
+    def test_serve_answers_404_before_checking_the_body(self):
+        # docs/api.md: serve answers the ingest routes 404 "this server does
+        # not ingest orders"; without a Content-Type it used to say 415.
+        import http.client
+        import socket
+        s = Server().start()
+        s.stop()
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            port = so.getsockname()[1]
+        log = open(os.path.join(s.tmp, "serve.stderr"), "w")
+        proc = subprocess.Popen([BIN, "serve", "--store", "sqlite:" + s.db_path,
+                                 "--listen", "127.0.0.1:%d" % port], cwd=REPO,
+                                stdout=log, stderr=log)
+        try:
+            deadline = time.time() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), 1).close()
+                    break
+                except OSError:
+                    self.assertLess(time.time(), deadline)
+                    time.sleep(0.1)
+            for path in ("/orderitem", "/v1/orders"):
+                for headers in ({}, {"Content-Type": "text/plain"},
+                                {"Content-Type": "application/json"}):
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    c.request("POST", path, body=b'{"customer_id":1}', headers=headers)
+                    r = c.getresponse()
+                    body = r.read().decode()
+                    c.close()
+                    self.assertEqual(r.status, 404, (path, headers, body))
+                    self.assertIn("does not ingest orders", body)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            log.close()
+            s.cleanup()
+
+
 if __name__ == "__main__":
     unittest.main()
 
