@@ -209,6 +209,47 @@ class ServeDoesNotIngestTest(unittest.TestCase):
             s.cleanup()
 
 
+class IngestReadyzKafkaDownTest(unittest.TestCase):
+    def test_ingest_not_ready_while_kafka_is_down(self):
+        # /readyz said ready while every POST got 503 (all brokers down).
+        from kafkahelp import Ingest, MockCluster, have_kafka_tools
+        ok, why = have_kafka_tools()
+        if not ok:
+            self.skipTest(why)
+        mock = MockCluster()
+        ing = None
+        try:
+            ing = Ingest(mock.uri()).start()
+
+            def wait_ready(status, timeout=60):
+                deadline = time.time() + timeout
+                while True:
+                    st, body = ing.get("/readyz")[:2]
+                    if st == status or time.time() > deadline:
+                        return st, body
+                    time.sleep(0.2)
+
+            st, body = wait_ready(200)
+            self.assertEqual(st, 200, body)
+            mock.cmd("down all")
+            # a produce makes the producer notice (as every POST would)
+            order = {"customer_id": 3, "source": "Dine In", "quantity": 1}
+            deadline = time.time() + 60
+            while ing.post_json("/orderitem", order)[0] != 503:
+                self.assertLess(time.time(), deadline, ing.stderr())
+                time.sleep(0.2)
+            st, body = wait_ready(503)
+            self.assertEqual(st, 503, body)
+            self.assertIn("broker unavailable", str(body))
+            mock.cmd("up all")
+            st, body = wait_ready(200)
+            self.assertEqual(st, 200, body)
+        finally:
+            if ing:
+                ing.cleanup()
+            mock.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
 
