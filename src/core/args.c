@@ -564,6 +564,26 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
         goto out;
     }
     int secret_in_file = 0;
+    /* A setting given twice in the file is a mistake, not "last wins"
+     * (unless the flag is repeatable, e.g. --kafka-opt). */
+    for (size_t k = 0; k < nopts; k++) {
+        char env[96];
+        int first = 0;
+        if (strstr(opts[k].help, "repeatable"))
+            continue;
+        config_env_name(opts[k].name, env, sizeof(env));
+        for (size_t e = 0; e < cf.n; e++) {
+            if (strcmp(cf.e[e].key, env))
+                continue;
+            if (first) {
+                fprintf(stderr, "salesflow %s: %s:%d: %s is already set on line %d "
+                        "(give each setting once)\n", cmd, cf.path, cf.e[e].line, env,
+                        first);
+                goto out_cf;
+            }
+            first = cf.e[e].line;
+        }
+    }
     for (size_t k = 0; k < nopts; k++) {
         char env[96], where[1200];
         if (set[k])

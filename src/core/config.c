@@ -33,13 +33,25 @@ static char *trim(char *s)
     return s;
 }
 
-/* Unquote a value in place; returns NULL on an unterminated quote. */
-static char *unquote(char *v)
+/* After a closing quote: nothing, or blanks and a "# comment". */
+static int quote_tail_ok(char *t)
 {
+    char *r = trim(t);
+    return !*r || (*r == '#' && r > t);
+}
+
+/* Unquote a value in place; returns NULL with *why on a bad quote. */
+static char *unquote(char *v, const char **why)
+{
+    *why = "unterminated quote";
     if (*v == '\'') {
         char *end = strchr(v + 1, '\'');
-        if (!end || *trim(end + 1))
+        if (!end)
             return NULL;
+        if (!quote_tail_ok(end + 1)) {
+            *why = "text after the closing quote (quote the whole value)";
+            return NULL;
+        }
         *end = '\0';
         return v + 1;
     }
@@ -53,8 +65,12 @@ static char *unquote(char *v)
                 *w++ = *r;
             }
         }
-        if (*r != '"' || *trim(r + 1))
+        if (*r != '"')
             return NULL;
+        if (!quote_tail_ok(r + 1)) {
+            *why = "text after the closing quote (quote the whole value)";
+            return NULL;
+        }
         *w = '\0';
         return v;
     }
@@ -117,9 +133,10 @@ int config_load(struct config_file *cf, const char *path,
             goto out;
         }
         *eq = '\0';
-        char *key = trim(s), *val = unquote(trim(eq + 1));
+        const char *why;
+        char *key = trim(s), *val = unquote(trim(eq + 1), &why);
         if (!val) {
-            sf_err(-1, errstr, n, "%s:%d: %s: unterminated quote", path, lineno, key);
+            sf_err(-1, errstr, n, "%s:%d: %s: %s", path, lineno, key, why);
             goto out;
         }
         if (!strcmp(key, "SALESFLOW_CONFIG")) {

@@ -225,6 +225,31 @@ class ConfigTest(unittest.TestCase):
                 else:
                     self.assertEqual(r.stderr, "", what)
 
+    def test_quotes_comments_and_repeated_keys(self):
+        self.write('SALESFLOW_API_KEYS="k1,k2"  # the POS keys\n'
+                   "SALESFLOW_DATA='/tmp/a b' # data\n")
+        r = config("run", "--config", self.file)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("SALESFLOW_DATA=/tmp/a b\t# from", r.stdout)
+        self.assertIn("SALESFLOW_API_KEYS=***", r.stdout)
+        for text, msg in (("SALESFLOW_DATA='x'y\n", ":1: SALESFLOW_DATA: text after "
+                           "the closing quote"),
+                          ('SALESFLOW_DATA="x"y\n', ":1: SALESFLOW_DATA: text after "
+                           "the closing quote"),
+                          ("SALESFLOW_DATA='x\n", ":1: SALESFLOW_DATA: unterminated"),
+                          ("SALESFLOW_LISTEN=127.0.0.1:1\n# c\nSALESFLOW_LISTEN=127.0.0.1:2\n",
+                           ":3: SALESFLOW_LISTEN is already set on line 1")):
+            self.write(text)
+            r = config("run", "--config", self.file)
+            self.assertEqual(r.returncode, 2, (text, r.stderr))
+            self.assertIn(self.file + msg, r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        # a repeatable setting may be given on several lines
+        self.write("SALESFLOW_KAFKA_OPT=linger.ms=5\nSALESFLOW_KAFKA_OPT=acks=all\n")
+        r = config("process", "--config", self.file, "--broker", "kafka://k:1/Order")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("SALESFLOW_KAFKA_OPT=acks=all", r.stdout)
+
     def test_file_may_hold_every_commands_keys(self):
         # One .env for a whole deployment: a key of any command is known to
         # all of them. Catches a new flag missing from args.c's list.
