@@ -173,7 +173,7 @@ static int escapes_ok(const char *s, size_t len)
 
 /* The part of a mysql:// URI after "mysql://", as store/mysql_conn.c reads
  * it; NULL if fine, else what is wrong. */
-static const char *mysql_problem(const char *p)
+static const char *mysql_problem(const char *p, char *why, size_t n)
 {
     const char *at = strrchr(p, '@');
     if (at) {
@@ -216,8 +216,14 @@ static const char *mysql_problem(const char *p)
     if (*p == '?') {
         for (p++; *p;) {
             size_t plen = strcspn(p, "&");
-            if (plen && (plen <= 7 || strncmp(p, "socket=", 7)))
-                return "unknown parameter (supported: socket)";
+            if (plen == 7 && !strncmp(p, "socket=", 7))
+                return "bad socket path";
+            if (plen && (plen <= 7 || strncmp(p, "socket=", 7))) {
+                int nl = (int)strcspn(p, "=&");
+                snprintf(why, n, "unknown parameter \"%.*s\" (supported: socket)",
+                         nl < 32 ? nl : 32, p);
+                return why;
+            }
             if (plen && !escapes_ok(p + 7, plen - 7))
                 return "bad socket path";
             p += plen;
@@ -294,7 +300,9 @@ int opt_store_uri(const char *val, void *dst, char *err, size_t n)
                  ")", shown);
         return -1;
     }
-    const char *why = strncmp(val, "mysql://", 8) ? NULL : mysql_problem(val + 8);
+    char buf[96];
+    const char *why = strncmp(val, "mysql://", 8) ? NULL :
+                      mysql_problem(val + 8, buf, sizeof(buf));
     if (why) {
         snprintf(err, n, "mysql store URI \"%s\": %s (expected mysql://user[:password]"
                  "@host[:port]/database[?socket=PATH])", shown, why);
