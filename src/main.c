@@ -77,7 +77,25 @@ static int opt_key(const char *val, void *dst, char *err, size_t n)
         snprintf(err, n, "must not be empty; at most 64 keys (use --api-key-file)");
         return -1;
     }
+    size_t len = strlen(val), i = 0;
+    while (i < len && (unsigned char)val[i] > 0x20 && (unsigned char)val[i] < 0x7f)
+        i++;
+    if (i < len || len > AUTH_KEY_MAX) {
+        snprintf(err, n, "a key must be 1..%d visible ASCII characters (no spaces)",
+                 AUTH_KEY_MAX);
+        return -1;
+    }
     k->v[k->n++] = val;
+    return 0;
+}
+
+/* --api-keys K1,K2: checked here so a bad key is a bad value (exit 2,
+ * naming the flag, environment variable or FILE:LINE). */
+static int opt_key_list(const char *val, void *dst, char *err, size_t n)
+{
+    if (auth_check_list(val, err, n))
+        return -1;
+    *(const char **)dst = val;
     return 0;
 }
 
@@ -152,7 +170,8 @@ static void block_signals(sigset_t *sigs, int with_hup)
     signal(SIGPIPE, SIG_IGN);
 }
 
-/* SIGHUP: re-read the customers and the API key file; keep serving. */
+/* SIGHUP: re-read the customers, the API key file and SALESFLOW_API_KEYS
+ * of the config file; keep serving. */
 static void reload(struct catalog *cat, struct auth *auth)
 {
     char err[1024];
@@ -163,10 +182,19 @@ static void reload(struct catalog *cat, struct auth *auth)
         log_info("SIGHUP: %zu customers reloaded from %s",
                  catalog_customer_count(cat), catalog_path(cat));
     if (auth_enabled(auth)) {
-        if (auth_reload(auth, err, sizeof(err)))
+        /* SALESFLOW_API_KEYS from the config file (as docs/deploy.md keeps
+         * it) is re-read too; flag and environment values cannot change. */
+        char *list = NULL, where[1100], why[512];
+        int r = args_reread("api-keys", &list, where, sizeof(where), err, sizeof(err));
+        if (r > 0 && auth_set_list(auth, list, why, sizeof(why)))
+            snprintf(err, sizeof(err), "%.500s: --api-keys: %.400s", where, why), r = -1;
+        if (r >= 0 && auth_reload(auth, err, sizeof(err)))
+            r = -1;
+        if (r < 0)
             log_error("SIGHUP: API keys not reloaded, keeping the old ones: %s", err);
         else
             log_info("SIGHUP: %zu API keys in force", auth_key_count(auth));
+        free(list);
     }
 }
 
@@ -217,7 +245,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
         {"api-key", "KEY", "require Authorization: Bearer KEY for ingestion; repeatable",
          opt_key, &keys},
         {"api-keys", "K1,K2", "the same for a comma-separated list of keys (e.g. "
-         "SALESFLOW_API_KEYS in the config file)", opt_str, &list_keys},
+         "SALESFLOW_API_KEYS in the config file)", opt_key_list, &list_keys},
         {"api-key-file", "FILE", "API keys, one per line; re-read on SIGHUP", opt_str,
          &key_file},
         {"dedupe-window", "AGE", "remember client order_ids this long (default 24h)",

@@ -151,6 +151,10 @@ struct broker_ops {
      * an identity (by a salesflow from before identities) may be this
      * broker's: see broker_position_key(). */
     const char *(*identity)(struct broker *b, int *legacy);
+    /* Optional: 1 while new produces fail at once because the broker is
+     * known to be unreachable (Kafka: every broker down, or a fatal
+     * producer error being recovered), for /readyz. */
+    int (*unavailable)(struct broker *b);
 };
 
 struct broker {
@@ -228,6 +232,10 @@ static inline int broker_set_assign_cb(struct broker *b, broker_assign_cb cb,
 static inline const char *broker_topic(struct broker *b)
 {
     return b->ops->topic ? b->ops->topic(b) : SF_TOPIC_DEFAULT;
+}
+static inline int broker_unavailable(struct broker *b)
+{
+    return b->ops->unavailable ? b->ops->unavailable(b) : 0;
 }
 static inline void broker_flush(struct broker *b)
 {

@@ -1351,6 +1351,12 @@ fail:
     return -1;
 }
 
+static int kafka_unavailable(struct broker *b)
+{
+    struct kafka_broker *kb = (struct kafka_broker *)b;
+    return atomic_load(&kb->down) || atomic_load(&kb->fatal);
+}
+
 const struct broker_ops kafka_broker_ops = {
     .scheme = "kafka",
     .open = kafka_open,
@@ -1367,4 +1373,5 @@ const struct broker_ops kafka_broker_ops = {
     .topic = kafka_topic,
     .end_offsets = kafka_end_offsets,
     .identity = kafka_identity,
+    .unavailable = kafka_unavailable,
 };

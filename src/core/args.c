@@ -7,6 +7,7 @@
 #include "core/money.h"
 #include "core/util.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,6 +146,140 @@ static const char *uri_shown(const char *uri, char *out, size_t n)
                     "[?socket=PATH]"
 #define BROKER_FORMS "file:DIR, kafka://HOST:PORT[,HOST:PORT…]/TOPIC"
 
+/* A port "1".."65535", all digits, of length len. */
+static int port_ok(const char *p, size_t len)
+{
+    unsigned long v = 0;
+    if (len == 0 || len > 5)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        v = v * 10 + (unsigned long)(p[i] - '0');
+    }
+    return v >= 1 && v <= 65535;
+}
+
+/* Every '%' of s[0..len) starts a %XX escape. */
+static int escapes_ok(const char *s, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        if (s[i] == '%' && (i + 2 >= len ||
+                            !isxdigit((unsigned char)s[i + 1]) ||
+                            !isxdigit((unsigned char)s[i + 2])))
+            return 0;
+    return 1;
+}
+
+/* The part of a mysql:// URI after "mysql://", as store/mysql_conn.c reads
+ * it; NULL if fine, else what is wrong. */
+static const char *mysql_problem(const char *p, char *why, size_t n)
+{
+    const char *at = strrchr(p, '@');
+    if (at) {
+        const char *colon = memchr(p, ':', (size_t)(at - p));
+        size_t ulen = colon ? (size_t)(colon - p) : (size_t)(at - p);
+        if (!escapes_ok(p, ulen))
+            return "bad %-escape in the user name";
+        if (colon && !escapes_ok(colon + 1, (size_t)(at - colon - 1)))
+            return "bad %-escape in the password";
+        p = at + 1;
+    }
+    const char *hend;
+    if (*p == '[') {
+        if (!(hend = strchr(p, ']')))
+            return "unterminated [IPv6] host";
+        if (hend == p + 1)
+            return "missing host";
+        hend++;
+    } else {
+        hend = p + strcspn(p, ":/?");
+        if (hend == p)
+            return "missing host";
+        if (!escapes_ok(p, (size_t)(hend - p)))
+            return "bad %-escape in the host";
+    }
+    p = hend;
+    if (*p == ':') {
+        size_t plen = strcspn(p + 1, "/?");
+        if (!port_ok(p + 1, plen))
+            return "bad port (1..65535)";
+        p += 1 + plen;
+    }
+    if (*p != '/' || p[1] == '\0' || p[1] == '?')
+        return "missing database name";
+    p++;
+    size_t dlen = strcspn(p, "?");
+    if (!escapes_ok(p, dlen) || memchr(p, '/', dlen))
+        return "bad database name";
+    p += dlen;
+    if (*p == '?') {
+        for (p++; *p;) {
+            size_t plen = strcspn(p, "&");
+            if (plen == 7 && !strncmp(p, "socket=", 7))
+                return "bad socket path";
+            if (plen && (plen <= 7 || strncmp(p, "socket=", 7))) {
+                int nl = (int)strcspn(p, "=&");
+                snprintf(why, n, "unknown parameter \"%.*s\" (supported: socket)",
+                         nl < 32 ? nl : 32, p);
+                return why;
+            }
+            if (plen && !escapes_ok(p + 7, plen - 7))
+                return "bad socket path";
+            p += plen;
+            if (*p == '&')
+                p++;
+        }
+    }
+    return NULL;
+}
+
+/* The part of a kafka:// URI after "kafka://": HOST[:PORT] entries
+ * separated by commas, then an optional /TOPIC. NULL if fine. */
+static const char *kafka_problem(const char *p, char *why, size_t n)
+{
+    size_t hl = strcspn(p, "/");
+    if (hl == 0)
+        return "missing host (no HOST:PORT before the topic)";
+    for (const char *h = p; h <= p + hl;) {
+        size_t el = strcspn(h, ",/");
+        if (h + el > p + hl)
+            el = (size_t)(p + hl - h);
+        const char *port = NULL;
+        size_t host_len = el;
+        if (el && *h == '[') {
+            const char *close = memchr(h, ']', el);
+            if (!close)
+                return "unterminated [IPv6] host";
+            host_len = (size_t)(close - h) + 1;
+            if (host_len < el && close[1] != ':')
+                return "expected :PORT after an [IPv6] host";
+            port = host_len < el ? close + 2 : NULL;
+        } else {
+            const char *colon = memchr(h, ':', el);
+            if (colon && !memchr(colon + 1, ':', (size_t)(h + el - colon - 1))) {
+                host_len = (size_t)(colon - h);
+                port = colon + 1;
+            }
+        }
+        if (host_len == 0)
+            return "empty host in the HOST:PORT list";
+        if (port && !port_ok(port, (size_t)(h + el - port))) {
+            snprintf(why, n, "bad port \"%.*s\" (1..65535)",
+                     (int)(h + el - port) > 16 ? 16 : (int)(h + el - port), port);
+            return why;
+        }
+        h += el + 1;
+    }
+    const char *t = p[hl] == '/' ? p + hl + 1 : "";
+    if (strlen(t) > 249)
+        return "topic name longer than 249 characters";
+    for (; *t; t++)
+        if (!isalnum((unsigned char)*t) && *t != '.' && *t != '_' && *t != '-')
+            return "bad topic name (only letters, digits, '.', '_' and '-')";
+    return NULL;
+}
+
 int opt_store_uri(const char *val, void *dst, char *err, size_t n)
 {
     char shown[512];    /* never print a password */
@@ -163,6 +298,14 @@ int opt_store_uri(const char *val, void *dst, char *err, size_t n)
     if (strncmp(val, "sqlite:", 7) && strncmp(val, "mysql://", 8)) {
         snprintf(err, n, "store URI \"%s\": unknown scheme (supported: " STORE_FORMS
                  ")", shown);
+        return -1;
+    }
+    char buf[96];
+    const char *why = strncmp(val, "mysql://", 8) ? NULL :
+                      mysql_problem(val + 8, buf, sizeof(buf));
+    if (why) {
+        snprintf(err, n, "mysql store URI \"%s\": %s (expected mysql://user[:password]"
+                 "@host[:port]/database[?socket=PATH])", shown, why);
         return -1;
     }
     *(const char **)dst = val;
@@ -192,6 +335,14 @@ int opt_broker_uri(const char *val, void *dst, char *err, size_t n)
     if (strncmp(val, "file:", 5) && strncmp(val, "kafka://", 8)) {
         snprintf(err, n, "broker URI \"%s\": unknown scheme \"%.*s\" (supported: "
                  BROKER_FORMS ")", shown, (int)scheme, val);
+        return -1;
+    }
+    char buf[64];
+    const char *why = strncmp(val, "kafka://", 8) ? NULL :
+                      kafka_problem(val + 8, buf, sizeof(buf));
+    if (why) {
+        snprintf(err, n, "broker URI \"%s\": %s (expected kafka://HOST:PORT"
+                 "[,HOST:PORT…]/TOPIC)", shown, why);
         return -1;
     }
     *(const char **)dst = val;
@@ -239,6 +390,10 @@ static const char *mysql_password;
 /* The config file of the last successful parse: flags set from it point
  * into its values, so it lives on (found by fuzz/fuzz_config.c). */
 static struct config_file kept_cf;
+/* The flags the last successful parse took from that file (their names are
+ * the commands' static option tables). */
+static const char *from_file[64];
+static size_t n_from_file;
 static int describe;
 
 void args_describe_mode(void)
@@ -416,6 +571,27 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
         fprintf(stderr, "salesflow %s: %s\n", cmd, err);
         goto out;
     }
+    int secret_in_file = 0;
+    /* A setting given twice in the file is a mistake, not "last wins"
+     * (unless the flag is repeatable, e.g. --kafka-opt). */
+    for (size_t k = 0; k < nopts; k++) {
+        char env[96];
+        int first = 0;
+        if (strstr(opts[k].help, "repeatable"))
+            continue;
+        config_env_name(opts[k].name, env, sizeof(env));
+        for (size_t e = 0; e < cf.n; e++) {
+            if (strcmp(cf.e[e].key, env))
+                continue;
+            if (first) {
+                fprintf(stderr, "salesflow %s: %s:%d: %s is already set on line %d "
+                        "(give each setting once)\n", cmd, cf.path, cf.e[e].line, env,
+                        first);
+                goto out_cf;
+            }
+            first = cf.e[e].line;
+        }
+    }
     for (size_t k = 0; k < nopts; k++) {
         char env[96], where[1200];
         if (set[k])
@@ -435,10 +611,20 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
             snprintf(where, sizeof(where), "%s:%d", cf.path, cf.e[e].line);
             if (apply(cmd, &opts[k], cf.e[e].value, where))
                 goto out_cf;
+            /* a secret: what `salesflow config` masks (a key file's path is not) */
+            size_t nl = strlen(opts[k].name);
+            char shown[512];
+            if (!(nl > 5 && !strcmp(opts[k].name + nl - 5, "-file")) &&
+                strcmp(config_mask(opts[k].name, cf.e[e].value, shown, sizeof(shown)),
+                       cf.e[e].value))
+                secret_in_file = 1;
             snprintf(src[k], sizeof(src[k]), "%.150s", where);
         }
     }
     rc = ARGS_OK;
+    if (secret_in_file && cf.others_read)
+        log_warn("config file %s holds a secret (API keys or a password) and every "
+                 "user can read it: chmod 0640 %s", cf.path, cf.path);
     if (describe) {
         /* `salesflow config CMD …`: show what the command would use. */
         printf("# salesflow %s: effective configuration\n", cmd);
@@ -479,6 +665,11 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
     }
 out_cf:
     if (rc == ARGS_OK) {
+        n_from_file = 0;
+        for (size_t k = 0; k < nopts; k++)
+            if (src[k][0] && strcmp(src[k], "flag") && strncmp(src[k], "env ", 4) &&
+                n_from_file < SF_ARRAY_LEN(from_file))
+                from_file[n_from_file++] = opts[k].name;
         config_free(&kept_cf);
         kept_cf = cf;
     } else {
@@ -506,6 +697,39 @@ static int set_log_format(const char *val, void *dst, char *err, size_t n)
         return 0;
     snprintf(err, n, "expected logfmt or json, got \"%s\"", val);
     return -1;
+}
+
+int args_reread(const char *name, char **val, char *where, size_t where_size,
+                char *err, size_t n)
+{
+    struct config_file cf;
+    char env[96];
+    int found = 0;
+    *val = NULL;
+    if (where_size)
+        where[0] = '\0';
+    for (size_t i = 0; i < n_from_file; i++)
+        found |= !strcmp(from_file[i], name);
+    if (!found)
+        return 0;
+    cur_nopts = 0;      /* the last parse's table is gone; all_flags knows every key */
+    if (config_load(&cf, kept_cf.path, known_key, err, n))
+        return -1;
+    config_env_name(name, env, sizeof(env));
+    for (size_t e = 0; e < cf.n; e++) {
+        if (strcmp(cf.e[e].key, env))
+            continue;
+        free(*val);
+        if (!(*val = strdup(cf.e[e].value))) {
+            config_free(&cf);
+            return sf_err(-1, err, n, "out of memory");
+        }
+        snprintf(where, where_size, "%s:%d", cf.path, cf.e[e].line);
+    }
+    if (!*val)
+        snprintf(where, where_size, "%s", cf.path);
+    config_free(&cf);
+    return 1;
 }
 
 const char *args_mysql_password(void)

@@ -38,6 +38,13 @@ void args_describe_mode(void);
  * by the last args_parse (never a flag: ps would show it); NULL if unset. */
 const char *args_mysql_password(void);
 
+/* SIGHUP: if the last args_parse took flag `name` from the config file,
+ * read that file again and return 1 with *val its value there now (malloc'd,
+ * NULL if the key is gone) and `where` "FILE:LINE"; 0 if the flag came from
+ * elsewhere (nothing to re-read); -1 with err if the file cannot be read. */
+int args_reread(const char *name, char **val, char *where, size_t where_size,
+                char *err, size_t n);
+
 /* 1 if name is a flag of some command (the list config files are checked
  * against). */
 int args_known_flag(const char *name);

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 void config_env_name(const char *flag, char *out, size_t n)
@@ -31,13 +33,25 @@ static char *trim(char *s)
     return s;
 }
 
-/* Unquote a value in place; returns NULL on an unterminated quote. */
-static char *unquote(char *v)
+/* After a closing quote: nothing, or blanks and a "# comment". */
+static int quote_tail_ok(char *t)
 {
+    char *r = trim(t);
+    return !*r || (*r == '#' && r > t);
+}
+
+/* Unquote a value in place; returns NULL with *why on a bad quote. */
+static char *unquote(char *v, const char **why)
+{
+    *why = "unterminated quote";
     if (*v == '\'') {
         char *end = strchr(v + 1, '\'');
-        if (!end || *trim(end + 1))
+        if (!end)
             return NULL;
+        if (!quote_tail_ok(end + 1)) {
+            *why = "text after the closing quote (quote the whole value)";
+            return NULL;
+        }
         *end = '\0';
         return v + 1;
     }
@@ -51,8 +65,12 @@ static char *unquote(char *v)
                 *w++ = *r;
             }
         }
-        if (*r != '"' || *trim(r + 1))
+        if (*r != '"')
             return NULL;
+        if (!quote_tail_ok(r + 1)) {
+            *why = "text after the closing quote (quote the whole value)";
+            return NULL;
+        }
         *w = '\0';
         return v;
     }
@@ -80,6 +98,18 @@ int config_load(struct config_file *cf, const char *path,
         return sf_err(-1, errstr, n, "cannot read config file %s: %s", path,
                       strerror(errno));
     }
+    /* fopen() opens a directory for reading and fgets() then reads nothing:
+     * `--config /etc/salesflow/` must not pass as an empty file. */
+    struct stat st;
+    if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
+        size_t l = strlen(path);
+        while (l > 1 && path[l - 1] == '/')
+            l--;
+        fclose(f);
+        return sf_err(-1, errstr, n, "config file %s is a directory (give the "
+                      "file, e.g. %.*s/salesflow.env)", path, (int)l, path);
+    }
+    cf->others_read = fstat(fileno(f), &st) == 0 && (st.st_mode & S_IROTH);
     cf->e = calloc(SF_CONFIG_MAX_ENTRIES, sizeof(*cf->e));
     if (!cf->e) {
         sf_err(-1, errstr, n, "out of memory");
@@ -103,9 +133,10 @@ int config_load(struct config_file *cf, const char *path,
             goto out;
         }
         *eq = '\0';
-        char *key = trim(s), *val = unquote(trim(eq + 1));
+        const char *why;
+        char *key = trim(s), *val = unquote(trim(eq + 1), &why);
         if (!val) {
-            sf_err(-1, errstr, n, "%s:%d: %s: unterminated quote", path, lineno, key);
+            sf_err(-1, errstr, n, "%s:%d: %s: %s", path, lineno, key, why);
             goto out;
         }
         if (!strcmp(key, "SALESFLOW_CONFIG")) {
@@ -132,6 +163,10 @@ int config_load(struct config_file *cf, const char *path,
             goto out;
         }
         cf->n++;
+    }
+    if (ferror(f)) {
+        sf_err(-1, errstr, n, "cannot read config file %s: %s", path, strerror(errno));
+        goto out;
     }
     rc = 0;
 out:
@@ -174,7 +209,8 @@ char *config_mask(const char *flag, const char *value, char *out, size_t n)
     if (eq && !strstr(value, "://")) {
         char k[128];
         snprintf(k, sizeof(k), "%.*s", (int)(eq - value), value);
-        if (secret_word(k)) {
+        /* sasl.oauthbearer.config, sasl.jaas.config: they carry secrets */
+        if (secret_word(k) || (!strncasecmp(k, "sasl.", 5) && strstr(k, "config"))) {
             snprintf(out, n, "%s=***", k);
             return out;
         }

@@ -31,6 +31,7 @@ struct config_file {
     char path[1024];
     struct config_entry *e;
     size_t n;
+    int others_read;        /* mode & 0004: any user may read the file */
 };
 
 /* Load path (explicit: it must exist) or, with path NULL, SALESFLOW_CONFIG

@@ -21,6 +21,7 @@
 #include "core/order.h"
 #include "core/util.h"
 #include "ingest/auth.h"
+#include "store/store.h"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -123,7 +124,7 @@ static void *worker_run(void *arg)
 {
     struct worker *w = arg;
     struct gen *g = w->g;
-    char url[2048], body[256], errbuf[CURL_ERROR_SIZE];
+    char url[2048], shown[2048], body[256], errbuf[CURL_ERROR_SIZE];
     CURL *c = curl_easy_init();
     struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
     if (g->api_key) {
@@ -134,6 +135,7 @@ static void *worker_run(void *arg)
     if (!c)
         return NULL;
     snprintf(url, sizeof(url), "%s/orderitem", g->url);
+    store_uri_redact(url, shown, sizeof(shown));    /* errors never show a password */
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
@@ -165,13 +167,13 @@ static void *worker_run(void *arg)
         if (rc != CURLE_OK) {
             atomic_fetch_add(&g->errors, 1);
             if (atomic_load(&g->errors) <= 3)
-                fprintf(stderr, "gen: %s: %s\n", url, errbuf[0] ? errbuf : curl_easy_strerror(rc));
+                log_error("gen: %s: %s", shown, errbuf[0] ? errbuf : curl_easy_strerror(rc));
             continue;
         }
         if (code != 201) {
             atomic_fetch_add(&g->rejected, 1);
             if (atomic_load(&g->rejected) <= 3)
-                fprintf(stderr, "gen: HTTP %ld: %s\n", code, w->resp);
+                log_error("gen: HTTP %ld: %s", code, w->resp);
             continue;
         }
         atomic_fetch_add(&g->created, 1);
@@ -206,7 +208,7 @@ static void on_broker_ack(void *opaque, int err, int partition, int64_t offset)
     (void)offset;
     if (err) {
         if (atomic_fetch_add(&g->rejected, 1) < 3)
-            fprintf(stderr, "gen: not stored: %s\n", broker_strerror(err));
+            log_error("gen: not stored: %s", broker_strerror(err));
     } else {
         atomic_fetch_add(&g->created, 1);
         if (g->acked) {
@@ -227,7 +229,7 @@ static void gen_broker(struct gen *g, const char *uri, struct broker_conf *bc)
     bc->role = BROKER_ROLE_PRODUCE;
     struct broker *b = broker_open(uri, bc, err, sizeof(err));
     if (!b) {
-        fprintf(stderr, "gen: %s\n", err);
+        log_error("gen: %s", err);
         atomic_fetch_add(&g->errors, 1);
         return;
     }
@@ -260,7 +262,7 @@ static void gen_broker(struct gen *g, const char *uri, struct broker_conf *bc)
         }
         if (rc) {
             if (atomic_fetch_add(&g->rejected, 1) < 3)
-                fprintf(stderr, "gen: %s: %s\n", uri, broker_strerror(rc));
+                log_error("gen: %s: %s", uri, broker_strerror(rc));
             free(m);
         }
     }

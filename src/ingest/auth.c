@@ -23,8 +23,10 @@ struct key {
 struct auth {
     pthread_rwlock_t lock;
     int enabled;
-    struct key *fixed;          /* flag + env keys */
+    struct key *fixed;          /* --api-key keys */
     size_t nfixed;
+    struct key *list;           /* --api-keys (SALESFLOW_API_KEYS) keys */
+    size_t nlist;
     struct key *file_keys;
     size_t nfile;
     char *file;
@@ -94,6 +96,41 @@ bad:
                   "(at most %d keys)", path, lineno, AUTH_KEY_MAX, AUTH_KEYS_MAX);
 }
 
+/* Parse a comma-separated key list into *keys (NULL, 0 for none). */
+static int parse_list(const char *list, struct key **keys, size_t *n,
+                      char *errstr, size_t errstr_size)
+{
+    *keys = NULL;
+    *n = 0;
+    for (const char *p = list; p && *p;) {
+        const char *comma = strchr(p, ',');
+        size_t len = comma ? (size_t)(comma - p) : strlen(p);
+        if (len && (!valid_key(p, len) || push(keys, n, p, len))) {
+            free(*keys);
+            *keys = NULL;
+            *n = 0;
+            return sf_err(-1, errstr, errstr_size, "each key must be 1..%d visible "
+                          "ASCII characters (no spaces), separated by commas",
+                          AUTH_KEY_MAX);
+        }
+        p = comma ? comma + 1 : p + len;
+    }
+    if (list && *list && *n == 0)
+        return sf_err(-1, errstr, errstr_size, "no key in the list (give at least "
+                      "one key, or leave the setting out)");
+    return 0;
+}
+
+int auth_check_list(const char *list, char *errstr, size_t errstr_size)
+{
+    struct key *keys;
+    size_t n;
+    if (parse_list(list, &keys, &n, errstr, errstr_size))
+        return -1;
+    free(keys);
+    return 0;
+}
+
 struct auth *auth_new(const char *const *keys, size_t n, const char *env,
                       const char *file, char *errstr, size_t errstr_size)
 {
@@ -111,16 +148,11 @@ struct auth *auth_new(const char *const *keys, size_t n, const char *env,
             goto fail;
         }
     }
-    for (const char *p = env; p && *p;) {
-        const char *comma = strchr(p, ',');
-        size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len && (!valid_key(p, len) || push(&a->fixed, &a->nfixed, p, len))) {
-            sf_err(-1, errstr, errstr_size, "--api-keys (SALESFLOW_API_KEYS): each key must be "
-                   "1..%d visible ASCII characters, separated by commas",
-                   AUTH_KEY_MAX);
-            goto fail;
-        }
-        p = comma ? comma + 1 : p + len;
+    if (parse_list(env, &a->list, &a->nlist, errstr, errstr_size)) {
+        char why[256];
+        snprintf(why, sizeof(why), "%s", errstr);
+        sf_err(-1, errstr, errstr_size, "--api-keys (SALESFLOW_API_KEYS): %s", why);
+        goto fail;
     }
     if (file) {
         if (!(a->file = strdup(file)) ||
@@ -139,6 +171,7 @@ void auth_destroy(struct auth *a)
     if (!a)
         return;
     free(a->fixed);
+    free(a->list);
     free(a->file_keys);
     free(a->file);
     pthread_rwlock_destroy(&a->lock);
@@ -177,6 +210,8 @@ int auth_check(struct auth *a, const char *h)
     pthread_rwlock_rdlock(&a->lock);
     for (size_t i = 0; i < a->nfixed; i++)
         ok |= key_eq(&a->fixed[i], tok, len);
+    for (size_t i = 0; i < a->nlist; i++)
+        ok |= key_eq(&a->list[i], tok, len);
     for (size_t i = 0; i < a->nfile; i++)
         ok |= key_eq(&a->file_keys[i], tok, len);
     pthread_rwlock_unlock(&a->lock);
@@ -200,12 +235,31 @@ int auth_reload(struct auth *a, char *errstr, size_t errstr_size)
     return 0;
 }
 
+int auth_set_list(struct auth *a, const char *list, char *errstr, size_t errstr_size)
+{
+    struct key *keys;
+    size_t n;
+    if (!a)
+        return 0;
+    if (list && parse_list(list, &keys, &n, errstr, errstr_size))
+        return -1;
+    if (!list)
+        keys = NULL, n = 0;
+    pthread_rwlock_wrlock(&a->lock);
+    struct key *old = a->list;
+    a->list = keys;
+    a->nlist = n;
+    pthread_rwlock_unlock(&a->lock);
+    free(old);
+    return 0;
+}
+
 size_t auth_key_count(struct auth *a)
 {
     if (!a)
         return 0;
     pthread_rwlock_rdlock(&a->lock);
-    size_t n = a->nfixed + a->nfile;
+    size_t n = a->nfixed + a->nlist + a->nfile;
     pthread_rwlock_unlock(&a->lock);
     return n;
 }

@@ -354,6 +354,9 @@ enum MHD_Result http_route(struct http_req *r, const char *url, const char *meth
         return http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
     r->handler = hit->fn;
     r->route = hit->path;
+    if (!r->ctx->broker && (hit->fn == ingest_orderitem || hit->fn == ingest_v1_orders))
+        return http_error(r, MHD_HTTP_NOT_FOUND,    /* serve: before any body check */
+                          "this server does not ingest orders");
     int body = hit->json_body & BODY_MASK;
     if ((hit->json_body & ROUTE_AUTH) && auth_enabled(r->ctx->auth)) {
         int why = auth_check(r->ctx->auth, h->authorization);

@@ -3,8 +3,8 @@
  * here GET /readyz (is this process able to do its job right now?) and
  * GET /metrics (Prometheus text exposition, core/metrics.c).
  *
- * Readiness checks what this process has: the log is open (ingesting
- * processes), the store answers a query (processes with a store), and the
+ * Readiness checks what this process has: the log is open and, for Kafka,
+ * not known to be unreachable (ingesting processes), the store answers a query (processes with a store), and the
  * processor in this process is within --ready-lag records of the log end
  * and making progress: not ready after READY_MAX_FAILURES store failures in
  * a row (every commit failing: a full disk, a read-only or unreachable
@@ -83,21 +83,21 @@ enum MHD_Result web_readyz(struct http_req *r)
 
     sf_buf_init(&b, 8192);
     sf_buf_append(&b, "{\"checks\":{", 11);
-    if (ctx->broker)
-        sf_buf_printf(&b, "\"log\":\"ok\"");
-    if (ctx->web) {
-        int rc = check_store(ctx->web->store, &ctx->web->mu, err, sizeof(err));
+    if (ctx->broker) {
+        /* Kafka with every broker down: each POST would get 503. */
+        int down = broker_unavailable(ctx->broker);
+        sf_buf_printf(&b, "\"log\":\"%s\"", down ? "broker unavailable" : "ok");
+        ready &= !down;
+    }
+    /* The dashboard's store, or (`process`) a handle of its own. */
+    struct store *st = ctx->web ? ctx->web->store : ctx->ready_store;
+    if (st) {
+        int rc = check_store(st, ctx->web ? &ctx->web->mu : NULL, err, sizeof(err));
         /* The detail is for the log: this route is open to anyone. */
         if (rc)
             log_error("GET /readyz: %s", err);
         sf_buf_printf(&b, "%s\"store\":", ctx->broker ? "," : "");
         sf_buf_json_str(&b, rc ? "store unavailable" : "ok");
-        ready &= rc == 0;
-    }
-    if (!ctx->web && ctx->ready_store) {
-        int rc = check_store(ctx->ready_store, NULL, err, sizeof(err));
-        sf_buf_printf(&b, "%s\"store\":", ctx->broker ? "," : "");
-        sf_buf_json_str(&b, rc ? err : "ok");
         ready &= rc == 0;
     }
     if (ctx->ready_lag > 0) {

@@ -1,6 +1,7 @@
 """The command line: --help on every command, one-line errors with exit 2,
 gen's report, version, and start-up errors a person can act on."""
 
+import json
 import os
 import re
 import signal
@@ -50,6 +51,62 @@ class CliTest(unittest.TestCase):
             self.assertEqual(len(r.stderr.strip().splitlines()), 1, (args, r.stderr))
             self.assertTrue(r.stderr.startswith("salesflow"), r.stderr)
         self.assertNotIn("pw", run_cli("serve", "--store", "mysql:/u:pw@h/db").stderr)
+
+    def test_malformed_broker_and_store_uris_exit_2(self):
+        # Ports out of range used to wrap modulo 65536 (kafka) or fail only
+        # on connect (exit 1); a missing host or database too.
+        cases = [("process", "--broker", "kafka://127.0.0.1:99999/Order", "problem"),
+                 ("ingest", "--broker", "kafka://127.0.0.1:70000/Order", "port"),
+                 ("ingest", "--broker", "kafka://a:9092,127.0.0.1:65536/Order", "port"),
+                 ("ingest", "--broker", "kafka://127.0.0.1:x/Order", "port"),
+                 ("process", "--broker", "kafka:///Order", "host"),
+                 ("ingest", "--broker", "kafka://a:9092,/Order", "host"),
+                 ("ingest", "--broker", "kafka://a:9092/Or der", "topic"),
+                 ("serve", "--store", "mysql://u:x@127.0.0.1:badport/db", "port"),
+                 ("serve", "--store", "mysql://u:x@127.0.0.1:99999/db", "port"),
+                 ("serve", "--store", "mysql://u:x@127.0.0.1:3306", "database"),
+                 ("serve", "--store", "mysql://u:x@127.0.0.1:3306/", "database"),
+                 ("serve", "--store", "mysql://u@[::1/db", "IPv6"),
+                 ("serve", "--store", "mysql://u:x%zz@127.0.0.1/db", "escape"),
+                 ("serve", "--store", "mysql://u:x@/db", "host"),
+                 ("serve", "--store", "mysql://u:x@h/db?sock=/x", "parameter")]
+        for *args, word in cases:
+            r = run_cli(*args, timeout=20)
+            what = (args, r.stderr)
+            self.assertEqual(r.returncode, 2, what)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, what)
+            if word != "problem":
+                self.assertIn(word, r.stderr, what)
+            self.assertNotIn(":x@", r.stderr, what)
+            self.assertNotIn("x%zz", r.stderr, what)
+        for uri in ("kafka://127.0.0.1:9092/Order", "kafka://a,b:1,[::1]:9092",
+                    "kafka://h:65535"):
+            r = run_cli("config", "ingest", "--broker", uri)
+            self.assertEqual(r.returncode, 0, (uri, r.stderr))
+        for uri in ("mysql://u:p@h/db", "mysql://u@[::1]:3306/db?socket=/x",
+                    "mysql://h/db", "mysql://u:p%40x@h:1/d%41"):
+            r = run_cli("config", "serve", "--store", uri)
+            self.assertEqual(r.returncode, 0, (uri, r.stderr))
+
+    def test_gen_and_config_do_not_print_secrets(self):
+        r = run_cli("gen", "--url", "http://user:Secret13@127.0.0.1:1", "--count", "1")
+        self.assertEqual(r.returncode, 1, r.stderr)
+        self.assertNotIn("Secret13", r.stderr + r.stdout)
+        self.assertIn("127.0.0.1:1", r.stderr)
+        r = run_cli("gen", "--url", "http://user:Secret13@127.0.0.1:1", "--count", "1",
+                    "--log-format", "json")
+        self.assertNotIn("Secret13", r.stderr + r.stdout)
+        lines = r.stderr.strip().splitlines()
+        self.assertTrue(lines, r.stderr)
+        for line in lines:
+            json.loads(line)
+        r = run_cli("config", "process", "--broker", "kafka://k:9092/Order",
+                    "--kafka-opt", "sasl.oauthbearer.config=principal=x,secret=Sup3rS3cret",
+                    "--kafka-opt", "sasl.username=bob", "--kafka-opt", "linger.ms=5")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("Sup3rS3cret", r.stdout)
+        self.assertIn("sasl.oauthbearer.config=***", r.stdout)
+        self.assertIn("linger.ms=5", r.stdout)
 
     def test_version_help_and_config(self):
         r = run_cli("version", "--help")

@@ -153,6 +153,103 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2)
         self.assertIn("environment SALESFLOW_PARTITIONS", r.stderr)
 
+    def test_config_that_is_a_directory_is_refused(self):
+        # `--config /etc/salesflow/` (a trailing-slash typo) used to read as an
+        # empty file: API keys off, no broker, exit 0 and no message.
+        for args, cwd in ((["--config", self.tmp.name + "/"], REPO),
+                          (["--config", self.tmp.name], REPO)):
+            for cmd in ("config", "ingest"):
+                extra = ["run"] if cmd == "config" else ["--listen", "127.0.0.1:0"]
+                r = subprocess.run([BIN, cmd, *extra, *args], capture_output=True,
+                                   text=True, cwd=cwd, timeout=30,
+                                   env={k: v for k, v in os.environ.items()
+                                        if not k.startswith("SALESFLOW_")})
+                self.assertEqual(r.returncode, 2, (cmd, args, r.stderr))
+                self.assertIn("is a directory", r.stderr)
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        r = config("run", env={"SALESFLOW_CONFIG": self.tmp.name})
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("config file %s is a directory" % self.tmp.name, r.stderr)
+        # the implicit ./salesflow.env being a directory is no better
+        os.mkdir(self.file)
+        r = config("run", cwd=self.tmp.name)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("config file salesflow.env is a directory", r.stderr)
+
+    def test_bad_api_keys_are_bad_values(self):
+        # An invalid key used to exit 1 at start without saying where it came
+        # from, and `salesflow config` approved it; "," gave zero keys.
+        for bad in ("goodkey,bad Secret1", ",", "a b", "k1,,k\x7f"):
+            for how in ("flag", "env", "file"):
+                if how == "flag":
+                    args, env, where = ["--api-keys", bad], None, "--api-keys"
+                elif how == "env":
+                    args, env = [], {"SALESFLOW_API_KEYS": bad}
+                    where = "environment SALESFLOW_API_KEYS"
+                else:
+                    self.write("SALESFLOW_API_KEYS='%s'\n" % bad)
+                    args, env, where = ["--config", self.file], None, self.file + ":1"
+                for cmd in (["config", "run"], ["ingest", "--listen", "127.0.0.1:0",
+                                                "--data", self.tmp.name + "/d"]):
+                    e = {k: v for k, v in os.environ.items()
+                         if not k.startswith("SALESFLOW_")}
+                    e.update(env or {})
+                    r = subprocess.run([BIN, *cmd, *args], capture_output=True,
+                                       text=True, env=e, cwd=self.tmp.name, timeout=30)
+                    what = (bad, how, cmd, r.stderr)
+                    self.assertEqual(r.returncode, 2, what)
+                    self.assertIn(where, r.stderr, what)
+                    self.assertIn("--api-keys", r.stderr, what)
+                    self.assertEqual(len(r.stderr.strip().splitlines()), 1, what)
+                    self.assertNotIn("Secret1", r.stderr, what)
+        r = config("run", "--api-key", "a b")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--api-key", r.stderr)
+        self.assertNotIn("a b", r.stderr)
+
+    def test_config_file_with_secret_readable_by_others_warns(self):
+        for text, secret in (("SALESFLOW_API_KEYS=k-one,k-two\n", True),
+                             ("SALESFLOW_MYSQL_PASSWORD=pw\n", True),
+                             ("SALESFLOW_STORE=mysql://u:pw@h/db\n", True),
+                             ("SALESFLOW_LISTEN=127.0.0.1:1\n", False)):
+            self.write(text)
+            for mode, warn in ((0o644, secret), (0o640, False), (0o600, False)):
+                os.chmod(self.file, mode)
+                r = config("run", "--config", self.file)
+                what = (text, oct(mode), r.stderr)
+                self.assertEqual(r.returncode, 0, what)
+                if warn:
+                    self.assertIn(self.file, r.stderr, what)
+                    self.assertIn("chmod 0640", r.stderr, what)
+                    self.assertNotIn("k-one", r.stderr, what)
+                else:
+                    self.assertEqual(r.stderr, "", what)
+
+    def test_quotes_comments_and_repeated_keys(self):
+        self.write('SALESFLOW_API_KEYS="k1,k2"  # the POS keys\n'
+                   "SALESFLOW_DATA='/tmp/a b' # data\n")
+        r = config("run", "--config", self.file)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("SALESFLOW_DATA=/tmp/a b\t# from", r.stdout)
+        self.assertIn("SALESFLOW_API_KEYS=***", r.stdout)
+        for text, msg in (("SALESFLOW_DATA='x'y\n", ":1: SALESFLOW_DATA: text after "
+                           "the closing quote"),
+                          ('SALESFLOW_DATA="x"y\n', ":1: SALESFLOW_DATA: text after "
+                           "the closing quote"),
+                          ("SALESFLOW_DATA='x\n", ":1: SALESFLOW_DATA: unterminated"),
+                          ("SALESFLOW_LISTEN=127.0.0.1:1\n# c\nSALESFLOW_LISTEN=127.0.0.1:2\n",
+                           ":3: SALESFLOW_LISTEN is already set on line 1")):
+            self.write(text)
+            r = config("run", "--config", self.file)
+            self.assertEqual(r.returncode, 2, (text, r.stderr))
+            self.assertIn(self.file + msg, r.stderr)
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+        # a repeatable setting may be given on several lines
+        self.write("SALESFLOW_KAFKA_OPT=linger.ms=5\nSALESFLOW_KAFKA_OPT=acks=all\n")
+        r = config("process", "--config", self.file, "--broker", "kafka://k:1/Order")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("SALESFLOW_KAFKA_OPT=acks=all", r.stdout)
+
     def test_file_may_hold_every_commands_keys(self):
         # One .env for a whole deployment: a key of any command is known to
         # all of them. Catches a new flag missing from args.c's list.
@@ -231,6 +328,45 @@ class ConfigTest(unittest.TestCase):
                               headers={"Content-Type": "application/json",
                                        "Authorization": "Bearer file-key-2"})
             self.assertEqual(st, 201)
+        finally:
+            s.cleanup()
+
+    def test_sighup_reloads_api_keys_from_config_file(self):
+        # docs/deploy.md keeps SALESFLOW_API_KEYS in the config file and says
+        # SIGHUP reloads the keys; a revoked key used to stay valid until restart.
+        import signal
+        self.write("SALESFLOW_API_KEYS=key-old,key-keep\n")
+        os.chmod(self.file, 0o640)
+        s = Server(extra=["--config", self.file]).start()
+        try:
+            order = json.dumps({"customer_id": 3, "source": "Dine In",
+                                "quantity": 7}).encode()
+
+            def post(key):
+                return s.request("POST", "/orderitem", body=order, headers={
+                    "Content-Type": "application/json",
+                    "Authorization": "Bearer " + key})[0]
+
+            def hup(count):
+                s.proc.send_signal(signal.SIGHUP)
+                deadline = time.time() + 10
+                while s.stderr().count("SIGHUP: ") < count:
+                    self.assertLess(time.time(), deadline, s.stderr())
+                    time.sleep(0.05)
+
+            self.assertEqual(post("key-old"), 201)
+            self.write("SALESFLOW_API_KEYS=key-keep,key-new\n")
+            hup(2)
+            self.assertEqual(post("key-old"), 401, s.stderr())
+            self.assertEqual(post("key-keep"), 201)
+            self.assertEqual(post("key-new"), 201)
+            self.assertIn("2 API keys in force", s.stderr())
+            # a bad file keeps the old keys, and says why
+            self.write("SALESFLOW_API_KEYS=key-keep,bad key\n")
+            hup(4)
+            self.assertIn("API keys not reloaded", s.stderr())
+            self.assertEqual(post("key-new"), 201)
+            self.assertNotIn("bad key", s.stderr())
         finally:
             s.cleanup()
 

@@ -599,6 +599,8 @@ class MySQLErrorTest(MySQLCase):
                 self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
                 self.assertIn(want, r.stderr)
                 self.assertNotIn("topsecret", r.stdout + r.stderr)
+        # Malformed mysql:// URIs are bad values too, checked when the flag is
+        # read (issue 22 item 3; they used to exit 1 when the store opened).
         cases = [
             ("mysql://sf:topsecret@127.0.0.1:99999/db", "bad port (1..65535)"),
             ("mysql://sf:topsecret@127.0.0.1:3306", "missing database name"),
@@ -610,11 +612,14 @@ class MySQLErrorTest(MySQLCase):
         ]
         for uri, want in cases:
             with self.subTest(uri=uri):
-                line = self.fail_run(uri)
-                self.assertIn(want, line)
-                if uri.startswith("mysql:"):
-                    self.assertIn("(expected mysql://user[:password]@host[:port]/database"
-                                  "[?socket=PATH])", line)
+                r = subprocess.run([BIN, "run", "--store", uri], cwd=REPO,
+                                   capture_output=True, text=True, timeout=60)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertEqual(r.stderr.count("\n"), 1, r.stderr)
+                self.assertIn(want, r.stderr)
+                self.assertIn("(expected mysql://user[:password]@host[:port]/database"
+                              "[?socket=PATH])", r.stderr)
+                self.assertNotIn("topsecret", r.stdout + r.stderr)
 
     def test_wrong_password(self):
         name = new_db(self.db)

@@ -113,6 +113,143 @@ class LogFormatTest(unittest.TestCase):
         self.assertIn("debug, info", r.stderr)
 
 
+class ProcessReadyzTest(unittest.TestCase):
+    def test_process_readyz_does_not_show_the_store_error(self):
+        # `process --listen`'s /readyz used to put the store's whole error in
+        # the body of this open route; serve and run say "store unavailable".
+        import http.client
+        import socket
+        import sqlite3
+        s = Server().start()      # makes the embedded log
+        s.stop()
+        tmp = s.tmp
+        db = os.path.join(tmp, "secret-name.db")
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            port = so.getsockname()[1]
+        log = open(os.path.join(tmp, "stderr"), "w")
+        proc = subprocess.Popen([BIN, "process", "--broker", "file:" + s.data + "/log",
+                                 "--store", "sqlite:" + db, "--data", tmp + "/p",
+                                 "--listen", "127.0.0.1:%d" % port], cwd=REPO,
+                                stdout=log, stderr=log)
+
+        def readyz():
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+            c.request("GET", "/readyz")
+            r = c.getresponse()
+            out = (r.status, r.read().decode())
+            c.close()
+            return out
+
+        try:
+            deadline, body = time.time() + 30, ""
+            while time.time() < deadline and '"store":"ok"' not in body:
+                self.assertIsNone(proc.poll())
+                try:
+                    st, body = readyz()
+                except OSError:
+                    time.sleep(0.1)
+            self.assertIn('"store":"ok"', body)
+            con = sqlite3.connect(db)
+            con.execute("DROP TABLE sales")
+            con.commit()
+            con.close()
+            st, body = readyz()
+            self.assertEqual(st, 503, body)
+            self.assertEqual(json.loads(body)["checks"]["store"], "store unavailable")
+            self.assertNotIn("secret-name", body)
+            self.assertNotIn("sales", body.replace("salesflow", ""))
+            with open(os.path.join(tmp, "stderr")) as f:
+                self.assertIn("GET /readyz", f.read())
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            log.close()
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class ServeDoesNotIngestTest(unittest.TestCase):
+    def test_serve_answers_404_before_checking_the_body(self):
+        # docs/api.md: serve answers the ingest routes 404 "this server does
+        # not ingest orders"; without a Content-Type it used to say 415.
+        import http.client
+        import socket
+        s = Server().start()
+        s.stop()
+        with socket.socket() as so:
+            so.bind(("127.0.0.1", 0))
+            port = so.getsockname()[1]
+        log = open(os.path.join(s.tmp, "serve.stderr"), "w")
+        proc = subprocess.Popen([BIN, "serve", "--store", "sqlite:" + s.db_path,
+                                 "--listen", "127.0.0.1:%d" % port], cwd=REPO,
+                                stdout=log, stderr=log)
+        try:
+            deadline = time.time() + 20
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), 1).close()
+                    break
+                except OSError:
+                    self.assertLess(time.time(), deadline)
+                    time.sleep(0.1)
+            for path in ("/orderitem", "/v1/orders"):
+                for headers in ({}, {"Content-Type": "text/plain"},
+                                {"Content-Type": "application/json"}):
+                    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+                    c.request("POST", path, body=b'{"customer_id":1}', headers=headers)
+                    r = c.getresponse()
+                    body = r.read().decode()
+                    c.close()
+                    self.assertEqual(r.status, 404, (path, headers, body))
+                    self.assertIn("does not ingest orders", body)
+        finally:
+            proc.terminate()
+            proc.wait(20)
+            log.close()
+            s.cleanup()
+
+
+class IngestReadyzKafkaDownTest(unittest.TestCase):
+    def test_ingest_not_ready_while_kafka_is_down(self):
+        # /readyz said ready while every POST got 503 (all brokers down).
+        from kafkahelp import Ingest, MockCluster, have_kafka_tools
+        ok, why = have_kafka_tools()
+        if not ok:
+            self.skipTest(why)
+        mock = MockCluster()
+        ing = None
+        try:
+            ing = Ingest(mock.uri()).start()
+
+            def wait_ready(status, timeout=60):
+                deadline = time.time() + timeout
+                while True:
+                    st, body = ing.get("/readyz")[:2]
+                    if st == status or time.time() > deadline:
+                        return st, body
+                    time.sleep(0.2)
+
+            st, body = wait_ready(200)
+            self.assertEqual(st, 200, body)
+            mock.cmd("down all")
+            # a produce makes the producer notice (as every POST would)
+            order = {"customer_id": 3, "source": "Dine In", "quantity": 1}
+            deadline = time.time() + 60
+            while ing.post_json("/orderitem", order)[0] != 503:
+                self.assertLess(time.time(), deadline, ing.stderr())
+                time.sleep(0.2)
+            st, body = wait_ready(503)
+            self.assertEqual(st, 503, body)
+            self.assertIn("broker unavailable", str(body))
+            mock.cmd("up all")
+            st, body = wait_ready(200)
+            self.assertEqual(st, 200, body)
+        finally:
+            if ing:
+                ing.cleanup()
+            mock.stop()
+
+
 if __name__ == "__main__":
     unittest.main()
 
