@@ -214,22 +214,54 @@ static int length_overflows(const char *p, const char *end)
     return 0;
 }
 
+/* A NUL, a control character other than HTAB, CR and LF, or a LF not
+ * after a CR in buf[0, n): 400 (and *msg), else 0. libmicrohttpd ends a
+ * head at a line that is just a NUL and cuts a value at a NUL; a bare LF
+ * is refused rather than read as a line's end (RFC 9112 2.2 lets a server
+ * do either) so that no head is split in two ways. */
+static unsigned head_bytes(const char *buf, size_t n, const char **msg)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        if (ch >= 0x20 && ch != 0x7f)
+            continue;
+        if (ch == '\n' && (i == 0 || buf[i - 1] != '\r')) {
+            *msg = "Bad Request: a bare LF (not after a CR) in the request head; end "
+                   "every line with CRLF (RFC 9112 2.2)";
+            return 400;
+        }
+        if (ch == 0) {
+            *msg = "Bad Request: a NUL byte in the request head";
+            return 400;
+        }
+        if (ch != '\t' && ch != '\r' && ch != '\n') {
+            *msg = "Bad Request: a control character in the request head";
+            return 400;
+        }
+    }
+    return 0;
+}
+
 int fastpath_parse(char *buf, size_t n, struct fast_req *q)
 {
     static const char *const names[] = {"authorization", "content-type",
                                         "content-length", "host", "origin"};
     char *end = head_end(buf, n < FP_HEAD_MAX ? n : FP_HEAD_MAX);
-    if (!end)
-        return n < FP_HEAD_MAX && !memchr(buf, '\0', n) ? PARSE_MORE : PARSE_OTHER;
     memset(q, 0, sizeof(*q));
+    /* Every byte of the head is checked before anything else, also while
+     * it is incomplete: libmicrohttpd never reads a head that has not
+     * passed here (it is only handed complete, checked heads). */
+    if ((q->status = head_bytes(buf, end ? (size_t)(end + 4 - buf) : n, &q->msg)))
+        return PARSE_BAD;
+    if (!end) {
+        if (n < FP_HEAD_MAX)
+            return PARSE_MORE;
+        q->status = 431;
+        q->msg = "Request Header Fields Too Large: the request line and headers "
+                 "take more than 16 KiB";
+        return PARSE_BAD;
+    }
     q->head_len = (size_t)(end + 4 - buf);
-    /* A NUL or a bare LF: libmicrohttpd's (it takes a lone LF as a line's
-     * end, which RFC 9112 allows). */
-    if (memchr(buf, '\0', q->head_len))
-        return PARSE_OTHER;
-    for (char *p = buf; p < end + 4; p++)
-        if (*p == '\n' && (p == buf || p[-1] != '\r'))
-            return PARSE_OTHER;
     /* The request line first, as libmicrohttpd judges it first; then a CR
      * alone anywhere is refused. */
     char *p = buf, *eol = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
@@ -241,15 +273,29 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
         q->status = (unsigned)rl;
         return PARSE_BAD;
     }
-    if (rl < 0 || length_overflows(eol + 2, end + 2))
-        return PARSE_OTHER;
-    for (char *c = eol + 2; c < end + 4; c++)
+    if (buf[0] == ' ' || buf[0] == '\t') {
+        q->status = 400;
+        q->msg = "Bad Request: the request line starts with a space or tab; send "
+                 "METHOD SP target SP HTTP/1.1";
+        return PARSE_BAD;
+    }
+    if (length_overflows(eol + 2, end + 2)) {
+        q->status = 413;
+        q->msg = "Content Too Large: the Content-Length is past 2^64 - 1";
+        return PARSE_BAD;
+    }
+    for (char *c = buf; c < end + 4; c++)
         if (*c == '\r' && c[1] != '\n') {
             q->status = 400;
             q->msg = MSG_CR;
             return PARSE_BAD;
         }
-    int other = hc.http10 || strncmp(p, "POST ", 5);
+    /* A request line libmicrohttpd is to judge (rl < 0): its head is
+     * checked all the same; a missing Host is left to libmicrohttpd too (it
+     * answers 505 for a version it does not serve). */
+    if (rl < 0)
+        hc.http10 = 1;
+    int other = rl < 0 || hc.http10 || strncmp(p, "POST ", 5);
     if (!other) {
         static const char *const paths[] = {"/orderitem", "/v1/orders"};
         for (size_t i = 0; i < SF_ARRAY_LEN(paths); i++)
