@@ -256,9 +256,14 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
     if (!end) {
         if (n < FP_HEAD_MAX)
             return PARSE_MORE;
-        q->status = 431;
-        q->msg = "Request Header Fields Too Large: the request line and headers "
-                 "take more than 16 KiB";
+        if (!memchr(buf, '\n', FP_HEAD_MAX)) {
+            q->status = 414;
+            q->msg = "URI Too Long: the request line takes more than 16 KiB";
+        } else {
+            q->status = 431;
+            q->msg = "Request Header Fields Too Large: the request line and headers "
+                     "take more than 16 KiB";
+        }
         return PARSE_BAD;
     }
     q->head_len = (size_t)(end + 4 - buf);
