@@ -54,7 +54,8 @@ struct fast_conn {
     unsigned requests;              /* answered */
     int64_t last_ms;                /* last request or answer (monotonic) */
     int64_t partial_ms;             /* an incomplete request since, or 0 */
-    int partial_head;               /* and its head is incomplete too */
+    int partial_head;               /* and it is not to be handed over
+                                     * incomplete (fast_req.hold) */
     int64_t blocked_ms;             /* an answer waiting for room since, or 0 */
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -311,7 +312,7 @@ static void conn_serve(struct fast_conn *c)
         if (pr == PARSE_MORE) {  /* wait for the rest: the next edge */
             if (!c->partial_ms)
                 c->partial_ms = sf_mono_ms();
-            c->partial_head = q.head_len == 0;
+            c->partial_head = q.hold;
             c->readable = 0;
             return;
         }
@@ -497,9 +498,10 @@ static void sweep(struct fp_loop *lp, int64_t now)
         if (c->req || c->out.len)
             continue;
         if (c->partial_ms && c->partial_head) {
-            /* A head is only handed over complete and checked: a slow one
-             * stays here until the header timeout (408, as libmicrohttpd's
-             * connections get from conntrack's reaper). */
+            /* A head (or a chunked body within FP_MAX) is only handed
+             * over complete and checked: a slow one stays here until the
+             * header timeout (408, as libmicrohttpd's connections get from
+             * conntrack's reaper). */
             if (now - c->last_ms >= idle) {
                 conntrack_send_timeout(c->fd);
                 conntrack_count_timeout(fp->ct);

@@ -348,6 +348,31 @@ class ReviewTest(StrictBase):
                                timeout=1)
         self.assertEqual(st, [200], got[:400])
 
+    def test_chunked_framing(self):
+        head = request(b"POST /orderitem", b"Transfer-Encoding: chunked\r\n")
+        n = b"%x" % len(ORDER)
+        for body in (n + b"\r\n" + ORDER + b"\n0\r\n\r\n",        # bare LF after data
+                     n + b"\n" + ORDER + b"\r\n0\r\n\r\n",        # bare-LF chunk line
+                     n + b"\r\n" + ORDER + b"\r\n0\n\r\n",
+                     n + b"\r\n" + ORDER + b"\r\n0\r\n\n",
+                     n + b";\r\n" + ORDER + b"\r\n0\r\n\r\n",      # invalid extensions
+                     n + b";a=\r\n" + ORDER + b"\r\n0\r\n\r\n",
+                     n + b";a b\r\n" + ORDER + b"\r\n0\r\n\r\n",
+                     n + b';a="x\r\n' + ORDER + b"\r\n0\r\n\r\n",
+                     n + b"x\r\n" + ORDER + b"\r\n0\r\n\r\n",
+                     n + b" ;a=b\r\n" + ORDER + b"\r\n0\r\n\r\n",
+                     b"\r\n" + ORDER + b"\r\n0\r\n\r\n",
+                     n + b"\r\n" + ORDER + b"XX\r\n0\r\n\r\n",         # data longer
+                     n + b"\r\n" + ORDER + b"\r\n0\r\nNo colon\r\n\r\n"):  # trailer
+            with self.subTest(body=body[:20] + b"..." + body[-16:]):
+                self.refused(head + body + SMUGGLED, 400, "fast", ["chunked"])
+        for body in (n + b";a=b\r\n" + ORDER + b"\r\n0\r\n\r\n",
+                     n + b';a = "x \\" y";b\r\n' + ORDER + b"\r\n0;z\r\n\r\n",
+                     n + b"\r\n" + ORDER + b"\r\n0\r\nX-T: 1\r\n\r\n"):
+            with self.subTest(body=body[:24]):
+                st, got, stored = self.once(head + body, timeout=1)
+                self.assertEqual((st, stored), ([201], 1), got[:400])
+
 
 class CsrfHostTest(StrictBase):
     def post(self, path, route, fields, body=ORDER, host=b"localhost"):

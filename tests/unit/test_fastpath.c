@@ -186,6 +186,16 @@ static void refuses_what_libmicrohttpd_misreads(void **state)
         R("GET /api/sales HTTP/1.1\nHost: x"),
         R("GET /api/sales HTTP/9.9\r\nHost: x\r\nX: a\rb\r\n\r\n"),
         R(" GET /api/sales HTTP/1.1\r\nHost: x\r\n\r\n"),
+        R("POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "2\r\nab\n0\r\n\r\n"),
+        R("POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "2\nab\r\n0\r\n\r\n"),
+        R("POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "2;\r\nab\r\n0\r\n\r\n"),
+        R("POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "2;a=b c\r\nab\r\n0\r\n\r\n"),
+        R("POST /orderitem HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+          "ffffffffffffffffff\r\n"),
     };
 #undef R
     struct fast_req q;
