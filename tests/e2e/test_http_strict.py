@@ -348,6 +348,12 @@ class ReviewTest(StrictBase):
                                timeout=1)
         self.assertEqual(st, [200], got[:400])
 
+    def test_whitespace_line_after_a_fast_path_request(self):
+        good = request(b"POST /orderitem", b"Content-Length: %d\r\n" % len(ORDER), ORDER)
+        st, got, stored = self.once(good + b" \t\r\n" + request(b"GET /api/sales", b"") +
+                                    SMUGGLED)
+        self.assertEqual((st, stored), ([201, 400], 1), got[:600])
+
     def test_chunked_framing(self):
         head = request(b"POST /orderitem", b"Transfer-Encoding: chunked\r\n")
         n = b"%x" % len(ORDER)
