@@ -5,7 +5,9 @@
  * serves it or libmicrohttpd gets the connection.
  *
  * Checks, besides ASan/UBSan: a refused request (PARSE_BAD) has status
- * 400 or 501 and a message; a served request ends its head with an empty
+ * 400, 413, 414, 431 or 501 and a message; a request handed to
+ * libmicrohttpd (PARSE_OTHER) has a complete head free of NUL, control
+ * characters (but HTAB), bare LF and field lines starting with ':'; a served request ends its head with an empty
  * line inside the input; its total (head + Content-Length) fits the input
  * and FP_MAX; its route is one of the two; every value it keeps lies in the
  * head, is NUL-ended there and holds no control character; Content-Length
@@ -13,6 +15,7 @@
  */
 #include "ingest/fastpath.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,10 +32,26 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct fast_req q;
     memcpy(buf, data, n);
     int rc = fastpath_parse(buf, n, &q);
-    if (rc == PARSE_MORE || rc == PARSE_OTHER)
+    if (rc == PARSE_MORE)
         return 0;
+    if (rc == PARSE_OTHER) {    /* libmicrohttpd reads only a checked head */
+        const char *end = memmem(data, n, "\r\n\r\n", 4);
+        if (!end)
+            abort();
+        for (const char *p = (const char *)data; p < end + 4; p++) {
+            unsigned char ch = (unsigned char)*p;
+            if ((ch < 0x20 && ch != '\t' && ch != '\r' && ch != '\n') || ch == 0x7f)
+                abort();
+            if (ch == '\n' && (p == (const char *)data || p[-1] != '\r'))
+                abort();
+            if (ch == '\n' && p + 1 < end + 2 && p[1] == ':')
+                abort();
+        }
+        return 0;
+    }
     if (rc == PARSE_BAD) {      /* refused: with a status and a reason */
-        if ((q.status != 400 && q.status != 501) || !q.msg || !*q.msg)
+        if ((q.status != 400 && q.status != 413 && q.status != 414 && q.status != 431 &&
+             q.status != 501) || !q.msg || !*q.msg)
             abort();
         return 0;
     }

@@ -19,13 +19,18 @@
  *
  * Differential (issue 23: the same framing answers on both paths): the
  * same bytes also go to the fast path's parser (fastpath_parse, which
- * reads the first request of every connection in salesflow). When it
- * refuses the head (400/501), libmicrohttpd — as on a connection handed to
- * it, where it parses every later request — must answer the first request
- * with the same status; when the fast path would serve the request itself,
- * libmicrohttpd must not refuse its head (400, 501, 505). The documented
- * exceptions (docs/api.md, Framing; mhd_blind): what libmicrohttpd 0.9.75
- * takes without leaving a trace in the fields it hands over.
+ * reads every request head before libmicrohttpd may: libmicrohttpd only
+ * ever parses the first request of a connection, handed over by the fast
+ * path). When it hands the request over (PARSE_OTHER), libmicrohttpd
+ * answers exactly one response and closes (Connection: close: nothing
+ * after the input's first request is answered). When it refuses the head
+ * (400/501), libmicrohttpd answers the same status, except for what the
+ * fast path refuses and libmicrohttpd 0.9.75 would have read in its own way
+ * (mhd_blind; docs/api.md, Framing): a NUL, a control character or a bare
+ * LF in the head, a field line with an empty name, an obs-fold it glues
+ * without a trace, a malformed chunked body; 413/414/431 are the fast
+ * path's own; and a request line libmicrohttpd would refuse first. When the fast path would serve the request itself,
+ * libmicrohttpd must not refuse its head (400, 501, 505).
  */
 #include "http_driver.h"
 #include "ingest/fastpath.h"
@@ -51,7 +56,11 @@ static int mhd_blind(const uint8_t *d, size_t n)
 {
     const uint8_t *end = memmem(d, n, "\r\n\r\n", 4);
     if (!end)
-        return 0;
+        return 1;               /* no CRLF CRLF: a bare LF ends it, or too long */
+    for (const uint8_t *p = d; p < end + 4; p++)
+        if ((*p < 0x20 && *p != '\t' && *p != '\r' && *p != '\n') || *p == 0x7f ||
+            (*p == '\n' && (p == d || p[-1] != '\r')))
+            return 1;
     const uint8_t *prev = NULL, *line = d;
     for (int no = 0; line < end + 2; no++) {
         const uint8_t *eol = memmem(line, (size_t)(end + 2 - line), "\r\n", 2);
@@ -69,6 +78,26 @@ static int mhd_blind(const uint8_t *d, size_t n)
     return 0;
 }
 
+/* The request line is not "token SP target SP HTTP/1.0|1.1": the fast
+ * path checks the rest of the head all the same and may refuse it for
+ * something there (its answer is the one a client gets), where
+ * libmicrohttpd would refuse the request line first (400, 505). */
+static int odd_request_line(const uint8_t *d, size_t n)
+{
+    const uint8_t *eol = memmem(d, n, "\r\n", 2);
+    if (!eol)
+        return 1;
+    size_t len = (size_t)(eol - d), m = 0;
+    while (m < len && d[m] > 0x20 && d[m] < 0x7f && !strchr("\"(),/:;<=>?@[\\]{}", d[m]))
+        m++;
+    if (m == 0 || m >= len || d[m] != ' ' || len < m + 11)
+        return 1;
+    const uint8_t *ver = eol - 8;
+    if (ver[-1] != ' ' || memcmp(ver, "HTTP/1.", 7) || (ver[7] != '0' && ver[7] != '1'))
+        return 1;
+    return ver - 1 == d + m || memchr(d + m + 1, ' ', (size_t)(ver - 1 - (d + m + 1))) != NULL;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct fast_req q;
@@ -79,7 +108,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *body, *ctype;
     size_t blen;
     int status = n ? fuzz_parse_response(resp, n, &body, &blen, &ctype) : 0;
-    if (fast == PARSE_BAD && status != (int)q.status && !mhd_blind(data, size)) {
+    if (fast == PARSE_BAD && status != (int)q.status && q.status != 413 &&
+        q.status != 414 && q.status != 431 && !strstr(q.msg, "chunked body") &&
+        !mhd_blind(data, size) && !odd_request_line(data, size)) {
         fprintf(stderr, "differential: the fast path answers %u (%s), libmicrohttpd "
                 "%d: %.300s\n", q.status, q.msg, status, resp);
         abort();
@@ -93,6 +124,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if (status < 100 || status > 599)
         abort(); /* not an HTTP response */
+    if (fast == PARSE_OTHER && status >= 200 && body && body + blen < resp + n) {
+        fprintf(stderr, "differential: libmicrohttpd answered more than one request "
+                "on a connection: %.600s\n", resp);
+        abort();
+    }
     if (body && ctype && !strncmp(ctype, "application/json", 16) &&
         !(size >= 4 && !memcmp(data, "HEAD", 4))) {
         json_error_t jerr;

@@ -14,6 +14,8 @@
  */
 #include "ingest/fastpath.h"
 
+#include <ctype.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -214,22 +216,179 @@ static int length_overflows(const char *p, const char *end)
     return 0;
 }
 
+/* A NUL, a control character other than HTAB, CR and LF, or a LF not
+ * after a CR in buf[0, n): 400 (and *msg), else 0. libmicrohttpd ends a
+ * head at a line that is just a NUL and cuts a value at a NUL; a bare LF
+ * is refused rather than read as a line's end (RFC 9112 2.2 lets a server
+ * do either) so that no head is split in two ways. */
+static unsigned head_bytes(const char *buf, size_t n, const char **msg)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)buf[i];
+        if (ch >= 0x20 && ch != 0x7f)
+            continue;
+        if (ch == '\n' && (i == 0 || buf[i - 1] != '\r')) {
+            *msg = "Bad Request: a bare LF (not after a CR) in the request head; end "
+                   "every line with CRLF (RFC 9112 2.2)";
+            return 400;
+        }
+        if (ch == 0) {
+            *msg = "Bad Request: a NUL byte in the request head";
+            return 400;
+        }
+        if (ch != '\t' && ch != '\r' && ch != '\n') {
+            *msg = "Bad Request: a control character in the request head";
+            return 400;
+        }
+    }
+    return 0;
+}
+
+/* BWS (RFC 9110 5.6.3). */
+static const char *bws(const char *p, const char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
+    return p;
+}
+
+static const char *token(const char *p, const char *end)
+{
+    while (p < end && is_tchar((unsigned char)*p))
+        p++;
+    return p;
+}
+
+/* A chunked body at [p, end) (RFC 9112 7.1): 1 when it is complete and
+ * well-formed, 0 when what there is of it is well-formed, -1 (and *msg)
+ * when it is not: a chunk line without CRLF, a size that is not hex, a
+ * chunk extension that is not ;name[=token|quoted-string], chunk data not
+ * followed by CRLF, a trailer line that is not a field line. libmicrohttpd
+ * 0.9.75 takes a bare LF in these places and skips extensions unread: so
+ * it is only ever handed a chunked body checked here. */
+static int chunked_check(const char *p, const char *end, const char **msg)
+{
+    static const char *const bad = "Bad Request: a malformed chunked body (RFC 9112 7.1): "
+                                   "send each chunk as HEX-SIZE CRLF data CRLF, then 0 CRLF "
+                                   "CRLF";
+    *msg = bad;
+    for (;;) {
+        const char *s = p, *q = p;
+        uint64_t size = 0;
+        while (q < end && isxdigit((unsigned char)*q)) {
+            if (size >> 60)
+                return -1;      /* past 2^64 */
+            size = size * 16 + (uint64_t)(isdigit((unsigned char)*q)
+                                              ? *q - '0'
+                                              : (tolower((unsigned char)*q) - 'a' + 10));
+            q++;
+        }
+        if (q == end)
+            return 0;
+        if (q == s || *q == ' ' || *q == '\t')
+            return -1;          /* libmicrohttpd refuses BWS after the size */
+        /* chunk-ext = *( BWS ";" BWS name [ BWS "=" BWS ( token / quoted ) ] ) */
+        for (;;) {
+            const char *e = bws(q, end);
+            if (e == end)
+                return 0;
+            if (*e != ';')
+                break;
+            e = bws(e + 1, end);
+            const char *t = token(e, end);
+            if (t == end)
+                return 0;
+            if (t == e)
+                return -1;
+            q = t;
+            e = bws(t, end);
+            if (e == end)
+                return 0;
+            if (*e != '=')
+                continue;
+            e = bws(e + 1, end);
+            if (e == end)
+                return 0;
+            if (*e == '"') {
+                for (e++; e < end && *e != '"'; e++) {
+                    if (*e == '\\' && ++e == end)
+                        return 0;
+                    if ((unsigned char)*e < 0x20 && *e != '\t')
+                        return -1;
+                    if (*e == 0x7f)
+                        return -1;
+                }
+                if (e == end)
+                    return 0;
+                q = e + 1;
+            } else {
+                t = token(e, end);
+                if (t == end)
+                    return 0;
+                if (t == e)
+                    return -1;
+                q = t;
+            }
+        }
+        q = bws(q, end);
+        if (end - q < 2)
+            return q < end && *q != '\r' ? -1 : 0;
+        if (q[0] != '\r' || q[1] != '\n')
+            return -1;
+        p = q + 2;
+        if (size == 0)
+            break;
+        if (size > (uint64_t)(end - p) || (uint64_t)(end - p) - size < 2)
+            return 0;
+        p += size;
+        if (p[0] != '\r' || p[1] != '\n')
+            return -1;
+        p += 2;
+    }
+    /* The trailer section: field lines, then an empty line. */
+    for (;;) {
+        const char *eol = memmem(p, (size_t)(end - p), "\r\n", 2);
+        const char *stop = eol ? eol : end;
+        for (const char *c = p; c < stop; c++)
+            if (((unsigned char)*c < 0x20 && *c != '\t') || *c == 0x7f)
+                return c + 1 == end && *c == '\r' ? 0 : -1;
+        if (!eol)
+            return 0;
+        if (eol == p)
+            return 1;
+        const char *t = token(p, eol);
+        if (t == p || t == eol || *t != ':')
+            return -1;
+        p = eol + 2;
+    }
+}
+
 int fastpath_parse(char *buf, size_t n, struct fast_req *q)
 {
     static const char *const names[] = {"authorization", "content-type",
                                         "content-length", "host", "origin"};
     char *end = head_end(buf, n < FP_HEAD_MAX ? n : FP_HEAD_MAX);
-    if (!end)
-        return n < FP_HEAD_MAX && !memchr(buf, '\0', n) ? PARSE_MORE : PARSE_OTHER;
     memset(q, 0, sizeof(*q));
+    /* Every byte of the head is checked before anything else, also while
+     * it is incomplete: libmicrohttpd never reads a head that has not
+     * passed here (it is only handed complete, checked heads). */
+    if ((q->status = head_bytes(buf, end ? (size_t)(end + 4 - buf) : n, &q->msg)))
+        return PARSE_BAD;
+    if (!end) {
+        q->hold = 1;
+        if (n < FP_HEAD_MAX)
+            return PARSE_MORE;
+        if (!memchr(buf, '\n', FP_HEAD_MAX)) {
+            q->status = 414;
+            q->msg = "URI Too Long: the request line takes more than 16 KiB";
+        } else {
+            q->status = 431;
+            q->msg = "Request Header Fields Too Large: the request line and headers "
+                     "take more than 16 KiB";
+        }
+        return PARSE_BAD;
+    }
     q->head_len = (size_t)(end + 4 - buf);
-    /* A NUL or a bare LF: libmicrohttpd's (it takes a lone LF as a line's
-     * end, which RFC 9112 allows). */
-    if (memchr(buf, '\0', q->head_len))
-        return PARSE_OTHER;
-    for (char *p = buf; p < end + 4; p++)
-        if (*p == '\n' && (p == buf || p[-1] != '\r'))
-            return PARSE_OTHER;
     /* The request line first, as libmicrohttpd judges it first; then a CR
      * alone anywhere is refused. */
     char *p = buf, *eol = memmem(p, (size_t)(end + 2 - p), "\r\n", 2);
@@ -241,15 +400,29 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
         q->status = (unsigned)rl;
         return PARSE_BAD;
     }
-    if (rl < 0 || length_overflows(eol + 2, end + 2))
-        return PARSE_OTHER;
-    for (char *c = eol + 2; c < end + 4; c++)
+    if (buf[0] == ' ' || buf[0] == '\t') {
+        q->status = 400;
+        q->msg = "Bad Request: the request line starts with a space or tab; send "
+                 "METHOD SP target SP HTTP/1.1";
+        return PARSE_BAD;
+    }
+    if (length_overflows(eol + 2, end + 2)) {
+        q->status = 413;
+        q->msg = "Content Too Large: the Content-Length is past 2^64 - 1";
+        return PARSE_BAD;
+    }
+    for (char *c = buf; c < end + 4; c++)
         if (*c == '\r' && c[1] != '\n') {
             q->status = 400;
             q->msg = MSG_CR;
             return PARSE_BAD;
         }
-    int other = hc.http10 || strncmp(p, "POST ", 5);
+    /* A request line libmicrohttpd is to judge (rl < 0): its head is
+     * checked all the same; a missing Host is left to libmicrohttpd too (it
+     * answers 505 for a version it does not serve). */
+    if (rl < 0)
+        hc.http10 = 1;
+    int other = rl < 0 || hc.http10 || strncmp(p, "POST ", 5);
     if (!other) {
         static const char *const paths[] = {"/orderitem", "/v1/orders"};
         for (size_t i = 0; i < SF_ARRAY_LEN(paths); i++)
@@ -304,6 +477,19 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
     }
     if ((q->status = head_verdict(&hc, &q->msg)))
         return PARSE_BAD;
+    if (hc.encodings) {         /* a lone "chunked": check the body */
+        int ck = chunked_check(buf + q->head_len, buf + n, &q->msg);
+        if (ck < 0) {
+            q->status = 400;
+            return PARSE_BAD;
+        }
+        q->msg = NULL;
+        if (ck == 0 && n < FP_MAX) {
+            q->hold = 1;
+            return PARSE_MORE;
+        }
+        return PARSE_OTHER;
+    }
     const char *cl = q->val[2];
     if (other || !cl || strlen(cl) > 9)
         return PARSE_OTHER;

@@ -55,6 +55,8 @@ struct fast_conn {
     unsigned requests;              /* answered */
     int64_t last_ms;                /* last request or answer (monotonic) */
     int64_t partial_ms;             /* an incomplete request since, or 0 */
+    int partial_head;               /* and it is not to be handed over
+                                     * incomplete (fast_req.hold) */
     int64_t blocked_ms;             /* an answer waiting for room since, or 0 */
     struct sockaddr_storage addr;
     socklen_t addrlen;
@@ -316,6 +318,7 @@ static void conn_serve(struct fast_conn *c)
         if (pr == PARSE_MORE) {  /* wait for the rest: the next edge */
             if (!c->partial_ms)
                 c->partial_ms = sf_mono_ms();
+            c->partial_head = q.hold;
             c->readable = 0;
             return;
         }
@@ -478,8 +481,9 @@ static void drain_done(struct fp_loop *lp)
 
 /* Idle connections past the limit are closed, and so are those whose
  * client has not taken an answer for as long (it stopped reading);
- * incomplete requests older than FP_PARTIAL_MS go to libmicrohttpd, which
- * times out slow clients. */
+ * requests with a complete head and an incomplete body older than
+ * FP_PARTIAL_MS go to libmicrohttpd, which times out slow bodies; an
+ * incomplete head gets a 408 at the header timeout. */
 static void sweep(struct fp_loop *lp, int64_t now)
 {
     struct fastpath *fp = lp->fp;
@@ -499,7 +503,17 @@ static void sweep(struct fp_loop *lp, int64_t now)
         }
         if (c->req || c->out.len)
             continue;
-        if (c->partial_ms && now - c->partial_ms >= FP_PARTIAL_MS) {
+        if (c->partial_ms && c->partial_head) {
+            /* A head (or a chunked body within FP_MAX) is only handed
+             * over complete and checked: a slow one stays here until the
+             * header timeout (408, as libmicrohttpd's connections get from
+             * conntrack's reaper). */
+            if (now - c->last_ms >= idle) {
+                conntrack_send_timeout(c->fd);
+                conntrack_count_timeout(fp->ct);
+                conn_linger(c);
+            }
+        } else if (c->partial_ms && now - c->partial_ms >= FP_PARTIAL_MS) {
             conn_handoff(c);
         } else if (!c->partial_ms && now - c->last_ms >= idle) {
             /* Like conntrack's reaper: a connection that never sent a

@@ -72,17 +72,22 @@ struct fast_req {
     char *val[5];
     unsigned status;            /* PARSE_BAD: the answer (400, 501) */
     const char *msg;            /* and its message */
+    int hold;                   /* PARSE_MORE: never hand it over incomplete
+                                 * (its head, or its chunked body, is not
+                                 * checked to the end yet) */
 };
 
 /* The request at buf[0..n): one the fast path serves (PARSE_OK, q filled),
  * one it cannot judge yet (PARSE_MORE), one for libmicrohttpd
  * (PARSE_OTHER), or one whose head breaks the framing rules (PARSE_BAD:
  * q->status and q->msg; answered, then the connection closed). The head
- * of every request is checked, whatever its route; a head with a NUL or
- * a bare LF is left to libmicrohttpd, and so is a request line that is not
- * "METHOD SP target SP HTTP/1.0|1.1" without control characters (it
- * answers 400 or 505, see docs/api.md). The values in q are cut out of buf
- * in place (NUL-ended). */
+ * of every request is checked, whatever its route, before libmicrohttpd
+ * may see it: a NUL, a control character or a bare LF anywhere in it is
+ * 400, and so is a chunked body (as far as it fits in FP_MAX) that breaks
+ * RFC 9112 7.1. A request line that is not "METHOD SP target SP
+ * HTTP/1.0|1.1" is left to libmicrohttpd (it answers 400 or 505, see
+ * docs/api.md) once the rest of its head passed. The values in q are cut
+ * out of buf in place (NUL-ended). */
 int fastpath_parse(char *buf, size_t n, struct fast_req *q);
 
 /* Serve on listen_fd (listening, non-blocking) with `threads` loops. */

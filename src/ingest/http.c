@@ -90,6 +90,15 @@ static const struct route routes[] = {
     {"GET", "/echarts.min.js", web_get, 0},
 };
 
+enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
+                           struct MHD_Response *resp)
+{
+    if (MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff") != MHD_YES ||
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
+        return MHD_NO;
+    return MHD_queue_response(conn, status, resp);
+}
+
 /* Queue a response on r's connection, with one extra header if hname. */
 static enum MHD_Result reply_hdr(struct http_req *r, unsigned status, const char *ctype,
                                  const char *body, size_t len, const char *hname,
@@ -104,10 +113,9 @@ static enum MHD_Result reply_hdr(struct http_req *r, unsigned status, const char
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    if (hname)
-        MHD_add_response_header(resp, hname, hval);
-    enum MHD_Result rc = MHD_queue_response(r->conn, status, resp);
+    if (hname && strcasecmp(hname, MHD_HTTP_HEADER_CONNECTION) != 0)
+        MHD_add_response_header(resp, hname, hval);     /* http_queue closes */
+    enum MHD_Result rc = http_queue(r->conn, status, resp);
     MHD_destroy_response(resp);
     return rc;
 }
@@ -176,13 +184,16 @@ enum MHD_Result http_resumed(struct http_req *r)
     return http_reply_json(r, r->status, r->reply.data ? r->reply.data : "{}");
 }
 
-/* ct is `type` with optional parameters ("; charset=utf-8"), any case. */
+/* ct is `type` with optional parameters ("; charset=utf-8", OWS before
+ * the ';' allowed as RFC 9110 8.3.1 does), any case. */
 static int is_type(const char *ct, const char *type)
 {
     size_t n = strlen(type);
     if (strncasecmp(ct, type, n) != 0)
         return 0;
-    return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
+    while (ct[n] == ' ' || ct[n] == '\t')
+        n++;
+    return ct[n] == '\0' || ct[n] == ';';
 }
 
 static int is_json_type(const char *ct)
@@ -388,6 +399,25 @@ enum MHD_Result http_route(struct http_req *r, const char *url, const char *meth
     return MHD_YES;
 }
 
+/* The field `name`'s value without trailing whitespace (RFC 9110 5.5: OWS
+ * around a value is not part of it; libmicrohttpd 0.9.75 strips it only
+ * before the value, the fast path on both sides), copied to buf
+ * (FP_VALUE_MAX + 1 bytes) when there is some; longer values as they are. */
+static const char *trimmed(struct MHD_Connection *conn, const char *name, char *buf)
+{
+    const char *v = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, name);
+    if (!v)
+        return NULL;
+    size_t n = strlen(v);
+    if (!n || (v[n - 1] != ' ' && v[n - 1] != '\t') || n > FP_VALUE_MAX)
+        return v;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+    memcpy(buf, v, n);
+    buf[n] = '\0';
+    return buf;
+}
+
 static enum MHD_Result on_headers(struct http_req *r, const char *url,
                                   const char *method, const char *version)
 {
@@ -418,17 +448,14 @@ static enum MHD_Result on_headers(struct http_req *r, const char *url,
         w.status = head_verdict(&w.hc, &w.msg);
     if (w.status)
         return error_hdr(r, w.status, w.msg, MHD_HTTP_HEADER_CONNECTION, "close");
+    char tb[4][FP_VALUE_MAX + 1];
     struct http_head h = {
-        .authorization = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_AUTHORIZATION),
-        .content_type = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                                    MHD_HTTP_HEADER_CONTENT_TYPE),
+        .authorization = trimmed(r->conn, MHD_HTTP_HEADER_AUTHORIZATION, tb[0]),
+        .content_type = trimmed(r->conn, MHD_HTTP_HEADER_CONTENT_TYPE, tb[1]),
         .content_length = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
                                                       MHD_HTTP_HEADER_CONTENT_LENGTH),
-        .host = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                            MHD_HTTP_HEADER_HOST),
-        .origin = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND,
-                                              MHD_HTTP_HEADER_ORIGIN),
+        .host = trimmed(r->conn, MHD_HTTP_HEADER_HOST, tb[2]),
+        .origin = trimmed(r->conn, MHD_HTTP_HEADER_ORIGIN, tb[3]),
     };
     return http_route(r, url, method, &h);
 }

@@ -109,6 +109,14 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
 void http_quiesce(struct http_server *s);
 void http_stop(struct http_server *s);
 
+/* Queue resp on a libmicrohttpd connection, as every answer libmicrohttpd
+ * sends is queued: with X-Content-Type-Options: nosniff and Connection:
+ * close. libmicrohttpd never parses a second request on a connection: only
+ * first requests, whose head the fast path has checked (docs/api.md,
+ * "Framing"). */
+enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
+                           struct MHD_Response *resp);
+
 /* Queue r's response with a copy of body (503s get Retry-After: 1, 429s
  * Retry-After: 10; every answer X-Content-Type-Options: nosniff). */
 enum MHD_Result http_reply(struct http_req *r, unsigned status,

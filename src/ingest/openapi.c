@@ -386,10 +386,9 @@ enum MHD_Result ingest_docs(struct http_req *r)
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(resp, "Content-Security-Policy", csp);
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    enum MHD_Result res = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    enum MHD_Result res = http_queue(r->conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return res;
 }

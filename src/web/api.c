@@ -232,8 +232,7 @@ static enum MHD_Result reply_buf(struct http_req *r, struct sf_buf *b)
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    enum MHD_Result rc = http_queue(r->conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return rc;
 }

@@ -338,8 +338,7 @@ enum MHD_Result web_api_stream(struct http_req *r)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
-    enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+    enum MHD_Result rc = http_queue(r->conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);   /* frees c now if it was not queued */
     return rc;
 }

@@ -100,7 +100,6 @@ enum MHD_Result web_get(struct http_req *r)
             return MHD_NO;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-        MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
         if (i == 0) {
             /* Everything the page uses comes from this server; no other
              * site may frame it. */
@@ -110,7 +109,7 @@ enum MHD_Result web_get(struct http_req *r)
                                     "frame-ancestors 'none'; base-uri 'none'");
             MHD_add_response_header(resp, "X-Frame-Options", "DENY");  /* older browsers */
         }
-        enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_OK, resp);
+        enum MHD_Result rc = http_queue(r->conn, MHD_HTTP_OK, resp);
         MHD_destroy_response(resp);
         return rc;
     }

@@ -26,6 +26,9 @@ class SSEClient(threading.Thread):
         super().__init__(daemon=True)
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
         self.conn.request("GET", "/api/stream")
+        # The answer says Connection: close (every libmicrohttpd answer
+        # does): http.client then hands the socket to the response.
+        self.sock = self.conn.sock
         self.resp = self.conn.getresponse()
         self.status = self.resp.status
         self.headers = dict(self.resp.getheaders())
@@ -77,7 +80,7 @@ class SSEClient(threading.Thread):
 
     def close(self):
         try:
-            self.conn.sock.shutdown(socket.SHUT_RDWR)
+            self.sock.shutdown(socket.SHUT_RDWR)
         except OSError:
             pass
         self.conn.close()
