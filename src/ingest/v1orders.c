@@ -453,6 +453,21 @@ static enum MHD_Result batch_refused(struct http_req *r)
     return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
 }
 
+/* batch_new() with the raw[] and raw_len[] arrays of its n rows: 0, or -1
+ * with nothing to free (a batch already made is r's, freed with it). */
+static int batch_with_raw(struct http_req *r, size_t n, struct batch **b,
+                          const char ***raw, size_t **raw_len)
+{
+    *b = batch_new(r, INGEST_V1, n);
+    *raw = calloc(n, sizeof(**raw));
+    *raw_len = calloc(n, sizeof(**raw_len));
+    if (*b && *raw && *raw_len)
+        return 0;
+    free(*raw);
+    free(*raw_len);
+    return -1;
+}
+
 /* A request-level 422/413 with one detail entry. */
 static enum MHD_Result request_error(struct http_req *r, unsigned status,
                                      const char *type, const char *msg)
@@ -501,14 +516,11 @@ static enum MHD_Result v1_ndjson(struct http_req *r, size_t max)
     }
     if (n == 0)
         return no_rows(r);
-    struct batch *b = batch_new(r, INGEST_V1, n);
-    const char **raw = calloc(n, sizeof(*raw));
-    size_t *raw_len = calloc(n, sizeof(*raw_len));
-    if (!b || !raw || !raw_len) {
-        free(raw);
-        free(raw_len);
+    struct batch *b;
+    const char **raw;
+    size_t *raw_len;
+    if (batch_with_raw(r, n, &b, &raw, &raw_len))
         return batch_refused(r);
-    }
     int64_t now = sf_now_ms();
     size_t i = 0;
     for (const char *s = p; s < end && i < n;) {
@@ -685,15 +697,11 @@ static int v1_json_stream(struct http_req *r, size_t max)
             break;
         return -1;
     }
-    struct batch *b = batch_new(r, INGEST_V1, n);
-    const char **raw = calloc(n, sizeof(*raw));
-    size_t *raw_len = calloc(n, sizeof(*raw_len));
-    if (!b || !raw || !raw_len) {
-        free(raw);
-        free(raw_len);
-        return b ? http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory")
-                 : batch_refused(r);
-    }
+    struct batch *b;
+    const char **raw;
+    size_t *raw_len;
+    if (batch_with_raw(r, n, &b, &raw, &raw_len))
+        return batch_refused(r);
     int64_t now = sf_now_ms();
     const char *q = first;
     for (size_t i = 0; i < n; i++) {
@@ -771,12 +779,10 @@ static enum MHD_Result v1_orders(struct http_req *r)
         json_decref(root);
         return no_rows(r);
     }
-    struct batch *b = batch_new(r, INGEST_V1, n);
-    const char **raw = calloc(n, sizeof(*raw));
-    size_t *raw_len = calloc(n, sizeof(*raw_len));
-    if (!b || !raw || !raw_len) {
-        free(raw);
-        free(raw_len);
+    struct batch *b;
+    const char **raw;
+    size_t *raw_len;
+    if (batch_with_raw(r, n, &b, &raw, &raw_len)) {
         json_decref(root);
         return batch_refused(r);
     }

@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 BIN = os.path.abspath(os.environ.get("SALESFLOW_BIN", "build/salesflow"))
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
@@ -366,3 +367,48 @@ def check_acked_stored(tc, server, acked, timeout=60):
                          " quantity FROM sales ORDER BY 1, 2")
     tc.assertEqual(sales, agg, "sales is not the sum over orders")
     return len(ids)
+
+
+def wait_until(pred, timeout, what):
+    """pred()'s first true value, polled every 50 ms for `timeout` s."""
+    deadline = time.time() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.time() > deadline:
+            raise AssertionError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
+def split_replies(data):
+    """Split a byte stream into (status, headers dict, body) replies."""
+    out = []
+    while data:
+        head, sep, rest = data.partition(b"\r\n\r\n")
+        if not sep:
+            break
+        lines = head.split(b"\r\n")
+        status = int(lines[0].split()[1])
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(b":")
+            headers[k.strip().lower().decode()] = v.strip().decode()
+        n = int(headers.get("content-length", 0))
+        out.append((status, headers, rest[:n]))
+        data = rest[n:]
+    return out
+
+
+class StreamCase(unittest.TestCase):
+    """A server per test and the raw sockets it opened (self.socks),
+    closed afterwards."""
+
+    def setUp(self):
+        self.s = Server().start()
+        self.socks = []
+
+    def tearDown(self):
+        for s in self.socks:
+            s.close()
+        self.s.cleanup()

@@ -14,7 +14,8 @@ import threading
 import time
 import unittest
 
-from harness import BIN, REPO, Server, free_port, post_many, random_orders
+from harness import (BIN, REPO, Server, StreamCase, free_port, post_many, random_orders,
+                     wait_until)
 
 STREAMS_MAX = 256
 
@@ -110,26 +111,7 @@ def pipeline(server):
     return json.loads(body)
 
 
-def wait_until(pred, timeout, what):
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.05)
-
-
-class StreamTest(unittest.TestCase):
-    def setUp(self):
-        self.s = Server().start()
-        self.socks = []
-
-    def tearDown(self):
-        for s in self.socks:
-            s.close()
-        self.s.cleanup()
+class StreamTest(StreamCase):
 
     def test_notices_across_1000_commits_are_coalesced(self):
         c = SSEClient(self.s.port)

@@ -10,7 +10,7 @@ import socket
 import time
 import unittest
 
-from harness import Server, send_raw
+from harness import Server, send_raw, split_replies as replies
 
 ORDER = b'{"customer_id": 3, "source": "Dine In", "quantity": 7}'
 
@@ -19,25 +19,6 @@ def post(path, body=ORDER, extra=b"", version=b"HTTP/1.1"):
     return (b"POST " + path + b" " + version + b"\r\nHost: localhost\r\n"
             b"Content-Type: application/json\r\n" + extra +
             b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body)
-
-
-def replies(data):
-    """Split a byte stream into (status, headers dict, body) replies."""
-    out = []
-    while data:
-        head, sep, rest = data.partition(b"\r\n\r\n")
-        if not sep:
-            break
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(b":")
-            headers[k.strip().lower().decode()] = v.strip().decode()
-        n = int(headers.get("content-length", 0))
-        out.append((status, headers, rest[:n]))
-        data = rest[n:]
-    return out
 
 
 def read_until(c, count, timeout=10):

@@ -23,7 +23,8 @@ import threading
 import time
 import unittest
 
-from harness import BIN, REPO, Server, free_port, post_many, random_orders, send_raw
+from harness import (BIN, REPO, Server, StreamCase, free_port, post_many, random_orders,
+                     send_raw, wait_until)
 
 PER_CLIENT = 8          # WEB_STREAMS_PER_CLIENT in src/web/web_int.h
 
@@ -55,17 +56,6 @@ def stream_clients(server):
     st, body = server.get("/api/pipeline")
     assert st == 200, body
     return json.loads(body)["stream"]["clients"]
-
-
-def wait_until(pred, timeout, what):
-    deadline = time.time() + timeout
-    while True:
-        v = pred()
-        if v:
-            return v
-        if time.time() > deadline:
-            raise AssertionError("timed out waiting for " + what)
-        time.sleep(0.05)
 
 
 class DocsAndHeadersTest(unittest.TestCase):
@@ -222,15 +212,7 @@ class StoreErrorsTest(unittest.TestCase):
             s.cleanup()
 
 
-class StreamLimitsTest(unittest.TestCase):
-    def setUp(self):
-        self.s = Server().start()
-        self.socks = []
-
-    def tearDown(self):
-        for s in self.socks:
-            s.close()
-        self.s.cleanup()
+class StreamLimitsTest(StreamCase):
 
     def test_one_client_holds_a_few_streams(self):
         for _ in range(PER_CLIENT):

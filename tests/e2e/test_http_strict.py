@@ -19,7 +19,7 @@ import re
 import socket
 import unittest
 
-from harness import Server
+from harness import Server, split_replies as replies
 
 ORDER = b'{"customer_id": 3, "source": "Dine In", "quantity": 7}'
 SMUGGLED = b"GET /api/pipeline?SMUGGLED=1 HTTP/1.1\r\nHost: localhost\r\n\r\n"
@@ -27,25 +27,6 @@ PREFIX = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 PATHS = ("fast", "mhd")
 FAST = ("fast",)        # cases about what the answer is, not about framing
 TARGETS = (b"POST /orderitem", b"POST /v1/orders", b"GET /api/sales")
-
-
-def replies(data):
-    """Split a byte stream into (status, headers dict, body) replies."""
-    out = []
-    while data:
-        head, sep, rest = data.partition(b"\r\n\r\n")
-        if not sep:
-            break
-        lines = head.split(b"\r\n")
-        status = int(lines[0].split()[1])
-        headers = {}
-        for line in lines[1:]:
-            k, _, v = line.partition(b":")
-            headers[k.strip().lower().decode()] = v.strip().decode()
-        n = int(headers.get("content-length", 0))
-        out.append((status, headers, rest[:n]))
-        data = rest[n:]
-    return out
 
 
 class StrictBase(unittest.TestCase):

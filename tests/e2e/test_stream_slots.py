@@ -12,7 +12,7 @@ import socket
 import time
 import unittest
 
-from harness import Server
+from harness import Server, StreamCase
 
 STREAMS_MAX = 256            # docs/api.md "Live updates"
 PER_ADDRESS = 8
@@ -48,15 +48,7 @@ def read_until(s, marker, timeout):
     return got
 
 
-class StreamSlotsTest(unittest.TestCase):
-    def setUp(self):
-        self.s = Server().start()
-        self.socks = []
-
-    def tearDown(self):
-        for s in self.socks:
-            s.close()
-        self.s.cleanup()
+class StreamSlotsTest(StreamCase):
 
     def clients(self):
         import json
