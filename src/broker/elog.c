@@ -55,6 +55,7 @@
  * it continues at the next segment.
  */
 #include "broker/elog.h"
+#include "broker/elog_int.h"
 #include "broker/batch.h"
 #include "broker/le.h"
 #include "broker/segment.h"
@@ -173,7 +174,7 @@ static int write_meta(const char *path, int nparts, const char *id, int legacy,
     return 0;
 }
 
-static int read_meta(const char *path, int *nparts, struct elog *l, char *errstr,
+int elog_read_meta(const char *path, int *nparts, struct elog *l, char *errstr,
                      size_t n)
 {
     FILE *f = fopen(path, "r");
@@ -220,7 +221,6 @@ static int new_log_id(char out[40], char *errstr, size_t n)
     return 0;
 }
 
-static int fsync_dir(const char *dir);
 
 /* A log from before identities gets one, marked legacy, the first time it
  * is opened for writing: meta is rewritten through a temporary file and a
@@ -235,7 +235,7 @@ static int add_log_id(struct elog *l, const char *meta, char *errstr, size_t n)
     l->legacy = 1;
     if (write_meta(tmp, l->nparts, l->id, 1, errstr, n))
         return -1;
-    if (rename(tmp, meta) || fsync_dir(l->dir)) {
+    if (rename(tmp, meta) || elog_fsync_dir(l->dir)) {
         int e = errno;
         unlink(tmp);
         return sf_err(-1, errstr, n, "cannot update %s: %s", meta, strerror(e));
@@ -245,7 +245,7 @@ static int add_log_id(struct elog *l, const char *meta, char *errstr, size_t n)
     return 0;
 }
 
-static int fsync_dir(const char *dir)
+int elog_fsync_dir(const char *dir)
 {
     int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
@@ -292,7 +292,7 @@ static int cmp_i64(const void *a, const void *b)
 
 /* Base offsets of the segments in a partition directory, sorted. Removes
  * leftover temporary index files; any other file is an error. */
-static int list_segments(const char *dir, int readonly, int64_t **bases,
+int elog_list_segments(const char *dir, int readonly, int64_t **bases,
                          size_t *nb, char *errstr, size_t n)
 {
     DIR *d = opendir(dir);
@@ -362,9 +362,6 @@ static struct segment *push_seg(struct part *p)
     return s;
 }
 
-static int64_t damaged_batch_end(const struct segment *s, const struct seg_damage *dmg);
-static int write_gap_file(const char *pdir, int part, int64_t cut, int64_t old_end,
-                          const char *by, char *errstr, size_t n);
 
 /* The offset new records start at after cutting a torn tail of tail bytes
  * at dmg. A tail shorter than a batch header was never a whole batch, so
@@ -380,7 +377,7 @@ static int64_t torn_tail_end(const struct segment *s, const struct seg_damage *d
 {
     if (tail < BATCH_HEADER)
         return dmg->offset;
-    int64_t claimed = damaged_batch_end(s, dmg);
+    int64_t claimed = elog_damaged_batch_end(s, dmg);
     if (claimed > dmg->offset)
         return claimed;
     return dmg->offset + (int64_t)((tail - BATCH_HEADER) / 4) + 1;
@@ -394,7 +391,7 @@ static int skip_past_torn_tail(struct part *p, int i, int64_t cut, int64_t end,
     char path[sizeof(p->dir) + 40];
     struct segment *old = &p->segs[p->nsegs - 1];
     if (seg_write_index(old, errstr, n) ||
-        write_gap_file(p->dir, i, cut, end, "recovery at open (a torn tail)", errstr, n))
+        elog_write_gap_file(p->dir, i, cut, end, "recovery at open (a torn tail)", errstr, n))
         return -1;
     struct segment *s = push_seg(p);
     if (!s)
@@ -404,7 +401,7 @@ static int skip_past_torn_tail(struct part *p, int i, int64_t cut, int64_t end,
         return -1;
     p->nsegs++;
     s->end = end;
-    if (fsync_dir(p->dir))
+    if (elog_fsync_dir(p->dir))
         return sf_err(-1, errstr, n, "fsync %s: %s", p->dir, strerror(errno));
     log_warn("log %s: new records are numbered from offset %" PRId64 " on: offsets %"
              PRId64 "..%" PRId64 " may have been read by a store and are not used "
@@ -423,7 +420,7 @@ static int open_part(struct elog *l, int i, char *errstr, size_t n)
     sf_buf_init(&p->wbuf, BATCH_MAX);
     if (!ro && (rc = sf_mkdirs(p->dir)))
         return sf_err(-1, errstr, n, "cannot create %s: %s", p->dir, strerror(-rc));
-    if (list_segments(p->dir, ro, &bases, &nb, errstr, n))
+    if (elog_list_segments(p->dir, ro, &bases, &nb, errstr, n))
         return -1;
     if (nb == 0 && ro)
         return sf_err(-1, errstr, n, "%s has no segments", p->dir);
@@ -482,7 +479,7 @@ static int open_part(struct elog *l, int i, char *errstr, size_t n)
         }
     }
     if (!ro && nb == 0)
-        fsync_dir(p->dir);
+        elog_fsync_dir(p->dir);
     p->end = p->segs[p->nsegs - 1].end;
     rc = 0;
 out:
@@ -531,7 +528,7 @@ static int roll(struct elog *l, struct part *p)
         log_error("log: %s", err);
         return err_of(errno);
     }
-    fsync_dir(p->dir);
+    elog_fsync_dir(p->dir);
     pthread_mutex_lock(&l->mu);
     struct segment *s = push_seg(p);
     if (s) {
@@ -823,7 +820,7 @@ static int elog_open(struct broker **out, const char *dir,
             (rc = write_meta(path, l->nparts, l->id, 0, errstr, n)))
             goto fail;
     } else {
-        if ((rc = read_meta(path, &l->nparts, l, errstr, n)))
+        if ((rc = elog_read_meta(path, &l->nparts, l, errstr, n)))
             goto fail;
         if (conf->partitions > 0 && conf->partitions != l->nparts) {
             rc = sf_err(-1, errstr, n,
@@ -1369,196 +1366,6 @@ void elog_free_info(struct elog_part_info *parts, int nparts)
     free(parts);
 }
 
-static int64_t max64(int64_t a, int64_t b)
-{
-    return a > b ? a : b;
-}
-
-/* The end the damaged batch at dmg->at claimed, if its header still reads
- * as one that starts where the damage is (only its records are bad), else
- * 0: log repair numbers new records after it. */
-static int64_t damaged_batch_end(const struct segment *s, const struct seg_damage *dmg)
-{
-    uint8_t hdr[BATCH_HEADER];
-    if (seg_read(s->fd, hdr, sizeof(hdr), dmg->at) || memcmp(hdr, BATCH_MAGIC, 4))
-        return 0;
-    uint32_t blen = le_get32(hdr + 8), count = le_get32(hdr + 24);
-    int64_t base = (int64_t)le_get64(hdr + 16);
-    if (base != dmg->offset || count == 0 || blen > BATCH_MAX ||
-        (uint64_t)count * 4 + BATCH_HEADER > blen)
-        return 0;
-    return base + (int64_t)count;
-}
-
-/* After cutting partition directory pdir at offset cut: if records were
- * numbered up to old_end > cut, start an empty segment at old_end and mark
- * the hole with cut.gap, so that no offset a store may have passed is
- * handed out again. */
-static int write_gap_file(const char *pdir, int part, int64_t cut, int64_t old_end,
-                          const char *by, char *errstr, size_t n)
-{
-    char path[PATH_MAX + 80], ts[32];
-    seg_path(path, sizeof(path), pdir, cut, ".gap");
-    int gfd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    FILE *f = gfd < 0 ? NULL : fdopen(gfd, "w");
-    if (!f) {
-        int e = errno;
-        if (gfd >= 0)
-            close(gfd);
-        return sf_err(-1, errstr, n, "cannot create %s: %s", path, strerror(e));
-    }
-    fprintf(f, "offsets %" PRId64 "..%" PRId64 " of partition %d were cut by "
-            "salesflow %s at %s; they are never used again\n", cut,
-            old_end - 1, part, by, sf_format_time(sf_now_ms(), ts));
-    if (fflush(f) || fsync(fileno(f))) {
-        fclose(f);
-        return sf_err(-1, errstr, n, "cannot write %s: %s", path, strerror(errno));
-    }
-    fclose(f);
-    return 0;
-}
-
-static int leave_gap(const char *pdir, int part, int64_t cut, int64_t old_end,
-                     FILE *out, char *errstr, size_t n)
-{
-    char path[PATH_MAX + 80];
-    struct segment s;
-    if (write_gap_file(pdir, part, cut, old_end, "log repair", errstr, n))
-        return -1;
-    seg_path(path, sizeof(path), pdir, old_end, ".log");
-    if (seg_open(&s, path, old_end, 1, 0, errstr, n))
-        return -1;
-    seg_close(&s);
-    if (fsync_dir(pdir))
-        return sf_err(-1, errstr, n, "fsync %s: %s", pdir, strerror(errno));
-    fprintf(out, "partition %d: new records are numbered from offset %" PRId64
-            " on: offsets %" PRId64 "..%" PRId64 " may have been processed by a "
-            "store and are not used again\n", part, old_end, cut, old_end - 1);
-    return 0;
-}
-
-int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
-                FILE *out, char *errstr, size_t n)
-{
-    char path[PATH_MAX + 16];
-    int nparts, damaged = 0, lockfd = -1, rc = -1;
-    snprintf(path, sizeof(path), "%s/meta", dir);
-    if (read_meta(path, &nparts, NULL, errstr, n))
-        return -1;
-    snprintf(path, sizeof(path), "%s/.lock", dir);
-    lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB)) {
-        sf_err(-1, errstr, n, "cannot lock %s: %s (stop the salesflow that uses "
-               "this log first)", path, strerror(errno));
-        goto out;
-    }
-    for (int i = 0; i < nparts; i++) {
-        char pdir[PATH_MAX + 32];
-        int64_t *bases = NULL;
-        size_t nb = 0;
-        snprintf(pdir, sizeof(pdir), "%s/%s-%d", dir, SF_TOPIC_DEFAULT, i);
-        if (list_segments(pdir, 1, &bases, &nb, errstr, n))
-            goto out;
-        int64_t expect = nb ? bases[0] : 0, lost = 0;
-        int at_least = 0;   /* the damaged batch's count is unknown */
-        int64_t old_end = i < npassed && passed ? passed[i] : 0;
-        int cut = -1;
-        struct seg_damage dmg = {0};
-        for (size_t k = 0; k < nb; k++) {
-            struct segment s;
-            seg_path(path, sizeof(path), pdir, bases[k], ".log");
-            if (seg_open(&s, path, bases[k], 0, !apply, errstr, n)) {
-                free(bases);
-                goto out;
-            }
-            if (cut >= 0) {
-                struct seg_damage d2;
-                seg_load(&s, 1, &d2, errstr, n);
-                lost += s.end - s.base;
-                old_end = max64(old_end, max64(s.end, d2.max_end));
-                seg_close(&s);
-                if (apply) {
-                    seg_unlink(path);
-                    fprintf(out, "removed %s\n", path);
-                }
-                continue;
-            }
-            if (seg_load(&s, 1, &dmg, errstr, n)) {
-                seg_close(&s);
-                free(bases);
-                goto out;
-            }
-            /* A segment the one before it does not lead to, and no hole a
-             * previous repair left (cut.gap) explains it. */
-            char gap[PATH_MAX + 80];
-            seg_path(gap, sizeof(gap), pdir, expect, ".gap");
-            int joined = 1;
-            if (s.base != expect && !(s.base > expect && k > 0 && access(gap, F_OK) == 0)) {
-                joined = 0;
-                dmg.found = 1;
-                dmg.at = 0;
-                dmg.offset = expect;
-                old_end = max64(old_end, s.base);
-            }
-            expect = s.end;
-            if (dmg.found) {
-                /* The damaged batch's own records are lost too, when its
-                 * header still says how many (else "at least"); even a torn
-                 * one's offsets are not used again, as at open. */
-                int64_t claimed = joined ? damaged_batch_end(&s, &dmg) : 0;
-                cut = (int)k;
-                lost += dmg.lost_records;
-                if (!joined)            /* all of it goes: cut at byte 0 */
-                    lost += s.end - s.base;
-                else if (claimed > dmg.offset)
-                    lost += claimed - dmg.offset;
-                else
-                    at_least = 1;
-                old_end = max64(old_end, max64(dmg.max_end, claimed));
-                fprintf(out, "%s: %s at byte %" PRIu64 " (offset %" PRId64 ")\n",
-                        path, dmg.torn ? "torn tail" : "corrupt batch", dmg.at,
-                        dmg.offset);
-                if (apply) {
-                    if (seg_truncate(&s, dmg.at, errstr, n)) {
-                        seg_close(&s);
-                        free(bases);
-                        goto out;
-                    }
-                    char ip[PATH_MAX + 80];
-                    seg_path(ip, sizeof(ip), pdir, bases[k], ".index");
-                    unlink(ip);
-                    fprintf(out, "truncated %s to %" PRIu64 " bytes\n", path, dmg.at);
-                }
-            }
-            seg_close(&s);
-        }
-        free(bases);
-        if (cut >= 0) {
-            damaged++;
-            fprintf(out, "partition %d: %s %s%" PRId64 " records from offset %" PRId64
-                    " on (counted from the batch headers that still check out)\n", i,
-                    apply ? "lost" : "cutting there loses", at_least ? "at least " : "",
-                    lost, dmg.offset);
-            if (old_end > dmg.offset && !apply)
-                fprintf(out, "partition %d: records were numbered up to offset %"
-                        PRId64 "; new records will be numbered from there\n", i,
-                        old_end);
-            if (old_end > dmg.offset && apply &&
-                leave_gap(pdir, i, dmg.offset, old_end, out, errstr, n))
-                goto out;
-        }
-    }
-    if (!damaged)
-        fprintf(out, "no damage found in %s\n", dir);
-    else if (!apply)
-        fprintf(out, "run again with --yes to cut the log there\n");
-    rc = damaged;
-out:
-    if (lockfd >= 0)
-        close(lockfd);
-    return rc;
-}
-
 int elog_dir_position_key(const char *dir, char *out, size_t out_size, char *errstr,
                           size_t n)
 {
@@ -1568,7 +1375,7 @@ int elog_dir_position_key(const char *dir, char *out, size_t out_size, char *err
     if (!l)
         return sf_err(-1, errstr, n, "out of memory");
     snprintf(path, sizeof(path), "%s/meta", dir);
-    int rc = read_meta(path, &nparts, l, errstr, n);
+    int rc = elog_read_meta(path, &nparts, l, errstr, n);
     if (rc == 0) {
         int len = l->id[0] ? snprintf(out, out_size, "%s@%s", SF_TOPIC_DEFAULT, l->id)
                            : snprintf(out, out_size, "%s", SF_TOPIC_DEFAULT);
