@@ -48,8 +48,9 @@
  * forgets records a store may already have processed (its position can be
  * anything up to the old end), so new records must not reuse C..old end:
  * a store would take them for records it has passed. elog_repair()
- * (elog_repair.c) finds the old end (the batches after the damage, the cut segments, and the
- * positions of any store it was given), and when that lies past C it
+ * (elog_repair.c) finds the old end (the batches after the damage, the cut
+ * segments, and the positions of any store it was given), and when that
+ * lies past C it
  * starts an empty segment there and leaves C.gap beside it. Open accepts
  * exactly that hole between segments; a reader whose position falls into
  * it continues at the next segment.
