@@ -50,10 +50,9 @@
  * a store would take them for records it has passed. elog_repair()
  * (elog_repair.c) finds the old end (the batches after the damage, the cut
  * segments, and the positions of any store it was given), and when that
- * lies past C it
- * starts an empty segment there and leaves C.gap beside it. Open accepts
- * exactly that hole between segments; a reader whose position falls into
- * it continues at the next segment.
+ * lies past C it starts an empty segment there and leaves C.gap beside
+ * it. Open accepts exactly that hole between segments; a reader whose
+ * position falls into it continues at the next segment.
  */
 #include "broker/elog.h"
 #include "broker/elog_int.h"
