@@ -9,6 +9,8 @@ libmariadb-dev mariadb-server mariadb-client
 librdkafka-dev kcat
 chromium fonts-dejavu-core fonts-liberation
 prometheus
+zlib1g-dev libzstd-dev zstd
+libfiu-dev fiu-utils faketime libfaketime python3-cassandra
 $DEPS_EXTRA"
 missing=""
 for p in $want; do
@@ -19,6 +21,10 @@ command -v npm >/dev/null 2>&1 || missing="$missing nodejs npm"
 # chromium: the dashboard's browser tests (tests/browser, playwright-core
 # from npm drives /usr/bin/chromium; no browser is ever downloaded).
 # prometheus: for promtool, which checks GET /metrics in the tests.
+# zlib, zstd: Content-Encoding of request and reply bodies.
+# fiu-utils, faketime: disk faults and clock jumps injected into the real
+# binary by the tests. python3-cassandra: the reference CQL encoder the
+# Cassandra sink's frames are compared with.
 [ -z "$missing" ] && exit 0
 echo "deps: installing$missing"
 if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
