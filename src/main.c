@@ -19,9 +19,10 @@
 #include "core/args.h"
 #include "core/catalog.h"
 #include "core/util.h"
-#include "ingest/auth.h"
+#include "http/auth.h"
 #include "ingest/dedupe.h"
-#include "ingest/http.h"
+#include "ingest/routes.h"
+#include "http/http.h"
 #include "ingest/quarantine.h"
 #include "process/processor.h"
 #include "store/store.h"
@@ -199,6 +200,18 @@ static void reload(struct catalog *cat, struct auth *auth)
 }
 
 /* `run` (everything) or, with ingest_only, `ingest` (HTTP ingestion only). */
+/* The HTTP server with every layer's routes: those of a layer this
+ * command does not run answer 404 or 503. */
+static struct http_server *serve_http(const char *listen, struct http_ctx *hc,
+                                      int threads, char *errstr, size_t n)
+{
+    if (ingest_add_routes(hc) || web_add_routes(hc)) {
+        sf_err(-1, errstr, n, "too many HTTP routes");
+        return NULL;
+    }
+    return http_start(listen, hc, threads, errstr, n);
+}
+
 static int run_layers(int ingest_only, int argc, char **argv)
 {
     const char *listen = NULL, *data = NULL, *customers = NULL, *store_arg = NULL;
@@ -370,7 +383,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
                           .max_connections = (unsigned)max_conns,
                           .allowed_hosts = allowed_hosts,
                           .ready_lag = ingest_only ? 0 : (ready_lag ? ready_lag : 1)};
-    if (!(srv = http_start(listen, &hc, threads, err, sizeof(err)))) {
+    if (!(srv = serve_http(listen, &hc, threads, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }
@@ -506,7 +519,7 @@ static int cmd_process(int argc, char **argv)
         goto out;
     }
     hc.ready_store = rst;
-    if (listen && !(srv = http_start(listen, &hc, 2, err, sizeof(err)))) {
+    if (listen && !(srv = serve_http(listen, &hc, 2, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }
@@ -575,7 +588,7 @@ static int cmd_serve(int argc, char **argv)
         goto out;
     }
     struct http_ctx hc = {.web = w, .allowed_hosts = allowed_hosts};
-    if (!(srv = http_start(listen, &hc, threads, err, sizeof(err)))) {
+    if (!(srv = serve_http(listen, &hc, threads, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }

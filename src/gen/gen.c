@@ -20,7 +20,7 @@
 #include "core/catalog.h"
 #include "core/order.h"
 #include "core/util.h"
-#include "ingest/auth.h"
+#include "http/auth.h"
 #include "store/store.h"
 
 #include <curl/curl.h>

@@ -14,7 +14,8 @@
  * runs under a Content-Security-Policy that allows only it, by a nonce
  * drawn for each answer: anything else that got into the page would not run.
  */
-#include "ingest/http.h"
+#include "ingest/ingest.h"
+#include "http/mhd.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -296,7 +297,7 @@ static int build_spec(struct sf_buf *out)
     return rc ? -1 : 0;
 }
 
-enum MHD_Result ingest_openapi(struct http_req *r)
+enum http_result ingest_openapi(struct http_req *r)
 {
     struct sf_buf b;
     sf_buf_init(&b, sizeof(spec) + 4096);
@@ -304,7 +305,7 @@ enum MHD_Result ingest_openapi(struct http_req *r)
         sf_buf_free(&b);
         return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
-    enum MHD_Result rc = http_reply_json(r, MHD_HTTP_OK, b.data);
+    enum http_result rc = http_reply_json(r, MHD_HTTP_OK, b.data);
     sf_buf_free(&b);
     return rc;
 }
@@ -341,7 +342,7 @@ static int append_html_safe(struct sf_buf *out, const char *json, size_t n)
     return rc ? -1 : 0;
 }
 
-enum MHD_Result ingest_docs(struct http_req *r)
+enum http_result ingest_docs(struct http_req *r)
 {
     struct sf_buf spec_b, b;
     unsigned char rnd[16];
@@ -382,13 +383,13 @@ enum MHD_Result ingest_docs(struct http_req *r)
         MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         sf_buf_free(&b);
-        return MHD_NO;
+        return HTTP_CLOSE;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "Content-Security-Policy", csp);
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    enum MHD_Result res = http_queue(r->conn, MHD_HTTP_OK, resp);
+    enum http_result res = http_mhd_queue(r, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return res;
 }

@@ -14,8 +14,9 @@
  * one, what is wrong — never a store's own error, which may name its URI,
  * user or files ("store unavailable"; the error goes to the log).
  */
+#include "broker/broker.h"
 #include "core/metrics.h"
-#include "ingest/http.h"
+#include "http/http.h"
 #include "store/store.h"
 #include "web/web_int.h"
 
@@ -74,7 +75,7 @@ static int check_store(struct store *st, pthread_mutex_t *lock, char *err, size_
     return rc;
 }
 
-enum MHD_Result web_readyz(struct http_req *r)
+enum http_result web_readyz(struct http_req *r)
 {
     const struct http_ctx *ctx = r->ctx;
     struct sf_buf b;
@@ -130,19 +131,19 @@ enum MHD_Result web_readyz(struct http_req *r)
         ready &= ok;
     }
     sf_buf_printf(&b, "},\"ready\":%s}", ready ? "true" : "false");
-    enum MHD_Result rc = http_reply_json(r, ready ? MHD_HTTP_OK
+    enum http_result rc = http_reply_json(r, ready ? MHD_HTTP_OK
                                                         : MHD_HTTP_SERVICE_UNAVAILABLE,
                                          b.data ? b.data : "{}");
     sf_buf_free(&b);
     return rc;
 }
 
-enum MHD_Result web_metrics(struct http_req *r)
+enum http_result web_metrics(struct http_req *r)
 {
     struct sf_buf b;
     sf_buf_init(&b, 4u << 20);
     metrics_render(&b);
-    enum MHD_Result rc = http_reply(r, MHD_HTTP_OK,
+    enum http_result rc = http_reply(r, MHD_HTTP_OK,
                                     "text/plain; version=0.0.4; charset=utf-8",
                                     b.data ? b.data : "", b.len);
     sf_buf_free(&b);
