@@ -229,6 +229,54 @@ json_t *order_parse_json(const char *text, size_t len, long index,
     return root;
 }
 
+/* The client's order_id v: a string of 1 to 64 printable ASCII
+ * characters, kept in o; else a detail entry. */
+static void validate_order_id(const json_t *v, long index, struct order *o,
+                              struct sf_buf *d, int *nerr)
+{
+    const char *id = json_string_value(v);
+    size_t len = id ? json_string_length(v) : 0;
+    int printable = 1;
+    for (size_t i = 0; id && i < len; i++)
+        if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] > 0x7e)
+            printable = 0;
+    if (!id)
+        order_detail_add(d, nerr, index, "order_id", "string_type",
+                         "Input should be a valid string");
+    else if (len == 0)
+        order_detail_add(d, nerr, index, "order_id", "string_too_short",
+                         "String should have at least 1 character");
+    else if (len > SF_ORDER_ID_MAX)
+        order_detail_add(d, nerr, index, "order_id", "string_too_long",
+                         "String should have at most 64 characters");
+    else if (!printable)
+        order_detail_add(d, nerr, index, "order_id", "string_pattern_mismatch",
+                         "String should contain only printable ASCII "
+                         "characters (0x20-0x7E)");
+    else {
+        memcpy(o->order_id, id, len + 1);
+        o->client_id = 1;
+    }
+}
+
+/* A detail entry for each field of root an order does not have. */
+static void validate_no_extra(const json_t *root, long index, struct sf_buf *d, int *nerr)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)root, key, val) {
+        size_t k = 0;
+        while (k < SF_ARRAY_LEN(known_fields) && strcmp(key, known_fields[k]) != 0)
+            k++;
+        if (k < SF_ARRAY_LEN(known_fields))
+            continue;
+        order_detail_add(d, nerr, index, key, "extra_forbidden",
+                         "Extra inputs are not permitted; an order has only "
+                         "customer_id, source, quantity, order_id, created_at "
+                         "and unit_price");
+    }
+}
+
 int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms,
                    long index, struct order *o, struct sf_buf *d, int *nerr)
 {
@@ -284,31 +332,8 @@ int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms
     }
 
     v = json_object_get(root, "order_id");
-    if (v) {
-        const char *id = json_string_value(v);
-        size_t len = id ? json_string_length(v) : 0;
-        int printable = 1;
-        for (size_t i = 0; id && i < len; i++)
-            if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] > 0x7e)
-                printable = 0;
-        if (!id)
-            order_detail_add(d, nerr, index, "order_id", "string_type",
-                             "Input should be a valid string");
-        else if (len == 0)
-            order_detail_add(d, nerr, index, "order_id", "string_too_short",
-                             "String should have at least 1 character");
-        else if (len > SF_ORDER_ID_MAX)
-            order_detail_add(d, nerr, index, "order_id", "string_too_long",
-                             "String should have at most 64 characters");
-        else if (!printable)
-            order_detail_add(d, nerr, index, "order_id", "string_pattern_mismatch",
-                             "String should contain only printable ASCII "
-                             "characters (0x20-0x7E)");
-        else {
-            memcpy(o->order_id, id, len + 1);
-            o->client_id = 1;
-        }
-    }
+    if (v)
+        validate_order_id(v, index, o, d, nerr);
 
     o->created_ms = now_ms;
     v = json_object_get(root, "created_at");
@@ -330,19 +355,7 @@ int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms
     if (v && unit_price_of(v, &unit, &type, &m))
         order_detail_add(d, nerr, index, "unit_price", type, m);
 
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)root, key, val) {
-        size_t k = 0;
-        while (k < SF_ARRAY_LEN(known_fields) && strcmp(key, known_fields[k]) != 0)
-            k++;
-        if (k < SF_ARRAY_LEN(known_fields))
-            continue;
-        order_detail_add(d, nerr, index, key, "extra_forbidden",
-                         "Extra inputs are not permitted; an order has only "
-                         "customer_id, source, quantity, order_id, created_at "
-                         "and unit_price");
-    }
+    validate_no_extra(root, index, d, nerr);
 
     if (*nerr == n0 && money_mul(o->quantity, unit, &o->total_cents))
         order_detail_add(d, nerr, index, "quantity", "value_error",

@@ -232,10 +232,64 @@ static int chunked_check(const char *p, const char *end, const char **msg)
     }
 }
 
-int fastpath_parse(char *buf, size_t n, struct fast_req *q)
+/* The header lines from p to the head's end (the empty line at end):
+ * each through the framing rules (hc), the values the routes look at cut
+ * out into q (NUL-ended in place). *other is set for a request that
+ * libmicrohttpd is to serve. 0, or -1 with q->status and q->msg. */
+static int header_fields(char *p, char *end, struct head_check *hc, struct fast_req *q,
+                         int *other)
 {
     static const char *const names[] = {"authorization", "content-type",
                                         "content-length", "host", "origin"};
+    while (p < end + 2) {
+        char *eol = memchr(p, '\r', (size_t)(end + 2 - p));
+        if (*p == ' ' || *p == '\t') {
+            q->status = 400;
+            q->msg = MSG_FOLD;
+            return -1;
+        }
+        char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (!colon) {
+            q->status = 400;
+            q->msg = "Bad Request: a header line without a colon; send Name: value";
+            return -1;
+        }
+        char *v = colon + 1, *ve = eol;
+        size_t nlen = (size_t)(colon - p);
+        if ((q->status = head_field(hc, p, nlen, v, (size_t)(ve - v), &q->msg)))
+            return -1;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        int known = -1;
+        for (int i = 0; i < (int)SF_ARRAY_LEN(names); i++)
+            if (is_name(p, nlen, names[i]))
+                known = i;
+        if (known >= 0) {
+            if (q->val[known] || ve - v > FP_VALUE_MAX)
+                *other = 1;     /* given twice, or long: libmicrohttpd's */
+            else
+                q->val[known] = v;
+        } else if (is_name(p, nlen, "transfer-encoding") || is_name(p, nlen, "expect") ||
+                   is_name(p, nlen, "upgrade")) {
+            *other = 1;
+        } else if (is_name(p, nlen, "connection")) {
+            size_t vlen = (size_t)(ve - v);
+            if (vlen == 5 && strncasecmp(v, "close", 5) == 0)
+                q->close = 1;
+            else if (!(vlen == 10 && strncasecmp(v, "keep-alive", 10) == 0))
+                *other = 1;
+        }
+        if (known >= 0 && q->val[known] == v)
+            *ve = '\0';
+        p = eol + 2;
+    }
+    return 0;
+}
+
+int fastpath_parse(char *buf, size_t n, struct fast_req *q)
+{
     char *end = head_end(buf, n < FP_HEAD_MAX ? n : FP_HEAD_MAX);
     memset(q, 0, sizeof(*q));
     /* Every byte of the head is checked before anything else, also while
@@ -299,51 +353,8 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
                 q->route = paths[i];
         other = !q->route;
     }
-    p = eol + 2;
-    while (p < end + 2) {
-        eol = memchr(p, '\r', (size_t)(end + 2 - p));
-        if (*p == ' ' || *p == '\t') {
-            q->status = 400;
-            q->msg = MSG_FOLD;
-            return PARSE_BAD;
-        }
-        char *colon = memchr(p, ':', (size_t)(eol - p));
-        if (!colon) {
-            q->status = 400;
-            q->msg = "Bad Request: a header line without a colon; send Name: value";
-            return PARSE_BAD;
-        }
-        char *v = colon + 1, *ve = eol;
-        size_t nlen = (size_t)(colon - p);
-        if ((q->status = head_field(&hc, p, nlen, v, (size_t)(ve - v), &q->msg)))
-            return PARSE_BAD;
-        while (v < ve && (*v == ' ' || *v == '\t'))
-            v++;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-            ve--;
-        int known = -1;
-        for (int i = 0; i < (int)SF_ARRAY_LEN(names); i++)
-            if (is_name(p, nlen, names[i]))
-                known = i;
-        if (known >= 0) {
-            if (q->val[known] || ve - v > FP_VALUE_MAX)
-                other = 1;      /* given twice, or long: libmicrohttpd's */
-            else
-                q->val[known] = v;
-        } else if (is_name(p, nlen, "transfer-encoding") || is_name(p, nlen, "expect") ||
-                   is_name(p, nlen, "upgrade")) {
-            other = 1;
-        } else if (is_name(p, nlen, "connection")) {
-            size_t vlen = (size_t)(ve - v);
-            if (vlen == 5 && strncasecmp(v, "close", 5) == 0)
-                q->close = 1;
-            else if (!(vlen == 10 && strncasecmp(v, "keep-alive", 10) == 0))
-                other = 1;
-        }
-        if (known >= 0 && q->val[known] == v)
-            *ve = '\0';
-        p = eol + 2;
-    }
+    if (header_fields(eol + 2, end, &hc, q, &other))
+        return PARSE_BAD;
     if ((q->status = head_verdict(&hc, &q->msg)))
         return PARSE_BAD;
     if (hc.encodings) {         /* a lone "chunked": check the body */
