@@ -44,18 +44,18 @@ void order_detail_add(struct sf_buf *d, int *n, long index, const char *field,
     int rc = 0;
     d->limit = limit > DETAIL_CLOSE_ROOM ? limit - DETAIL_CLOSE_ROOM : 0;
     rc |= sf_buf_append(d, *n ? "," : "", *n ? 1 : 0);
-    rc |= sf_buf_append(d, "{\"loc\":[\"body\"", 14);
+    rc |= SF_BUF_LIT(d, "{\"loc\":[\"body\"");
     if (index >= 0)
         rc |= sf_buf_printf(d, ",%ld", index);
     if (field) {
-        rc |= sf_buf_append(d, ",", 1);
+        rc |= SF_BUF_LIT(d, ",");
         rc |= sf_buf_json_str(d, field);
     }
-    rc |= sf_buf_append(d, "],\"msg\":", 8);
+    rc |= SF_BUF_LIT(d, "],\"msg\":");
     rc |= sf_buf_json_str(d, msg);
-    rc |= sf_buf_append(d, ",\"type\":", 8);
+    rc |= SF_BUF_LIT(d, ",\"type\":");
     rc |= sf_buf_json_str(d, type);
-    rc |= sf_buf_append(d, "}", 1);
+    rc |= SF_BUF_LIT(d, "}");
     d->limit = limit;
     if (rc) {
         d->len = start;
@@ -374,12 +374,12 @@ int order_from_body(const char *body, size_t len, const struct catalog *cat,
     if (order_scan_whole(body, len, cat, now_ms, o))
         return 0;
     memset(o, 0, sizeof(*o));
-    sf_buf_append(d, "{\"detail\":[", 11);
+    SF_BUF_LIT(d, "{\"detail\":[");
     json_t *root = order_parse_json(body, len, -1, d, &n);
     if (root)
         order_validate(root, cat, now_ms, -1, o, d, &n);
     json_decref(root);
-    sf_buf_append(d, "]}", 2);
+    SF_BUF_LIT(d, "]}");
     if (n)
         return -1;
     d->len = 0;
@@ -391,7 +391,7 @@ int order_from_body(const char *body, size_t len, const struct catalog *cat,
 /* Append the decimal digits of v. */
 static int put_i64(struct sf_buf *b, int64_t v)
 {
-    if (v < 0 && sf_buf_append(b, "-", 1))
+    if (v < 0 && SF_BUF_LIT(b, "-"))
         return -1;
     return sf_buf_put_u64(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
@@ -440,27 +440,27 @@ int order_encode(const struct order *o, struct sf_buf *out)
     int rc = 0;
     size_t start = out->len;
     if (o->client_id) {
-        rc |= sf_buf_append(out, "{\"order_id\":", 12);
+        rc |= SF_BUF_LIT(out, "{\"order_id\":");
         rc |= sf_buf_json_str(out, o->order_id);
-        rc |= sf_buf_append(out, ",\"customer_id\":", 15);
+        rc |= SF_BUF_LIT(out, ",\"customer_id\":");
     } else {
-        rc |= sf_buf_append(out, "{\"customer_id\":", 15);
+        rc |= SF_BUF_LIT(out, "{\"customer_id\":");
     }
     rc |= put_i64(out, o->customer_id);
-    rc |= sf_buf_append(out, ",\"source\":", 10);
+    rc |= SF_BUF_LIT(out, ",\"source\":");
     rc |= sf_buf_json_str(out, sf_sources[o->source]);
-    rc |= sf_buf_append(out, ",\"quantity\":", 12);
+    rc |= SF_BUF_LIT(out, ",\"quantity\":");
     rc |= put_i64(out, o->quantity);
-    rc |= sf_buf_append(out, ",\"total\":", 9);
+    rc |= SF_BUF_LIT(out, ",\"total\":");
     rc |= put_money(out, o->total_cents);
-    rc |= sf_buf_append(out, ",\"created_at\":\"", 15);
+    rc |= SF_BUF_LIT(out, ",\"created_at\":\"");
     rc |= put_time(out, o->created_ms);
     if (o->client_id) {
-        rc |= sf_buf_append(out, "\"}", 2);
+        rc |= SF_BUF_LIT(out, "\"}");
     } else {
-        rc |= sf_buf_append(out, "\",\"order_id\":", 13);
+        rc |= SF_BUF_LIT(out, "\",\"order_id\":");
         rc |= sf_buf_json_str(out, o->order_id);
-        rc |= sf_buf_append(out, "}", 1);
+        rc |= SF_BUF_LIT(out, "}");
     }
     if (rc || out->len - start > SF_ORDER_JSON_MAX)
         return -1;

@@ -132,27 +132,27 @@ static enum http_result fast_reply(struct http_req *r, unsigned status, const ch
     r->status = status;
     /* The same header lines, in the same order, as libmicrohttpd's. Built
      * without printf: this runs once per order. */
-    sf_buf_append(&c->out, "HTTP/1.1 ", 9);
+    SF_BUF_LIT(&c->out, "HTTP/1.1 ");
     sf_buf_put_u64(&c->out, status);
-    sf_buf_append(&c->out, " ", 1);
+    SF_BUF_LIT(&c->out, " ");
     put_str(&c->out, reason && *reason ? reason : "Unknown");
-    sf_buf_append(&c->out, "\r\nDate: ", 8);
+    SF_BUF_LIT(&c->out, "\r\nDate: ");
     put_str(&c->out, http_date(c->lp));
-    sf_buf_append(&c->out, "\r\n", 2);
+    SF_BUF_LIT(&c->out, "\r\n");
     if (c->close_after)
-        sf_buf_append(&c->out, "Connection: close\r\n", 19);
-    sf_buf_append(&c->out, "Content-Type: ", 14);
+        SF_BUF_LIT(&c->out, "Connection: close\r\n");
+    SF_BUF_LIT(&c->out, "Content-Type: ");
     put_str(&c->out, ctype);
-    sf_buf_append(&c->out, "\r\nX-Content-Type-Options: nosniff\r\n", 35);
+    SF_BUF_LIT(&c->out, "\r\nX-Content-Type-Options: nosniff\r\n");
     if (hname) {
         put_str(&c->out, hname);
-        sf_buf_append(&c->out, ": ", 2);
+        SF_BUF_LIT(&c->out, ": ");
         put_str(&c->out, hval);
-        sf_buf_append(&c->out, "\r\n", 2);
+        SF_BUF_LIT(&c->out, "\r\n");
     }
-    sf_buf_append(&c->out, "Content-Length: ", 16);
+    SF_BUF_LIT(&c->out, "Content-Length: ");
     sf_buf_put_u64(&c->out, len);
-    sf_buf_append(&c->out, "\r\n\r\n", 4);
+    SF_BUF_LIT(&c->out, "\r\n\r\n");
     sf_buf_append(&c->out, body, len);
     return HTTP_OK;
 }

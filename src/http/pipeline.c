@@ -62,9 +62,9 @@ enum http_result http_error_hdr(struct http_req *r, unsigned status, const char 
 {
     struct sf_buf b;
     sf_buf_init(&b, 4096);
-    sf_buf_append(&b, "{\"detail\":", 10);
+    SF_BUF_LIT(&b, "{\"detail\":");
     sf_buf_json_str(&b, msg);
-    sf_buf_append(&b, "}", 1);
+    SF_BUF_LIT(&b, "}");
     const char *body = b.data ? b.data : "{}";  /* out of memory: still answer */
     size_t len = b.data ? b.len : 2;
     enum http_result rc =

@@ -285,13 +285,13 @@ static int build_spec(struct sf_buf *out)
     if (!at)
         return sf_buf_append(out, spec, sizeof(spec) - 1);
     int rc = sf_buf_append(out, spec, (size_t)(at - spec));
-    rc |= sf_buf_append(out, "\"enum\":[", 8);
+    rc |= SF_BUF_LIT(out, "\"enum\":[");
     for (size_t i = 0; i < sf_source_count; i++) {
         if (i)
-            rc |= sf_buf_append(out, ",", 1);
+            rc |= SF_BUF_LIT(out, ",");
         rc |= sf_buf_json_str(out, sf_sources[i]);
     }
-    rc |= sf_buf_append(out, "]", 1);
+    rc |= SF_BUF_LIT(out, "]");
     at += sizeof(dflt) - 1;
     rc |= sf_buf_append(out, at, strlen(at));
     return rc ? -1 : 0;

@@ -176,12 +176,12 @@ static unsigned build_reply(struct batch *b)
                                      "\"Stock entry created\",\"order_id\":";
             sf_buf_append(out, ok, sizeof(ok) - 1);
             sf_buf_json_str(out, rw->o.order_id);
-            sf_buf_append(out, "}", 1);
+            SF_BUF_LIT(out, "}");
             return MHD_HTTP_CREATED;
         }
-        sf_buf_append(out, "{\"detail\":", 10);
+        SF_BUF_LIT(out, "{\"detail\":");
         sf_buf_json_str(out, broker_strerror(rw->err));
-        sf_buf_append(out, "}", 1);
+        SF_BUF_LIT(out, "}");
         return fail_status(rw->err);
     }
 
@@ -191,21 +191,21 @@ static unsigned build_reply(struct batch *b)
         struct row *rw = &b->rows[i];
         sf_buf_append(out, i ? ",{\"index\":" : "{\"index\":", i ? 10 : 9);
         sf_buf_put_u64(out, i);
-        sf_buf_append(out, ",", 1);
+        SF_BUF_LIT(out, ",");
         switch ((int)atomic_load(&rw->state)) {
         case ROW_OK:
         case ROW_DUP:
-            sf_buf_append(out, "\"order_id\":", 11);
+            SF_BUF_LIT(out, "\"order_id\":");
             sf_buf_json_str(out, rw->o.order_id);
             if (rw->state == ROW_DUP)
-                sf_buf_append(out, ",\"duplicate\":true", 17);
+                SF_BUF_LIT(out, ",\"duplicate\":true");
             break;
         case ROW_BAD:
             if (!rw->brief) {
-                sf_buf_append(out, "\"detail\":[", 10);
+                SF_BUF_LIT(out, "\"detail\":[");
                 sf_buf_append(out, b->details.data + rw->det_start,
                               rw->det_end - rw->det_start);
-                sf_buf_append(out, "]", 1);
+                SF_BUF_LIT(out, "]");
                 break;
             }
             static const char omit1[] = "\"detail\":[{\"loc\":[\"body\",";
@@ -224,9 +224,9 @@ static unsigned build_reply(struct batch *b)
                               ? "unavailable" : "storage_error");
             break;
         }
-        sf_buf_append(out, "}", 1);
+        SF_BUF_LIT(out, "}");
     }
-    sf_buf_append(out, "]}", 2);
+    SF_BUF_LIT(out, "]}");
     if (accepted == b->n)
         return MHD_HTTP_CREATED;
     if (accepted)
@@ -308,10 +308,10 @@ static void quarantine_rows(struct batch *b, const char *const *raw,
         if (rw->state != ROW_BAD)
             continue;
         offs[k] = arrays.len;
-        sf_buf_append(&arrays, "[", 1);
+        SF_BUF_LIT(&arrays, "[");
         sf_buf_append(&arrays, b->details.data + rw->det_start,
                       rw->det_end - rw->det_start);
-        sf_buf_append(&arrays, "]", 1);
+        SF_BUF_LIT(&arrays, "]");
         qr[k].index = (long)i;
         qr[k].raw = raw ? raw[i] : NULL;
         qr[k].raw_full = raw && raw[i] ? raw_len[i] : 0;
@@ -476,9 +476,9 @@ static enum http_result request_error(struct http_req *r, unsigned status,
     struct sf_buf d;
     int n = 0;
     sf_buf_init(&d, 8192);
-    sf_buf_append(&d, "{\"detail\":[", 11);
+    SF_BUF_LIT(&d, "{\"detail\":[");
     order_detail_add(&d, &n, -1, NULL, type, msg);
-    sf_buf_append(&d, "]}", 2);
+    SF_BUF_LIT(&d, "]}");
     enum http_result rc = http_reply_json(r, status, d.data);
     sf_buf_free(&d);
     return rc;
@@ -753,7 +753,7 @@ static enum http_result v1_orders(struct http_req *r)
     struct sf_buf d;
     int nerr = 0;
     sf_buf_init(&d, 8192);
-    sf_buf_append(&d, "{\"detail\":[", 11);
+    SF_BUF_LIT(&d, "{\"detail\":[");
     json_t *root = order_parse_json(r->body.data ? r->body.data : "", r->body.len,
                                     -1, &d, &nerr);
     if (!root || !(json_is_object(root) || json_is_array(root))) {
@@ -761,7 +761,7 @@ static enum http_result v1_orders(struct http_req *r)
             order_detail_add(&d, &nerr, -1, NULL, "model_attributes_type",
                              "Input should be an order object, an array of order "
                              "objects, or NDJSON (Content-Type: application/x-ndjson)");
-        sf_buf_append(&d, "]}", 2);
+        SF_BUF_LIT(&d, "]}");
         enum http_result rc = http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
                                              d.data);
         sf_buf_free(&d);
@@ -894,7 +894,7 @@ enum http_result ingest_v1_quarantine(struct http_req *r)
         err = sf_buf_printf(&out, ",\"truncated\":true,\"next\":"
                             "\"/v1/quarantine?limit=%ld&before=%" PRIu64 "\"}", limit, next);
     else if (!err)
-        err = sf_buf_append(&out, ",\"truncated\":false}", 19);
+        err = SF_BUF_LIT(&out, ",\"truncated\":false}");
     if (err)
         rc = http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
                         "cannot list the quarantine");

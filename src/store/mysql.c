@@ -782,12 +782,6 @@ static int needs_wider_state(const struct mysql_store *s, const struct store_ord
     return 0;
 }
 
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int mysql_apply(struct store *bs, const char *topic, const struct store_order *rows,
                        size_t n, const int64_t *next, int nparts, size_t *inserted,
                        char *errstr, size_t en)
@@ -830,7 +824,7 @@ static int mysql_apply(struct store *bs, const char *topic, const struct store_o
         else if (attempt == 1)
             log_warn("%s; reconnecting", errstr);
         /* Deadlocks: a short random pause so the two writers part ways. */
-        pause_ms(sfmy_is_txn_retry(e) ? 5 + (int)((uintptr_t)&b ^ (uintptr_t)sf_mono_ms()) % 50
+        sf_pause_ms(sfmy_is_txn_retry(e) ? 5 + (int)((uintptr_t)&b ^ (uintptr_t)sf_mono_ms()) % 50
                                  : backoff);
         backoff = backoff < 1000 ? backoff * 2 : 1000;
     }

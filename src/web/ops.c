@@ -83,7 +83,7 @@ enum http_result web_readyz(struct http_req *r)
     int ready = 1;
 
     sf_buf_init(&b, 8192);
-    sf_buf_append(&b, "{\"checks\":{", 11);
+    SF_BUF_LIT(&b, "{\"checks\":{");
     if (ctx->broker) {
         /* Kafka with every broker down: each POST would get 503. */
         int down = broker_unavailable(ctx->broker);

@@ -28,9 +28,6 @@
 
 struct web_client;
 
-/* Append a string literal to an sf_buf. */
-#define SF_BUF_LIT(b, lit) sf_buf_append((b), (lit), sizeof(lit) - 1)
-
 /* One second of the sampler's history: what changed in the store's `sales`
  * during that second, per (source, state) key, and the ingest counter. */
 struct web_delta {
