@@ -22,10 +22,10 @@ struct broker *broker_open(const char *uri, const struct broker_conf *conf,
     }
     size_t n = (size_t)(colon - uri);
     for (size_t i = 0; i < SF_ARRAY_LEN(backends); i++) {
-        if (strlen(backends[i]->scheme) == n &&
-            strncmp(uri, backends[i]->scheme, n) == 0) {
+        const char *rest = sf_uri_rest(uri, backends[i]->scheme);
+        if (rest) {
             struct broker *b = NULL;
-            if (backends[i]->open(&b, colon + 1, conf, errstr, errstr_size))
+            if (backends[i]->open(&b, rest, conf, errstr, errstr_size))
                 return NULL;
             return b;
         }

@@ -82,6 +82,12 @@ int64_t sf_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+const char *sf_uri_rest(const char *uri, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    return strncmp(uri, scheme, n) == 0 && uri[n] == ':' ? uri + n + 1 : NULL;
+}
+
 void sf_pause_ms(int ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};

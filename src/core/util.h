@@ -37,6 +37,9 @@ int sf_err(int rc, char *errstr, size_t errstr_size, const char *fmt, ...)
 int64_t sf_now_ms(void);        /* wall clock, ms since the epoch */
 int64_t sf_mono_ms(void);       /* monotonic clock, ms */
 void sf_pause_ms(int ms);       /* sleep ms milliseconds */
+/* uri's part after "scheme:" when its scheme is scheme, else NULL (how
+ * store_open and broker_open pick a backend). */
+const char *sf_uri_rest(const char *uri, const char *scheme);
 
 /* Format ms since the epoch as RFC 3339 UTC with milliseconds,
  * "2026-11-29T03:40:00.123Z" (24 chars + NUL); returns out. */

@@ -1056,29 +1056,21 @@ static int mysql_sales(struct store *b, struct sales_row **rows, size_t *n,
     return run_read((struct mysql_store *)b, &r, (void **)rows, n, errstr, en);
 }
 
-/* Append " AND source IN (?,…) AND state IN (?,…)" for f to sql, bind its
- * values from params[*k] on; the variant (which IN lists, how long) goes
- * to *variant. */
+/* Append f's clause to sql (store_filter_sql), bind its values from
+ * params[*k] on; the variant (which IN lists, how long) goes to *variant. */
 static void add_filter(char *sql, size_t size, const struct store_filter *f,
                        MYSQL_BIND *params, unsigned *k, unsigned *variant)
 {
-    const char *col[2] = {"source", "state"};
     size_t cnt[2] = {f ? f->nsources : 0, f ? f->nstates : 0};
     const char *const *val[2] = {f ? f->sources : NULL, f ? f->states : NULL};
-    size_t len = strlen(sql);
+    store_filter_sql(sql, size, f);
     *variant = 0;
     for (int c = 0; c < 2; c++) {
         if (cnt[c] > STORE_FILTER_MAX)
             cnt[c] = STORE_FILTER_MAX;
         *variant = *variant * (STORE_FILTER_MAX + 1) + (unsigned)cnt[c];
-        if (!cnt[c])
-            continue;
-        len += (size_t)snprintf(sql + len, size - len, " AND %s IN (", col[c]);
-        for (size_t i = 0; i < cnt[c]; i++) {
-            len += (size_t)snprintf(sql + len, size - len, i ? ",?" : "?");
+        for (size_t i = 0; i < cnt[c]; i++)
             sfmy_bind_str(&params[(*k)++], val[c][i]);
-        }
-        len += (size_t)snprintf(sql + len, size - len, ")");
     }
 }
 
