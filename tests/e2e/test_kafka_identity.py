@@ -127,8 +127,8 @@ class KafkaIdentity(unittest.TestCase):
             m.stop()
         rmtree(self.tmp)
 
-    def mock(self, *args):
-        m = MockCluster(*args)
+    def mock(self, *args, same_id=False):
+        m = MockCluster(*args, same_id=same_id)
         self.mocks.append(m)
         return m
 
@@ -166,6 +166,43 @@ class KafkaIdentity(unittest.TestCase):
         p.stop()
         check_sqlite(self, db, ids)
         self.assertEqual(db_query(db, "SELECT count(*) FROM orders")[0][0], 3300)
+
+    def test_topic_recreated_on_the_same_cluster(self):
+        """Store kept, topic deleted and re-created under the same name on
+        the same cluster (same cluster id, so the same positions key): the
+        old positions lie inside the new topic, and its foreign messages
+        sit at the old ones' offsets. Every acknowledged order and every
+        foreign message of both topics must be stored, once."""
+        db = os.path.join(self.tmp, "sales.db")
+        lines = "\n".join(foreign(3 + i % 5, 1 + i) for i in range(60)).encode() + b"\n"
+        a = self.mock(same_id=True)
+        ing = self.ingest(a, "ing-a")
+        # The same foreign messages first on both topics: the same
+        # partitions and offsets, only their timestamps differ.
+        r = kcat("-P", "-b", a.bootstraps, "-t", "Order", "-K:", input=lines)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ids = acked_ids(post_many(ing, random_orders(900, 3)), self)
+        p = self.process(a, "sqlite:" + db, "pa")
+        wait_count(db, 960, procs=[p])
+        p.stop()
+        ing.stop()
+        a.stop()
+        key = db_query(db, "SELECT DISTINCT topic FROM salesflow_offsets")
+
+        b = self.mock(same_id=True)
+        ing = self.ingest(b, "ing-b")
+        r = kcat("-P", "-b", b.bootstraps, "-t", "Order", "-K:", input=lines)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        ids += acked_ids(post_many(ing, random_orders(2400, 4)), self)
+        p = self.process(b, "sqlite:" + db, "pb")
+        wait_count(db, 900 + 60 + 60 + 2400, procs=[p], timeout=90)
+        time.sleep(1)
+        p.stop()
+        self.assertEqual(db_query(db, "SELECT DISTINCT topic FROM salesflow_offsets"), key,
+                         "not the same cluster id: the test shows nothing")
+        self.assertIn("none of the last", p.stderr())
+        check_sqlite(self, db, ids)
+        self.assertEqual(db_query(db, "SELECT count(*) FROM orders")[0][0], 3420)
 
     def test_foreign_ids_do_not_collide_across_clusters(self):
         """Messages without order_id on two clusters (same topic, partition,
