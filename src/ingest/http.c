@@ -99,6 +99,34 @@ enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
     return MHD_queue_response(conn, status, resp);
 }
 
+/* body's gzip form into z, when r takes it and it is worth it (z's limit:
+ * no larger than body). Returns 1 if z holds it. */
+static int gzip_into(struct http_req *r, const char *body, size_t len, struct sf_buf *z)
+{
+    return r->gzip_ok && len >= HTTP_GZIP_MIN && coding_gzip(body, len, 6, z) == 0;
+}
+
+int http_gzip_buf(struct http_req *r, struct sf_buf *b)
+{
+    struct sf_buf z;
+    sf_buf_init(&z, b->len);
+    if (!b->data || !gzip_into(r, b->data, b->len, &z)) {
+        sf_buf_free(&z);
+        return 0;
+    }
+    sf_buf_free(b);
+    *b = z;
+    return 1;
+}
+
+void http_coding_headers(struct http_req *r, struct MHD_Response *resp, int gz)
+{
+    if (gz)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (r->route_flags & ROUTE_GZIP)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+}
+
 /* Queue a response on r's connection, with one extra header if hname. */
 static enum MHD_Result reply_hdr(struct http_req *r, unsigned status, const char *ctype,
                                  const char *body, size_t len, const char *hname,
@@ -109,19 +137,15 @@ static enum MHD_Result reply_hdr(struct http_req *r, unsigned status, const char
         return MHD_YES;
     }
     struct sf_buf z;
-    sf_buf_init(&z, len);       /* a gzip form no smaller is not sent */
-    int gz = r->gzip_ok && status == MHD_HTTP_OK && len >= HTTP_GZIP_MIN &&
-             coding_gzip(body, len, 6, &z) == 0;
+    sf_buf_init(&z, len);
+    int gz = status == MHD_HTTP_OK && gzip_into(r, body, len, &z);
     struct MHD_Response *resp = MHD_create_response_from_buffer(
         gz ? z.len : len, gz ? z.data : (void *)body, MHD_RESPMEM_MUST_COPY);
     sf_buf_free(&z);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    if (gz)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
-    if (r->route_flags & ROUTE_GZIP)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+    http_coding_headers(r, resp, gz);
     if (hname && strcasecmp(hname, MHD_HTTP_HEADER_CONNECTION) != 0)
         MHD_add_response_header(resp, hname, hval);     /* http_queue closes */
     enum MHD_Result rc = http_queue(r->conn, status, resp);

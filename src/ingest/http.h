@@ -123,6 +123,13 @@ void http_stop(struct http_server *s);
 enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
                            struct MHD_Response *resp);
 
+/* Large answers built outside http_reply (the web layer's): when r's
+ * route and client take gzip and b is large enough, replace b's bytes by
+ * their gzip form (returns 1); then http_coding_headers adds
+ * Content-Encoding (gz) and Vary to the response. */
+int http_gzip_buf(struct http_req *r, struct sf_buf *b);
+void http_coding_headers(struct http_req *r, struct MHD_Response *resp, int gz);
+
 /* Queue r's response with a copy of body (503s get Retry-After: 1, 429s
  * Retry-After: 10; every answer X-Content-Type-Options: nosniff). */
 enum MHD_Result http_reply(struct http_req *r, unsigned status,

@@ -124,9 +124,7 @@ enum MHD_Result web_get(struct http_req *r)
         if (!resp)
             return MHD_NO;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
-        if (r->gzip_ok)
-            MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+        http_coding_headers(r, resp, r->gzip_ok);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         if (i == 0) {
             /* Everything the page uses comes from this server; no other
