@@ -150,6 +150,22 @@ static void run_commit(void *opaque, size_t inserted)
 }
 
 /* --sources "Dine In,Takeaway,Home Delivery" */
+/* --max-body: 1 byte to the server's body budget (a larger body could
+ * never be held: it would get 503 "retry shortly" forever). */
+static int opt_max_body(const char *val, void *dst, char *err, size_t n)
+{
+    uint64_t v = 0;
+    if (opt_bytes(val, &v, err, n))
+        return -1;
+    if (v == 0 || v > SF_BODY_BUDGET) {
+        snprintf(err, n, "expected a size from 1 to %zuM (the bodies all connections may "
+                 "hold at once), got \"%s\"", SF_BODY_BUDGET >> 20, val);
+        return -1;
+    }
+    *(uint64_t *)dst = v;
+    return 0;
+}
+
 static int opt_sources(const char *val, void *dst, char *err, size_t n)
 {
     (void)dst;
@@ -238,8 +254,8 @@ static int run_layers(int ingest_only, int argc, char **argv)
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
          "records behind the log (default 100000)", opt_int64, &ready_lag},
         {"threads", "N", "HTTP worker threads (default 2)", opt_int, &threads},
-        {"max-body", "SIZE", "largest POST /v1/orders body (default 16M)", opt_bytes,
-         &max_body},
+        {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
+         "16M, at most 512M)", opt_max_body, &max_body},
         {"max-batch", "N", "most orders in one POST /v1/orders (default 100000)",
          opt_int, &max_batch},
         {"strict-orderitem", NULL, "POST /orderitem refuses fields an order does not "

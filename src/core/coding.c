@@ -24,28 +24,38 @@ static int token_is(const char *s, size_t n, const char *name)
 unsigned coding_parse(const char *value, enum coding *c, const char **msg)
 {
     *c = CODING_IDENTITY;
-    if (!value)
-        return 0;
-    size_t n = strlen(value);
-    while (n && (value[n - 1] == ' ' || value[n - 1] == '\t'))
-        n--;
-    while (n && (*value == ' ' || *value == '\t'))
-        value++, n--;
-    if (n == 0 || token_is(value, n, "identity"))
-        return 0;
-    if (token_is(value, n, "gzip") || token_is(value, n, "x-gzip")) {
-        *c = CODING_GZIP;
-        return 0;
+    int n = 0;
+    /* A list (RFC 9110 8.4): empty elements are ignored (5.6.1.2), and so
+     * is identity, which is no coding at all. */
+    for (const char *p = value; p && *p;) {
+        const char *e = strchr(p, ',');
+        if (!e)
+            e = p + strlen(p);
+        const char *t = p, *te = e;
+        while (t < te && (*t == ' ' || *t == '\t'))
+            t++;
+        while (te > t && (te[-1] == ' ' || te[-1] == '\t'))
+            te--;
+        size_t len = (size_t)(te - t);
+        enum coding one = CODING_IDENTITY;
+        if (token_is(t, len, "gzip") || token_is(t, len, "x-gzip"))
+            one = CODING_GZIP;
+        else if (token_is(t, len, "zstd"))
+            one = CODING_ZSTD;
+        else if (len && !token_is(t, len, "identity")) {
+            *msg = "Unsupported Media Type: salesflow does not decode the "
+                   "Content-Encoding";
+            return 415;
+        }
+        if (one != CODING_IDENTITY && n++) {
+            *msg = "Unsupported Media Type: the body is encoded more than once, as";
+            return 415;
+        }
+        if (one != CODING_IDENTITY)
+            *c = one;
+        p = *e ? e + 1 : e;
     }
-    if (token_is(value, n, "zstd")) {
-        *c = CODING_ZSTD;
-        return 0;
-    }
-    *msg = memchr(value, ',', n)
-               ? "Unsupported Media Type: the body is encoded more than once, as"
-               : "Unsupported Media Type: salesflow does not decode the "
-                 "Content-Encoding";
-    return 415;
+    return 0;
 }
 
 /* 400: the body is not what its Content-Encoding (name) says. */
@@ -108,9 +118,36 @@ static unsigned gunzip(const char *in, size_t n, coding_sink sink, void *ctx,
     return st;
 }
 
+/* Every frame of in[0..n) is a zstd frame of today's format (RFC 8878) or
+ * a skippable one: frames of the formats before zstd 1.0, which libzstd
+ * still decodes, are refused, as their decoders do not honour the window
+ * limit. 0, or 400 with msg (a frame that does not parse is left to the
+ * decoder, which says why). */
+static unsigned zstd_frames_current(const char *in, size_t n, char *msg, size_t msgsz)
+{
+    while (n >= 4) {
+        uint32_t magic = (uint32_t)(unsigned char)in[0] |
+                         (uint32_t)(unsigned char)in[1] << 8 |
+                         (uint32_t)(unsigned char)in[2] << 16 |
+                         (uint32_t)(unsigned char)in[3] << 24;
+        if (magic >= 0xFD2FB51Eu && magic <= 0xFD2FB527u)
+            return bad(msg, msgsz, "zstd", "a frame of an older zstd format, from "
+                       "before zstd 1.0; compress with a current zstd");
+        size_t len = ZSTD_findFrameCompressedSize(in, n);
+        if (ZSTD_isError(len) || len == 0 || len > n)
+            return 0;
+        in += len;
+        n -= len;
+    }
+    return 0;
+}
+
 static unsigned unzstd(const char *in, size_t n, coding_sink sink, void *ctx,
                        char *msg, size_t msgsz)
 {
+    unsigned legacy = zstd_frames_current(in, n, msg, msgsz);
+    if (legacy)
+        return legacy;
     ZSTD_DCtx *dc = ZSTD_createDCtx();
     char *out = malloc(CODING_CHUNK);
     unsigned st = 0;
@@ -183,7 +220,7 @@ static int q_positive(const char *p, const char *end)
 
 int coding_accepts_gzip(const char *ae)
 {
-    int star = 0, gzip = -1;
+    int star = 0, gzip = -1, xgzip = -1;
     while (ae && *ae) {
         const char *end = strchr(ae, ',');
         if (!end)
@@ -195,13 +232,16 @@ int coding_accepts_gzip(const char *ae)
         while (te < end && *te != ';' && *te != ' ' && *te != '\t')
             te++;
         int q = q_positive(te, end);
-        if (token_is(t, (size_t)(te - t), "gzip") || token_is(t, (size_t)(te - t), "x-gzip"))
+        if (token_is(t, (size_t)(te - t), "gzip"))
             gzip = q;
+        else if (token_is(t, (size_t)(te - t), "x-gzip"))
+            xgzip = q;
         else if (token_is(t, (size_t)(te - t), "*"))
             star = q;
         ae = *end ? end + 1 : end;
     }
-    return gzip >= 0 ? gzip : star;
+    /* x-gzip is gzip's old alias: gzip's own q-value wins. */
+    return gzip >= 0 ? gzip : xgzip >= 0 ? xgzip : star;
 }
 
 int coding_gzip(const char *in, size_t n, int level, struct sf_buf *out)

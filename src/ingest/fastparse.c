@@ -464,6 +464,11 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
                 other = 1;      /* given twice, or long: libmicrohttpd's */
             else
                 q->val[known] = v;
+            /* A compressed body is decoded (up to --max-body) on
+             * libmicrohttpd's workers, never on the loops every other
+             * connection waits for. */
+            if (known == 5 && ve > v && !(ve - v == 8 && strncasecmp(v, "identity", 8) == 0))
+                other = 1;
         } else if (is_name(p, nlen, "transfer-encoding") || is_name(p, nlen, "expect") ||
                    is_name(p, nlen, "upgrade")) {
             other = 1;

@@ -43,7 +43,6 @@ struct http_server {
 /* Bytes of request bodies held in memory by all connections together; past
  * SF_BODY_BUDGET new body bytes get 503, so many big uploads at once cannot
  * exhaust memory. */
-#define SF_BODY_BUDGET ((size_t)512 << 20)
 static atomic_size_t body_bytes;
 
 /* The reply budget (http.h): a reply is held until its client reads it,
@@ -245,7 +244,7 @@ static enum MHD_Result too_big(struct http_req *r)
     char msg[160];
     size_t max = r->body_max;
     /* --max-body bounds the body as it is parsed: decoded, when encoded. */
-    const char *dec = r->coding && !r->body.len ? "" : r->coding ? " once decoded" : "";
+    const char *dec = r->decoding ? " once decoded" : "";
     if (max % (1u << 20) == 0)
         snprintf(msg, sizeof(msg), "Request body is larger than %zu MiB%s; split it",
                  max >> 20, dec);
@@ -557,6 +556,7 @@ static unsigned decode_body(struct http_req *r, char *msg, size_t msgsz)
 {
     struct sf_buf raw = r->body;
     size_t raw_budget = r->budget;
+    r->decoding = 1;
     sf_buf_init(&r->body, r->body_max);
     r->budget = 0;
     unsigned st = coding_decode(r->coding, raw.data, raw.len, take_decoded, r, msg, msgsz);

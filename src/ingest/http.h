@@ -64,6 +64,9 @@ struct http_ctx {
 };
 
 #define SF_MAX_BODY_DEFAULT ((size_t)16 << 20)
+/* Request bodies (as sent, and decoded) all connections may hold at once:
+ * more get 503. --max-body can therefore be at most this. */
+#define SF_BODY_BUDGET ((size_t)512 << 20)
 #define SF_MAX_BATCH_DEFAULT 100000
 
 struct http_req;
@@ -96,6 +99,7 @@ struct http_req {
     struct order order;
     int ndjson;                     /* Content-Type: application/x-ndjson */
     enum coding coding;             /* the body's Content-Encoding */
+    int decoding;                   /* its body is being decoded */
     int route_flags;                /* the route table's flags (http.c) */
     int gzip_ok;                    /* a compressible answer; the client takes gzip */
     size_t body_max;                /* this route's body limit */

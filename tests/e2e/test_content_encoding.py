@@ -119,7 +119,7 @@ class ContentEncodingTest(unittest.TestCase):
         body = gzip.compress(ndjson(rows("st", 5)))
         before = self.s.log_bytes()
         for coding in ("br", "deflate", "compress", "gzip, zstd", "gzip,gzip",
-                       "identity, gzip"):
+                       "identity, br", "gzip;level=9"):
             for path in ("/v1/orders", "/orderitem"):
                 with self.subTest(coding=coding, path=path):
                     status, r, hdrs = self.post(body, coding, path)
@@ -139,6 +139,13 @@ class ContentEncodingTest(unittest.TestCase):
     def test_identity_is_plain(self):
         status, r, _ = self.post(ndjson(rows("id", 3)), "identity")
         self.assertEqual((status, r["accepted"]), (201, 3), r)
+
+    def test_list_syntax(self):
+        """RFC 9110 5.6.1.2: empty list elements are ignored, and identity
+        is no coding: "gzip," and "identity, gzip" are gzip."""
+        for i, coding in enumerate(("gzip,", ", gzip", "identity, gzip", " ,gzip , ")):
+            status, r, _ = self.post(gzip.compress(ndjson(rows("ls%d" % i, 2))), coding)
+            self.assertEqual((status, r.get("accepted")), (201, 2), (coding, r))
 
     def rss_kb(self):
         with open("/proc/%d/status" % self.s.proc.pid) as f:
@@ -205,6 +212,55 @@ class ContentEncodingTest(unittest.TestCase):
             ids = f.read().split()
         self.assertEqual(len(ids), 2300)
         check_acked_stored(self, self.s, ids)
+
+
+class ReviewFindingsTest(unittest.TestCase):
+    """What the outside review of compressed bodies found (issue 19)."""
+
+    def test_max_body_is_bounded_by_the_body_budget(self):
+        # Above the server's 512 MiB body budget a body could never be
+        # taken: a bomb got 503 "retry shortly" forever instead of 413.
+        for bad in ("0", "513M", "4G", "1T"):
+            r = run_cli("ingest", "--max-body", bad, "--data", "/nonexistent/x")
+            self.assertEqual(r.returncode, 2, (bad, r.stderr))
+            self.assertIn("--max-body", r.stderr)
+            self.assertIn("512M", r.stderr)
+
+    def test_413_says_once_decoded_under_a_small_limit(self):
+        s = Server(extra=["--max-body", "2K"]).start()
+        try:
+            body = gzip.compress(ndjson(rows("tiny", 60)))
+            self.assertLess(len(body), 2048)
+            status, data, _ = s.request("POST", "/v1/orders", body,
+                                        dict(NDJSON, **{"Content-Encoding": "gzip"}))
+            self.assertEqual(status, 413, data)
+            self.assertIn(b"once decoded", data)
+        finally:
+            s.cleanup()
+
+    def test_openapi_describes_what_this_server_does(self):
+        s = Server(extra=["--strict-orderitem"]).start()
+        try:
+            status, body = s.get("/openapi.json")
+            doc = json.loads(body)
+            for path in ("/orderitem", "/v1/orders"):
+                d = doc["paths"][path]["post"]["responses"]["415"]["description"]
+                self.assertEqual(d.count("Content-Encoding other than"), 1, d)
+            self.assertFalse(doc["components"]["schemas"]["OrderItem"]
+                             ["additionalProperties"])
+        finally:
+            s.cleanup()
+        status, body = self.__class__.plain_server_spec()
+        self.assertTrue(json.loads(body)["components"]["schemas"]["OrderItem"]
+                        ["additionalProperties"])
+
+    @staticmethod
+    def plain_server_spec():
+        s = Server().start()
+        try:
+            return s.get("/openapi.json")
+        finally:
+            s.cleanup()
 
 
 class OrderitemExtraFieldsTest(unittest.TestCase):

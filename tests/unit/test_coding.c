@@ -48,8 +48,19 @@ static void parse_values(void **state)
     assert_non_null(strstr(msg, "does not decode"));
     assert_int_equal(coding_parse("gzip, zstd", &c, &msg), 415);
     assert_non_null(strstr(msg, "more than once"));
-    assert_int_equal(coding_parse("gzip,", &c, &msg), 415);
     assert_int_equal(coding_parse("gzipx", &c, &msg), 415);
+    /* RFC 9110 5.6.1.2: empty list elements are ignored; identity is no
+     * coding at all. */
+    assert_int_equal(coding_parse("gzip,", &c, &msg), 0);
+    assert_int_equal(c, CODING_GZIP);
+    assert_int_equal(coding_parse(" , zstd ,, ", &c, &msg), 0);
+    assert_int_equal(c, CODING_ZSTD);
+    assert_int_equal(coding_parse("identity, gzip", &c, &msg), 0);
+    assert_int_equal(c, CODING_GZIP);
+    assert_int_equal(coding_parse(",", &c, &msg), 0);
+    assert_int_equal(c, CODING_IDENTITY);
+    assert_int_equal(coding_parse("gzip, gzip", &c, &msg), 415);
+    assert_int_equal(coding_parse("gzip;q=1", &c, &msg), 415);
 }
 
 static void accept_encoding(void **state)
@@ -69,6 +80,11 @@ static void accept_encoding(void **state)
     assert_true(coding_accepts_gzip("gzip;q=0.001"));
     assert_false(coding_accepts_gzip("br, deflate"));
     assert_false(coding_accepts_gzip("gzipped"));
+    /* x-gzip is gzip's alias: gzip's own q-value wins, whichever comes first */
+    assert_true(coding_accepts_gzip("gzip, x-gzip;q=0"));
+    assert_true(coding_accepts_gzip("x-gzip;q=0, gzip"));
+    assert_false(coding_accepts_gzip("gzip;q=0, x-gzip"));
+    assert_false(coding_accepts_gzip("x-gzip, gzip;q=0"));
 }
 
 static void gzip_round_trip_and_members(void **state)
@@ -133,6 +149,22 @@ static void zstd_round_trip_and_frames(void **state)
     assert_int_equal(decode(CODING_ZSTD, "", 0, &out, msg), 400);
     memcpy(two + n, "{}", 2);
     assert_int_equal(decode(CODING_ZSTD, two, n + 2, &out, msg), 400);
+    /* Frames of zstd's pre-1.0 formats (magic 0xFD2FB525..27) are refused,
+     * first or later: their decoders do not take the window limit. */
+    static const unsigned char legacy[][4] = {
+        {0x25, 0xB5, 0x2F, 0xFD}, {0x26, 0xB5, 0x2F, 0xFD}, {0x27, 0xB5, 0x2F, 0xFD}};
+    for (size_t i = 0; i < sizeof(legacy) / sizeof(legacy[0]); i++) {
+        char old[64] = {0};
+        memcpy(old, legacy[i], 4);
+        out.len = 0;
+        assert_int_equal(decode(CODING_ZSTD, old, sizeof(old), &out, msg), 400);
+        assert_non_null(strstr(msg, "older zstd format"));
+        memcpy(two, frame, n);
+        memcpy(two + n, old, sizeof(old));
+        out.len = 0;
+        assert_int_equal(decode(CODING_ZSTD, two, n + sizeof(old), &out, msg), 400);
+        assert_non_null(strstr(msg, "older zstd format"));
+    }
     sf_buf_free(&out);
 }
 
