@@ -150,6 +150,22 @@ static void run_commit(void *opaque, size_t inserted)
 }
 
 /* --sources "Dine In,Takeaway,Home Delivery" */
+/* --max-body: 1 byte to the server's body budget (a larger body could
+ * never be held: it would get 503 "retry shortly" forever). */
+static int opt_max_body(const char *val, void *dst, char *err, size_t n)
+{
+    uint64_t v = 0;
+    if (opt_bytes(val, &v, err, n))
+        return -1;
+    if (v == 0 || v > SF_BODY_BUDGET) {
+        snprintf(err, n, "expected a size from 1 to %zuM (the bodies all connections may "
+                 "hold at once), got \"%s\"", SF_BODY_BUDGET >> 20, val);
+        return -1;
+    }
+    *(uint64_t *)dst = v;
+    return 0;
+}
+
 static int opt_sources(const char *val, void *dst, char *err, size_t n)
 {
     (void)dst;
@@ -203,7 +219,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
 {
     const char *listen = NULL, *data = NULL, *customers = NULL, *store_arg = NULL;
     const char *broker_arg = NULL, *group = NULL, *allowed_hosts = NULL;
-    int create_topic = 0;
+    int create_topic = 0, strict_orderitem = 0;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     int partitions = 0, threads = 2, max_batch = SF_MAX_BATCH_DEFAULT;
     int header_timeout = 10, body_timeout = 30, max_conns = 10000;
@@ -238,10 +254,13 @@ static int run_layers(int ingest_only, int argc, char **argv)
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
          "records behind the log (default 100000)", opt_int64, &ready_lag},
         {"threads", "N", "HTTP worker threads (default 2)", opt_int, &threads},
-        {"max-body", "SIZE", "largest POST /v1/orders body (default 16M)", opt_bytes,
-         &max_body},
+        {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
+         "16M, at most 512M)", opt_max_body, &max_body},
         {"max-batch", "N", "most orders in one POST /v1/orders (default 100000)",
          opt_int, &max_batch},
+        {"strict-orderitem", NULL, "POST /orderitem refuses fields an order does not "
+         "have (422), as /v1/orders does; by default they are ignored, as the original "
+         "service did", opt_switch, &strict_orderitem},
         {"api-key", "KEY", "require Authorization: Bearer KEY for ingestion; repeatable",
          opt_key, &keys},
         {"api-keys", "K1,K2", "the same for a comma-separated list of keys (e.g. "
@@ -364,6 +383,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
     }
     struct http_ctx hc = {.broker = b, .cat = cat, .web = w,
                           .max_body = (size_t)max_body, .max_batch = (size_t)max_batch,
+                          .strict_orderitem = strict_orderitem,
                           .dedupe = dd, .quarantine = qt, .auth = auth,
                           .header_timeout_s = header_timeout,
                           .body_timeout_s = body_timeout,

@@ -118,6 +118,8 @@ unsigned head_field(struct head_check *hc, const char *name, size_t nlen,
             hc->coding_bad = 1;
     } else if (is_name(name, nlen, "host")) {
         hc->hosts++;
+    } else if (is_name(name, nlen, "content-encoding")) {
+        hc->codings++;
     }
     return 0;
 }
@@ -366,7 +368,8 @@ static int chunked_check(const char *p, const char *end, const char **msg)
 int fastpath_parse(char *buf, size_t n, struct fast_req *q)
 {
     static const char *const names[] = {"authorization", "content-type",
-                                        "content-length", "host", "origin"};
+                                        "content-length", "host", "origin",
+                                        "content-encoding"};
     char *end = head_end(buf, n < FP_HEAD_MAX ? n : FP_HEAD_MAX);
     memset(q, 0, sizeof(*q));
     /* Every byte of the head is checked before anything else, also while
@@ -461,6 +464,11 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
                 other = 1;      /* given twice, or long: libmicrohttpd's */
             else
                 q->val[known] = v;
+            /* A compressed body is decoded (up to --max-body) on
+             * libmicrohttpd's workers, never on the loops every other
+             * connection waits for. */
+            if (known == 5 && ve > v && !(ve - v == 8 && strncasecmp(v, "identity", 8) == 0))
+                other = 1;
         } else if (is_name(p, nlen, "transfer-encoding") || is_name(p, nlen, "expect") ||
                    is_name(p, nlen, "upgrade")) {
             other = 1;
