@@ -656,3 +656,33 @@ void order_derive_id(const char *topic, int partition, int64_t offset,
     snprintf(out, SF_UUID_STRLEN + 1, "%08x-%04x-8000-8000-%012" PRIx64, h,
              (unsigned)partition & 0xFFFF, (uint64_t)offset & UINT64_C(0xFFFFFFFFFFFF));
 }
+
+/* FNV-1a, 64 bits, continued from h over n bytes. */
+static uint64_t fnv64(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+void order_derive_id_msg(const char *key, int partition, int64_t offset,
+                         int64_t timestamp_ms, const char *value, size_t len,
+                         char out[SF_UUID_STRLEN + 1])
+{
+    unsigned char ts[8];
+    for (int i = 0; i < 8; i++)
+        ts[i] = (unsigned char)((uint64_t)timestamp_ms >> (8 * i));
+    uint64_t h = fnv64(UINT64_C(0xcbf29ce484222325), key, strlen(key) + 1);
+    h = fnv64(fnv64(h, ts, sizeof(ts)), value, len);
+    /* A finalizer (splitmix64's), so that every bit of h depends on all. */
+    h ^= h >> 30;
+    h *= UINT64_C(0xbf58476d1ce4e5b9);
+    h ^= h >> 27;
+    h *= UINT64_C(0x94d049bb133111eb);
+    h ^= h >> 31;
+    snprintf(out, SF_UUID_STRLEN + 1, "%08x-%04x-8%03x-%04x-%012" PRIx64,
+             (unsigned)(h >> 32), (unsigned)partition & 0xFFFF,
+             (unsigned)(h >> 20) & 0xFFF, 0x8000u | ((unsigned)h & 0x3FFF),
+             (uint64_t)offset & UINT64_C(0xFFFFFFFFFFFF));
+}

@@ -192,6 +192,28 @@ static int sqlite_load_positions(struct store *b, const char *topic,
     return rc == SQLITE_DONE ? 0 : fail(s, "reading log positions", errstr, n);
 }
 
+static int sqlite_has_orders(struct store *b, const char *const *ids, int n,
+                             char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    sqlite3_stmt *st;
+    int found = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM orders WHERE uuid = ?", -1, &st, NULL) !=
+        SQLITE_OK)
+        return fail(s, "looking up orders", errstr, en);
+    for (int i = 0; i < n && found >= 0; i++) {
+        sqlite3_bind_text(st, 1, ids[i], -1, SQLITE_STATIC);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            found++;
+        else if (rc != SQLITE_DONE)
+            found = -1;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return found >= 0 ? found : fail(s, "looking up orders", errstr, en);
+}
+
 static int step_reset(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
@@ -744,6 +766,7 @@ const struct store_ops sqlite_store_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
     .load_positions = sqlite_load_positions,
+    .has_orders = sqlite_has_orders,
     .apply = sqlite_apply,
     .rebuild_begin = sqlite_rebuild_begin,
     .rebuild_end = sqlite_rebuild_end,
