@@ -386,7 +386,7 @@ static void sink_error(const char *msg)
 int cassandra_ready(char *why, size_t n)
 {
     if (!atomic_load(&sink.open))
-        return 1;
+        return -1;
     if (!atomic_load(&sink.connected))
         return sf_err(0, why, n, "raw store (Cassandra) not connected; its error is "
                       "in the log");

@@ -29,8 +29,8 @@ struct store *cassandra_wrap(struct store *inner, const char *uri,
                              const char *password, int retries, char *errstr,
                              size_t errstr_size);
 
-/* For GET /readyz: 1 if no sink is open or the sink is connected and its
- * last write succeeded; else 0 with why (no URI, no password). */
+/* For GET /readyz: -1 if no sink is open; 1 if the sink is connected and
+ * its last write succeeded; else 0 with why (no URI, no password). */
 int cassandra_ready(char *why, size_t n);
 /* For GET /metrics: the sink's lines (nothing when no sink is open). */
 void cassandra_metrics(struct sf_buf *b);

@@ -1106,7 +1106,7 @@ int cql_batch_rows(struct cql *c, int stmt, const struct cql_value *v, int ncols
     size_t nb = per_batch ? (nrows + per_batch - 1) / per_batch : 0;
     unsigned char *done = calloc(nb ? nb : 1, 1);
     size_t *slot = malloc(sizeof(size_t) * (CQL_WINDOW + 1));
-    int rc = -1, first_err = 0;
+    int rc = -1, failed = 0, failed_code = 0;
     char err1[512] = "";
     if (!done || !slot) {
         fail(c, CQL_ERR_CLIENT, e, en, "out of memory");
@@ -1116,7 +1116,7 @@ int cql_batch_rows(struct cql *c, int stmt, const struct cql_value *v, int ncols
      * node answered UNPREPARED (prepared again in between). */
     for (int round = 0; round < 3; round++) {
         int unprepared = 0;
-        first_err = 0;
+        failed = 0;
         if (cql_connect(c, e, en) || (!s->prepared && prepare_on(c, s, e, en)))
             goto cleanup;
         size_t next = 0, inflight = 0;
@@ -1180,17 +1180,19 @@ int cql_batch_rows(struct cql *c, int stmt, const struct cql_value *v, int ncols
                 unprepared = 1;
                 continue;
             }
-            if (!first_err) {
-                first_err = code;
+            /* the first error is the one reported (code 0 is "server
+             * error", so a flag, not the code, says there was one) */
+            if (!failed++) {
                 snprintf(e, en, "%s", err1);
+                failed_code = code;
             }
             /* stop sending more; drain what is in flight */
             for (size_t k = 0; k < nb; k++)
                 if (!done[k])
                     done[k] = 3;
         }
-        if (first_err) {
-            c->last_err = first_err;
+        if (failed) {
+            c->last_err = failed_code;
             goto cleanup;
         }
         if (!unprepared) {
