@@ -7,6 +7,7 @@ on command.
 
 Run: python3 cqlserver.py --port P --state FILE [--auth USER:PASS]
      [--no-create] [--table "KS.T:uuid uuid,customer_id int,…"] [--control PORT]
+     [--count-only]
 
 Speaks (section numbers of the spec):
   OPTIONS → SUPPORTED (4.2.4); STARTUP → READY, or AUTHENTICATE
@@ -74,6 +75,7 @@ class State:
         self.lock = threading.Lock()
         self.path = path
         self.no_create = no_create
+        self.count_only = False
         self.keyspaces = set()
         self.tables = {}        # (ks, t) -> [(name, type, kind)]
         self.rows = {}          # (ks, t) -> {uuid: [..., writes]}
@@ -375,8 +377,20 @@ class Conn(threading.Thread):
                 off += ln
         return vals, off
 
+    def count_only(self, stream, op, body):
+        """--count-only (bench/cassandra.py): a BATCH is counted by its
+        statement count and answered Void, values not decoded or kept."""
+        st = self.st
+        n = struct.unpack_from(">H", body, 1)[0] if op == OP["BATCH"] else 1
+        with st.lock:
+            st.stats["row_writes"] += n
+            st.stats["batches" if op == OP["BATCH"] else "executes"] += 1
+        self.send(stream, OP["RESULT"], s_int(1))
+
     def write(self, stream, op, body):
         st = self.st
+        if st.count_only:
+            return self.count_only(stream, op, body)
         stmts = []
         if op == OP["EXECUTE"]:
             idl = struct.unpack_from(">H", body, 0)[0]
@@ -526,8 +540,11 @@ def main():
     ap.add_argument("--auth", default=None, help="USER:PASS")
     ap.add_argument("--no-create", action="store_true")
     ap.add_argument("--table", action="append", default=[])
+    ap.add_argument("--count-only", action="store_true",
+                    help="count BATCH rows without decoding or keeping them (bench)")
     a = ap.parse_args()
     st = State(a.state, a.no_create, a.table)
+    st.count_only = a.count_only
     auth = tuple(a.auth.split(":", 1)) if a.auth else None
     threading.Thread(target=control, args=(st, a.control), daemon=True).start()
     srv = socket.socket()
