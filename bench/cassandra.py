@@ -9,7 +9,10 @@ Rows printed (orders/s, salesflow CPU s, server CPU s):
   sqlite only            process without --raw-store (the reference)
   + cql, count-only      the server counts BATCH rows without decoding them
   + cql, full decode     the server decodes every value and keeps the rows
-Run from the repository root after `make` (needs build/bench/log_fill)."""
+  build/bench/cql_sink   the CQL client alone (no processor, no SQLite)
+                         into the same two server modes
+Run from the repository root after `make build/bench/log_fill
+build/bench/cql_sink`."""
 
 import os
 import shutil
@@ -24,6 +27,7 @@ import json
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 BIN = os.path.join(ROOT, os.environ.get("BUILD", "build"), "salesflow")
 FILL = os.path.join(ROOT, os.environ.get("BUILD", "build"), "bench", "log_fill")
+SINK = os.path.join(ROOT, os.environ.get("BUILD", "build"), "bench", "cql_sink")
 
 
 def port():
@@ -97,16 +101,40 @@ def main():
     tmp = tempfile.mkdtemp(prefix="sf-bench-cql-")
     try:
         subprocess.run([FILL, tmp, str(n)], check=True, stdout=subprocess.DEVNULL)
-        print("| run | orders/s | wall s | salesflow CPU s | CQL server CPU s |")
+        print("| run | orders/s | wall s | salesflow CPU s (µs/order) | CQL server CPU s "
+              "(µs/row) |")
         print("|---|---:|---:|---:|---:|")
         for mode, label in (("sqlite", "`process` → SQLite only (reference)"),
                             ("count", "+ `--raw-store`, server counts rows only"),
                             ("full", "+ `--raw-store`, server decodes and keeps rows")):
             rate, secs, sfc, svc = one(n, tmp, tmp, mode, batch)
-            print("| %s, %d orders, %d rows/BATCH | %s | %.2f | %.2f | %s |" % (
-                label, n, batch, format(int(rate), ","), secs, sfc,
-                "—" if svc is None else "%.2f (%.0f %% of one core)" % (svc, 100 * svc / secs)),
+            print("| %s, %d orders, %d rows/BATCH | %s | %.2f | %.2f (%.2f) | %s |" % (
+                label, n, batch, format(int(rate), ","), secs, sfc, sfc * 1e6 / n,
+                "—" if svc is None else "%.2f (%.2f; %.0f %% of one core)" % (
+                    svc, svc * 1e6 / n, 100 * svc / secs)),
                 flush=True)
+        for mode in ("count", "full"):
+            p, cp = port(), port()
+            srv = subprocess.Popen([sys.executable,
+                                    os.path.join(ROOT, "tests/e2e/cqlserver.py"), "--port",
+                                    str(p), "--control", str(cp)] +
+                                   (["--count-only"] if mode == "count" else []),
+                                   stdout=subprocess.PIPE, text=True)
+            assert srv.stdout.readline().strip() == "ready"
+            out = subprocess.run([SINK, "127.0.0.1", str(p), str(n), str(batch)],
+                                 check=True, capture_output=True, text=True).stdout.split()
+            st = json.loads(ctl(cp, "stats"))
+            srv.kill()
+            srv.wait()
+            secs = float(out[2])
+            cc = float(out[5])
+            print("| `bench/cql_sink` (client alone), server %s, %d rows | %s | %.2f | "
+                  "%.2f (%.2f) | %.2f (%.2f; %.0f %% of one core) |" % (
+                      "counts rows only" if mode == "count" else "decodes and keeps rows",
+                      n, format(int(float(out[0])), ","), secs, cc, cc * 1e6 / n,
+                      st["cpu_s"], st["cpu_s"] * 1e6 / n, 100 * st["cpu_s"] / secs),
+                  flush=True)
+        print("load average: %s" % open("/proc/loadavg").read().split()[:3])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
