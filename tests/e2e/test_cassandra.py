@@ -117,6 +117,9 @@ class CreatesTable(CassandraCase):
         m = s.get("/metrics")[1].decode()
         self.assertIn("salesflow_raw_store_connected 1", m)
         self.assertIn("salesflow_raw_store_rows_total 301", m)
+        r = subprocess.run(["promtool", "check", "metrics"], input=m, capture_output=True,
+                           text=True)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         p = json.loads(s.get("/api/pipeline")[1])
         self.assertTrue(p["raw_store"]["connected"])
         self.assertEqual(p["raw_store"]["rows"], 301)
