@@ -625,6 +625,8 @@ void cql_disconnect(struct cql *c)
 static int io_fail(struct cql *c, char *e, size_t en, const char *what, int err)
 {
     cql_disconnect(c);
+    /* the next connect starts with the contact point after this one */
+    c->cur = (c->cur + 1) % (c->conf.nhosts > 0 ? c->conf.nhosts : 1);
     return fail(c, CQL_ERR_IO, e, en, "%s: %s%s%s", c->peer, what,
                 err ? ": " : "", err ? strerror(err) : "");
 }
@@ -927,8 +929,9 @@ int cql_connect(struct cql *c, char *e, size_t en)
 {
     if (c->fd >= 0)
         return 0;
+    int start = c->cur;
     for (int k = 0; k < c->conf.nhosts; k++) {
-        int h = (c->cur + k) % c->conf.nhosts;
+        int h = (start + k) % c->conf.nhosts;
         if (dial(c, h, e, en))
             continue;
         if (handshake(c, e, en) == 0) {
@@ -942,9 +945,15 @@ int cql_connect(struct cql *c, char *e, size_t en)
         if (code == CQL_ERR_BAD_CREDENTIALS)
             return -1;
     }
-    /* next time, start with the contact point after the one in use */
-    c->cur = (c->cur + 1) % c->conf.nhosts;
+    /* next time, start with the contact point after the first one tried */
+    c->cur = (start + 1) % c->conf.nhosts;
     return -1;
+}
+
+void cql_adopt_fd(struct cql *c, int fd)
+{
+    cql_disconnect(c);
+    c->fd = fd;
 }
 
 int cql_connected(const struct cql *c)

@@ -27,7 +27,7 @@
 
 #define CQL_MAX_HOSTS 16
 #define CQL_WINDOW 64                  /* BATCH frames in flight at most */
-#define CQL_FRAME_MAX (256u << 20)     /* the spec's frame body limit */
+#define CQL_FRAME_MAX (16u << 20)      /* largest answer taken (spec: 256 MB) */
 
 /* Opcodes (spec section 2.4). */
 enum {
@@ -114,6 +114,10 @@ void cql_destroy(struct cql *c);
 int cql_connect(struct cql *c, char *errstr, size_t errstr_size);
 int cql_connected(const struct cql *c);
 void cql_disconnect(struct cql *c);
+/* For tests and fuzzing: take fd (a connected, non-blocking stream socket)
+ * as the connection, as if the handshake had succeeded. */
+void cql_adopt_fd(struct cql *c, int fd);
+
 /* "HOST:PORT" of the connected (or last tried) contact point. */
 const char *cql_peer(const struct cql *c);
 
