@@ -1019,10 +1019,12 @@ static int parse_rows(struct cql *c, const struct frame *f, struct cql_rows *row
         return 0;
     int ncols = r_metadata(&r, 0);
     int32_t nrows = r_i32(&r);
-    if (r.bad || nrows < 0)
+    size_t cells = (size_t)(nrows > 0 ? nrows : 0) * (size_t)ncols;
+    /* every cell takes at least its 4-byte length: more cells than that
+     * cannot be in the body (and must not size an allocation) */
+    if (r.bad || nrows < 0 || cells > (f->len - r.off) / 4)
         return fail(c, CQL_ERR_CLIENT, e, en, "%s: bad Rows result", c->peer);
     uint8_t *body = malloc(f->len ? f->len : 1);
-    size_t cells = (size_t)nrows * (size_t)ncols;
     rows->cell = calloc(cells ? cells : 1, sizeof(*rows->cell));
     rows->cell_len = calloc(cells ? cells : 1, sizeof(*rows->cell_len));
     rows->body = body;
