@@ -126,6 +126,36 @@ class CreatesTable(CassandraCase):
         self.assertEqual(s.get("/readyz")[0], 200)
 
 
+class ProcessCommand(CassandraCase):
+    def test_process_writes_the_log_into_cassandra(self):
+        s = Server()
+        self.servers.append(s)
+        s.start()
+        res = post_many(s, random_orders(400, 26))
+        s.wait_processed()
+        self.assertEqual(s.stop(), 0)
+        store = os.path.join(s.tmp, "other.db")
+        lport = free_port()
+        p = subprocess.Popen([BIN, "process", "--broker", "file:" + os.path.join(s.data, "log"),
+                              "--data", s.data, "--store", "sqlite:" + store,
+                              "--listen", "127.0.0.1:%d" % lport,
+                              "--raw-store", self.cql.uri(query="?consistency=ONE")],
+                             cwd=REPO, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_until(lambda: len(self.cql.rows()) == 400, 60, "400 rows in Cassandra")
+            import http.client
+            c = http.client.HTTPConnection("127.0.0.1", lport, timeout=10)
+            c.request("GET", "/readyz")
+            body = json.loads(c.getresponse().read())
+            self.assertEqual(body["checks"].get("raw_store"), "ok", body)
+        finally:
+            p.terminate()
+            self.assertEqual(p.wait(30), 0, p.stderr.read())
+            p.stderr.close()
+        rows = self.cql.rows()
+        self.assertEqual(set(rows), {row_uuid(oid) for oid in acked_ids(res)})
+
+
 class OriginalTable(CassandraCase):
     server_args = ("--table", ORIGINAL)
 
@@ -263,6 +293,13 @@ class Faults(CassandraCase):
             for code in ("0x1100", "0x1000", "0x1001", "0x0000"):
                 self.cql.cmd("fail %s 2" % code)
                 wait_until(lambda: self.cql.stats()["errors_sent"] >= 2, 30, "errors")
+            # every write failing for a while: /readyz says so, then recovers
+            self.cql.cmd("fail 0x1100 1000000")
+            wait_until(lambda: s.get("/readyz")[0] == 503, 30, "/readyz to fail")
+            self.assertIn("writes failing",
+                          json.loads(s.get("/readyz")[1])["checks"]["raw_store"])
+            self.cql.cmd("fail 0x1100 0")
+            wait_until(lambda: s.get("/readyz")[0] == 200, 60, "/readyz to recover")
             # statements forgotten: UNPREPARED, prepared again
             self.cql.cmd("forget")
             wait_until(lambda: self.cql.stats()["unprepared_sent"] > 0, 30, "unprepared")
