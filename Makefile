@@ -11,7 +11,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := libmicrohttpd sqlite3 jansson libcurl libisal libmariadb rdkafka
+PKGS     := libmicrohttpd sqlite3 jansson libcurl libisal libmariadb rdkafka zlib libzstd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Isrc \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -44,10 +44,10 @@ def main():
     ng = res["single_nginx"].split()
     r = num(sf[0]) / num(ng[0])
 
-    def rounds(k):
+    def rounds(k, scale=1):
         v = res.get(k + "_rounds", "").split()
-        return "; median of %d rounds: %s" % (len(v), ", ".join(fmt(num(x)) for x in v)) \
-            if len(v) > 1 else ""
+        return "; median of %d rounds: %s" % (
+            len(v), ", ".join(fmt(num(x) * scale) for x in v)) if len(v) > 1 else ""
     row("single-order ingest, `POST /orderitem`, `salesflow ingest --fsync always`, "
         "wrk 32 conns",
         "≥ 0.8 × nginx", "%s req/s (p50 %s ms, p99 %s ms%s)" % (
@@ -79,6 +79,23 @@ def main():
     ndr = num(res["ndjson_run"].split()[0]) * 1000
     row("same, all-in-one `salesflow run`", "(reported)", fmt(ndr, " orders/s"),
         "same nginx run", "%.3f×" % (ndr / ndn), True, "")
+
+    cb = res.get("coding_bytes", "").split()
+    if cb:
+        plain = num(res["coding_plain"].split()[0])
+        for name, goal in (("gzip", 0.6), ("zstd", 0.8)):
+            v = num(res["coding_" + name].split()[0])
+            size = num(cb[1 if name == "gzip" else 2]) / num(cb[0])
+            ok = v / plain >= goal and (name != "gzip" or size <= 0.2)
+            row("NDJSON batches of 1,000 sent with `Content-Encoding: %s`, `salesflow "
+                "ingest`, wrk 8 conns" % name,
+                "≥ %.1f× plain%s" % (goal, ", ≤ 0.2× the bytes" if name == "gzip" else ""),
+                "%s orders/s (%s bytes a batch, %.3f× plain's%s)" % (
+                    fmt(v * 1000), cb[1 if name == "gzip" else 2], size,
+                    rounds("coding_" + name, 1000)),
+                "the same batch plain: %s orders/s (%s bytes%s)" % (
+                    fmt(plain * 1000), cb[0], rounds("coding_plain", 1000)),
+                "%.2f×" % (v / plain), ok, "%.2f× of plain" % (v / plain))
 
     lb, ls, ld = num(res["log_batch"]), num(res["log_single"]), num(res["log_dsync"])
     row("embedded log appends, 64 producers × batches of 1,000, `--fsync always`",

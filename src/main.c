@@ -205,7 +205,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
     const char *listen = NULL, *data = NULL, *customers = NULL, *store_arg = NULL;
     const char *broker_arg = NULL, *group = NULL, *allowed_hosts = NULL;
     const char *raw_store = NULL;
-    int create_topic = 0;
+    int create_topic = 0, strict_orderitem = 0;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     int partitions = 0, threads = 2, max_batch = SF_MAX_BATCH_DEFAULT;
     int header_timeout = 10, body_timeout = 30, max_conns = 10000;
@@ -247,6 +247,9 @@ static int run_layers(int ingest_only, int argc, char **argv)
          &max_body},
         {"max-batch", "N", "most orders in one POST /v1/orders (default 100000)",
          opt_int, &max_batch},
+        {"strict-orderitem", NULL, "POST /orderitem refuses fields an order does not "
+         "have (422), as /v1/orders does; by default they are ignored, as the original "
+         "service did", opt_switch, &strict_orderitem},
         {"api-key", "KEY", "require Authorization: Bearer KEY for ingestion; repeatable",
          opt_key, &keys},
         {"api-keys", "K1,K2", "the same for a comma-separated list of keys (e.g. "
@@ -376,6 +379,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
     }
     struct http_ctx hc = {.broker = b, .cat = cat, .web = w,
                           .max_body = (size_t)max_body, .max_batch = (size_t)max_batch,
+                          .strict_orderitem = strict_orderitem,
                           .dedupe = dd, .quarantine = qt, .auth = auth,
                           .header_timeout_s = header_timeout,
                           .body_timeout_s = body_timeout,

@@ -368,8 +368,8 @@ static const char *const all_flags[] = {
     "segment-bytes", "sources", "store", "threads", "unit-price", "url", "yes",
     "log-level", "log-format", "header-timeout", "body-timeout",
     "max-connections", "api-key-file", "dedupe-max", "quarantine-max",
-    "api-keys", "mysql-password", "force", "allowed-hosts",
-    "raw-store", "cassandra-password",
+    "api-keys", "mysql-password", "force", "allowed-hosts", "strict-orderitem",
+    "batch", "gzip", "raw-store", "cassandra-password",
 };
 /* Settings taken from the environment or the config file only, never from
  * the command line, where every user could read them in ps: giving one as

@@ -229,8 +229,20 @@ json_t *order_parse_json(const char *text, size_t len, long index,
     return root;
 }
 
+static int validate(const json_t *root, const struct catalog *cat, int64_t now_ms,
+                    long index, int extra_ok, struct order *o, struct sf_buf *d,
+                    int *nerr);
+
 int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms,
                    long index, struct order *o, struct sf_buf *d, int *nerr)
+{
+    return validate(root, cat, now_ms, index, 0, o, d, nerr);
+}
+
+/* order_validate; extra_ok: fields it does not know are ignored. */
+static int validate(const json_t *root, const struct catalog *cat, int64_t now_ms,
+                    long index, int extra_ok, struct order *o, struct sf_buf *d,
+                    int *nerr)
 {
     int n0 = *nerr;
     char msg[320];
@@ -333,6 +345,8 @@ int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms
     const char *key;
     json_t *val;
     json_object_foreach((json_t *)root, key, val) {
+        if (extra_ok)
+            break;
         size_t k = 0;
         while (k < SF_ARRAY_LEN(known_fields) && strcmp(key, known_fields[k]) != 0)
             k++;
@@ -357,6 +371,12 @@ int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms
 int order_from_body(const char *body, size_t len, const struct catalog *cat,
                     int64_t now_ms, struct order *o, struct sf_buf *d)
 {
+    return order_from_orderitem(body, len, cat, now_ms, 0, o, d);
+}
+
+int order_from_orderitem(const char *body, size_t len, const struct catalog *cat,
+                         int64_t now_ms, int extra_ok, struct order *o, struct sf_buf *d)
+{
     int n = 0;
     if (order_scan_whole(body, len, cat, now_ms, o))
         return 0;
@@ -364,7 +384,7 @@ int order_from_body(const char *body, size_t len, const struct catalog *cat,
     sf_buf_append(d, "{\"detail\":[", 11);
     json_t *root = order_parse_json(body, len, -1, d, &n);
     if (root)
-        order_validate(root, cat, now_ms, -1, o, d, &n);
+        validate(root, cat, now_ms, -1, extra_ok, o, d, &n);
     json_decref(root);
     sf_buf_append(d, "]}", 2);
     if (n)

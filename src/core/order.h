@@ -73,6 +73,12 @@ struct json_t *order_parse_json(const char *text, size_t len, long index,
  * or a non-object). */
 int order_from_body(const char *body, size_t len, const struct catalog *cat,
                     int64_t now_ms, struct order *out, struct sf_buf *detail);
+/* The same; with extra_ok, fields an order does not have are ignored, as
+ * the original service (pydantic 1.10's default, extra = "ignore") did,
+ * instead of refused ("extra_forbidden"). */
+int order_from_orderitem(const char *body, size_t len, const struct catalog *cat,
+                         int64_t now_ms, int extra_ok, struct order *out,
+                         struct sf_buf *detail);
 
 /* The fast path for one order object at text (order_scan.c): when it is in
  * the plain form clients usually send and valid, builds *out exactly as

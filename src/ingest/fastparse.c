@@ -118,6 +118,8 @@ unsigned head_field(struct head_check *hc, const char *name, size_t nlen,
             hc->coding_bad = 1;
     } else if (is_name(name, nlen, "host")) {
         hc->hosts++;
+    } else if (is_name(name, nlen, "content-encoding")) {
+        hc->codings++;
     }
     return 0;
 }
@@ -366,7 +368,8 @@ static int chunked_check(const char *p, const char *end, const char **msg)
 int fastpath_parse(char *buf, size_t n, struct fast_req *q)
 {
     static const char *const names[] = {"authorization", "content-type",
-                                        "content-length", "host", "origin"};
+                                        "content-length", "host", "origin",
+                                        "content-encoding"};
     char *end = head_end(buf, n < FP_HEAD_MAX ? n : FP_HEAD_MAX);
     memset(q, 0, sizeof(*q));
     /* Every byte of the head is checked before anything else, also while

@@ -39,6 +39,9 @@ struct http_head {
     const char *content_length;
     const char *host;
     const char *origin;
+    const char *content_encoding;
+    const char *accept_encoding;    /* NULL on the fast path (POSTs only) */
+    int codings;                    /* Content-Encoding fields (2: stacked) */
 };
 
 /* Strict framing (RFC 9112), one set of rules for both paths: the fast
@@ -51,6 +54,7 @@ struct http_head {
 struct head_check {
     int http10;                 /* HTTP/1.0: Host may be absent */
     unsigned hosts, lengths, encodings;
+    unsigned codings;           /* Content-Encoding fields */
     int length_bad;             /* a Content-Length that is not 1*DIGIT */
     int coding_bad;             /* a Transfer-Encoding other than "chunked" */
 };
@@ -68,8 +72,9 @@ struct fast_req {
     const char *route;          /* "/orderitem" or "/v1/orders" */
     size_t head_len, total;     /* request line and headers; with the body */
     int close;                  /* Connection: close */
-    /* Authorization, Content-Type, Content-Length, Host, Origin */
-    char *val[5];
+    /* Authorization, Content-Type, Content-Length, Host, Origin,
+     * Content-Encoding */
+    char *val[6];
     unsigned status;            /* PARSE_BAD: the answer (400, 501) */
     const char *msg;            /* and its message */
     int hold;                   /* PARSE_MORE: never hand it over incomplete

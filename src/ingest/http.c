@@ -60,7 +60,7 @@ static atomic_size_t reply_bytes;
 /* Route flags: the kind of body, and whether an API key is needed (when
  * keys are configured: the ingestion API; dashboard and queries are open). */
 enum { BODY_NONE = 0, BODY_JSON = 1, BODY_JSON_OR_NDJSON = 2, BODY_MASK = 3,
-       ROUTE_AUTH = 0x100 };
+       ROUTE_AUTH = 0x100, ROUTE_GZIP = 0x200 /* large answers: gzip if taken */ };
 
 struct route {
     const char *method;
@@ -72,22 +72,22 @@ struct route {
 static const struct route routes[] = {
     {"POST", "/orderitem", ingest_orderitem, BODY_JSON | ROUTE_AUTH},
     {"POST", "/v1/orders", ingest_v1_orders, BODY_JSON_OR_NDJSON | ROUTE_AUTH},
-    {"GET", "/v1/quarantine", ingest_v1_quarantine, ROUTE_AUTH},
-    {"GET", "/openapi.json", ingest_openapi, 0},
-    {"GET", "/docs", ingest_docs, 0},
+    {"GET", "/v1/quarantine", ingest_v1_quarantine, ROUTE_AUTH | ROUTE_GZIP},
+    {"GET", "/openapi.json", ingest_openapi, ROUTE_GZIP},
+    {"GET", "/docs", ingest_docs, ROUTE_GZIP},
     {"GET", "/api/sales", web_api_sales, 0},
-    {"GET", "/api/sales/minute", web_api_sales_minute, 0},
-    {"GET", "/api/sales/second", web_api_sales_second, 0},
-    {"GET", "/api/orders", web_api_orders, 0},
+    {"GET", "/api/sales/minute", web_api_sales_minute, ROUTE_GZIP},
+    {"GET", "/api/sales/second", web_api_sales_second, ROUTE_GZIP},
+    {"GET", "/api/orders", web_api_orders, ROUTE_GZIP},
     {"GET", "/api/pipeline", web_api_pipeline, 0},
     {"GET", "/api/stream", web_api_stream, 0},
     {"GET", "/healthz", web_healthz, 0},
     {"GET", "/readyz", web_readyz, 0},
-    {"GET", "/metrics", web_metrics, 0},
-    {"GET", "/", web_get, 0},
-    {"GET", "/app.js", web_get, 0},
-    {"GET", "/style.css", web_get, 0},
-    {"GET", "/echarts.min.js", web_get, 0},
+    {"GET", "/metrics", web_metrics, ROUTE_GZIP},
+    {"GET", "/", web_get, ROUTE_GZIP},
+    {"GET", "/app.js", web_get, ROUTE_GZIP},
+    {"GET", "/style.css", web_get, ROUTE_GZIP},
+    {"GET", "/echarts.min.js", web_get, ROUTE_GZIP},
 };
 
 enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
@@ -99,6 +99,34 @@ enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
     return MHD_queue_response(conn, status, resp);
 }
 
+/* body's gzip form into z, when r takes it and it is worth it (z's limit:
+ * no larger than body). Returns 1 if z holds it. */
+static int gzip_into(struct http_req *r, const char *body, size_t len, struct sf_buf *z)
+{
+    return r->gzip_ok && len >= HTTP_GZIP_MIN && coding_gzip(body, len, 6, z) == 0;
+}
+
+int http_gzip_buf(struct http_req *r, struct sf_buf *b)
+{
+    struct sf_buf z;
+    sf_buf_init(&z, b->len);
+    if (!b->data || !gzip_into(r, b->data, b->len, &z)) {
+        sf_buf_free(&z);
+        return 0;
+    }
+    sf_buf_free(b);
+    *b = z;
+    return 1;
+}
+
+void http_coding_headers(struct http_req *r, struct MHD_Response *resp, int gz)
+{
+    if (gz)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (r->route_flags & ROUTE_GZIP)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+}
+
 /* Queue a response on r's connection, with one extra header if hname. */
 static enum MHD_Result reply_hdr(struct http_req *r, unsigned status, const char *ctype,
                                  const char *body, size_t len, const char *hname,
@@ -108,11 +136,16 @@ static enum MHD_Result reply_hdr(struct http_req *r, unsigned status, const char
         fastpath_reply(r, status, ctype, body, len, hname, hval);
         return MHD_YES;
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct sf_buf z;
+    sf_buf_init(&z, len);
+    int gz = status == MHD_HTTP_OK && gzip_into(r, body, len, &z);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        gz ? z.len : len, gz ? z.data : (void *)body, MHD_RESPMEM_MUST_COPY);
+    sf_buf_free(&z);
     if (!resp)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    http_coding_headers(r, resp, gz);
     if (hname && strcasecmp(hname, MHD_HTTP_HEADER_CONNECTION) != 0)
         MHD_add_response_header(resp, hname, hval);     /* http_queue closes */
     enum MHD_Result rc = http_queue(r->conn, status, resp);
@@ -211,12 +244,14 @@ static enum MHD_Result too_big(struct http_req *r)
 {
     char msg[160];
     size_t max = r->body_max;
+    /* --max-body bounds the body as it is parsed: decoded, when encoded. */
+    const char *dec = r->coding && !r->body.len ? "" : r->coding ? " once decoded" : "";
     if (max % (1u << 20) == 0)
-        snprintf(msg, sizeof(msg), "Request body is larger than %zu MiB; split it",
-                 max >> 20);
+        snprintf(msg, sizeof(msg), "Request body is larger than %zu MiB%s; split it",
+                 max >> 20, dec);
     else
-        snprintf(msg, sizeof(msg), "Request body is larger than %zu bytes; split it",
-                 max);
+        snprintf(msg, sizeof(msg), "Request body is larger than %zu bytes%s; split it",
+                 max, dec);
     return http_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
 }
 
@@ -365,6 +400,8 @@ enum MHD_Result http_route(struct http_req *r, const char *url, const char *meth
         return http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
     r->handler = hit->fn;
     r->route = hit->path;
+    r->route_flags = hit->json_body;
+    r->gzip_ok = (hit->json_body & ROUTE_GZIP) && coding_accepts_gzip(h->accept_encoding);
     if (!r->ctx->broker && (hit->fn == ingest_orderitem || hit->fn == ingest_v1_orders))
         return http_error(r, MHD_HTTP_NOT_FOUND,    /* serve: before any body check */
                           "this server does not ingest orders");
@@ -393,6 +430,18 @@ enum MHD_Result http_route(struct http_req *r, const char *url, const char *meth
                      ? ", or as one JSON order per line with Content-Type: "
                        "application/x-ndjson" : "");
         return http_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
+    }
+    const char *cmsg = "Unsupported Media Type: the body is encoded more than once "
+                       "(several Content-Encoding fields)";
+    if (h->codings > 1 || coding_parse(h->content_encoding, &r->coding, &cmsg)) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "%s%s%.60s%s; send the body compressed with one of "
+                 "gzip or zstd, or with no Content-Encoding", cmsg,
+                 h->codings > 1 ? "" : " \"", h->codings > 1 ? "" : h->content_encoding,
+                 h->codings > 1 ? "" : "\"");
+        /* RFC 9110 15.5.16: say which codings would have been taken. */
+        return error_hdr(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg, "Accept-Encoding",
+                         CODING_ACCEPTED);
     }
     if (h->content_length && strtoull(h->content_length, NULL, 10) > r->body_max)
         r->too_big = 1;
@@ -448,7 +497,7 @@ static enum MHD_Result on_headers(struct http_req *r, const char *url,
         w.status = head_verdict(&w.hc, &w.msg);
     if (w.status)
         return error_hdr(r, w.status, w.msg, MHD_HTTP_HEADER_CONNECTION, "close");
-    char tb[4][FP_VALUE_MAX + 1];
+    char tb[6][FP_VALUE_MAX + 1];
     struct http_head h = {
         .authorization = trimmed(r->conn, MHD_HTTP_HEADER_AUTHORIZATION, tb[0]),
         .content_type = trimmed(r->conn, MHD_HTTP_HEADER_CONTENT_TYPE, tb[1]),
@@ -456,6 +505,9 @@ static enum MHD_Result on_headers(struct http_req *r, const char *url,
                                                       MHD_HTTP_HEADER_CONTENT_LENGTH),
         .host = trimmed(r->conn, MHD_HTTP_HEADER_HOST, tb[2]),
         .origin = trimmed(r->conn, MHD_HTTP_HEADER_ORIGIN, tb[3]),
+        .content_encoding = trimmed(r->conn, MHD_HTTP_HEADER_CONTENT_ENCODING, tb[4]),
+        .accept_encoding = trimmed(r->conn, MHD_HTTP_HEADER_ACCEPT_ENCODING, tb[5]),
+        .codings = (int)w.hc.codings,
     };
     return http_route(r, url, method, &h);
 }
@@ -488,14 +540,47 @@ void http_body_take(struct http_req *r, const char *data, size_t n)
     }
 }
 
+/* coding_decode's sink: the decoded body, within the route's limit and the
+ * server's budget, as http_body_take takes a plain one. */
+static unsigned take_decoded(void *ctx, const char *p, size_t n)
+{
+    struct http_req *r = ctx;
+    http_body_take(r, p, n);
+    return r->too_big ? MHD_HTTP_CONTENT_TOO_LARGE
+                      : r->over_budget ? MHD_HTTP_SERVICE_UNAVAILABLE : 0;
+}
+
+/* Replace r's encoded body by its decoded form (Content-Encoding). Returns
+ * 0, or the status to answer (r->too_big / r->over_budget set for 413 and
+ * 503, msg for 400). */
+static unsigned decode_body(struct http_req *r, char *msg, size_t msgsz)
+{
+    struct sf_buf raw = r->body;
+    size_t raw_budget = r->budget;
+    sf_buf_init(&r->body, r->body_max);
+    r->budget = 0;
+    unsigned st = coding_decode(r->coding, raw.data, raw.len, take_decoded, r, msg, msgsz);
+    atomic_fetch_sub(&body_bytes, raw_budget);
+    sf_buf_free(&raw);
+    if (st == MHD_HTTP_SERVICE_UNAVAILABLE)
+        r->over_budget = 1;     /* the budget, or memory: retry later */
+    return st;
+}
+
 enum MHD_Result http_run(struct http_req *r)
 {
+    if (r->too_big)
+        return too_big(r);
+    char msg[400];
+    unsigned st = !r->over_budget && r->coding ? decode_body(r, msg, sizeof(msg)) : 0;
     if (r->too_big)
         return too_big(r);
     if (r->over_budget)
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                           "The server holds too many request bodies at once; retry "
                           "shortly");
+    if (st)
+        return http_error(r, st, msg);
     if (!r->handler)
         return MHD_NO;
     return r->handler(r);

@@ -22,11 +22,13 @@
 #include <stddef.h>
 
 #include "broker/broker.h"
+#include "core/coding.h"
 #include "core/catalog.h"
 #include "core/order.h"
 #include "core/util.h"
 
 #define SF_BODY_MAX (1u << 20)  /* 1 MiB: larger bodies get 413 */
+#define HTTP_GZIP_MIN 1024      /* smaller answers are never compressed */
 
 struct web;
 struct dedupe;
@@ -41,6 +43,7 @@ struct http_ctx {
     /* Ingestion API (ingest/v1orders.c); zero values mean the defaults. */
     size_t max_body;                /* POST /v1/orders body bytes (16 MiB) */
     size_t max_batch;               /* rows per POST /v1/orders (100,000) */
+    int strict_orderitem;           /* POST /orderitem: unknown fields are 422 */
     struct dedupe *dedupe;          /* NULL: no idempotency index */
     struct quarantine *quarantine;  /* NULL: rejected rows are not kept */
     struct auth *auth;              /* NULL or disabled: no key needed */
@@ -92,6 +95,9 @@ struct http_req {
     /* Handler scratch space. */
     struct order order;
     int ndjson;                     /* Content-Type: application/x-ndjson */
+    enum coding coding;             /* the body's Content-Encoding */
+    int route_flags;                /* the route table's flags (http.c) */
+    int gzip_ok;                    /* a compressible answer; the client takes gzip */
     size_t body_max;                /* this route's body limit */
     /* A handler that builds its reply only when resumed sets this; it runs
      * on an HTTP thread and queues the response itself. */
@@ -116,6 +122,13 @@ void http_stop(struct http_server *s);
  * "Framing"). */
 enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
                            struct MHD_Response *resp);
+
+/* Large answers built outside http_reply (the web layer's): when r's
+ * route and client take gzip and b is large enough, replace b's bytes by
+ * their gzip form (returns 1); then http_coding_headers adds
+ * Content-Encoding (gz) and Vary to the response. */
+int http_gzip_buf(struct http_req *r, struct sf_buf *b);
+void http_coding_headers(struct http_req *r, struct MHD_Response *resp, int gz);
 
 /* Queue r's response with a copy of body (503s get Retry-After: 1, 429s
  * Retry-After: 10; every answer X-Content-Type-Options: nosniff). */

@@ -225,6 +225,7 @@ static enum MHD_Result reply_buf(struct http_req *r, struct sf_buf *b)
         sf_buf_free(b);
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     }
+    int gz = http_gzip_buf(r, b);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -232,6 +233,7 @@ static enum MHD_Result reply_buf(struct http_req *r, struct sf_buf *b)
         return MHD_NO;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    http_coding_headers(r, resp, gz);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result rc = http_queue(r->conn, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
