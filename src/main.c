@@ -24,6 +24,7 @@
 #include "ingest/http.h"
 #include "ingest/quarantine.h"
 #include "process/processor.h"
+#include "store/cassandra.h"
 #include "store/store.h"
 #include "web/web.h"
 
@@ -219,6 +220,7 @@ static int run_layers(int ingest_only, int argc, char **argv)
 {
     const char *listen = NULL, *data = NULL, *customers = NULL, *store_arg = NULL;
     const char *broker_arg = NULL, *group = NULL, *allowed_hosts = NULL;
+    const char *raw_store = NULL;
     int create_topic = 0, strict_orderitem = 0;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     int partitions = 0, threads = 2, max_batch = SF_MAX_BATCH_DEFAULT;
@@ -243,6 +245,9 @@ static int run_layers(int ingest_only, int argc, char **argv)
          opt_int, &partitions},
         {"store", "URI", "serving store (default sqlite:DIR/sales.db)", opt_store_uri,
          &store_arg},
+        {"raw-store", "URI", "also write every raw order to Cassandra: cassandra://"
+         "[USER@]HOST[:PORT][,…]/KEYSPACE[?table=order_table&consistency=LOCAL_QUORUM]"
+         " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &raw_store},
         {"fsync", "MODE", "always (default): 201 after fdatasync; interval:MS; never",
          opt_fsync, &bc},
         {"segment-bytes", "SIZE", "roll log segments at this size (default 64M)",
@@ -294,7 +299,8 @@ static int run_layers(int ingest_only, int argc, char **argv)
     struct opt sel[SF_ARRAY_LEN(opts)];
     size_t nsel = 0;
     for (size_t i = 0; i < SF_ARRAY_LEN(opts); i++)
-        if (!ingest_only || (strcmp(opts[i].name, "store") && strcmp(opts[i].name, "group")))
+        if (!ingest_only || (strcmp(opts[i].name, "store") && strcmp(opts[i].name, "group") &&
+                             strcmp(opts[i].name, "raw-store")))
             sel[nsel++] = opts[i];
     int rc = ingest_only
         ? args_parse("ingest", "HTTP ingestion only: validate and price orders and "
@@ -365,6 +371,12 @@ static int run_layers(int ingest_only, int argc, char **argv)
         (!ingest_only && !(st = store_open(store_uri, err, sizeof(err)))) ||
         (!ingest_only && !(w = web_new(store_uri, err, sizeof(err))))) {
         log_error("%s", err);
+        goto out;
+    }
+    if (raw_store && !(st = cassandra_wrap(st, raw_store, args_cassandra_password(), 0,
+                                           err, sizeof(err)))) {
+        log_error("%s", err);
+        status = 2;
         goto out;
     }
     struct run_hooks hooks = {.qt = qt, .w = w};
@@ -438,6 +450,7 @@ static int cmd_process(int argc, char **argv)
 {
     const char *data = NULL, *customers = NULL, *store_arg = NULL, *broker_uri = NULL;
     const char *group = NULL, *listen = NULL, *allowed_hosts = NULL;
+    const char *raw_store = NULL;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     uint64_t quarantine_max = 64u << 20;
     int64_t ready_lag = 100000;
@@ -455,6 +468,9 @@ static int cmd_process(int argc, char **argv)
          "records behind the log end (default 100000)", opt_int64, &ready_lag},
         {"store", "URI", "serving store (default sqlite:DATA/sales.db)", opt_store_uri,
          &store_arg},
+        {"raw-store", "URI", "also write every raw order to Cassandra: cassandra://"
+         "[USER@]HOST[:PORT][,…]/KEYSPACE[?table=order_table&consistency=LOCAL_QUORUM]"
+         " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &raw_store},
         {"group", "NAME", "Kafka consumer group; processes in one group split the "
          "partitions (default salesflow)", opt_str, &group},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
@@ -509,6 +525,12 @@ static int cmd_process(int argc, char **argv)
         !(b = broker_open(broker_uri, &bc, err, sizeof(err))) ||
         !(st = store_open(store_uri, err, sizeof(err)))) {
         log_error("%s", err);
+        goto out;
+    }
+    if (raw_store && !(st = cassandra_wrap(st, raw_store, args_cassandra_password(), 0,
+                                           err, sizeof(err)))) {
+        log_error("%s", err);
+        status = 2;
         goto out;
     }
     struct processor_conf pc = {.on_reject = quarantine_record, .opaque = qt};

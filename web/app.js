@@ -614,6 +614,17 @@
     $('pl-rejected').textContent = ingest ? formatInt(ingest.rejected) : '—';
     $('pl-quarantined').textContent = ingest ? formatInt(ingest.quarantined) : '—';
     $('pl-rejected').classList.toggle('bad', ingest && ingest.rejected > 0);
+    // --raw-store: the Cassandra raw-order sink (absent without one)
+    const raw = p.raw_store;
+    $('pl-raw-row').hidden = !raw;
+    if (raw) {
+      const ok = raw.connected && !raw.failing;
+      const el = $('pl-raw');
+      el.innerHTML = ok ? escapeHtml(formatRate(raw.rate_per_s)) + ' <small>rows/s</small>'
+        : '<small>' + (raw.connected ? 'writes failing' : 'not connected') + '</small>';
+      el.classList.toggle('bad', !ok);
+      el.title = formatInt(raw.rows) + ' rows written, ' + formatInt(raw.errors) + ' errors';
+    }
 
     const parts = Array.isArray(proc.partitions) ? proc.partitions : [];
     const maxLag = Math.max(1, ...parts.map((x) => Number(x.lag) || 0));

@@ -32,6 +32,7 @@
 #include "core/catalog.h"
 #include "core/util.h"
 #include "process/processor.h"
+#include "store/cassandra.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -41,6 +42,9 @@
 #include <unistd.h>
 
 #define REPLAY_BATCH 50000
+/* A --raw-store write that fails is tried again this many times (pauses
+ * growing to 5 s) before replay gives up. */
+#define REPLAY_RAW_RETRIES 8
 
 /* Replay from a broker that can only scan (Kafka). */
 struct scan_replay {
@@ -306,7 +310,7 @@ static int store_has_other_logs(struct broker *b, struct store *st, const char *
 int cmd_replay(int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL;
-    const char *customers = NULL, *broker_arg = NULL;
+    const char *customers = NULL, *broker_arg = NULL, *raw_store = NULL;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     int force = 0;
     struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
@@ -320,6 +324,9 @@ int cmd_replay(int argc, char **argv)
          opt_str, &data},
         {"store", "URI", "store to rebuild (default sqlite:DIR/sales.db)", opt_str,
          &store_uri},
+        {"raw-store", "URI", "also write every raw order again to this Cassandra "
+         "(cassandra://…/KEYSPACE, as for run and process)", opt_raw_store_uri,
+         &raw_store},
         {"customers", "FILE", "customers CSV (default data/customers.csv, else the "
          "built-in 17)", opt_str, &customers},
         {"unit-price", "AMOUNT", "price for messages that carry no total (default "
@@ -368,6 +375,12 @@ int cmd_replay(int argc, char **argv)
             fprintf(stderr, "salesflow replay: %s\n", err);
             goto out;
         }
+        if (raw_store && !(st = cassandra_wrap(st, raw_store, args_cassandra_password(),
+                                               REPLAY_RAW_RETRIES, err, sizeof(err)))) {
+            fprintf(stderr, "salesflow replay: %s\n", err);
+            status = 2;
+            goto out;
+        }
         status = replay_scan(b, st, cat, rows, store_uri, force);
         goto out;
     }
@@ -377,6 +390,12 @@ int cmd_replay(int argc, char **argv)
         broker_position_key(b, key, sizeof(key), NULL, err, sizeof(err)) ||
         !(st = store_open(store_uri, err, sizeof(err)))) {
         fprintf(stderr, "salesflow replay: %s\n", err);
+        goto out;
+    }
+    if (raw_store && !(st = cassandra_wrap(st, raw_store, args_cassandra_password(),
+                                           REPLAY_RAW_RETRIES, err, sizeof(err)))) {
+        fprintf(stderr, "salesflow replay: %s\n", err);
+        status = 2;
         goto out;
     }
     next = malloc((size_t)np * sizeof(*next));

@@ -23,6 +23,7 @@
 #include "core/order.h"
 #include "core/stats.h"
 #include "ingest/http.h"
+#include "store/cassandra.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -664,8 +665,10 @@ enum MHD_Result web_api_pipeline(struct http_req *r)
     uint64_t notices = w->notices;
     pthread_mutex_unlock(&w->smu);
     sf_buf_printf(&b, "},\"stream\":{\"clients\":%d,\"max_clients\":%d,\"notices\":%"
-                  PRIu64 ",\"seq\":%" PRIu64 ",\"coalesce_ms\":%d}}", clients,
+                  PRIu64 ",\"seq\":%" PRIu64 ",\"coalesce_ms\":%d}", clients,
                   WEB_STREAMS_MAX, notices, (uint64_t)atomic_load(&w->published),
                   WEB_COALESCE_MS);
+    cassandra_pipeline_json(&b);    /* ,"raw_store":{…} with a --raw-store */
+    SF_BUF_LIT(&b, "}");
     return reply_buf(r, &b);
 }
