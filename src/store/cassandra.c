@@ -739,6 +739,11 @@ static int rs_adopt_positions(struct store *s, const char *topic, const char *ke
     return store_adopt_positions(RS(s)->inner, topic, key, e, en);
 }
 
+static int rs_has_orders(struct store *s, const char *const *ids, int n, char *e, size_t en)
+{
+    return store_has_orders(RS(s)->inner, ids, n, e, en);
+}
+
 static void rs_close(struct store *s)
 {
     struct raw_store *rs = RS(s);
@@ -766,6 +771,7 @@ static const struct store_ops raw_store_ops = {
     .recent_orders = rs_recent_orders,
     .positions = rs_positions,
     .adopt_positions = rs_adopt_positions,
+    .has_orders = rs_has_orders,
     .close = rs_close,
     .error_kind = rs_error_kind,
 };
