@@ -209,6 +209,8 @@ int sqlite_orders_setup(sqlite3 *db, char *errstr, size_t n)
             goto rollback;
         }
         total = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);   /* an open statement would lock the table */
+        st = NULL;
         log_info("sqlite %s: migrating %" PRId64 " orders to the compact layout (one "
                  "transaction: interrupted, it starts again at the next open)",
                  sqlite3_db_filename(db, "main"), total);

@@ -128,7 +128,8 @@ class MigrateTest(unittest.TestCase):
         out = {}
         for path in ("/api/sales", "/api/orders?limit=100",
                      "/api/orders?limit=7&source=Takeaway&state=KY",
-                     "/api/sales/minute?from=2026-01-01T00:00:00Z&to=2099-01-01T00:00:00Z"):
+                     "/api/sales/minute?from=2026-11-30T00:00:00Z&to=2026-12-06T00:00:00Z",
+                     "/api/sales/minute?from=-2h&to=now"):
             st, body = s.get(path)
             self.assertEqual(st, 200, body)
             out[path] = body
