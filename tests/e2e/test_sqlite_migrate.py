@@ -179,7 +179,7 @@ class MigrateTest(unittest.TestCase):
         data = os.path.join(self.tmp, "big")
         os.makedirs(data)
         db = os.path.join(data, "sales.db")
-        n = int(os.environ.get("MIGRATE_ROWS", "150000"))
+        n = int(os.environ.get("MIGRATE_ROWS", "100000"))
         con = sqlite3.connect(db)
         con.execute("PRAGMA journal_mode=WAL")
         con.executescript(OLD_ORDERS + OLD_REST)
