@@ -4,8 +4,10 @@ were, and a replay that finishes gives the tables of a clean run — every
 order once, the same aggregates, updated_at and positions.
 SF_REPLAY_KILLS cycles (default 6; 20 for the soak).
 
-And bad input during replay: a read-only data directory, a database that is
-not one — a clear error naming the file, the old tables untouched."""
+And bad input during replay: a read-only data directory (a tmpfs remounted
+read-only), a read-only sales.db (not as root), a full disk (a small
+tmpfs), a damaged database and a file that is not one — a clear error
+naming the file, the old tables untouched."""
 
 import os
 import random
@@ -85,18 +87,31 @@ class ReplayCrashTest(unittest.TestCase):
         self.s.stop()
         self.assertEqual(snapshot(self.s), self.clean)
 
-    @unittest.skipIf(os.geteuid() == 0, "root writes into read-only directories")
     def test_read_only_directory(self):
-        d = self.s.data
-        os.chmod(d, stat.S_IRUSR | stat.S_IXUSR)
+        # A copy of the data directory on a tmpfs remounted read-only (root
+        # writes through a chmod, not through a read-only mount).
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-ro-")
+        mnt = os.path.join(tmp, "mnt")
+        os.mkdir(mnt)
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", mnt],
+                           capture_output=True, text=True)
+        if r.returncode != 0:
+            shutil.rmtree(tmp)
+            self.skipTest("cannot mount a tmpfs here: " + r.stderr.strip())
         try:
-            r = subprocess.run([BIN, "replay", "--data", d], cwd=REPO, capture_output=True,
-                               text=True, timeout=60)
+            data = os.path.join(mnt, "data")
+            shutil.copytree(self.s.data, data)
+            subprocess.run(["mount", "-o", "remount,ro", mnt], check=True)
+            r = subprocess.run([BIN, "replay", "--data", data], cwd=REPO,
+                               capture_output=True, text=True, timeout=60)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(data, r.stderr)
+            self.assertRegex(r.stderr, "[Rr]ead-only|readonly")
+            copy = Server(data=data)
+            self.assertEqual(snapshot(copy), self.clean)
         finally:
-            os.chmod(d, stat.S_IRWXU)
-        self.assertNotEqual(r.returncode, 0)
-        self.assertIn(d, r.stderr)
-        self.assertEqual(snapshot(self.s), self.clean)
+            subprocess.run(["umount", mnt])
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_read_only_database(self):
         db = self.s.db_path
