@@ -649,6 +649,7 @@ start:
         sf_err(-1, errstr, n, "cannot start the processor thread");
         goto fail;
     }
+    pthread_setname_np(p->thread, "processor");
     free(pos);
     return p;
 fail:
