@@ -117,7 +117,7 @@ void http_stop(struct http_server *s);
 enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
                            struct MHD_Response *resp);
 
-/* Queue r's response with a copy of body (503s get Retry-After: 1, 429s
+/* Queue r's response with a copy of body (503s get Retry-After: 1, 507s 5, 429s
  * Retry-After: 10; every answer X-Content-Type-Options: nosniff). */
 enum MHD_Result http_reply(struct http_req *r, unsigned status,
                            const char *ctype, const char *body, size_t len);
