@@ -526,14 +526,15 @@ static int write_all(int fd, const char *buf, size_t len, uint64_t at)
     return 0;
 }
 
-/* An fdatasync of path failed with errno e: from now on the log refuses
+/* call (fdatasync of a segment, fsync of a directory) failed on path with
+ * errno e: from now on the log refuses
  * every append, and the process is asked to stop (see the top of this
  * file). The caller cuts and fails what was not synced. */
-static void sync_failed(struct elog *l, const char *path, int e)
+static void sync_failed(struct elog *l, const char *call, const char *path, int e)
 {
-    log_error("log %s: fdatasync failed: %s; the page cache is not trusted after a "
-              "failed fdatasync: refusing every order from now on and exiting 1 for "
-              "a restart that reads the log back from the disk", path, strerror(e));
+    log_error("log %s: %s failed: %s; the page cache is not trusted after a failed "
+              "sync: refusing every order from now on and exiting 1 for a restart "
+              "that reads the log back from the disk", path, call, strerror(e));
     if (!atomic_exchange(&l->failed, 1))
         kill(getpid(), SIGTERM);
 }
@@ -544,7 +545,7 @@ static int roll(struct elog *l, struct part *p)
     char err[512], path[sizeof(p->dir) + 40];
     struct segment *old = &p->segs[p->nsegs - 1];
     if (fdatasync(old->fd)) {
-        sync_failed(l, old->path, errno);
+        sync_failed(l, "fdatasync", old->path, errno);
         return BROKER_EIO;
     }
     if (seg_write_index(old, err, sizeof(err))) {
@@ -558,7 +559,13 @@ static int roll(struct elog *l, struct part *p)
         log_error("log: %s", err);
         return err_of(errno);
     }
-    elog_fsync_dir(p->dir);
+    /* Without its directory entry on disk, the new segment and every
+     * record acknowledged in it could vanish in a crash. */
+    if (elog_fsync_dir(p->dir)) {
+        sync_failed(l, "fsync", p->dir, errno);
+        seg_close(&ns);
+        return BROKER_EIO;
+    }
     pthread_mutex_lock(&l->mu);
     struct segment *s = push_seg(p);
     if (s) {
@@ -643,7 +650,7 @@ static void sync_dirty(struct elog *l)
         /* Interval mode: these records were acknowledged already; what the
          * disk kept of them is for the restart's recovery to find out. */
         if (p->dirty && fdatasync_counted(l, p->segs[p->nsegs - 1].fd))
-            sync_failed(l, p->segs[p->nsegs - 1].path, errno);
+            sync_failed(l, "fdatasync", p->segs[p->nsegs - 1].path, errno);
         p->dirty = 0;
     }
     l->last_sync_ms = sf_mono_ms();
@@ -702,7 +709,7 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
         for (int k = 0; k < nsync; k++) {
             struct sync_job *j = &l->sjob[k];
             if (j->err) {
-                sync_failed(l, j->path, j->err);
+                sync_failed(l, "fdatasync", j->path, j->err);
                 l->parts[j->part].werr = BROKER_EIO;
             }
         }

@@ -252,6 +252,26 @@ class DiskFaults(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
         finally:
             s.cleanup()
+    def test_directory_fsync_error_at_roll_is_fatal(self):
+        """A new segment's directory entry that cannot be synced (fsync of
+        the partition directory fails when the log rolls): records in that
+        segment could vanish with it after a crash, so it is as fatal as a
+        failed fdatasync; the restart keeps every 201."""
+        s = FiuServer(seed=2103, extra=["--segment-bytes", "16K", "--partitions", "1"])
+        try:
+            s.start()
+            s.fiu("enable name=posix/io/sync/fsync")
+            outcome = load(s.port, 23, ORDERS, stop=lambda: s.proc.poll() is not None)
+            wait_until(lambda: s.proc.poll() is not None, 20, "the process to exit")
+            self.assertEqual(s.stop(), 1)
+            self.assertIn("the page cache is not trusted", s.stderr())
+            s.clean = True
+            s.start()
+            self.check(s, outcome, ("closed",))
+            self.assertEqual(s.stop(), 0)
+        finally:
+            s.cleanup()
+
 
 if __name__ == "__main__":
     unittest.main()
