@@ -84,7 +84,7 @@ class Soak:
         self.errlog = os.path.join(a.out, "salesflow.log")
         self.server = subprocess.Popen(
             [a.bin, "run", "--listen", "127.0.0.1:%d" % self.port, "--data", self.data,
-             "--threads", str(a.threads)],
+             "--threads", str(a.threads), *a.server_args.split()],
             stdout=subprocess.DEVNULL, stderr=open(self.errlog, "w"))
         for _ in range(300):
             try:
@@ -353,8 +353,9 @@ class Soak:
         ]
         lines = [
             "| figure | value |", "|---|---|",
-            "| duration | %d min (sample every %d s, warm-up %d s) |" % (
+            "| duration | %g min (sample every %d s, warm-up %d s) |" % (
                 a.minutes, a.sample_s, a.warmup_s),
+            "| server | `salesflow run --threads %d %s` |" % (a.threads, a.server_args),
             "| orders/s reached (mean after warm-up) | %.0f (target %d) |" % (rate, a.rate),
             "| RSS first → last window | %.1f → %.1f MiB |" % (
                 sum(r["rss_kb"] for r in first) / max(1, len(first)) / 1024,
@@ -371,6 +372,9 @@ class Soak:
             "| freshness p50 / p99 / max after warm-up (%d) | %.1f / %.1f / %.1f ms |" % (
                 len(self.all_fresh), pct(self.all_fresh, .5), fresh99,
                 max(self.all_fresh or [float("nan")])),
+            "| RSS MiB / open fds every 5 min | %s |" % ", ".join(
+                "%d: %.1f / %d" % (r["t_s"] // 60, r["rss_kb"] / 1024, r["fds"])
+                for r in rows if r["t_s"] % 300 < a.sample_s),
             "| lag max (records) | %d |" % max([r["lag"] for r in rows] or [0]),
             "| SSE viewers / commit notices each (min–max) | %d / %d–%d |" % (
                 a.viewers, min(self.sse_events), max(self.sse_events)),
@@ -403,7 +407,7 @@ def svg(rows, a):
     out = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
            'font-family="sans-serif" font-size="11">' % (W, H),
            '<rect width="100%" height="100%" fill="white"/>',
-           '<text x="%d" y="16" font-size="13">salesflow soak: %d min at %d orders/s, '
+           '<text x="%d" y="16" font-size="13">salesflow soak: %g min at %d orders/s, '
            '%d SSE viewers (x: minutes)</text>' % (L, a.minutes, a.rate, a.viewers)]
     for i, (title, lines) in enumerate(series):
         y0 = 30 + i * (PH + GAP)
@@ -447,6 +451,8 @@ def main():
     p.add_argument("--warmup-s", dest="warmup_s", type=int, default=120)
     p.add_argument("--out", default=None)
     p.add_argument("--keep", action="store_true", help="keep the data directory")
+    p.add_argument("--server-args", dest="server_args", default="",
+                   help="more flags for `salesflow run`, e.g. \"--retention-bytes 64M\"")
     a = p.parse_args()
     a.bin = os.path.abspath(a.bin)
     if a.out is None:
