@@ -395,7 +395,7 @@ class Soak:
 def svg(rows, a):
     """Four stacked panels over time: RSS (MiB), open fds, ack/freshness
     p99 (ms), lag (records). Plain SVG, drawn here."""
-    W, H, L, R, PH, GAP = 900, 640, 70, 20, 120, 36
+    W, H, L, R, PH, GAP = 900, 660, 70, 20, 120, 36
     series = [("RSS (MiB)", [("rss", [r["rss_kb"] / 1024 for r in rows], "#1f77b4")]),
               ("open fds", [("fds", [r["fds"] for r in rows], "#9467bd")]),
               ("p99 (ms)", [("ack single", [r["ack_single_p99_ms"] for r in rows], "#2ca02c"),
@@ -410,12 +410,12 @@ def svg(rows, a):
            '<text x="%d" y="16" font-size="13">salesflow soak: %g min at %d orders/s, '
            '%d SSE viewers (x: minutes)</text>' % (L, a.minutes, a.rate, a.viewers)]
     for i, (title, lines) in enumerate(series):
-        y0 = 30 + i * (PH + GAP)
+        y0 = 44 + i * (PH + GAP)
         vals = [v for _, vs, _ in lines for v in vs if v == v]
         vmax = max(vals or [1]) * 1.1 or 1
         out.append('<rect x="%d" y="%d" width="%d" height="%d" fill="none" stroke="#999"/>'
                    % (L, y0, W - L - R, PH))
-        out.append('<text x="4" y="%d">%s</text>' % (y0 + 12, title))
+        out.append('<text x="%d" y="%d">%s</text>' % (L, y0 - 4, title))
         for frac in (0, 0.5, 1):
             y = y0 + PH - frac * PH
             out.append('<text x="%d" y="%d" text-anchor="end">%s</text>'
@@ -424,6 +424,12 @@ def svg(rows, a):
             xw = L + a.warmup_s / tmax * (W - L - R)
             out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#ccc" '
                        'stroke-dasharray="4"/>' % (xw, y0, xw, y0 + PH))
+        if title.startswith("p99"):     # the goals: ack 50 ms, freshness 100 ms
+            for goal in (50, 100):
+                y = y0 + PH - goal / vmax * PH
+                out.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#888" '
+                           'stroke-dasharray="2,3"/><text x="%d" y="%.1f" fill="#888">'
+                           '%d ms</text>' % (L, y, W - R, y, W - R - 40, y - 2, goal))
         for k, (name, vs, color) in enumerate(lines):
             pts = " ".join("%.1f,%.1f" % (L + t / tmax * (W - L - R),
                                           y0 + PH - (v if v == v else 0) / vmax * PH)
@@ -453,7 +459,15 @@ def main():
     p.add_argument("--keep", action="store_true", help="keep the data directory")
     p.add_argument("--server-args", dest="server_args", default="",
                    help="more flags for `salesflow run`, e.g. \"--retention-bytes 64M\"")
+    p.add_argument("--plot", metavar="CSV", help="only redraw DIR/soak.svg from a soak.csv")
     a = p.parse_args()
+    if a.plot:
+        import csv
+        rows = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(open(a.plot))]
+        out = a.out or os.path.dirname(os.path.abspath(a.plot))
+        with open(os.path.join(out, "soak.svg"), "w") as f:
+            f.write(svg(rows, a))
+        return
     a.bin = os.path.abspath(a.bin)
     if a.out is None:
         a.out = tempfile.mkdtemp(prefix="sf-soak-")
