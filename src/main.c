@@ -16,6 +16,7 @@
  * quarantine file DATA/quarantine/quarantine.jsonl, like rejected HTTP rows.
  */
 #include "broker/broker.h"
+#include "broker/elog.h"
 #include "core/args.h"
 #include "core/catalog.h"
 #include "core/util.h"
@@ -422,6 +423,8 @@ out:
     http_quiesce(srv);
     if (b)
         broker_flush(b);    /* every queued order is acked before HTTP stops */
+    if (elog_failed(b))
+        status = 1;         /* an fdatasync failed: exit 1 for the supervisor */
     web_close_streams(w);   /* no suspended stream may outlive the server */
     http_stop(srv);
     processor_stop(proc);

@@ -157,6 +157,9 @@ enum MHD_Result http_reply(struct http_req *r, unsigned status, const char *ctyp
 {
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         return reply_hdr(r, status, ctype, body, len, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    /* The log could not be written (disk full, I/O error): later, too. */
+    if (status == MHD_HTTP_INSUFFICIENT_STORAGE)
+        return reply_hdr(r, status, ctype, body, len, MHD_HTTP_HEADER_RETRY_AFTER, "5");
     /* A client over its own share (of live streams): later, not at once. */
     if (status == MHD_HTTP_TOO_MANY_REQUESTS)
         return reply_hdr(r, status, ctype, body, len, MHD_HTTP_HEADER_RETRY_AFTER, "10");

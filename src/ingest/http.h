@@ -134,7 +134,7 @@ enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
 int http_gzip_buf(struct http_req *r, struct sf_buf *b);
 void http_coding_headers(struct http_req *r, struct MHD_Response *resp, int gz);
 
-/* Queue r's response with a copy of body (503s get Retry-After: 1, 429s
+/* Queue r's response with a copy of body (503s get Retry-After: 1, 507s 5, 429s
  * Retry-After: 10; every answer X-Content-Type-Options: nosniff). */
 enum MHD_Result http_reply(struct http_req *r, unsigned status,
                            const char *ctype, const char *body, size_t len);

@@ -13,7 +13,12 @@
  * that sooner, and the sampler only keeps history.
  *
  * History is processing time (when the rows reached the store), not the
- * orders' own created_at, and starts when the server does. A key table of
+ * orders' own created_at, and starts when the server does. When the wall
+ * clock steps back (a read lands in an earlier second than the last one),
+ * the history and the ingest readings start again from that read: the
+ * seconds before it would be labelled with times that now lie ahead, and
+ * the rates would wait for the clock to catch up with the server's start.
+ * A step forward leaves a stretch of empty seconds, as it should. A key table of
  * at most WEB_KEYS_MAX pairs (open addressing on the pair's hash) maps a
  * row to its slot; a store whose totals go down (a replay emptied it) only
  * resets the baseline.
@@ -22,6 +27,7 @@
 #include "core/money.h"
 #include "core/stats.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,6 +122,18 @@ static int sample(struct web *w)
     int64_t sec = (sf_now_ms() - 50) / 1000;
     int changed = 0, reset = 0;
     pthread_mutex_lock(&w->rmu);
+    if (w->have_baseline && sec < w->last_sec) {
+        log_warn("web: the wall clock went back %" PRId64 " s; the live per-second "
+                 "history and rates start again", w->last_sec - sec);
+        for (size_t i = 0; i < SF_ARRAY_LEN(w->ring); i++) {
+            w->ring[i].sec = 0;
+            w->ring[i].n = 0;
+        }
+        for (size_t i = 0; i < SF_ARRAY_LEN(w->acc); i++)
+            w->acc[i].ms = 0;
+        w->first_sec = sec;
+    }
+    w->last_sec = sec;
     struct web_second *slot = second_slot(w, sec);
     struct web_acc *acc = &w->acc[w->nacc++ % SF_ARRAY_LEN(w->acc)];
     acc->ms = sf_now_ms();
