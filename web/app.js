@@ -1219,8 +1219,9 @@
 
   // Run a full refresh now, or as soon as the one in flight is done; never
   // more often than the redraw interval, never while paused.
+  let userAsked = false;     // a user action: refresh even while paused
   function refresh() {
-    if (view.paused) return Promise.resolve();
+    if (view.paused && !userAsked) return Promise.resolve();
     if (refreshing) {
       again = true;
       return refreshing;
@@ -1233,6 +1234,7 @@
       return Promise.resolve();
     }
     lastRefreshAt = Date.now();
+    userAsked = false;
     refreshing = doRefresh('all').finally(() => {
       refreshing = null;
       if (again) {
@@ -1246,6 +1248,7 @@
   // A user action (filter, range): at once, whatever the redraw interval.
   function refreshNow() {
     lastRefreshAt = 0;
+    userAsked = true;
     return refresh();
   }
 
