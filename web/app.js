@@ -604,7 +604,8 @@
       xAxis: axisStyle({ type: 'time', axisLabel: { color: theme.muted, hideOverlap: true, alignMinLabel: 'left', alignMaxLabel: 'right',
         formatter: (v) => (new Date(v).getSeconds() ? formatClock(new Date(v)) : axisTimeLabel(v)) },
       splitLine: { show: false } }),
-      yAxis: axisStyle({ type: 'value', minInterval: 1 }),
+      // No "0" label: it would sit on the first time label on a phone.
+      yAxis: axisStyle({ type: 'value', minInterval: 1, axisLabel: { color: theme.muted, showMinLabel: false } }),
       series: [{
         id: 'orders',
         name: 'Orders per second',

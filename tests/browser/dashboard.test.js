@@ -560,7 +560,9 @@ async function main() {
 
     await runCase('unknown_filter_value_shown_removable_pill_amber', async () => {
       await eachSetting(page, async (st) => {
-        await page.goto(BASE + '/?source=takeaway');
+        // The bad link is opened in each light setting; the dark setting
+        // that follows checks the same page after the switch, then removes it.
+        if (st.scheme === 'light') await page.goto(BASE + '/?source=takeaway');
         await waitFor('chip marks the unknown value', async () => {
           const t = await page.$$eval('#filter-chips .chip.unknown', (els) => els.map((e) => e.textContent));
           return (t.length === 1 && /takeaway/.test(t[0]) && /unknown/.test(t[0])) || t;
@@ -578,7 +580,8 @@ async function main() {
           ls.filter((l) => /takeaway/.test(l.textContent) && /not in the data/.test(l.textContent)).length);
         assertEq(marked, 1, 'the menu lists the unknown value, marked');
         await page.click('#menu-source summary');
-        await page.click(st.scheme === 'light' ? '#filter-chips .chip.unknown button' : '#filter-clear');
+        if (st.scheme === 'light') return;
+        await page.click(st.w < 500 ? '#filter-chips .chip.unknown button' : '#filter-clear');
         await waitFor('filter removed', async () => !page.url().includes('source='), 2000);
         const total = cents((await api('/api/sales')).total_sum_amount);
         await waitFor('data back', async () => (await bigNumber(page)) === money(total), 4000);
@@ -713,12 +716,12 @@ async function main() {
         await waitFor('filtered total', async () => (await bigNumber(page)) === money(tk), 3000);
         await clickItem(page, 'chart-source-pie', 'Takeaway');
         await waitFor('filter removed by a second click', async () => !page.url().includes('source='), 2000);
-        // A state bar filters by its state; a top-table cell by its value.
-        await clickItem(page, 'chart-state-stacked', 'KY');
-        await waitFor('state filter from the bar', async () => page.url().includes('state=KY'), 2000);
-        await page.click('#filter-clear');
-        await waitFor('cleared', async () => !page.url().includes('state='), 2000);
       });
+      // A state bar filters by its state; a top-table cell by its value.
+      await clickItem(page, 'chart-state-stacked', 'KY');
+      await waitFor('state filter from the bar', async () => page.url().includes('state=KY'), 2000);
+      await page.click('#filter-clear');
+      await waitFor('cleared', async () => !page.url().includes('state='), 2000);
       await page.click('#table-top tbody tr:first-child td:nth-child(2) button');
       await waitFor('state filter from the table', async () => /state=[A-Z]{2}/.test(page.url()), 2000);
       await page.click('#filter-clear');
@@ -787,7 +790,15 @@ async function main() {
     });
 
     await runCase('pause_and_redraw_rate', async () => {
-      await eachSetting(page, async () => {
+      await eachSetting(page, async (st) => {
+        // The pill and button in every setting; the round trip in two.
+        if (st !== SETTINGS[0] && st !== SETTINGS[3]) {
+          await page.click('#pause');
+          assertEq(await page.getAttribute('#live-status', 'data-state'), 'paused', 'pill says paused');
+          assert(await page.isVisible('#live-status'), 'pill visible');
+          await page.click('#pause');
+          return;
+        }
         const before = await bigNumber(page);
         await page.click('#pause');
         assertEq(await page.getAttribute('#pause', 'aria-pressed'), 'true', 'pause pressed');
@@ -813,6 +824,20 @@ async function main() {
           await page.emulateMedia({ reducedMotion: motion });
           await waitFor('earlier highlights over', async () =>
             (await page.$$eval('#table-orders tbody tr.fresh', (t) => t.length)) === 0, 4000);
+          // Rows as they are inserted: highlighted (an animation running) or not.
+          await page.evaluate(() => {
+            window.__rows = [];
+            window.__mo = new MutationObserver((ms) => {
+              for (const m of ms) {
+                for (const n of m.addedNodes) {
+                  if (n.nodeName === 'TR') {
+                    window.__rows.push(n.classList.contains('fresh') && getComputedStyle(n).animationName !== 'none');
+                  }
+                }
+              }
+            });
+            window.__mo.observe(document.querySelector('#table-orders tbody'), { childList: true });
+          });
           const o = makeOrders(1);
           const r = await postOrders(o);
           const id = (r.results || r.orders || [])[0] ? ((r.results || r.orders)[0].order_id) : null;
@@ -820,8 +845,10 @@ async function main() {
             const ids = await page.$$eval('#table-orders tbody tr td:nth-child(2)', (tds) => tds.map((td) => td.title));
             return id ? ids.includes(id) : ids.length > 0;
           }, 3000);
-          const fresh = await page.$$eval('#table-orders tbody tr', (trs) => trs.filter((tr) =>
-            getComputedStyle(tr).animationName !== 'none').length);
+          const fresh = await page.evaluate(() => {
+            window.__mo.disconnect();
+            return window.__rows.filter(Boolean).length;
+          });
           assertEq(fresh, motion === 'reduce' ? 0 : 1, 'highlighted rows with ' + motion);
         }
         await page.emulateMedia({ reducedMotion: 'no-preference' });

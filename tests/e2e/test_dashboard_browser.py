@@ -10,6 +10,7 @@ BUILD/test-artifacts/dashboard/ (BUILD is the directory of SALESFLOW_BIN).
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -120,6 +121,8 @@ class DashboardBrowserTest(unittest.TestCase):
                 if line.startswith("RESULT "):
                     r = json.loads(line[7:])
                     cls.results[r["name"]] = r
+                    sys.stderr.write("browser: %s %s in %.1f s\n"
+                                     % (r["name"], "ok" if r["ok"] else "FAILED", r["ms"] / 1000))
                 elif line.startswith("ACTION restart"):
                     try:
                         restart_same_port(cls.s)
