@@ -167,6 +167,18 @@ def main():
         "%.3f× of the goal" % (p99 / 100), p99 <= 100 and fr["unseen"] == "0",
         "p99 %.0f ms" % p99)
 
+    if res.get("dash_browser"):
+        db = fields(res["dash_browser"])
+        busy, p95 = num(db.get("busy_pct")), num(db.get("p95_ms"))
+        row("dashboard in headless Chromium (1280×800) at %s orders/s: renderer main thread busy "
+            "share, p95 task" % fmt(num(db["rate"])),
+            "≤ 30 %, ≤ 50 ms", "%s %% busy, p95 task %s ms (max %s ms; %s tasks ≥ 50 ms of %s in %s s; "
+            "%s chart redraws/s)" % (db.get("busy_pct"), db.get("p95_ms"), db.get("max_ms"),
+                                     db.get("long"), db.get("tasks"), db.get("seconds"),
+                                     db.get("draws_per_s")),
+            "—", "%.2f× of the busy goal" % (busy / 30), busy <= 30 and p95 <= 50,
+            "%.0f %% busy, p95 %.0f ms" % (busy, p95))
+
     cs, cn = fields(res["cold_sf"]), fields(res["cold_nginx"])
     c = num(cs["median_ms"])
     row("cold start to `/readyz` 200, empty data dir (median of %s)" % cs["runs"],
