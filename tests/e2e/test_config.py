@@ -33,9 +33,10 @@ def config(*args, env=None, cwd=REPO):
 
 
 # Where configuration keys are documented; every SALESFLOW_* name in them is
-# a setting some command takes, except SALESFLOW_CONFIG (names the file).
+# a setting some command takes, except SALESFLOW_CONFIG (names the file)
+# and SALESFLOW_BIN (the binary the tests and bench scripts run).
 DOCS = ["README.md", "docs/*.md", "docs/man/salesflow.1", "deploy/salesflow.env.example"]
-NOT_SETTINGS = {"SALESFLOW_CONFIG"}
+NOT_SETTINGS = {"SALESFLOW_CONFIG", "SALESFLOW_BIN"}
 # A valid value for each setting whose value is checked ("sample" otherwise).
 SAMPLES = {
     "listen": "127.0.0.1:18080", "store": "sqlite:/tmp/sf-sample/sales.db",
