@@ -114,11 +114,14 @@ static void add_spread(struct web *w, uint32_t k, int64_t count, int64_t cents,
     int64_t done_c = 0, done_m = 0;
     for (int64_t sec = from_ms / 1000; sec * 1000 < to_ms; sec++) {
         int64_t end = (sec + 1) * 1000 < to_ms ? (sec + 1) * 1000 : to_ms;
-        /* Shares by cumulative rounding: they add up to the totals. */
+        /* Shares by cumulative rounding: they add up to the totals. The
+         * money follows the orders (a second never holds money without an
+         * order, nor orders without their money). */
         int64_t upto_c = end == to_ms ? count
                          : (int64_t)((double)count * (double)(end - from_ms) / (double)span + 0.5);
         int64_t upto_m = end == to_ms ? cents
-                         : (int64_t)((double)cents * (double)(end - from_ms) / (double)span + 0.5);
+                         : count ? (int64_t)((double)cents * (double)upto_c / (double)count + 0.5)
+                                 : 0;
         if (upto_c != done_c || upto_m != done_m)
             add_delta(second_slot(w, sec), k, upto_c - done_c, upto_m - done_m);
         done_c = upto_c;
