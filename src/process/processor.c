@@ -194,48 +194,46 @@ static void check_assigned(struct processor *p, const int *parts, int n, int64_t
 }
 
 /* Verifying stored positions against the topic (verify_positions). */
-#define VERIFY_DEPTH 16         /* records read before each position */
+#define VERIFY_DEPTH 256        /* records read before each position */
 #define VERIFY_ORDERS 3         /* the last orders among them that are checked */
 
 struct verify {
     struct processor *p;
     int nparts;
-    /* Per partition: the ids of the last VERIFY_ORDERS orders read (each
-     * derived one with its older forms too), ring-buffered. */
-    char (*ids)[VERIFY_ORDERS * 3][SF_UUID_STRLEN + SF_ORDER_ID_MAX + 1];
-    int *orders;                /* orders read per partition */
+    /* Per partition: the order_ids of the last VERIFY_ORDERS messages that
+     * carry one, ring-buffered. */
+    char (*ids)[VERIFY_ORDERS][SF_ORDER_ID_MAX + 1];
+    int *orders;                /* such messages read per partition */
 };
 
+/* Only messages with their own order_id count: whether one is stored
+ * depends on nothing but the message (an ingest acknowledged it), while a
+ * foreign message's depends on the catalog of the day (a customer added
+ * since makes one that was quarantined an order now). */
 static int verify_record(void *opaque, const struct broker_record *r)
 {
     struct verify *v = opaque;
     struct store_order o;
-    char err[256];
+    char err[256], derived[SF_UUID_STRLEN + 1];
     if (r->partition < 0 || r->partition >= v->nparts ||
         processor_decode_topic(r, v->p->key, v->p->cat, &o, err, sizeof(err)))
         return 0;               /* not an order: not in the store either way */
-    int q = r->partition, k = v->orders[q]++ % VERIFY_ORDERS;
-    char (*slot)[SF_UUID_STRLEN + SF_ORDER_ID_MAX + 1] = &v->ids[q][k * 3];
-    snprintf(slot[0], sizeof(slot[0]), "%s", o.o.order_id);
-    /* A derived id stored by an older salesflow has an older form. */
-    char mine[SF_UUID_STRLEN + 1];
-    order_derive_id_msg(v->p->key, q, r->offset, r->timestamp_ms, r->value, r->len, mine);
-    if (strcmp(mine, o.o.order_id) == 0) {
-        order_derive_id(v->p->key, q, r->offset, slot[1]);
-        order_derive_id(v->p->topic, q, r->offset, slot[2]);
-    } else {
-        snprintf(slot[1], sizeof(slot[1]), "%s", o.o.order_id);
-        snprintf(slot[2], sizeof(slot[2]), "%s", o.o.order_id);
-    }
+    int q = r->partition;
+    order_derive_id_msg(v->p->key, q, r->offset, r->timestamp_ms, r->value, r->len, derived);
+    if (strcmp(derived, o.o.order_id) == 0)
+        return 0;               /* a foreign message */
+    snprintf(v->ids[q][v->orders[q]++ % VERIFY_ORDERS], SF_ORDER_ID_MAX + 1, "%s",
+             o.o.order_id);
     return 0;
 }
 
 /* A stored position inside the partition may still belong to another
  * topic of the same name on the same cluster (deleted and re-created:
  * librdkafka 2.0 does not report topic ids). The orders just before it
- * must be in the store: if the last few orders there are all unknown to
- * it, the position is not this topic's, and the partition is read from
- * its start (its orders' ids are new; what the store has keeps). */
+ * must be in the store: if the last few orders there that carry their own
+ * order_id are all unknown to it, the position is not this topic's, and
+ * the partition is read from its start (what the store has keeps; nothing
+ * is stored twice). */
 static void verify_positions(struct processor *p, const int *parts, int n, int64_t *pos)
 {
     struct verify v = {.p = p, .nparts = p->nparts};
@@ -266,10 +264,10 @@ static void verify_positions(struct processor *p, const int *parts, int n, int64
         int q = vp[i], k = v.orders[q] < VERIFY_ORDERS ? v.orders[q] : VERIFY_ORDERS;
         if (!k)
             continue;           /* no order just before it: nothing to tell */
-        const char *ids[VERIFY_ORDERS * 3];
-        for (int j = 0; j < k * 3; j++)
+        const char *ids[VERIFY_ORDERS];
+        for (int j = 0; j < k; j++)
             ids[j] = v.ids[q][j];
-        int found = store_has_orders(p->s, ids, k * 3, err, sizeof(err));
+        int found = store_has_orders(p->s, ids, k, err, sizeof(err));
         if (found < 0) {
             log_warn("processor: cannot check the stored position of %s partition %d "
                      "(%s); taken as it is", p->topic, q, err);

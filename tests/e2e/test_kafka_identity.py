@@ -251,6 +251,39 @@ class KafkaIdentity(unittest.TestCase):
         finally:
             mdb.stop()
 
+    def test_a_customer_added_is_no_recreated_topic(self):
+        """Not re-created: foreign messages of a customer the catalog lacks
+        were quarantined just before the position; the catalog then gains
+        the customer. The position must stand (no re-read: nothing
+        doubles, whatever form the stored ids have)."""
+        db = os.path.join(self.tmp, "sales.db")
+        with open(os.path.join(REPO, "data", "customers.csv")) as f:
+            base = f.read().rstrip("\n") + "\n"
+        c17, c18 = os.path.join(self.tmp, "c17.csv"), os.path.join(self.tmp, "c18.csv")
+        with open(c17, "w") as f:
+            f.write(base)
+        with open(c18, "w") as f:
+            f.write(base + "18,NY\n")
+        lines = [foreign(1 + i % 17, 1 + i) for i in range(20)]
+        lines += [foreign(18, 5 + i) for i in range(3)]
+        k = self.mock()
+        r = kcat("-P", "-b", k.bootstraps, "-t", "Order", "-p", "0", "-K:",
+                 input=("\n".join(lines) + "\n").encode())
+        self.assertEqual(r.returncode, 0, r.stderr)
+        p = self.process(k, "sqlite:" + db, "p1", extra=["--customers", c17])
+        wait_count(db, 20, procs=[p])
+        time.sleep(1)
+        p.stop()
+        p = self.process(k, "sqlite:" + db, "p2", extra=["--customers", c18])
+        deadline = time.time() + 30
+        while "reading Order partition" not in p.stderr() and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
+        p.stop()
+        self.assertNotIn("none of the last", p.stderr())
+        self.assertIn("0@23", p.stderr())
+        self.assertEqual(count_orders(db), 20)
+
     def test_foreign_ids_do_not_collide_across_clusters(self):
         """Messages without order_id on two clusters (same topic, partition,
         offsets): their derived ids must differ, and a replay of one topic
