@@ -11,7 +11,7 @@
 
 CC       ?= cc
 BUILD    ?= build
-PKGS     := libmicrohttpd sqlite3 jansson libcurl libisal libmariadb rdkafka
+PKGS     := libmicrohttpd sqlite3 jansson libcurl libisal libmariadb rdkafka zlib libzstd
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -pthread -Isrc \
             $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -80,6 +80,26 @@ $(BUILD)/bench/%: bench/%.c $(LIBOBJS)
 bench: $(BUILD)/salesflow $(BUILD)/bench/log_append $(BUILD)/bench/log_fill \
        $(BUILD)/bench/sqlite_insert
 	BUILD=$(BUILD) bench/run
+
+# Long runs (issue 21; docs/BENCHMARKS.md, "Soak"): `make soak SOAK_MINUTES=30`
+# runs `run` at 5,000 orders/s with 50 SSE viewers and a query load and
+# writes soak.csv, soak.svg and summary.md into SOAK_OUT (SOAK_ARGS: more
+# flags for the server, e.g. "--retention-bytes 64M"); `make fault-soak`
+# runs the libfiu disk-fault test with FAULT_ORDERS requests per case and
+# FAULT_CYCLES fatal-fdatasync restarts.
+SOAK_MINUTES ?= 30
+SOAK_OUT     ?= $(BUILD)/soak
+SOAK_ARGS    ?=
+FAULT_ORDERS ?= 20000
+FAULT_CYCLES ?= 20
+.PHONY: soak fault-soak
+soak: $(BUILD)/salesflow
+	python3 bench/soak.py --bin $(BUILD)/salesflow --minutes $(SOAK_MINUTES) --out $(SOAK_OUT) \
+	    --server-args "$(SOAK_ARGS)"
+
+fault-soak: $(BUILD)/salesflow
+	@SF_FIU_ORDERS=$(FAULT_ORDERS) SF_FIU_CYCLES=$(FAULT_CYCLES) $(MAKE) --no-print-directory test UNIT=0 \
+	    E2E_ARGS="-k test_disk_faults"
 
 # Fuzzing (docs/fuzzing.md): libFuzzer harnesses fuzz/fuzz_*.c, built with
 # clang and ASan+UBSan into $(FUZZ_BUILD) (the sources once, as an archive

@@ -91,6 +91,7 @@ CONF
 # run_wrk URL [BODY_FILE CONTENT_TYPE] → prints "rps p50_ms p99_ms non2xx"
 run_wrk() {
     out=$(BODY_FILE=${2:-} CONTENT_TYPE=${3:-application/json} \
+          CONTENT_ENCODING=${CONTENT_ENCODING:-} \
           wrk -t"$WRK_THREADS" -c"$CONNS" -d"$DURATION" --latency \
               -s "$ROOT/bench/wrk_post.lua" "$1")
     echo "$out" >> "$TMP/wrk.out"

@@ -1,5 +1,5 @@
 -- wrk script: POST the file named by $BODY_FILE with $CONTENT_TYPE
--- (defaults: one order as JSON). Used by bench/http_*.sh.
+-- (defaults: one order as JSON) and $CONTENT_ENCODING, if set. Used by bench/http_*.sh.
 local f = os.getenv("BODY_FILE")
 local body = '{"customer_id": 3, "source": "Dine In", "quantity": 7}'
 if f and f ~= "" then
@@ -10,6 +10,10 @@ end
 wrk.method = "POST"
 wrk.body = body
 wrk.headers["Content-Type"] = os.getenv("CONTENT_TYPE") or "application/json"
+local enc = os.getenv("CONTENT_ENCODING")
+if enc and enc ~= "" then
+    wrk.headers["Content-Encoding"] = enc
+end
 
 local statuses = {}
 function response(status, headers, body)

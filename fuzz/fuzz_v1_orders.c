@@ -8,7 +8,13 @@
  *
  * Input: byte 0 is a mode (bit 0: Content-Type application/x-ndjson, else
  * application/json; bit 1: send the body chunked, in pieces of 1 + byte 0
- * / 4 bytes); the rest is the body.
+ * / 16 bytes; bits 2-3: Content-Encoding — 0 none, 1 the body sent gzip-
+ * compressed, 2 zstd-compressed, 3 the body sent as it is but labelled
+ * gzip); the rest is the body.
+ *
+ * A compressed body must get the answer its plain form gets; one labelled
+ * gzip that is not gzip gets 400 (or, should the fuzzer have made real
+ * gzip, any answer at all, as the harness does not know what it holds).
  *
  * Checks: the answer is 201, 207, 413 or 422 (the log never refuses here)
  * with a JSON body; the rows the server saw are the rows the body has —
@@ -20,11 +26,15 @@
  */
 #include "http_driver.h"
 
+#include "core/coding.h"
+
 #include <jansson.h>
+#include <zstd.h>
 
 static struct fuzz_srv srv;
 static char resp[1 << 20];
-static char req[1 << 16];
+static char req[1 << 17];
+static char packed[1 << 17];
 
 /* Rows of an NDJSON body, as the API defines them. */
 static long ndjson_rows(const char *p, size_t n)
@@ -46,13 +56,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size < 1 || size > 60000)
         return 0;
-    int ndjson = data[0] & 1, chunked = data[0] & 2;
-    size_t piece = 1 + data[0] / 4;
-    const char *body = (const char *)data + 1;
-    size_t blen = size - 1;
+    int ndjson = data[0] & 1, chunked = data[0] & 2, coding = (data[0] >> 2) & 3;
+    size_t piece = 1 + data[0] / 16;
+    const char *plain = (const char *)data + 1, *body = plain;
+    size_t plen = size - 1, blen = plen;
+    if (coding == 1) {
+        struct sf_buf z;
+        sf_buf_init(&z, sizeof(packed));
+        if (coding_gzip(plain, plen, 1, &z))
+            abort();
+        memcpy(packed, z.data, z.len);
+        blen = z.len;
+        sf_buf_free(&z);
+        body = packed;
+    } else if (coding == 2) {
+        blen = ZSTD_compress(packed, sizeof(packed), plain, plen, 1);
+        if (ZSTD_isError(blen))
+            abort();
+        body = packed;
+    }
     int h = snprintf(req, sizeof(req), "POST /v1/orders HTTP/1.1\r\nHost: fuzz\r\nConnection: close\r\n"
-                     "Content-Type: %s\r\n", ndjson ? "application/x-ndjson"
-                                                    : "application/json");
+                     "Content-Type: %s\r\n%s", ndjson ? "application/x-ndjson"
+                                                    : "application/json",
+                     coding == 2 ? "Content-Encoding: zstd\r\n" :
+                     coding ? "Content-Encoding: gzip\r\n" : "");
     size_t len = (size_t)h;
     if (!chunked) {
         len += (size_t)snprintf(req + len, sizeof(req) - len,
@@ -80,6 +107,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *rbody, *ctype;
     size_t rlen;
     int status = fuzz_parse_response(resp, n, &rbody, &rlen, &ctype);
+    int gzip_magic = plen >= 2 && (uint8_t)plain[0] == 0x1f && (uint8_t)plain[1] == 0x8b;
+    if (coding == 3 && !gzip_magic) {
+        if (status != 400) {
+            fprintf(stderr, "not gzip, status %d: %.*s\n", status,
+                    (int)(n > 2000 ? 2000 : n), resp);
+            abort();
+        }
+        return 0;
+    }
+    if (coding == 3)
+        return 0;               /* what it decodes to is unknown here */
     if (status != 201 && status != 207 && status != 413 && status != 422) {
         fprintf(stderr, "status %d: %.*s\n", status, (int)(n > 2000 ? 2000 : n), resp);
         abort();
@@ -95,9 +133,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     /* The rows the body holds. */
     long rows = -1;
     if (ndjson) {
-        rows = ndjson_rows(body, blen);
+        rows = ndjson_rows(plain, plen);
     } else {
-        json_t *v = json_loadb(body, blen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
+        json_t *v = json_loadb(plain, plen, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
         if (json_is_array(v))
             rows = (long)json_array_size(v);
         else if (json_is_object(v))

@@ -3,6 +3,7 @@
  */
 #include "app.h"
 #include "broker/broker.h"
+#include "broker/elog.h"
 #include "core/args.h"
 #include "core/catalog.h"
 #include "core/util.h"
@@ -70,14 +71,15 @@ void app_wait(struct app *a)
     log_info("%s: shutting down", strsignal(sig));
 }
 
-void app_close(struct app *a)
+int app_close(struct app *a)
 {
     if (a->closed)
-        return;
+        return 0;
     a->closed = 1;
     http_quiesce(a->srv);
     if (a->b && a->flush_on_close)
         broker_flush(a->b);     /* every queued order is acked before HTTP stops */
+    int failed = elog_failed(a->b);
     web_close_streams(a->w);    /* no suspended stream may outlive the server */
     http_stop(a->srv);
     store_close(a->ready_st);
@@ -89,6 +91,7 @@ void app_close(struct app *a)
     quarantine_close(a->qt);
     auth_destroy(a->auth);
     catalog_destroy(a->cat);
+    return failed;
 }
 
 int app_path(char *buf, size_t size, const char *what, const char *fmt, ...)

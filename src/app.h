@@ -49,8 +49,10 @@ struct app {
 void app_init(struct app *a, const char *cmd, int reload_on_hup);
 /* Wait for SIGINT or SIGTERM (reloading on SIGHUP); logs it. */
 void app_wait(struct app *a);
-/* Close everything opened, in reverse order; once (later calls do nothing). */
-void app_close(struct app *a);
+/* Close everything opened, in reverse order; once (later calls do nothing).
+ * Returns 1 when the log failed an fdatasync (elog_failed: the command
+ * exits 1 for its supervisor), else 0. */
+int app_close(struct app *a);
 
 /* snprintf into buf a path or URI; a result that does not fit is an error
  * (logged, naming what), never truncated: 0 or -1. */

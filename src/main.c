@@ -26,6 +26,7 @@
 #include "http/http.h"
 #include "ingest/quarantine.h"
 #include "process/processor.h"
+#include "store/cassandra.h"
 #include "store/store.h"
 #include "web/web.h"
 
@@ -152,6 +153,22 @@ static void run_commit(void *opaque, size_t inserted)
 }
 
 /* --sources "Dine In,Takeaway,Home Delivery" */
+/* --max-body: 1 byte to the server's body budget (a larger body could
+ * never be held: it would get 503 "retry shortly" forever). */
+static int opt_max_body(const char *val, void *dst, char *err, size_t n)
+{
+    uint64_t v = 0;
+    if (opt_bytes(val, &v, err, n))
+        return -1;
+    if (v == 0 || v > SF_BODY_BUDGET) {
+        snprintf(err, n, "expected a size from 1 to %zuM (the bodies all connections may "
+                 "hold at once), got \"%s\"", SF_BODY_BUDGET >> 20, val);
+        return -1;
+    }
+    *(uint64_t *)dst = v;
+    return 0;
+}
+
 static int opt_sources(const char *val, void *dst, char *err, size_t n)
 {
     (void)dst;
@@ -173,8 +190,8 @@ static struct http_server *serve_http(const char *listen, struct http_ctx *hc,
 /* The flags of `run` and `ingest`. */
 struct run_flags {
     const char *listen, *data, *customers, *store_arg;
-    const char *broker_arg, *group, *allowed_hosts;
-    int create_topic;
+    const char *broker_arg, *group, *allowed_hosts, *raw_store;
+    int create_topic, strict_orderitem;
     int64_t unit_price;
     int partitions, threads, max_batch;
     int header_timeout, body_timeout, max_conns;
@@ -211,6 +228,9 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
          opt_int, &f->partitions},
         {"store", "URI", "serving store (default sqlite:DIR/sales.db)", opt_store_uri,
          &f->store_arg},
+        {"raw-store", "URI", "also write every raw order to Cassandra: cassandra://"
+         "[USER@]HOST[:PORT][,…]/KEYSPACE[?table=order_table&consistency=LOCAL_QUORUM]"
+         " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &f->raw_store},
         {"fsync", "MODE", "always (default): 201 after fdatasync; interval:MS; never",
          opt_fsync, &f->bc},
         {"segment-bytes", "SIZE", "roll log segments at this size (default 64M)",
@@ -222,10 +242,13 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
          "records behind the log (default 100000)", opt_int64, &f->ready_lag},
         {"threads", "N", "HTTP worker threads (default 2)", opt_int, &f->threads},
-        {"max-body", "SIZE", "largest POST /v1/orders body (default 16M)", opt_bytes,
-         &f->max_body},
+        {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
+         "16M, at most 512M)", opt_max_body, &f->max_body},
         {"max-batch", "N", "most orders in one POST /v1/orders (default 100000)",
          opt_int, &f->max_batch},
+        {"strict-orderitem", NULL, "POST /orderitem refuses fields an order does not "
+         "have (422), as /v1/orders does; by default they are ignored, as the original "
+         "service did", opt_switch, &f->strict_orderitem},
         {"api-key", "KEY", "require Authorization: Bearer KEY for ingestion; repeatable",
          opt_key, &f->keys},
         {"api-keys", "K1,K2", "the same for a comma-separated list of keys (e.g. "
@@ -259,7 +282,8 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
     struct opt sel[SF_ARRAY_LEN(opts)];
     size_t nsel = 0;
     for (size_t i = 0; i < SF_ARRAY_LEN(opts); i++)
-        if (!ingest_only || (strcmp(opts[i].name, "store") && strcmp(opts[i].name, "group")))
+        if (!ingest_only || (strcmp(opts[i].name, "store") && strcmp(opts[i].name, "group") &&
+                             strcmp(opts[i].name, "raw-store")))
             sel[nsel++] = opts[i];
     int rc = ingest_only
         ? args_parse("ingest", "HTTP ingestion only: validate and price orders and "
@@ -281,7 +305,8 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
 
 /* Open run's (or ingest's) parts into a, in order: the reference data and
  * API keys, the quarantine and idempotency index, the log, the store and
- * the dashboard, the processor, the HTTP server. 0, or -1 (logged). */
+ * the dashboard, the processor, the HTTP server. 0, or the exit status (logged):
+ * 2 for a --raw-store that cannot be used, else 1. */
 static int run_open(struct app *a, struct run_flags *f, int ingest_only,
                     struct run_hooks *hooks, char *broker_uri, size_t broker_size,
                     long *learned)
@@ -290,7 +315,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
     int rc;
     if ((rc = sf_mkdirs(f->data))) {
         log_error("cannot create data directory %s: %s", f->data, strerror(-rc));
-        return -1;
+        return 1;
     }
     if (app_path(logdir, sizeof(logdir), "log directory", "%s/log", f->data) ||
         app_path(broker_uri, broker_size, "--broker", "%s",
@@ -302,7 +327,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
         (!f->store_arg && app_path(store_uri, sizeof(store_uri), "store path",
                                    "sqlite:%s/sales.db", f->data)) ||
         app_path(qdir, sizeof(qdir), "quarantine directory", "%s/quarantine", f->data))
-        return -1;
+        return 1;
     struct broker_conf *bc = &f->bc;
     kafka_conf(bc, f->group, f->create_topic);
     bc->role = ingest_only ? BROKER_ROLE_PRODUCE : BROKER_ROLE_BOTH;
@@ -313,7 +338,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
         !(a->qt = quarantine_open(qdir, f->quarantine_max, err, sizeof(err))) ||
         !(a->dd = dedupe_new(f->dedupe_window, (size_t)f->dedupe_max, err, sizeof(err)))) {
         log_error("%s", err);
-        return -1;
+        return 1;
     }
     bc->partitions = f->partitions;
     /* Room for two of the largest batches: one request never waits forever
@@ -325,7 +350,13 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
         (!ingest_only && !(a->st = store_open(store_uri, err, sizeof(err)))) ||
         (!ingest_only && !(a->w = web_new(store_uri, err, sizeof(err))))) {
         log_error("%s", err);
-        return -1;
+        return 1;
+    }
+    if (f->raw_store && !(a->st = cassandra_wrap(a->st, f->raw_store,
+                                                 args_cassandra_password(), 0, err,
+                                                 sizeof(err)))) {
+        log_error("%s", err);
+        return 2;
     }
     a->flush_on_close = 1;
     *hooks = (struct run_hooks){.qt = a->qt, .w = a->w};
@@ -336,15 +367,16 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
     if (!ingest_only && !(a->proc = processor_start(a->b, a->st, a->cat, &pc, err,
                                                     sizeof(err)))) {
         log_error("processor: %s", err);
-        return -1;
+        return 1;
     }
     if ((*learned = dedupe_rebuild(a->dd, a->b, err, sizeof(err))) < 0) {
         log_error("rebuilding the idempotency index from %s: %s", broker_uri, err);
-        return -1;
+        return 1;
     }
     struct http_ctx hc = {.broker = a->b, .cat = a->cat, .web = a->w,
                           .max_body = (size_t)f->max_body,
                           .max_batch = (size_t)f->max_batch,
+                          .strict_orderitem = f->strict_orderitem,
                           .dedupe = a->dd, .quarantine = a->qt, .auth = a->auth,
                           .header_timeout_s = f->header_timeout,
                           .body_timeout_s = f->body_timeout,
@@ -353,7 +385,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
                           .ready_lag = ingest_only ? 0 : (f->ready_lag ? f->ready_lag : 1)};
     if (!(a->srv = serve_http(f->listen, &hc, f->threads, err, sizeof(err)))) {
         log_error("%s", err);
-        return -1;
+        return 1;
     }
     return 0;
 }
@@ -369,19 +401,19 @@ static int run_layers(int ingest_only, int argc, char **argv)
     struct run_hooks hooks;
     char broker_uri[4200];
     long learned = 0;
-    int status = 1;
     app_init(&a, ingest_only ? "ingest" : "run", 1);
-    if (run_open(&a, &f, ingest_only, &hooks, broker_uri, sizeof(broker_uri),
-                 &learned) == 0) {
+    int status = run_open(&a, &f, ingest_only, &hooks, broker_uri, sizeof(broker_uri),
+                          &learned);
+    if (status == 0) {
         log_info("salesflow %s %s listening on http://%s (data %s, broker %s, %d "
                  "partitions, %zu customers from %s, %ld order_ids remembered, API "
                  "keys %s)", SF_VERSION, a.cmd, f.listen, f.data, broker_uri,
                  broker_partition_count(a.b), catalog_customer_count(a.cat),
                  catalog_path(a.cat), learned, auth_enabled(a.auth) ? "required" : "off");
         app_wait(&a);
-        status = 0;
     }
-    app_close(&a);
+    if (app_close(&a))
+        status = 1;         /* an fdatasync failed: exit 1 for the supervisor */
     return status;
 }
 
@@ -395,11 +427,34 @@ static int cmd_ingest(int argc, char **argv)
     return run_layers(1, argc, argv);
 }
 
+/* `process --listen`: monitoring only, /healthz, /readyz (lag), /metrics.
+ * 0, or -1 (logged). */
+static int process_http(struct app *a, const char *listen, const char *store_uri,
+                        const char *allowed_hosts, int64_t ready_lag)
+{
+    char err[1024];
+    struct http_ctx hc = {.cat = a->cat, .ready_lag = ready_lag ? ready_lag : 1,
+                          .allowed_hosts = allowed_hosts};
+    /* /readyz asks the store through a handle of its own: the processor's
+     * is its thread's alone. */
+    if (!(a->ready_st = store_open(store_uri, err, sizeof(err)))) {
+        log_error("%s", err);
+        return -1;
+    }
+    hc.ready_store = a->ready_st;
+    if (!(a->srv = serve_http(listen, &hc, 2, err, sizeof(err)))) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
 /* `process`: the processor alone, --broker → --store. */
 static int cmd_process(int argc, char **argv)
 {
     const char *data = NULL, *customers = NULL, *store_arg = NULL, *broker_uri = NULL;
     const char *group = NULL, *listen = NULL, *allowed_hosts = NULL;
+    const char *raw_store = NULL;
     int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
     uint64_t quarantine_max = 64u << 20;
     int64_t ready_lag = 100000;
@@ -417,6 +472,9 @@ static int cmd_process(int argc, char **argv)
          "records behind the log end (default 100000)", opt_int64, &ready_lag},
         {"store", "URI", "serving store (default sqlite:DATA/sales.db)", opt_store_uri,
          &store_arg},
+        {"raw-store", "URI", "also write every raw order to Cassandra: cassandra://"
+         "[USER@]HOST[:PORT][,…]/KEYSPACE[?table=order_table&consistency=LOCAL_QUORUM]"
+         " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &raw_store},
         {"group", "NAME", "Kafka consumer group; processes in one group split the "
          "partitions (default salesflow)", opt_str, &group},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
@@ -466,25 +524,19 @@ static int cmd_process(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
+    if (raw_store && !(a.st = cassandra_wrap(a.st, raw_store, args_cassandra_password(),
+                                             0, err, sizeof(err)))) {
+        log_error("%s", err);
+        status = 2;
+        goto out;
+    }
     struct processor_conf pc = {.on_reject = quarantine_record, .opaque = a.qt};
     if (!(a.proc = processor_start(a.b, a.st, a.cat, &pc, err, sizeof(err)))) {
         log_error("processor: %s", err);
         goto out;
     }
-    /* Monitoring only: /healthz, /readyz (lag), /metrics. */
-    struct http_ctx hc = {.cat = a.cat, .ready_lag = ready_lag ? ready_lag : 1,
-                          .allowed_hosts = allowed_hosts};
-    /* /readyz asks the store through a handle of its own: the processor's
-     * is its thread's alone. */
-    if (listen && !(a.ready_st = store_open(store_uri, err, sizeof(err)))) {
-        log_error("%s", err);
+    if (listen && process_http(&a, listen, store_uri, allowed_hosts, ready_lag))
         goto out;
-    }
-    hc.ready_store = a.ready_st;
-    if (listen && !(a.srv = serve_http(listen, &hc, 2, err, sizeof(err)))) {
-        log_error("%s", err);
-        goto out;
-    }
     log_info("salesflow %s process: %s (%d partitions, group %s) into %s", SF_VERSION,
              broker_uri, broker_partition_count(a.b), bc.group,
              store_uri_redact(store_uri, shown, sizeof(shown)));

@@ -2,26 +2,42 @@
  * salesflow dashboard logic. Plain browser JS, no build step.
  *
  * Data: one JSON endpoint per panel, all taking the same source/state
- * filters:
+ * filters (several values each, comma-separated: source=A,B):
  *   /api/sales          Total Sales, Source pie, State stacked bar, Top
  *                       Source/State table, Source/State bar, filter lists
- *   /api/sales/minute   Revenue per minute by source (15 min / 1 h / 1 day)
- *   /api/sales/second   Orders per second, last 5 minutes
+ *   /api/sales/minute   Revenue by source over 15 min / 1 h / 1 day, in
+ *                       buckets of 1 / 1 / 30 minutes (the grain follows
+ *                       the range); the bucket still in progress is marked
+ *   /api/sales/second   Orders per second, last 5 minutes (complete seconds)
  *   /api/orders         Latest orders
  *   /api/pipeline       Ingest rate, lag per partition, rejected,
  *                       quarantined, last commit (not filtered)
  *
- * Live: an EventSource on /api/stream. Each "commit" notice (the server
- * coalesces them to a few per second) triggers one refresh of every panel;
- * refreshes never overlap, and a notice that arrives during one schedules
- * exactly one more. While the stream is down the status pill says so, the
- * page polls every POLL_MS, and it keeps trying to reconnect (the browser
- * retries a dropped stream by itself; a refused one is re-opened here).
+ * Live: an EventSource on /api/stream. A "commit" notice asks for a refresh
+ * of every panel; refreshes never overlap and come at most once per redraw
+ * interval (the "Redraw" menu: 2/s — the default —, 1/s, every 5 s or 30 s),
+ * and a panel whose answer did not change is not redrawn. "Pause" stops
+ * redrawing until resumed (notices are counted meanwhile). Charts do not
+ * animate updates, categorical axes keep a fixed order (by name), and only
+ * a few new rows of Latest Orders are highlighted (none when most rows are
+ * new, none with prefers-reduced-motion). While the stream is down the
+ * status pill says so, the page polls every POLL_MS, and it keeps trying to
+ * reconnect; while requests fail the pill turns amber.
+ *
+ * Filters: multi-select menus, chips for what is selected (each removable;
+ * a value the server does not know is shown as such, never hidden), and
+ * cross-filtering: a click on a pie slice, a bar or a table cell adds (or
+ * removes) that source/state. Filters and the time range live in the URL
+ * (?source=A,B&state=KY&range=15m) so a view can be bookmarked; each chart
+ * card has an info tip, PNG and CSV downloads and a copy-link button.
+ *
+ * Colours: per-theme palettes with at least 3:1 contrast against the card,
+ * and a pattern (decal) per source as a second cue; a theme switch redraws
+ * every chart from its data.
  *
  * Money arrives as JSON numbers with two decimals and is turned into
  * integer cents at once, so sums never add floats; it is formatted back
- * from cents ("$1,234.56"). Filters and the time range live in the URL
- * (?source=&state=&range=) so a view can be bookmarked.
+ * from cents ("$1,234.56").
  */
 (function () {
   'use strict';
@@ -30,18 +46,30 @@
   const TICK_MS = 1000;           // live: refresh orders per second this often,
   const PIPELINE_EVERY = 5;       // and the pipeline panel every 5th tick
   const FETCH_TIMEOUT_MS = 5000;  // a request that takes longer counts as failed
-  const MIN_REFRESH_GAP_MS = 300; // at most ~3 full refreshes per second
+  const REDRAW_MS = [500, 1000, 5000, 30000]; // choices of the "Redraw" menu
+  const DEFAULT_REDRAW_MS = 500;
   const RECONNECT_MS = [2000, 5000, 10000]; // re-open a refused stream after
   const ORDERS_LIMIT = 20;
-  const RANGES = { '15m': 15, '1h': 60, '24h': 1440 }; // minutes
+  // minutes shown, and the bucket (grain) in minutes
+  const RANGES = { '15m': { minutes: 15, grain: 1 }, '1h': { minutes: 60, grain: 1 },
+    '24h': { minutes: 1440, grain: 30 } };
+  const RANGE_TEXT = { '15m': '15 minutes', '1h': 'hour', '24h': 'day' };
   const CURRENCY = '$';
 
-  // Fixed colours so a source looks the same in every chart.
+  // Fixed colours so a source looks the same in every chart; each has at
+  // least 3:1 contrast against the card in its theme, and a pattern.
   const SOURCE_ORDER = ['Dine In', 'Takeaway', 'Home Delivery'];
-  const SOURCE_COLORS = { 'Dine In': '#5470c6', 'Takeaway': '#91cc75', 'Home Delivery': '#fac858' };
-  const EXTRA_COLORS = ['#ee6666', '#73c0de', '#3ba272', '#fc8452', '#9a60b4', '#ea7ccc'];
+  const PALETTES = {
+    light: { 'Dine In': '#3559c7', 'Takeaway': '#237a3b', 'Home Delivery': '#b35900',
+      extra: ['#be185d', '#0e7490', '#7e22ce', '#c2410c'], ink: 'rgba(255,255,255,0.6)' },
+    dark: { 'Dine In': '#7c9cff', 'Takeaway': '#4cc38a', 'Home Delivery': '#e3a008',
+      extra: ['#f472b6', '#22d3ee', '#c084fc', '#fb923c'], ink: 'rgba(15,20,25,0.55)' },
+  };
+  const PATTERN_NAMES = ['solid', 'stripes', 'dots', 'bars'];
 
   const $ = (id) => document.getElementById(id);
+  const motionQuery = window.matchMedia ? window.matchMedia('(prefers-reduced-motion: reduce)') : null;
+  const reducedMotion = () => Boolean(motionQuery && motionQuery.matches);
 
   /* ---------- formatting ---------- */
 
@@ -80,6 +108,7 @@
   const compactFormat = new Intl.NumberFormat('en-US', { notation: 'compact', maximumFractionDigits: 1 });
   const axisMoney = (value) => CURRENCY + compactFormat.format(value);
   const moneyTooltip = (value) => formatMoneyCents(toCents(value));
+  const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
   function pad2(n) { return String(n).padStart(2, '0'); }
 
@@ -91,6 +120,14 @@
 
   function formatClock(date) {
     return pad2(date.getHours()) + ':' + pad2(date.getMinutes()) + ':' + pad2(date.getSeconds());
+  }
+
+  function formatHM(date) { return pad2(date.getHours()) + ':' + pad2(date.getMinutes()); }
+
+  // A time-axis label: "14:30", or the date ("Dec 7") at local midnight.
+  function axisTimeLabel(ms) {
+    const d = new Date(ms);
+    return d.getHours() === 0 && d.getMinutes() === 0 ? MONTHS[d.getMonth()] + ' ' + d.getDate() : formatHM(d);
   }
 
   function formatAgo(ms) {
@@ -107,11 +144,39 @@
     })[c]);
   }
 
-  const extraColorIndex = new Map();
+  /* ---------- colours and patterns ---------- */
+
+  const extraIndex = new Map();
+  function sourceIndex(source) {
+    const i = SOURCE_ORDER.indexOf(source);
+    if (i >= 0) return i;
+    if (!extraIndex.has(source)) extraIndex.set(source, extraIndex.size);
+    return SOURCE_ORDER.length + extraIndex.get(source);
+  }
+
+  function palette() { return PALETTES[isDark() ? 'dark' : 'light']; }
+
   function colorFor(source) {
-    if (SOURCE_COLORS[source]) return SOURCE_COLORS[source];
-    if (!extraColorIndex.has(source)) extraColorIndex.set(source, extraColorIndex.size);
-    return EXTRA_COLORS[extraColorIndex.get(source) % EXTRA_COLORS.length];
+    const p = palette();
+    if (p[source] && SOURCE_ORDER.includes(source)) return p[source];
+    return p.extra[(sourceIndex(source) - SOURCE_ORDER.length) % p.extra.length];
+  }
+
+  function patternName(source) { return PATTERN_NAMES[sourceIndex(source) % PATTERN_NAMES.length]; }
+
+  // ECharts decal: the second cue beside colour (legend icons show it too).
+  function decalFor(source) {
+    const color = palette().ink;
+    switch (patternName(source)) {
+      case 'stripes':
+        return { symbol: 'rect', symbolSize: 1, dashArrayX: [1, 0], dashArrayY: [3, 4], rotation: -Math.PI / 4, color };
+      case 'dots':
+        return { symbol: 'circle', symbolSize: 0.7, dashArrayX: [[4, 4]], dashArrayY: [4, 4], color };
+      case 'bars':
+        return { symbol: 'rect', symbolSize: 1, dashArrayX: [2, 5], dashArrayY: [1, 0], color };
+      default:
+        return { symbol: 'none' };
+    }
   }
 
   function orderSources(present) {
@@ -119,31 +184,47 @@
       .concat([...present].filter((s) => !SOURCE_ORDER.includes(s)).sort());
   }
 
-  /* ---------- view state (filters, range, sort) ---------- */
+  const byName = (a, b) => a.localeCompare(b);
 
-  const view = { source: '', state: '', range: '1h', sortKey: 'cents', sortDir: 'desc' };
+  /* ---------- view state (filters, range, sort, redraw) ---------- */
+
+  const view = { sources: [], states: [], range: '1h', sortKey: 'cents', sortDir: 'desc',
+    redrawMs: DEFAULT_REDRAW_MS, paused: false };
+  // What the server knows (from the last /api/sales): for the menus and to
+  // tell an unknown filter value from a known one.
+  const known = { sources: null, states: null };
+
+  function splitList(values) {
+    const out = [];
+    for (const v of values) for (const x of v.split(',')) if (x && !out.includes(x)) out.push(x);
+    return out;
+  }
 
   function readUrl() {
     const q = new URLSearchParams(location.search);
-    view.source = q.get('source') || '';
-    view.state = q.get('state') || '';
+    view.sources = splitList(q.getAll('source'));
+    view.states = splitList(q.getAll('state'));
     view.range = RANGES[q.get('range')] ? q.get('range') : '1h';
   }
 
+  function viewQuery() {
+    const parts = [];
+    if (view.sources.length) parts.push('source=' + view.sources.map(encodeURIComponent).join(','));
+    if (view.states.length) parts.push('state=' + view.states.map(encodeURIComponent).join(','));
+    if (view.range !== '1h') parts.push('range=' + view.range);
+    return parts.join('&');
+  }
+
   function writeUrl() {
-    const q = new URLSearchParams();
-    if (view.source) q.set('source', view.source);
-    if (view.state) q.set('state', view.state);
-    if (view.range !== '1h') q.set('range', view.range);
-    const s = q.toString();
-    history.replaceState(null, '', location.pathname + (s ? '?' + s : ''));
+    const s = viewQuery();
+    history.replaceState(null, '', location.pathname + (s ? '?' + s : '') + location.hash);
   }
 
   // "source=…&state=…" for the API (encodeURIComponent: spaces as %20).
   function filterQuery() {
     const parts = [];
-    if (view.source) parts.push('source=' + encodeURIComponent(view.source));
-    if (view.state) parts.push('state=' + encodeURIComponent(view.state));
+    if (view.sources.length) parts.push('source=' + view.sources.map(encodeURIComponent).join(','));
+    if (view.states.length) parts.push('state=' + view.states.map(encodeURIComponent).join(','));
     return parts.join('&');
   }
 
@@ -152,7 +233,38 @@
     return q ? path + '?' + q : path;
   }
 
+  function filtersChanged() {
+    writeUrl();
+    renderFilters();
+    forceRedraw();
+    refreshNow();
+  }
+
+  // Add value to the kind's filter, or remove it if it is there.
+  function toggleFilter(kind, value) {
+    const list = kind === 'source' ? view.sources : view.states;
+    const i = list.indexOf(value);
+    if (i >= 0) list.splice(i, 1); else list.push(value);
+    filtersChanged();
+  }
+
+  // Cross-filter on a (source, state) pair: both added, or both removed if
+  // both are there.
+  function togglePair(source, state) {
+    if (view.sources.includes(source) && view.states.includes(state)) {
+      view.sources = view.sources.filter((x) => x !== source);
+      view.states = view.states.filter((x) => x !== state);
+    } else {
+      if (!view.sources.includes(source)) view.sources.push(source);
+      if (!view.states.includes(state)) view.states.push(state);
+    }
+    filtersChanged();
+  }
+
   /* ---------- theme (light/dark from prefers-color-scheme) ---------- */
+
+  const darkQuery = window.matchMedia ? window.matchMedia('(prefers-color-scheme: dark)') : null;
+  function isDark() { return Boolean(darkQuery && darkQuery.matches); }
 
   function cssVar(name) {
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -161,6 +273,7 @@
   let theme = {};
   function readTheme() {
     theme = {
+      dark: isDark(),
       text: cssVar('--text'), muted: cssVar('--muted'), faint: cssVar('--faint'),
       grid: cssVar('--grid-line'), border: cssVar('--border'), card: cssVar('--card'),
       accent: cssVar('--accent'),
@@ -170,12 +283,14 @@
   function baseOption() {
     return {
       backgroundColor: 'transparent',
+      // Live updates do not animate: bars never slide under other labels.
+      animation: false,
+      aria: { enabled: true, decal: { show: true } },
       textStyle: { color: theme.text, fontFamily: 'system-ui, -apple-system, "Segoe UI", Roboto, sans-serif' },
       legend: { textStyle: { color: theme.muted }, inactiveColor: theme.faint, type: 'scroll',
-        pageTextStyle: { color: theme.muted } },
-      tooltip: { backgroundColor: theme.card, borderColor: theme.border, textStyle: { color: theme.text } },
-      animationDuration: 400,
-      animationDurationUpdate: 300,
+        pageTextStyle: { color: theme.muted }, pageIconColor: theme.muted },
+      tooltip: { backgroundColor: theme.card, borderColor: theme.border, textStyle: { color: theme.text },
+        confine: true },
     };
   }
 
@@ -188,15 +303,47 @@
     }, extra || {});
   }
 
+  function sourceSeriesStyle(s) {
+    return { color: colorFor(s), decal: decalFor(s) };
+  }
+
   /* ---------- charts ---------- */
 
-  const CHART_IDS = ['chart-source-pie', 'chart-state-stacked', 'chart-pair-bar',
-    'chart-revenue-minute', 'chart-orders-second'];
+  // Per panel: its card, what its info tip says, and (charts) its element.
+  const PANELS = {
+    'chart-source-pie': { card: 'card-pie', title: 'Source by Amount', chart: true,
+      info: 'Sales amount per order source: the sum of quantity × unit price (USD) of every ' +
+        'stored order that matches the filters. Click a slice to filter by its source.' },
+    'table-top': { card: 'card-top', title: 'Top Source/State by Amount', chart: false,
+      info: 'Amount (quantity × unit price, USD) and number of orders per source and state, ' +
+        'over all stored orders that match the filters. Click a source or state to filter by it.' },
+    'chart-revenue-minute': { card: 'card-minute', title: 'Revenue by Source', chart: true,
+      info: 'Amount (quantity × unit price, USD) per source in buckets of order time (created_at): ' +
+        '1 minute for 15 min and 1 hour, 30 minutes for 1 day. The bucket still in progress is ' +
+        'shaded and labelled "in progress": it is not a drop. Click a bar to filter by its source.' },
+    'chart-orders-second': { card: 'card-second', title: 'Orders per Second', chart: true,
+      info: 'Orders counted by processing time: how many reached the store in each complete ' +
+        'second of the last 5 minutes (history starts when the server does). The second in ' +
+        'progress is not shown until it is complete.' },
+    'chart-state-stacked': { card: 'card-stacked', title: 'State by Amount, by Source', chart: true,
+      info: 'Amount (quantity × unit price, USD) per state (by the customer\'s state), stacked ' +
+        'by source; states in alphabetical order. Click a bar to filter by its state.' },
+    'chart-pair-bar': { card: 'card-pair', title: 'Source/State by Amount', chart: true,
+      info: 'Amount (quantity × unit price, USD) per source and state pair, in a fixed order ' +
+        '(source, then state by name). Click a bar to filter by that source and state.' },
+    'table-orders': { card: 'card-orders', title: 'Latest Orders', chart: false,
+      info: 'The 20 newest stored orders by order time (created_at) that match the filters. ' +
+        'Total = quantity × unit price. New rows are highlighted briefly (not when most rows ' +
+        'are new, nor when reduced motion is asked for). Click a source or state to filter by it.' },
+  };
+  const CHART_IDS = Object.keys(PANELS).filter((id) => PANELS[id].chart);
   const chartsAvailable = typeof window.echarts !== 'undefined';
   const CHARTS_MISSING = 'Charts are unavailable: /echarts.min.js did not load.';
   const charts = {};    // id -> echarts instance
   const chartMode = {}; // id -> 'empty' | 'data', to reset options on a switch
-  const lastOption = {}; // id -> last option, to redraw after a theme change
+  const built = {};     // id -> { build: () => option, empty }, to rebuild on a theme change
+  const csvRows = {};   // id -> rows (arrays) for the CSV download, header first
+  let draws = 0;        // setOption calls, for tests and the bench
 
   function initCharts() {
     if (!chartsAvailable) return;
@@ -204,9 +351,27 @@
       // SVG keeps chart text in the DOM, which browser tests can read.
       charts[id] = window.echarts.init($(id), null, { renderer: 'svg' });
     }
+    charts['chart-source-pie'].on('click', (p) => {
+      if (p.componentType === 'series') toggleFilter('source', p.name);
+    });
+    charts['chart-state-stacked'].on('click', (p) => {
+      if (p.componentType === 'series') toggleFilter('state', p.name);
+    });
+    charts['chart-pair-bar'].on('click', (p) => {
+      if (p.componentType === 'series' && p.data && p.data.pair) togglePair(p.data.pair[0], p.data.pair[1]);
+    });
+    charts['chart-revenue-minute'].on('click', (p) => {
+      if (p.componentType === 'series') toggleFilter('source', p.seriesName);
+    });
     if (typeof ResizeObserver !== 'undefined') {
       const ro = new ResizeObserver((entries) => {
-        for (const e of entries) if (charts[e.target.id]) charts[e.target.id].resize();
+        for (const e of entries) {
+          const id = e.target.id;
+          if (!charts[id]) continue;
+          charts[id].resize();
+          // The time axis spaces its labels by the chart's width.
+          if (id === 'chart-revenue-minute' && built[id]) setChart(id, built[id].build, built[id].empty);
+        }
       });
       for (const id of CHART_IDS) ro.observe($(id));
     } else {
@@ -220,40 +385,45 @@
         text: text || 'No orders yet',
         left: 'center',
         top: 'middle',
-        textStyle: { color: theme.faint, fontSize: 14, fontWeight: 'normal' },
+        textStyle: { color: theme.muted, fontSize: 14, fontWeight: 'normal' },
       },
       series: [],
     });
   }
 
-  function setChart(id, option, empty) {
+  // build: a function returning the option, called again after a theme
+  // change so that every colour follows the theme.
+  function setChart(id, build, empty) {
+    built[id] = { build, empty };
     const chart = charts[id];
-    lastOption[id] = { option, empty };
     if (!chart) return;
+    const option = build();
     const mode = empty ? 'empty' : 'data';
+    draws++;
     if (chartMode[id] !== mode) {
       chart.setOption(option, { notMerge: true });
       chartMode[id] = mode;
     } else {
-      // Series are keyed by id, so a source that vanishes is removed and
-      // the rest animate from their previous values.
+      // Series are keyed by id, so a source that vanishes is removed.
       chart.setOption(option, { replaceMerge: ['series'] });
     }
   }
 
   function redrawAll() {
     readTheme();
-    for (const id of Object.keys(lastOption)) {
+    for (const id of Object.keys(built)) {
       chartMode[id] = null;
-      const { option, empty } = lastOption[id];
       if (charts[id]) charts[id].clear();
-      setChart(id, option, empty);
+      setChart(id, built[id].build, built[id].empty);
     }
+    // Table dots follow the theme's palette too.
+    for (const dot of document.querySelectorAll('.dot[data-source]')) styleDot(dot, dot.dataset.source);
   }
 
   function pieOption(d) {
     const bySource = new Map();
     for (const r of d.rows) bySource.set(r.source, (bySource.get(r.source) || 0) + r.cents);
+    const total = d.rows.reduce((a, r) => a + r.cents, 0) || 1;
     return Object.assign(baseOption(), {
       tooltip: Object.assign(baseOption().tooltip, {
         trigger: 'item',
@@ -264,18 +434,18 @@
         id: 'source',
         name: 'Source',
         type: 'pie',
-        radius: ['32%', '56%'],
-        center: ['50%', '45%'],
+        radius: ['30%', '52%'],
+        center: ['50%', '44%'],
         avoidLabelOverlap: true,
         itemStyle: { borderColor: theme.card, borderWidth: 2 },
-        // Labels aligned to the chart's edges never run off a narrow chart.
-        label: { formatter: '{b}\n{d}%', lineHeight: 15, color: theme.text, alignTo: 'edge',
-          edgeDistance: 6, overflow: 'break' },
-        labelLine: { length: 8, length2: 0, maxSurfaceAngle: 80, lineStyle: { color: theme.faint } },
+        // The percentage beside each slice; names in the legend below (with
+        // the same patterns), so no label can run off the card.
+        label: { formatter: (p) => Math.round(p.value * 100 / total * 100) + '%', color: theme.text, fontSize: 12 },
+        labelLine: { length: 6, length2: 6, lineStyle: { color: theme.muted } },
         data: d.sources.map((s) => ({
           name: s,
           value: (bySource.get(s) || 0) / 100,
-          itemStyle: { color: colorFor(s) },
+          itemStyle: sourceSeriesStyle(s),
         })),
       }],
     });
@@ -289,7 +459,7 @@
       }),
       legend: Object.assign(baseOption().legend, { top: 0 }),
       grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
-      xAxis: axisStyle({ type: 'category', data: d.states, axisLabel: { interval: 0, color: theme.muted } }),
+      xAxis: axisStyle({ type: 'category', data: d.states, axisLabel: { interval: 0, color: theme.muted, hideOverlap: true } }),
       yAxis: axisStyle({ type: 'value', axisLabel: { formatter: axisMoney, color: theme.muted } }),
       series: d.sources.map((s) => ({
         id: s,
@@ -297,73 +467,125 @@
         type: 'bar',
         stack: 'amount',
         barMaxWidth: 56,
-        itemStyle: { color: colorFor(s) },
+        itemStyle: sourceSeriesStyle(s),
         emphasis: { focus: 'series' },
         data: d.states.map((st) => (cell.get(s + '\u0000' + st) || 0) / 100),
       })),
     });
   }
 
+  // Rows in a fixed order: source (in the usual source order), then state.
+  function pairOrder(rows) {
+    return rows.slice().sort((a, b) => sourceIndex(a.source) - sourceIndex(b.source) ||
+      a.source.localeCompare(b.source) || a.state.localeCompare(b.state));
+  }
+
   function pairOption(d) {
-    // One category per (source, state) pair, in amount order. Each source is
-    // its own series (null elsewhere) on a shared stack, so every bar is
-    // centred on its label and the legend shows the source colours.
-    const labels = d.rows.map((r) => r.source + ' / ' + r.state);
-    const n = labels.length;
-    const axisLabel = n > 24 ? { interval: 'auto', rotate: 90, fontSize: 10 }
-      : n > 6 ? { interval: 0, rotate: 50, fontSize: 11 }
-      : { interval: 0, rotate: 0, fontSize: 12 };
-    axisLabel.color = theme.muted;
+    // Horizontal bars, one per (source, state) pair in a fixed order, so
+    // labels never collide or rotate. Each source is its own series (null
+    // elsewhere) on a shared stack, so every bar is centred on its label
+    // and the legend shows the source colours and patterns.
+    const rows = pairOrder(d.rows);
+    const labels = rows.map((r) => r.source + ' / ' + r.state);
     return Object.assign(baseOption(), {
       tooltip: Object.assign(baseOption().tooltip, {
         trigger: 'item',
         formatter: (p) => escapeHtml(p.name) + '<br><b>' + moneyTooltip(p.value) + '</b>',
       }),
       legend: Object.assign(baseOption().legend, { top: 0 }),
-      grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
-      xAxis: axisStyle({ type: 'category', data: labels, axisLabel }),
-      yAxis: axisStyle({ type: 'value', axisLabel: { formatter: axisMoney, color: theme.muted } }),
+      grid: { left: 20, right: 24, top: 32, bottom: 10, containLabel: true },
+      yAxis: axisStyle({ type: 'category', data: labels, inverse: true,
+        axisLabel: { color: theme.muted, fontSize: 11, interval: labels.length > 20 ? 'auto' : 0 } }),
+      xAxis: axisStyle({ type: 'value', axisLabel: { formatter: axisMoney, color: theme.muted, hideOverlap: true } }),
       series: d.sources.map((s) => ({
         id: s,
         name: s,
         type: 'bar',
         stack: 'pair',
-        barMaxWidth: 48,
-        itemStyle: { color: colorFor(s) },
-        data: d.rows.map((r) => (r.source === s ? r.cents / 100 : null)),
+        barMaxWidth: 22,
+        itemStyle: sourceSeriesStyle(s),
+        data: rows.map((r) => (r.source === s ? { value: r.cents / 100, pair: [r.source, r.state] } : null)),
       })),
     });
   }
 
-  function minuteOption(m) {
-    // Dense series: every minute of the range, zero where nothing sold.
+  // Buckets of the range at its grain; partial: the bucket is still in
+  // progress, or starts before the range does.
+  function minuteBuckets(m) {
+    const grain = RANGES[view.range].grain * 60000;
     const from = Date.parse(m.from);
     const to = Date.parse(m.to);
-    const byKey = new Map(m.rows.map((r) => [Date.parse(r.minute) + '\u0000' + r.source, toCents(r.total)]));
+    const now = Date.now();
+    const first = Math.floor(from / grain) * grain;
+    const buckets = [];
+    for (let t = first; t < to && t <= now; t += grain) {
+      buckets.push({ t, end: t + grain, partial: t + grain > now || t < from });
+    }
+    return { grain, buckets };
+  }
+
+  function minuteData(m) {
+    const { grain, buckets } = minuteBuckets(m);
+    const first = buckets.length ? buckets[0].t : 0;
     const present = new Set(m.rows.map((r) => r.source));
     const sources = orderSources(present);
-    const stamps = [];
-    for (let t = from; t < to; t += 60000) stamps.push(t);
-    const many = stamps.length > 120;
+    const sums = new Map();   // source -> cents per bucket
+    for (const s of sources) sums.set(s, buckets.map(() => 0));
+    for (const r of m.rows) {
+      const i = Math.floor((Date.parse(r.minute) - first) / grain);
+      if (i >= 0 && i < buckets.length) sums.get(r.source)[i] += toCents(r.total);
+    }
+    return { grain, buckets, sources, sums };
+  }
+
+  function minuteOption(m) {
+    const { grain, buckets, sources, sums } = minuteData(m);
+    const keys = buckets.map((b) => String(b.t));
+    const partialKeys = buckets.filter((b) => b.partial && b.end > Date.now()).map((b) => String(b.t));
+    // About one label per 80 px of chart, so they never overlap.
+    const width = ($('chart-revenue-minute') || {}).clientWidth || 600;
+    const labelEvery = Math.max(1, Math.ceil(buckets.length / Math.max(2, Math.floor(width / 80))));
+    // Labels start half a step in, clear of the value axis's "$0".
+    const labelAt = Math.floor(labelEvery / 2);
     return Object.assign(baseOption(), {
-      tooltip: Object.assign(baseOption().tooltip, { trigger: 'axis', valueFormatter: moneyTooltip }),
+      tooltip: Object.assign(baseOption().tooltip, {
+        trigger: 'axis',
+        axisPointer: { type: 'shadow' },
+        formatter: (ps) => {
+          if (!ps.length) return '';
+          const b = buckets[ps[0].dataIndex];
+          let html = escapeHtml(formatHM(new Date(b.t)) + '–' + formatHM(new Date(b.end)));
+          if (b.partial) html += ' <i>(' + (b.end > Date.now() ? 'in progress' : 'part of the bucket') + ')</i>';
+          for (const p of ps) html += '<br>' + p.marker + escapeHtml(p.seriesName) + ' <b>' + moneyTooltip(p.value) + '</b>';
+          return html;
+        },
+      }),
       legend: Object.assign(baseOption().legend, { top: 0 }),
       grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
-      xAxis: axisStyle({ type: 'time', min: from, max: to - 60000,
-        axisLabel: { color: theme.muted, hideOverlap: true }, splitLine: { show: false } }),
+      xAxis: axisStyle({ type: 'category', data: keys,
+        axisLabel: { color: theme.muted, hideOverlap: true, interval: (i) => i % labelEvery === labelAt,
+          formatter: (v) => axisTimeLabel(Number(v)) },
+        axisTick: { alignWithLabel: true, lineStyle: { color: theme.border } } }),
       yAxis: axisStyle({ type: 'value', axisLabel: { formatter: axisMoney, color: theme.muted } }),
-      series: sources.map((s) => ({
+      series: sources.map((s, si) => ({
         id: s,
         name: s,
-        type: many ? 'line' : 'bar',
+        type: 'bar',
         stack: 'revenue',
-        showSymbol: false,
         barMaxWidth: 18,
-        areaStyle: many ? { opacity: 0.35 } : undefined,
-        lineStyle: many ? { width: 1.5 } : undefined,
-        itemStyle: { color: colorFor(s) },
+        barCategoryGap: '20%',
+        itemStyle: sourceSeriesStyle(s),
         emphasis: { focus: 'series' },
-        data: stamps.map((t) => [t, (byKey.get(t + '\u0000' + s) || 0) / 100]),
+        data: sums.get(s).map((c, i) => (buckets[i].partial
+          ? { value: c / 100, partial: true, itemStyle: { opacity: 0.5 } } : c / 100)),
+        // The bucket in progress: shaded, labelled, on the first series.
+        markArea: si === 0 && partialKeys.length ? {
+          silent: true,
+          itemStyle: { color: theme.grid, opacity: 0.6 },
+          label: { show: true, position: 'insideTop', color: theme.muted, fontSize: 11,
+            formatter: grain > 60000 ? 'in progress' : 'now' },
+          data: partialKeys.map((k) => [{ xAxis: k }, { xAxis: k }]),
+        } : undefined,
       })),
     });
   }
@@ -379,9 +601,11 @@
       }),
       legend: { show: false },
       grid: { left: 8, right: 24, top: 12, bottom: 8, containLabel: true },
-      xAxis: axisStyle({ type: 'time', axisLabel: { color: theme.muted, hideOverlap: true },
-        splitLine: { show: false } }),
-      yAxis: axisStyle({ type: 'value', minInterval: 1 }),
+      xAxis: axisStyle({ type: 'time', axisLabel: { color: theme.muted, hideOverlap: true, alignMinLabel: 'left', alignMaxLabel: 'right',
+        formatter: (v) => (new Date(v).getSeconds() ? formatClock(new Date(v)) : axisTimeLabel(v)) },
+      splitLine: { show: false } }),
+      // No "0" label: it would sit on the first time label on a phone.
+      yAxis: axisStyle({ type: 'value', minInterval: 1, axisLabel: { color: theme.muted, showMinLabel: false } }),
       series: [{
         id: 'orders',
         name: 'Orders per second',
@@ -413,10 +637,8 @@
     rows.sort((a, b) => b.cents - a.cents ||
       a.source.localeCompare(b.source) || a.state.localeCompare(b.state));
     const sources = orderSources(new Set(rows.map((r) => r.source)));
-    const stateCents = new Map();
-    for (const r of rows) stateCents.set(r.state, (stateCents.get(r.state) || 0) + r.cents);
-    const states = [...stateCents.keys()].sort((a, b) =>
-      stateCents.get(b) - stateCents.get(a) || a.localeCompare(b));
+    // States by name: a fixed order that live updates never reshuffle.
+    const states = [...new Set(rows.map((r) => r.state))].sort(byName);
     return {
       rows,
       sources,
@@ -430,22 +652,91 @@
     };
   }
 
-  /* ---------- DOM panels ---------- */
+  /* ---------- filter menus and chips ---------- */
 
-  function fillSelect(sel, values, current, allLabel) {
-    const want = [''].concat(values);
-    if (current && !values.includes(current)) want.push(current);
-    const have = [...sel.options].map((o) => o.value);
-    if (have.length !== want.length || have.some((v, i) => v !== want[i])) {
-      sel.replaceChildren(...want.map((v) => {
-        const o = document.createElement('option');
-        o.value = v;
-        o.textContent = v || allLabel;
-        return o;
-      }));
-    }
-    sel.value = current;
+  const FILTERS = [
+    { kind: 'source', label: 'Source', all: 'All sources', list: () => view.sources,
+      set: (v) => { view.sources = v; }, known: () => known.sources },
+    { kind: 'state', label: 'State', all: 'All states', list: () => view.states,
+      set: (v) => { view.states = v; }, known: () => known.states },
+  ];
+
+  function isUnknown(f, value) {
+    const k = f.known();
+    return Boolean(k) && !k.includes(value);
   }
+
+  function renderFilters() {
+    for (const f of FILTERS) {
+      const selected = f.list();
+      const values = (f.known() || []).slice();
+      for (const v of selected) if (!values.includes(v)) values.push(v);
+      const menu = $('menu-' + f.kind);
+      const summary = menu.querySelector('summary .ms-value');
+      summary.textContent = selected.length === 0 ? f.all
+        : selected.length === 1 ? selected[0] : selected.length + ' selected';
+      const panel = menu.querySelector('.ms-panel');
+      const want = values.map((v) => v + (selected.includes(v) ? '\u0001' : '') +
+        (isUnknown(f, v) ? '\u0002' : '')).join('\u0000');
+      if (panel.dataset.sig !== want) {
+        panel.dataset.sig = want;
+        panel.replaceChildren(...(values.length ? values.map((v) => {
+          const label = document.createElement('label');
+          const box = document.createElement('input');
+          box.type = 'checkbox';
+          box.value = v;
+          box.checked = selected.includes(v);
+          box.addEventListener('change', () => {
+            const cur = f.list().filter((x) => x !== v);
+            if (box.checked) cur.push(v);
+            f.set(cur);
+            filtersChanged();
+          });
+          label.append(box, document.createTextNode(' ' + v));
+          if (isUnknown(f, v)) {
+            const note = document.createElement('small');
+            note.textContent = ' (not in the data)';
+            label.append(note);
+          }
+          return label;
+        }) : [Object.assign(document.createElement('p'), { textContent: 'No values yet' })]));
+      }
+    }
+    const chips = $('filter-chips');
+    // Rebuilt only when what they show changes: a chip must not be replaced
+    // under the pointer by a refresh.
+    const chipSig = FILTERS.map((f) => f.list().map((v) => v + (isUnknown(f, v) ? '?' : '')).join(',')).join('|');
+    if (chips.dataset.sig === chipSig) return;
+    chips.dataset.sig = chipSig;
+    const items = [];
+    for (const f of FILTERS) {
+      for (const v of f.list()) {
+        const li = document.createElement('li');
+        const unknown = isUnknown(f, v);
+        li.className = 'chip' + (unknown ? ' unknown' : '');
+        li.dataset.kind = f.kind;
+        li.dataset.value = v;
+        const text = document.createElement('span');
+        text.textContent = f.label + ': ' + v + (unknown ? ' — unknown ' + f.kind : '');
+        const x = document.createElement('button');
+        x.type = 'button';
+        x.className = 'chip-remove';
+        x.textContent = '×';
+        x.setAttribute('aria-label', 'Remove filter ' + f.label + ' ' + v);
+        x.addEventListener('click', () => {
+          f.set(f.list().filter((y) => y !== v));
+          filtersChanged();
+        });
+        li.append(text, x);
+        items.push(li);
+      }
+    }
+    chips.replaceChildren(...items);
+    chips.hidden = items.length === 0;
+    $('filter-clear').hidden = items.length === 0;
+  }
+
+  /* ---------- DOM panels ---------- */
 
   function sortRows(rows) {
     const k = view.sortKey;
@@ -465,25 +756,48 @@
     return td;
   }
 
-  function sourceCell(source) {
-    const td = document.createElement('td');
-    const dot = document.createElement('span');
-    dot.className = 'dot';
+  function styleDot(dot, source) {
     dot.style.background = colorFor(source);
-    td.append(dot, document.createTextNode(source));
+    dot.dataset.pattern = patternName(source);
+  }
+
+  // A table cell whose value filters the page when clicked.
+  function filterCell(kind, value, withDot) {
+    const td = document.createElement('td');
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'cell-filter';
+    b.dataset.kind = kind;
+    b.dataset.value = value;
+    const active = (kind === 'source' ? view.sources : view.states).includes(value);
+    b.setAttribute('aria-label', (active ? 'Remove filter ' : 'Filter by ') + kind + ' ' + value);
+    if (withDot) {
+      const dot = document.createElement('span');
+      dot.className = 'dot';
+      dot.dataset.source = value;
+      dot.setAttribute('aria-hidden', 'true');
+      styleDot(dot, value);
+      b.append(dot);
+    }
+    b.append(document.createTextNode(value));
+    b.addEventListener('click', () => toggleFilter(kind, value));
+    td.append(b);
     return td;
   }
 
   function renderTopTable(d) {
     const tbody = $('table-top').tBodies[0];
     const frag = document.createDocumentFragment();
-    for (const r of sortRows(d.rows)) {
+    const rows = sortRows(d.rows);
+    for (const r of rows) {
       const tr = document.createElement('tr');
-      tr.append(sourceCell(r.source), cell(r.state), cell(formatMoneyCents(r.cents), 'num'),
-        cell(formatInt(r.orders), 'num'));
+      tr.append(filterCell('source', r.source, true), filterCell('state', r.state),
+        cell(formatMoneyCents(r.cents), 'num'), cell(formatInt(r.orders), 'num'));
       frag.appendChild(tr);
     }
     tbody.replaceChildren(frag);
+    csvRows['table-top'] = [['source', 'state', 'amount', 'orders']].concat(
+      rows.map((r) => [r.source, r.state, formatCents(r.cents).replace(/,/g, ''), r.orders]));
     for (const th of $('table-top').tHead.rows[0].cells) {
       if (th.dataset.key === view.sortKey) {
         th.setAttribute('aria-sort', view.sortDir === 'asc' ? 'ascending' : 'descending');
@@ -504,14 +818,17 @@
     }
   }
 
+  const plainCents = (c) => formatCents(c).replace(/,/g, '');
+
   let lastSales = null;
 
   function renderSales(d) {
     lastSales = d;
-    const filtered = Boolean(view.source || view.state);
     const storeEmpty = d.allStates.length === 0;  // no sales at all, unfiltered
     const empty = d.rows.length === 0;
     const emptyText = storeEmpty ? 'No orders yet' : 'No orders match these filters';
+    known.sources = d.allSources;
+    known.states = d.allStates;
 
     $('empty-state').hidden = !storeEmpty;
     $('total-sales').textContent = formatMoneyCents(d.totalCents);
@@ -535,56 +852,89 @@
       updated.removeAttribute('datetime');
     }
 
-    fillSelect($('filter-source'), d.allSources, view.source, 'All sources');
-    fillSelect($('filter-state'), d.allStates, view.state, 'All states');
-    $('filter-clear').hidden = !filtered;
-
+    renderFilters();
     renderTopTable(d);
-    setChart('chart-source-pie', empty ? emptyOption(emptyText) : pieOption(d), empty);
-    setChart('chart-state-stacked', empty ? emptyOption(emptyText) : stackedOption(d), empty);
-    setChart('chart-pair-bar', empty ? emptyOption(emptyText) : pairOption(d), empty);
+    const bySource = new Map();
+    for (const r of d.rows) bySource.set(r.source, (bySource.get(r.source) || 0) + r.cents);
+    csvRows['chart-source-pie'] = [['source', 'amount']].concat(
+      d.sources.map((s) => [s, plainCents(bySource.get(s) || 0)]));
+    csvRows['chart-state-stacked'] = [['state', 'source', 'amount']].concat(
+      d.rows.slice().sort((a, b) => a.state.localeCompare(b.state) || sourceIndex(a.source) - sourceIndex(b.source))
+        .map((r) => [r.state, r.source, plainCents(r.cents)]));
+    csvRows['chart-pair-bar'] = [['source', 'state', 'amount']].concat(
+      pairOrder(d.rows).map((r) => [r.source, r.state, plainCents(r.cents)]));
+    setChart('chart-source-pie', () => (empty ? emptyOption(emptyText) : pieOption(d)), empty);
+    setChart('chart-state-stacked', () => (empty ? emptyOption(emptyText) : stackedOption(d)), empty);
+    setChart('chart-pair-bar', () => (empty ? emptyOption(emptyText) : pairOption(d)), empty);
   }
 
   function renderMinute(m) {
     const empty = !m.rows.length;
     const text = lastSales && lastSales.allStates.length === 0 ? 'No orders yet'
-      : 'No orders in the last ' + { '15m': '15 minutes', '1h': 'hour', '24h': 'day' }[view.range];
-    setChart('chart-revenue-minute', empty ? emptyOption(text) : minuteOption(m), empty);
+      : 'No orders in the last ' + RANGE_TEXT[view.range];
+    const md = minuteData(m);
+    const head = ['bucket_start', 'bucket_minutes', 'source', 'amount', 'complete'];
+    const rows = [];
+    md.buckets.forEach((b, i) => {
+      for (const s of md.sources) {
+        rows.push([new Date(b.t).toISOString(), md.grain / 60000, s, plainCents(md.sums.get(s)[i]),
+          b.partial ? 'no' : 'yes']);
+      }
+    });
+    csvRows['chart-revenue-minute'] = [head].concat(rows);
+    setChart('chart-revenue-minute', () => (empty ? emptyOption(text) : minuteOption(m)), empty);
   }
 
   function renderSecond(s) {
     const pts = Array.isArray(s.points) ? s.points : [];
     const empty = pts.length === 0;
-    setChart('chart-orders-second', empty ? emptyOption('Collecting…') : secondOption(pts), empty);
+    csvRows['chart-orders-second'] = [['second', 'orders', 'amount']].concat(pts.map((p) => [p.t, p.orders, p.total]));
+    setChart('chart-orders-second', () => (empty ? emptyOption('Collecting…') : secondOption(pts)), empty);
   }
 
-  const seenOrders = new Set();
+  const orderRows = new Map();  // order id -> its <tr>, kept while listed
   let ordersPrimed = false;
 
   function renderOrders(o) {
     const list = Array.isArray(o.orders) ? o.orders : [];
     const tbody = $('table-orders').tBodies[0];
-    const frag = document.createDocumentFragment();
-    for (const r of list) {
-      const tr = document.createElement('tr');
-      const created = new Date(Date.parse(r.created_at));
-      const id = String(r.order_id);
-      tr.append(
-        cell(Number.isNaN(created.getTime()) ? String(r.created_at) : formatClock(created), '',
-          Number.isNaN(created.getTime()) ? '' : formatTime(created)),
-        cell(id.length > 13 ? id.slice(0, 8) + '…' + id.slice(-4) : id, 'mono', id),
-        cell(formatInt(r.customer_id), 'num'),
-        sourceCell(String(r.source)),
-        cell(String(r.state)),
-        cell(formatInt(r.quantity), 'num'),
-        cell(formatMoneyCents(toCents(r.total)), 'num'));
-      if (ordersPrimed && !seenOrders.has(id)) tr.className = 'fresh';
-      frag.appendChild(tr);
-    }
-    seenOrders.clear();
-    for (const r of list) seenOrders.add(String(r.order_id));
+    const ids = list.map((r) => String(r.order_id));
+    const fresh = ids.filter((id) => !orderRows.has(id));
+    // A highlight says "this one is new": only when a few rows are, never
+    // when (nearly) all turned over, never with reduced motion.
+    const highlight = ordersPrimed && !reducedMotion() && fresh.length <= list.length / 2;
+    const next = new Map();
+    const trs = list.map((r, i) => {
+      const id = ids[i];
+      let tr = orderRows.get(id);
+      if (!tr) {
+        tr = document.createElement('tr');
+        const created = new Date(Date.parse(r.created_at));
+        tr.append(
+          cell(Number.isNaN(created.getTime()) ? String(r.created_at) : formatClock(created), '',
+            Number.isNaN(created.getTime()) ? '' : formatTime(created)),
+          cell(id.length > 13 ? id.slice(0, 8) + '…' + id.slice(-4) : id, 'mono opt', id),
+          cell(formatInt(r.customer_id), 'num opt'),
+          filterCell('source', String(r.source), true),
+          filterCell('state', String(r.state)),
+          cell(formatInt(r.quantity), 'num'),
+          cell(formatMoneyCents(toCents(r.total)), 'num'));
+        if (highlight) {
+          tr.className = 'fresh';
+          tr.addEventListener('animationend', () => tr.classList.remove('fresh'), { once: true });
+        }
+      }
+      next.set(id, tr);
+      return tr;
+    });
+    orderRows.clear();
+    for (const [k, v] of next) orderRows.set(k, v);
     ordersPrimed = true;
-    tbody.replaceChildren(frag);
+    // Move only what moved: rows that stay keep their node (and state).
+    trs.forEach((tr, i) => { if (tbody.children[i] !== tr) tbody.insertBefore(tr, tbody.children[i] || null); });
+    while (tbody.children.length > trs.length) tbody.lastChild.remove();
+    csvRows['table-orders'] = [['created_at', 'order_id', 'customer_id', 'source', 'state', 'quantity', 'total']]
+      .concat(list.map((r) => [r.created_at, r.order_id, r.customer_id, r.source, r.state, r.quantity, r.total]));
     const none = list.length === 0;
     $('orders-empty').hidden = !none;
     $('orders-empty').textContent = lastSales && lastSales.allStates.length === 0
@@ -614,6 +964,17 @@
     $('pl-rejected').textContent = ingest ? formatInt(ingest.rejected) : '—';
     $('pl-quarantined').textContent = ingest ? formatInt(ingest.quarantined) : '—';
     $('pl-rejected').classList.toggle('bad', ingest && ingest.rejected > 0);
+    // --raw-store: the Cassandra raw-order sink (absent without one)
+    const raw = p.raw_store;
+    $('pl-raw-row').hidden = !raw;
+    if (raw) {
+      const ok = raw.connected && !raw.failing;
+      const el = $('pl-raw');
+      el.innerHTML = ok ? escapeHtml(formatRate(raw.rate_per_s)) + ' <small>rows/s</small>'
+        : '<small>' + (raw.connected ? 'writes failing' : 'not connected') + '</small>';
+      el.classList.toggle('bad', !ok);
+      el.title = formatInt(raw.rows) + ' rows written, ' + formatInt(raw.errors) + ' errors';
+    }
 
     const parts = Array.isArray(proc.partitions) ? proc.partitions : [];
     const maxLag = Math.max(1, ...parts.map((x) => Number(x.lag) || 0));
@@ -637,6 +998,133 @@
     }));
   }
 
+  /* ---------- per-panel tools: info, PNG, CSV, link ---------- */
+
+  function say(text) {
+    const el = $('announce');
+    el.textContent = '';
+    el.textContent = text;
+  }
+
+  function csvText(rows) {
+    const q = (v) => {
+      const s = v === null || v === undefined ? '' : String(v);
+      return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
+    };
+    return rows.map((r) => r.map(q).join(',')).join('\r\n') + '\r\n';
+  }
+
+  function fileStem(id) {
+    const d = new Date();
+    return 'salesflow-' + id.replace(/^(chart|table)-/, '') + '-' + d.getFullYear() + pad2(d.getMonth() + 1) +
+      pad2(d.getDate()) + '-' + pad2(d.getHours()) + pad2(d.getMinutes()) + pad2(d.getSeconds());
+  }
+
+  function download(href, name) {
+    const a = document.createElement('a');
+    a.href = href;
+    a.download = name;
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+
+  function downloadCsv(id) {
+    const rows = csvRows[id] || [[]];
+    const url = URL.createObjectURL(new Blob([csvText(rows)], { type: 'text/csv' }));
+    download(url, fileStem(id) + '.csv');
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+    say('CSV of ' + PANELS[id].title + ' downloaded');
+  }
+
+  // A PNG through a hidden canvas-rendered copy of the chart (the page's
+  // charts are SVG).
+  function downloadPng(id) {
+    const b = built[id];
+    if (!b || !chartsAvailable) return;
+    const el = $(id);
+    const holder = document.createElement('div');
+    holder.style.cssText = 'position:fixed;left:-10000px;top:0;width:' + el.clientWidth + 'px;height:' +
+      el.clientHeight + 'px';
+    document.body.appendChild(holder);
+    const c = window.echarts.init(holder, null, { renderer: 'canvas' });
+    try {
+      const option = b.build();
+      option.title = [Object.assign({ text: PANELS[id].title, left: 8, top: 0,
+        textStyle: { color: theme.text, fontSize: 13 } }, b.empty ? option.title || {} : {})];
+      c.setOption(option);
+      download(c.getDataURL({ type: 'png', pixelRatio: 2, backgroundColor: theme.card }), fileStem(id) + '.png');
+      say('PNG of ' + PANELS[id].title + ' downloaded');
+    } finally {
+      c.dispose();
+      holder.remove();
+    }
+  }
+
+  function panelLink(id) {
+    const q = viewQuery();
+    return location.origin + location.pathname + (q ? '?' + q : '') + '#' + PANELS[id].card;
+  }
+
+  async function copyLink(id, button) {
+    const url = panelLink(id);
+    try {
+      await navigator.clipboard.writeText(url);
+      say('Link to ' + PANELS[id].title + ' copied');
+      button.dataset.done = 'copied';
+    } catch (e) {
+      // No clipboard (permissions, plain http on another host): show it.
+      const out = $(PANELS[id].card).querySelector('.link-out');
+      out.hidden = false;
+      out.value = url;
+      out.select();
+      say('Copy the link from the field below the title');
+    }
+  }
+
+  function toolButton(cls, text, label, onClick) {
+    const b = document.createElement('button');
+    b.type = 'button';
+    b.className = 'tool ' + cls;
+    b.textContent = text;
+    b.setAttribute('aria-label', label);
+    b.title = label;
+    b.addEventListener('click', onClick);
+    return b;
+  }
+
+  function buildTools() {
+    for (const id of Object.keys(PANELS)) {
+      const p = PANELS[id];
+      const card = $(p.card);
+      const tools = card.querySelector('.tools');
+      const tip = document.createElement('p');
+      tip.className = 'info-tip';
+      tip.id = 'info-' + id;
+      tip.hidden = true;
+      tip.textContent = p.info;
+      const info = toolButton('info', 'i', 'About ' + p.title, () => {
+        tip.hidden = !tip.hidden;
+        info.setAttribute('aria-expanded', String(!tip.hidden));
+      });
+      info.setAttribute('aria-expanded', 'false');
+      info.setAttribute('aria-controls', tip.id);
+      const buttons = [info];
+      if (p.chart) buttons.push(toolButton('png', 'PNG', 'Download ' + p.title + ' as PNG', () => downloadPng(id)));
+      buttons.push(toolButton('csv', 'CSV', 'Download ' + p.title + ' data as CSV', () => downloadCsv(id)));
+      const link = toolButton('link', 'Link', 'Copy a link to ' + p.title, () => copyLink(id, link));
+      buttons.push(link);
+      tools.replaceChildren(...buttons);
+      const out = document.createElement('input');
+      out.type = 'text';
+      out.readOnly = true;
+      out.className = 'link-out';
+      out.hidden = true;
+      out.setAttribute('aria-label', 'Link to ' + p.title);
+      tools.parentElement.after(tip, out);
+    }
+  }
+
   /* ---------- error banner ---------- */
 
   function setError(message) {
@@ -647,7 +1135,8 @@
 
   /* ---------- fetching ---------- */
 
-  async function getJSON(path) {
+  // The JSON text of a path; a failure carries the server's detail.
+  async function getText(path) {
     const ctrl = new AbortController();
     const deadline = setTimeout(() => ctrl.abort(), FETCH_TIMEOUT_MS);
     try {
@@ -655,9 +1144,12 @@
       if (!res.ok) {
         let detail = '';
         try { detail = (await res.json()).detail; } catch (e) { /* not JSON */ }
-        throw new Error(path.split('?')[0] + ': HTTP ' + res.status + (detail ? ' — ' + detail : ''));
+        const err = new Error(path.split('?')[0] + ': HTTP ' + res.status + (detail ? ' — ' + detail : ''));
+        err.status = res.status;
+        err.detail = typeof detail === 'string' ? detail : '';
+        throw err;
       }
-      return await res.json();
+      return await res.text();
     } catch (err) {
       if (err && err.name === 'AbortError') {
         throw new Error(path.split('?')[0] + ': no answer within ' + FETCH_TIMEOUT_MS / 1000 + ' s');
@@ -668,31 +1160,64 @@
     }
   }
 
+  // Panels are redrawn only when their answer changed (or forceRedraw()).
+  const lastText = {};
+  function forceRedraw() { for (const k of Object.keys(lastText)) delete lastText[k]; }
+
+  async function panel(key, path, render) {
+    const text = await getText(path);
+    if (lastText[key] === text) return;
+    render(JSON.parse(text));
+    lastText[key] = text;
+  }
+
   let hasData = false;
+  let dataFailing = false;
   let refreshing = null;     // the refresh in flight
   let again = false;         // another one was asked for meanwhile
-  let lastRefreshAt = 0;
+  let lastRefreshAt = 0;     // the last full refresh
+  let lastTickAt = 0;        // the last ticker refresh
   let refreshTimer = null;
   let refreshCount = 0;
+
+  // A filter value the server refused (400 "source … is unknown"): learn
+  // what it does know, so that the chips can say which value is unknown.
+  async function learnKnownValues() {
+    try {
+      const d = normalizeSales(JSON.parse(await getText('/api/sales')));
+      known.sources = d.allSources;
+      known.states = d.allStates;
+      renderFilters();
+    } catch (e) { /* the banner already says what failed */ }
+  }
 
   // parts: 'all', or 'ticker' (orders per second, and the pipeline when
   // withPipeline).
   async function doRefresh(parts, withPipeline) {
     const all = parts === 'all';
     const jobs = [
-      all ? getJSON(withQuery('/api/sales')).then((p) => renderSales(normalizeSales(p))) : null,
-      all ? getJSON(withQuery('/api/sales/minute', 'from=-' + RANGES[view.range] + 'm')).then(renderMinute) : null,
-      getJSON(withQuery('/api/sales/second')).then(renderSecond),
-      all ? getJSON(withQuery('/api/orders', 'limit=' + ORDERS_LIMIT)).then(renderOrders) : null,
-      all || withPipeline ? getJSON('/api/pipeline').then(renderPipeline) : null,
+      all ? panel('sales', withQuery('/api/sales'), (p) => renderSales(normalizeSales(p))) : null,
+      all ? panel('minute', withQuery('/api/sales/minute', 'from=-' + RANGES[view.range].minutes + 'm'), renderMinute) : null,
+      panel('second', withQuery('/api/sales/second'), renderSecond),
+      all ? panel('orders', withQuery('/api/orders', 'limit=' + ORDERS_LIMIT), renderOrders) : null,
+      all || withPipeline ? panel('pipeline', '/api/pipeline', renderPipeline) : null,
     ].filter(Boolean);
     const results = await Promise.allSettled(jobs);
-    const failed = results.filter((r) => r.status === 'rejected').map((r) => (r.reason && r.reason.message) || String(r.reason));
+    const errors = results.filter((r) => r.status === 'rejected').map((r) => r.reason);
+    const failed = errors.map((e) => (e && e.message) || String(e));
+    dataFailing = failed.length > 0;
     if (failed.length) {
-      const mode = liveState === 'live' ? '' : ' Retrying every ' + POLL_MS / 1000 + ' s.';
-      setError('Could not load ' + (failed.length === jobs.length ? 'the dashboard data' : 'some panels') +
-        ' at ' + formatClock(new Date()) + ' (' + failed[0] + ').' +
-        (hasData ? ' Showing the last data received.' : '') + mode);
+      const badFilter = errors.find((e) => e && e.status === 400 && /unknown|not a state/.test(e.detail || ''));
+      if (badFilter) {
+        await learnKnownValues();
+        setError('The filter is not valid: ' + badFilter.detail + '. Remove it with × on its chip above, or ' +
+          'use Clear filters.');
+      } else {
+        const mode = liveState === 'live' ? '' : ' Retrying every ' + POLL_MS / 1000 + ' s.';
+        setError('Could not load ' + (failed.length === jobs.length ? 'the dashboard data' : 'some panels') +
+          ' at ' + formatClock(new Date()) + ' (' + failed[0] + ').' +
+          (hasData ? ' Showing the last data received.' : '') + mode);
+      }
     } else {
       hasData = hasData || all;
       setError(chartsAvailable ? null : CHARTS_MISSING);
@@ -700,24 +1225,28 @@
       $('refreshed-at').textContent = formatTime(now);
       $('refreshed-at').setAttribute('datetime', now.toISOString());
     }
+    showPill();
     if (all) refreshCount++;
   }
 
   // Run a full refresh now, or as soon as the one in flight is done; never
-  // more often than MIN_REFRESH_GAP_MS.
+  // more often than the redraw interval, never while paused.
+  let userAsked = false;     // a user action: refresh even while paused
   function refresh() {
+    if (view.paused && !userAsked) return Promise.resolve();
     if (refreshing) {
       again = true;
       return refreshing;
     }
     clearTimeout(refreshTimer);
     refreshTimer = null;
-    const wait = lastRefreshAt + MIN_REFRESH_GAP_MS - Date.now();
+    const wait = lastRefreshAt + view.redrawMs - Date.now();
     if (wait > 0) {
       refreshTimer = setTimeout(refresh, wait);
       return Promise.resolve();
     }
     lastRefreshAt = Date.now();
+    userAsked = false;
     refreshing = doRefresh('all').finally(() => {
       refreshing = null;
       if (again) {
@@ -728,21 +1257,48 @@
     return refreshing;
   }
 
+  // A user action (filter, range): at once, whatever the redraw interval.
+  function refreshNow() {
+    lastRefreshAt = 0;
+    userAsked = true;
+    return refresh();
+  }
+
   /* ---------- live stream and fallback polling ---------- */
 
   let liveState = 'connecting';  // 'live' | 'connecting' | 'polling'
+  let liveText = 'Connecting…';
   let source = null;
   let pollTimer = null;
   let tickTimer = null;
   let reconnectTimer = null;
   let reconnectTries = 0;
   let notices = 0;
+  let missed = 0;                // notices while paused
+
+  // The pill: the stream's state, amber while data requests fail, grey
+  // while paused.
+  function showPill() {
+    const el = $('live-status');
+    let state = liveState;
+    let text = liveText;
+    if (view.paused) {
+      state = 'paused';
+      text = 'Paused' + (missed ? ' — ' + missed + ' update' + (missed === 1 ? '' : 's') + ' waiting' : '');
+    } else if (dataFailing && liveState === 'live') {
+      state = 'failing';
+      text = 'Live — data requests failing';
+    } else if (dataFailing && liveState === 'polling') {
+      text = 'Live updates interrupted — data requests failing, retrying every ' + POLL_MS / 1000 + ' s';
+    }
+    el.dataset.state = state;
+    el.textContent = text;
+  }
 
   function setLive(state, text) {
     liveState = state;
-    const el = $('live-status');
-    el.dataset.state = state;
-    el.textContent = text;
+    liveText = text;
+    showPill();
   }
 
   function startPolling() {
@@ -773,7 +1329,12 @@
     });
     source.addEventListener('commit', () => {
       notices++;
-      refresh();
+      if (view.paused) {
+        missed++;
+        showPill();
+      } else {
+        refresh();
+      }
     });
     source.onerror = () => {
       // The browser retries a dropped stream by itself (readyState
@@ -791,12 +1352,15 @@
   }
 
   // While live, the per-second series and the pipeline figures move even
-  // without commits (time passes, rates decay): refresh them on a tick.
+  // without commits (time passes, rates decay): refresh them on a tick,
+  // unless a full refresh ran within the redraw interval.
   let ticks = 0;
   function startTicker() {
     tickTimer = setInterval(() => {
       ticks++;
-      if (liveState === 'live' && !refreshing && document.visibilityState === 'visible') {
+      if (liveState === 'live' && !view.paused && !refreshing && document.visibilityState === 'visible' &&
+          Date.now() - Math.max(lastRefreshAt, lastTickAt) >= Math.max(TICK_MS, view.redrawMs) - 50) {
+        lastTickAt = Date.now();
         doRefresh('ticker', ticks % PIPELINE_EVERY === 0).catch(() => {});
       }
     }, TICK_MS);
@@ -804,22 +1368,37 @@
 
   /* ---------- controls ---------- */
 
+  function setPaused(paused) {
+    view.paused = paused;
+    const b = $('pause');
+    b.setAttribute('aria-pressed', String(paused));
+    b.textContent = paused ? 'Resume' : 'Pause';
+    b.setAttribute('aria-label', paused ? 'Resume live updates' : 'Pause live updates');
+    if (!paused) {
+      missed = 0;
+      showPill();
+      refreshNow();
+    } else {
+      showPill();
+    }
+  }
+
   function bindControls() {
-    $('filter-source').addEventListener('change', (e) => {
-      view.source = e.target.value;
-      writeUrl();
-      refresh();
-    });
-    $('filter-state').addEventListener('change', (e) => {
-      view.state = e.target.value;
-      writeUrl();
-      refresh();
-    });
     $('filter-clear').addEventListener('click', () => {
-      view.source = '';
-      view.state = '';
-      writeUrl();
-      refresh();
+      view.sources = [];
+      view.states = [];
+      filtersChanged();
+    });
+    // Close an open menu on Escape or a click elsewhere.
+    document.addEventListener('click', (e) => {
+      for (const m of document.querySelectorAll('.ms[open]')) if (!m.contains(e.target)) m.open = false;
+    });
+    document.addEventListener('keydown', (e) => {
+      if (e.key !== 'Escape') return;
+      for (const m of document.querySelectorAll('.ms[open]')) {
+        m.open = false;
+        m.querySelector('summary').focus();
+      }
     });
     for (const b of $('range-picker').querySelectorAll('button')) {
       b.setAttribute('aria-pressed', String(b.dataset.range === view.range));
@@ -829,7 +1408,7 @@
           x.setAttribute('aria-pressed', String(x === b));
         }
         writeUrl();
-        refresh();
+        refreshNow();
       });
     }
     for (const th of $('table-top').tHead.rows[0].cells) {
@@ -844,8 +1423,15 @@
         if (lastSales) renderTopTable(lastSales);
       });
     }
-    const dark = window.matchMedia ? window.matchMedia('(prefers-color-scheme: dark)') : null;
-    if (dark && dark.addEventListener) dark.addEventListener('change', redrawAll);
+    $('pause').addEventListener('click', () => setPaused(!view.paused));
+    const rate = $('redraw-rate');
+    rate.value = String(view.redrawMs);
+    rate.addEventListener('change', () => {
+      const ms = Number(rate.value);
+      view.redrawMs = REDRAW_MS.includes(ms) ? ms : DEFAULT_REDRAW_MS;
+    });
+    const retheme = () => { redrawAll(); renderFilters(); };
+    if (darkQuery && darkQuery.addEventListener) darkQuery.addEventListener('change', retheme);
     window.addEventListener('resize', fitBigNumber);
     document.addEventListener('visibilitychange', () => {
       if (document.visibilityState === 'visible') refresh();
@@ -854,8 +1440,10 @@
 
   readUrl();
   readTheme();
+  buildTools();
   initCharts();
   bindControls();
+  renderFilters();
   if (!chartsAvailable) setError(CHARTS_MISSING);
   refresh();
   connect();
@@ -866,8 +1454,10 @@
     refresh,
     charts,
     view,
+    csvRows,
     get live() { return liveState; },
     get notices() { return notices; },
     get refreshes() { return refreshCount; },
+    get draws() { return draws; },
   };
 })();

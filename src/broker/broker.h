@@ -154,6 +154,14 @@ struct broker_ops {
      * an identity (by a salesflow from before identities) may be this
      * broker's: see broker_position_key(). */
     const char *(*identity)(struct broker *b, int *legacy);
+    /* Optional (Kafka): call fn for the records of partition parts[i] in
+     * [from[i], to[i]) (less where the partition holds less), in offset
+     * order per partition, read apart from the consumer group. Returns 0,
+     * fn's non-zero value, or a negative code with errstr. */
+    int (*read_ranges)(struct broker *b, const int *parts, const int64_t *from,
+                       const int64_t *to, int n,
+                       int (*fn)(void *, const struct broker_record *), void *opaque,
+                       char *errstr, size_t errstr_size);
     /* Optional: 1 while new produces fail at once because the broker is
      * known to be unreachable (Kafka: every broker down, or a fatal
      * producer error being recovered), for /readyz. */
@@ -235,6 +243,17 @@ static inline int broker_set_assign_cb(struct broker *b, broker_assign_cb cb,
 static inline const char *broker_topic(struct broker *b)
 {
     return b->ops->topic ? b->ops->topic(b) : SF_TOPIC_DEFAULT;
+}
+static inline int broker_read_ranges(struct broker *b, const int *parts,
+                                     const int64_t *from, const int64_t *to, int n,
+                                     int (*fn)(void *, const struct broker_record *),
+                                     void *opaque, char *errstr, size_t errstr_size)
+{
+    /* 1: not a broker that can (the embedded log needs not: its identity
+     * is its directory's). */
+    return b->ops->read_ranges
+               ? b->ops->read_ranges(b, parts, from, to, n, fn, opaque, errstr, errstr_size)
+               : 1;
 }
 static inline int broker_unavailable(struct broker *b)
 {

@@ -27,6 +27,17 @@
  * truncates the file back to where the group started, so no partial record
  * stays visible, and fails that partition's acks (ENOSPC → disk full).
  *
+ * A failed fdatasync is fatal (docs/operations.md, "Disk errors"; what
+ * PostgreSQL decided after "fsyncgate"): the kernel may already have
+ * dropped the dirty pages or marked them clean, so neither the page cache
+ * nor a later fdatasync that succeeds says what the disk holds. The group's
+ * range is cut and refused as above, every later append is refused with
+ * BROKER_EIO, and the process is sent SIGTERM; `run` then drains and exits
+ * 1 (elog_failed()) for its supervisor to restart it, and the restart
+ * reads the log back from the disk and checks it. A failed pwrite is not:
+ * it cut and refused its group, and the next group writes the same bytes
+ * again and syncs them.
+ *
  * Segments roll once the active one would pass segment_bytes: the old one
  * is sealed (its index written and fsync'd) and a new file named by its base
  * offset is created. Retention removes sealed segments that are older or
@@ -68,6 +79,8 @@
 #include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -132,6 +145,7 @@ struct elog {
     int busy;                   /* the writer holds a group outside the lock */
     int64_t last_sync_ms;
     _Atomic uint64_t fsyncs;
+    _Atomic int failed;         /* an fdatasync failed: refuse everything */
     pthread_t writer;
     int writer_started;
 
@@ -512,12 +526,29 @@ static int write_all(int fd, const char *buf, size_t len, uint64_t at)
     return 0;
 }
 
+/* call (fdatasync of a segment, fsync of a directory) failed on path with
+ * errno e: from now on the log refuses
+ * every append, and the process is asked to stop (see the top of this
+ * file). The caller cuts and fails what was not synced. */
+static void sync_failed(struct elog *l, const char *call, const char *path, int e)
+{
+    log_error("log %s: %s failed: %s; the page cache is not trusted after a failed "
+              "sync: refusing every order from now on and exiting 1 for a restart "
+              "that reads the log back from the disk", path, call, strerror(e));
+    if (!atomic_exchange(&l->failed, 1))
+        kill(getpid(), SIGTERM);
+}
+
 /* Seal the active segment and start a new one at the partition's end. */
 static int roll(struct elog *l, struct part *p)
 {
     char err[512], path[sizeof(p->dir) + 40];
     struct segment *old = &p->segs[p->nsegs - 1];
-    if (fdatasync(old->fd) || seg_write_index(old, err, sizeof(err))) {
+    if (fdatasync(old->fd)) {
+        sync_failed(l, "fdatasync", old->path, errno);
+        return BROKER_EIO;
+    }
+    if (seg_write_index(old, err, sizeof(err))) {
         log_error("log %s: sealing failed: %s", old->path, err);
         return BROKER_EIO;
     }
@@ -528,7 +559,13 @@ static int roll(struct elog *l, struct part *p)
         log_error("log: %s", err);
         return err_of(errno);
     }
-    elog_fsync_dir(p->dir);
+    /* Without its directory entry on disk, the new segment and every
+     * record acknowledged in it could vanish in a crash. */
+    if (elog_fsync_dir(p->dir)) {
+        sync_failed(l, "fsync", p->dir, errno);
+        seg_close(&ns);
+        return BROKER_EIO;
+    }
     pthread_mutex_lock(&l->mu);
     struct segment *s = push_seg(p);
     if (s) {
@@ -610,9 +647,10 @@ static void sync_dirty(struct elog *l)
 {
     for (int i = 0; i < l->nparts; i++) {
         struct part *p = &l->parts[i];
+        /* Interval mode: these records were acknowledged already; what the
+         * disk kept of them is for the restart's recovery to find out. */
         if (p->dirty && fdatasync_counted(l, p->segs[p->nsegs - 1].fd))
-            log_error("log %s: fdatasync failed: %s", p->segs[p->nsegs - 1].path,
-                      strerror(errno));
+            sync_failed(l, "fdatasync", p->segs[p->nsegs - 1].path, errno);
         p->dirty = 0;
     }
     l->last_sync_ms = sf_mono_ms();
@@ -623,6 +661,13 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
     int64_t now = sf_now_ms(), t0 = sf_mono_us();
     int sync_now = l->conf.fsync == BROKER_FSYNC_ALWAYS, nsync = 0;
 
+    if (atomic_load(&l->failed)) {
+        for (size_t i = 0; i < n; i++) {
+            g[i].cb(g[i].opaque, BROKER_EIO, g[i].partition, -1);
+            free(g[i].free_after);
+        }
+        return;
+    }
     for (int i = 0; i < l->nparts; i++) {
         l->parts[i].wcount = 0;
         l->parts[i].werr = 0;
@@ -664,8 +709,8 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
         for (int k = 0; k < nsync; k++) {
             struct sync_job *j = &l->sjob[k];
             if (j->err) {
-                log_error("log %s: fdatasync failed: %s", j->path, strerror(j->err));
-                l->parts[j->part].werr = err_of(j->err);
+                sync_failed(l, "fdatasync", j->path, j->err);
+                l->parts[j->part].werr = BROKER_EIO;
             }
         }
     }
@@ -907,7 +952,8 @@ static int elog_produce_batch(struct broker *b, const struct broker_msg *msgs,
     if (!block)
         return BROKER_EFULL;
     pthread_mutex_lock(&l->mu);
-    int rc = l->refusing ? BROKER_ECLOSED : l->qmax - l->qlen < n ? BROKER_EFULL : 0;
+    int rc = l->refusing ? BROKER_ECLOSED : atomic_load(&l->failed) ? BROKER_EIO
+             : l->qmax - l->qlen < n ? BROKER_EFULL : 0;
     if (rc == 0) {
         char *at = block;
         for (size_t i = 0; i < n; i++) {
@@ -1352,6 +1398,11 @@ int elog_describe(struct broker *b, struct elog_part_info **out, int *nparts,
     *out = pi;
     *nparts = l->nparts;
     return 0;
+}
+
+int elog_failed(struct broker *b)
+{
+    return b && b->ops == &elog_broker_ops && atomic_load(&((struct elog *)b)->failed);
 }
 
 uint64_t elog_fsync_count(struct broker *b)

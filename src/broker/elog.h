@@ -33,6 +33,10 @@ int elog_describe(struct broker *b, struct elog_part_info **parts, int *nparts,
                   char *errstr, size_t errstr_size);
 void elog_free_info(struct elog_part_info *parts, int nparts);
 
+/* 1 once an fdatasync of b (an embedded log) failed: b refuses every
+ * append, and the process should exit non-zero (see elog.c); else 0. */
+int elog_failed(struct broker *b);
+
 /* fdatasync calls made by the writer since open (for benchmarks). */
 uint64_t elog_fsync_count(struct broker *b);
 

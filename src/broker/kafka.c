@@ -1089,47 +1089,41 @@ static int scan_range(struct kafka_broker *kb, rd_kafka_t *rk, int p, int64_t si
     return 0;
 }
 
-/* All partitions at once, each in offset order, each up to its high
- * watermark as of the start. */
-static int kafka_scan(struct broker *b, int64_t since_ms,
-                      int (*fn)(void *, const struct broker_record *), void *opaque,
-                      char *errstr, size_t n)
+/* Read partition p's records [from[p], to[p]) for every p < np with
+ * from[p] < to[p], all at once, each in offset order, with rk (a consumer
+ * of its own), calling fn for those appended at or after since_ms. A
+ * partition that ends before to[p] ends its part; idle_ms without a
+ * record is an error. */
+static int read_ranges(struct kafka_broker *kb, rd_kafka_t *rk, int np, const int64_t *from,
+                       const int64_t *to, int64_t since_ms, int idle_ms,
+                       int (*fn)(void *, const struct broker_record *), void *opaque,
+                       char *errstr, size_t n)
 {
-    struct kafka_broker *kb = kb_of(b);
-    int np = kb->nparts, left = 0, rc = 0;
-    int64_t *hi = calloc((size_t)np + 1, sizeof(*hi));
+    int left = 0, rc = 0;
     unsigned char *done = calloc((size_t)np + 1, 1);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(np);
-    rd_kafka_t *rk = hi && done ? new_consumer(kb, NULL, 1, errstr, n) : NULL;
-    if (!rk) {
-        if (!hi || !done)
-            sf_err(-1, errstr, n, "out of memory");
-        rc = -1;
-        goto out;
+    if (!done) {
+        rd_kafka_topic_partition_list_destroy(l);
+        return sf_err(-1, errstr, n, "out of memory");
     }
     for (int p = 0; p < np; p++) {
-        int64_t start = 0;
-        if ((rc = scan_range(kb, rk, p, since_ms, &start, &hi[p], errstr, n)))
-            goto out;
-        if (start >= hi[p]) {
+        if (from[p] >= to[p]) {
             done[p] = 1;
             continue;
         }
-        rd_kafka_topic_partition_list_add(l, kb->topic, p)->offset = start;
+        rd_kafka_topic_partition_list_add(l, kb->topic, p)->offset = from[p];
         left++;
     }
     rd_kafka_resp_err_t err = left ? rd_kafka_assign(rk, l) : 0;
-    if (err) {
+    if (err)
         rc = sf_err(-1, errstr, n, "Kafka %s: %s", kb->topic, rd_kafka_err2str(err));
-        goto out;
-    }
     int64_t idle_since = sf_mono_ms();
     while (left > 0 && !rc) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 500);
         if (!m) {
-            if (sf_mono_ms() - idle_since > 30000)
-                rc = sf_err(-1, errstr, n, "Kafka %s: no data for 30 s while reading "
-                            "%d partition(s) to their end", kb->topic, left);
+            if (sf_mono_ms() - idle_since > idle_ms)
+                rc = sf_err(-1, errstr, n, "Kafka %s: no data for %d s while reading "
+                            "%d partition(s)", kb->topic, idle_ms / 1000, left);
             continue;
         }
         idle_since = sf_mono_ms();
@@ -1151,24 +1145,81 @@ static int kafka_scan(struct broker *b, int64_t since_ms,
                 .value = m->payload ? m->payload : "", .len = m->len};
             if (r.timestamp_ms < 0)
                 r.timestamp_ms = 0;
-            if (r.timestamp_ms >= since_ms)
+            if (m->offset < to[p] && r.timestamp_ms >= since_ms)
                 rc = fn(opaque, &r);
-            if (m->offset >= hi[p] - 1) {
+            if (m->offset >= to[p] - 1) {
                 done[p] = 1;
                 left--;
             }
         }
         rd_kafka_message_destroy(m);
     }
-out:
-    if (rk) {
-        rd_kafka_assign(rk, NULL);
-        rd_kafka_consumer_close(rk);
-        rd_kafka_destroy(rk);
-    }
+    rd_kafka_assign(rk, NULL);
     rd_kafka_topic_partition_list_destroy(l);
-    free(hi);
     free(done);
+    return rc;
+}
+
+static void close_reader(rd_kafka_t *rk)
+{
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+}
+
+/* All partitions at once, each in offset order, each up to its high
+ * watermark as of the start. */
+static int kafka_scan(struct broker *b, int64_t since_ms,
+                      int (*fn)(void *, const struct broker_record *), void *opaque,
+                      char *errstr, size_t n)
+{
+    struct kafka_broker *kb = kb_of(b);
+    int np = kb->nparts, rc = 0;
+    int64_t *start = calloc((size_t)np + 1, sizeof(*start));
+    int64_t *hi = calloc((size_t)np + 1, sizeof(*hi));
+    rd_kafka_t *rk = hi && start ? new_consumer(kb, NULL, 1, errstr, n) : NULL;
+    if (!rk) {
+        if (!hi || !start)
+            sf_err(-1, errstr, n, "out of memory");
+        rc = -1;
+        goto out;
+    }
+    for (int p = 0; p < np && !rc; p++)
+        rc = scan_range(kb, rk, p, since_ms, &start[p], &hi[p], errstr, n);
+    if (!rc)
+        rc = read_ranges(kb, rk, np, start, hi, since_ms, 30000, fn, opaque, errstr, n);
+    close_reader(rk);
+out:
+    free(start);
+    free(hi);
+    return rc;
+}
+
+/* Records [from[i], to[i]) of partitions parts[i], with a consumer of its
+ * own (not the group's). */
+static int kafka_read_ranges(struct broker *b, const int *parts, const int64_t *from,
+                             const int64_t *to, int n,
+                             int (*fn)(void *, const struct broker_record *),
+                             void *opaque, char *errstr, size_t en)
+{
+    struct kafka_broker *kb = kb_of(b);
+    int np = 0;
+    for (int i = 0; i < n; i++)
+        np = parts[i] >= np ? parts[i] + 1 : np;
+    int64_t *f = calloc((size_t)np + 1, sizeof(*f)), *t = calloc((size_t)np + 1, sizeof(*t));
+    rd_kafka_t *rk = f && t ? new_consumer(kb, NULL, 1, errstr, en) : NULL;
+    int rc = -1;
+    if (rk) {
+        for (int i = 0; i < n; i++)
+            if (parts[i] >= 0)
+                f[parts[i]] = from[i], t[parts[i]] = to[i];
+        rc = read_ranges(kb, rk, np, f, t, 0, KAFKA_META_TIMEOUT_MS, fn, opaque, errstr,
+                         en);
+        close_reader(rk);
+    } else if (!f || !t) {
+        sf_err(-1, errstr, en, "out of memory");
+    }
+    free(f);
+    free(t);
     return rc;
 }
 
@@ -1366,6 +1417,7 @@ const struct broker_ops kafka_broker_ops = {
     .seek = kafka_seek,
     .poll = kafka_poll,
     .scan = kafka_scan,
+    .read_ranges = kafka_read_ranges,
     .retain = kafka_retain,
     .flush = kafka_flush,
     .close = kafka_close,

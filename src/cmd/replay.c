@@ -32,6 +32,7 @@
 #include "core/catalog.h"
 #include "core/util.h"
 #include "process/processor.h"
+#include "store/cassandra.h"
 #include "store/store.h"
 
 #include <inttypes.h>
@@ -41,6 +42,9 @@
 #include <unistd.h>
 
 #define REPLAY_BATCH 50000
+/* A --raw-store write that fails is tried again this many times (pauses
+ * growing to 5 s) before replay gives up. */
+#define REPLAY_RAW_RETRIES 8
 
 /* Replay from a broker that can only scan (Kafka). */
 struct scan_replay {
@@ -302,99 +306,24 @@ static int store_has_other_logs(struct broker *b, struct store *st, const char *
     return 1;
 }
 
-/* --kafka-opt key=value, repeatable. */
-int cmd_replay(int argc, char **argv)
+/* Replay the embedded log b (np partitions, total records) into st:
+ * rebuild_begin() has been called; this ends the rebuild either way
+ * (committed on success). 0, or 1 with the message on stderr. */
+static int replay_log(struct broker *b, struct store *st, const struct catalog *cat,
+                      const char *key, int np, int64_t total, const char *store_uri)
 {
-    const char *data = NULL, *store_uri = NULL;
-    const char *customers = NULL, *broker_arg = NULL;
-    int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
-    int force = 0;
-    struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
-    const struct opt opts[] = {
-        {"broker", "URI", "replay from this broker instead of DIR/log, e.g. "
-         "kafka://127.0.0.1:9092/Order (stop every `salesflow process` first)",
-         opt_str, &broker_arg},
-        {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
-         broker_opt_kafka, &bc},
-        {"data", "DIR", "data directory holding log/ (default ./salesflow-data)",
-         opt_str, &data},
-        {"store", "URI", "store to rebuild (default sqlite:DIR/sales.db)", opt_str,
-         &store_uri},
-        {"customers", "FILE", "customers CSV (default data/customers.csv, else the "
-         "built-in 17)", opt_str, &customers},
-        {"unit-price", "AMOUNT", "price for messages that carry no total (default "
-         "300.00)", opt_money, &unit_price},
-        {"force", NULL, "rebuild even when the log no longer holds everything the "
-         "store has (its start removed by retention or a repair, or the store holds "
-         "orders of another log): the store keeps only what the log holds",
-         opt_switch, &force},
-    };
-    int rc = args_parse("replay", "Rebuild the serving tables from the start of the "
-                        "log. Stop the server that uses the log first.",
-                        opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
-    if (rc)
-        return rc == ARGS_HELP ? 0 : 2;
-    if (!data)
-        data = "./salesflow-data";
-    if (!customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
-        customers = SF_DEFAULT_CUSTOMERS;
-
-    char err[1024], uri[4200], suri[4200], key[SF_POSITION_KEY_MAX + 1];
-    struct catalog *cat = NULL;
-    struct broker *b = NULL;
-    struct store *st = NULL;
+    char err[1024];
     struct broker_record *recs = malloc(REPLAY_BATCH * sizeof(*recs));
     struct store_order *rows = malloc(REPLAY_BATCH * sizeof(*rows));
-    struct elog_part_info *pi = NULL;
-    int np = 0, status = 1, rebuilding = 0;
-    int64_t *next = NULL, total = 0, done = 0, skipped = 0;
+    int64_t *next = malloc((size_t)(np > 0 ? np : 1) * sizeof(*next));
+    int64_t done = 0, skipped = 0;
     size_t inserted = 0;
-
-    snprintf(uri, sizeof(uri), "file:%s/log", data);
-    if (broker_arg)
-        snprintf(uri, sizeof(uri), "%s", broker_arg);
-    if (!store_uri) {
-        snprintf(suri, sizeof(suri), "sqlite:%s/sales.db", data);
-        store_uri = suri;
-    }
-    if (!recs || !rows) {
+    int status = 1, tty = isatty(2);
+    int64_t t0 = sf_mono_ms(), last = t0;
+    if (!recs || !rows || !next) {
         fprintf(stderr, "salesflow replay: out of memory\n");
         goto out;
     }
-    if (strncmp(uri, "file:", 5) != 0) {
-        if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
-            !(b = broker_open(uri, &bc, err, sizeof(err))) ||
-            !(st = store_open(store_uri, err, sizeof(err)))) {
-            fprintf(stderr, "salesflow replay: %s\n", err);
-            goto out;
-        }
-        status = replay_scan(b, st, cat, rows, store_uri, force);
-        goto out;
-    }
-    if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
-        !(b = broker_open(uri, &bc, err, sizeof(err))) ||
-        elog_describe(b, &pi, &np, err, sizeof(err)) ||
-        broker_position_key(b, key, sizeof(key), NULL, err, sizeof(err)) ||
-        !(st = store_open(store_uri, err, sizeof(err)))) {
-        fprintf(stderr, "salesflow replay: %s\n", err);
-        goto out;
-    }
-    next = malloc((size_t)np * sizeof(*next));
-    for (int i = 0; next && i < np; i++) {
-        total += pi[i].records;
-        broker_seek(b, i, pi[i].start);
-    }
-    int64_t orders;
-    if (next && !force && (store_has_other_logs(b, st, key, &orders) ||
-                           log_lost_history(st, pi, np, total)))
-        goto out;
-    if (!next || store_rebuild_begin(st, key, err, sizeof(err))) {
-        fprintf(stderr, "salesflow replay: %s\n", next ? err : "out of memory");
-        goto out;
-    }
-    rebuilding = 1;
-    int tty = isatty(2);
-    int64_t t0 = sf_mono_ms(), last = t0;
     for (;;) {
         int got = broker_poll(b, recs, REPLAY_BATCH, 0, err, sizeof(err));
         if (got < 0) {
@@ -425,7 +354,6 @@ int cmd_replay(int argc, char **argv)
         }
     }
     sf_progress("replay", "records", tty, done, total, t0, 1);
-    rebuilding = 0;
     if (replay_commit(st, err, sizeof(err))) {
         fprintf(stderr, "salesflow replay: %s\n", err);
         goto out;
@@ -439,14 +367,119 @@ int cmd_replay(int argc, char **argv)
            secs > 0 ? (double)done / secs : 0.0);
     status = 0;
 out:
-    if (rebuilding)
+    if (status)
         store_rebuild_end(st, 0, err, sizeof(err));
     free(recs);
     free(rows);
     free(next);
+    return status;
+}
+
+/* cmd_replay's work once its arguments are read: 0, or 1 (message on
+ * stderr). */
+static int replay_run(const char *data, const char *store_uri, const char *customers,
+                      const char *broker_arg, const char *raw_store, int64_t unit_price,
+                      int force, struct broker_conf *bc)
+{
+    char err[1024], uri[4200], suri[4200], key[SF_POSITION_KEY_MAX + 1];
+    struct catalog *cat = NULL;
+    struct broker *b = NULL;
+    struct store *st = NULL;
+    struct elog_part_info *pi = NULL;
+    int np = 0, status = 1;
+    int64_t total = 0, orders;
+
+    snprintf(uri, sizeof(uri), "file:%s/log", data);
+    if (broker_arg)
+        snprintf(uri, sizeof(uri), "%s", broker_arg);
+    if (!store_uri) {
+        snprintf(suri, sizeof(suri), "sqlite:%s/sales.db", data);
+        store_uri = suri;
+    }
+    if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
+        !(b = broker_open(uri, bc, err, sizeof(err))) ||
+        (strncmp(uri, "file:", 5) == 0 &&
+         (elog_describe(b, &pi, &np, err, sizeof(err)) ||
+          broker_position_key(b, key, sizeof(key), NULL, err, sizeof(err)))) ||
+        !(st = store_open(store_uri, err, sizeof(err)))) {
+        fprintf(stderr, "salesflow replay: %s\n", err);
+        goto out;
+    }
+    if (raw_store && !(st = cassandra_wrap(st, raw_store, args_cassandra_password(),
+                                           REPLAY_RAW_RETRIES, err, sizeof(err)))) {
+        fprintf(stderr, "salesflow replay: %s\n", err);
+        status = 2;
+        goto out;
+    }
+    if (strncmp(uri, "file:", 5) != 0) {
+        struct store_order *rows = malloc(REPLAY_BATCH * sizeof(*rows));
+        if (!rows)
+            fprintf(stderr, "salesflow replay: out of memory\n");
+        else
+            status = replay_scan(b, st, cat, rows, store_uri, force);
+        free(rows);
+        goto out;
+    }
+    for (int i = 0; i < np; i++) {
+        total += pi[i].records;
+        broker_seek(b, i, pi[i].start);
+    }
+    if (!force && (store_has_other_logs(b, st, key, &orders) ||
+                   log_lost_history(st, pi, np, total)))
+        goto out;
+    if (store_rebuild_begin(st, key, err, sizeof(err))) {
+        fprintf(stderr, "salesflow replay: %s\n", err);
+        goto out;
+    }
+    status = replay_log(b, st, cat, key, np, total, store_uri);
+out:
     elog_free_info(pi, np);
     store_close(st);
     broker_close(b);
     catalog_destroy(cat);
     return status;
+}
+
+/* --kafka-opt key=value, repeatable. */
+int cmd_replay(int argc, char **argv)
+{
+    const char *data = NULL, *store_uri = NULL;
+    const char *customers = NULL, *broker_arg = NULL, *raw_store = NULL;
+    int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
+    int force = 0;
+    struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
+    const struct opt opts[] = {
+        {"broker", "URI", "replay from this broker instead of DIR/log, e.g. "
+         "kafka://127.0.0.1:9092/Order (stop every `salesflow process` first)",
+         opt_str, &broker_arg},
+        {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
+         broker_opt_kafka, &bc},
+        {"data", "DIR", "data directory holding log/ (default ./salesflow-data)",
+         opt_str, &data},
+        {"store", "URI", "store to rebuild (default sqlite:DIR/sales.db)", opt_str,
+         &store_uri},
+        {"raw-store", "URI", "also write every raw order again to this Cassandra "
+         "(cassandra://…/KEYSPACE, as for run and process)", opt_raw_store_uri,
+         &raw_store},
+        {"customers", "FILE", "customers CSV (default data/customers.csv, else the "
+         "built-in 17)", opt_str, &customers},
+        {"unit-price", "AMOUNT", "price for messages that carry no total (default "
+         "300.00)", opt_money, &unit_price},
+        {"force", NULL, "rebuild even when the log no longer holds everything the "
+         "store has (its start removed by retention or a repair, or the store holds "
+         "orders of another log): the store keeps only what the log holds",
+         opt_switch, &force},
+    };
+    int rc = args_parse("replay", "Rebuild the serving tables from the start of the "
+                        "log. Stop the server that uses the log first.",
+                        opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
+    if (rc)
+        return rc == ARGS_HELP ? 0 : 2;
+    if (!data)
+        data = "./salesflow-data";
+    if (!customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
+        customers = SF_DEFAULT_CUSTOMERS;
+
+    return replay_run(data, store_uri, customers, broker_arg, raw_store, unit_price, force,
+                      &bc);
 }

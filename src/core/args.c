@@ -368,12 +368,13 @@ static const char *const all_flags[] = {
     "segment-bytes", "sources", "store", "threads", "unit-price", "url", "yes",
     "log-level", "log-format", "header-timeout", "body-timeout",
     "max-connections", "api-key-file", "dedupe-max", "quarantine-max",
-    "api-keys", "mysql-password", "force", "allowed-hosts",
+    "api-keys", "mysql-password", "force", "allowed-hosts", "strict-orderitem",
+    "batch", "gzip", "raw-store", "cassandra-password",
 };
 /* Settings taken from the environment or the config file only, never from
  * the command line, where every user could read them in ps: giving one as
  * a flag is an error that says where to put it instead. */
-static const char *const no_flag[] = {"mysql-password"};
+static const char *const no_flag[] = {"mysql-password", "cassandra-password"};
 
 static int is_no_flag(const char *name)
 {
@@ -387,6 +388,8 @@ static const struct opt *cur_opts;
 static size_t cur_nopts;
 /* SALESFLOW_MYSQL_PASSWORD of the command being run (args_mysql_password). */
 static const char *mysql_password;
+/* SALESFLOW_CASSANDRA_PASSWORD likewise (args_cassandra_password). */
+static const char *cassandra_password;
 /* The config file of the last successful parse: flags set from it point
  * into its values, so it lives on (found by fuzz/fuzz_config.c). */
 static struct config_file kept_cf;
@@ -777,6 +780,11 @@ const char *args_mysql_password(void)
     return mysql_password;
 }
 
+const char *args_cassandra_password(void)
+{
+    return cassandra_password;
+}
+
 int args_parse(const char *cmd, const char *summary, const struct opt *opts,
                size_t nopts, int argc, char **argv, const char **positional,
                size_t max_pos, size_t *npos)
@@ -794,10 +802,18 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
         {"mysql-password", "PASSWORD", "password for a mysql:// --store whose URI "
          "has none", opt_str, &mysql_password},
     };
-    int has_store = 0;
-    for (size_t i = 0; i < nopts; i++)
+    /* And with a --raw-store, the password of its cassandra:// login. */
+    static const struct opt with_raw[] = {
+        {"cassandra-password", "PASSWORD", "password of the --raw-store user",
+         opt_str, &cassandra_password},
+    };
+    int has_store = 0, has_raw = 0;
+    for (size_t i = 0; i < nopts; i++) {
         has_store |= !strcmp(opts[i].name, "store");
-    size_t n = nopts + SF_ARRAY_LEN(common) + (has_store ? SF_ARRAY_LEN(with_store) : 0);
+        has_raw |= !strcmp(opts[i].name, "raw-store");
+    }
+    size_t n = nopts + SF_ARRAY_LEN(common) + (has_store ? SF_ARRAY_LEN(with_store) : 0) +
+               (has_raw ? SF_ARRAY_LEN(with_raw) : 0);
     struct opt *all = malloc(n * sizeof(*all));
     if (!all) {
         fprintf(stderr, "salesflow %s: out of memory\n", cmd);
@@ -807,7 +823,10 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
     memcpy(all + nopts, common, sizeof(common));
     if (has_store)
         memcpy(all + nopts + SF_ARRAY_LEN(common), with_store, sizeof(with_store));
+    if (has_raw)
+        memcpy(all + n - SF_ARRAY_LEN(with_raw), with_raw, sizeof(with_raw));
     mysql_password = NULL;
+    cassandra_password = NULL;
     int rc = parse(cmd, summary, all, n, argc, argv, positional, max_pos, npos);
     free(all);
     return rc;

@@ -37,6 +37,9 @@ void args_describe_mode(void);
  * SALESFLOW_MYSQL_PASSWORD from the environment or the config file, as read
  * by the last args_parse (never a flag: ps would show it); NULL if unset. */
 const char *args_mysql_password(void);
+/* The same for the password of a --raw-store cassandra:// login:
+ * SALESFLOW_CASSANDRA_PASSWORD; NULL if unset. */
+const char *args_cassandra_password(void);
 
 /* SIGHUP: if the last args_parse took flag `name` from the config file,
  * read that file again and return 1 with *val its value there now (malloc'd,

@@ -276,9 +276,20 @@ static void validate_no_extra(const json_t *root, long index, struct sf_buf *d, 
                          "and unit_price");
     }
 }
+static int validate(const json_t *root, const struct catalog *cat, int64_t now_ms,
+                    long index, int extra_ok, struct order *o, struct sf_buf *d,
+                    int *nerr);
 
 int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms,
                    long index, struct order *o, struct sf_buf *d, int *nerr)
+{
+    return validate(root, cat, now_ms, index, 0, o, d, nerr);
+}
+
+/* order_validate; extra_ok: fields it does not know are ignored. */
+static int validate(const json_t *root, const struct catalog *cat, int64_t now_ms,
+                    long index, int extra_ok, struct order *o, struct sf_buf *d,
+                    int *nerr)
 {
     int n0 = *nerr;
     char msg[320];
@@ -355,7 +366,8 @@ int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms
     if (v && unit_price_of(v, &unit, &type, &m))
         order_detail_add(d, nerr, index, "unit_price", type, m);
 
-    validate_no_extra(root, index, d, nerr);
+    if (!extra_ok)
+        validate_no_extra(root, index, d, nerr);
 
     if (*nerr == n0 && money_mul(o->quantity, unit, &o->total_cents))
         order_detail_add(d, nerr, index, "quantity", "value_error",
@@ -370,6 +382,12 @@ int order_validate(const json_t *root, const struct catalog *cat, int64_t now_ms
 int order_from_body(const char *body, size_t len, const struct catalog *cat,
                     int64_t now_ms, struct order *o, struct sf_buf *d)
 {
+    return order_from_orderitem(body, len, cat, now_ms, 0, o, d);
+}
+
+int order_from_orderitem(const char *body, size_t len, const struct catalog *cat,
+                         int64_t now_ms, int extra_ok, struct order *o, struct sf_buf *d)
+{
     int n = 0;
     if (order_scan_whole(body, len, cat, now_ms, o))
         return 0;
@@ -377,7 +395,7 @@ int order_from_body(const char *body, size_t len, const struct catalog *cat,
     SF_BUF_LIT(d, "{\"detail\":[");
     json_t *root = order_parse_json(body, len, -1, d, &n);
     if (root)
-        order_validate(root, cat, now_ms, -1, o, d, &n);
+        validate(root, cat, now_ms, -1, extra_ok, o, d, &n);
     json_decref(root);
     SF_BUF_LIT(d, "]}");
     if (n)
@@ -648,4 +666,34 @@ void order_derive_id(const char *topic, int partition, int64_t offset,
     /* UUIDv8 layout: topic hash, partition, version 8, variant, offset. */
     snprintf(out, SF_UUID_STRLEN + 1, "%08x-%04x-8000-8000-%012" PRIx64, h,
              (unsigned)partition & 0xFFFF, (uint64_t)offset & UINT64_C(0xFFFFFFFFFFFF));
+}
+
+/* FNV-1a, 64 bits, continued from h over n bytes. */
+static uint64_t fnv64(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * UINT64_C(0x100000001b3);
+    return h;
+}
+
+void order_derive_id_msg(const char *key, int partition, int64_t offset,
+                         int64_t timestamp_ms, const char *value, size_t len,
+                         char out[SF_UUID_STRLEN + 1])
+{
+    unsigned char ts[8];
+    for (int i = 0; i < 8; i++)
+        ts[i] = (unsigned char)((uint64_t)timestamp_ms >> (8 * i));
+    uint64_t h = fnv64(UINT64_C(0xcbf29ce484222325), key, strlen(key) + 1);
+    h = fnv64(fnv64(h, ts, sizeof(ts)), value, len);
+    /* A finalizer (splitmix64's), so that every bit of h depends on all. */
+    h ^= h >> 30;
+    h *= UINT64_C(0xbf58476d1ce4e5b9);
+    h ^= h >> 27;
+    h *= UINT64_C(0x94d049bb133111eb);
+    h ^= h >> 31;
+    snprintf(out, SF_UUID_STRLEN + 1, "%08x-%04x-8%03x-%04x-%012" PRIx64,
+             (unsigned)(h >> 32), (unsigned)partition & 0xFFFF,
+             (unsigned)(h >> 20) & 0xFFF, 0x8000u | ((unsigned)h & 0x3FFF),
+             (uint64_t)offset & UINT64_C(0xFFFFFFFFFFFF));
 }

@@ -73,6 +73,12 @@ struct json_t *order_parse_json(const char *text, size_t len, long index,
  * or a non-object). */
 int order_from_body(const char *body, size_t len, const struct catalog *cat,
                     int64_t now_ms, struct order *out, struct sf_buf *detail);
+/* The same; with extra_ok, fields an order does not have are ignored, as
+ * the original service (pydantic 1.10's default, extra = "ignore") did,
+ * instead of refused ("extra_forbidden"). */
+int order_from_orderitem(const char *body, size_t len, const struct catalog *cat,
+                         int64_t now_ms, int extra_ok, struct order *out,
+                         struct sf_buf *detail);
 
 /* The fast path for one order object at text (order_scan.c): when it is in
  * the plain form clients usually send and valid, builds *out exactly as
@@ -114,8 +120,19 @@ int order_decode(const char *json, size_t len, struct order *o, int *has_total,
 int order_decode_general(const char *json, size_t len, struct order *o,
                          int *has_total, char *errstr, size_t errstr_size);
 
-/* A deterministic id for a message that carries none, from where it sits
- * in the log, so a replay produces the same rows. */
+/* A deterministic id for a message that carries none: a UUIDv8
+ * "hhhhhhhh-pppp-8hhh-[89ab]hhh-oooooooooooo" of where it sits in the log
+ * (partition p, offset o) and a 58-bit hash h of the log's key
+ * ("TOPIC@IDENTITY"), the message's timestamp and its bytes. A replay, or
+ * a re-delivery, produces the same id; another message at the same place —
+ * in a topic deleted and re-created under the same name on the same
+ * cluster — another one. */
+void order_derive_id_msg(const char *key, int partition, int64_t offset,
+                         int64_t timestamp_ms, const char *value, size_t len,
+                         char out[SF_UUID_STRLEN + 1]);
+/* The form before message hashes, "hhhhhhhh-pppp-8000-8000-oooooooooooo"
+ * with h the topic key's 32-bit hash: ids stored by an older salesflow,
+ * which the processor still recognizes. */
 void order_derive_id(const char *topic, int partition, int64_t offset,
                      char out[SF_UUID_STRLEN + 1]);
 

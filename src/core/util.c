@@ -240,6 +240,8 @@ static int reserve(struct sf_buf *b, size_t n)
     size_t cap = b->cap ? b->cap : 256;
     while (cap < b->len + n + 1)
         cap *= 2;
+    if (b->limit < SIZE_MAX && cap > b->limit + 1)
+        cap = b->limit + 1;     /* never more than the limit allows */
     char *d = realloc(b->data, cap);
     if (!d)
         return -1;

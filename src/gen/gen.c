@@ -11,6 +11,9 @@
  * as ingest would, straight to a broker (e.g. kafka://HOST:PORT/Order);
  * an order counts as created when the broker acks it.
  *
+ * --batch N posts N orders at a time to URL/v1/orders as NDJSON instead;
+ * --gzip compresses every body (Content-Encoding: gzip).
+ *
  * SIGINT/SIGTERM stop sending: requests in flight are abandoned (counted
  * as neither created nor failed), the summary line is printed, and the
  * exit status is 128 + the signal (130 for Ctrl-C), as a shell expects.
@@ -18,6 +21,7 @@
 #include "broker/broker.h"
 #include "core/args.h"
 #include "core/catalog.h"
+#include "core/coding.h"
 #include "core/order.h"
 #include "core/util.h"
 #include "http/auth.h"
@@ -53,6 +57,7 @@ static int on_xfer(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, curl_o
 struct gen {
     const char *url, *api_key;
     int rate, concurrency;
+    int batch, gzip;            /* --batch N (0: /orderitem), --gzip */
     int64_t count, seed;
     FILE *acked;
     pthread_mutex_t acked_mu;
@@ -66,8 +71,7 @@ struct worker {
     struct gen *g;
     int id;
     pthread_t t;
-    char resp[512];
-    size_t resp_len;
+    struct sf_buf resp;         /* the answer's body */
 };
 
 static uint64_t rnd(uint64_t *s)
@@ -82,10 +86,9 @@ static uint64_t rnd(uint64_t *s)
 static size_t on_body(char *p, size_t sz, size_t nm, void *ud)
 {
     struct worker *w = ud;
-    size_t n = sz * nm, room = sizeof(w->resp) - 1 - w->resp_len;
-    memcpy(w->resp + w->resp_len, p, n < room ? n : room);
-    w->resp_len += n < room ? n : room;
-    w->resp[w->resp_len] = '\0';
+    size_t n = sz * nm;
+    size_t room = w->resp.limit - w->resp.len;
+    sf_buf_append(&w->resp, p, n < room ? n : room);  /* the rest is cut */
     return n;
 }
 
@@ -120,24 +123,60 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
-static void *worker_run(void *arg)
+/* The body of the request for orders [i, i + n): one order (/orderitem),
+ * or n lines of NDJSON (--batch), gzip-compressed with --gzip into z. */
+static int build_body(const struct gen *g, int64_t i, int64_t n, struct sf_buf *b,
+                      struct sf_buf *z)
 {
-    struct worker *w = arg;
-    struct gen *g = w->g;
-    char url[2048], shown[2048], body[256], errbuf[CURL_ERROR_SIZE];
+    b->len = 0;
+    for (int64_t k = 0; k < n; k++) {
+        int cust, src, qty;
+        pick(g, i + k, &cust, &src, &qty);
+        if (sf_buf_printf(b, "{\"customer_id\": %d, \"source\": \"%s\", \"quantity\": %d}%s",
+                          cust, sf_sources[src], qty, g->batch ? "\n" : ""))
+            return -1;
+    }
+    z->len = 0;
+    return g->gzip ? coding_gzip(b->data, b->len, 6, z) : 0;
+}
+
+/* Append the order_ids of a 201's answer (one, or a batch's results). */
+static void write_acked(struct gen *g, const char *resp)
+{
+    pthread_mutex_lock(&g->acked_mu);
+    for (const char *id = resp; (id = strstr(id, "\"order_id\":\""));) {
+        id += 12;
+        const char *end = strchr(id, '"');
+        if (!end)
+            break;
+        fprintf(g->acked, "%.*s\n", (int)(end - id), id);
+        id = end;
+    }
+    fflush(g->acked);
+    pthread_mutex_unlock(&g->acked_mu);
+}
+
+static CURL *worker_curl(struct worker *w, struct curl_slist **hdr, char *shown,
+                         size_t shown_size, char *errbuf)
+{
+    const struct gen *g = w->g;
+    char url[2048];
     CURL *c = curl_easy_init();
-    struct curl_slist *hdr = curl_slist_append(NULL, "Content-Type: application/json");
+    *hdr = curl_slist_append(NULL, g->batch ? "Content-Type: application/x-ndjson"
+                                            : "Content-Type: application/json");
+    if (g->gzip)
+        *hdr = curl_slist_append(*hdr, "Content-Encoding: gzip");
     if (g->api_key) {
         char auth[AUTH_HEADER_MAX];
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", g->api_key);
-        hdr = curl_slist_append(hdr, auth);
+        *hdr = curl_slist_append(*hdr, auth);
     }
     if (!c)
         return NULL;
-    snprintf(url, sizeof(url), "%s/orderitem", g->url);
-    store_uri_redact(url, shown, sizeof(shown));    /* errors never show a password */
+    snprintf(url, sizeof(url), "%s%s", g->url, g->batch ? "/v1/orders" : "/orderitem");
+    store_uri_redact(url, shown, shown_size);   /* errors never show a password */
     curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hdr);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, *hdr);
     curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(c, CURLOPT_WRITEDATA, w);
     curl_easy_setopt(c, CURLOPT_ERRORBUFFER, errbuf);
@@ -145,52 +184,65 @@ static void *worker_run(void *arg)
     curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_xfer);
     curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    return c;
+}
 
-    while (!stop_sig) {
-        int64_t i = atomic_fetch_add(&g->next, 1);
+static void *worker_run(void *arg)
+{
+    struct worker *w = arg;
+    struct gen *g = w->g;
+    char shown[2048], errbuf[CURL_ERROR_SIZE];
+    struct curl_slist *hdr = NULL;
+    struct sf_buf body, z;
+    sf_buf_init(&body, (size_t)64 << 20);
+    sf_buf_init(&z, (size_t)64 << 20);
+    sf_buf_init(&w->resp, (size_t)64 << 20);
+    CURL *c = worker_curl(w, &hdr, shown, sizeof(shown), errbuf);
+    int64_t per = g->batch ? g->batch : 1;
+
+    while (c && !stop_sig) {
+        int64_t i = atomic_fetch_add(&g->next, per);
         if (g->count && i >= g->count)
             break;
+        int64_t n = g->count && g->count - i < per ? g->count - i : per;
         pace(g, i);
-        int cust, src, qty;
-        pick(g, i, &cust, &src, &qty);
-        snprintf(body, sizeof(body),
-                 "{\"customer_id\": %d, \"source\": \"%s\", \"quantity\": %d}",
-                 cust, sf_sources[src], qty);
-        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
-        w->resp_len = 0;
-        w->resp[0] = '\0';
+        if (build_body(g, i, n, &body, &z)) {
+            log_error("gen: out of memory");
+            break;
+        }
+        const struct sf_buf *send = g->gzip ? &z : &body;
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)send->len);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, send->data);
+        w->resp.len = 0;
+        if (w->resp.data)
+            w->resp.data[0] = '\0';
         CURLcode rc = curl_easy_perform(c);
         long code = 0;
         curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
         if (rc == CURLE_ABORTED_BY_CALLBACK)
             break;      /* stopped by a signal: outcome unknown, not counted */
         if (rc != CURLE_OK) {
-            atomic_fetch_add(&g->errors, 1);
-            if (atomic_load(&g->errors) <= 3)
+            atomic_fetch_add(&g->errors, n);
+            if (atomic_load(&g->errors) <= 3 * per)
                 log_error("gen: %s: %s", shown, errbuf[0] ? errbuf : curl_easy_strerror(rc));
             continue;
         }
         if (code != 201) {
-            atomic_fetch_add(&g->rejected, 1);
-            if (atomic_load(&g->rejected) <= 3)
-                log_error("gen: HTTP %ld: %s", code, w->resp);
+            atomic_fetch_add(&g->rejected, n);
+            if (atomic_load(&g->rejected) <= 3 * per)
+                log_error("gen: HTTP %ld: %.500s", code, w->resp.data ? w->resp.data : "");
             continue;
         }
-        atomic_fetch_add(&g->created, 1);
-        if (g->acked) {
-            const char *id = strstr(w->resp, "\"order_id\":\"");
-            if (id) {
-                id += 12;
-                const char *end = strchr(id, '"');
-                pthread_mutex_lock(&g->acked_mu);
-                fprintf(g->acked, "%.*s\n", end ? (int)(end - id) : 0, id);
-                fflush(g->acked);
-                pthread_mutex_unlock(&g->acked_mu);
-            }
-        }
+        atomic_fetch_add(&g->created, n);
+        if (g->acked && w->resp.data)
+            write_acked(g, w->resp.data);
     }
     curl_slist_free_all(hdr);
-    curl_easy_cleanup(c);
+    if (c)
+        curl_easy_cleanup(c);
+    sf_buf_free(&body);
+    sf_buf_free(&z);
+    sf_buf_free(&w->resp);
     return NULL;
 }
 
@@ -300,6 +352,40 @@ static int opt_api_key(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+/* Send the orders: from --concurrency workers over HTTP, or straight to
+ * the broker, showing progress until all are done. */
+static void gen_run(struct gen *g, const char *broker_uri, struct broker_conf *bc)
+{
+    struct worker *w = broker_uri ? NULL : calloc((size_t)g->concurrency, sizeof(*w));
+    g->start_ms = sf_mono_ms();
+    int started = 0;
+    if (broker_uri)
+        gen_broker(g, broker_uri, bc);
+    for (int i = 0; w && i < g->concurrency; i++) {
+        w[i].g = g;
+        w[i].id = i;
+        if (pthread_create(&w[i].t, NULL, worker_main, &w[i]) == 0)
+            started++;
+    }
+    /* Progress while the workers run: a bar on a terminal, a line every 2 s
+     * otherwise (and none for short runs). */
+    int tty = isatty(2);
+    int64_t last = sf_mono_ms();
+    while (started && atomic_load(&g->finished) < started) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        if (!tty && sf_mono_ms() - last < 2000)
+            continue;
+        last = sf_mono_ms();
+        progress(g, tty, 0);
+    }
+    if (tty && started && sf_mono_ms() - g->start_ms >= 200)
+        progress(g, tty, 1);
+    for (int i = 0; i < started; i++)
+        pthread_join(w[i].t, NULL);
+    free(w);
+}
+
 int cmd_gen(int argc, char **argv)
 {
     struct gen g = {.count = 1000, .concurrency = 4};
@@ -323,6 +409,10 @@ int cmd_gen(int argc, char **argv)
          opt_int64, &g.seed},
         {"concurrency", "N", "parallel connections (default 4)", opt_int, &g.concurrency},
         {"acked", "FILE", "append the order_id of every 201 to FILE", opt_str, &acked},
+        {"batch", "N", "post N orders at a time to URL/v1/orders as NDJSON (default: "
+         "one at a time to URL/orderitem)", opt_int, &g.batch},
+        {"gzip", NULL, "compress every request body (Content-Encoding: gzip)", opt_switch,
+         &g.gzip},
     };
     int rc = args_parse("gen", "Post random valid orders to URL/orderitem and report "
                         "how many got 201. Exit status 1 if any did not; 128+SIGNAL (130 for Ctrl-C) "
@@ -332,6 +422,10 @@ int cmd_gen(int argc, char **argv)
         return rc == ARGS_HELP ? 0 : 2;
     if (!g.url && !broker_uri) {
         fprintf(stderr, "salesflow gen: --url is required (e.g. --url http://127.0.0.1:8080)\n");
+        return 2;
+    }
+    if (g.batch < 0 || (g.batch && broker_uri)) {
+        fprintf(stderr, "salesflow gen: --batch takes N >= 1, with --url only\n");
         return 2;
     }
     g.rate = rate;
@@ -353,33 +447,7 @@ int cmd_gen(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    struct worker *w = broker_uri ? NULL : calloc((size_t)g.concurrency, sizeof(*w));
-    g.start_ms = sf_mono_ms();
-    int started = 0;
-    if (broker_uri)
-        gen_broker(&g, broker_uri, &bc);
-    for (int i = 0; w && i < g.concurrency; i++) {
-        w[i].g = &g;
-        w[i].id = i;
-        if (pthread_create(&w[i].t, NULL, worker_main, &w[i]) == 0)
-            started++;
-    }
-    /* Progress while the workers run: a bar on a terminal, a line every 2 s
-     * otherwise (and none for short runs). */
-    int tty = isatty(2);
-    int64_t last = sf_mono_ms();
-    while (started && atomic_load(&g.finished) < started) {
-        struct timespec ts = {0, 200 * 1000000L};
-        nanosleep(&ts, NULL);
-        if (!tty && sf_mono_ms() - last < 2000)
-            continue;
-        last = sf_mono_ms();
-        progress(&g, tty, 0);
-    }
-    if (tty && started && sf_mono_ms() - g.start_ms >= 200)
-        progress(&g, tty, 1);
-    for (int i = 0; i < started; i++)
-        pthread_join(w[i].t, NULL);
+    gen_run(&g, broker_uri, &bc);
     double secs = (double)(sf_mono_ms() - g.start_ms) / 1000.0;
     long long created = atomic_load(&g.created), rejected = atomic_load(&g.rejected),
               errors = atomic_load(&g.errors);
@@ -388,7 +456,6 @@ int cmd_gen(int argc, char **argv)
            created + rejected + errors, created, broker_uri ? "acked" : "201",
            rejected + errors, rejected, broker_uri ? "broker" : "HTTP", errors,
            secs, secs > 0 ? (double)(created + rejected + errors) / secs : 0.0);
-    free(w);
     free(url);
     if (g.acked)
         fclose(g.acked);

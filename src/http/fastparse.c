@@ -240,7 +240,8 @@ static int header_fields(char *p, char *end, struct head_check *hc, struct fast_
                          int *other)
 {
     static const char *const names[] = {"authorization", "content-type",
-                                        "content-length", "host", "origin"};
+                                        "content-length", "host", "origin",
+                                        "content-encoding"};
     while (p < end + 2) {
         char *eol = memchr(p, '\r', (size_t)(end + 2 - p));
         if (*p == ' ' || *p == '\t') {
@@ -271,6 +272,11 @@ static int header_fields(char *p, char *end, struct head_check *hc, struct fast_
                 *other = 1;     /* given twice, or long: libmicrohttpd's */
             else
                 q->val[known] = v;
+            /* A compressed body is decoded (up to --max-body) on
+             * libmicrohttpd's workers, never on the loops every other
+             * connection waits for. */
+            if (known == 5 && ve > v && !(ve - v == 8 && strncasecmp(v, "identity", 8) == 0))
+                *other = 1;
         } else if (is_name(p, nlen, "transfer-encoding") || is_name(p, nlen, "expect") ||
                    is_name(p, nlen, "upgrade")) {
             *other = 1;

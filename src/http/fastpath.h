@@ -14,7 +14,8 @@
  * The fast path reads with MSG_PEEK and takes a request off the socket
  * only when it has all of it and understands all of it: request line
  * "POST /orderitem|/v1/orders HTTP/1.1", one Host, one Content-Length, no
- * Transfer-Encoding, Expect or Upgrade, at most 16 KiB of header and 64 KiB
+ * Transfer-Encoding, Expect, Upgrade or Content-Encoding (but identity), at
+ * most 16 KiB of header and 64 KiB
  * in all. A request whose head breaks the framing rules (head_field) is
  * answered 400/501 here, whatever its route, and the connection closed. For anything else — another route or method, HTTP/1.0, a chunked
  * or large body, a request still incomplete after 100 ms — the connection
@@ -43,8 +44,9 @@ struct fast_req {
     const char *route;          /* "/orderitem" or "/v1/orders" */
     size_t head_len, total;     /* request line and headers; with the body */
     int close;                  /* Connection: close */
-    /* Authorization, Content-Type, Content-Length, Host, Origin */
-    char *val[5];
+    /* Authorization, Content-Type, Content-Length, Host, Origin,
+     * Content-Encoding */
+    char *val[6];
     unsigned status;            /* PARSE_BAD: the answer (400, 501) */
     const char *msg;            /* and its message */
     int hold;                   /* PARSE_MORE: never hand it over incomplete

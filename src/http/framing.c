@@ -70,6 +70,8 @@ unsigned head_field(struct head_check *hc, const char *name, size_t nlen,
             hc->coding_bad = 1;
     } else if (is_name(name, nlen, "host")) {
         hc->hosts++;
+    } else if (is_name(name, nlen, "content-encoding")) {
+        hc->codings++;
     }
     return 0;
 }

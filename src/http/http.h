@@ -26,10 +26,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/coding.h"
 #include "core/order.h"
 #include "core/util.h"
 
 #define SF_BODY_MAX (1u << 20)  /* 1 MiB: larger bodies get 413 */
+#define HTTP_GZIP_MIN 1024      /* smaller answers are never compressed */
 
 struct broker;
 struct catalog;
@@ -50,13 +52,14 @@ typedef enum http_result (*http_handler)(struct http_req *r);
 /* Route flags: the kind of body, and whether an API key is needed (when
  * keys are configured: the ingestion API; dashboard and queries are open). */
 enum { HTTP_BODY_NONE = 0, HTTP_BODY_JSON = 1, HTTP_BODY_JSON_OR_NDJSON = 2,
-       HTTP_BODY_MASK = 3, HTTP_ROUTE_AUTH = 0x100 };
+       HTTP_BODY_MASK = 3, HTTP_ROUTE_AUTH = 0x100,
+       HTTP_ROUTE_GZIP = 0x200 /* large answers: gzip if the client takes it */ };
 
 struct http_route {
     const char *method;     /* GET routes answer HEAD too */
     const char *path;
     http_handler fn;
-    int flags;              /* HTTP_BODY_* | HTTP_ROUTE_AUTH */
+    int flags;              /* HTTP_BODY_* | HTTP_ROUTE_AUTH | HTTP_ROUTE_GZIP */
     /* Not NULL: the route is known but not served by this process; a
      * request for it gets 404 with this message before any other check. */
     const char *off;
@@ -72,6 +75,7 @@ struct http_ctx {
     /* Ingestion API (ingest/v1orders.c); zero values mean the defaults. */
     size_t max_body;                /* POST /v1/orders body bytes (16 MiB) */
     size_t max_batch;               /* rows per POST /v1/orders (100,000) */
+    int strict_orderitem;           /* POST /orderitem: unknown fields are 422 */
     struct dedupe *dedupe;          /* NULL: no idempotency index */
     struct quarantine *quarantine;  /* NULL: rejected rows are not kept */
     struct auth *auth;              /* NULL or disabled: no key needed */
@@ -98,6 +102,9 @@ struct http_ctx {
 int http_add_routes(struct http_ctx *ctx, const struct http_route *routes, size_t n);
 
 #define SF_MAX_BODY_DEFAULT ((size_t)16 << 20)
+/* Request bodies (as sent, and decoded) all connections may hold at once:
+ * more get 503. --max-body can therefore be at most this. */
+#define SF_BODY_BUDGET ((size_t)512 << 20)
 #define SF_MAX_BATCH_DEFAULT 100000
 
 struct http_transport;
@@ -127,6 +134,10 @@ struct http_req {
     /* Handler scratch space. */
     struct order order;
     int ndjson;                     /* Content-Type: application/x-ndjson */
+    enum coding coding;             /* the body's Content-Encoding */
+    int decoding;                   /* its body is being decoded */
+    int route_flags;                /* the route's flags (struct http_route) */
+    int gzip_ok;                    /* a compressible answer; the client takes gzip */
     size_t body_max;                /* this route's body limit */
     /* A handler that builds its reply only when resumed sets this; it runs
      * on an HTTP thread and queues the response itself. */
@@ -144,7 +155,13 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
 void http_quiesce(struct http_server *s);
 void http_stop(struct http_server *s);
 
-/* Queue r's response with a copy of body (503s get Retry-After: 1, 429s
+/* Large answers built outside http_reply (the web layer's): when r's
+ * route and client take gzip and b is large enough, replace b's bytes by
+ * their gzip form (returns 1); then http_coding_headers (mhd.h)
+ * adds Content-Encoding (gz) and Vary to the response. */
+int http_gzip_buf(struct http_req *r, struct sf_buf *b);
+
+/* Queue r's response with a copy of body (503s get Retry-After: 1, 507s 5, 429s
  * Retry-After: 10; every answer X-Content-Type-Options: nosniff). */
 enum http_result http_reply(struct http_req *r, unsigned status,
                             const char *ctype, const char *body, size_t len);

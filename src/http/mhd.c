@@ -34,16 +34,30 @@ enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
     return MHD_queue_response(conn, status, resp);
 }
 
-/* The transport's reply: a response with a copy of body. */
+void http_coding_headers(struct http_req *r, struct MHD_Response *resp, int gz)
+{
+    if (gz)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING, "gzip");
+    if (r->route_flags & HTTP_ROUTE_GZIP)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_VARY, "Accept-Encoding");
+}
+
+/* The transport's reply: a response with a copy of body (gzip-compressed,
+ * for a 200 the route and client take so). */
 static enum http_result mhd_reply(struct http_req *r, unsigned status, const char *ctype,
                                   const char *body, size_t len, const char *hname,
                                   const char *hval)
 {
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+    struct sf_buf z;
+    sf_buf_init(&z, len);
+    int gz = status == MHD_HTTP_OK && http_gzip_into(r, body, len, &z);
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        gz ? z.len : len, gz ? z.data : (void *)body, MHD_RESPMEM_MUST_COPY);
+    sf_buf_free(&z);
     if (!resp)
         return HTTP_CLOSE;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    http_coding_headers(r, resp, gz);
     if (hname && strcasecmp(hname, MHD_HTTP_HEADER_CONNECTION) != 0)
         MHD_add_response_header(resp, hname, hval);     /* http_queue closes */
     enum MHD_Result rc = http_queue(r->conn, status, resp);
@@ -176,7 +190,7 @@ static enum http_result on_headers(struct http_req *r, const char *url,
         w.status = head_verdict(&w.hc, &w.msg);
     if (w.status)
         return http_error_hdr(r, w.status, w.msg, MHD_HTTP_HEADER_CONNECTION, "close");
-    char tb[4][HTTP_VALUE_MAX + 1];
+    char tb[6][HTTP_VALUE_MAX + 1];
     struct http_head h = {
         .authorization = trimmed(r->conn, MHD_HTTP_HEADER_AUTHORIZATION, tb[0]),
         .content_type = trimmed(r->conn, MHD_HTTP_HEADER_CONTENT_TYPE, tb[1]),
@@ -184,6 +198,9 @@ static enum http_result on_headers(struct http_req *r, const char *url,
                                                       MHD_HTTP_HEADER_CONTENT_LENGTH),
         .host = trimmed(r->conn, MHD_HTTP_HEADER_HOST, tb[2]),
         .origin = trimmed(r->conn, MHD_HTTP_HEADER_ORIGIN, tb[3]),
+        .content_encoding = trimmed(r->conn, MHD_HTTP_HEADER_CONTENT_ENCODING, tb[4]),
+        .accept_encoding = trimmed(r->conn, MHD_HTTP_HEADER_ACCEPT_ENCODING, tb[5]),
+        .codings = (int)w.hc.codings,
     };
     return http_route_request(r, url, method, &h);
 }

@@ -43,6 +43,9 @@ struct MHD_Connection *http_mhd_conn(const struct http_req *r);
  * "Framing"). */
 enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
                            struct MHD_Response *resp);
+/* Content-Encoding: gzip on resp when gz, and Vary: Accept-Encoding when
+ * r's route may answer compressed (http_gzip_buf, http.h). */
+void http_coding_headers(struct http_req *r, struct MHD_Response *resp, int gz);
 /* http_queue on r's connection (HTTP_CLOSE when r is not libmicrohttpd's). */
 enum http_result http_mhd_queue(struct http_req *r, unsigned status,
                                 struct MHD_Response *resp);

@@ -32,6 +32,24 @@ int http_add_routes(struct http_ctx *ctx, const struct http_route *routes, size_
 
 /* ---- replies ---------------------------------------------------------- */
 
+int http_gzip_into(struct http_req *r, const char *body, size_t len, struct sf_buf *z)
+{
+    return r->gzip_ok && len >= HTTP_GZIP_MIN && coding_gzip(body, len, 6, z) == 0;
+}
+
+int http_gzip_buf(struct http_req *r, struct sf_buf *b)
+{
+    struct sf_buf z;
+    sf_buf_init(&z, b->len);
+    if (!b->data || !http_gzip_into(r, b->data, b->len, &z)) {
+        sf_buf_free(&z);
+        return 0;
+    }
+    sf_buf_free(b);
+    *b = z;
+    return 1;
+}
+
 /* Queue a response on r's connection, with one extra header if hname. */
 static enum http_result reply_hdr(struct http_req *r, unsigned status, const char *ctype,
                                   const char *body, size_t len, const char *hname,
@@ -45,6 +63,9 @@ enum http_result http_reply(struct http_req *r, unsigned status, const char *cty
 {
     if (status == MHD_HTTP_SERVICE_UNAVAILABLE)
         return reply_hdr(r, status, ctype, body, len, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    /* The log could not be written (disk full, I/O error): later, too. */
+    if (status == MHD_HTTP_INSUFFICIENT_STORAGE)
+        return reply_hdr(r, status, ctype, body, len, MHD_HTTP_HEADER_RETRY_AFTER, "5");
     /* A client over its own share (of live streams): later, not at once. */
     if (status == MHD_HTTP_TOO_MANY_REQUESTS)
         return reply_hdr(r, status, ctype, body, len, MHD_HTTP_HEADER_RETRY_AFTER, "10");
@@ -129,12 +150,14 @@ enum http_result http_too_big(struct http_req *r)
 {
     char msg[160];
     size_t max = r->body_max;
+    /* --max-body bounds the body as it is parsed: decoded, when encoded. */
+    const char *dec = r->decoding ? " once decoded" : "";
     if (max % (1u << 20) == 0)
-        snprintf(msg, sizeof(msg), "Request body is larger than %zu MiB; split it",
-                 max >> 20);
+        snprintf(msg, sizeof(msg), "Request body is larger than %zu MiB%s; split it",
+                 max >> 20, dec);
     else
-        snprintf(msg, sizeof(msg), "Request body is larger than %zu bytes; split it",
-                 max);
+        snprintf(msg, sizeof(msg), "Request body is larger than %zu bytes%s; split it",
+                 max, dec);
     return http_error(r, MHD_HTTP_CONTENT_TOO_LARGE, msg);
 }
 
@@ -218,6 +241,24 @@ static int check_host(struct http_req *r, const char *method, const struct http_
     return 0;
 }
 
+/* The body's Content-Encoding: one of those taken, or 415. */
+static int check_coding(struct http_req *r, const struct http_head *h, enum http_result *rc)
+{
+    const char *cmsg = "Unsupported Media Type: the body is encoded more than once "
+                       "(several Content-Encoding fields)";
+    if (h->codings <= 1 && !coding_parse(h->content_encoding, &r->coding, &cmsg))
+        return 0;
+    char msg[320];
+    snprintf(msg, sizeof(msg), "%s%s%.60s%s; send the body compressed with one of "
+             "gzip or zstd, or with no Content-Encoding", cmsg,
+             h->codings > 1 ? "" : " \"", h->codings > 1 ? "" : h->content_encoding,
+             h->codings > 1 ? "" : "\"");
+    /* RFC 9110 15.5.16: say which codings would have been taken. */
+    *rc = http_error_hdr(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg, "Accept-Encoding",
+                         CODING_ACCEPTED);
+    return 1;
+}
+
 enum http_result http_route_request(struct http_req *r, const char *url,
                                     const char *method, const struct http_head *h)
 {
@@ -242,6 +283,8 @@ enum http_result http_route_request(struct http_req *r, const char *url,
         return http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
     r->handler = hit->fn;
     r->route = hit->path;
+    r->route_flags = hit->flags;
+    r->gzip_ok = (hit->flags & HTTP_ROUTE_GZIP) && coding_accepts_gzip(h->accept_encoding);
     if (hit->off)       /* e.g. serve's ingestion routes: before any body check */
         return http_error(r, MHD_HTTP_NOT_FOUND, hit->off);
     int body = hit->flags & HTTP_BODY_MASK;
@@ -270,6 +313,8 @@ enum http_result http_route_request(struct http_req *r, const char *url,
                        "application/x-ndjson" : "");
         return http_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, msg);
     }
+    if (check_coding(r, h, &hrc))
+        return hrc;
     if (h->content_length && strtoull(h->content_length, NULL, 10) > r->body_max)
         r->too_big = 1;
     return HTTP_OK;
@@ -309,14 +354,48 @@ void http_body_take(struct http_req *r, const char *data, size_t n)
     }
 }
 
+/* coding_decode's sink: the decoded body, within the route's limit and the
+ * server's budget, as http_body_take takes a plain one. */
+static unsigned take_decoded(void *ctx, const char *p, size_t n)
+{
+    struct http_req *r = ctx;
+    http_body_take(r, p, n);
+    return r->too_big ? MHD_HTTP_CONTENT_TOO_LARGE
+                      : r->over_budget ? MHD_HTTP_SERVICE_UNAVAILABLE : 0;
+}
+
+/* Replace r's encoded body by its decoded form (Content-Encoding). Returns
+ * 0, or the status to answer (r->too_big / r->over_budget set for 413 and
+ * 503, msg for 400). */
+static unsigned decode_body(struct http_req *r, char *msg, size_t msgsz)
+{
+    struct sf_buf raw = r->body;
+    size_t raw_budget = r->budget;
+    r->decoding = 1;
+    sf_buf_init(&r->body, r->body_max);
+    r->budget = 0;
+    unsigned st = coding_decode(r->coding, raw.data, raw.len, take_decoded, r, msg, msgsz);
+    atomic_fetch_sub(&r->core->body_bytes, raw_budget);
+    sf_buf_free(&raw);
+    if (st == MHD_HTTP_SERVICE_UNAVAILABLE)
+        r->over_budget = 1;     /* the budget, or memory: retry later */
+    return st;
+}
+
 enum http_result http_run(struct http_req *r)
 {
+    if (r->too_big)
+        return http_too_big(r);
+    char msg[400];
+    unsigned st = !r->over_budget && r->coding ? decode_body(r, msg, sizeof(msg)) : 0;
     if (r->too_big)
         return http_too_big(r);
     if (r->over_budget)
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                           "The server holds too many request bodies at once; retry "
                           "shortly");
+    if (st)
+        return http_error(r, st, msg);
     if (!r->handler)
         return HTTP_CLOSE;
     return r->handler(r);

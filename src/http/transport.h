@@ -52,7 +52,7 @@ struct http_core {
     atomic_size_t reply_bytes;
 };
 
-#define HTTP_BODY_BUDGET ((size_t)512 << 20)
+#define HTTP_BODY_BUDGET SF_BODY_BUDGET   /* http.h */
 #define HTTP_REPLY_BUDGET ((size_t)32 << 20)
 
 /* The headers the routes look at, NUL-terminated, or NULL when absent. */
@@ -62,6 +62,9 @@ struct http_head {
     const char *content_length;
     const char *host;
     const char *origin;
+    const char *content_encoding;
+    const char *accept_encoding;    /* NULL on the fast path (POSTs only) */
+    int codings;                    /* Content-Encoding fields (2: stacked) */
 };
 
 /* A request read by transport tp on connection conn. NULL: out of memory. */
@@ -82,6 +85,9 @@ enum http_result http_resumed(struct http_req *r);
 /* {"detail": msg} with one extra header (hname: hval). */
 enum http_result http_error_hdr(struct http_req *r, unsigned status, const char *msg,
                                 const char *hname, const char *hval);
+/* body's gzip form into z, when r's route and client take it and it is
+ * worth it (z's limit: no larger than body). Returns 1 if z holds it. */
+int http_gzip_into(struct http_req *r, const char *body, size_t len, struct sf_buf *z);
 /* Count the answer (status 0: none) and free r. */
 void http_req_free(struct http_req *r, unsigned status);
 /* Hand r's reply reservation over (to the connection that holds the

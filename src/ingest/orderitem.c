@@ -2,7 +2,8 @@
  * orderitem — POST /orderitem, the original FastAPI endpoint.
  *
  * Validate and price the order exactly as before (a 422 with FastAPI's
- * detail list for any bad field), then hand it to the shared pipeline
+ * detail list for any bad field; fields an order does not have are ignored,
+ * as the original did, unless --strict-orderitem), then hand it to the shared pipeline
  * (ingest.h) as a batch of one: the connection is suspended and answered
  * 201 {"status":"success","message":"Stock entry created","order_id":…}
  * from the log's ack, which comes only after the order is durable. An
@@ -21,8 +22,8 @@ enum http_result ingest_orderitem(struct http_req *r)
         return http_error(r, MHD_HTTP_NOT_FOUND,    /* not 503: retrying never helps */
                           "this server does not ingest orders");
     sf_buf_init(&detail, 64 * 1024);
-    if (order_from_body(r->body.data ? r->body.data : "", r->body.len, ctx->cat,
-                        sf_now_ms(), &r->order, &detail)) {
+    if (order_from_orderitem(r->body.data ? r->body.data : "", r->body.len, ctx->cat,
+                             sf_now_ms(), !ctx->strict_orderitem, &r->order, &detail)) {
         sf_stats_add(&sf_stats.ingest_rejected, 1);
         enum http_result rc = http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
                                              detail.data);

@@ -14,9 +14,10 @@ int ingest_add_routes(struct http_ctx *ctx)
         {"POST", "/orderitem", ingest_orderitem, HTTP_BODY_JSON | HTTP_ROUTE_AUTH, off},
         {"POST", "/v1/orders", ingest_v1_orders,
          HTTP_BODY_JSON_OR_NDJSON | HTTP_ROUTE_AUTH, off},
-        {"GET", "/v1/quarantine", ingest_v1_quarantine, HTTP_ROUTE_AUTH, NULL},
-        {"GET", "/openapi.json", ingest_openapi, 0, NULL},
-        {"GET", "/docs", ingest_docs, 0, NULL},
+        {"GET", "/v1/quarantine", ingest_v1_quarantine, HTTP_ROUTE_AUTH | HTTP_ROUTE_GZIP,
+         NULL},
+        {"GET", "/openapi.json", ingest_openapi, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/docs", ingest_docs, HTTP_ROUTE_GZIP, NULL},
     };
     return http_add_routes(ctx, routes, SF_ARRAY_LEN(routes));
 }

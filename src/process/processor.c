@@ -136,7 +136,8 @@ int processor_decode_topic(const struct broker_record *rec, const char *topic,
     if (!out->o.order_id[0]) {
         if (validate_foreign(&out->o, cat, errstr, n))
             return -1;
-        order_derive_id(topic, rec->partition, rec->offset, out->o.order_id);
+        order_derive_id_msg(topic, rec->partition, rec->offset, rec->timestamp_ms,
+                            rec->value, rec->len, out->o.order_id);
     }
     if (!has_total &&
         money_mul(out->o.quantity, catalog_unit_price(cat), &out->o.total_cents))
@@ -186,6 +187,100 @@ static void check_assigned(struct processor *p, const int *parts, int n, int64_t
     free(end);
 }
 
+/* Verifying stored positions against the topic (verify_positions). */
+#define VERIFY_DEPTH 256        /* records read before each position */
+#define VERIFY_ORDERS 3         /* the last orders among them that are checked */
+
+struct verify {
+    struct processor *p;
+    int nparts;
+    /* Per partition: the order_ids of the last VERIFY_ORDERS messages that
+     * carry one, ring-buffered. */
+    char (*ids)[VERIFY_ORDERS][SF_ORDER_ID_MAX + 1];
+    int *orders;                /* such messages read per partition */
+};
+
+/* Only messages with their own order_id count: whether one is stored
+ * depends on nothing but the message (an ingest acknowledged it), while a
+ * foreign message's depends on the catalog of the day (a customer added
+ * since makes one that was quarantined an order now). */
+static int verify_record(void *opaque, const struct broker_record *r)
+{
+    struct verify *v = opaque;
+    struct store_order o;
+    char err[256], derived[SF_UUID_STRLEN + 1];
+    if (r->partition < 0 || r->partition >= v->nparts ||
+        processor_decode_topic(r, v->p->key, v->p->cat, &o, err, sizeof(err)))
+        return 0;               /* not an order: not in the store either way */
+    int q = r->partition;
+    order_derive_id_msg(v->p->key, q, r->offset, r->timestamp_ms, r->value, r->len, derived);
+    if (strcmp(derived, o.o.order_id) == 0)
+        return 0;               /* a foreign message */
+    snprintf(v->ids[q][v->orders[q]++ % VERIFY_ORDERS], SF_ORDER_ID_MAX + 1, "%s",
+             o.o.order_id);
+    return 0;
+}
+
+/* A stored position inside the partition may still belong to another
+ * topic of the same name on the same cluster (deleted and re-created:
+ * librdkafka 2.0 does not report topic ids). The orders just before it
+ * must be in the store: if the last few orders there that carry their own
+ * order_id are all unknown to it, the position is not this topic's, and
+ * the partition is read from its start (what the store has keeps; nothing
+ * is stored twice). */
+static void verify_positions(struct processor *p, const int *parts, int n, int64_t *pos)
+{
+    struct verify v = {.p = p, .nparts = p->nparts};
+    int *vp = calloc((size_t)n + 1, sizeof(*vp));
+    int64_t *from = calloc((size_t)n + 1, sizeof(*from)), *to = calloc((size_t)n + 1,
+                                                                        sizeof(*to));
+    v.ids = calloc((size_t)p->nparts, sizeof(*v.ids));
+    v.orders = calloc((size_t)p->nparts, sizeof(*v.orders));
+    char err[512];
+    int m = 0;
+    for (int i = 0; vp && from && to && i < n; i++)
+        if (pos[parts[i]] > 0) {
+            vp[m] = parts[i];
+            to[m] = pos[parts[i]];
+            from[m] = to[m] > VERIFY_DEPTH ? to[m] - VERIFY_DEPTH : 0;
+            m++;
+        }
+    if (!v.ids || !v.orders || !vp || !from || !to) {
+        log_warn("processor: out of memory verifying the stored positions; not verified");
+        m = 0;
+    }
+    int rc = m ? broker_read_ranges(p->b, vp, from, to, m, verify_record, &v, err,
+                                    sizeof(err)) : 1;
+    if (rc < 0)
+        log_warn("processor: cannot read the records before the stored positions of %s "
+                 "(%s); the positions are taken as they are", p->topic, err);
+    for (int i = 0; rc == 0 && i < m; i++) {
+        int q = vp[i], k = v.orders[q] < VERIFY_ORDERS ? v.orders[q] : VERIFY_ORDERS;
+        if (!k)
+            continue;           /* no order just before it: nothing to tell */
+        const char *ids[VERIFY_ORDERS];
+        for (int j = 0; j < k; j++)
+            ids[j] = v.ids[q][j];
+        int found = store_has_orders(p->s, ids, k, err, sizeof(err));
+        if (found < 0) {
+            log_warn("processor: cannot check the stored position of %s partition %d "
+                     "(%s); taken as it is", p->topic, q, err);
+        } else if (found == 0) {
+            log_warn("processor: the store's position for %s partition %d is %" PRId64
+                     " but none of the last %d orders before it is in the store: the "
+                     "topic was deleted and re-created (or the store is another "
+                     "topic's); reading the partition again from its start",
+                     p->topic, q, pos[q], k);
+            pos[q] = 0;
+        }
+    }
+    free(vp);
+    free(from);
+    free(to);
+    free(v.ids);
+    free(v.orders);
+}
+
 /* The group gave us parts (seek them to the stored positions) or took
  * them away. Runs inside broker_poll() on the processor thread. */
 static void on_assign(void *opaque, const int *parts, int n, int assigned)
@@ -219,6 +314,7 @@ static void on_assign(void *opaque, const int *parts, int n, int assigned)
     if (backoff > 100)
         metrics_proc_recovered();
     check_assigned(p, parts, n, pos);
+    verify_positions(p, parts, n, pos);
     for (int i = 0; i < n; i++) {
         int q = parts[i];
         if (broker_seek(p->b, q, pos[q]))
@@ -545,6 +641,7 @@ start:
         sf_err(-1, errstr, n, "cannot start the processor thread");
         goto fail;
     }
+    pthread_setname_np(p->thread, "processor");
     free(pos);
     return p;
 fail:

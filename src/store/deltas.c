@@ -8,7 +8,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/types.h>
 
 static int cmp_state(const void *a, const void *b)
 {
@@ -40,76 +39,108 @@ static uint64_t hash_key(const struct sales_delta *d, int by_minute)
     return hash_bytes(h, d->state, strlen(d->state));
 }
 
-/* Merge the entries of d[0..n) with equal keys (cmp), through a hash table
- * of their indexes (a batch has few distinct keys), then sort what is left
- * by key; returns the new length. */
-static ssize_t fold(struct sales_delta *d, size_t n, int by_minute,
-                    int (*cmp)(const void *, const void *))
+/* A growing set of deltas with equal keys merged, through a hash table of
+ * their indexes (a batch has few distinct keys). */
+struct fold {
+    struct sales_delta *d;
+    size_t n, cap;
+    uint32_t *slot;     /* index + 1; 0: empty */
+    size_t nslot;
+    int by_minute;
+    int (*cmp)(const void *, const void *);
+};
+
+static int fold_rehash(struct fold *f)
 {
-    size_t cap = 16, w = 0;
-    while (cap < 2 * n)
-        cap *= 2;
-    uint32_t *slot = calloc(cap, sizeof(*slot));   /* index + 1; 0: empty */
+    size_t ns = f->nslot ? f->nslot * 2 : 64;
+    uint32_t *slot = calloc(ns, sizeof(*slot));
     if (!slot)
         return -1;
-    for (size_t r = 0; r < n; r++) {
-        size_t h = (size_t)hash_key(&d[r], by_minute) & (cap - 1);
-        while (slot[h] && cmp(&d[slot[h] - 1], &d[r]) != 0)
-            h = (h + 1) & (cap - 1);
-        if (!slot[h]) {
-            d[w] = d[r];
-            slot[h] = (uint32_t)++w;
-            continue;
-        }
-        struct sales_delta *t = &d[slot[h] - 1];
-        t->total_cents += d[r].total_cents;
-        t->count += d[r].count;
-        t->quantity += d[r].quantity;
-        if (d[r].updated_ms > t->updated_ms)
-            t->updated_ms = d[r].updated_ms;
+    for (size_t i = 0; i < f->n; i++) {
+        size_t h = (size_t)hash_key(&f->d[i], f->by_minute) & (ns - 1);
+        while (slot[h])
+            h = (h + 1) & (ns - 1);
+        slot[h] = (uint32_t)(i + 1);
     }
-    free(slot);
-    qsort(d, w, sizeof(*d), cmp);
-    return (ssize_t)w;
+    free(f->slot);
+    f->slot = slot;
+    f->nslot = ns;
+    return 0;
+}
+
+static int fold_add(struct fold *f, const struct sales_delta *x)
+{
+    if (2 * (f->n + 1) > f->nslot && fold_rehash(f))
+        return -1;
+    size_t h = (size_t)hash_key(x, f->by_minute) & (f->nslot - 1);
+    while (f->slot[h] && f->cmp(&f->d[f->slot[h] - 1], x) != 0)
+        h = (h + 1) & (f->nslot - 1);
+    if (f->slot[h]) {
+        struct sales_delta *t = &f->d[f->slot[h] - 1];
+        t->total_cents += x->total_cents;
+        t->count += x->count;
+        t->quantity += x->quantity;
+        if (x->updated_ms > t->updated_ms)
+            t->updated_ms = x->updated_ms;
+        return 0;
+    }
+    if (f->n == f->cap) {
+        size_t nc = f->cap ? f->cap * 2 : 64;
+        struct sales_delta *nd = realloc(f->d, nc * sizeof(*nd));
+        if (!nd)
+            return -1;
+        f->d = nd;
+        f->cap = nc;
+    }
+    f->d[f->n] = *x;
+    f->slot[h] = (uint32_t)++f->n;
+    return 0;
 }
 
 int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
                  size_t n, struct sales_delta **by_state, size_t *n_state,
                  struct sales_delta **by_minute, size_t *n_minute)
 {
-    struct sales_delta *a = malloc((n ? n : 1) * sizeof(*a));
-    struct sales_delta *m = malloc((n ? n : 1) * sizeof(*m));
-    size_t k = 0;
-    if (!a || !m) {
-        free(a);
-        free(m);
-        return -1;
-    }
-    for (size_t i = 0; i < n; i++) {
+    struct fold fs = {.cmp = cmp_state}, fm = {.by_minute = 1, .cmp = cmp_minute};
+    int64_t lo = 1, hi = 0;     /* the minute in `minute`: [lo, hi) ms */
+    char minute[17] = "", ts[32];
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
         if (!inserted[i])
             continue;
-        char ts[32];
-        struct sales_delta *d = &a[k];
-        d->source = rows[i].o.source;
-        d->state = rows[i].state;
-        d->total_cents = rows[i].o.total_cents;
-        d->count = 1;
-        d->quantity = rows[i].o.quantity;
-        d->updated_ms = rows[i].log_time_ms;
-        memcpy(d->minute, sf_format_time(rows[i].o.created_ms, ts), 16);
-        d->minute[16] = '\0';
-        m[k] = *d;
-        k++;
+        int64_t ms = rows[i].o.created_ms;
+        if (ms < lo || ms >= hi) {
+            /* Orders of a batch mostly share their minute: format it once. */
+            memcpy(minute, sf_format_time(ms, ts), 16);
+            lo = ms - ((ms % 60000) + 60000) % 60000;
+            hi = lo + 60000;
+        }
+        struct sales_delta d = {.source = rows[i].o.source, .state = rows[i].state,
+                                .total_cents = rows[i].o.total_cents, .count = 1,
+                                .quantity = rows[i].o.quantity,
+                                .updated_ms = rows[i].log_time_ms};
+        memcpy(d.minute, minute, 17);
+        rc = fold_add(&fs, &d) || fold_add(&fm, &d);
     }
-    ssize_t ns = fold(a, k, 0, cmp_state), nm = ns < 0 ? -1 : fold(m, k, 1, cmp_minute);
-    if (nm < 0) {
-        free(a);
-        free(m);
+    free(fs.slot);
+    free(fm.slot);
+    if (rc) {
+        free(fs.d);
+        free(fm.d);
         return -1;
     }
-    *n_state = (size_t)ns;
-    *n_minute = (size_t)nm;
-    *by_state = a;
-    *by_minute = m;
+    /* Never NULL, as before: callers free() and index them. */
+    if ((!fs.d && !(fs.d = malloc(sizeof(*fs.d)))) ||
+        (!fm.d && !(fm.d = malloc(sizeof(*fm.d))))) {
+        free(fs.d);
+        free(fm.d);
+        return -1;
+    }
+    qsort(fs.d, fs.n, sizeof(*fs.d), cmp_state);
+    qsort(fm.d, fm.n, sizeof(*fm.d), cmp_minute);
+    *n_state = fs.n;
+    *n_minute = fm.n;
+    *by_state = fs.d;
+    *by_minute = fm.d;
     return 0;
 }

@@ -108,6 +108,8 @@ static const struct sql_text q_adopt_have = {
     NULL, NULL};
 static const struct sql_text q_adopt_key = {
     "SELECT COUNT(*) FROM salesflow_offsets WHERE topic = ?", NULL, NULL};
+static const struct sql_text q_has_order = {
+    "SELECT COUNT(*) FROM orders WHERE uuid = ?", NULL, NULL};
 static const struct sql_text q_adopt = {
     "UPDATE salesflow_offsets SET topic = ? WHERE topic = ?", NULL, NULL};
 static const struct sql_text q_sales = {
@@ -294,6 +296,34 @@ static int count_col(void *opaque, char **col, unsigned ncols)
 {
     *(long *)opaque = ncols && col[0] ? atol(col[0]) : 0;
     return 0;
+}
+
+struct has_ctx {
+    const char *const *ids;
+    int n, found;
+};
+
+static int has_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
+{
+    struct has_ctx *c = arg;
+    c->found = 0;
+    for (int i = 0; i < c->n; i++) {
+        long k = 0;
+        if (sfmy_query_str(s, &q_has_order, &c->ids[i], 1, count_col, &k,
+                           "looking up orders", errstr, n))
+            return -1;
+        c->found += k > 0;
+    }
+    return 0;
+}
+
+static int mysql_has_orders(struct store *b, const char *const *ids, int n, char *errstr,
+                            size_t en)
+{
+    struct has_ctx c = {.ids = ids, .n = n};
+    if (with_reconnect((struct mysql_store *)b, has_once, &c, errstr, en))
+        return -1;
+    return c.found;
 }
 
 static int adopt_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
@@ -1141,6 +1171,7 @@ const struct store_ops mysql_store_ops = {
     .scheme = "mysql",
     .open = mysql_store_open,
     .load_positions = mysql_load_positions,
+    .has_orders = mysql_has_orders,
     .adopt_positions = mysql_adopt_positions,
     .apply = mysql_apply,
     .reset = mysql_reset,

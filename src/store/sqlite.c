@@ -2,8 +2,11 @@
  * sqlite — the default serving store, one SQLite file in WAL mode.
  *
  * Money is stored as integer cents (total_cents, total_sum_cents) so that
- * sums are exact; the original column names total and total_sum_amount are
- * generated columns that show the same value as decimal text ("2100.00").
+ * sums are exact; the original column names total and total_sum_amount
+ * show the same value as decimal text ("2100.00"): a generated column of
+ * sales, a column of the orders view. Orders are stored compactly in
+ * orders_data (binary uuid, integer times; sqlite_compact.c), which the
+ * view orders shows with the original columns.
  *
  * WAL lets the web layer read through its own handle while the processor
  * writes. synchronous=NORMAL may lose the last commits on power loss, but
@@ -12,6 +15,7 @@
  */
 #include "store/store.h"
 #include "core/util.h"
+#include "store/sqlite_int.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -34,17 +38,6 @@ struct sqlite_store {
 };
 
 static const char schema[] =
-    "CREATE TABLE IF NOT EXISTS orders ("
-    " uuid TEXT PRIMARY KEY,"
-    " customer_id INTEGER NOT NULL,"
-    " source TEXT NOT NULL,"
-    " quantity INTEGER NOT NULL,"
-    " total_cents INTEGER NOT NULL,"
-    " total TEXT GENERATED ALWAYS AS"
-    "  (printf('%d.%02d', total_cents / 100, total_cents % 100)) VIRTUAL,"
-    " created_at TEXT NOT NULL,"
-    " state TEXT NOT NULL"
-    ") WITHOUT ROWID;"
     "CREATE TABLE IF NOT EXISTS sales ("
     " sales_id INTEGER PRIMARY KEY AUTOINCREMENT,"
     " source TEXT NOT NULL,"
@@ -69,11 +62,6 @@ static const char schema[] =
     " partition INTEGER NOT NULL,"
     " next_offset INTEGER NOT NULL,"
     " PRIMARY KEY (topic, partition)) WITHOUT ROWID;";
-/* The dashboard's latest orders: newest created_at first without a scan of
- * the whole table. */
-static const char schema_index[] =
-    "CREATE INDEX IF NOT EXISTS orders_created_at ON orders (created_at)";
-
 static int fail(struct sqlite_store *s, const char *what, char *errstr, size_t n)
 {
     return sf_err(-1, errstr, n, "sqlite %s: %s: %s", sqlite3_db_filename(s->db, "main"),
@@ -125,14 +113,15 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
     sqlite3_busy_timeout(s->db, 10000);
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                      NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema_index, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "creating the schema", errstr, n);
         goto fail;
     }
+    if (sqlite_orders_setup(s->db, errstr, n))
+        goto fail;
     static const char *const sql[] = {
-        "INSERT OR IGNORE INTO orders (uuid, customer_id, source, quantity,"
-        " total_cents, created_at, state) VALUES (?,?,?,?,?,?,?)",
+        "INSERT OR IGNORE INTO orders_data (id, customer_id, source, quantity,"
+        " total_cents, created_ms, state) VALUES (?,?,?,?,?,?,?)",
         "INSERT INTO sales (source, state, total_sum_cents, order_count, quantity,"
         " updated_at) VALUES (?,?,?,?,?,?) ON CONFLICT (source, state) DO UPDATE"
         " SET total_sum_cents = total_sum_cents + excluded.total_sum_cents,"
@@ -192,6 +181,29 @@ static int sqlite_load_positions(struct store *b, const char *topic,
     return rc == SQLITE_DONE ? 0 : fail(s, "reading log positions", errstr, n);
 }
 
+static int sqlite_has_orders(struct store *b, const char *const *ids, int n,
+                             char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    sqlite3_stmt *st;
+    unsigned char key[16];
+    int found = 0;
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM orders_data WHERE id = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return fail(s, "looking up orders", errstr, en);
+    for (int i = 0; i < n && found >= 0; i++) {
+        sqlite_bind_id(st, 1, ids[i], key);
+        int rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+            found++;
+        else if (rc != SQLITE_DONE)
+            found = -1;
+        sqlite3_reset(st);
+    }
+    sqlite3_finalize(st);
+    return found >= 0 ? found : fail(s, "looking up orders", errstr, en);
+}
+
 static int step_reset(sqlite3_stmt *st)
 {
     int rc = sqlite3_step(st);
@@ -231,66 +243,68 @@ static int would_overflow(struct sqlite_store *s, sqlite3_stmt *st, const char *
     return 0;
 }
 
-static int sqlite_apply(struct store *b, const char *topic,
-                        const struct store_order *rows, size_t n,
-                        const int64_t *next, int nparts, size_t *inserted,
-                        char *errstr, size_t en)
+/* Replay keeps the state an order was stored with (the customer may have
+ * moved since); the catalog's is only for orders new to the store. *own:
+ * a copy of rows with those states (NULL when there is nothing to look
+ * up). 0 or -1. */
+static int stored_states(struct sqlite_store *s, const struct store_order *rows,
+                         size_t n, struct store_order **own, char *errstr, size_t en)
 {
-    struct sqlite_store *s = (struct sqlite_store *)b;
-    unsigned char *ins = calloc(n ? n : 1, 1);
-    struct sales_delta *ds = NULL, *dm = NULL;
-    struct store_order *own = NULL;
-    size_t nds = 0, ndm = 0, added = 0;
-    char now[32], ts[32];
-    int rc = -1;
-
-    s->kind = STORE_ERR_TRANSIENT;
-    if (!ins)
+    unsigned char idb[16];
+    *own = NULL;
+    if (!s->rebuilding || !s->old_state || !n)
+        return 0;
+    if (!(*own = malloc(n * sizeof(**own))))
         return sf_err(-1, errstr, en, "out of memory");
-    if (s->rebuilding && s->old_state && n) {
-        /* Replay keeps the state an order was stored with (the customer
-         * may have moved since); the catalog's only for orders new to it. */
-        if (!(own = malloc(n * sizeof(*own)))) {
-            free(ins);
-            return sf_err(-1, errstr, en, "out of memory");
-        }
-        memcpy(own, rows, n * sizeof(*rows));
-        for (size_t i = 0; i < n; i++) {
-            sqlite3_bind_text(s->old_state, 1, own[i].o.order_id, -1, SQLITE_STATIC);
-            int r = sqlite3_step(s->old_state);
-            if (r == SQLITE_ROW)
-                snprintf(own[i].state, sizeof(own[i].state), "%s",
-                         (const char *)sqlite3_column_text(s->old_state, 0));
-            sqlite3_reset(s->old_state);
-            if (r != SQLITE_ROW && r != SQLITE_DONE) {
-                fail(s, "looking up the state of stored orders", errstr, en);
-                goto out;
-            }
-        }
-        rows = own;
+    memcpy(*own, rows, n * sizeof(*rows));
+    for (size_t i = 0; i < n; i++) {
+        struct store_order *o = &(*own)[i];
+        sqlite_bind_id(s->old_state, 1, o->o.order_id, idb);
+        int r = sqlite3_step(s->old_state);
+        if (r == SQLITE_ROW)
+            snprintf(o->state, sizeof(o->state), "%s",
+                     (const char *)sqlite3_column_text(s->old_state, 0));
+        sqlite3_reset(s->old_state);
+        if (r != SQLITE_ROW && r != SQLITE_DONE)
+            return fail(s, "looking up the state of stored orders", errstr, en);
     }
-    if (!s->rebuilding &&
-        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
-        fail(s, "BEGIN", errstr, en);
-        goto out;
-    }
+    return 0;
+}
+
+/* Insert the rows into orders_data; ins[i]: row i was new. 0 or -1. */
+static int insert_rows(struct sqlite_store *s, const struct store_order *rows, size_t n,
+                       unsigned char *ins, size_t *added, char *errstr, size_t en)
+{
+    sqlite3_stmt *st = s->ins_order;
+    unsigned char idb[16];
     for (size_t i = 0; i < n; i++) {
         const struct order *o = &rows[i].o;
-        sqlite3_stmt *st = s->ins_order;
-        sqlite3_bind_text(st, 1, o->order_id, -1, SQLITE_STATIC);
+        sqlite_bind_id(st, 1, o->order_id, idb);
         sqlite3_bind_int64(st, 2, o->customer_id);
         sqlite3_bind_text(st, 3, sf_sources[o->source], -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, o->quantity);
         sqlite3_bind_int64(st, 5, o->total_cents);
-        sqlite3_bind_text(st, 6, sf_format_time(o->created_ms, ts), -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, 6, o->created_ms);
         sqlite3_bind_text(st, 7, rows[i].state, -1, SQLITE_STATIC);
-        if (step_reset(st)) {
-            fail(s, "inserting into orders", errstr, en);
-            goto rollback;
-        }
+        int r = sqlite3_step(st);
+        sqlite3_reset(st);
+        if (r != SQLITE_DONE)
+            return fail(s, "inserting into orders", errstr, en);
         ins[i] = sqlite3_changes(s->db) == 1;
-        added += ins[i];
+        *added += ins[i];
     }
+    return 0;
+}
+
+/* 0 if neither the batch's own sums nor any aggregate row plus its delta
+ * would pass INT64_MAX; 1 if one would (errstr says where); -1 on a failed
+ * read. */
+static int check_overflow(struct sqlite_store *s, const struct store_order *rows,
+                          const unsigned char *ins, size_t n,
+                          const struct sales_delta *ds, size_t nds,
+                          const struct sales_delta *dm, size_t ndm,
+                          char *errstr, size_t en)
+{
     int64_t sum[3] = {0, 0, 0};
     for (size_t i = 0; i < n; i++) {
         int64_t t[3] = {rows[i].o.total_cents, 1, rows[i].o.quantity};
@@ -298,13 +312,8 @@ static int sqlite_apply(struct store *b, const char *topic,
             if (__builtin_add_overflow(sum[c], t[c], &sum[c])) {
                 sf_err(-1, errstr, en, "the batch's orders add up past the largest "
                        "integer SQLite holds (%" PRId64 ")", INT64_MAX);
-                s->kind = STORE_ERR_DATA;
-                goto rollback;
+                return 1;
             }
-    }
-    if (sales_deltas(rows, ins, n, &ds, &nds, &dm, &ndm)) {
-        sf_err(-1, errstr, en, "out of memory");
-        goto rollback;
     }
     for (size_t i = 0; i < nds + ndm; i++) {
         const struct sales_delta *d = i < nds ? &ds[i] : &dm[i - nds];
@@ -315,12 +324,19 @@ static int sqlite_apply(struct store *b, const char *topic,
         sqlite3_bind_text(st, k++, sf_sources[d->source], -1, SQLITE_STATIC);
         sqlite3_bind_text(st, k, d->state, -1, SQLITE_STATIC);
         int r = would_overflow(s, st, i < nds ? "sales" : "sales_minute", d, errstr, en);
-        if (r) {
-            if (r > 0)
-                s->kind = STORE_ERR_DATA;
-            goto rollback;
-        }
+        if (r)
+            return r;
     }
+    return 0;
+}
+
+/* Add the deltas to sales and sales_minute, store the positions. 0 or -1. */
+static int update_aggregates(struct sqlite_store *s, const char *topic,
+                             const struct sales_delta *ds, size_t nds,
+                             const struct sales_delta *dm, size_t ndm,
+                             const int64_t *next, int nparts, char *errstr, size_t en)
+{
+    char now[32];
     for (size_t i = 0; i < nds; i++) {
         sqlite3_stmt *st = s->up_sales;
         sqlite3_bind_text(st, 1, sf_sources[ds[i].source], -1, SQLITE_STATIC);
@@ -330,10 +346,8 @@ static int sqlite_apply(struct store *b, const char *topic,
         sqlite3_bind_int64(st, 5, ds[i].quantity);
         sqlite3_bind_text(st, 6, sf_format_time(ds[i].updated_ms, now), -1,
                           SQLITE_TRANSIENT);
-        if (step_reset(st)) {
-            fail(s, "updating sales", errstr, en);
-            goto rollback;
-        }
+        if (step_reset(st))
+            return fail(s, "updating sales", errstr, en);
     }
     for (size_t i = 0; i < ndm; i++) {
         sqlite3_stmt *st = s->up_minute;
@@ -343,10 +357,8 @@ static int sqlite_apply(struct store *b, const char *topic,
         sqlite3_bind_int64(st, 4, dm[i].total_cents);
         sqlite3_bind_int64(st, 5, dm[i].count);
         sqlite3_bind_int64(st, 6, dm[i].quantity);
-        if (step_reset(st)) {
-            fail(s, "updating sales_minute", errstr, en);
-            goto rollback;
-        }
+        if (step_reset(st))
+            return fail(s, "updating sales_minute", errstr, en);
     }
     for (int p = 0; p < nparts; p++) {
         if (next[p] < 0)
@@ -355,11 +367,49 @@ static int sqlite_apply(struct store *b, const char *topic,
         sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 2, p);
         sqlite3_bind_int64(st, 3, next[p]);
-        if (step_reset(st)) {
-            fail(s, "storing log positions", errstr, en);
-            goto rollback;
-        }
+        if (step_reset(st))
+            return fail(s, "storing log positions", errstr, en);
     }
+    return 0;
+}
+
+static int sqlite_apply(struct store *b, const char *topic,
+                        const struct store_order *rows, size_t n,
+                        const int64_t *next, int nparts, size_t *inserted,
+                        char *errstr, size_t en)
+{
+    struct sqlite_store *s = (struct sqlite_store *)b;
+    unsigned char *ins = calloc(n ? n : 1, 1);
+    struct sales_delta *ds = NULL, *dm = NULL;
+    struct store_order *own = NULL;
+    size_t nds = 0, ndm = 0, added = 0;
+    int rc = -1, r;
+
+    s->kind = STORE_ERR_TRANSIENT;
+    if (!ins)
+        return sf_err(-1, errstr, en, "out of memory");
+    if (stored_states(s, rows, n, &own, errstr, en))
+        goto out;
+    if (own)
+        rows = own;
+    if (!s->rebuilding &&
+        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        fail(s, "BEGIN", errstr, en);
+        goto out;
+    }
+    if (insert_rows(s, rows, n, ins, &added, errstr, en))
+        goto rollback;
+    if (sales_deltas(rows, ins, n, &ds, &nds, &dm, &ndm)) {
+        sf_err(-1, errstr, en, "out of memory");
+        goto rollback;
+    }
+    if ((r = check_overflow(s, rows, ins, n, ds, nds, dm, ndm, errstr, en))) {
+        if (r > 0)
+            s->kind = STORE_ERR_DATA;
+        goto rollback;
+    }
+    if (update_aggregates(s, topic, ds, nds, dm, ndm, next, nparts, errstr, en))
+        goto rollback;
     if (!s->rebuilding && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "COMMIT", errstr, en);
         goto rollback;
@@ -384,7 +434,7 @@ static int empty_tables(struct sqlite_store *s, const char *topic, char *errstr,
 {
     sqlite3_stmt *st = NULL;
     int rc = 0;
-    if (sqlite3_exec(s->db, "DELETE FROM orders; DELETE FROM sales; DELETE FROM sales_minute;"
+    if (sqlite3_exec(s->db, "DELETE FROM orders_data; DELETE FROM sales; DELETE FROM sales_minute;"
                      " DELETE FROM sqlite_sequence WHERE name = 'sales'",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "DELETE FROM salesflow_offsets WHERE topic = ?", -1,
@@ -403,13 +453,13 @@ static int keep_states(struct sqlite_store *s, char *errstr, size_t en)
     sqlite3_finalize(s->old_state);
     s->old_state = NULL;
     if (sqlite3_exec(s->db, "DROP TABLE IF EXISTS temp.rebuild_state;"
-                     " CREATE TEMP TABLE rebuild_state (uuid TEXT PRIMARY KEY,"
+                     " CREATE TEMP TABLE rebuild_state (id PRIMARY KEY,"
                      " state TEXT NOT NULL) WITHOUT ROWID;"
-                     " INSERT INTO temp.rebuild_state SELECT uuid, state FROM orders",
+                     " INSERT INTO temp.rebuild_state SELECT id, state FROM orders_data",
                      NULL, NULL, NULL) != SQLITE_OK)
         return fail(s, "keeping the states of stored orders", errstr, en);
     if (sqlite3_changes(s->db) > 0 &&
-        sqlite3_prepare_v2(s->db, "SELECT state FROM temp.rebuild_state WHERE uuid = ?",
+        sqlite3_prepare_v2(s->db, "SELECT state FROM temp.rebuild_state WHERE id = ?",
                            -1, &s->old_state, NULL) != SQLITE_OK)
         return fail(s, "keeping the states of stored orders", errstr, en);
     return 0;
@@ -443,7 +493,7 @@ static int sqlite_rebuild_begin(struct store *b, const char *topic, char *errstr
         sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return fail(s, "starting the rebuild", errstr, en);
     if (keep_states(s, errstr, en) || empty_tables(s, topic, errstr, en) ||
-        (sqlite3_exec(s->db, "DROP INDEX IF EXISTS orders_created_at", NULL, NULL,
+        (sqlite3_exec(s->db, "DROP INDEX IF EXISTS orders_data_created", NULL, NULL,
                       NULL) != SQLITE_OK &&
          fail(s, "starting the rebuild", errstr, en))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
@@ -461,7 +511,7 @@ static int sqlite_rebuild_end(struct store *b, int commit, char *errstr, size_t 
     if (!s->rebuilding)
         return 0;
     s->rebuilding = 0;
-    if (commit && (sqlite3_exec(s->db, schema_index, NULL, NULL, NULL) != SQLITE_OK ||
+    if (commit && (sqlite3_exec(s->db, sqlite_orders_index, NULL, NULL, NULL) != SQLITE_OK ||
                    sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK))
         rc = fail(s, "committing the rebuild", errstr, en);
     if (!commit || rc)
@@ -598,17 +648,19 @@ static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
                                 char *errstr, size_t en)
 {
     struct sqlite_store *s = (struct sqlite_store *)b;
-    char sql[1024] = "SELECT uuid, customer_id, source, quantity, total_cents,"
-                     " created_at, state FROM orders WHERE created_at <= ?";
+    char sql[1536] = "SELECT id, customer_id, source, quantity, total_cents,"
+                     " created_ms, state FROM orders_data WHERE created_ms <= ?";
     sqlite3_stmt *st;
-    char now[32];
+    char ts[32];
     store_filter_sql(sql, sizeof(sql), f);
-    strncat(sql, " ORDER BY created_at DESC, uuid DESC LIMIT ?",
-            sizeof(sql) - strlen(sql) - 1);
+    /* Ties of created_ms by the order_id text, as before the compact
+     * layout (SQLite sorts only each tie, walking the index for the rest). */
+    snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql),
+             " ORDER BY created_ms DESC, %s DESC LIMIT ?", sqlite_uuid_text_sql);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return fail(s, "reading orders", errstr, en);
     int i = 1;
-    sqlite3_bind_text(st, i++, sf_format_time(sf_now_ms(), now), -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, i++, sf_now_ms());
     filter_bind(st, &i, f);
     sqlite3_bind_int64(st, i, (sqlite3_int64)limit);
     struct order_row *r = NULL;
@@ -620,12 +672,13 @@ static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
             break;
         }
         struct order_row *x = &r[k++];
-        copy_col(x->order_id, sizeof(x->order_id), st, 0);
+        sqlite_column_id(st, 0, x->order_id, sizeof(x->order_id));
         x->customer_id = sqlite3_column_int64(st, 1);
         copy_col(x->source, sizeof(x->source), st, 2);
         x->quantity = sqlite3_column_int64(st, 3);
         x->total_cents = sqlite3_column_int64(st, 4);
-        copy_col(x->created_at, sizeof(x->created_at), st, 5);
+        snprintf(x->created_at, sizeof(x->created_at), "%s",
+                 sf_format_time(sqlite3_column_int64(st, 5), ts));
         copy_col(x->state, sizeof(x->state), st, 6);
     }
     sqlite3_finalize(st);
@@ -727,6 +780,7 @@ const struct store_ops sqlite_store_ops = {
     .scheme = "sqlite",
     .open = sqlite_open,
     .load_positions = sqlite_load_positions,
+    .has_orders = sqlite_has_orders,
     .apply = sqlite_apply,
     .rebuild_begin = sqlite_rebuild_begin,
     .rebuild_end = sqlite_rebuild_end,

@@ -154,6 +154,10 @@ struct store_ops {
     int (*adopt_positions)(struct store *s, const char *topic, const char *key,
                            char *errstr, size_t errstr_size);
     void (*close)(struct store *s);
+    /* Optional: how many of ids[0..n) orders holds (n at most 16). Returns
+     * that count, or -1 with errstr. */
+    int (*has_orders)(struct store *s, const char *const *ids, int n, char *errstr,
+                      size_t errstr_size);
     /* Optional (NULL: every failure is transient): the kind of the last
      * failed apply(). */
     enum store_error_kind (*error_kind)(struct store *s);
@@ -177,6 +181,11 @@ void store_filter_sql(char *sql, size_t n, const struct store_filter *f);
  * URI replaced by "***", for log lines and messages. Returns out. */
 char *store_uri_redact(const char *uri, char *out, size_t n);
 
+static inline int store_has_orders(struct store *s, const char *const *ids, int n,
+                                   char *e, size_t en)
+{
+    return s->ops->has_orders ? s->ops->has_orders(s, ids, n, e, en) : -1;
+}
 static inline int store_load_positions(struct store *s, const char *topic,
                                        int64_t *next, int nparts, char *e,
                                        size_t en)

@@ -24,6 +24,7 @@
 #include "core/stats.h"
 #include "http/http.h"
 #include "http/mhd.h"
+#include "store/cassandra.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -225,6 +226,7 @@ static enum http_result reply_buf(struct http_req *r, struct sf_buf *b)
         sf_buf_free(b);
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     }
+    int gz = http_gzip_buf(r, b);
     struct MHD_Response *resp =
         MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
@@ -232,6 +234,7 @@ static enum http_result reply_buf(struct http_req *r, struct sf_buf *b)
         return HTTP_CLOSE;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    http_coding_headers(r, resp, gz);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum http_result rc = http_mhd_queue(r, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
@@ -663,8 +666,10 @@ enum http_result web_api_pipeline(struct http_req *r)
     uint64_t notices = w->notices;
     pthread_mutex_unlock(&w->smu);
     sf_buf_printf(&b, "},\"stream\":{\"clients\":%d,\"max_clients\":%d,\"notices\":%"
-                  PRIu64 ",\"seq\":%" PRIu64 ",\"coalesce_ms\":%d}}", clients,
+                  PRIu64 ",\"seq\":%" PRIu64 ",\"coalesce_ms\":%d}", clients,
                   WEB_STREAMS_MAX, notices, (uint64_t)atomic_load(&w->published),
                   WEB_COALESCE_MS);
+    cassandra_pipeline_json(&b);    /* ,"raw_store":{…} with a --raw-store */
+    SF_BUF_LIT(&b, "}");
     return reply_buf(r, &b);
 }

@@ -17,6 +17,7 @@
 #include "broker/broker.h"
 #include "core/metrics.h"
 #include "http/http.h"
+#include "store/cassandra.h"
 #include "store/store.h"
 #include "web/web_int.h"
 
@@ -130,6 +131,13 @@ enum http_result web_readyz(struct http_req *r)
             sf_buf_printf(&b, ",\"processor_lag\":%" PRId64, lag);
         ready &= ok;
     }
+    /* The Cassandra raw store of this process's processor (--raw-store). */
+    int raw = cassandra_ready(err, sizeof(err));
+    if (raw >= 0) {
+        sf_buf_printf(&b, "%s\"raw_store\":", b.len > 11 ? "," : "");
+        sf_buf_json_str(&b, raw ? "ok" : err);
+        ready &= raw;
+    }
     sf_buf_printf(&b, "},\"ready\":%s}", ready ? "true" : "false");
     enum http_result rc = http_reply_json(r, ready ? MHD_HTTP_OK
                                                         : MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -143,6 +151,7 @@ enum http_result web_metrics(struct http_req *r)
     struct sf_buf b;
     sf_buf_init(&b, 4u << 20);
     metrics_render(&b);
+    cassandra_metrics(&b);
     enum http_result rc = http_reply(r, MHD_HTTP_OK,
                                     "text/plain; version=0.0.4; charset=utf-8",
                                     b.data ? b.data : "", b.len);

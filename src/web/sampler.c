@@ -13,7 +13,17 @@
  * that sooner, and the sampler only keeps history.
  *
  * History is processing time (when the rows reached the store), not the
- * orders' own created_at, and starts when the server does. A key table of
+ * orders' own created_at, and starts when the server does. What one read
+ * finds is spread over the seconds since the previous read, in proportion
+ * to how much of each it covers (integer shares that add up exactly), so a
+ * read that comes late (the store handle was busy with a query) does not
+ * file two seconds' orders into one and leave a 0 beside it; the series
+ * ends at the last second a read has fully covered. When the wall clock
+ * steps back (a read lands in an earlier second than the last one), the
+ * history and the ingest readings start again from that read: the seconds
+ * before it would be labelled with times that now lie ahead, and the rates
+ * would wait for the clock to catch up with the server's start. A step
+ * forward leaves a stretch of empty seconds, as it should. A key table of
  * at most WEB_KEYS_MAX pairs (open addressing on the pair's hash) maps a
  * row to its slot; a store whose totals go down (a replay emptied it) only
  * resets the baseline.
@@ -22,6 +32,7 @@
 #include "core/money.h"
 #include "core/stats.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +105,30 @@ static void add_delta(struct web_second *s, uint32_t key, int64_t count, int64_t
     s->d[s->n++] = (struct web_delta){key, count, cents};
 }
 
+/* File a change of (count, cents) for key k that happened somewhere in
+ * (from_ms, to_ms] into the seconds of that interval, each its share. */
+static void add_spread(struct web *w, uint32_t k, int64_t count, int64_t cents,
+                       int64_t from_ms, int64_t to_ms)
+{
+    int64_t span = to_ms - from_ms;
+    int64_t done_c = 0, done_m = 0;
+    for (int64_t sec = from_ms / 1000; sec * 1000 < to_ms; sec++) {
+        int64_t end = (sec + 1) * 1000 < to_ms ? (sec + 1) * 1000 : to_ms;
+        /* Shares by cumulative rounding: they add up to the totals. The
+         * money follows the orders (a second never holds money without an
+         * order, nor orders without their money). */
+        int64_t upto_c = end == to_ms ? count
+                         : (int64_t)((double)count * (double)(end - from_ms) / (double)span + 0.5);
+        int64_t upto_m = end == to_ms ? cents
+                         : count ? (int64_t)((double)cents * (double)upto_c / (double)count + 0.5)
+                                 : 0;
+        if (upto_c != done_c || upto_m != done_m)
+            add_delta(second_slot(w, sec), k, upto_c - done_c, upto_m - done_m);
+        done_c = upto_c;
+        done_m = upto_m;
+    }
+}
+
 /* One read of the store. Returns 1 if anything changed. */
 static int sample(struct web *w)
 {
@@ -101,6 +136,7 @@ static int sample(struct web *w)
     size_t n = 0;
     char err[512];
     pthread_mutex_lock(&w->mu);
+    int64_t read_ms = sf_now_ms();      /* the rows are as of about now */
     int rc = store_sales(w->store, &rows, &n, err, sizeof(err));
     pthread_mutex_unlock(&w->mu);
     if (rc) {
@@ -111,12 +147,27 @@ static int sample(struct web *w)
         }
         return 0;
     }
-    /* What changed since the last read happened (almost all) in the second
-     * that ends just before this read: reads come 5 ms after a quarter. */
-    int64_t sec = (sf_now_ms() - 50) / 1000;
     int changed = 0, reset = 0;
     pthread_mutex_lock(&w->rmu);
-    struct web_second *slot = second_slot(w, sec);
+    if (w->have_baseline && read_ms / 1000 < w->last_read_ms / 1000) {
+        log_warn("web: the wall clock went back %" PRId64 " s; the live per-second "
+                 "history and rates start again", w->last_read_ms / 1000 - read_ms / 1000);
+        for (size_t i = 0; i < SF_ARRAY_LEN(w->ring); i++) {
+            w->ring[i].sec = 0;
+            w->ring[i].n = 0;
+        }
+        for (size_t i = 0; i < SF_ARRAY_LEN(w->acc); i++)
+            w->acc[i].ms = 0;
+        w->first_sec = read_ms / 1000;
+    }
+    /* What changed since the last read happened between the two reads
+     * (never spread over more than the ring holds, nor backwards). */
+    int64_t from_ms = w->last_read_ms;
+    if (from_ms < read_ms - (int64_t)WEB_RING_S * 1000)
+        from_ms = read_ms - (int64_t)WEB_RING_S * 1000;
+    if (from_ms >= read_ms)
+        from_ms = read_ms - 1;
+    w->last_read_ms = read_ms;
     struct web_acc *acc = &w->acc[w->nacc++ % SF_ARRAY_LEN(w->acc)];
     acc->ms = sf_now_ms();
     acc->accepted = sf_stats_get(&sf_stats.ingest_accepted);
@@ -129,7 +180,7 @@ static int sample(struct web *w)
         if (dc < 0 || dm < 0)
             reset = 1;
         else if ((dc || dm) && w->have_baseline)
-            add_delta(slot, (uint32_t)k, dc, dm);
+            add_spread(w, (uint32_t)k, dc, dm, from_ms, read_ms);
         changed |= dc || dm;
         w->prev_count[k] = rows[i].order_count;
         w->prev_cents[k] = rows[i].total_cents;
@@ -157,7 +208,7 @@ static int sample(struct web *w)
     }
     if (!w->have_baseline) {
         w->have_baseline = 1;
-        w->first_sec = sec;         /* history starts at this read */
+        w->first_sec = read_ms / 1000;  /* history starts at this read */
         changed = 0;
     }
     pthread_mutex_unlock(&w->rmu);
@@ -274,7 +325,10 @@ void web_sampler_series(struct web *w, const struct store_filter *f, int window,
         match = malloc(w->nkeys);
     for (size_t k = 0; match && k < w->nkeys; k++)
         match[k] = (unsigned char)key_matches(&w->keys[k], f);
-    for (int64_t sec = now - window; sec < now; sec++) {
+    /* Up to the last second a read has covered to its end: a later one is
+     * not complete yet. */
+    int64_t end = w->last_read_ms / 1000 < now ? w->last_read_ms / 1000 : now;
+    for (int64_t sec = end - window; sec < end; sec++) {
         if (!w->have_baseline || sec < w->first_sec)
             continue;
         int64_t count = 0, cents = 0;

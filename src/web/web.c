@@ -11,6 +11,7 @@
  */
 #include "web/web_int.h"
 #include "broker/elog.h"
+#include "core/coding.h"
 #include "core/stats.h"
 #include "http/http.h"
 #include "http/mhd.h"
@@ -89,17 +90,42 @@ static const struct asset {
      sf_asset_echarts_js_end},
 };
 
+/* The assets gzip-compressed (level 9), made once, on the first request
+ * that takes gzip; a form that failed or is no smaller stays NULL. */
+static struct sf_buf gz_assets[SF_ARRAY_LEN(assets)];
+static pthread_once_t gz_once = PTHREAD_ONCE_INIT;
+
+static void gz_make(void)
+{
+    for (size_t i = 0; i < SF_ARRAY_LEN(assets); i++) {
+        size_t len = (size_t)(assets[i].end - assets[i].start);
+        sf_buf_init(&gz_assets[i], len);
+        if (coding_gzip(assets[i].start, len, 9, &gz_assets[i]))
+            sf_buf_free(&gz_assets[i]);
+    }
+}
+
 enum http_result web_get(struct http_req *r)
 {
     for (size_t i = 0; i < SF_ARRAY_LEN(assets); i++) {
         const struct asset *a = &assets[i];
         if (strcmp(r->url, a->path) != 0)
             continue;
+        const char *body = a->start;
+        size_t len = (size_t)(a->end - a->start);
+        if (r->gzip_ok) {
+            pthread_once(&gz_once, gz_make);
+            if (!gz_assets[i].data)
+                r->gzip_ok = 0;
+            else
+                body = gz_assets[i].data, len = gz_assets[i].len;
+        }
         struct MHD_Response *resp = MHD_create_response_from_buffer(
-            (size_t)(a->end - a->start), (void *)a->start, MHD_RESPMEM_PERSISTENT);
+            len, (void *)body, MHD_RESPMEM_PERSISTENT);
         if (!resp)
             return HTTP_CLOSE;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
+        http_coding_headers(r, resp, r->gzip_ok);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
         if (i == 0) {
             /* Everything the page uses comes from this server; no other
@@ -126,18 +152,18 @@ int web_add_routes(struct http_ctx *ctx)
 {
     static const struct http_route routes[] = {
         {"GET", "/api/sales", web_api_sales, 0, NULL},
-        {"GET", "/api/sales/minute", web_api_sales_minute, 0, NULL},
-        {"GET", "/api/sales/second", web_api_sales_second, 0, NULL},
-        {"GET", "/api/orders", web_api_orders, 0, NULL},
+        {"GET", "/api/sales/minute", web_api_sales_minute, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/api/sales/second", web_api_sales_second, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/api/orders", web_api_orders, HTTP_ROUTE_GZIP, NULL},
         {"GET", "/api/pipeline", web_api_pipeline, 0, NULL},
         {"GET", "/api/stream", web_api_stream, 0, NULL},
         {"GET", "/healthz", web_healthz, 0, NULL},
         {"GET", "/readyz", web_readyz, 0, NULL},
-        {"GET", "/metrics", web_metrics, 0, NULL},
-        {"GET", "/", web_get, 0, NULL},
-        {"GET", "/app.js", web_get, 0, NULL},
-        {"GET", "/style.css", web_get, 0, NULL},
-        {"GET", "/echarts.min.js", web_get, 0, NULL},
+        {"GET", "/metrics", web_metrics, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/", web_get, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/app.js", web_get, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/style.css", web_get, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/echarts.min.js", web_get, HTTP_ROUTE_GZIP, NULL},
     };
     return http_add_routes(ctx, routes, SF_ARRAY_LEN(routes));
 }

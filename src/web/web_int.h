@@ -87,6 +87,9 @@ struct web {
     uint32_t *slots;                /* hash of key indexes + 1; 0 empty */
     struct web_second ring[WEB_RING_S + 1];
     int64_t first_sec;              /* first second with a baseline */
+    int64_t last_read_ms;           /* wall clock of the last read; 0: none
+                                     * (a later read in an earlier second:
+                                     * the clock stepped back) */
     struct web_acc acc[64];         /* the last 64 readings (16 s or more) */
     size_t nacc;
     int have_baseline;

@@ -42,8 +42,13 @@ class MockCluster:
     """tests/kafka/mockcluster: prints its bootstrap list, then takes fault
     commands on stdin (see the helper's header comment)."""
 
-    def __init__(self, *args):
-        self.proc = subprocess.Popen([MOCK, *args], stdin=subprocess.PIPE,
+    def __init__(self, *args, same_id=False):
+        # same_id: without address space randomization, every such cluster
+        # gets the same cluster id (librdkafka's mock derives it from an
+        # address): the same cluster, as far as a client can tell, whose
+        # topic was deleted and re-created.
+        pre = ["setarch", os.uname().machine, "-R"] if same_id else []
+        self.proc = subprocess.Popen([*pre, MOCK, *args], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
                                      text=True, bufsize=1)
         self.bootstraps = self.proc.stdout.readline().strip()

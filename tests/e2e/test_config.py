@@ -33,9 +33,10 @@ def config(*args, env=None, cwd=REPO):
 
 
 # Where configuration keys are documented; every SALESFLOW_* name in them is
-# a setting some command takes, except SALESFLOW_CONFIG (names the file).
+# a setting some command takes, except SALESFLOW_CONFIG (names the file)
+# and SALESFLOW_BIN (the binary the tests and bench scripts run).
 DOCS = ["README.md", "docs/*.md", "docs/man/salesflow.1", "deploy/salesflow.env.example"]
-NOT_SETTINGS = {"SALESFLOW_CONFIG"}
+NOT_SETTINGS = {"SALESFLOW_CONFIG", "SALESFLOW_BIN"}
 # A valid value for each setting whose value is checked ("sample" otherwise).
 SAMPLES = {
     "listen": "127.0.0.1:18080", "store": "sqlite:/tmp/sf-sample/sales.db",
@@ -48,6 +49,7 @@ SAMPLES = {
     "body-timeout": "5", "max-connections": "50", "dedupe-max": "50",
     "create-topic": "3", "rate": "5", "count": "5", "seed": "5", "concurrency": "2",
     "partition": "1", "from": "1", "lines": "3", "api-keys": "k-one,k-two",
+    "batch": "10", "raw-store": "cassandra://127.0.0.1:9/order_ks",
 }
 SECRET_WORDS = ("key", "secret", "password", "passwd", "token")
 

@@ -5,10 +5,12 @@
 import datetime
 import json
 import random
+import subprocess
 import time
 import unittest
 import urllib.parse
 
+import harness
 from harness import STATES, SOURCES, Server, cents, post_v1
 
 UNIT = 30000  # cents
@@ -173,7 +175,15 @@ class DashboardApiTest(unittest.TestCase):
 
     # --- /api/sales/second --------------------------------------------------
     def test_second_counts_what_reached_the_store(self):
-        body = self.ok("/api/sales/second")
+        # The series ends at the last second a read has fully covered: the
+        # orders' own second may still be open when the test starts.
+        deadline = time.time() + 5
+        while True:
+            body = self.ok("/api/sales/second")
+            if sum(p["orders"] for p in body["points"]) == len(self.orders) or \
+                    time.time() > deadline:
+                break
+            time.sleep(0.2)
         self.assertEqual(body["step_s"], 1)
         pts = body["points"]
         self.assertLessEqual(len(pts), 300)
@@ -286,6 +296,38 @@ class DashboardApiEmptyTest(unittest.TestCase):
                               p["processor"]["last_commit_at"], p["processor"]["lag"]),
                              (0, 0, None, 0))
         finally:
+            s.cleanup()
+
+
+class DashboardApiSteadyTest(unittest.TestCase):
+    """A steady 200 orders/s reads as a flat line: every second of the
+    series, including the newest, whenever it is asked for (here just
+    after each second starts, before the sampler's next read), holds about
+    200, never 0 beside 400."""
+
+    def test_steady_load_is_flat_per_second(self):
+        s = Server().start()
+        gen = None
+        try:
+            gen = subprocess.Popen([harness.BIN, "gen", "--url", s.url, "--rate", "200",
+                                    "--count", "2400", "--concurrency", "4"],
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            t0 = time.time()
+            bad = []
+            for _ in range(9):
+                time.sleep(1.001 - time.time() % 1)     # just after a second starts
+                _, body = s.get("/api/sales/second?window=30")
+                pts = json.loads(body)["points"]
+                # The steady part: from 2 s after the load started.
+                steady = [p["orders"] for p in pts
+                          if p["t"] >= time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + 2))]
+                if steady and (min(steady) < 100 or max(steady) > 300):
+                    bad.append(steady)
+            self.assertEqual(bad, [], "per-second counts under a steady 200/s")
+        finally:
+            if gen:
+                gen.kill()
+                gen.wait()
             s.cleanup()
 
 

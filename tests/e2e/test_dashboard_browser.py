@@ -10,6 +10,7 @@ BUILD/test-artifacts/dashboard/ (BUILD is the directory of SALESFLOW_BIN).
 import json
 import os
 import subprocess
+import sys
 import threading
 import time
 import unittest
@@ -30,6 +31,16 @@ CASES = [
     "screenshots_1280x800_phone_and_dark",
     "stream_drop_polls_then_reconnects",
     "pages_run_under_their_csp",
+    "time_series_partial_bucket_grain_and_day_labels",
+    "unknown_filter_value_shown_removable_pill_amber",
+    "theme_switch_recolours_charts",
+    "layout_390_1280_1920_nothing_cut_or_overlapping",
+    "accessibility_axe_contrast_patterns_named_controls",
+    "cross_filter_clicks_and_multi_select",
+    "per_chart_info_png_csv_link_and_rate_labels",
+    "pause_and_redraw_rate",
+    "highlights_only_new_rows_none_with_reduced_motion",
+    "steady_load_200_per_s_flat_rate_stable_bars_calm",
     "no_script_errors",
 ]
 
@@ -40,11 +51,15 @@ def artifacts_dir():
 
 
 def ensure_playwright():
-    """npm ci in tests/browser if playwright-core is not installed (or is
-    older than the lockfile). Returns an error text or None."""
-    mod = os.path.join(BROWSER_DIR, "node_modules", "playwright-core", "package.json")
+    """npm ci in tests/browser if playwright-core or axe-core is not
+    installed (or the install is older than the lockfile). Returns an error
+    text or None."""
     lock = os.path.join(BROWSER_DIR, "package-lock.json")
-    if os.path.exists(mod) and os.path.getmtime(mod) >= os.path.getmtime(lock) - 1:
+    mods = [os.path.join(BROWSER_DIR, "node_modules", m, "package.json")
+            for m in ("playwright-core", "axe-core")]
+    stamp = os.path.join(BROWSER_DIR, "node_modules", ".package-lock.json")
+    if all(os.path.exists(m) for m in mods) and os.path.exists(stamp) and \
+            os.path.getmtime(stamp) >= os.path.getmtime(lock) - 1:
         return None
     r = subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--loglevel=error"],
                        cwd=BROWSER_DIR, capture_output=True, text=True, timeout=600)
@@ -89,7 +104,7 @@ class DashboardBrowserTest(unittest.TestCase):
             cls.failure = err
             return
         cls.s.start()
-        env = dict(os.environ, SALESFLOW_URL=cls.s.url,
+        env = dict(os.environ, SALESFLOW_URL=cls.s.url, SALESFLOW_BIN=harness.BIN,
                    SALESFLOW_ARTIFACTS=artifacts_dir(), CHROMIUM=CHROMIUM)
         proc = subprocess.Popen(["node", SCRIPT], cwd=BROWSER_DIR, env=env,
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -106,6 +121,8 @@ class DashboardBrowserTest(unittest.TestCase):
                 if line.startswith("RESULT "):
                     r = json.loads(line[7:])
                     cls.results[r["name"]] = r
+                    sys.stderr.write("browser: %s %s in %.1f s\n"
+                                     % (r["name"], "ok" if r["ok"] else "FAILED", r["ms"] / 1000))
                 elif line.startswith("ACTION restart"):
                     try:
                         restart_same_port(cls.s)

@@ -311,6 +311,7 @@ class DiskFullTest(unittest.TestCase):
             conn.request("POST", "/orderitem", json.dumps(pad),
                          {"Content-Type": "application/json"})
             r = conn.getresponse()
+            post.retry = r.getheader("Retry-After")
             return r.status, r.read()
         for _ in range(20000):
             st, body = post()
@@ -318,6 +319,7 @@ class DiskFullTest(unittest.TestCase):
                 ok += 1
                 continue
             self.assertEqual(st, 507, body)
+            self.assertEqual(post.retry, "5", "a 507 says when to retry")
             self.assertIn("disk is full", json.loads(body)["detail"])
             full += 1
             if full >= 3:

@@ -607,6 +607,37 @@ static void derive_id_differs_by_position(void **state)
     assert_string_not_equal(base, other);
 }
 
+/* The id of a message without order_id: deterministic, a valid UUIDv8
+ * with the partition and offset readable, and different for another
+ * message at the same place (another timestamp, other bytes) or the same
+ * message in another log. */
+static void derive_id_msg(void **state)
+{
+    (void)state;
+    const char *v = "{\"customer_id\": 3, \"source\": \"Dine In\", \"quantity\": 7}";
+    char a[SF_UUID_STRLEN + 1], b[SF_UUID_STRLEN + 1];
+    order_derive_id_msg("Order@kafka-x", 2, 12345, 1700000000000, v, strlen(v), a);
+    order_derive_id_msg("Order@kafka-x", 2, 12345, 1700000000000, v, strlen(v), b);
+    assert_string_equal(a, b);
+    assert_true(uuid_valid(a));
+    assert_int_equal(a[14], '8');                       /* version 8 */
+    assert_non_null(strchr("89ab", a[19]));             /* RFC 9562 variant */
+    assert_memory_equal(a + 9, "0002", 4);              /* the partition */
+    assert_string_equal(a + 24, "000000003039");        /* the offset */
+    order_derive_id_msg("Order@kafka-x", 2, 12345, 1700000000001, v, strlen(v), b);
+    assert_string_not_equal(a, b);
+    order_derive_id_msg("Order@kafka-x", 2, 12345, 1700000000000, v, strlen(v) - 1, b);
+    assert_string_not_equal(a, b);
+    order_derive_id_msg("Order@kafka-y", 2, 12345, 1700000000000, v, strlen(v), b);
+    assert_string_not_equal(a, b);
+    order_derive_id_msg("Order@kafka-x", 3, 12345, 1700000000000, v, strlen(v), b);
+    assert_string_not_equal(a, b);
+    /* Never the older form's fixed groups (…-8000-8000-…) by design of
+     * the test's inputs; and the two forms differ. */
+    order_derive_id("Order@kafka-x", 2, 12345, b);
+    assert_string_not_equal(a, b);
+}
+
 /* order_scan (the ingest fast path) against order_parse_json +
  * order_validate: whenever the fast path takes a body it must build the same
  * order; it must take the plain bodies; and the rest it must leave alone. */
@@ -770,6 +801,7 @@ int main(void)
         cmocka_unit_test(decode_rejects_bad_field_values),
         cmocka_unit_test(time_range_is_checked_in_utc),
         cmocka_unit_test(derive_id_is_deterministic),
+        cmocka_unit_test(derive_id_msg),
         cmocka_unit_test(derive_id_differs_by_position),
         cmocka_unit_test(scan_agrees_with_validation),
     };
