@@ -902,7 +902,12 @@ static int handshake(struct cql *c, char *e, size_t en)
             return fail(c, CQL_ERR_BAD_CREDENTIALS, e, en, "%s: the server requires a "
                         "login (%s): give cassandra://USER@HOST/… and the password in "
                         "SALESFLOW_CASSANDRA_PASSWORD", c->peer, cls_name);
-        enc_auth_plain(&w, 1, c->user, c->password ? c->password : "");
+        if (!c->password || !*c->password)
+            return fail(c, CQL_ERR_BAD_CREDENTIALS, e, en, "%s: the server requires a "
+                        "login (%s) and no password configured for user %s: set "
+                        "SALESFLOW_CASSANDRA_PASSWORD or ?password_file=", c->peer,
+                        cls_name, c->user);
+        enc_auth_plain(&w, 1, c->user, c->password);
         if (roundtrip(c, &w, &f, e, en))
             return -1;
         if (f.op == CQL_OP_AUTH_CHALLENGE)
