@@ -254,6 +254,21 @@ class Login(CassandraCase):
             self.assertNotIn("wrong-pw", r.stderr)
 
 
+class StalledStartUp(CassandraCase):
+    # schema reads never answered, an EVENT and a stray RESULT every second
+    server_args = ("--stall", "QUERY")
+
+    def test_start_up_stops_within_the_request_limit(self):
+        try:
+            r = start_fails(self.cql.uri())
+        except subprocess.TimeoutExpired:
+            self.fail("start-up still waiting after 60 s (limit: 12 s per request)")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn("no answer within the request timeout", lines[0])
+
+
 class NoPermission(CassandraCase):
     server_args = ("--no-create",)
 
@@ -326,6 +341,22 @@ class StartUp(unittest.TestCase):
         finally:
             s.cleanup()
             cql.cleanup()
+
+
+class StalledBatch(CassandraCase):
+    def test_batch_never_answered_fails_within_the_request_limit(self):
+        s = self.run_sf()
+        res = post_many(s, random_orders(20, 27))
+        wait_until(lambda: len(self.cql.rows()) == 20, 30, "20 rows")
+        # BATCHes never answered while an EVENT and a stray RESULT come
+        # every second: the request limit (12 s) still fails the write
+        self.cql.cmd("stall BATCH")
+        res += post_many(s, random_orders(20, 28))
+        wait_until(lambda: s.get("/readyz")[0] == 503, 40, "/readyz to fail")
+        self.assertIn("no answer within the request timeout", s.stderr())
+        self.cql.cmd("stall off")
+        wait_until(lambda: s.get("/readyz")[0] == 200, 60, "/readyz to recover")
+        self.assert_table_matches(s, acked_ids(res), "decimal")
 
 
 class Faults(CassandraCase):
