@@ -17,9 +17,8 @@
  * steps, leaves every order exactly once.
  *
  * uuid: an order_id that is a canonical lower-case UUID (ingest's UUIDv7)
- * is that UUID; any
- * other order_id (a client's idempotency key, a foreign producer's
- * derived id) becomes the name-based UUIDv5 of "salesflow:order_id:" +
+ * is that UUID; any other order_id (a client's idempotency key, a foreign
+ * producer's derived id, a UUID with upper-case digits) becomes the name-based UUIDv5 of "salesflow:order_id:" +
  * order_id in the URL namespace (RFC 9562), the same for every run.
  *
  * Table: an existing table is used as it is when it has the six columns
