@@ -15,15 +15,7 @@ need wrk gzip zstd
 [ -x "$BIN" ] || make -C "$ROOT" >/dev/null
 
 nd=$TMP/batch.ndjson
-python3 - "$nd" 1000 <<'PY'
-import json, random, sys
-rnd = random.Random(1)
-src = ["Dine In", "Takeaway", "Home Delivery"]
-with open(sys.argv[1], "w") as f:
-    for _ in range(int(sys.argv[2])):
-        f.write(json.dumps({"customer_id": rnd.randint(1, 17), "source": rnd.choice(src),
-                            "quantity": rnd.randint(1, 100)}) + "\n")
-PY
+ndjson_batch "$nd" 1000
 gzip -6 -c "$nd" > "$nd.gz"
 zstd -q -3 -c "$nd" > "$nd.zst"
 echo "coding_bytes=$(stat -c %s "$nd") $(stat -c %s "$nd.gz") $(stat -c %s "$nd.zst")"

@@ -10,15 +10,7 @@ need wrk
 [ -x "$BIN" ] || make -C "$ROOT" >/dev/null
 ROWS=${ROWS:-1000}
 
-python3 - "$TMP/batch.ndjson" "$ROWS" <<'PY'
-import json, random, sys
-rnd = random.Random(1)
-src = ["Dine In", "Takeaway", "Home Delivery"]
-with open(sys.argv[1], "w") as f:
-    for _ in range(int(sys.argv[2])):
-        f.write(json.dumps({"customer_id": rnd.randint(1, 17), "source": rnd.choice(src),
-                            "quantity": rnd.randint(1, 100)}) + "\n")
-PY
+ndjson_batch "$TMP/batch.ndjson" "$ROWS"
 port=$(free_port)
 start_salesflow "$port" --fsync always ${SALESFLOW_ARGS:-}
 url="http://127.0.0.1:$port/v1/orders"

@@ -14,15 +14,7 @@ B=$ROOT/${BUILD:-build}
 make -C "$ROOT" -s BUILD="${BUILD:-build}" "${BUILD:-build}/bench/json_parse" >/dev/null
 cc -O2 -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror $(pkg-config --cflags json-c) \
     -o "$TMP/json_parse_jsonc" "$ROOT/bench/json_parse_jsonc.c" $(pkg-config --libs json-c)
-python3 - "$TMP/orders.ndjson" <<'PY'
-import json, random, sys
-rnd = random.Random(1)
-src = ["Dine In", "Takeaway", "Home Delivery"]
-with open(sys.argv[1], "w") as f:
-    for _ in range(1000):
-        f.write(json.dumps({"customer_id": rnd.randint(1, 17), "source": rnd.choice(src),
-                            "quantity": rnd.randint(1, 100)}) + "\n")
-PY
+ndjson_batch "$TMP/orders.ndjson" 1000
 echo "machine: $(machine)"
 "$B/bench/json_parse" "$TMP/orders.ndjson" "${ROUNDS:-200}"
 "$TMP/json_parse_jsonc" "$TMP/orders.ndjson" "${ROUNDS:-200}"

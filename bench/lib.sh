@@ -102,6 +102,20 @@ run_wrk() {
     echo "$rps $p50 $p99 ${bad:-0}"
 }
 
+# ndjson_batch FILE N: N random valid orders as NDJSON (the same every time:
+# seed 1), the batch every NDJSON bench posts.
+ndjson_batch() {
+    python3 - "$1" "$2" <<'PY'
+import json, random, sys
+rnd = random.Random(1)
+src = ["Dine In", "Takeaway", "Home Delivery"]
+with open(sys.argv[1], "w") as f:
+    for _ in range(int(sys.argv[2])):
+        f.write(json.dumps({"customer_id": rnd.randint(1, 17), "source": rnd.choice(src),
+                            "quantity": rnd.randint(1, 100)}) + "\n")
+PY
+}
+
 machine() {
     echo "$(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'))," \
          "$(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(uname -sr)," \

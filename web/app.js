@@ -600,7 +600,7 @@
         },
       }),
       legend: { show: false },
-      grid: { left: 8, right: 24, top: 12, bottom: 8, containLabel: true },
+      grid: { left: 8, right: 36, top: 12, bottom: 8, containLabel: true },  // a tick near the end is centred: half a "06:13:25" label
       xAxis: axisStyle({ type: 'time', axisLabel: { color: theme.muted, hideOverlap: true, alignMinLabel: 'left', alignMaxLabel: 'right',
         formatter: (v) => (new Date(v).getSeconds() ? formatClock(new Date(v)) : axisTimeLabel(v)) },
       splitLine: { show: false } }),

@@ -5,6 +5,7 @@
  */
 #include "core/coding.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -142,17 +143,49 @@ static unsigned zstd_frames_current(const char *in, size_t n, char *msg, size_t 
     return 0;
 }
 
+/* One zstd decoder per thread, made once (it holds its window buffers;
+ * making one per body cost more than decoding a batch of orders). */
+static pthread_once_t dctx_once = PTHREAD_ONCE_INIT;
+static pthread_key_t dctx_key;
+
+static void dctx_free(void *dc)
+{
+    ZSTD_freeDCtx(dc);
+}
+
+static void dctx_key_make(void)
+{
+    pthread_key_create(&dctx_key, dctx_free);
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+    pthread_once(&dctx_once, dctx_key_make);
+    ZSTD_DCtx *dc = pthread_getspecific(dctx_key);
+    if (dc) {
+        ZSTD_DCtx_reset(dc, ZSTD_reset_session_only);
+        return dc;
+    }
+    dc = ZSTD_createDCtx();
+    if (dc && (ZSTD_isError(ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax,
+                                                   ZSTD_WINDOW_LOG_MAX)) ||
+               pthread_setspecific(dctx_key, dc))) {
+        ZSTD_freeDCtx(dc);
+        dc = NULL;
+    }
+    return dc;
+}
+
 static unsigned unzstd(const char *in, size_t n, coding_sink sink, void *ctx,
                        char *msg, size_t msgsz)
 {
     unsigned legacy = zstd_frames_current(in, n, msg, msgsz);
     if (legacy)
         return legacy;
-    ZSTD_DCtx *dc = ZSTD_createDCtx();
+    ZSTD_DCtx *dc = thread_dctx();
     char *out = malloc(CODING_CHUNK);
     unsigned st = 0;
-    if (!dc || !out ||
-        ZSTD_isError(ZSTD_DCtx_setParameter(dc, ZSTD_d_windowLogMax, ZSTD_WINDOW_LOG_MAX))) {
+    if (!dc || !out) {
         snprintf(msg, msgsz, "out of memory");
         st = 503;
     }
@@ -180,7 +213,6 @@ static unsigned unzstd(const char *in, size_t n, coding_sink sink, void *ctx,
             break;
         }
     }
-    ZSTD_freeDCtx(dc);
     free(out);
     return st;
 }
@@ -216,6 +248,20 @@ static int q_positive(const char *p, const char *end)
             p++;
     }
     return 1;
+}
+
+int64_t coding_decoded_size(enum coding c, const char *in, size_t n)
+{
+    if (c != CODING_ZSTD)
+        return -1;
+    /* One frame, all of the body, with its content size (zstd's own tool
+     * writes it when it knows the input's size). */
+    size_t len = ZSTD_findFrameCompressedSize(in, n);
+    if (ZSTD_isError(len) || len != n)
+        return -1;
+    unsigned long long sz = ZSTD_getFrameContentSize(in, n);
+    return sz == ZSTD_CONTENTSIZE_ERROR || sz == ZSTD_CONTENTSIZE_UNKNOWN ||
+                   sz > INT64_MAX ? -1 : (int64_t)sz;
 }
 
 int coding_accepts_gzip(const char *ae)

@@ -15,6 +15,7 @@
 #define SF_CODING_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/util.h"
 
@@ -39,6 +40,11 @@ typedef unsigned (*coding_sink)(void *ctx, const char *p, size_t n);
  * bytes. Several gzip members or zstd frames in a row are one body. */
 unsigned coding_decode(enum coding c, const char *in, size_t n, coding_sink sink,
                        void *ctx, char *msg, size_t msgsz);
+
+/* The decoded size a body declares, when it declares it for all of itself
+ * (one zstd frame with its content size); -1 otherwise. Decoding checks it:
+ * a frame whose content differs from what it declared is corrupt. */
+int64_t coding_decoded_size(enum coding c, const char *in, size_t n);
 
 /* Whether an Accept-Encoding value takes gzip (gzip or x-gzip, or "*",
  * with a q-value above 0). NULL: no. */

@@ -5,6 +5,7 @@
  * server) for the unit test and fuzz_fastpath.
  */
 #include "http/fastpath.h"
+#include "core/coding.h"
 
 #include <ctype.h>
 #include <stdint.h>
@@ -232,12 +233,42 @@ static int chunked_check(const char *p, const char *end, const char **msg)
     }
 }
 
+/* coding_decode's sink for small_coded: counts, and stops past FP_MAX. */
+static unsigned count_small(void *ctx, const char *p, size_t n)
+{
+    size_t *got = ctx;
+    (void)p;
+    *got += n;
+    return *got > FP_MAX ? 413 : 0;
+}
+
+/* A body compressed as `coding` says (one the server decodes) stays on the
+ * fast path only if it decodes to at most FP_MAX bytes, as much as a plain
+ * body it takes: the loops never decode more than that for a request, and
+ * anything larger (or a bomb) is decoded on libmicrohttpd's workers. A
+ * body that is not what it says stays too: it is answered 400, as
+ * libmicrohttpd's path would. */
+static int small_coded(const char *coding, const char *body, size_t len)
+{
+    enum coding c;
+    const char *msg;
+    char err[64];
+    size_t got = 0;
+    if (coding_parse(coding, &c, &msg))
+        return 0;               /* 415, from the route: libmicrohttpd's */
+    int64_t declared = coding_decoded_size(c, body, len);
+    if (declared >= 0)
+        return declared <= FP_MAX;
+    return coding_decode(c, body, len, count_small, &got, err, sizeof(err)) != 413;
+}
+
 /* The header lines from p to the head's end (the empty line at end):
  * each through the framing rules (hc), the values the routes look at cut
  * out into q (NUL-ended in place). *other is set for a request that
- * libmicrohttpd is to serve. 0, or -1 with q->status and q->msg. */
+ * libmicrohttpd is to serve, *coded for one with a Content-Encoding (but
+ * identity). 0, or -1 with q->status and q->msg. */
 static int header_fields(char *p, char *end, struct head_check *hc, struct fast_req *q,
-                         int *other)
+                         int *other, int *coded)
 {
     static const char *const names[] = {"authorization", "content-type",
                                         "content-length", "host", "origin",
@@ -272,11 +303,10 @@ static int header_fields(char *p, char *end, struct head_check *hc, struct fast_
                 *other = 1;     /* given twice, or long: libmicrohttpd's */
             else
                 q->val[known] = v;
-            /* A compressed body is decoded (up to --max-body) on
-             * libmicrohttpd's workers, never on the loops every other
-             * connection waits for. */
+            /* A compressed body stays here only if it decodes to no more
+             * than a plain one the fast path takes (small_coded). */
             if (known == 5 && ve > v && !(ve - v == 8 && strncasecmp(v, "identity", 8) == 0))
-                *other = 1;
+                *coded = 1;
         } else if (is_name(p, nlen, "transfer-encoding") || is_name(p, nlen, "expect") ||
                    is_name(p, nlen, "upgrade")) {
             *other = 1;
@@ -351,7 +381,7 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
      * answers 505 for a version it does not serve). */
     if (rl < 0)
         hc.http10 = 1;
-    int other = rl < 0 || hc.http10 || strncmp(p, "POST ", 5);
+    int other = rl < 0 || hc.http10 || strncmp(p, "POST ", 5), coded = 0;
     if (!other) {
         static const char *const paths[] = {"/orderitem", "/v1/orders"};
         for (size_t i = 0; i < SF_ARRAY_LEN(paths); i++)
@@ -359,7 +389,7 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
                 q->route = paths[i];
         other = !q->route;
     }
-    if (header_fields(eol + 2, end, &hc, q, &other))
+    if (header_fields(eol + 2, end, &hc, q, &other, &coded))
         return PARSE_BAD;
     if ((q->status = head_verdict(&hc, &q->msg)))
         return PARSE_BAD;
@@ -382,5 +412,9 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
     q->total = q->head_len + strtoul(cl, NULL, 10);
     if (q->total > FP_MAX)
         return PARSE_OTHER;
-    return q->total <= n ? PARSE_OK : PARSE_MORE;
+    if (q->total > n)
+        return PARSE_MORE;
+    if (coded && !small_coded(q->val[5], buf + q->head_len, q->total - q->head_len))
+        return PARSE_OTHER;
+    return PARSE_OK;
 }

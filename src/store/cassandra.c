@@ -16,9 +16,9 @@
  * a retried batch, or one written again after a crash between the two
  * steps, leaves every order exactly once.
  *
- * uuid: an order_id that is a UUID (ingest's UUIDv7) is that UUID; any
- * other order_id (a client's idempotency key, a foreign producer's
- * derived id) becomes the name-based UUIDv5 of "salesflow:order_id:" +
+ * uuid: an order_id that is a canonical lower-case UUID (ingest's UUIDv7)
+ * is that UUID; any other order_id (a client's idempotency key, a foreign
+ * producer's derived id, a UUID with upper-case digits) becomes the name-based UUIDv5 of "salesflow:order_id:" +
  * order_id in the URL namespace (RFC 9562), the same for every run.
  *
  * Table: an existing table is used as it is when it has the six columns
@@ -75,14 +75,43 @@ static void scopy(char *out, size_t n, const char *s)
 
 /* ---- URI --------------------------------------------------------------- */
 
-static int name_ok(const char *s, size_t n)
+/* CQL's reserved keywords (Appendix A of the CQL reference), which cannot
+ * be an unquoted name. */
+static const char *const reserved[] = {
+    "add", "allow", "alter", "and", "apply", "asc", "authorize", "batch", "begin",
+    "by", "columnfamily", "create", "default", "delete", "desc", "describe", "drop",
+    "entries", "execute", "from", "full", "grant", "if", "in", "index", "infinity",
+    "insert", "into", "is", "keyspace", "limit", "materialized", "mbean", "mbeans",
+    "modify", "nan", "norecursive", "not", "null", "of", "on", "or", "order",
+    "primary", "rename", "replace", "revoke", "schema", "select", "set", "table",
+    "to", "token", "truncate", "unlogged", "unset", "update", "use", "using", "view",
+    "where", "with",
+};
+
+/* A keyspace or table name Cassandra keeps as written unquoted:
+ * [a-z][a-z0-9_]{0,47}, not a reserved keyword. 0, or -1 with why. */
+static int name_check(const char *what, const char *s, size_t n, char *why, size_t wn)
 {
+    int upper = 0;
     if (n == 0 || n > NAME_MAX_LEN || !isalpha((unsigned char)s[0]))
-        return 0;
-    for (size_t i = 0; i < n; i++)
+        goto bad;
+    for (size_t i = 0; i < n; i++) {
         if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-            return 0;
-    return 1;
+            goto bad;
+        upper |= isupper((unsigned char)s[i]) != 0;
+    }
+    if (upper)
+        return sf_err(-1, why, wn, "%s \"%.*s\" has upper case letters, which Cassandra "
+                      "folds to lower case: write it in lower case", what, (int)n, s);
+    for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
+        if (strlen(reserved[i]) == n && !memcmp(reserved[i], s, n))
+            return sf_err(-1, why, wn, "%s \"%.*s\" is a reserved CQL keyword: choose "
+                          "another name", what, (int)n, s);
+    return 0;
+bad:
+    return sf_err(-1, why, wn, "%s \"%.*s\" is not a Cassandra name (a lower-case "
+                  "letter, then lower-case letters, digits or _, at most %d)", what,
+                  (int)n, s, NAME_MAX_LEN);
 }
 
 /* replication=N (SimpleStrategy) or DC:N[,DC:N…] (NetworkTopologyStrategy). */
@@ -124,16 +153,26 @@ static int parse_replication(const char *v, size_t len, char *out, size_t n)
 
 #define URI_FORM "cassandra://[USER@]HOST[:PORT][,HOST[:PORT]…]/KEYSPACE[?PARAMS]"
 
-/* uri with a password someone put in its userinfo masked. */
+/* The userinfo of uri as far as it may hold a password: everything between
+ * "://" and the LAST '@' (a password may hold '@', '/', '?'), when that has
+ * a ':' or '@', or a '/' (the '@' is past the host list); NULL when uri has no
+ * such part. *end is that last '@'. */
+static const char *ambiguous_userinfo(const char *uri, const char **end)
+{
+    const char *p = strstr(uri, "://"), *at = strrchr(uri, '@');
+    p = p ? p + 3 : uri;
+    if (!at || at < p)
+        return NULL;
+    *end = at;
+    return strpbrk(p, ":@/") < at ? p : NULL;
+}
+
+/* uri with everything of a userinfo that may hold a password masked. */
 static const char *shown_uri(const char *uri, char *out, size_t n)
 {
-    const char *p = strstr(uri, "://"), *at, *slash, *colon;
-    p = p ? p + 3 : uri;
-    slash = strchr(p, '/');
-    at = strchr(p, '@');
-    colon = at ? memchr(p, ':', (size_t)(at - p)) : NULL;
-    if (colon && (!slash || at < slash))
-        snprintf(out, n, "%.*s:***%s", (int)(colon - uri), uri, at);
+    const char *at, *p = ambiguous_userinfo(uri, &at);
+    if (p)
+        snprintf(out, n, "%.*s***%s", (int)(p - uri), uri, at);
     else
         snprintf(out, n, "%s", uri);
     return out;
@@ -155,8 +194,8 @@ static int parse_param(const char *p, const char *end, struct raw_uri *u, char *
     memcpy(val, v, vn);
     val[vn] = '\0';
     if (kn == 5 && !strncmp(p, "table", 5)) {
-        if (!name_ok(val, vn))
-            return sf_err(-1, why, n, "table \"%s\" is not a Cassandra name", val);
+        if (name_check("table", val, vn, why, n))
+            return -1;
         scopy(u->table, sizeof(u->table), val);
     } else if (kn == 11 && !strncmp(p, "consistency", 11)) {
         if ((u->consistency = cql_consistency(val)) < 0)
@@ -194,7 +233,16 @@ static int parse_uri(const char *uri, struct raw_uri *u, char *why, size_t n)
              "{'class': 'SimpleStrategy', 'replication_factor': 1}");
     if (strncmp(uri, "cassandra://", 12))
         return sf_err(-1, why, n, "the scheme must be cassandra://");
-    const char *p = uri + 12;
+    const char *p = uri + 12, *last_at;
+    /* a ':' or '@' before the last '@' (not one in a ?password_file= path):
+     * a password, whose text no message may show */
+    const char *ui = ambiguous_userinfo(uri, &last_at);
+    if (ui && (memchr(ui, ':', (size_t)(last_at - ui)) ||
+               memchr(ui, '@', (size_t)(last_at - ui))) &&
+        !(strstr(uri, "password_file=") && strstr(uri, "password_file=") < last_at))
+        return sf_err(-1, why, n, "a password does not go in the URI: put it in "
+                      "SALESFLOW_CASSANDRA_PASSWORD or a file named by "
+                      "?password_file=");
     const char *slash = strchr(p, '/');
     if (!slash)
         return sf_err(-1, why, n, "missing \"/KEYSPACE\" after the hosts");
@@ -258,9 +306,8 @@ static int parse_uri(const char *uri, struct raw_uri *u, char *why, size_t n)
     size_t kl = qm ? (size_t)(qm - ks) : strlen(ks);
     if (kl == 0)
         return sf_err(-1, why, n, "missing the keyspace after \"/\"");
-    if (!name_ok(ks, kl))
-        return sf_err(-1, why, n, "keyspace \"%.*s\" is not a Cassandra name (a letter, "
-                      "then letters, digits or _, at most %d)", (int)kl, ks, NAME_MAX_LEN);
+    if (name_check("keyspace", ks, kl, why, n))
+        return -1;
     memcpy(u->keyspace, ks, kl);
     for (p = qm ? qm + 1 : NULL; p && *p;) {
         const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
@@ -347,7 +394,9 @@ static int hexval(char c)
 /* The row key of an order_id (see the top of this file). */
 static void order_uuid(const char *order_id, uint8_t out[16])
 {
-    if (uuid_valid(order_id)) {
+    /* only the canonical lower-case form: "ABCDEF01-…" and "abcdef01-…" are
+     * two orders, so the upper-case one gets its UUIDv5 */
+    if (uuid_valid(order_id) && !strpbrk(order_id, "ABCDEF")) {
         for (int i = 0, k = 0; order_id[i]; i++)
             if (order_id[i] != '-') {
                 out[k / 2] = (uint8_t)(k % 2 ? out[k / 2] | hexval(order_id[i])

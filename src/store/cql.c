@@ -11,7 +11,8 @@
  *
  * Stream ids: single requests use stream 1; a pipelined BATCH run uses
  * streams 1..CQL_WINDOW, one per batch in flight, and matches each answer
- * to its batch by id. EVENT frames (stream -1) are skipped.
+ * to its batch by id. EVENT frames (stream -1) are skipped; a request's
+ * timeout counts from its sending, whatever else arrives meanwhile.
  *
  * Errors: the server's ERROR body (code, message, and for the common
  * availability errors their details) becomes one sentence that says what
@@ -668,10 +669,12 @@ struct frame {
     size_t len;
 };
 
-/* Read the next frame (its body stays valid until the next read). */
-static int read_frame(struct cql *c, struct frame *f, char *e, size_t en)
+/* Read the next frame (its body stays valid until the next read), failing
+ * at deadline (now_ms() time): the caller's one deadline for its request,
+ * however many other frames (EVENTs, strays) come in the meantime. */
+static int read_frame(struct cql *c, struct frame *f, int64_t deadline, char *e,
+                      size_t en)
 {
-    int64_t deadline = now_ms() + timeout_ms(c);
     for (;;) {
         size_t have = c->rlen - c->roff;
         if (have >= 9) {
@@ -747,6 +750,10 @@ static int read_frame(struct cql *c, struct frame *f, char *e, size_t en)
             c->rlen = have;
             c->roff = 0;
         }
+        /* checked before every read, so that a stream of other frames
+         * cannot hold it off */
+        if (deadline - now_ms() <= 0)
+            return io_fail(c, e, en, "no answer within the request timeout", 0);
         ssize_t k = recv(c->fd, c->rbuf + c->rlen, c->rcap - c->rlen, 0);
         if (k > 0) {
             c->rlen += (size_t)k;
@@ -766,11 +773,13 @@ static int read_frame(struct cql *c, struct frame *f, char *e, size_t en)
     }
 }
 
-/* The answer on stream (EVENTs and strays skipped). */
+/* The answer on stream (EVENTs and strays skipped), within the request
+ * timeout from now. */
 static int await(struct cql *c, int16_t stream, struct frame *f, char *e, size_t en)
 {
+    int64_t deadline = now_ms() + timeout_ms(c);
     for (;;) {
-        if (read_frame(c, f, e, en))
+        if (read_frame(c, f, deadline, e, en))
             return -1;
         if (f->stream == stream)
             return 0;
@@ -902,7 +911,12 @@ static int handshake(struct cql *c, char *e, size_t en)
             return fail(c, CQL_ERR_BAD_CREDENTIALS, e, en, "%s: the server requires a "
                         "login (%s): give cassandra://USER@HOST/… and the password in "
                         "SALESFLOW_CASSANDRA_PASSWORD", c->peer, cls_name);
-        enc_auth_plain(&w, 1, c->user, c->password ? c->password : "");
+        if (!c->password || !*c->password)
+            return fail(c, CQL_ERR_BAD_CREDENTIALS, e, en, "%s: the server requires a "
+                        "login (%s) and no password configured for user %s: set "
+                        "SALESFLOW_CASSANDRA_PASSWORD or ?password_file=", c->peer,
+                        cls_name, c->user);
+        enc_auth_plain(&w, 1, c->user, c->password);
         if (roundtrip(c, &w, &f, e, en))
             return -1;
         if (f.op == CQL_OP_AUTH_CHALLENGE)
@@ -1111,12 +1125,12 @@ int cql_execute(struct cql *c, int stmt, const struct cql_value *v, int nv, int 
 }
 
 /* Send batches from *next on until CQL_WINDOW are in flight: each on a
- * free stream id (slot[sid]: its batch), marked in flight (2) in done.
- * 0, or -1 (e). */
+ * free stream id (slot[sid]: its batch, sent[sid]: its deadline), marked
+ * in flight (2) in done. 0, or -1 (e). */
 static int send_window(struct cql *c, const struct stmt *s, const struct cql_value *v,
                        int ncols, size_t nrows, size_t per_batch, int cl,
                        unsigned char *done, size_t nb, size_t *slot, size_t *next,
-                       size_t *inflight, char *e, size_t en)
+                       int64_t *sent, size_t *inflight, char *e, size_t en)
 {
     struct wbuf w = {0};
     while (*inflight < CQL_WINDOW) {
@@ -1132,6 +1146,7 @@ static int send_window(struct cql *c, const struct stmt *s, const struct cql_val
         size_t n = nrows - lo < per_batch ? nrows - lo : per_batch;
         enc_batch(&w, sid, s->id, s->idlen, v + lo * (size_t)ncols, ncols, n, cl);
         slot[sid] = *next;
+        sent[sid] = now_ms() + timeout_ms(c);
         done[*next] = 2;     /* in flight */
         (*inflight)++;
         (*next)++;
@@ -1158,6 +1173,7 @@ int cql_batch_rows(struct cql *c, int stmt, const struct cql_value *v, int ncols
     size_t nb = per_batch ? (nrows + per_batch - 1) / per_batch : 0;
     unsigned char *done = calloc(nb ? nb : 1, 1);
     size_t *slot = malloc(sizeof(size_t) * (CQL_WINDOW + 1));
+    int64_t sent[CQL_WINDOW + 1];   /* each in-flight batch's deadline */
     int rc = -1, failed = 0, failed_code = 0;
     char err1[512] = "";
     if (!done || !slot) {
@@ -1176,12 +1192,16 @@ int cql_batch_rows(struct cql *c, int stmt, const struct cql_value *v, int ncols
             slot[k] = (size_t)-1;
         for (;;) {
             if (send_window(c, s, v, ncols, nrows, per_batch, cl, done, nb, slot, &next,
-                            &inflight, e, en))
+                            sent, &inflight, e, en))
                 goto cleanup;
             if (!inflight)
                 break;
             struct frame f;
-            if (read_frame(c, &f, e, en))
+            int64_t deadline = INT64_MAX;
+            for (int k = 1; k <= CQL_WINDOW; k++)
+                if (slot[k] != (size_t)-1 && sent[k] < deadline)
+                    deadline = sent[k];
+            if (read_frame(c, &f, deadline, e, en))
                 goto cleanup;
             if (f.stream < 1 || f.stream > CQL_WINDOW || slot[f.stream] == (size_t)-1)
                 continue;

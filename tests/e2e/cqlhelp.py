@@ -23,7 +23,7 @@ def row_uuid(order_id):
     """The sink's row key of an order_id (src/store/cassandra.c)."""
     try:
         u = uuid.UUID(order_id)
-        if str(u) == order_id.lower() and len(order_id) == 36:
+        if str(u) == order_id:
             return str(u)
     except ValueError:
         pass

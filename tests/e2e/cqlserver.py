@@ -29,6 +29,11 @@ Faults, by line commands on the control port (one reply line each):
   forget             forget every prepared statement (→ UNPREPARED)
   die_after N        apply the next N BATCH frames, then exit at once
                      (os._exit) before answering the last one
+  stall OPS|off      never answer the requests of these opcodes (comma-
+                     separated names: QUERY, PREPARE, EXECUTE, BATCH); send
+                     an EVENT frame (stream -1) and a RESULT on an unused
+                     stream id every second instead, until the client
+                     closes the connection (--stall OPS: from the start)
   rows               JSON {uuid: [customer_id, source, quantity, total,
                      created_at, writes]} of every table row
   stats              JSON counters and this process's CPU seconds
@@ -50,7 +55,7 @@ TYPES = {"uuid": 0x000C, "int": 0x0009, "text": 0x000D, "varchar": 0x000D,
          "float": 0x0008, "double": 0x0007, "decimal": 0x0006, "bigint": 0x0002}
 OP = dict(ERROR=0x00, STARTUP=0x01, READY=0x02, AUTHENTICATE=0x03, OPTIONS=0x05,
           SUPPORTED=0x06, QUERY=0x07, RESULT=0x08, PREPARE=0x09, EXECUTE=0x0A,
-          BATCH=0x0D, AUTH_RESPONSE=0x0F, AUTH_SUCCESS=0x10)
+          EVENT=0x0C, BATCH=0x0D, AUTH_RESPONSE=0x0F, AUTH_SUCCESS=0x10)
 
 
 def s_string(s):
@@ -83,6 +88,7 @@ class State:
         self.slow_ms = 0
         self.fail = []          # [code, remaining]
         self.die_after = None
+        self.stall = set()      # opcodes never answered
         self.stats = {"batches": 0, "executes": 0, "row_writes": 0, "errors_sent": 0,
                       "unprepared_sent": 0, "connections": 0, "frames": 0}
         for spec in tables:
@@ -225,6 +231,10 @@ class Conn(threading.Thread):
         if not self.ready:
             return self.error(stream, 0x000A, "Unexpected message %d, expecting STARTUP "
                               "or AUTH_RESPONSE" % op)
+        with self.st.lock:
+            stalled = op in self.st.stall
+        if stalled:
+            return self.stall_with_strays()
         if op == OP["QUERY"]:
             return self.query(stream, body)
         if op == OP["PREPARE"]:
@@ -232,6 +242,16 @@ class Conn(threading.Thread):
         if op in (OP["EXECUTE"], OP["BATCH"]):
             return self.write(stream, op, body)
         return self.error(stream, 0x000A, "unknown opcode %d" % op)
+
+    def stall_with_strays(self):
+        """Never answer; every second an EVENT (STATUS_CHANGE UP, stream -1)
+        and a RESULT Void on a stream id no request uses."""
+        ev = s_string("STATUS_CHANGE") + s_string("UP") + bytes([4, 127, 0, 0, 1]) + \
+            s_int(9042)
+        while True:
+            time.sleep(1)
+            self.send(-1, OP["EVENT"], ev)
+            self.send(30000, OP["RESULT"], s_int(1))
 
     # -- QUERY --------------------------------------------------------------
 
@@ -517,6 +537,9 @@ def control_conn(st, c):
                 st.prepared.clear()
             elif w[0] == "die_after":
                 st.die_after = int(w[1])
+            elif w[0] == "stall":
+                st.stall = set() if w[1] == "off" else \
+                    {OP[o] for o in w[1].split(",")}
             elif w[0] == "rows":
                 out = json.dumps({"%s.%s" % k: v for k, v in st.rows.items()})
             elif w[0] == "stats":
@@ -542,8 +565,12 @@ def main():
     ap.add_argument("--table", action="append", default=[])
     ap.add_argument("--count-only", action="store_true",
                     help="count BATCH rows without decoding or keeping them (bench)")
+    ap.add_argument("--stall", default=None,
+                    help="OPS: never answer these requests (see stall above)")
     a = ap.parse_args()
     st = State(a.state, a.no_create, a.table)
+    if a.stall:
+        st.stall = {OP[o] for o in a.stall.split(",")}
     st.count_only = a.count_only
     auth = tuple(a.auth.split(":", 1)) if a.auth else None
     threading.Thread(target=control, args=(st, a.control), daemon=True).start()

@@ -27,8 +27,9 @@ Design notes.
   server. Each case prints the CPU other processes used meanwhile and the
   log's fsyncs over 50 ms (from /metrics); a case whose p99 is over while
   either shows contention is run once more, and only that second result
-  counts. On an idle machine nothing is re-run, and a server that stalls
-  fails either way.
+  counts; contended twice, the p99 is reported and not judged (the other
+  checks still are). On an idle machine nothing is re-run, and a server
+  that stalls fails.
 - Connection cap (case 1): the server runs with --max-connections 10000,
   the default. The normal client, like a point-of-sale till, keeps its
   connection alive, so it holds one slot and the idle flood fills the rest:
@@ -448,8 +449,16 @@ class AbuseTest(unittest.TestCase):
                 print("abuse:   p99 over %.0f ms under contention: running %s once more"
                       % (P99_MS, name))
                 continue
-            self.fail("normal client p99 %.1f ms during %s (limit %.0f ms)%s"
-                      % (p99, name, P99_MS, "; contended again" if contended else ""))
+            if contended:
+                # Other processes took the CPU (or the disk stalled) both
+                # times: the p99 says nothing about the server then. Every
+                # other check of the case (each normal order 201, RSS,
+                # sockets, what was stored) has held.
+                print("abuse:   p99 %.1f ms during %s under contention again: the "
+                      "latency is not judged on so busy a machine" % (p99, name))
+                return stats
+            self.fail("normal client p99 %.1f ms during %s (limit %.0f ms), with no "
+                      "contention seen" % (p99, name, P99_MS))
 
     def _run_case_once(self, name, flood_fn, growth_cap_kb):
         self.assertIsNone(self.s.proc.poll(), "salesflow is not running")

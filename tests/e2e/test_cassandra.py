@@ -125,6 +125,22 @@ class CreatesTable(CassandraCase):
         self.assertEqual(p["raw_store"]["rows"], 301)
         self.assertEqual(s.get("/readyz")[0], 200)
 
+    def test_uuid_order_ids_differing_in_case_are_two_rows(self):
+        # two distinct orders in SQLite (and for idempotency): two rows, the
+        # upper-case one under its UUIDv5; lower-case consistency names work
+        s = self.run_sf(self.cql.uri(query="?consistency=local_one"))
+        ids = ["ABCDEF01-2345-4678-9abc-def012345678",
+               "abcdef01-2345-4678-9abc-def012345678"]
+        for i, oid in enumerate(ids):
+            st_ = s.post_json("/v1/orders", {"customer_id": 3 + i, "source": "Dine In",
+                                             "quantity": 2, "order_id": oid})[0]
+            self.assertEqual(st_, 201)
+        self.assertIn("consistency LOCAL_ONE", s.stderr())
+        rows = self.assert_table_matches(s, ids, "decimal")
+        self.assertEqual(len(rows), 2, rows)
+        self.assertIn(ids[1], rows)
+        self.assertEqual(rows[ids[1]][0], 4)
+
 
 class ProcessCommand(CassandraCase):
     def test_process_writes_the_log_into_cassandra(self):
@@ -215,6 +231,17 @@ class Login(CassandraCase):
         res = post_many(s, random_orders(20, 24))
         self.assert_table_matches(s, acked_ids(res), "decimal")
 
+    def test_user_without_password_says_none_is_configured(self):
+        env = {k: v for k, v in os.environ.items()
+               if k != "SALESFLOW_CASSANDRA_PASSWORD"}
+        r = start_fails(self.cql.uri(user="cassandra"), env=env)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn("no password configured for user cassandra: set "
+                      "SALESFLOW_CASSANDRA_PASSWORD or ?password_file=", lines[0])
+        self.assertNotIn("incorrect", lines[0])
+
     def test_wrong_or_missing_password_one_line_exit_2(self):
         env = dict(os.environ, SALESFLOW_CASSANDRA_PASSWORD="wrong-pw")
         for uri, e, want in ((self.cql.uri(user="cassandra"), env, "login refused"),
@@ -225,6 +252,21 @@ class Login(CassandraCase):
             self.assertEqual(len(lines), 1, r.stderr)
             self.assertIn(want, lines[0])
             self.assertNotIn("wrong-pw", r.stderr)
+
+
+class StalledStartUp(CassandraCase):
+    # schema reads never answered, an EVENT and a stray RESULT every second
+    server_args = ("--stall", "QUERY")
+
+    def test_start_up_stops_within_the_request_limit(self):
+        try:
+            r = start_fails(self.cql.uri())
+        except subprocess.TimeoutExpired:
+            self.fail("start-up still waiting after 60 s (limit: 12 s per request)")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        lines = r.stderr.strip().splitlines()
+        self.assertEqual(len(lines), 1, r.stderr)
+        self.assertIn("no answer within the request timeout", lines[0])
 
 
 class NoPermission(CassandraCase):
@@ -261,6 +303,32 @@ class StartUp(unittest.TestCase):
                 self.assertIn(want, r.stderr)
                 self.assertNotIn(":pw@", r.stderr)
 
+    def test_password_in_uri_never_printed(self):
+        for uri, secrets in (("cassandra://u:pa/ss@127.0.0.1/ks", ("pa/ss", ":pa", "pa\"")),
+                             ("cassandra://u:p@ssw0rd@127.0.0.1/ks", ("ssw0rd", "p@ss")),
+                             ("cassandra://u@p4ss@127.0.0.1/ks", ("p4ss",)),
+                             ("cassandra://u:pa?ss@127.0.0.1/ks", ("pa?ss", ":pa")),
+                             ("cassandra://u:pa/s@s@h/ks", ("pa/s", "s@s"))):
+            for args in (("run", "--data", "/tmp/sf-none"), ("config", "run"),
+                         ("process", "--broker", "file:/tmp/sf-none")):
+                r = run_cli(*args, "--raw-store", uri)
+                self.assertEqual(r.returncode, 2, (args, uri, r.stderr))
+                self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+                for sec in secrets:
+                    self.assertNotIn(sec, r.stdout + r.stderr, (args, uri))
+                self.assertIn("password", r.stderr)
+
+    def test_names_lower_case_and_not_reserved(self):
+        for bad, want in (("cassandra://h/Order_KS", "lower case"),
+                          ("cassandra://h/ks?table=Orders", "lower case"),
+                          ("cassandra://h/select", "reserved"),
+                          ("cassandra://h/ks?table=table", "reserved"),
+                          ("cassandra://h/ks?table=ks-1", "not a Cassandra name")):
+            r = run_cli("run", "--raw-store", bad, "--data", "/tmp/sf-none")
+            self.assertEqual(r.returncode, 2, (bad, r.stderr))
+            self.assertEqual(len(r.stderr.strip().splitlines()), 1, r.stderr)
+            self.assertIn(want, r.stderr, bad)
+
     def test_failover_to_the_second_contact_point(self):
         cql = CqlServer().start()
         s = Server(extra=["--raw-store", "cassandra://127.0.0.1:%d,127.0.0.1:%d/order_ks"
@@ -273,6 +341,22 @@ class StartUp(unittest.TestCase):
         finally:
             s.cleanup()
             cql.cleanup()
+
+
+class StalledBatch(CassandraCase):
+    def test_batch_never_answered_fails_within_the_request_limit(self):
+        s = self.run_sf()
+        res = post_many(s, random_orders(20, 27))
+        wait_until(lambda: len(self.cql.rows()) == 20, 30, "20 rows")
+        # BATCHes never answered while an EVENT and a stray RESULT come
+        # every second: the request limit (12 s) still fails the write
+        self.cql.cmd("stall BATCH")
+        res += post_many(s, random_orders(20, 28))
+        wait_until(lambda: s.get("/readyz")[0] == 503, 40, "/readyz to fail")
+        self.assertIn("no answer within the request timeout", s.stderr())
+        self.cql.cmd("stall off")
+        wait_until(lambda: s.get("/readyz")[0] == 200, 60, "/readyz to recover")
+        self.assert_table_matches(s, acked_ids(res), "decimal")
 
 
 class Faults(CassandraCase):

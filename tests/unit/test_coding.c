@@ -142,6 +142,11 @@ static void zstd_round_trip_and_frames(void **state)
     out.len = 0;
     assert_int_equal(decode(CODING_ZSTD, two, 2 * n, &out, msg), 0);
     assert_int_equal(out.len, 2 * strlen(text));
+    /* The size one whole frame declares; none for two frames or gzip. */
+    assert_int_equal(coding_decoded_size(CODING_ZSTD, frame, n), (int64_t)strlen(text));
+    assert_int_equal(coding_decoded_size(CODING_ZSTD, two, 2 * n), -1);
+    assert_int_equal(coding_decoded_size(CODING_ZSTD, frame, n - 1), -1);
+    assert_int_equal(coding_decoded_size(CODING_GZIP, frame, n), -1);
     assert_int_equal(decode(CODING_ZSTD, frame, n - 2, &out, msg), 400);
     assert_non_null(strstr(msg, "cut short"));
     assert_int_equal(decode(CODING_ZSTD, text, strlen(text), &out, msg), 400);
