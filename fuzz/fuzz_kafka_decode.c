@@ -10,7 +10,7 @@
  * offset (little-endian), the rest is the message value. Checks: decoding
  * is deterministic; a decoded row has a source in the catalog, an order_id
  * of 1..64 bytes, a state, and (for a message without order_id) exactly
- * order_derive_id's UUIDv8; on success the general (jansson-only) decoder
+ * order_derive_id_msg's UUIDv8; on success the general (jansson-only) decoder
  * agrees field by field, apart from the derived id and pricing it does not
  * do (and decimal totals of 2^50 cents or more, see fuzz_order_decode.c).
  */
@@ -78,7 +78,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
             if (!g.order_id[0]) {
                 char want[SF_UUID_STRLEN + 1];
-                order_derive_id(topic, rec.partition, rec.offset, want);
+                order_derive_id_msg(topic, rec.partition, rec.offset, rec.timestamp_ms,
+                                    rec.value, rec.len, want);
                 if (strcmp(want, a.o.order_id))
                     abort();
             }

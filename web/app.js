@@ -345,24 +345,25 @@
   const csvRows = {};   // id -> rows (arrays) for the CSV download, header first
   let draws = 0;        // setOption calls, for tests and the bench
 
+  // A chart instance with its cross-filter clicks. SVG keeps chart text in
+  // the DOM, which browser tests can read.
+  function makeChart(id) {
+    const c = window.echarts.init($(id), null, { renderer: 'svg' });
+    const click = {
+      'chart-source-pie': (p) => { if (p.componentType === 'series') toggleFilter('source', p.name); },
+      'chart-state-stacked': (p) => { if (p.componentType === 'series') toggleFilter('state', p.name); },
+      'chart-pair-bar': (p) => {
+        if (p.componentType === 'series' && p.data && p.data.pair) togglePair(p.data.pair[0], p.data.pair[1]);
+      },
+      'chart-revenue-minute': (p) => { if (p.componentType === 'series') toggleFilter('source', p.seriesName); },
+    }[id];
+    if (click) c.on('click', click);
+    return c;
+  }
+
   function initCharts() {
     if (!chartsAvailable) return;
-    for (const id of CHART_IDS) {
-      // SVG keeps chart text in the DOM, which browser tests can read.
-      charts[id] = window.echarts.init($(id), null, { renderer: 'svg' });
-    }
-    charts['chart-source-pie'].on('click', (p) => {
-      if (p.componentType === 'series') toggleFilter('source', p.name);
-    });
-    charts['chart-state-stacked'].on('click', (p) => {
-      if (p.componentType === 'series') toggleFilter('state', p.name);
-    });
-    charts['chart-pair-bar'].on('click', (p) => {
-      if (p.componentType === 'series' && p.data && p.data.pair) togglePair(p.data.pair[0], p.data.pair[1]);
-    });
-    charts['chart-revenue-minute'].on('click', (p) => {
-      if (p.componentType === 'series') toggleFilter('source', p.seriesName);
-    });
+    for (const id of CHART_IDS) charts[id] = makeChart(id);
     if (typeof ResizeObserver !== 'undefined') {
       const ro = new ResizeObserver((entries) => {
         for (const e of entries) {
@@ -413,7 +414,13 @@
     readTheme();
     for (const id of Object.keys(built)) {
       chartMode[id] = null;
-      if (charts[id]) charts[id].clear();
+      // A new instance, not clear(): ECharts 5 reuses a cleared chart's
+      // tooltip view with its content element already gone, and the next
+      // hover threw "Cannot set properties of null (setting 'innerHTML')".
+      if (charts[id]) {
+        charts[id].dispose();
+        charts[id] = makeChart(id);
+      }
       setChart(id, built[id].build, built[id].empty);
     }
     // Table dots follow the theme's palette too.
@@ -1052,6 +1059,10 @@
       const option = b.build();
       option.title = [Object.assign({ text: PANELS[id].title, left: 8, top: 0,
         textStyle: { color: theme.text, fontSize: 13 } }, b.empty ? option.title || {} : {})];
+      // This chart is disposed at once: no tooltip (its timers would write
+      // into the disposed chart's element) and nothing to animate.
+      option.tooltip = { show: false };
+      option.animation = false;
       c.setOption(option);
       download(c.getDataURL({ type: 'png', pixelRatio: 2, backgroundColor: theme.card }), fileStem(id) + '.png');
       say('PNG of ' + PANELS[id].title + ' downloaded');

@@ -284,7 +284,7 @@ async function main() {
   });
   const pageErrors = [];
   const page = ctx.pages()[0] || await ctx.newPage();
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('pageerror', (e) => pageErrors.push(e.message + ' @ ' + (e.stack || '').split('\n').slice(0, 4).join(' | ')));
   const posted = [];
 
   try {
