@@ -1,6 +1,6 @@
 /*
  * fuzz_fastpath — libFuzzer harness for the HTTP fast path's request
- * parser (src/ingest/fastpath.c: fastpath_parse), which reads every
+ * parser (src/http/fastpath.c: fastpath_parse), which reads every
  * request before anything else does and decides whether the fast path
  * serves it or libmicrohttpd gets the connection.
  *
@@ -13,7 +13,7 @@
  * head, is NUL-ended there and holds no control character; Content-Length
  * is digits and agrees with total.
  */
-#include "ingest/fastpath.h"
+#include "http/fastpath.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -3,7 +3,8 @@
  * ingest server: the input is the raw bytes a client sends (request line,
  * headers, body; several pipelined requests are fine), on a real
  * connection to the real server (fuzz/http_driver.h: libmicrohttpd, the
- * access handler and route table of src/ingest/http.c, /orderitem and
+ * access handler (src/http/mhd.c) and the request pipeline and route tables
+ * (src/http/pipeline.c, src/ingest/routes.c, src/web/web.c), /orderitem and
  * /v1/orders appending to an embedded log, API keys on: send
  * "Authorization: Bearer fuzz-key-0123456789").
  *
@@ -33,7 +34,7 @@
  * libmicrohttpd must not refuse its head (400, 501, 505).
  */
 #include "http_driver.h"
-#include "ingest/fastpath.h"
+#include "http/fastpath.h"
 
 #include <jansson.h>
 

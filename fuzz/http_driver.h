@@ -1,12 +1,13 @@
 /*
  * http_driver — the in-process server the HTTP harnesses drive
- * (fuzz_http.c, fuzz_v1_orders.c): the real server of src/ingest/http.c
- * (http_start: libmicrohttpd, its access handler, routes, suspend/resume)
+ * (fuzz_http.c, fuzz_v1_orders.c): the real server's libmicrohttpd
+ * transport and request pipeline (src/http/mhd.c, pipeline.c: its access
+ * handler, the routes ingest and web register, suspend/resume)
  * over a real embedded log in a temporary directory with --fsync never,
  * the idempotency index, the quarantine and API keys, with no dashboard
- * store (those routes answer 503). http.c is compiled into the harness so
- * the daemon can be started the way http_start does it but without a
- * listening socket and with poll() instead of epoll: each input is sent as
+ * store (those routes answer 503). The daemon is started the way
+ * http_start does it but without the fast path and with poll() instead of
+ * epoll (http_mhd_start's poll mode): each input is sent as
  * raw bytes on a fresh socketpair handed to MHD_add_connection, the write
  * side is then shut, and the whole answer is read until the server closes
  * (libmicrohttpd's edge-triggered epoll mode does not notice a client's
@@ -21,11 +22,14 @@
 
 #include "broker/broker.h"
 #include "core/catalog.h"
-#include "ingest/auth.h"
+#include "http/auth.h"
 #include "ingest/dedupe.h"
-#include "ingest/http.h"
+#include "http/conntrack.h"
+#include "http/http.h"
+#include "http/mhd.h"
 #include "ingest/quarantine.h"
-#include "ingest/http.c"
+#include "ingest/routes.h"
+#include "web/web.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -63,7 +67,9 @@ struct fuzz_srv {
     struct dedupe *dd;
     struct quarantine *qt;
     struct auth *auth;
-    struct http_server *srv;
+    struct http_core core;
+    struct conntrack *ct;
+    struct http_mhd *srv;
     long served;
 };
 
@@ -119,32 +125,24 @@ static void fuzz_srv_open(struct fuzz_srv *s, int with_auth)
                           .max_batch = 64, .dedupe = s->dd, .quarantine = s->qt,
                           .auth = s->auth, .header_timeout_s = 10, .body_timeout_s = 30,
                           .max_connections = 64};
-    /* http_start's daemon, minus the listening socket and epoll. */
-    struct http_server *hs = calloc(1, sizeof(*hs));
-    if (!hs)
-        fuzz_die("http", "out of memory");
-    hs->ctx = hc;
-    hs->listen_fd = -1;         /* and no fast path: fuzz_fastpath has its parser */
-    if (!(hs->ct = conntrack_new(hc.header_timeout_s, hc.body_timeout_s,
-                                 hc.max_connections, err, sizeof(err))))
+    if (ingest_add_routes(&hc) || web_add_routes(&hc))
+        fuzz_die("http", "too many routes");
+    /* http_start's daemon, minus the listening socket, the fast path
+     * (fuzz_fastpath has its parser) and epoll. */
+    memset(&s->core, 0, sizeof(s->core));
+    s->core.ctx = hc;
+    if (!(s->ct = conntrack_new(hc.header_timeout_s, hc.body_timeout_s,
+                                hc.max_connections, err, sizeof(err))))
         fuzz_die("conntrack", err);
-    hs->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL |
-                                 MHD_USE_NO_LISTEN_SOCKET | MHD_ALLOW_SUSPEND_RESUME,
-                             0, NULL, NULL, access_handler, hs,
-                             MHD_OPTION_NOTIFY_COMPLETED, completed, hs,
-                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)60,
-                             MHD_OPTION_CONNECTION_LIMIT, hc.max_connections + 64u,
-                             MHD_OPTION_NOTIFY_CONNECTION, conntrack_notify, hs->ct,
-                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
-                             MHD_OPTION_END);
-    if (!hs->d)
-        fuzz_die("MHD_start_daemon", "failed");
-    s->srv = hs;
+    if (!(s->srv = http_mhd_start(&s->core, s->ct, 1, hc.max_connections + 64u, 1, err,
+                                  sizeof(err))))
+        fuzz_die("MHD_start_daemon", err);
 }
 
 static void fuzz_srv_close(struct fuzz_srv *s)
 {
-    http_stop(s->srv);
+    http_mhd_stop(s->srv);
+    conntrack_destroy(s->ct);
     broker_close(s->b);
     quarantine_close(s->qt);
     fuzz_rmtree(s->dir);
@@ -202,7 +200,7 @@ static size_t fuzz_exchange(struct fuzz_srv *s, int with_auth, const uint8_t *re
     int sv[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv))
         fuzz_die("socketpair", strerror(errno));
-    if (MHD_add_connection(s->srv->d, sv[1], (struct sockaddr *)&a, sizeof(a)) != MHD_YES)
+    if (http_mhd_adopt(s->srv, sv[1], (struct sockaddr *)&a, sizeof(a)))
         fuzz_die("MHD_add_connection", strerror(errno));
     int fd = sv[0];
     size_t sent = 0, got = 0;

@@ -15,14 +15,15 @@
  * groups. A record the processor cannot read as an order goes to the
  * quarantine file DATA/quarantine/quarantine.jsonl, like rejected HTTP rows.
  */
+#include "app.h"
 #include "broker/broker.h"
-#include "broker/elog.h"
 #include "core/args.h"
 #include "core/catalog.h"
 #include "core/util.h"
-#include "ingest/auth.h"
+#include "http/auth.h"
 #include "ingest/dedupe.h"
-#include "ingest/http.h"
+#include "ingest/routes.h"
+#include "http/http.h"
 #include "ingest/quarantine.h"
 #include "process/processor.h"
 #include "store/cassandra.h"
@@ -174,127 +175,108 @@ static int opt_sources(const char *val, void *dst, char *err, size_t n)
     return catalog_set_sources(val, err, n);
 }
 
-/* Block the stop signals (and SIGHUP when the command reloads on it) before
- * any thread starts, so that only main's sigwait() sees them; ignore SIGPIPE
- * from clients that went away. */
-static void block_signals(sigset_t *sigs, int with_hup)
+/* The HTTP server with every layer's routes: those of a layer this
+ * command does not run answer 404 or 503. */
+static struct http_server *serve_http(const char *listen, struct http_ctx *hc,
+                                      int threads, char *errstr, size_t n)
 {
-    sigemptyset(sigs);
-    sigaddset(sigs, SIGINT);
-    sigaddset(sigs, SIGTERM);
-    if (with_hup)
-        sigaddset(sigs, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, sigs, NULL);
-    signal(SIGPIPE, SIG_IGN);
-}
-
-/* SIGHUP: re-read the customers, the API key file and SALESFLOW_API_KEYS
- * of the config file; keep serving. */
-static void reload(struct catalog *cat, struct auth *auth)
-{
-    char err[1024];
-    if (catalog_reload(cat, err, sizeof(err)))
-        log_error("SIGHUP: customers not reloaded, keeping the %zu loaded: %s",
-                  catalog_customer_count(cat), err);
-    else
-        log_info("SIGHUP: %zu customers reloaded from %s",
-                 catalog_customer_count(cat), catalog_path(cat));
-    if (auth_enabled(auth)) {
-        /* SALESFLOW_API_KEYS from the config file (as docs/deploy.md keeps
-         * it) is re-read too; flag and environment values cannot change. */
-        char *list = NULL, where[1100], why[512];
-        int r = args_reread("api-keys", &list, where, sizeof(where), err, sizeof(err));
-        if (r > 0 && auth_set_list(auth, list, why, sizeof(why)))
-            snprintf(err, sizeof(err), "%.500s: --api-keys: %.400s", where, why), r = -1;
-        if (r >= 0 && auth_reload(auth, err, sizeof(err)))
-            r = -1;
-        if (r < 0)
-            log_error("SIGHUP: API keys not reloaded, keeping the old ones: %s", err);
-        else
-            log_info("SIGHUP: %zu API keys in force", auth_key_count(auth));
-        free(list);
+    if (ingest_add_routes(hc) || web_add_routes(hc)) {
+        sf_err(-1, errstr, n, "too many HTTP routes");
+        return NULL;
     }
+    return http_start(listen, hc, threads, errstr, n);
 }
 
-/* `run` (everything) or, with ingest_only, `ingest` (HTTP ingestion only). */
-static int run_layers(int ingest_only, int argc, char **argv)
+/* The flags of `run` and `ingest`. */
+struct run_flags {
+    const char *listen, *data, *customers, *store_arg;
+    const char *broker_arg, *group, *allowed_hosts, *raw_store;
+    int create_topic, strict_orderitem;
+    int64_t unit_price;
+    int partitions, threads, max_batch;
+    int header_timeout, body_timeout, max_conns;
+    int64_t dedupe_window, dedupe_max;
+    int64_t ready_lag;
+    uint64_t max_body, quarantine_max;
+    const char *key_file, *list_keys;
+    struct key_list keys;
+    struct broker_conf bc;
+};
+
+/* Parse run's (or ingest's) flags into f: -1 to go on, else the exit
+ * status (0 after --help, 2 for a bad flag). */
+static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f)
 {
-    const char *listen = NULL, *data = NULL, *customers = NULL, *store_arg = NULL;
-    const char *broker_arg = NULL, *group = NULL, *allowed_hosts = NULL;
-    const char *raw_store = NULL;
-    int create_topic = 0, strict_orderitem = 0;
-    int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
-    int partitions = 0, threads = 2, max_batch = SF_MAX_BATCH_DEFAULT;
-    int header_timeout = 10, body_timeout = 30, max_conns = 10000;
-    int64_t dedupe_window = 24 * 3600 * 1000LL, dedupe_max = 1000000;
-    int64_t ready_lag = 100000;
-    uint64_t max_body = SF_MAX_BODY_DEFAULT, quarantine_max = 64u << 20;
-    const char *key_file = NULL, *list_keys = NULL;
-    struct key_list keys = {{0}, 0};
-    struct broker_conf bc = {.create = 1};
+    *f = (struct run_flags){
+        .unit_price = SF_DEFAULT_UNIT_PRICE_CENTS, .threads = 2,
+        .max_batch = SF_MAX_BATCH_DEFAULT, .header_timeout = 10, .body_timeout = 30,
+        .max_conns = 10000, .dedupe_window = 24 * 3600 * 1000LL, .dedupe_max = 1000000,
+        .ready_lag = 100000, .max_body = SF_MAX_BODY_DEFAULT,
+        .quarantine_max = 64u << 20, .bc = {.create = 1},
+    };
     const struct opt opts[] = {
-        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_listen, &listen},
+        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_listen, &f->listen},
         {"allowed-hosts", "LIST", "Host names served besides the --listen host, "
          "comma-separated, * for any (default: localhost names on loopback, else any)",
-         opt_str, &allowed_hosts},
+         opt_str, &f->allowed_hosts},
         {"data", "DIR", "data directory: DIR/log, DIR/sales.db (default ./salesflow-data)",
-         opt_str, &data},
+         opt_str, &f->data},
         {"customers", "FILE", "customers CSV with header customer_id,state "
-         "(default data/customers.csv, else the built-in 17)", opt_str, &customers},
-        {"unit-price", "AMOUNT", "price of one unit (default 300.00)", opt_money, &unit_price},
+         "(default data/customers.csv, else the built-in 17)", opt_str, &f->customers},
+        {"unit-price", "AMOUNT", "price of one unit (default 300.00)", opt_money, &f->unit_price},
         {"partitions", "N", "partitions of a new log (default 4; fixed once created)",
-         opt_int, &partitions},
+         opt_int, &f->partitions},
         {"store", "URI", "serving store (default sqlite:DIR/sales.db)", opt_store_uri,
-         &store_arg},
+         &f->store_arg},
         {"raw-store", "URI", "also write every raw order to Cassandra: cassandra://"
          "[USER@]HOST[:PORT][,…]/KEYSPACE[?table=order_table&consistency=LOCAL_QUORUM]"
-         " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &raw_store},
+         " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &f->raw_store},
         {"fsync", "MODE", "always (default): 201 after fdatasync; interval:MS; never",
-         opt_fsync, &bc},
+         opt_fsync, &f->bc},
         {"segment-bytes", "SIZE", "roll log segments at this size (default 64M)",
-         opt_bytes, &bc.segment_bytes},
+         opt_bytes, &f->bc.segment_bytes},
         {"retention", "AGE", "drop processed log segments older than AGE, e.g. 7d "
-         "(default: keep)", opt_duration, &bc.retention_ms},
+         "(default: keep)", opt_duration, &f->bc.retention_ms},
         {"retention-bytes", "SIZE", "keep at most SIZE of processed log per partition "
-         "(default: no limit)", opt_bytes, &bc.retention_bytes},
+         "(default: no limit)", opt_bytes, &f->bc.retention_bytes},
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
-         "records behind the log (default 100000)", opt_int64, &ready_lag},
-        {"threads", "N", "HTTP worker threads (default 2)", opt_int, &threads},
+         "records behind the log (default 100000)", opt_int64, &f->ready_lag},
+        {"threads", "N", "HTTP worker threads (default 2)", opt_int, &f->threads},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
-         "16M, at most 512M)", opt_max_body, &max_body},
+         "16M, at most 512M)", opt_max_body, &f->max_body},
         {"max-batch", "N", "most orders in one POST /v1/orders (default 100000)",
-         opt_int, &max_batch},
+         opt_int, &f->max_batch},
         {"strict-orderitem", NULL, "POST /orderitem refuses fields an order does not "
          "have (422), as /v1/orders does; by default they are ignored, as the original "
-         "service did", opt_switch, &strict_orderitem},
+         "service did", opt_switch, &f->strict_orderitem},
         {"api-key", "KEY", "require Authorization: Bearer KEY for ingestion; repeatable",
-         opt_key, &keys},
+         opt_key, &f->keys},
         {"api-keys", "K1,K2", "the same for a comma-separated list of keys (e.g. "
-         "SALESFLOW_API_KEYS in the config file)", opt_key_list, &list_keys},
+         "SALESFLOW_API_KEYS in the config file)", opt_key_list, &f->list_keys},
         {"api-key-file", "FILE", "API keys, one per line; re-read on SIGHUP", opt_str,
-         &key_file},
+         &f->key_file},
         {"dedupe-window", "AGE", "remember client order_ids this long (default 24h)",
-         opt_duration, &dedupe_window},
+         opt_duration, &f->dedupe_window},
         {"dedupe-max", "N", "remember at most N order_ids (default 1000000)", opt_int64,
-         &dedupe_max},
+         &f->dedupe_max},
         {"sources", "LIST", "accepted sources, comma-separated (default "
          "\"Dine In,Takeaway,Home Delivery\")", opt_sources, NULL},
         {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this size "
-         "(default 64M)", opt_bytes, &quarantine_max},
+         "(default 64M)", opt_bytes, &f->quarantine_max},
         {"header-timeout", "SECS", "close connections whose headers take longer "
-         "(default 10)", opt_int, &header_timeout},
+         "(default 10)", opt_int, &f->header_timeout},
         {"body-timeout", "SECS", "close connections whose body takes longer (default 30)",
-         opt_int, &body_timeout},
+         opt_int, &f->body_timeout},
         {"max-connections", "N", "open HTTP connections at most (default 10000)", opt_int,
-         &max_conns},
+         &f->max_conns},
         {"broker", "URI", "file:DIR (embedded log, default file:DATA/log) or "
-         "kafka://HOST:PORT[,HOST:PORT…]/TOPIC", opt_broker_uri, &broker_arg},
+         "kafka://HOST:PORT[,HOST:PORT…]/TOPIC", opt_broker_uri, &f->broker_arg},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
-         broker_opt_kafka, &bc},
+         broker_opt_kafka, &f->bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
-         "partitions", opt_int, &create_topic},
+         "partitions", opt_int, &f->create_topic},
         {"group", "NAME", "Kafka consumer group of the processor (default salesflow)",
-         opt_str, &group},
+         opt_str, &f->group},
     };
     /* `ingest` takes the same flags less those of the layers it lacks. */
     struct opt sel[SF_ARRAY_LEN(opts)];
@@ -312,129 +294,126 @@ static int run_layers(int ingest_only, int argc, char **argv)
                      sel, nsel, argc, argv, NULL, 0, NULL);
     if (rc)
         return rc == ARGS_HELP ? 0 : 2;
-    if (!listen)
-        listen = "127.0.0.1:8080";
-    if (!data)
-        data = "./salesflow-data";
-    if (!customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
-        customers = SF_DEFAULT_CUSTOMERS;
+    if (!f->listen)
+        f->listen = "127.0.0.1:8080";
+    if (!f->data)
+        f->data = "./salesflow-data";
+    if (!f->customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
+        f->customers = SF_DEFAULT_CUSTOMERS;
+    return -1;
+}
 
-    char err[1024], logdir[4096], store_uri[4200], broker_uri[4200], qdir[4200];
-    struct catalog *cat = NULL;
-    struct auth *auth = NULL;
-    struct dedupe *dd = NULL;
-    struct quarantine *qt = NULL;
-    struct broker *b = NULL;
-    struct store *st = NULL;
-    struct web *w = NULL;
-    struct processor *proc = NULL;
-    struct http_server *srv = NULL;
-    int status = 1;
-
-    sigset_t sigs;
-    block_signals(&sigs, 1);
-
-    if ((rc = sf_mkdirs(data))) {
-        log_error("cannot create data directory %s: %s", data, strerror(-rc));
-        goto out;
+/* Open run's (or ingest's) parts into a, in order: the reference data and
+ * API keys, the quarantine and idempotency index, the log, the store and
+ * the dashboard, the processor, the HTTP server. 0, or the exit status (logged):
+ * 2 for a --raw-store that cannot be used, else 1. */
+static int run_open(struct app *a, struct run_flags *f, int ingest_only,
+                    struct run_hooks *hooks, char *broker_uri, size_t broker_size,
+                    long *learned)
+{
+    char err[1024], logdir[4096], store_uri[4200], qdir[4200];
+    int rc;
+    if ((rc = sf_mkdirs(f->data))) {
+        log_error("cannot create data directory %s: %s", f->data, strerror(-rc));
+        return 1;
     }
-    snprintf(logdir, sizeof(logdir), "%s/log", data);
-    snprintf(broker_uri, sizeof(broker_uri), "file:%s", logdir);
-    if (broker_arg)
-        snprintf(broker_uri, sizeof(broker_uri), "%s", broker_arg);
-    kafka_conf(&bc, group, create_topic);
-    bc.role = ingest_only ? BROKER_ROLE_PRODUCE : BROKER_ROLE_BOTH;
-    if (store_arg)
-        snprintf(store_uri, sizeof(store_uri), "%s", store_arg);
-    else
-        snprintf(store_uri, sizeof(store_uri), "sqlite:%s/sales.db", data);
+    if (app_path(logdir, sizeof(logdir), "log directory", "%s/log", f->data) ||
+        app_path(broker_uri, broker_size, "--broker", "%s",
+                 f->broker_arg ? f->broker_arg : "") ||
+        (!f->broker_arg &&
+         app_path(broker_uri, broker_size, "log directory", "file:%s", logdir)) ||
+        app_path(store_uri, sizeof(store_uri), "--store", "%s",
+                 f->store_arg ? f->store_arg : "") ||
+        (!f->store_arg && app_path(store_uri, sizeof(store_uri), "store path",
+                                   "sqlite:%s/sales.db", f->data)) ||
+        app_path(qdir, sizeof(qdir), "quarantine directory", "%s/quarantine", f->data))
+        return 1;
+    struct broker_conf *bc = &f->bc;
+    kafka_conf(bc, f->group, f->create_topic);
+    bc->role = ingest_only ? BROKER_ROLE_PRODUCE : BROKER_ROLE_BOTH;
 
-    if (!(cat = catalog_load(customers, unit_price, err, sizeof(err)))) {
+    if (!(a->cat = catalog_load(f->customers, f->unit_price, err, sizeof(err))) ||
+        !(a->auth = auth_new(f->keys.v, f->keys.n, f->list_keys, f->key_file, err,
+                             sizeof(err))) ||
+        !(a->qt = quarantine_open(qdir, f->quarantine_max, err, sizeof(err))) ||
+        !(a->dd = dedupe_new(f->dedupe_window, (size_t)f->dedupe_max, err, sizeof(err)))) {
         log_error("%s", err);
-        goto out;
+        return 1;
     }
-    if (!(auth = auth_new(keys.v, keys.n, list_keys, key_file, err, sizeof(err)))) {
-        log_error("%s", err);
-        goto out;
-    }
-    snprintf(qdir, sizeof(qdir), "%s/quarantine", data);
-    if (!(qt = quarantine_open(qdir, quarantine_max, err, sizeof(err))) ||
-        !(dd = dedupe_new(dedupe_window, (size_t)dedupe_max, err, sizeof(err)))) {
-        log_error("%s", err);
-        goto out;
-    }
-    bc.partitions = partitions;
+    bc->partitions = f->partitions;
     /* Room for two of the largest batches: one request never waits forever
      * for a queue that cannot hold it. */
-    if (!bc.queue_max || bc.queue_max < 2 * (size_t)max_batch)
-        bc.queue_max = 2 * (size_t)max_batch > 65536 ? 2 * (size_t)max_batch : 65536;
-    if (!(b = broker_open(broker_uri, &bc, err, sizeof(err))) ||
-        (!ingest_only && !(st = store_open(store_uri, err, sizeof(err)))) ||
-        (!ingest_only && !(w = web_new(store_uri, err, sizeof(err))))) {
+    size_t two = 2 * (size_t)f->max_batch;
+    if (!bc->queue_max || bc->queue_max < two)
+        bc->queue_max = two > 65536 ? two : 65536;
+    if (!(a->b = broker_open(broker_uri, bc, err, sizeof(err))) ||
+        (!ingest_only && !(a->st = store_open(store_uri, err, sizeof(err)))) ||
+        (!ingest_only && !(a->w = web_new(store_uri, err, sizeof(err))))) {
         log_error("%s", err);
-        goto out;
+        return 1;
     }
-    if (raw_store && !(st = cassandra_wrap(st, raw_store, args_cassandra_password(), 0,
-                                           err, sizeof(err)))) {
+    if (f->raw_store && !(a->st = cassandra_wrap(a->st, f->raw_store,
+                                                 args_cassandra_password(), 0, err,
+                                                 sizeof(err)))) {
         log_error("%s", err);
-        status = 2;
-        goto out;
+        return 2;
     }
-    struct run_hooks hooks = {.qt = qt, .w = w};
+    a->flush_on_close = 1;
+    *hooks = (struct run_hooks){.qt = a->qt, .w = a->w};
     struct processor_conf pc = {.on_reject = run_reject, .on_commit = run_commit,
-                                .opaque = &hooks};
-    if (w)
-        web_attach(w, b);
-    if (!ingest_only && !(proc = processor_start(b, st, cat, &pc, err, sizeof(err)))) {
+                                .opaque = hooks};
+    if (a->w)
+        web_attach(a->w, a->b);
+    if (!ingest_only && !(a->proc = processor_start(a->b, a->st, a->cat, &pc, err,
+                                                    sizeof(err)))) {
         log_error("processor: %s", err);
-        goto out;
+        return 1;
     }
-    long learned = dedupe_rebuild(dd, b, err, sizeof(err));
-    if (learned < 0) {
+    if ((*learned = dedupe_rebuild(a->dd, a->b, err, sizeof(err))) < 0) {
         log_error("rebuilding the idempotency index from %s: %s", broker_uri, err);
-        goto out;
+        return 1;
     }
-    struct http_ctx hc = {.broker = b, .cat = cat, .web = w,
-                          .max_body = (size_t)max_body, .max_batch = (size_t)max_batch,
-                          .strict_orderitem = strict_orderitem,
-                          .dedupe = dd, .quarantine = qt, .auth = auth,
-                          .header_timeout_s = header_timeout,
-                          .body_timeout_s = body_timeout,
-                          .max_connections = (unsigned)max_conns,
-                          .allowed_hosts = allowed_hosts,
-                          .ready_lag = ingest_only ? 0 : (ready_lag ? ready_lag : 1)};
-    if (!(srv = http_start(listen, &hc, threads, err, sizeof(err)))) {
+    struct http_ctx hc = {.broker = a->b, .cat = a->cat, .web = a->w,
+                          .max_body = (size_t)f->max_body,
+                          .max_batch = (size_t)f->max_batch,
+                          .strict_orderitem = f->strict_orderitem,
+                          .dedupe = a->dd, .quarantine = a->qt, .auth = a->auth,
+                          .header_timeout_s = f->header_timeout,
+                          .body_timeout_s = f->body_timeout,
+                          .max_connections = (unsigned)f->max_conns,
+                          .allowed_hosts = f->allowed_hosts,
+                          .ready_lag = ingest_only ? 0 : (f->ready_lag ? f->ready_lag : 1)};
+    if (!(a->srv = serve_http(f->listen, &hc, f->threads, err, sizeof(err)))) {
         log_error("%s", err);
-        goto out;
+        return 1;
     }
-    log_info("salesflow %s %s listening on http://%s (data %s, broker %s, %d partitions, "
-             "%zu customers from %s, %ld order_ids remembered, API keys %s)",
-             SF_VERSION, ingest_only ? "ingest" : "run", listen, data, broker_uri,
-             broker_partition_count(b),
-             catalog_customer_count(cat), catalog_path(cat), learned,
-             auth_enabled(auth) ? "required" : "off");
+    return 0;
+}
 
-    int sig;
-    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
-        reload(cat, auth);
-    log_info("%s: shutting down", strsignal(sig));
-    status = 0;
-out:
-    http_quiesce(srv);
-    if (b)
-        broker_flush(b);    /* every queued order is acked before HTTP stops */
-    if (elog_failed(b))
+/* `run` (everything) or, with ingest_only, `ingest` (HTTP ingestion only). */
+static int run_layers(int ingest_only, int argc, char **argv)
+{
+    struct run_flags f;
+    int rc = run_parse(ingest_only, argc, argv, &f);
+    if (rc >= 0)
+        return rc;
+    struct app a;
+    struct run_hooks hooks;
+    char broker_uri[4200];
+    long learned = 0;
+    app_init(&a, ingest_only ? "ingest" : "run", 1);
+    int status = run_open(&a, &f, ingest_only, &hooks, broker_uri, sizeof(broker_uri),
+                          &learned);
+    if (status == 0) {
+        log_info("salesflow %s %s listening on http://%s (data %s, broker %s, %d "
+                 "partitions, %zu customers from %s, %ld order_ids remembered, API "
+                 "keys %s)", SF_VERSION, a.cmd, f.listen, f.data, broker_uri,
+                 broker_partition_count(a.b), catalog_customer_count(a.cat),
+                 catalog_path(a.cat), learned, auth_enabled(a.auth) ? "required" : "off");
+        app_wait(&a);
+    }
+    if (app_close(&a))
         status = 1;         /* an fdatasync failed: exit 1 for the supervisor */
-    web_close_streams(w);   /* no suspended stream may outlive the server */
-    http_stop(srv);
-    processor_stop(proc);
-    broker_close(b);
-    web_destroy(w);
-    store_close(st);
-    dedupe_destroy(dd);
-    quarantine_close(qt);
-    auth_destroy(auth);
-    catalog_destroy(cat);
     return status;
 }
 
@@ -446,6 +425,28 @@ static int cmd_run(int argc, char **argv)
 static int cmd_ingest(int argc, char **argv)
 {
     return run_layers(1, argc, argv);
+}
+
+/* `process --listen`: monitoring only, /healthz, /readyz (lag), /metrics.
+ * 0, or -1 (logged). */
+static int process_http(struct app *a, const char *listen, const char *store_uri,
+                        const char *allowed_hosts, int64_t ready_lag)
+{
+    char err[1024];
+    struct http_ctx hc = {.cat = a->cat, .ready_lag = ready_lag ? ready_lag : 1,
+                          .allowed_hosts = allowed_hosts};
+    /* /readyz asks the store through a handle of its own: the processor's
+     * is its thread's alone. */
+    if (!(a->ready_st = store_open(store_uri, err, sizeof(err)))) {
+        log_error("%s", err);
+        return -1;
+    }
+    hc.ready_store = a->ready_st;
+    if (!(a->srv = serve_http(listen, &hc, 2, err, sizeof(err)))) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
 }
 
 /* `process`: the processor alone, --broker → --store. */
@@ -506,71 +507,43 @@ static int cmd_process(int argc, char **argv)
         customers = SF_DEFAULT_CUSTOMERS;
 
     char err[1024], store_uri[4200], qdir[4200], shown[1024];
-    struct catalog *cat = NULL;
-    struct quarantine *qt = NULL;
-    struct broker *b = NULL;
-    struct store *st = NULL;
-    struct processor *proc = NULL;
-    struct store *rst = NULL;  /* /readyz's */
-    struct http_server *srv = NULL;
+    struct app a;
     int status = 1;
-    sigset_t sigs;
-    block_signals(&sigs, 1);
+    app_init(&a, "process", 1);     /* a processor has no API keys to reload */
 
-    if (store_arg)
-        snprintf(store_uri, sizeof(store_uri), "%s", store_arg);
-    else
-        snprintf(store_uri, sizeof(store_uri), "sqlite:%s/sales.db", data);
-    snprintf(qdir, sizeof(qdir), "%s/quarantine", data);
+    if (app_path(store_uri, sizeof(store_uri), "--store", "%s", store_arg ? store_arg : "") ||
+        (!store_arg && app_path(store_uri, sizeof(store_uri), "store path",
+                                "sqlite:%s/sales.db", data)) ||
+        app_path(qdir, sizeof(qdir), "quarantine directory", "%s/quarantine", data))
+        goto out;
     kafka_conf(&bc, group, create_topic);
-    if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
-        !(qt = quarantine_open(qdir, quarantine_max, err, sizeof(err))) ||
-        !(b = broker_open(broker_uri, &bc, err, sizeof(err))) ||
-        !(st = store_open(store_uri, err, sizeof(err)))) {
+    if (!(a.cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
+        !(a.qt = quarantine_open(qdir, quarantine_max, err, sizeof(err))) ||
+        !(a.b = broker_open(broker_uri, &bc, err, sizeof(err))) ||
+        !(a.st = store_open(store_uri, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }
-    if (raw_store && !(st = cassandra_wrap(st, raw_store, args_cassandra_password(), 0,
-                                           err, sizeof(err)))) {
+    if (raw_store && !(a.st = cassandra_wrap(a.st, raw_store, args_cassandra_password(),
+                                             0, err, sizeof(err)))) {
         log_error("%s", err);
         status = 2;
         goto out;
     }
-    struct processor_conf pc = {.on_reject = quarantine_record, .opaque = qt};
-    if (!(proc = processor_start(b, st, cat, &pc, err, sizeof(err)))) {
+    struct processor_conf pc = {.on_reject = quarantine_record, .opaque = a.qt};
+    if (!(a.proc = processor_start(a.b, a.st, a.cat, &pc, err, sizeof(err)))) {
         log_error("processor: %s", err);
         goto out;
     }
-    /* Monitoring only: /healthz, /readyz (lag), /metrics. */
-    struct http_ctx hc = {.cat = cat, .ready_lag = ready_lag ? ready_lag : 1,
-                          .allowed_hosts = allowed_hosts};
-    /* /readyz asks the store through a handle of its own: the processor's
-     * is its thread's alone. */
-    if (listen && !(rst = store_open(store_uri, err, sizeof(err)))) {
-        log_error("%s", err);
+    if (listen && process_http(&a, listen, store_uri, allowed_hosts, ready_lag))
         goto out;
-    }
-    hc.ready_store = rst;
-    if (listen && !(srv = http_start(listen, &hc, 2, err, sizeof(err)))) {
-        log_error("%s", err);
-        goto out;
-    }
     log_info("salesflow %s process: %s (%d partitions, group %s) into %s", SF_VERSION,
-             broker_uri, broker_partition_count(b), bc.group,
+             broker_uri, broker_partition_count(a.b), bc.group,
              store_uri_redact(store_uri, shown, sizeof(shown)));
-    int sig;
-    while (sigwait(&sigs, &sig) == 0 && sig == SIGHUP)
-        reload(cat, NULL);  /* a processor has no API keys */
-    log_info("%s: shutting down", strsignal(sig));
+    app_wait(&a);
     status = 0;
 out:
-    http_stop(srv);
-    store_close(rst);
-    processor_stop(proc);
-    broker_close(b);
-    store_close(st);
-    quarantine_close(qt);
-    catalog_destroy(cat);
+    app_close(&a);
     return status;
 }
 
@@ -600,11 +573,9 @@ static int cmd_serve(int argc, char **argv)
         listen = "127.0.0.1:8080";
 
     char err[1024];
-    struct web *w = NULL;
-    struct http_server *srv = NULL;
+    struct app a;
     int status = 1;
-    sigset_t sigs;
-    block_signals(&sigs, 0);
+    app_init(&a, "serve", 0);
 
     /* serve only reads: a SQLite path that does not exist is a typo or a
      * store not made yet, never a reason to create an empty one. */
@@ -615,26 +586,22 @@ static int cmd_serve(int argc, char **argv)
                   strerror(errno), store_uri);
         goto out;
     }
-    if (!(w = web_new(store_uri, err, sizeof(err)))) {
+    if (!(a.w = web_new(store_uri, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }
-    struct http_ctx hc = {.web = w, .allowed_hosts = allowed_hosts};
-    if (!(srv = http_start(listen, &hc, threads, err, sizeof(err)))) {
+    struct http_ctx hc = {.web = a.w, .allowed_hosts = allowed_hosts};
+    if (!(a.srv = serve_http(listen, &hc, threads, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }
     char shown[1024];   /* never log a password */
     log_info("salesflow %s serving %s on http://%s", SF_VERSION,
              store_uri_redact(store_uri, shown, sizeof(shown)), listen);
-    int sig;
-    sigwait(&sigs, &sig);
-    log_info("%s: shutting down", strsignal(sig));
+    app_wait(&a);
     status = 0;
 out:
-    web_close_streams(w);   /* no suspended stream may outlive the server */
-    http_stop(srv);
-    web_destroy(w);
+    app_close(&a);
     return status;
 }
 

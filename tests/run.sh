@@ -38,6 +38,17 @@ new_reports() {
 }
 
 if [ "${UNIT:-1}" != 0 ]; then
+    # The structure of src/ (tools/archcheck.py): no include cycles, no
+    # function over 100 lines, each layer registering its own routes.
+    if python3 "$(dirname "$0")/../tools/archcheck.py" >"$BUILD/archcheck.txt" 2>&1; then
+        echo "archcheck: ok 1 - structure of src/"
+        pass=$((pass + 1))
+    else
+        cat "$BUILD/archcheck.txt"
+        echo "archcheck: not ok 1 - structure of src/"
+        fail=$((fail + 1))
+        failed_names="$failed_names archcheck"
+    fi
     for t in "$BUILD"/tests/test_*; do
         [ -x "$t" ] || continue
         out=$(CMOCKA_MESSAGE_OUTPUT=TAP "$t" 2>&1)

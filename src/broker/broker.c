@@ -22,10 +22,10 @@ struct broker *broker_open(const char *uri, const struct broker_conf *conf,
     }
     size_t n = (size_t)(colon - uri);
     for (size_t i = 0; i < SF_ARRAY_LEN(backends); i++) {
-        if (strlen(backends[i]->scheme) == n &&
-            strncmp(uri, backends[i]->scheme, n) == 0) {
+        const char *rest = sf_uri_rest(uri, backends[i]->scheme);
+        if (rest) {
             struct broker *b = NULL;
-            if (backends[i]->open(&b, colon + 1, conf, errstr, errstr_size))
+            if (backends[i]->open(&b, rest, conf, errstr, errstr_size))
                 return NULL;
             return b;
         }
@@ -39,15 +39,13 @@ struct broker *broker_open(const char *uri, const struct broker_conf *conf,
 
 int broker_opt_kafka(const char *val, void *dst, char *errstr, size_t n)
 {
-    static const char *opts[64]; /* one command's flags per process */
     struct broker_conf *bc = dst;
     const char *eq = strchr(val, '=');
-    if (!eq || eq == val || bc->n_kafka_opts == SF_ARRAY_LEN(opts))
+    if (!eq || eq == val || bc->n_kafka_opts == SF_ARRAY_LEN(bc->kafka_opts))
         return sf_err(-1, errstr, n, "expected a librdkafka setting key=value, e.g. "
                       "security.protocol=SSL (at most %zu), got \"%s\"",
-                      SF_ARRAY_LEN(opts), val);
-    opts[bc->n_kafka_opts++] = val;
-    bc->kafka_opts = opts;
+                      SF_ARRAY_LEN(bc->kafka_opts), val);
+    bc->kafka_opts[bc->n_kafka_opts++] = val;
     return 0;
 }
 

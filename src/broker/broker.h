@@ -45,6 +45,8 @@ enum broker_fsync {
     BROKER_FSYNC_NEVER,         /* ack after write; the OS flushes when it likes */
 };
 
+#define BROKER_KAFKA_OPTS_MAX 64
+
 struct broker_conf {
     int partitions;         /* embedded log: used when creating it; 0 = 4 */
     int create;             /* 1: create the log if missing; 0: must exist */
@@ -58,7 +60,8 @@ struct broker_conf {
     /* Kafka only (the embedded log ignores these). */
     enum broker_role role;
     const char *group;      /* consumer group; NULL: no group, seek() assigns */
-    const char *const *kafka_opts; /* "key=value" librdkafka settings */
+    /* "key=value" librdkafka settings (--kafka-opt), this config's own. */
+    const char *kafka_opts[BROKER_KAFKA_OPTS_MAX];
     size_t n_kafka_opts;
     int create_topic;       /* > 0: create a missing topic, this many partitions */
 };

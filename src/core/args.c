@@ -481,6 +481,190 @@ static int apply(const char *cmd, const struct opt *o, const char *val,
     return 0;
 }
 
+/* The command line: flags into their targets (set[k], src[k] "flag"),
+ * positional arguments, --config's path. ARGS_OK, ARGS_HELP or ARGS_BAD. */
+static int parse_flags(const char *cmd, const char *summary, const struct opt *opts,
+                       size_t nopts, int argc, char **argv, const char **positional,
+                       size_t max_pos, size_t *npos, unsigned char *set,
+                       char (*src)[160], const char **config_path)
+{
+    char err[256];
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(cmd, summary, opts, nopts);
+            return ARGS_HELP;
+        }
+        if (strncmp(a, "--", 2) != 0) {
+            if (positional && *npos < max_pos) {
+                positional[(*npos)++] = a;
+                continue;
+            }
+            fprintf(stderr, "salesflow %s: unexpected argument \"%s\" (see --help)\n",
+                    cmd, a);
+            return ARGS_BAD;
+        }
+        const char *name = a + 2, *eq = strchr(name, '=');
+        size_t len = eq ? (size_t)(eq - name) : strlen(name);
+        if (len == 6 && !strncmp(name, "config", 6)) {
+            if (eq)
+                *config_path = eq + 1;
+            else if (i + 1 < argc)
+                *config_path = argv[++i];
+            else {
+                fprintf(stderr, "salesflow %s: --config needs a value FILE\n", cmd);
+                return ARGS_BAD;
+            }
+            continue;
+        }
+        const struct opt *o = NULL;
+        for (size_t k = 0; k < nopts; k++)
+            if (strlen(opts[k].name) == len && !strncmp(opts[k].name, name, len))
+                o = &opts[k];
+        if (!o) {
+            fprintf(stderr, "salesflow %s: unknown flag --%.*s (see --help)\n",
+                    cmd, (int)len, name);
+            return ARGS_BAD;
+        }
+        if (is_no_flag(o->name)) {
+            char env[96];
+            config_env_name(o->name, env, sizeof(env));
+            fprintf(stderr, "salesflow %s: --%s is not taken on the command line, "
+                    "where ps shows it to every user: set %s in the environment or "
+                    "the --config file\n", cmd, o->name, env);
+            return ARGS_BAD;
+        }
+        const char *val = NULL;
+        if (o->metavar) {
+            if (eq)
+                val = eq + 1;
+            else if (i + 1 < argc)
+                val = argv[++i];
+            else {
+                fprintf(stderr, "salesflow %s: --%s needs a value %s\n", cmd,
+                        o->name, o->metavar);
+                return ARGS_BAD;
+            }
+        } else if (eq) {
+            fprintf(stderr, "salesflow %s: --%s takes no value\n", cmd, o->name);
+            return ARGS_BAD;
+        }
+        if (o->set(val, o->dst, err, sizeof(err))) {
+            fprintf(stderr, "salesflow %s: --%s: %s\n", cmd, o->name, err);
+            return ARGS_BAD;
+        }
+        size_t k = (size_t)(o - opts);
+        set[k] = 1;
+        snprintf(src[k], sizeof(src[k]), "flag");
+    }
+    return ARGS_OK;
+}
+
+/* A setting given twice in the file is a mistake, not "last wins"
+ * (unless the flag is repeatable, e.g. --kafka-opt): 0, or -1. */
+static int check_repeats(const char *cmd, const struct opt *opts, size_t nopts,
+                         const struct config_file *cf)
+{
+    for (size_t k = 0; k < nopts; k++) {
+        char env[96];
+        int first = 0;
+        if (strstr(opts[k].help, "repeatable"))
+            continue;
+        config_env_name(opts[k].name, env, sizeof(env));
+        for (size_t e = 0; e < cf->n; e++) {
+            if (strcmp(cf->e[e].key, env))
+                continue;
+            if (first) {
+                fprintf(stderr, "salesflow %s: %s:%d: %s is already set on line %d "
+                        "(give each setting once)\n", cmd, cf->path, cf->e[e].line, env,
+                        first);
+                return -1;
+            }
+            first = cf->e[e].line;
+        }
+    }
+    return 0;
+}
+
+/* The environment, then the config file, for what flags left out:
+ * 0, or -1. *secret_in_file: a secret came from the file. */
+static int apply_env_and_file(const char *cmd, const struct opt *opts, size_t nopts,
+                              const struct config_file *cf, const unsigned char *set,
+                              char (*src)[160], int *secret_in_file)
+{
+    for (size_t k = 0; k < nopts; k++) {
+        char env[96], where[1200];
+        if (set[k])
+            continue;
+        config_env_name(opts[k].name, env, sizeof(env));
+        const char *v = getenv(env);
+        if (v) {
+            snprintf(where, sizeof(where), "environment %s", env);
+            if (apply(cmd, &opts[k], v, where))
+                return -1;
+            snprintf(src[k], sizeof(src[k]), "env %s", env);
+            continue;
+        }
+        for (size_t e = 0; e < cf->n; e++) {
+            if (strcmp(cf->e[e].key, env))
+                continue;
+            snprintf(where, sizeof(where), "%s:%d", cf->path, cf->e[e].line);
+            if (apply(cmd, &opts[k], cf->e[e].value, where))
+                return -1;
+            /* a secret: what `salesflow config` masks (a key file's path is not) */
+            size_t nl = strlen(opts[k].name);
+            char shown[512];
+            if (!(nl > 5 && !strcmp(opts[k].name + nl - 5, "-file")) &&
+                strcmp(config_mask(opts[k].name, cf->e[e].value, shown, sizeof(shown)),
+                       cf->e[e].value))
+                *secret_in_file = 1;
+            snprintf(src[k], sizeof(src[k]), "%.150s", where);
+        }
+    }
+    return 0;
+}
+
+/* `salesflow config CMD …`: show what the command would use. */
+static void describe_config(const char *cmd, const struct opt *opts, size_t nopts,
+                            int argc, char **argv, char (*src)[160],
+                            const struct config_file *cf)
+{
+    printf("# salesflow %s: effective configuration\n", cmd);
+    for (size_t k = 0; k < nopts; k++) {
+        char env[96], shown[512];
+        int printed = 0;
+        config_env_name(opts[k].name, env, sizeof(env));
+        /* Every value a repeatable flag got, in order. */
+        if (src[k][0] && !strcmp(src[k], "flag")) {
+            size_t l = strlen(opts[k].name);
+            for (int i = 0; i < argc; i++) {
+                const char *a = argv[i], *v = NULL;
+                if (strncmp(a, "--", 2) || strncmp(a + 2, opts[k].name, l))
+                    continue;
+                if (a[2 + l] == '=')
+                    v = a + 3 + l;
+                else if (a[2 + l] == '\0')
+                    v = opts[k].metavar ? (i + 1 < argc ? argv[i + 1] : "") : "1";
+                if (v && ++printed)
+                    printf("%s=%s\t# from flag\n", env,
+                           config_mask(opts[k].name, v, shown, sizeof(shown)));
+            }
+        } else if (src[k][0] && !strncmp(src[k], "env ", 4)) {
+            printed = printf("%s=%s\t# from %s\n", env,
+                             config_mask(opts[k].name, getenv(env), shown,
+                                         sizeof(shown)), src[k]);
+        } else if (src[k][0]) {
+            for (size_t e = 0; e < cf->n; e++)
+                if (!strcmp(cf->e[e].key, env) && ++printed)
+                    printf("%s=%s\t# from %s:%d\n", env,
+                           config_mask(opts[k].name, cf->e[e].value, shown,
+                                       sizeof(shown)), cf->path, cf->e[e].line);
+        }
+        if (!printed)
+            printf("# %s unset: %s\n", env, opts[k].help);
+    }
+}
+
 static int parse(const char *cmd, const char *summary, const struct opt *opts,
                  size_t nopts, int argc, char **argv, const char **positional,
                  size_t max_pos, size_t *npos)
@@ -498,75 +682,11 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
     cur_nopts = nopts;
     if (npos)
         *npos = 0;
-    for (int i = 0; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(cmd, summary, opts, nopts);
-            rc = ARGS_HELP;
-            goto out;
-        }
-        if (strncmp(a, "--", 2) != 0) {
-            if (positional && *npos < max_pos) {
-                positional[(*npos)++] = a;
-                continue;
-            }
-            fprintf(stderr, "salesflow %s: unexpected argument \"%s\" (see --help)\n",
-                    cmd, a);
-            goto out;
-        }
-        const char *name = a + 2, *eq = strchr(name, '=');
-        size_t len = eq ? (size_t)(eq - name) : strlen(name);
-        if (len == 6 && !strncmp(name, "config", 6)) {
-            if (eq)
-                config_path = eq + 1;
-            else if (i + 1 < argc)
-                config_path = argv[++i];
-            else {
-                fprintf(stderr, "salesflow %s: --config needs a value FILE\n", cmd);
-                goto out;
-            }
-            continue;
-        }
-        const struct opt *o = NULL;
-        for (size_t k = 0; k < nopts; k++)
-            if (strlen(opts[k].name) == len && !strncmp(opts[k].name, name, len))
-                o = &opts[k];
-        if (!o) {
-            fprintf(stderr, "salesflow %s: unknown flag --%.*s (see --help)\n",
-                    cmd, (int)len, name);
-            goto out;
-        }
-        if (is_no_flag(o->name)) {
-            char env[96];
-            config_env_name(o->name, env, sizeof(env));
-            fprintf(stderr, "salesflow %s: --%s is not taken on the command line, "
-                    "where ps shows it to every user: set %s in the environment or "
-                    "the --config file\n", cmd, o->name, env);
-            goto out;
-        }
-        const char *val = NULL;
-        if (o->metavar) {
-            if (eq)
-                val = eq + 1;
-            else if (i + 1 < argc)
-                val = argv[++i];
-            else {
-                fprintf(stderr, "salesflow %s: --%s needs a value %s\n", cmd,
-                        o->name, o->metavar);
-                goto out;
-            }
-        } else if (eq) {
-            fprintf(stderr, "salesflow %s: --%s takes no value\n", cmd, o->name);
-            goto out;
-        }
-        if (o->set(val, o->dst, err, sizeof(err))) {
-            fprintf(stderr, "salesflow %s: --%s: %s\n", cmd, o->name, err);
-            goto out;
-        }
-        size_t k = (size_t)(o - opts);
-        set[k] = 1;
-        snprintf(src[k], sizeof(src[k]), "flag");
-    }
+    rc = parse_flags(cmd, summary, opts, nopts, argc, argv, positional, max_pos, npos,
+                     set, src, &config_path);
+    if (rc != ARGS_OK)
+        goto out;
+    rc = ARGS_BAD;
 
     /* Then the environment, then the config file, for what flags left out. */
     struct config_file cf;
@@ -575,95 +695,15 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
         goto out;
     }
     int secret_in_file = 0;
-    /* A setting given twice in the file is a mistake, not "last wins"
-     * (unless the flag is repeatable, e.g. --kafka-opt). */
-    for (size_t k = 0; k < nopts; k++) {
-        char env[96];
-        int first = 0;
-        if (strstr(opts[k].help, "repeatable"))
-            continue;
-        config_env_name(opts[k].name, env, sizeof(env));
-        for (size_t e = 0; e < cf.n; e++) {
-            if (strcmp(cf.e[e].key, env))
-                continue;
-            if (first) {
-                fprintf(stderr, "salesflow %s: %s:%d: %s is already set on line %d "
-                        "(give each setting once)\n", cmd, cf.path, cf.e[e].line, env,
-                        first);
-                goto out_cf;
-            }
-            first = cf.e[e].line;
-        }
-    }
-    for (size_t k = 0; k < nopts; k++) {
-        char env[96], where[1200];
-        if (set[k])
-            continue;
-        config_env_name(opts[k].name, env, sizeof(env));
-        const char *v = getenv(env);
-        if (v) {
-            snprintf(where, sizeof(where), "environment %s", env);
-            if (apply(cmd, &opts[k], v, where))
-                goto out_cf;
-            snprintf(src[k], sizeof(src[k]), "env %s", env);
-            continue;
-        }
-        for (size_t e = 0; e < cf.n; e++) {
-            if (strcmp(cf.e[e].key, env))
-                continue;
-            snprintf(where, sizeof(where), "%s:%d", cf.path, cf.e[e].line);
-            if (apply(cmd, &opts[k], cf.e[e].value, where))
-                goto out_cf;
-            /* a secret: what `salesflow config` masks (a key file's path is not) */
-            size_t nl = strlen(opts[k].name);
-            char shown[512];
-            if (!(nl > 5 && !strcmp(opts[k].name + nl - 5, "-file")) &&
-                strcmp(config_mask(opts[k].name, cf.e[e].value, shown, sizeof(shown)),
-                       cf.e[e].value))
-                secret_in_file = 1;
-            snprintf(src[k], sizeof(src[k]), "%.150s", where);
-        }
-    }
+    if (check_repeats(cmd, opts, nopts, &cf) ||
+        apply_env_and_file(cmd, opts, nopts, &cf, set, src, &secret_in_file))
+        goto out_cf;
     rc = ARGS_OK;
     if (secret_in_file && cf.others_read)
         log_warn("config file %s holds a secret (API keys or a password) and every "
                  "user can read it: chmod 0640 %s", cf.path, cf.path);
     if (describe) {
-        /* `salesflow config CMD …`: show what the command would use. */
-        printf("# salesflow %s: effective configuration\n", cmd);
-        for (size_t k = 0; k < nopts; k++) {
-            char env[96], shown[512];
-            int printed = 0;
-            config_env_name(opts[k].name, env, sizeof(env));
-            /* Every value a repeatable flag got, in order. */
-            if (src[k][0] && !strcmp(src[k], "flag")) {
-                size_t l = strlen(opts[k].name);
-                for (int i = 0; i < argc; i++) {
-                    const char *a = argv[i], *v = NULL;
-                    if (strncmp(a, "--", 2) || strncmp(a + 2, opts[k].name, l))
-                        continue;
-                    if (a[2 + l] == '=')
-                        v = a + 3 + l;
-                    else if (a[2 + l] == '\0')
-                        v = opts[k].metavar ? (i + 1 < argc ? argv[i + 1] : "") : "1";
-                    if (v && ++printed)
-                        printf("%s=%s\t# from flag\n", env,
-                               config_mask(opts[k].name, v, shown, sizeof(shown)));
-                }
-            } else if (src[k][0] && !strncmp(src[k], "env ", 4)) {
-                printed = printf("%s=%s\t# from %s\n", env,
-                                 config_mask(opts[k].name, getenv(env), shown,
-                                             sizeof(shown)), src[k]);
-            } else if (src[k][0]) {
-                for (size_t e = 0; e < cf.n; e++)
-                    if (!strcmp(cf.e[e].key, env) && ++printed)
-                        printf("%s=%s\t# from %s:%d\n", env,
-                               config_mask(opts[k].name, cf.e[e].value, shown,
-                                           sizeof(shown)), cf.path, cf.e[e].line);
-            }
-            if (!printed)
-                printf("# %s unset: %s\n", env, opts[k].help);
-        }
+        describe_config(cmd, opts, nopts, argc, argv, src, &cf);
         rc = ARGS_HELP;
     }
 out_cf:

@@ -204,7 +204,8 @@ static int open_fds(void)
     return n - 1; /* the directory stream's own fd */
 }
 
-void metrics_render(struct sf_buf *b)
+/* HTTP responses, orders, and the latency histograms. */
+static void render_ingest(struct sf_buf *b)
 {
     header(b, "salesflow_http_requests_total", "counter",
            "HTTP responses by route and status code.");
@@ -247,7 +248,11 @@ void metrics_render(struct sf_buf *b)
                       (double)atomic_load(&hists[h].sum_us) / 1e6, name,
                       (unsigned long long)cum);
     }
+}
 
+/* The log's end, the processor's positions, lag and health. */
+static void render_processor(struct sf_buf *b)
+{
     int np = atomic_load(&sf_stats.log_partitions);
     header(b, "salesflow_log_end_offset", "gauge",
            "Next offset after the last durable record, per partition.");
@@ -302,6 +307,12 @@ void metrics_render(struct sf_buf *b)
             atomic_load(&proc_unstorable));
     counter(b, "salesflow_store_retries_total", "Store transactions retried.",
             atomic_load(&store_retries));
+}
+
+void metrics_render(struct sf_buf *b)
+{
+    render_ingest(b);
+    render_processor(b);
     header(b, "salesflow_sse_clients", "gauge", "Connected /api/stream clients.");
     sf_buf_printf(b, "salesflow_sse_clients %lld\n", (long long)atomic_load(&sse_clients));
     header(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");

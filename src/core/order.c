@@ -44,18 +44,18 @@ void order_detail_add(struct sf_buf *d, int *n, long index, const char *field,
     int rc = 0;
     d->limit = limit > DETAIL_CLOSE_ROOM ? limit - DETAIL_CLOSE_ROOM : 0;
     rc |= sf_buf_append(d, *n ? "," : "", *n ? 1 : 0);
-    rc |= sf_buf_append(d, "{\"loc\":[\"body\"", 14);
+    rc |= SF_BUF_LIT(d, "{\"loc\":[\"body\"");
     if (index >= 0)
         rc |= sf_buf_printf(d, ",%ld", index);
     if (field) {
-        rc |= sf_buf_append(d, ",", 1);
+        rc |= SF_BUF_LIT(d, ",");
         rc |= sf_buf_json_str(d, field);
     }
-    rc |= sf_buf_append(d, "],\"msg\":", 8);
+    rc |= SF_BUF_LIT(d, "],\"msg\":");
     rc |= sf_buf_json_str(d, msg);
-    rc |= sf_buf_append(d, ",\"type\":", 8);
+    rc |= SF_BUF_LIT(d, ",\"type\":");
     rc |= sf_buf_json_str(d, type);
-    rc |= sf_buf_append(d, "}", 1);
+    rc |= SF_BUF_LIT(d, "}");
     d->limit = limit;
     if (rc) {
         d->len = start;
@@ -229,6 +229,53 @@ json_t *order_parse_json(const char *text, size_t len, long index,
     return root;
 }
 
+/* The client's order_id v: a string of 1 to 64 printable ASCII
+ * characters, kept in o; else a detail entry. */
+static void validate_order_id(const json_t *v, long index, struct order *o,
+                              struct sf_buf *d, int *nerr)
+{
+    const char *id = json_string_value(v);
+    size_t len = id ? json_string_length(v) : 0;
+    int printable = 1;
+    for (size_t i = 0; id && i < len; i++)
+        if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] > 0x7e)
+            printable = 0;
+    if (!id)
+        order_detail_add(d, nerr, index, "order_id", "string_type",
+                         "Input should be a valid string");
+    else if (len == 0)
+        order_detail_add(d, nerr, index, "order_id", "string_too_short",
+                         "String should have at least 1 character");
+    else if (len > SF_ORDER_ID_MAX)
+        order_detail_add(d, nerr, index, "order_id", "string_too_long",
+                         "String should have at most 64 characters");
+    else if (!printable)
+        order_detail_add(d, nerr, index, "order_id", "string_pattern_mismatch",
+                         "String should contain only printable ASCII "
+                         "characters (0x20-0x7E)");
+    else {
+        memcpy(o->order_id, id, len + 1);
+        o->client_id = 1;
+    }
+}
+
+/* A detail entry for each field of root an order does not have. */
+static void validate_no_extra(const json_t *root, long index, struct sf_buf *d, int *nerr)
+{
+    const char *key;
+    json_t *val;
+    json_object_foreach((json_t *)root, key, val) {
+        size_t k = 0;
+        while (k < SF_ARRAY_LEN(known_fields) && strcmp(key, known_fields[k]) != 0)
+            k++;
+        if (k < SF_ARRAY_LEN(known_fields))
+            continue;
+        order_detail_add(d, nerr, index, key, "extra_forbidden",
+                         "Extra inputs are not permitted; an order has only "
+                         "customer_id, source, quantity, order_id, created_at "
+                         "and unit_price");
+    }
+}
 static int validate(const json_t *root, const struct catalog *cat, int64_t now_ms,
                     long index, int extra_ok, struct order *o, struct sf_buf *d,
                     int *nerr);
@@ -296,31 +343,8 @@ static int validate(const json_t *root, const struct catalog *cat, int64_t now_m
     }
 
     v = json_object_get(root, "order_id");
-    if (v) {
-        const char *id = json_string_value(v);
-        size_t len = id ? json_string_length(v) : 0;
-        int printable = 1;
-        for (size_t i = 0; id && i < len; i++)
-            if ((unsigned char)id[i] < 0x20 || (unsigned char)id[i] > 0x7e)
-                printable = 0;
-        if (!id)
-            order_detail_add(d, nerr, index, "order_id", "string_type",
-                             "Input should be a valid string");
-        else if (len == 0)
-            order_detail_add(d, nerr, index, "order_id", "string_too_short",
-                             "String should have at least 1 character");
-        else if (len > SF_ORDER_ID_MAX)
-            order_detail_add(d, nerr, index, "order_id", "string_too_long",
-                             "String should have at most 64 characters");
-        else if (!printable)
-            order_detail_add(d, nerr, index, "order_id", "string_pattern_mismatch",
-                             "String should contain only printable ASCII "
-                             "characters (0x20-0x7E)");
-        else {
-            memcpy(o->order_id, id, len + 1);
-            o->client_id = 1;
-        }
-    }
+    if (v)
+        validate_order_id(v, index, o, d, nerr);
 
     o->created_ms = now_ms;
     v = json_object_get(root, "created_at");
@@ -342,21 +366,8 @@ static int validate(const json_t *root, const struct catalog *cat, int64_t now_m
     if (v && unit_price_of(v, &unit, &type, &m))
         order_detail_add(d, nerr, index, "unit_price", type, m);
 
-    const char *key;
-    json_t *val;
-    json_object_foreach((json_t *)root, key, val) {
-        if (extra_ok)
-            break;
-        size_t k = 0;
-        while (k < SF_ARRAY_LEN(known_fields) && strcmp(key, known_fields[k]) != 0)
-            k++;
-        if (k < SF_ARRAY_LEN(known_fields))
-            continue;
-        order_detail_add(d, nerr, index, key, "extra_forbidden",
-                         "Extra inputs are not permitted; an order has only "
-                         "customer_id, source, quantity, order_id, created_at "
-                         "and unit_price");
-    }
+    if (!extra_ok)
+        validate_no_extra(root, index, d, nerr);
 
     if (*nerr == n0 && money_mul(o->quantity, unit, &o->total_cents))
         order_detail_add(d, nerr, index, "quantity", "value_error",
@@ -381,12 +392,12 @@ int order_from_orderitem(const char *body, size_t len, const struct catalog *cat
     if (order_scan_whole(body, len, cat, now_ms, o))
         return 0;
     memset(o, 0, sizeof(*o));
-    sf_buf_append(d, "{\"detail\":[", 11);
+    SF_BUF_LIT(d, "{\"detail\":[");
     json_t *root = order_parse_json(body, len, -1, d, &n);
     if (root)
         validate(root, cat, now_ms, -1, extra_ok, o, d, &n);
     json_decref(root);
-    sf_buf_append(d, "]}", 2);
+    SF_BUF_LIT(d, "]}");
     if (n)
         return -1;
     d->len = 0;
@@ -398,7 +409,7 @@ int order_from_orderitem(const char *body, size_t len, const struct catalog *cat
 /* Append the decimal digits of v. */
 static int put_i64(struct sf_buf *b, int64_t v)
 {
-    if (v < 0 && sf_buf_append(b, "-", 1))
+    if (v < 0 && SF_BUF_LIT(b, "-"))
         return -1;
     return sf_buf_put_u64(b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v);
 }
@@ -447,27 +458,27 @@ int order_encode(const struct order *o, struct sf_buf *out)
     int rc = 0;
     size_t start = out->len;
     if (o->client_id) {
-        rc |= sf_buf_append(out, "{\"order_id\":", 12);
+        rc |= SF_BUF_LIT(out, "{\"order_id\":");
         rc |= sf_buf_json_str(out, o->order_id);
-        rc |= sf_buf_append(out, ",\"customer_id\":", 15);
+        rc |= SF_BUF_LIT(out, ",\"customer_id\":");
     } else {
-        rc |= sf_buf_append(out, "{\"customer_id\":", 15);
+        rc |= SF_BUF_LIT(out, "{\"customer_id\":");
     }
     rc |= put_i64(out, o->customer_id);
-    rc |= sf_buf_append(out, ",\"source\":", 10);
+    rc |= SF_BUF_LIT(out, ",\"source\":");
     rc |= sf_buf_json_str(out, sf_sources[o->source]);
-    rc |= sf_buf_append(out, ",\"quantity\":", 12);
+    rc |= SF_BUF_LIT(out, ",\"quantity\":");
     rc |= put_i64(out, o->quantity);
-    rc |= sf_buf_append(out, ",\"total\":", 9);
+    rc |= SF_BUF_LIT(out, ",\"total\":");
     rc |= put_money(out, o->total_cents);
-    rc |= sf_buf_append(out, ",\"created_at\":\"", 15);
+    rc |= SF_BUF_LIT(out, ",\"created_at\":\"");
     rc |= put_time(out, o->created_ms);
     if (o->client_id) {
-        rc |= sf_buf_append(out, "\"}", 2);
+        rc |= SF_BUF_LIT(out, "\"}");
     } else {
-        rc |= sf_buf_append(out, "\",\"order_id\":", 13);
+        rc |= SF_BUF_LIT(out, "\",\"order_id\":");
         rc |= sf_buf_json_str(out, o->order_id);
-        rc |= sf_buf_append(out, "}", 1);
+        rc |= SF_BUF_LIT(out, "}");
     }
     if (rc || out->len - start > SF_ORDER_JSON_MAX)
         return -1;

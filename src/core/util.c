@@ -82,6 +82,18 @@ int64_t sf_mono_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+const char *sf_uri_rest(const char *uri, const char *scheme)
+{
+    size_t n = strlen(scheme);
+    return strncmp(uri, scheme, n) == 0 && uri[n] == ':' ? uri + n + 1 : NULL;
+}
+
+void sf_pause_ms(int ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
 /* Write v as exactly n decimal digits at p. */
 static void put_digits(char *p, unsigned v, int n)
 {
@@ -280,7 +292,7 @@ int sf_buf_printf(struct sf_buf *b, const char *fmt, ...)
 
 int sf_buf_json_str(struct sf_buf *b, const char *s)
 {
-    if (sf_buf_append(b, "\"", 1))
+    if (SF_BUF_LIT(b, "\""))
         return -1;
     const unsigned char *p = (const unsigned char *)s;
     for (;;) {
@@ -303,7 +315,7 @@ int sf_buf_json_str(struct sf_buf *b, const char *s)
             return -1;
         p++;
     }
-    return sf_buf_append(b, "\"", 1);
+    return SF_BUF_LIT(b, "\"");
 }
 
 void sf_buf_free(struct sf_buf *b)

@@ -36,6 +36,10 @@ int sf_err(int rc, char *errstr, size_t errstr_size, const char *fmt, ...)
 
 int64_t sf_now_ms(void);        /* wall clock, ms since the epoch */
 int64_t sf_mono_ms(void);       /* monotonic clock, ms */
+void sf_pause_ms(int ms);       /* sleep ms milliseconds */
+/* uri's part after "scheme:" when its scheme is scheme, else NULL (how
+ * store_open and broker_open pick a backend). */
+const char *sf_uri_rest(const char *uri, const char *scheme);
 
 /* Format ms since the epoch as RFC 3339 UTC with milliseconds,
  * "2026-11-29T03:40:00.123Z" (24 chars + NUL); returns out. */
@@ -65,6 +69,8 @@ static inline int sf_buf_append(struct sf_buf *b, const void *p, size_t n)
     b->data[b->len] = '\0';
     return 0;
 }
+/* Append a string literal, its length counted by the compiler. */
+#define SF_BUF_LIT(b, lit) sf_buf_append((b), (lit), sizeof(lit) - 1)
 int sf_buf_printf(struct sf_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Append the decimal digits of v. */

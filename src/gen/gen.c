@@ -24,7 +24,7 @@
 #include "core/coding.h"
 #include "core/order.h"
 #include "core/util.h"
-#include "ingest/auth.h"
+#include "http/auth.h"
 #include "store/store.h"
 
 #include <curl/curl.h>
@@ -352,6 +352,40 @@ static int opt_api_key(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+/* Send the orders: from --concurrency workers over HTTP, or straight to
+ * the broker, showing progress until all are done. */
+static void gen_run(struct gen *g, const char *broker_uri, struct broker_conf *bc)
+{
+    struct worker *w = broker_uri ? NULL : calloc((size_t)g->concurrency, sizeof(*w));
+    g->start_ms = sf_mono_ms();
+    int started = 0;
+    if (broker_uri)
+        gen_broker(g, broker_uri, bc);
+    for (int i = 0; w && i < g->concurrency; i++) {
+        w[i].g = g;
+        w[i].id = i;
+        if (pthread_create(&w[i].t, NULL, worker_main, &w[i]) == 0)
+            started++;
+    }
+    /* Progress while the workers run: a bar on a terminal, a line every 2 s
+     * otherwise (and none for short runs). */
+    int tty = isatty(2);
+    int64_t last = sf_mono_ms();
+    while (started && atomic_load(&g->finished) < started) {
+        struct timespec ts = {0, 200 * 1000000L};
+        nanosleep(&ts, NULL);
+        if (!tty && sf_mono_ms() - last < 2000)
+            continue;
+        last = sf_mono_ms();
+        progress(g, tty, 0);
+    }
+    if (tty && started && sf_mono_ms() - g->start_ms >= 200)
+        progress(g, tty, 1);
+    for (int i = 0; i < started; i++)
+        pthread_join(w[i].t, NULL);
+    free(w);
+}
+
 int cmd_gen(int argc, char **argv)
 {
     struct gen g = {.count = 1000, .concurrency = 4};
@@ -413,33 +447,7 @@ int cmd_gen(int argc, char **argv)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
-    struct worker *w = broker_uri ? NULL : calloc((size_t)g.concurrency, sizeof(*w));
-    g.start_ms = sf_mono_ms();
-    int started = 0;
-    if (broker_uri)
-        gen_broker(&g, broker_uri, &bc);
-    for (int i = 0; w && i < g.concurrency; i++) {
-        w[i].g = &g;
-        w[i].id = i;
-        if (pthread_create(&w[i].t, NULL, worker_main, &w[i]) == 0)
-            started++;
-    }
-    /* Progress while the workers run: a bar on a terminal, a line every 2 s
-     * otherwise (and none for short runs). */
-    int tty = isatty(2);
-    int64_t last = sf_mono_ms();
-    while (started && atomic_load(&g.finished) < started) {
-        struct timespec ts = {0, 200 * 1000000L};
-        nanosleep(&ts, NULL);
-        if (!tty && sf_mono_ms() - last < 2000)
-            continue;
-        last = sf_mono_ms();
-        progress(&g, tty, 0);
-    }
-    if (tty && started && sf_mono_ms() - g.start_ms >= 200)
-        progress(&g, tty, 1);
-    for (int i = 0; i < started; i++)
-        pthread_join(w[i].t, NULL);
+    gen_run(&g, broker_uri, &bc);
     double secs = (double)(sf_mono_ms() - g.start_ms) / 1000.0;
     long long created = atomic_load(&g.created), rejected = atomic_load(&g.rejected),
               errors = atomic_load(&g.errors);
@@ -448,7 +456,6 @@ int cmd_gen(int argc, char **argv)
            created + rejected + errors, created, broker_uri ? "acked" : "201",
            rejected + errors, rejected, broker_uri ? "broker" : "HTTP", errors,
            secs, secs > 0 ? (double)(created + rejected + errors) / secs : 0.0);
-    free(w);
     free(url);
     if (g.acked)
         fclose(g.acked);

@@ -7,9 +7,18 @@
 #ifndef SF_INGEST_H
 #define SF_INGEST_H
 
-#include "ingest/http.h"
+#include <microhttpd.h>     /* MHD_HTTP_*: status codes and header names */
+
+#include "http/http.h"
 
 struct batch;
+
+/* The route handlers (routes.c registers them). */
+enum http_result ingest_orderitem(struct http_req *r);
+enum http_result ingest_v1_orders(struct http_req *r);
+enum http_result ingest_v1_quarantine(struct http_req *r);
+enum http_result ingest_openapi(struct http_req *r);
+enum http_result ingest_docs(struct http_req *r);
 
 enum ingest_mode {
     INGEST_V1 = 0,          /* per-row results, quarantine */
@@ -27,6 +36,6 @@ void batch_row_ok(struct batch *b, size_t i);
 void batch_row_bad(struct batch *b, size_t i, size_t start, size_t end);
 /* Claim idempotency keys, append the valid rows and answer the request
  * (now, or from the last ack). Takes ownership of b (freed with r). */
-enum MHD_Result batch_submit(struct batch *b);
+enum http_result batch_submit(struct batch *b);
 
 #endif

@@ -14,7 +14,8 @@
  * runs under a Content-Security-Policy that allows only it, by a nonce
  * drawn for each answer: anything else that got into the page would not run.
  */
-#include "ingest/http.h"
+#include "ingest/ingest.h"
+#include "http/mhd.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -328,13 +329,13 @@ static int build_spec(struct sf_buf *out, int strict)
         return sf_buf_append(out, spec, sizeof(spec) - 1);
     const char *ax = strict ? strstr(at, lax) : NULL;   /* after the sources */
     int rc = sf_buf_append(out, spec, (size_t)(at - spec));
-    rc |= sf_buf_append(out, "\"enum\":[", 8);
+    rc |= SF_BUF_LIT(out, "\"enum\":[");
     for (size_t i = 0; i < sf_source_count; i++) {
         if (i)
-            rc |= sf_buf_append(out, ",", 1);
+            rc |= SF_BUF_LIT(out, ",");
         rc |= sf_buf_json_str(out, sf_sources[i]);
     }
-    rc |= sf_buf_append(out, "]", 1);
+    rc |= SF_BUF_LIT(out, "]");
     at += sizeof(dflt) - 1;
     if (ax) {
         rc |= sf_buf_append(out, at, (size_t)(ax - at));
@@ -345,7 +346,7 @@ static int build_spec(struct sf_buf *out, int strict)
     return rc ? -1 : 0;
 }
 
-enum MHD_Result ingest_openapi(struct http_req *r)
+enum http_result ingest_openapi(struct http_req *r)
 {
     struct sf_buf b;
     sf_buf_init(&b, sizeof(spec) + 4096);
@@ -353,7 +354,7 @@ enum MHD_Result ingest_openapi(struct http_req *r)
         sf_buf_free(&b);
         return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
-    enum MHD_Result rc = http_reply_json(r, MHD_HTTP_OK, b.data);
+    enum http_result rc = http_reply_json(r, MHD_HTTP_OK, b.data);
     sf_buf_free(&b);
     return rc;
 }
@@ -390,7 +391,7 @@ static int append_html_safe(struct sf_buf *out, const char *json, size_t n)
     return rc ? -1 : 0;
 }
 
-enum MHD_Result ingest_docs(struct http_req *r)
+enum http_result ingest_docs(struct http_req *r)
 {
     struct sf_buf spec_b, b;
     unsigned char rnd[16];
@@ -432,14 +433,14 @@ enum MHD_Result ingest_docs(struct http_req *r)
         MHD_create_response_from_buffer(b.len, b.data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         sf_buf_free(&b);
-        return MHD_NO;
+        return HTTP_CLOSE;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/html; charset=utf-8");
     http_coding_headers(r, resp, gz);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "Content-Security-Policy", csp);
     MHD_add_response_header(resp, "X-Frame-Options", "DENY");
-    enum MHD_Result res = http_queue(r->conn, MHD_HTTP_OK, resp);
+    enum http_result res = http_mhd_queue(r, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return res;
 }

@@ -13,7 +13,7 @@
 #include "ingest/ingest.h"
 #include "core/stats.h"
 
-enum MHD_Result ingest_orderitem(struct http_req *r)
+enum http_result ingest_orderitem(struct http_req *r)
 {
     struct sf_buf detail;
     const struct http_ctx *ctx = r->ctx;
@@ -25,7 +25,7 @@ enum MHD_Result ingest_orderitem(struct http_req *r)
     if (order_from_orderitem(r->body.data ? r->body.data : "", r->body.len, ctx->cat,
                              sf_now_ms(), !ctx->strict_orderitem, &r->order, &detail)) {
         sf_stats_add(&sf_stats.ingest_rejected, 1);
-        enum MHD_Result rc = http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
+        enum http_result rc = http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
                                              detail.data);
         sf_buf_free(&detail);
         return rc;

@@ -113,7 +113,7 @@ static int str_prefix(struct sf_buf *b, const char *s, size_t n, size_t budget,
                       size_t *used)
 {
     const unsigned char *p = (const unsigned char *)s;
-    int lossy = 0, rc = sf_buf_append(b, "\"", 1);
+    int lossy = 0, rc = SF_BUF_LIT(b, "\"");
     size_t i = 0, left = budget;
     while (i < n && !rc) {
         size_t run = i;
@@ -154,7 +154,7 @@ static int str_prefix(struct sf_buf *b, const char *s, size_t n, size_t budget,
         lossy |= bad;
     }
     *used = i;
-    if (rc || sf_buf_append(b, "\"", 1))
+    if (rc || SF_BUF_LIT(b, "\""))
         return -1;
     return lossy;
 }
@@ -178,7 +178,7 @@ static int put_detail(struct sf_buf *b, const char *d, size_t n, size_t budget,
     json_t *arr = json_loadb(d, n, 0, NULL);
     size_t room = budget > 2 ? budget - 2 : 0, k = 0, i;
     json_t *v;
-    int rc = sf_buf_append(b, "[", 1);
+    int rc = SF_BUF_LIT(b, "[");
     if (json_is_array(arr)) {
         json_array_foreach(arr, i, v) {
             char *s = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
@@ -196,7 +196,7 @@ static int put_detail(struct sf_buf *b, const char *d, size_t n, size_t budget,
         }
     }
     json_decref(arr);
-    return rc | sf_buf_append(b, "]", 1);
+    return rc | SF_BUF_LIT(b, "]");
 }
 
 /* Encode l as one line (no newline) into b, emptied first, with at most
@@ -207,15 +207,15 @@ static int encode_line(struct sf_buf *b, const struct qline *l, size_t raw_budge
     size_t used;
     int rc = 0, dcut = 0, lossy;
     b->len = 0;
-    rc |= sf_buf_append(b, "{\"time\":\"", 9);
+    rc |= SF_BUF_LIT(b, "{\"time\":\"");
     rc |= sf_buf_append(b, l->ts, strlen(l->ts));
-    rc |= sf_buf_append(b, "\",\"endpoint\":", 13);
+    rc |= SF_BUF_LIT(b, "\",\"endpoint\":");
     rc |= str_prefix(b, l->endpoint, strlen(l->endpoint), ENDPOINT_MAX, &used) < 0;
     rc |= sf_buf_printf(b, ",\"index\":%ld,\"detail\":", l->index);
     rc |= put_detail(b, l->detail, l->detail_len, detail_budget, &dcut);
     if (dcut)
-        rc |= sf_buf_append(b, ",\"detail_truncated\":true", 24);
-    rc |= sf_buf_append(b, ",\"raw\":", 7);
+        rc |= SF_BUF_LIT(b, ",\"detail_truncated\":true");
+    rc |= SF_BUF_LIT(b, ",\"raw\":");
     lossy = str_prefix(b, l->raw ? l->raw : "", l->raw_len, raw_budget, &used);
     rc |= lossy < 0;
     rc |= sf_buf_printf(b, ",\"raw_length\":%" PRIu64 ",\"raw_truncated\":%s,"
@@ -476,7 +476,7 @@ int quarantine_add(struct quarantine *q, const char *endpoint,
                  rotate(q, errstr, errstr_size)))
                 rc = -1, disk = 0;
             else if (sf_buf_append(&pend, line.data, line.len) ||
-                     sf_buf_append(&pend, "\n", 1))
+                     SF_BUF_LIT(&pend, "\n"))
                 rc = sf_err(-1, errstr, errstr_size, "out of memory");
             else if (pend.len >= WRITE_CHUNK && flush(q, &pend, 0, errstr, errstr_size))
                 rc = -1, disk = 0;
@@ -524,10 +524,10 @@ int quarantine_list(struct quarantine *q, size_t limit, uint64_t before,
     for (size_t i = 0; i < k; i++) {
         const struct entry *e = &q->ring[ring_at(q, first + i)];
         if (i)
-            rc |= sf_buf_append(out, ",", 1);
+            rc |= SF_BUF_LIT(out, ",");
         rc |= sf_buf_append(out, e->line, e->len);
     }
-    rc |= sf_buf_append(out, "]", 1);
+    rc |= SF_BUF_LIT(out, "]");
     pthread_mutex_unlock(&q->mu);
     return rc ? -1 : 0;
 }

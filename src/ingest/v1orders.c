@@ -40,6 +40,7 @@
 #include "ingest/ingest.h"
 #include "core/stats.h"
 #include "ingest/dedupe.h"
+#include "http/mhd.h"
 #include "ingest/quarantine.h"
 
 #include <inttypes.h>
@@ -175,12 +176,12 @@ static unsigned build_reply(struct batch *b)
                                      "\"Stock entry created\",\"order_id\":";
             sf_buf_append(out, ok, sizeof(ok) - 1);
             sf_buf_json_str(out, rw->o.order_id);
-            sf_buf_append(out, "}", 1);
+            SF_BUF_LIT(out, "}");
             return MHD_HTTP_CREATED;
         }
-        sf_buf_append(out, "{\"detail\":", 10);
+        SF_BUF_LIT(out, "{\"detail\":");
         sf_buf_json_str(out, broker_strerror(rw->err));
-        sf_buf_append(out, "}", 1);
+        SF_BUF_LIT(out, "}");
         return fail_status(rw->err);
     }
 
@@ -190,21 +191,21 @@ static unsigned build_reply(struct batch *b)
         struct row *rw = &b->rows[i];
         sf_buf_append(out, i ? ",{\"index\":" : "{\"index\":", i ? 10 : 9);
         sf_buf_put_u64(out, i);
-        sf_buf_append(out, ",", 1);
+        SF_BUF_LIT(out, ",");
         switch ((int)atomic_load(&rw->state)) {
         case ROW_OK:
         case ROW_DUP:
-            sf_buf_append(out, "\"order_id\":", 11);
+            SF_BUF_LIT(out, "\"order_id\":");
             sf_buf_json_str(out, rw->o.order_id);
             if (rw->state == ROW_DUP)
-                sf_buf_append(out, ",\"duplicate\":true", 17);
+                SF_BUF_LIT(out, ",\"duplicate\":true");
             break;
         case ROW_BAD:
             if (!rw->brief) {
-                sf_buf_append(out, "\"detail\":[", 10);
+                SF_BUF_LIT(out, "\"detail\":[");
                 sf_buf_append(out, b->details.data + rw->det_start,
                               rw->det_end - rw->det_start);
-                sf_buf_append(out, "]", 1);
+                SF_BUF_LIT(out, "]");
                 break;
             }
             static const char omit1[] = "\"detail\":[{\"loc\":[\"body\",";
@@ -223,9 +224,9 @@ static unsigned build_reply(struct batch *b)
                               ? "unavailable" : "storage_error");
             break;
         }
-        sf_buf_append(out, "}", 1);
+        SF_BUF_LIT(out, "}");
     }
-    sf_buf_append(out, "]}", 2);
+    SF_BUF_LIT(out, "]}");
     if (accepted == b->n)
         return MHD_HTTP_CREATED;
     if (accepted)
@@ -235,18 +236,18 @@ static unsigned build_reply(struct batch *b)
     return MHD_HTTP_UNPROCESSABLE_CONTENT;
 }
 
-static enum MHD_Result reply_now(struct batch *b)
+static enum http_result reply_now(struct batch *b)
 {
     struct http_req *r = b->r;
     unsigned status = build_reply(b);
-    enum MHD_Result rc = http_reply_json(r, status, r->reply.data);
+    enum http_result rc = http_reply_json(r, status, r->reply.data);
     /* Queued (copied): only the reply's size stays reserved. */
     http_reply_keep(r, r->reply.len + 1024);
     http_req_shed(r);
     return rc;
 }
 
-static enum MHD_Result on_resume(struct http_req *r)
+static enum http_result on_resume(struct http_req *r)
 {
     return reply_now(r->state);
 }
@@ -307,10 +308,10 @@ static void quarantine_rows(struct batch *b, const char *const *raw,
         if (rw->state != ROW_BAD)
             continue;
         offs[k] = arrays.len;
-        sf_buf_append(&arrays, "[", 1);
+        SF_BUF_LIT(&arrays, "[");
         sf_buf_append(&arrays, b->details.data + rw->det_start,
                       rw->det_end - rw->det_start);
-        sf_buf_append(&arrays, "]", 1);
+        SF_BUF_LIT(&arrays, "]");
         qr[k].index = (long)i;
         qr[k].raw = raw ? raw[i] : NULL;
         qr[k].raw_full = raw && raw[i] ? raw_len[i] : 0;
@@ -354,7 +355,7 @@ static void batch_spill(struct batch *b, const char **raw, const size_t *raw_len
 }
 
 /* raw/raw_len: each row's text for the quarantine (may be NULL). */
-static enum MHD_Result submit(struct batch *b, const char *const *raw,
+static enum http_result submit(struct batch *b, const char *const *raw,
                               const size_t *raw_len)
 {
     struct http_req *r = b->r;
@@ -433,10 +434,10 @@ static enum MHD_Result submit(struct batch *b, const char *const *raw,
     r->on_resume = on_resume;
     http_suspend(r);
     count_down(b);
-    return MHD_YES;
+    return HTTP_OK;
 }
 
-enum MHD_Result batch_submit(struct batch *b)
+enum http_result batch_submit(struct batch *b)
 {
     return submit(b, NULL, NULL);
 }
@@ -444,7 +445,7 @@ enum MHD_Result batch_submit(struct batch *b)
 /* ---- POST /v1/orders ---------------------------------------------------- */
 
 /* batch_new failed: the reply budget is full, or memory ran out. */
-static enum MHD_Result batch_refused(struct http_req *r)
+static enum http_result batch_refused(struct http_req *r)
 {
     if (r->reply_full)
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
@@ -469,21 +470,21 @@ static int batch_with_raw(struct http_req *r, size_t n, struct batch **b,
 }
 
 /* A request-level 422/413 with one detail entry. */
-static enum MHD_Result request_error(struct http_req *r, unsigned status,
+static enum http_result request_error(struct http_req *r, unsigned status,
                                      const char *type, const char *msg)
 {
     struct sf_buf d;
     int n = 0;
     sf_buf_init(&d, 8192);
-    sf_buf_append(&d, "{\"detail\":[", 11);
+    SF_BUF_LIT(&d, "{\"detail\":[");
     order_detail_add(&d, &n, -1, NULL, type, msg);
-    sf_buf_append(&d, "]}", 2);
-    enum MHD_Result rc = http_reply_json(r, status, d.data);
+    SF_BUF_LIT(&d, "]}");
+    enum http_result rc = http_reply_json(r, status, d.data);
     sf_buf_free(&d);
     return rc;
 }
 
-static enum MHD_Result too_many_rows(struct http_req *r, size_t n, size_t max)
+static enum http_result too_many_rows(struct http_req *r, size_t n, size_t max)
 {
     char msg[200];
     snprintf(msg, sizeof(msg), "The request has %s%zu orders; at most %zu are "
@@ -492,14 +493,14 @@ static enum MHD_Result too_many_rows(struct http_req *r, size_t n, size_t max)
     return request_error(r, MHD_HTTP_CONTENT_TOO_LARGE, "too_long", msg);
 }
 
-static enum MHD_Result no_rows(struct http_req *r)
+static enum http_result no_rows(struct http_req *r)
 {
     return request_error(r, MHD_HTTP_UNPROCESSABLE_CONTENT, "too_short",
                          "The request has no orders: send one order object, an "
                          "array of them, or one per line as NDJSON");
 }
 
-static enum MHD_Result v1_ndjson(struct http_req *r, size_t max)
+static enum http_result v1_ndjson(struct http_req *r, size_t max)
 {
     const char *p = r->body.data ? r->body.data : "", *end = p + r->body.len;
     size_t n = 0;
@@ -555,7 +556,7 @@ static enum MHD_Result v1_ndjson(struct http_req *r, size_t max)
         }
         s = e + 1;
     }
-    enum MHD_Result rc = submit(b, raw, raw_len);
+    enum http_result rc = submit(b, raw, raw_len);
     free(raw);
     free(raw_len);
     return rc;
@@ -725,7 +726,7 @@ static int v1_json_stream(struct http_req *r, size_t max)
         json_decref(v);
         batch_spill(b, raw, raw_len, i, 1);
     }
-    enum MHD_Result rc = submit(b, raw, raw_len);
+    enum http_result rc = submit(b, raw, raw_len);
     for (size_t i = 0; i < n; i++)
         free((char *)raw[i]);
     free(raw);
@@ -733,7 +734,7 @@ static int v1_json_stream(struct http_req *r, size_t max)
     return (int)rc;
 }
 
-static enum MHD_Result v1_orders(struct http_req *r)
+static enum http_result v1_orders(struct http_req *r)
 {
     const struct http_ctx *ctx = r->ctx;
     size_t max = ctx->max_batch ? ctx->max_batch : SF_MAX_BATCH_DEFAULT;
@@ -744,15 +745,15 @@ static enum MHD_Result v1_orders(struct http_req *r)
         return v1_ndjson(r, max);
     int fast = v1_json_fast(r, max);
     if (fast >= 0)
-        return (enum MHD_Result)fast;
+        return (enum http_result)fast;
     fast = v1_json_stream(r, max);
     if (fast >= 0)
-        return (enum MHD_Result)fast;
+        return (enum http_result)fast;
 
     struct sf_buf d;
     int nerr = 0;
     sf_buf_init(&d, 8192);
-    sf_buf_append(&d, "{\"detail\":[", 11);
+    SF_BUF_LIT(&d, "{\"detail\":[");
     json_t *root = order_parse_json(r->body.data ? r->body.data : "", r->body.len,
                                     -1, &d, &nerr);
     if (!root || !(json_is_object(root) || json_is_array(root))) {
@@ -760,8 +761,8 @@ static enum MHD_Result v1_orders(struct http_req *r)
             order_detail_add(&d, &nerr, -1, NULL, "model_attributes_type",
                              "Input should be an order object, an array of order "
                              "objects, or NDJSON (Content-Type: application/x-ndjson)");
-        sf_buf_append(&d, "]}", 2);
-        enum MHD_Result rc = http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
+        SF_BUF_LIT(&d, "]}");
+        enum http_result rc = http_reply_json(r, MHD_HTTP_UNPROCESSABLE_CONTENT,
                                              d.data);
         sf_buf_free(&d);
         json_decref(root);
@@ -808,7 +809,7 @@ static enum MHD_Result v1_orders(struct http_req *r)
         }
         batch_spill(b, raw, raw_len, i, is_array);
     }
-    enum MHD_Result rc = submit(b, raw, raw_len);
+    enum http_result rc = submit(b, raw, raw_len);
     if (is_array)
         for (size_t i = 0; i < n; i++)
             free((char *)raw[i]);
@@ -826,10 +827,10 @@ static enum MHD_Result v1_orders(struct http_req *r)
  * 2,000-order NDJSON batches). */
 #define BIG_BODY ((size_t)1 << 20)
 
-enum MHD_Result ingest_v1_orders(struct http_req *r)
+enum http_result ingest_v1_orders(struct http_req *r)
 {
     size_t len = r->body.len;   /* v1_orders() frees the body */
-    enum MHD_Result rc = v1_orders(r);
+    enum http_result rc = v1_orders(r);
     if (len > BIG_BODY)
         malloc_trim(0);
     return rc;
@@ -850,11 +851,11 @@ static char *raw_of(json_t *v, size_t *total)
 
 /* ---- GET /v1/quarantine ------------------------------------------------- */
 
-enum MHD_Result ingest_v1_quarantine(struct http_req *r)
+enum http_result ingest_v1_quarantine(struct http_req *r)
 {
-    const char *lim = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+    const char *lim = MHD_lookup_connection_value(http_mhd_conn(r), MHD_GET_ARGUMENT_KIND,
                                                   "limit");
-    const char *bef = MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND,
+    const char *bef = MHD_lookup_connection_value(http_mhd_conn(r), MHD_GET_ARGUMENT_KIND,
                                                   "before");
     long limit = 100;
     uint64_t before = 0, next = 0;
@@ -886,14 +887,14 @@ enum MHD_Result ingest_v1_quarantine(struct http_req *r)
      * for the fields around them; "next" pages on from there. */
     struct sf_buf out;
     sf_buf_init(&out, QUARANTINE_LIST_MAX);
-    enum MHD_Result rc;
+    enum http_result rc;
     int err = quarantine_list(r->ctx->quarantine, (size_t)limit, before,
                               QUARANTINE_LIST_MAX - 256, &out, &next);
     if (!err && next)
         err = sf_buf_printf(&out, ",\"truncated\":true,\"next\":"
                             "\"/v1/quarantine?limit=%ld&before=%" PRIu64 "\"}", limit, next);
     else if (!err)
-        err = sf_buf_append(&out, ",\"truncated\":false}", 19);
+        err = SF_BUF_LIT(&out, ",\"truncated\":false}");
     if (err)
         rc = http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR,
                         "cannot list the quarantine");

@@ -148,12 +148,6 @@ int processor_decode_topic(const struct broker_record *rec, const char *topic,
     return 0;
 }
 
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Make room for partition numbers below n (a Kafka topic can grow). */
 static void grow(struct processor *p, int n)
 {
@@ -314,7 +308,7 @@ static void on_assign(void *opaque, const int *parts, int n, int assigned)
         metrics_proc_failed(err);
         if (atomic_load(&p->stop))
             goto out; /* stopping: nothing will be applied */
-        pause_ms(backoff);
+        sf_pause_ms(backoff);
         backoff = backoff < 5000 ? backoff * 2 : 5000;
     }
     if (backoff > 100)
@@ -454,7 +448,7 @@ static int commit_range(struct processor *p, const struct batch *b, size_t lo, s
         log_error("processor: applying %zu orders failed, will retry: %s", hi - lo, err);
         if (atomic_load(&p->stop))
             return -1; /* not committed: the next run reads them again */
-        pause_ms(backoff);
+        sf_pause_ms(backoff);
         backoff = backoff < 5000 ? backoff * 2 : 5000;
         metrics_store_retry();
     }
@@ -477,7 +471,7 @@ static void *processor_main(void *arg)
         int got = broker_poll(p->b, recs, max, 200, err, sizeof(err));
         if (got < 0) {
             log_error("processor: reading the log: %s", err);
-            pause_ms(1000);
+            sf_pause_ms(1000);
             continue;
         }
         if (got == 0) {

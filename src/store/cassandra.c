@@ -179,6 +179,50 @@ static const char *shown_uri(const char *uri, char *out, size_t n)
 }
 
 /* Parse uri into u; 0, or -1 with why (no "expected …" part). */
+/* One "KEY=VALUE" parameter of the URI's query, p to end, into u. */
+static int parse_param(const char *p, const char *end, struct raw_uri *u, char *why,
+                       size_t n)
+{
+    const char *eq = memchr(p, '=', (size_t)(end - p));
+    if (!eq)
+        return sf_err(-1, why, n, "parameter \"%.*s\" has no \"=\"", (int)(end - p), p);
+    size_t kn = (size_t)(eq - p), vn = (size_t)(end - eq - 1);
+    const char *v = eq + 1;
+    char val[1024];
+    if (vn >= sizeof(val))
+        return sf_err(-1, why, n, "parameter \"%.*s\" is too long", (int)kn, p);
+    memcpy(val, v, vn);
+    val[vn] = '\0';
+    if (kn == 5 && !strncmp(p, "table", 5)) {
+        if (name_check("table", val, vn, why, n))
+            return -1;
+        scopy(u->table, sizeof(u->table), val);
+    } else if (kn == 11 && !strncmp(p, "consistency", 11)) {
+        if ((u->consistency = cql_consistency(val)) < 0)
+            return sf_err(-1, why, n, "unknown consistency \"%s\" (ONE, TWO, THREE, "
+                          "QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE, ANY)",
+                          val);
+    } else if (kn == 11 && !strncmp(p, "replication", 11)) {
+        if (parse_replication(val, vn, u->replication, sizeof(u->replication)))
+            return sf_err(-1, why, n, "bad replication \"%s\" (a replication factor "
+                          "N, or DATACENTER:N[,DATACENTER:N…])", val);
+    } else if (kn == 5 && !strncmp(p, "batch", 5)) {
+        char *e;
+        long b = strtol(val, &e, 10);
+        if (!vn || *e || b < 1 || b > 1000)
+            return sf_err(-1, why, n, "batch \"%s\" must be 1 to 1000 rows", val);
+        u->batch = (int)b;
+    } else if (kn == 13 && !strncmp(p, "password_file", 13)) {
+        if (!vn)
+            return sf_err(-1, why, n, "empty password_file");
+        scopy(u->password_file, sizeof(u->password_file), val);
+    } else {
+        return sf_err(-1, why, n, "unknown parameter \"%.*s\" (known: table, "
+                      "consistency, replication, batch, password_file)", (int)kn, p);
+    }
+    return 0;
+}
+
 static int parse_uri(const char *uri, struct raw_uri *u, char *why, size_t n)
 {
     memset(u, 0, sizeof(*u));
@@ -267,43 +311,8 @@ static int parse_uri(const char *uri, struct raw_uri *u, char *why, size_t n)
     memcpy(u->keyspace, ks, kl);
     for (p = qm ? qm + 1 : NULL; p && *p;) {
         const char *amp = strchr(p, '&'), *end = amp ? amp : p + strlen(p);
-        const char *eq = memchr(p, '=', (size_t)(end - p));
-        if (!eq)
-            return sf_err(-1, why, n, "parameter \"%.*s\" has no \"=\"", (int)(end - p), p);
-        size_t kn = (size_t)(eq - p), vn = (size_t)(end - eq - 1);
-        const char *v = eq + 1;
-        char val[1024];
-        if (vn >= sizeof(val))
-            return sf_err(-1, why, n, "parameter \"%.*s\" is too long", (int)kn, p);
-        memcpy(val, v, vn);
-        val[vn] = '\0';
-        if (kn == 5 && !strncmp(p, "table", 5)) {
-            if (name_check("table", val, vn, why, n))
-                return -1;
-            scopy(u->table, sizeof(u->table), val);
-        } else if (kn == 11 && !strncmp(p, "consistency", 11)) {
-            if ((u->consistency = cql_consistency(val)) < 0)
-                return sf_err(-1, why, n, "unknown consistency \"%s\" (ONE, TWO, THREE, "
-                              "QUORUM, ALL, LOCAL_QUORUM, EACH_QUORUM, LOCAL_ONE, ANY)",
-                              val);
-        } else if (kn == 11 && !strncmp(p, "replication", 11)) {
-            if (parse_replication(val, vn, u->replication, sizeof(u->replication)))
-                return sf_err(-1, why, n, "bad replication \"%s\" (a replication factor "
-                              "N, or DATACENTER:N[,DATACENTER:N…])", val);
-        } else if (kn == 5 && !strncmp(p, "batch", 5)) {
-            char *e;
-            long b = strtol(val, &e, 10);
-            if (!vn || *e || b < 1 || b > 1000)
-                return sf_err(-1, why, n, "batch \"%s\" must be 1 to 1000 rows", val);
-            u->batch = (int)b;
-        } else if (kn == 13 && !strncmp(p, "password_file", 13)) {
-            if (!vn)
-                return sf_err(-1, why, n, "empty password_file");
-            scopy(u->password_file, sizeof(u->password_file), val);
-        } else {
-            return sf_err(-1, why, n, "unknown parameter \"%.*s\" (known: table, "
-                          "consistency, replication, batch, password_file)", (int)kn, p);
-        }
+        if (parse_param(p, end, u, why, n))
+            return -1;
         p = amp ? amp + 1 : end;
     }
     return 0;
@@ -543,6 +552,57 @@ static int read_columns(struct raw_store *rs, struct cql_rows *rows, char *e, si
     return cql_query(rs->c, q, NULL, 0, CQL_ONE, rows, e, en);
 }
 
+/* The columns (read_columns) against what the sink writes: 0, or the
+ * length of the differences written to bad. */
+static size_t check_columns(struct raw_store *rs, const struct cql_rows *rows, char *bad,
+                            size_t badsz)
+{
+    static const struct {
+        const char *name, *types, *kind;
+    } want[NCOLS] = {
+        {"uuid", "uuid", "partition_key"}, {"customer_id", "int", "regular"},
+        {"source", "text varchar", "regular"}, {"quantity", "int", "regular"},
+        {"total", "float double decimal", "regular"}, {"created_at", "text varchar", "regular"},
+    };
+    size_t bl = 0;
+    for (int k = 0; k < NCOLS; k++) {
+        char name[128], kind[64], type[128];
+        int found = 0;
+        for (size_t i = 0; i < rows->nrows; i++) {
+            cell_text(rows, i, 0, name, sizeof(name));
+            if (strcmp(name, want[k].name))
+                continue;
+            found = 1;
+            cell_text(rows, i, 1, kind, sizeof(kind));
+            cell_text(rows, i, 2, type, sizeof(type));
+            char padded[140];
+            snprintf(padded, sizeof(padded), " %s ", type);
+            char wanted[40];
+            snprintf(wanted, sizeof(wanted), " %s ", want[k].types);
+            if (!strstr(wanted, padded) || strcmp(kind, want[k].kind))
+                bl += (size_t)snprintf(bad + bl, bl < badsz ? badsz - bl : 0,
+                                       "%s%s is %s %s (expected %s %s)", bl ? "; " : "",
+                                       name, type, kind, want[k].types, want[k].kind);
+            else if (k == 4)
+                rs->total_type = !strcmp(type, "float") ? CQL_T_FLOAT
+                               : !strcmp(type, "double") ? CQL_T_DOUBLE : CQL_T_DECIMAL;
+        }
+        if (!found)
+            bl += (size_t)snprintf(bad + bl, bl < badsz ? badsz - bl : 0,
+                                   "%s%s is missing", bl ? "; " : "", want[k].name);
+    }
+    /* any other key column would need a value in every INSERT */
+    for (size_t i = 0; i < rows->nrows; i++) {
+        char name[128], kind[64];
+        cell_text(rows, i, 0, name, sizeof(name));
+        cell_text(rows, i, 1, kind, sizeof(kind));
+        if (strcmp(kind, "regular") && strcmp(kind, "static") && strcmp(name, "uuid"))
+            bl += (size_t)snprintf(bad + bl, bl < badsz ? badsz - bl : 0,
+                                   "%sextra key column %s (%s)", bl ? "; " : "", name, kind);
+    }
+    return bl;
+}
+
 /* Check the keyspace and table, creating what is missing. */
 static int schema(struct raw_store *rs, char *e, size_t en)
 {
@@ -592,51 +652,8 @@ static int schema(struct raw_store *rs, char *e, size_t en)
             goto cleanup;
         }
     }
-    static const struct {
-        const char *name, *types, *kind;
-    } want[NCOLS] = {
-        {"uuid", "uuid", "partition_key"}, {"customer_id", "int", "regular"},
-        {"source", "text varchar", "regular"}, {"quantity", "int", "regular"},
-        {"total", "float double decimal", "regular"}, {"created_at", "text varchar", "regular"},
-    };
     char bad[1024] = "";
-    size_t bl = 0;
-    for (int k = 0; k < NCOLS; k++) {
-        char name[128], kind[64], type[128];
-        int found = 0;
-        for (size_t i = 0; i < rows.nrows; i++) {
-            cell_text(&rows, i, 0, name, sizeof(name));
-            if (strcmp(name, want[k].name))
-                continue;
-            found = 1;
-            cell_text(&rows, i, 1, kind, sizeof(kind));
-            cell_text(&rows, i, 2, type, sizeof(type));
-            char padded[140];
-            snprintf(padded, sizeof(padded), " %s ", type);
-            char wanted[40];
-            snprintf(wanted, sizeof(wanted), " %s ", want[k].types);
-            if (!strstr(wanted, padded) || strcmp(kind, want[k].kind))
-                bl += (size_t)snprintf(bad + bl, bl < sizeof(bad) ? sizeof(bad) - bl : 0,
-                                       "%s%s is %s %s (expected %s %s)", bl ? "; " : "",
-                                       name, type, kind, want[k].types, want[k].kind);
-            else if (k == 4)
-                rs->total_type = !strcmp(type, "float") ? CQL_T_FLOAT
-                               : !strcmp(type, "double") ? CQL_T_DOUBLE : CQL_T_DECIMAL;
-        }
-        if (!found)
-            bl += (size_t)snprintf(bad + bl, bl < sizeof(bad) ? sizeof(bad) - bl : 0,
-                                   "%s%s is missing", bl ? "; " : "", want[k].name);
-    }
-    /* any other key column would need a value in every INSERT */
-    for (size_t i = 0; i < rows.nrows; i++) {
-        char name[128], kind[64];
-        cell_text(&rows, i, 0, name, sizeof(name));
-        cell_text(&rows, i, 1, kind, sizeof(kind));
-        if (strcmp(kind, "regular") && strcmp(kind, "static") && strcmp(name, "uuid"))
-            bl += (size_t)snprintf(bad + bl, bl < sizeof(bad) ? sizeof(bad) - bl : 0,
-                                   "%sextra key column %s (%s)", bl ? "; " : "", name, kind);
-    }
-    if (bl) {
+    if (check_columns(rs, &rows, bad, sizeof(bad))) {
         sf_err(-1, e, en, "table %s.%s does not fit: %s; the sink needs uuid uuid PRIMARY "
                "KEY, customer_id int, source text, quantity int, total float|double|"
                "decimal, created_at text", rs->u.keyspace, rs->u.table, bad);

@@ -1124,6 +1124,48 @@ int cql_execute(struct cql *c, int stmt, const struct cql_value *v, int nv, int 
     }
 }
 
+/* Send batches from *next on until CQL_WINDOW are in flight: each on a
+ * free stream id (slot[sid]: its batch, sent[sid]: its deadline), marked
+ * in flight (2) in done. 0, or -1 (e). */
+static int send_window(struct cql *c, const struct stmt *s, const struct cql_value *v,
+                       int ncols, size_t nrows, size_t per_batch, int cl,
+                       unsigned char *done, size_t nb, size_t *slot, size_t *next,
+                       int64_t *sent, size_t *inflight, char *e, size_t en)
+{
+    struct wbuf w = {0};
+    while (*inflight < CQL_WINDOW) {
+        while (*next < nb && done[*next])
+            (*next)++;
+        if (*next == nb)
+            break;
+        int16_t sid = 0;
+        for (int k = 1; k <= CQL_WINDOW && !sid; k++)
+            if (slot[k] == (size_t)-1)
+                sid = (int16_t)k;
+        size_t lo = *next * per_batch;
+        size_t n = nrows - lo < per_batch ? nrows - lo : per_batch;
+        enc_batch(&w, sid, s->id, s->idlen, v + lo * (size_t)ncols, ncols, n, cl);
+        slot[sid] = *next;
+        sent[sid] = now_ms() + timeout_ms(c);
+        done[*next] = 2;     /* in flight */
+        (*inflight)++;
+        (*next)++;
+    }
+    if (w.len) {
+        if (w.oom) {
+            free(w.p);
+            fail(c, CQL_ERR_CLIENT, e, en, "out of memory");
+            return -1;
+        }
+        int wr = write_all(c, w.p, w.len, e, en);
+        free(w.p);
+        memset(&w, 0, sizeof(w));
+        if (wr)
+            return -1;
+    }
+    return 0;
+}
+
 int cql_batch_rows(struct cql *c, int stmt, const struct cql_value *v, int ncols,
                    size_t nrows, size_t per_batch, int cl, char *e, size_t en)
 {
@@ -1146,41 +1188,12 @@ int cql_batch_rows(struct cql *c, int stmt, const struct cql_value *v, int ncols
         if (cql_connect(c, e, en) || (!s->prepared && prepare_on(c, s, e, en)))
             goto cleanup;
         size_t next = 0, inflight = 0;
-        struct wbuf w = {0};
         for (int k = 0; k <= CQL_WINDOW; k++)
             slot[k] = (size_t)-1;
         for (;;) {
-            /* fill the window */
-            while (inflight < CQL_WINDOW) {
-                while (next < nb && done[next])
-                    next++;
-                if (next == nb)
-                    break;
-                int16_t sid = 0;
-                for (int k = 1; k <= CQL_WINDOW && !sid; k++)
-                    if (slot[k] == (size_t)-1)
-                        sid = (int16_t)k;
-                size_t lo = next * per_batch;
-                size_t n = nrows - lo < per_batch ? nrows - lo : per_batch;
-                enc_batch(&w, sid, s->id, s->idlen, v + lo * (size_t)ncols, ncols, n, cl);
-                slot[sid] = next;
-                sent[sid] = now_ms() + timeout_ms(c);
-                done[next] = 2;     /* in flight */
-                inflight++;
-                next++;
-            }
-            if (w.len) {
-                if (w.oom) {
-                    free(w.p);
-                    fail(c, CQL_ERR_CLIENT, e, en, "out of memory");
-                    goto cleanup;
-                }
-                int wr = write_all(c, w.p, w.len, e, en);
-                free(w.p);
-                memset(&w, 0, sizeof(w));
-                if (wr)
-                    goto cleanup;
-            }
+            if (send_window(c, s, v, ncols, nrows, per_batch, cl, done, nb, slot, &next,
+                            sent, &inflight, e, en))
+                goto cleanup;
             if (!inflight)
                 break;
             struct frame f;

@@ -812,12 +812,6 @@ static int needs_wider_state(const struct mysql_store *s, const struct store_ord
     return 0;
 }
 
-static void pause_ms(int ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 static int mysql_apply(struct store *bs, const char *topic, const struct store_order *rows,
                        size_t n, const int64_t *next, int nparts, size_t *inserted,
                        char *errstr, size_t en)
@@ -860,7 +854,7 @@ static int mysql_apply(struct store *bs, const char *topic, const struct store_o
         else if (attempt == 1)
             log_warn("%s; reconnecting", errstr);
         /* Deadlocks: a short random pause so the two writers part ways. */
-        pause_ms(sfmy_is_txn_retry(e) ? 5 + (int)((uintptr_t)&b ^ (uintptr_t)sf_mono_ms()) % 50
+        sf_pause_ms(sfmy_is_txn_retry(e) ? 5 + (int)((uintptr_t)&b ^ (uintptr_t)sf_mono_ms()) % 50
                                  : backoff);
         backoff = backoff < 1000 ? backoff * 2 : 1000;
     }
@@ -1092,29 +1086,21 @@ static int mysql_sales(struct store *b, struct sales_row **rows, size_t *n,
     return run_read((struct mysql_store *)b, &r, (void **)rows, n, errstr, en);
 }
 
-/* Append " AND source IN (?,…) AND state IN (?,…)" for f to sql, bind its
- * values from params[*k] on; the variant (which IN lists, how long) goes
- * to *variant. */
+/* Append f's clause to sql (store_filter_sql), bind its values from
+ * params[*k] on; the variant (which IN lists, how long) goes to *variant. */
 static void add_filter(char *sql, size_t size, const struct store_filter *f,
                        MYSQL_BIND *params, unsigned *k, unsigned *variant)
 {
-    const char *col[2] = {"source", "state"};
     size_t cnt[2] = {f ? f->nsources : 0, f ? f->nstates : 0};
     const char *const *val[2] = {f ? f->sources : NULL, f ? f->states : NULL};
-    size_t len = strlen(sql);
+    store_filter_sql(sql, size, f);
     *variant = 0;
     for (int c = 0; c < 2; c++) {
         if (cnt[c] > STORE_FILTER_MAX)
             cnt[c] = STORE_FILTER_MAX;
         *variant = *variant * (STORE_FILTER_MAX + 1) + (unsigned)cnt[c];
-        if (!cnt[c])
-            continue;
-        len += (size_t)snprintf(sql + len, size - len, " AND %s IN (", col[c]);
-        for (size_t i = 0; i < cnt[c]; i++) {
-            len += (size_t)snprintf(sql + len, size - len, i ? ",?" : "?");
+        for (size_t i = 0; i < cnt[c]; i++)
             sfmy_bind_str(&params[(*k)++], val[c][i]);
-        }
-        len += (size_t)snprintf(sql + len, size - len, ")");
     }
 }
 

@@ -570,23 +570,6 @@ static int sqlite_sales(struct store *b, struct sales_row **rows, size_t *n,
 
 /* ---- dashboard queries ---------------------------------------------- */
 
-/* Append " AND source IN (?,…) AND state IN (?,…)" for f to sql (size n). */
-static void filter_sql(char *sql, size_t n, const struct store_filter *f)
-{
-    size_t len = strlen(sql);
-    const char *col[2] = {"source", "state"};
-    size_t cnt[2] = {f ? f->nsources : 0, f ? f->nstates : 0};
-    for (int k = 0; k < 2; k++) {
-        if (!cnt[k])
-            continue;
-        len += (size_t)snprintf(sql + len, n - len, " AND %s IN (", col[k]);
-        for (size_t i = 0; i < cnt[k] && len < n; i++)
-            len += (size_t)snprintf(sql + len, n - len, i ? ",?" : "?");
-        if (len < n)
-            len += (size_t)snprintf(sql + len, n - len, ")");
-    }
-}
-
 /* Bind f's values from parameter index *i on. */
 static void filter_bind(sqlite3_stmt *st, int *i, const struct store_filter *f)
 {
@@ -625,7 +608,7 @@ static int sqlite_sales_minute(struct store *b, const struct store_filter *f,
     char sql[1024] = "SELECT minute, source, sum(total_cents), sum(order_count),"
                      " sum(quantity) FROM sales_minute WHERE minute >= ? AND minute < ?";
     sqlite3_stmt *st;
-    filter_sql(sql, sizeof(sql), f);
+    store_filter_sql(sql, sizeof(sql), f);
     strncat(sql, " GROUP BY minute, source ORDER BY minute, source",
             sizeof(sql) - strlen(sql) - 1);
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -669,7 +652,7 @@ static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
                      " created_ms, state FROM orders_data WHERE created_ms <= ?";
     sqlite3_stmt *st;
     char ts[32];
-    filter_sql(sql, sizeof(sql), f);
+    store_filter_sql(sql, sizeof(sql), f);
     /* Ties of created_ms by the order_id text, as before the compact
      * layout (SQLite sorts only each tie, walking the index for the rest). */
     snprintf(sql + strlen(sql), sizeof(sql) - strlen(sql),

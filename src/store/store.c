@@ -12,13 +12,11 @@ static const struct store_ops *const backends[] = {&sqlite_store_ops,
 
 struct store *store_open(const char *uri, char *errstr, size_t errstr_size)
 {
-    const char *colon = strchr(uri, ':');
-    size_t n = colon ? (size_t)(colon - uri) : 0;
-    for (size_t i = 0; colon && i < SF_ARRAY_LEN(backends); i++) {
-        if (strlen(backends[i]->scheme) == n &&
-            strncmp(uri, backends[i]->scheme, n) == 0) {
+    for (size_t i = 0; i < SF_ARRAY_LEN(backends); i++) {
+        const char *rest = sf_uri_rest(uri, backends[i]->scheme);
+        if (rest) {
             struct store *s = NULL;
-            if (backends[i]->open(&s, colon + 1, errstr, errstr_size))
+            if (backends[i]->open(&s, rest, errstr, errstr_size))
                 return NULL;
             return s;
         }
@@ -29,6 +27,22 @@ struct store *store_open(const char *uri, char *errstr, size_t errstr_size)
            "mysql://user[:password]@host[:port]/database[?socket=PATH])",
            store_uri_redact(uri, shown, sizeof(shown)));
     return NULL;
+}
+
+void store_filter_sql(char *sql, size_t n, const struct store_filter *f)
+{
+    size_t len = strlen(sql);
+    const char *col[2] = {"source", "state"};
+    size_t cnt[2] = {f ? f->nsources : 0, f ? f->nstates : 0};
+    for (int k = 0; k < 2; k++) {
+        if (!cnt[k])
+            continue;
+        len += (size_t)snprintf(sql + len, len < n ? n - len : 0, " AND %s IN (", col[k]);
+        for (size_t i = 0; i < cnt[k] && i < STORE_FILTER_MAX && len < n; i++)
+            len += (size_t)snprintf(sql + len, n - len, i ? ",?" : "?");
+        if (len < n)
+            len += (size_t)snprintf(sql + len, n - len, ")");
+    }
 }
 
 char *store_uri_redact(const char *uri, char *out, size_t n)

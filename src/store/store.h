@@ -172,6 +172,11 @@ struct store {
  * on error; errstr never contains a password. */
 struct store *store_open(const char *uri, char *errstr, size_t errstr_size);
 
+/* Both backends' queries: append " AND source IN (?,…) AND state IN
+ * (?,…)" for f to sql (size n); the values are bound sources first, then
+ * states, in order. */
+void store_filter_sql(char *sql, size_t n, const struct store_filter *f);
+
 /* Copy uri into out (size n) with the password of a "scheme://user:pass@…"
  * URI replaced by "***", for log lines and messages. Returns out. */
 char *store_uri_redact(const char *uri, char *out, size_t n);

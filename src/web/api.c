@@ -22,7 +22,8 @@
 #include "core/money.h"
 #include "core/order.h"
 #include "core/stats.h"
-#include "ingest/http.h"
+#include "http/http.h"
+#include "http/mhd.h"
 #include "store/cassandra.h"
 
 #include <inttypes.h>
@@ -171,7 +172,7 @@ static int parse_params(struct http_req *r, struct params *p, const char *endpoi
     p->w = r->ctx->web;
     p->endpoint = endpoint;
     p->allowed = allowed;
-    MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, param_iter, p);
+    MHD_get_connection_values(http_mhd_conn(r), MHD_GET_ARGUMENT_KIND, param_iter, p);
     return p->err[0] ? -1 : 0;
 }
 
@@ -219,7 +220,7 @@ static int parse_when(const char *name, const char *v, int64_t now_ms, int64_t *
 
 /* ---- replies ------------------------------------------------------------ */
 
-static enum MHD_Result reply_buf(struct http_req *r, struct sf_buf *b)
+static enum http_result reply_buf(struct http_req *r, struct sf_buf *b)
 {
     if (!b->data) {
         sf_buf_free(b);
@@ -230,17 +231,17 @@ static enum MHD_Result reply_buf(struct http_req *r, struct sf_buf *b)
         MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_FREE);
     if (!resp) {
         sf_buf_free(b);
-        return MHD_NO;
+        return HTTP_CLOSE;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
     http_coding_headers(r, resp, gz);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum MHD_Result rc = http_queue(r->conn, MHD_HTTP_OK, resp);
+    enum http_result rc = http_mhd_queue(r, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);
     return rc;
 }
 
-static enum MHD_Result bad_request(struct http_req *r, const char *msg)
+static enum http_result bad_request(struct http_req *r, const char *msg)
 {
     return http_error(r, MHD_HTTP_BAD_REQUEST, msg);
 }
@@ -248,13 +249,13 @@ static enum MHD_Result bad_request(struct http_req *r, const char *msg)
 /* The detail (the store's URI with its password masked, a file path, the
  * server's error) is for the operator's log; these routes are open to
  * anyone, so the answer names nothing. */
-static enum MHD_Result store_failed(struct http_req *r, const char *what, const char *err)
+static enum http_result store_failed(struct http_req *r, const char *what, const char *err)
 {
     log_error("GET %s: %s", what, err);
     return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store unavailable");
 }
 
-static enum MHD_Result no_store(struct http_req *r)
+static enum http_result no_store(struct http_req *r)
 {
     return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                       "this server has no store to query");
@@ -319,7 +320,7 @@ static void json_strset(struct sf_buf *b, const struct strset *s)
 
 /* ---- GET /api/sales ---------------------------------------------------- */
 
-enum MHD_Result web_api_sales(struct http_req *r)
+enum http_result web_api_sales(struct http_req *r)
 {
     struct web *w = r->ctx->web;
     struct params p;
@@ -410,7 +411,7 @@ static void minute_key(int64_t ms, char out[17])
     out[16] = '\0';
 }
 
-enum MHD_Result web_api_sales_minute(struct http_req *r)
+enum http_result web_api_sales_minute(struct http_req *r)
 {
     struct web *w = r->ctx->web;
     struct params p;
@@ -494,7 +495,7 @@ enum MHD_Result web_api_sales_minute(struct http_req *r)
 
 /* ---- GET /api/sales/second --------------------------------------------- */
 
-enum MHD_Result web_api_sales_second(struct http_req *r)
+enum http_result web_api_sales_second(struct http_req *r)
 {
     struct web *w = r->ctx->web;
     struct params p;
@@ -518,7 +519,7 @@ enum MHD_Result web_api_sales_second(struct http_req *r)
 
 /* ---- GET /api/orders ---------------------------------------------------- */
 
-enum MHD_Result web_api_orders(struct http_req *r)
+enum http_result web_api_orders(struct http_req *r)
 {
     struct web *w = r->ctx->web;
     struct params p;
@@ -571,7 +572,7 @@ static void json_rate(struct sf_buf *b, double v)
         sf_buf_printf(b, "%.1f", v);
 }
 
-enum MHD_Result web_api_pipeline(struct http_req *r)
+enum http_result web_api_pipeline(struct http_req *r)
 {
     struct web *w = r->ctx->web;
     struct params p;

@@ -14,8 +14,9 @@
  * one, what is wrong — never a store's own error, which may name its URI,
  * user or files ("store unavailable"; the error goes to the log).
  */
+#include "broker/broker.h"
 #include "core/metrics.h"
-#include "ingest/http.h"
+#include "http/http.h"
 #include "store/cassandra.h"
 #include "store/store.h"
 #include "web/web_int.h"
@@ -75,7 +76,7 @@ static int check_store(struct store *st, pthread_mutex_t *lock, char *err, size_
     return rc;
 }
 
-enum MHD_Result web_readyz(struct http_req *r)
+enum http_result web_readyz(struct http_req *r)
 {
     const struct http_ctx *ctx = r->ctx;
     struct sf_buf b;
@@ -83,7 +84,7 @@ enum MHD_Result web_readyz(struct http_req *r)
     int ready = 1;
 
     sf_buf_init(&b, 8192);
-    sf_buf_append(&b, "{\"checks\":{", 11);
+    SF_BUF_LIT(&b, "{\"checks\":{");
     if (ctx->broker) {
         /* Kafka with every broker down: each POST would get 503. */
         int down = broker_unavailable(ctx->broker);
@@ -138,20 +139,20 @@ enum MHD_Result web_readyz(struct http_req *r)
         ready &= raw;
     }
     sf_buf_printf(&b, "},\"ready\":%s}", ready ? "true" : "false");
-    enum MHD_Result rc = http_reply_json(r, ready ? MHD_HTTP_OK
+    enum http_result rc = http_reply_json(r, ready ? MHD_HTTP_OK
                                                         : MHD_HTTP_SERVICE_UNAVAILABLE,
                                          b.data ? b.data : "{}");
     sf_buf_free(&b);
     return rc;
 }
 
-enum MHD_Result web_metrics(struct http_req *r)
+enum http_result web_metrics(struct http_req *r)
 {
     struct sf_buf b;
     sf_buf_init(&b, 4u << 20);
     metrics_render(&b);
     cassandra_metrics(&b);
-    enum MHD_Result rc = http_reply(r, MHD_HTTP_OK,
+    enum http_result rc = http_reply(r, MHD_HTTP_OK,
                                     "text/plain; version=0.0.4; charset=utf-8",
                                     b.data ? b.data : "", b.len);
     sf_buf_free(&b);

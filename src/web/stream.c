@@ -42,7 +42,8 @@
 #include "core/metrics.h"
 #include "web/web_int.h"
 #include "core/stats.h"
-#include "ingest/http.h"
+#include "http/http.h"
+#include "http/mhd.h"
 
 #include <arpa/inet.h>
 #include <inttypes.h>
@@ -250,27 +251,27 @@ static struct web_client *pick_victim(struct web *w, int mine)
     return best && mine + 1 < most ? best : NULL;
 }
 
-enum MHD_Result web_api_stream(struct http_req *r)
+enum http_result web_api_stream(struct http_req *r)
 {
     struct web *w = r->ctx->web;
     if (!w)
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                           "this server has no store to watch");
-    if (MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
+    if (MHD_get_connection_values(http_mhd_conn(r), MHD_GET_ARGUMENT_KIND, NULL, NULL) > 0)
         return http_error(r, MHD_HTTP_BAD_REQUEST,
                           "/api/stream takes no query parameters");
     struct web_client *c = calloc(1, sizeof(*c));
     if (!c)
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     c->w = w;
-    c->conn = r->conn;
+    c->conn = http_mhd_conn(r);
     c->last_write_ms = sf_mono_ms();
     c->fd = -1;
     const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        MHD_get_connection_info(http_mhd_conn(r), MHD_CONNECTION_INFO_CONNECTION_FD);
     if (ci)
         c->fd = ci->connect_fd;
-    ci = MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    ci = MHD_get_connection_info(http_mhd_conn(r), MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     if (ci && ci->client_addr && ci->client_addr->sa_family == AF_INET) {
         c->family = AF_INET;
         memcpy(c->addr, &((const struct sockaddr_in *)ci->client_addr)->sin_addr, 4);
@@ -333,12 +334,12 @@ enum MHD_Result web_api_stream(struct http_req *r)
         MHD_SIZE_UNKNOWN, 1024, stream_read, c, stream_free);
     if (!resp) {
         stream_free(c);
-        return MHD_NO;
+        return HTTP_CLOSE;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(resp, "X-Accel-Buffering", "no");
-    enum MHD_Result rc = http_queue(r->conn, MHD_HTTP_OK, resp);
+    enum http_result rc = http_mhd_queue(r, MHD_HTTP_OK, resp);
     MHD_destroy_response(resp);   /* frees c now if it was not queued */
     return rc;
 }

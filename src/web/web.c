@@ -13,7 +13,8 @@
 #include "broker/elog.h"
 #include "core/coding.h"
 #include "core/stats.h"
-#include "ingest/http.h"
+#include "http/http.h"
+#include "http/mhd.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -104,7 +105,7 @@ static void gz_make(void)
     }
 }
 
-enum MHD_Result web_get(struct http_req *r)
+enum http_result web_get(struct http_req *r)
 {
     for (size_t i = 0; i < SF_ARRAY_LEN(assets); i++) {
         const struct asset *a = &assets[i];
@@ -122,7 +123,7 @@ enum MHD_Result web_get(struct http_req *r)
         struct MHD_Response *resp = MHD_create_response_from_buffer(
             len, (void *)body, MHD_RESPMEM_PERSISTENT);
         if (!resp)
-            return MHD_NO;
+            return HTTP_CLOSE;
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
         http_coding_headers(r, resp, r->gzip_ok);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
@@ -135,14 +136,34 @@ enum MHD_Result web_get(struct http_req *r)
                                     "frame-ancestors 'none'; base-uri 'none'");
             MHD_add_response_header(resp, "X-Frame-Options", "DENY");  /* older browsers */
         }
-        enum MHD_Result rc = http_queue(r->conn, MHD_HTTP_OK, resp);
+        enum http_result rc = http_mhd_queue(r, MHD_HTTP_OK, resp);
         MHD_destroy_response(resp);
         return rc;
     }
     return http_error(r, MHD_HTTP_NOT_FOUND, "Not Found");
 }
 
-enum MHD_Result web_healthz(struct http_req *r)
+enum http_result web_healthz(struct http_req *r)
 {
     return http_reply_json(r, MHD_HTTP_OK, "{\"status\":\"ok\"}");
+}
+
+int web_add_routes(struct http_ctx *ctx)
+{
+    static const struct http_route routes[] = {
+        {"GET", "/api/sales", web_api_sales, 0, NULL},
+        {"GET", "/api/sales/minute", web_api_sales_minute, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/api/sales/second", web_api_sales_second, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/api/orders", web_api_orders, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/api/pipeline", web_api_pipeline, 0, NULL},
+        {"GET", "/api/stream", web_api_stream, 0, NULL},
+        {"GET", "/healthz", web_healthz, 0, NULL},
+        {"GET", "/readyz", web_readyz, 0, NULL},
+        {"GET", "/metrics", web_metrics, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/", web_get, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/app.js", web_get, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/style.css", web_get, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/echarts.min.js", web_get, HTTP_ROUTE_GZIP, NULL},
+    };
+    return http_add_routes(ctx, routes, SF_ARRAY_LEN(routes));
 }

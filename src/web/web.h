@@ -17,6 +17,12 @@
 
 struct web;
 struct broker;
+struct http_ctx;
+
+/* Register the web layer's routes (the dashboard's pages, GET /api/...,
+ * /healthz, /readyz, /metrics) in ctx; they answer 503 while ctx has no
+ * web. 0, or -1 when the route table is full. */
+int web_add_routes(struct http_ctx *ctx);
 
 /* Open the store at store_uri for reading. NULL with errstr on failure. */
 struct web *web_new(const char *store_uri, char *errstr, size_t errstr_size);

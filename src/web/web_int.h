@@ -6,6 +6,7 @@
 #ifndef SF_WEB_INT_H
 #define SF_WEB_INT_H
 
+#include <microhttpd.h>     /* MHD_HTTP_*: status codes and header names */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -13,6 +14,7 @@
 #include "core/util.h"
 #include "store/store.h"
 #include "web/web.h"
+#include "http/http.h"
 
 #define WEB_STREAMS_MAX 256         /* open /api/stream connections at most */
 #define WEB_STREAMS_PER_CLIENT 8    /* ... from one peer address (429 past it) */
@@ -25,9 +27,6 @@
 #define WEB_KEYS_MAX 4096           /* distinct (source, state) pairs tracked */
 
 struct web_client;
-
-/* Append a string literal to an sf_buf. */
-#define SF_BUF_LIT(b, lit) sf_buf_append((b), (lit), sizeof(lit) - 1)
 
 /* One second of the sampler's history: what changed in the store's `sales`
  * during that second, per (source, state) key, and the ingest counter. */
@@ -117,4 +116,17 @@ void web_sampler_series(struct web *w, const struct store_filter *f, int window,
  * store) and accepted by ingest. -1 when not enough history. */
 void web_sampler_rates(struct web *w, int secs, double *processed,
                        double *accepted);
+
+/* The route handlers (web.c: web_add_routes registers them). */
+enum http_result web_get(struct http_req *r);
+enum http_result web_api_sales(struct http_req *r);
+enum http_result web_api_sales_minute(struct http_req *r);
+enum http_result web_api_sales_second(struct http_req *r);
+enum http_result web_api_orders(struct http_req *r);
+enum http_result web_api_pipeline(struct http_req *r);
+enum http_result web_api_stream(struct http_req *r);
+enum http_result web_healthz(struct http_req *r);
+enum http_result web_readyz(struct http_req *r);
+enum http_result web_metrics(struct http_req *r);
+
 #endif

@@ -1,4 +1,4 @@
-"""The HTTP fast path (src/ingest/fastpath.c) on real connections: ingestion
+"""The HTTP fast path (src/http/fastpath.c) on real connections: ingestion
 POSTs it serves itself, every other request handed to libmicrohttpd on the
 same connection at a request boundary, answers in request order and with
 the same bytes either way, and connection handling (pipelining, split

@@ -3,7 +3,7 @@ rebinding (issue 23, items 2 and 3), on raw bytes over a socket, byte for
 byte, on both HTTP paths:
 
 - "fast": the bytes are the first request of a new connection, which the
-  project's own fast path (src/ingest/fastpath.c) reads first;
+  project's own fast path (src/http/fastpath.c) reads first;
 - "mhd": the bytes follow a GET /healthz on the same connection; the fast
   path hands that connection to libmicrohttpd at the GET, which answers it
   with Connection: close: whatever follows is never answered nor run

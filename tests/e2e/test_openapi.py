@@ -1,5 +1,6 @@
-"""GET /openapi.json describes every route the server has (the route table
-of src/ingest/http.c), each answers for its method, and GET /docs renders
+"""GET /openapi.json describes every route the server has (the route tables
+the layers register: src/ingest/routes.c, src/web/web.c), each answers for
+its method, and GET /docs renders
 the document in the page itself."""
 
 import json
@@ -13,9 +14,11 @@ from harness import REPO, Server
 
 
 def routes():
-    with open(os.path.join(REPO, "src", "ingest", "http.c")) as f:
-        text = f.read()
-    found = re.findall(r'\{"(GET|POST)", "(/[^"]*)", \w+, [^}]*\}', text)
+    text = ""
+    for layer, name in (("ingest", "routes.c"), ("web", "web.c")):
+        with open(os.path.join(REPO, "src", layer, name)) as f:
+            text += f.read()
+    found = re.findall(r'\{"(GET|POST)", "(/[^"]*)", \w+,\s[^}]*\}', text)
     assert len(found) >= 15, found
     return found
 

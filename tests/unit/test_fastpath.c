@@ -1,5 +1,5 @@
 /*
- * test_fastpath — src/ingest/fastpath.c's request parser: which requests
+ * test_fastpath — src/http/fastpath.c's request parser: which requests
  * the HTTP fast path serves itself, which it waits on, and which it leaves
  * to libmicrohttpd (every case of the rules in fastpath.h), and what it
  * takes out of a request it serves.
@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "core/coding.h"
-#include "ingest/fastpath.h"
+#include "http/fastpath.h"
 
 static char buf[FP_MAX + 64];
 

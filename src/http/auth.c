@@ -5,7 +5,7 @@
  * always over AUTH_KEY_MAX bytes and without stopping at a match, so the
  * time taken says nothing about which key matched or how much of one did.
  */
-#include "ingest/auth.h"
+#include "http/auth.h"
 #include "core/util.h"
 
 #include <errno.h>

@@ -1,39 +1,71 @@
 /*
- * http — the one HTTP server (libmicrohttpd, epoll, a small thread pool)
- * that carries ingestion, the query API and the dashboard.
+ * http — the one HTTP server that carries ingestion, the query API and the
+ * dashboard: what a layer needs to serve routes on it.
  *
- * The server reads each request's body into a bounded buffer, checks the
- * method, path, content type and size against the route table, then calls
- * the route's handler once with the whole body. A handler either queues a
- * response at once or suspends the connection (http_suspend) and finishes
- * it later from another thread (http_finish): that is how an order's 201
- * waits for the fsync that makes it durable without holding a thread.
+ * Each layer registers its own routes (http_add_routes: ingest its POSTs,
+ * web its pages and API) in the http_ctx it is started with. The request
+ * pipeline (pipeline.c) checks each request's Host, method, path, API key,
+ * content type and size against that table, reads its body into a bounded
+ * buffer and calls the route's handler once with the whole body. A
+ * handler either queues a response at once or suspends the request
+ * (http_suspend) and finishes it later from another thread (http_finish):
+ * that is how an order's 201 waits for the fsync that makes it durable
+ * without holding a thread.
  *
- * The server owns the listening socket. Its fast path (fastpath.h) reads
- * each connection's requests first and serves the ingestion POSTs itself;
- * a connection with any other request is handed to libmicrohttpd, at a
- * request boundary, for the rest of its life.
+ * Requests arrive over one of two transports (transport.h), each behind
+ * the same small ops struct: the epoll fast path (fastpath.c), which reads
+ * every connection first and serves the ingestion POSTs itself, and the
+ * libmicrohttpd adapter (mhd.c), which gets every other connection at a
+ * request boundary. The server (server.c) owns the listening socket and
+ * wires the two together; neither calls the other.
  */
 #ifndef SF_HTTP_H
 #define SF_HTTP_H
 
-#include <microhttpd.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
-#include "broker/broker.h"
 #include "core/coding.h"
-#include "core/catalog.h"
 #include "core/order.h"
 #include "core/util.h"
 
 #define SF_BODY_MAX (1u << 20)  /* 1 MiB: larger bodies get 413 */
 #define HTTP_GZIP_MIN 1024      /* smaller answers are never compressed */
 
+struct broker;
+struct catalog;
 struct web;
 struct dedupe;
 struct quarantine;
 struct auth;
+struct store;
+
+/* A handler's (and the pipeline's) verdict: an answer is queued or the
+ * request is suspended (HTTP_OK), or the connection is to be closed
+ * without one (HTTP_CLOSE). */
+enum http_result { HTTP_CLOSE = 0, HTTP_OK = 1 };
+
+struct http_req;
+typedef enum http_result (*http_handler)(struct http_req *r);
+
+/* Route flags: the kind of body, and whether an API key is needed (when
+ * keys are configured: the ingestion API; dashboard and queries are open). */
+enum { HTTP_BODY_NONE = 0, HTTP_BODY_JSON = 1, HTTP_BODY_JSON_OR_NDJSON = 2,
+       HTTP_BODY_MASK = 3, HTTP_ROUTE_AUTH = 0x100,
+       HTTP_ROUTE_GZIP = 0x200 /* large answers: gzip if the client takes it */ };
+
+struct http_route {
+    const char *method;     /* GET routes answer HEAD too */
+    const char *path;
+    http_handler fn;
+    int flags;              /* HTTP_BODY_* | HTTP_ROUTE_AUTH | HTTP_ROUTE_GZIP */
+    /* Not NULL: the route is known but not served by this process; a
+     * request for it gets 404 with this message before any other check. */
+    const char *off;
+};
+
+#define HTTP_ROUTES_MAX 32
 
 /* Everything the handlers need; owned by the caller of http_start. */
 struct http_ctx {
@@ -61,7 +93,13 @@ struct http_ctx {
     /* GET /readyz without a web layer: a store handle of its own (not the
      * processor's) that must answer a query (`process`). NULL: none. */
     struct store *ready_store;
+    /* The routes the layers registered (http_add_routes). */
+    struct http_route routes[HTTP_ROUTES_MAX];
+    size_t nroutes;
 };
+
+/* Add a layer's routes to ctx: 0, or -1 when the table is full. */
+int http_add_routes(struct http_ctx *ctx, const struct http_route *routes, size_t n);
 
 #define SF_MAX_BODY_DEFAULT ((size_t)16 << 20)
 /* Request bodies (as sent, and decoded) all connections may hold at once:
@@ -69,17 +107,15 @@ struct http_ctx {
 #define SF_BODY_BUDGET ((size_t)512 << 20)
 #define SF_MAX_BATCH_DEFAULT 100000
 
-struct http_req;
-typedef enum MHD_Result (*http_handler)(struct http_req *r);
-
-struct fast_conn;
+struct http_transport;
+struct http_core;
 
 struct http_req {
-    /* The connection: libmicrohttpd's, or (fc set) the fast path's, which
-     * serves only the ingestion POSTs (see fastpath.h). */
-    struct MHD_Connection *conn;
-    struct fast_conn *fc;
-    struct http_req *fast_next;     /* fast path: its queue of finished ones */
+    /* The connection and the transport it came over (transport.h). */
+    const struct http_transport *tp;
+    void *conn;
+    struct http_req *tp_next;       /* the transport's queue of finished ones */
+    struct http_core *core;         /* the server's pipeline: budgets */
     const char *url;                /* valid for the request's lifetime */
     const char *route;              /* the route table's path, for metrics */
     const struct http_ctx *ctx;
@@ -100,12 +136,12 @@ struct http_req {
     int ndjson;                     /* Content-Type: application/x-ndjson */
     enum coding coding;             /* the body's Content-Encoding */
     int decoding;                   /* its body is being decoded */
-    int route_flags;                /* the route table's flags (http.c) */
+    int route_flags;                /* the route's flags (struct http_route) */
     int gzip_ok;                    /* a compressible answer; the client takes gzip */
     size_t body_max;                /* this route's body limit */
     /* A handler that builds its reply only when resumed sets this; it runs
      * on an HTTP thread and queues the response itself. */
-    enum MHD_Result (*on_resume)(struct http_req *r);
+    enum http_result (*on_resume)(struct http_req *r);
     void *state;                    /* freed with state_free on completion */
     void (*state_free)(void *state);
 };
@@ -119,28 +155,19 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
 void http_quiesce(struct http_server *s);
 void http_stop(struct http_server *s);
 
-/* Queue resp on a libmicrohttpd connection, as every answer libmicrohttpd
- * sends is queued: with X-Content-Type-Options: nosniff and Connection:
- * close. libmicrohttpd never parses a second request on a connection: only
- * first requests, whose head the fast path has checked (docs/api.md,
- * "Framing"). */
-enum MHD_Result http_queue(struct MHD_Connection *conn, unsigned status,
-                           struct MHD_Response *resp);
-
 /* Large answers built outside http_reply (the web layer's): when r's
  * route and client take gzip and b is large enough, replace b's bytes by
- * their gzip form (returns 1); then http_coding_headers adds
- * Content-Encoding (gz) and Vary to the response. */
+ * their gzip form (returns 1); then http_coding_headers (mhd.h)
+ * adds Content-Encoding (gz) and Vary to the response. */
 int http_gzip_buf(struct http_req *r, struct sf_buf *b);
-void http_coding_headers(struct http_req *r, struct MHD_Response *resp, int gz);
 
 /* Queue r's response with a copy of body (503s get Retry-After: 1, 507s 5, 429s
  * Retry-After: 10; every answer X-Content-Type-Options: nosniff). */
-enum MHD_Result http_reply(struct http_req *r, unsigned status,
-                           const char *ctype, const char *body, size_t len);
-enum MHD_Result http_reply_json(struct http_req *r, unsigned status, const char *json);
+enum http_result http_reply(struct http_req *r, unsigned status,
+                            const char *ctype, const char *body, size_t len);
+enum http_result http_reply_json(struct http_req *r, unsigned status, const char *json);
 /* {"detail": msg} — FastAPI's shape for errors that are not per-field. */
-enum MHD_Result http_error(struct http_req *r, unsigned status, const char *msg);
+enum http_result http_error(struct http_req *r, unsigned status, const char *msg);
 
 /* The reply budget: bytes that ingestion replies (and the batches that
  * build them) may hold, all connections together, until the clients read
@@ -151,10 +178,6 @@ enum MHD_Result http_error(struct http_req *r, unsigned status, const char *msg)
 int http_reply_reserve(struct http_req *r, size_t n);
 /* r's reply is queued and what built it freed: keep only n reserved. */
 void http_reply_keep(struct http_req *r, size_t n);
-/* Hand r's reservation over (to the connection that holds the reply), and
- * give it back. */
-size_t http_reply_take(struct http_req *r);
-void http_reply_release(size_t n);
 /* r's reply is queued: free its body, reply buffer and handler state now,
  * not when the client has read the reply. */
 void http_req_shed(struct http_req *r);
@@ -165,23 +188,5 @@ void http_suspend(struct http_req *r);
 /* Complete a suspended request with status and r->reply as a JSON body;
  * thread-safe, call exactly once. */
 void http_finish(struct http_req *r, unsigned status);
-
-/* Route handlers (ingest/orderitem.c, ingest/v1orders.c, ingest/openapi.c,
- * web/web.c). */
-enum MHD_Result ingest_orderitem(struct http_req *r);
-enum MHD_Result ingest_v1_orders(struct http_req *r);
-enum MHD_Result ingest_v1_quarantine(struct http_req *r);
-enum MHD_Result ingest_openapi(struct http_req *r);
-enum MHD_Result ingest_docs(struct http_req *r);
-enum MHD_Result web_get(struct http_req *r);
-enum MHD_Result web_api_sales(struct http_req *r);
-enum MHD_Result web_api_sales_minute(struct http_req *r);
-enum MHD_Result web_api_sales_second(struct http_req *r);
-enum MHD_Result web_api_orders(struct http_req *r);
-enum MHD_Result web_api_pipeline(struct http_req *r);
-enum MHD_Result web_api_stream(struct http_req *r);
-enum MHD_Result web_healthz(struct http_req *r);
-enum MHD_Result web_readyz(struct http_req *r);
-enum MHD_Result web_metrics(struct http_req *r);
 
 #endif

@@ -19,53 +19,24 @@
  * in all. A request whose head breaks the framing rules (head_field) is
  * answered 400/501 here, whatever its route, and the connection closed. For anything else — another route or method, HTTP/1.0, a chunked
  * or large body, a request still incomplete after 100 ms — the connection
- * is handed to libmicrohttpd (MHD_add_connection) with that request still
+ * is handed to libmicrohttpd (the server's handoff) with that request still
  * unread, so libmicrohttpd answers it and every later one exactly as it
  * would have. Answers are the same bytes either way.
  */
-#ifndef SF_FASTPATH_H
-#define SF_FASTPATH_H
+#ifndef SF_HTTP_FASTPATH_H
+#define SF_HTTP_FASTPATH_H
 
-#include "ingest/http.h"
+#include "http/framing.h"
+#include "http/transport.h"
 
 #include <sys/socket.h>
 
 struct fastpath;
 struct conntrack;
 
-/* The headers the routes look at, NUL-terminated, or NULL when absent. */
-struct http_head {
-    const char *authorization;
-    const char *content_type;
-    const char *content_length;
-    const char *host;
-    const char *origin;
-    const char *content_encoding;
-    const char *accept_encoding;    /* NULL on the fast path (POSTs only) */
-    int codings;                    /* Content-Encoding fields (2: stacked) */
-};
-
-/* Strict framing (RFC 9112), one set of rules for both paths: the fast
- * path feeds it the fields of the raw head it reads, http.c the fields
- * libmicrohttpd parsed (for requests on a connection it was handed). Each
- * field goes to head_field in order, then head_verdict judges the framing
- * (Content-Length, Transfer-Encoding, Host). Both return 0, or the status
- * to answer (400, or 501 for a transfer coding other than a lone
- * "chunked") with *msg, after which the connection is closed. */
-struct head_check {
-    int http10;                 /* HTTP/1.0: Host may be absent */
-    unsigned hosts, lengths, encodings;
-    unsigned codings;           /* Content-Encoding fields */
-    int length_bad;             /* a Content-Length that is not 1*DIGIT */
-    int coding_bad;             /* a Transfer-Encoding other than "chunked" */
-};
-unsigned head_field(struct head_check *hc, const char *name, size_t nlen,
-                    const char *value, size_t vlen, const char **msg);
-unsigned head_verdict(const struct head_check *hc, const char **msg);
-
 #define FP_MAX (64 * 1024)      /* a request (head and body) the fast path takes */
 #define FP_HEAD_MAX (16 * 1024) /* its request line and headers */
-#define FP_VALUE_MAX 1024       /* a header value it keeps */
+#define FP_VALUE_MAX HTTP_VALUE_MAX /* a header value it keeps */
 
 enum { PARSE_OK, PARSE_MORE, PARSE_OTHER, PARSE_BAD };
 
@@ -96,36 +67,19 @@ struct fast_req {
  * out of buf in place (NUL-ended). */
 int fastpath_parse(char *buf, size_t n, struct fast_req *q);
 
-/* Serve on listen_fd (listening, non-blocking) with `threads` loops. */
-struct fastpath *fastpath_start(struct http_server *s, int listen_fd, int threads,
-                                struct conntrack *ct, char *errstr, size_t errstr_size);
+/* Give an accepted connection, at a request boundary with its request
+ * still unread, to the other transport (which closes fd on failure). */
+typedef void (*fastpath_handoff)(void *arg, int fd, const struct sockaddr *addr,
+                                 socklen_t addrlen);
+
+/* Serve on listen_fd (listening, non-blocking) with `threads` loops,
+ * through core's pipeline; connections it does not serve go to handoff. */
+struct fastpath *fastpath_start(struct http_core *core, int listen_fd, int threads,
+                                struct conntrack *ct, fastpath_handoff handoff,
+                                void *handoff_arg, char *errstr, size_t errstr_size);
 /* Stop accepting connections. */
 void fastpath_quiesce(struct fastpath *fp);
 /* Wait for the requests in flight, answer them, close every connection. */
 void fastpath_stop(struct fastpath *fp);
-
-/* Queue r's response on its fast connection (HTTP thread). */
-void fastpath_reply(struct http_req *r, unsigned status, const char *ctype,
-                    const char *body, size_t len, const char *hname, const char *hval);
-/* r was finished (http_finish): answer it on its loop (any thread). */
-void fastpath_finish(struct http_req *r);
-
-/* Provided by http.c, shared by both paths. */
-struct http_req *http_req_new(struct http_server *s, const char *url);
-/* Route by method and path, check the key, type and declared length. A reply
- * queued here ends the request; otherwise the handler is chosen. */
-enum MHD_Result http_route(struct http_req *r, const char *url, const char *method,
-                           const struct http_head *h);
-/* Body bytes, within the route's limit and the server's budget. */
-void http_body_take(struct http_req *r, const char *data, size_t n);
-/* The whole body is in: answer 413/503, or run the handler. */
-enum MHD_Result http_run(struct http_req *r);
-/* A finished request is being resumed: queue its answer. */
-enum MHD_Result http_resumed(struct http_req *r);
-/* Count the answer (status 0: none) and free r. */
-void http_req_free(struct http_req *r, unsigned status);
-/* Hand an accepted connection to libmicrohttpd (which closes fd on failure). */
-void http_handoff(struct http_server *s, int fd, const struct sockaddr *addr,
-                  socklen_t addrlen);
 
 #endif

@@ -9,8 +9,10 @@
  * answers keep the order of the requests. A connection is only ever touched
  * by its loop's thread; other threads only push to the queue.
  */
-#include "ingest/fastpath.h"
-#include "ingest/conntrack.h"
+#include "http/fastpath.h"
+#include "http/conntrack.h"
+
+#include <microhttpd.h>     /* MHD_get_reason_phrase_for: the same bytes */
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -83,7 +85,9 @@ struct fp_loop {
 };
 
 struct fastpath {
-    struct http_server *s;
+    struct http_core *core;
+    fastpath_handoff handoff;       /* to libmicrohttpd (server.c) */
+    void *handoff_arg;
     struct conntrack *ct;
     int lfd;
     int n;
@@ -117,44 +121,55 @@ static void put_str(struct sf_buf *b, const char *s)
     sf_buf_append(b, s, strlen(s));
 }
 
-void fastpath_reply(struct http_req *r, unsigned status, const char *ctype,
-                    const char *body, size_t len, const char *hname, const char *hval)
+/* The transport's reply: r's answer, queued on its connection (HTTP
+ * thread). */
+static enum http_result fast_reply(struct http_req *r, unsigned status, const char *ctype,
+                                   const char *body, size_t len, const char *hname,
+                                   const char *hval)
 {
-    struct fast_conn *c = r->fc;
+    struct fast_conn *c = r->conn;
     const char *reason = MHD_get_reason_phrase_for(status);
     r->status = status;
     /* The same header lines, in the same order, as libmicrohttpd's. Built
      * without printf: this runs once per order. */
-    sf_buf_append(&c->out, "HTTP/1.1 ", 9);
+    SF_BUF_LIT(&c->out, "HTTP/1.1 ");
     sf_buf_put_u64(&c->out, status);
-    sf_buf_append(&c->out, " ", 1);
+    SF_BUF_LIT(&c->out, " ");
     put_str(&c->out, reason && *reason ? reason : "Unknown");
-    sf_buf_append(&c->out, "\r\nDate: ", 8);
+    SF_BUF_LIT(&c->out, "\r\nDate: ");
     put_str(&c->out, http_date(c->lp));
-    sf_buf_append(&c->out, "\r\n", 2);
+    SF_BUF_LIT(&c->out, "\r\n");
     if (c->close_after)
-        sf_buf_append(&c->out, "Connection: close\r\n", 19);
-    sf_buf_append(&c->out, "Content-Type: ", 14);
+        SF_BUF_LIT(&c->out, "Connection: close\r\n");
+    SF_BUF_LIT(&c->out, "Content-Type: ");
     put_str(&c->out, ctype);
-    sf_buf_append(&c->out, "\r\nX-Content-Type-Options: nosniff\r\n", 35);
+    SF_BUF_LIT(&c->out, "\r\nX-Content-Type-Options: nosniff\r\n");
     if (hname) {
         put_str(&c->out, hname);
-        sf_buf_append(&c->out, ": ", 2);
+        SF_BUF_LIT(&c->out, ": ");
         put_str(&c->out, hval);
-        sf_buf_append(&c->out, "\r\n", 2);
+        SF_BUF_LIT(&c->out, "\r\n");
     }
-    sf_buf_append(&c->out, "Content-Length: ", 16);
+    SF_BUF_LIT(&c->out, "Content-Length: ");
     sf_buf_put_u64(&c->out, len);
-    sf_buf_append(&c->out, "\r\n\r\n", 4);
+    SF_BUF_LIT(&c->out, "\r\n\r\n");
     sf_buf_append(&c->out, body, len);
+    return HTTP_OK;
 }
 
-void fastpath_finish(struct http_req *r)
+/* A waiting request just sits on its connection: nothing to do. */
+static void fast_suspend(struct http_req *r)
 {
-    struct fp_loop *lp = r->fc->lp;
+    (void)r;
+}
+
+/* r was finished (any thread): answer it on its loop. */
+static void fast_finish(struct http_req *r)
+{
+    struct fp_loop *lp = ((struct fast_conn *)r->conn)->lp;
     pthread_mutex_lock(&lp->mu);
     int wake = lp->done == NULL;
-    r->fast_next = lp->done;
+    r->tp_next = lp->done;
     lp->done = r;
     pthread_mutex_unlock(&lp->mu);
     if (wake) {
@@ -162,6 +177,13 @@ void fastpath_finish(struct http_req *r)
         (void)!write(lp->efd, &one, sizeof(one));
     }
 }
+
+static const struct http_transport fast_transport = {
+    .name = "fastpath",
+    .reply = fast_reply,
+    .suspend = fast_suspend,
+    .finish = fast_finish,
+};
 
 /* ---- connections -------------------------------------------------------- */
 
@@ -172,7 +194,7 @@ static void conn_unlink(struct fast_conn *c)
     c->prev->next = c->next;
     c->next->prev = c->prev;
     conntrack_release(c->lp->fp->ct);
-    http_reply_release(c->held);
+    http_reply_release(c->lp->fp->core, c->held);
     c->held = 0;
     sf_buf_free(&c->out);
     c->closed = 1;
@@ -196,7 +218,7 @@ static void conn_handoff(struct fast_conn *c)
     struct fastpath *fp = c->lp->fp;
     epoll_ctl(c->lp->ep, EPOLL_CTL_DEL, c->fd, NULL);
     conn_unlink(c);
-    http_handoff(fp->s, c->fd, (const struct sockaddr *)&c->addr, c->addrlen);
+    fp->handoff(fp->handoff_arg, c->fd, (const struct sockaddr *)&c->addr, c->addrlen);
 }
 
 /* Read and drop what the client still sends, until it closes: 0, or -1
@@ -250,7 +272,7 @@ static int conn_flush(struct fast_conn *c)
     }
     c->out.len = c->out_off = 0;
     c->blocked_ms = 0;
-    http_reply_release(c->held);
+    http_reply_release(c->lp->fp->core, c->held);
     c->held = 0;
     if (c->close_after)
         return conn_linger(c);
@@ -301,12 +323,11 @@ static void conn_serve(struct fast_conn *c)
             return;
         }
         if (pr == PARSE_BAD) {   /* answer, then close: the framing is unsure */
-            struct http_req *r = http_req_new(fp->s, "/");
+            struct http_req *r = http_req_new(fp->core, "/", &fast_transport, c);
             if (!r) {
                 conn_close(c);
                 return;
             }
-            r->fc = c;
             c->req = r;
             c->partial_ms = 0;
             atomic_fetch_add(&fp->inflight, 1);
@@ -338,12 +359,11 @@ static void conn_serve(struct fast_conn *c)
         }
         if ((size_t)n == q.total)
             c->readable = 0;    /* all of it taken: the next edge says more */
-        struct http_req *r = http_req_new(fp->s, q.route);
+        struct http_req *r = http_req_new(fp->core, q.route, &fast_transport, c);
         if (!r) {
             conn_close(c);
             return;
         }
-        r->fc = c;
         c->req = r;
         atomic_fetch_add(&fp->inflight, 1);
         struct http_head h = {q.val[0], q.val[1], q.val[2], q.val[3], q.val[4],
@@ -352,17 +372,17 @@ static void conn_serve(struct fast_conn *c)
          * body closes its connection, as libmicrohttpd's does: it has not
          * read that body. */
         c->close_after = q.close || q.total > q.head_len;
-        enum MHD_Result rc = http_route(r, q.route, "POST", &h);
-        if (rc == MHD_YES && !c->out.len) {
+        enum http_result rc = http_route_request(r, q.route, "POST", &h);
+        if (rc == HTTP_OK && !c->out.len) {
             if (!r->too_big) {  /* 413 is from the headers too */
                 c->close_after = q.close;
                 http_body_take(r, lp->buf + q.head_len, q.total - q.head_len);
             }
             rc = http_run(r);
         }
-        if (r->suspended && rc == MHD_YES)
-            return;             /* fastpath_finish brings it back */
-        if (rc != MHD_YES || !c->out.len) {
+        if (r->suspended && rc == HTTP_OK)
+            return;             /* fast_finish brings it back */
+        if (rc != HTTP_OK || !c->out.len) {
             c->dead = 1;        /* the handler gave up on the connection */
             conn_answered(c);
             return;
@@ -468,8 +488,8 @@ static void drain_done(struct fp_loop *lp)
         nw = next;
     }
     while (r) {
-        struct http_req *next = r->fast_next;
-        struct fast_conn *c = r->fc;
+        struct http_req *next = r->tp_next;
+        struct fast_conn *c = r->conn;
         if (c->dead)
             r->status = 0;      /* nobody to answer */
         else
@@ -606,8 +626,9 @@ static void loop_free(struct fp_loop *lp)
     pthread_mutex_destroy(&lp->mu);
 }
 
-struct fastpath *fastpath_start(struct http_server *s, int listen_fd, int threads,
-                                struct conntrack *ct, char *errstr, size_t n)
+struct fastpath *fastpath_start(struct http_core *core, int listen_fd, int threads,
+                                struct conntrack *ct, fastpath_handoff handoff,
+                                void *handoff_arg, char *errstr, size_t n)
 {
     struct fastpath *fp = calloc(1, sizeof(*fp));
     if (!fp || !(fp->loops = calloc((size_t)threads, sizeof(*fp->loops)))) {
@@ -615,7 +636,9 @@ struct fastpath *fastpath_start(struct http_server *s, int listen_fd, int thread
         sf_err(-1, errstr, n, "out of memory");
         return NULL;
     }
-    fp->s = s;
+    fp->core = core;
+    fp->handoff = handoff;
+    fp->handoff_arg = handoff_arg;
     fp->ct = ct;
     fp->lfd = listen_fd;
     fp->n = threads;

@@ -1,18 +1,10 @@
 /*
  * fastparse — the HTTP fast path's request parser (fastpath.h): strict, so
- * that whatever it does not fully understand is left to libmicrohttpd,
- * and the framing rules both paths share (head_field, head_verdict).
- * On its own (no server) for the unit test and fuzz_fastpath.
- *
- * The framing rules are RFC 9112's, as far as both paths can apply them:
- * libmicrohttpd 0.9.75 hands http.c its parsed field list only, in which a
- * space before the colon shows as a name ending in a space, a bare CR as a
- * CR in a value, and an obs-fold as the continuation glued to the field's
- * name ("Content-Length48"). So head_field rejects names that are not
- * tokens, values holding control characters, and names that extend
- * Content-Length or Transfer-Encoding.
+ * that whatever it does not fully understand is left to libmicrohttpd.
+ * The framing rules both transports share are in framing.c. On its own (no
+ * server) for the unit test and fuzz_fastpath.
  */
-#include "ingest/fastpath.h"
+#include "http/fastpath.h"
 #include "core/coding.h"
 
 #include <ctype.h>
@@ -20,18 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-
-#define MSG_FOLD "Bad Request: a header line starts with a space or tab (obs-fold, " \
-                 "RFC 9112 5.2); send every header field on one line"
-#define MSG_CR "Bad Request: a CR not followed by LF in the request head (RFC 9112 2.2)"
-
-static int is_tchar(unsigned char ch)
-{
-    if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-        ch == '-')
-        return 1;
-    return ch && strchr("!#$%&'*+.^_`|~", ch);
-}
 
 /* The first "\r\n\r\n" in buf[0, n), or NULL. (memchr for the LFs: glibc's
  * memmem sets up a search for every call, which costs more than these
@@ -47,124 +27,11 @@ static char *head_end(char *buf, size_t n)
     return NULL;
 }
 
-static int is_name(const char *name, size_t nlen, const char *want)
-{
-    return nlen == strlen(want) && strncasecmp(name, want, nlen) == 0;
-}
-
-static int has_prefix(const char *name, size_t nlen, const char *want)
-{
-    size_t n = strlen(want);
-    return nlen > n && strncasecmp(name, want, n) == 0;
-}
-
-unsigned head_field(struct head_check *hc, const char *name, size_t nlen,
-                    const char *v, size_t vlen, const char **msg)
-{
-    if (nlen == 0) {
-        *msg = "Bad Request: a header line without a field name (or without a colon)";
-        return 400;
-    }
-    if (name[0] == ' ' || name[0] == '\t') {
-        *msg = MSG_FOLD;
-        return 400;
-    }
-    for (size_t i = 0; i < nlen; i++) {
-        if (is_tchar((unsigned char)name[i]))
-            continue;
-        if (name[i] == ' ' || name[i] == '\t')
-            *msg = "Bad Request: whitespace between a header field name and the colon "
-                   "(RFC 9112 5.1)";
-        else if (name[i] == '\r')
-            *msg = MSG_CR;
-        else
-            *msg = "Bad Request: a header field name holds a character other than "
-                   "letters, digits and !#$%&'*+-.^_`|~ (or a line has no colon)";
-        return 400;
-    }
-    for (size_t i = 0; i < vlen; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        if (ch == '\r') {
-            *msg = MSG_CR;
-            return 400;
-        }
-        if ((ch < 0x20 && ch != '\t') || ch == 0x7f) {
-            *msg = "Bad Request: a control character in a header field value";
-            return 400;
-        }
-    }
-    if (has_prefix(name, nlen, "content-length") ||
-        has_prefix(name, nlen, "transfer-encoding")) {
-        *msg = MSG_FOLD;            /* libmicrohttpd's trace of a folded line */
-        return 400;
-    }
-    while (vlen && (*v == ' ' || *v == '\t'))
-        v++, vlen--;
-    if (is_name(name, nlen, "content-length")) {
-        /* Digits to the line's end: libmicrohttpd 0.9.75 refuses a
-         * Content-Length with whitespace after it, so both paths do (RFC
-         * 9112 would allow it). */
-        hc->lengths++;
-        size_t k = 0;
-        while (k < vlen && v[k] >= '0' && v[k] <= '9')
-            k++;
-        if (k == 0 || k != vlen)
-            hc->length_bad = 1;     /* a huge one is 413, from the route */
-    } else if (is_name(name, nlen, "transfer-encoding")) {
-        /* Exactly "chunked", any case, nothing after it: libmicrohttpd
-         * 0.9.75 reads "chunked " (a space after it) to the connection's
-         * end. */
-        hc->encodings++;
-        if (!(vlen == 7 && strncasecmp(v, "chunked", 7) == 0))
-            hc->coding_bad = 1;
-    } else if (is_name(name, nlen, "host")) {
-        hc->hosts++;
-    } else if (is_name(name, nlen, "content-encoding")) {
-        hc->codings++;
-    }
-    return 0;
-}
-
-unsigned head_verdict(const struct head_check *hc, const char **msg)
-{
-    if (hc->encodings > 1) {
-        *msg = "Bad Request: Transfer-Encoding given more than once";
-        return 400;
-    }
-    if (hc->encodings && hc->lengths) {
-        *msg = "Bad Request: the body is framed twice (Transfer-Encoding with "
-               "Content-Length); send one of them";
-        return 400;
-    }
-    if (hc->coding_bad) {
-        *msg = "Not Implemented: the only transfer coding accepted is a lone "
-               "\"Transfer-Encoding: chunked\"; or send the body with Content-Length";
-        return 501;
-    }
-    if (hc->lengths > 1) {
-        *msg = "Bad Request: the body is framed twice (Content-Length given twice)";
-        return 400;
-    }
-    if (hc->length_bad) {
-        *msg = "Bad Request: Content-Length must be a decimal number of bytes";
-        return 400;
-    }
-    if (hc->hosts > 1) {
-        *msg = "Bad Request: Host given more than once";
-        return 400;
-    }
-    if (!hc->hosts && !hc->http10) {
-        *msg = "Bad Request: an HTTP/1.1 request needs a Host header";
-        return 400;
-    }
-    return 0;
-}
-
 /* The request line [p, eol): 0 when it is "METHOD SP target SP
  * HTTP/1.0|1.1" (sets *http10, *target, *tlen); -1 when libmicrohttpd is
  * to judge it: another version (505 or 400 there; it reads the version
  * after the last space, as here), or spaces where one is due; else 400 for
- * a control character (libmicrohttpd hands those to http.c, which refuses
+ * a control character (libmicrohttpd hands those to mhd.c, which refuses
  * them too). */
 static int request_line(const char *p, const char *eol, int *http10, const char **target,
                         size_t *tlen, const char **msg)
@@ -395,11 +262,70 @@ static int small_coded(const char *coding, const char *body, size_t len)
     return coding_decode(c, body, len, count_small, &got, err, sizeof(err)) != 413;
 }
 
-int fastpath_parse(char *buf, size_t n, struct fast_req *q)
+/* The header lines from p to the head's end (the empty line at end):
+ * each through the framing rules (hc), the values the routes look at cut
+ * out into q (NUL-ended in place). *other is set for a request that
+ * libmicrohttpd is to serve, *coded for one with a Content-Encoding (but
+ * identity). 0, or -1 with q->status and q->msg. */
+static int header_fields(char *p, char *end, struct head_check *hc, struct fast_req *q,
+                         int *other, int *coded)
 {
     static const char *const names[] = {"authorization", "content-type",
                                         "content-length", "host", "origin",
                                         "content-encoding"};
+    while (p < end + 2) {
+        char *eol = memchr(p, '\r', (size_t)(end + 2 - p));
+        if (*p == ' ' || *p == '\t') {
+            q->status = 400;
+            q->msg = MSG_FOLD;
+            return -1;
+        }
+        char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (!colon) {
+            q->status = 400;
+            q->msg = "Bad Request: a header line without a colon; send Name: value";
+            return -1;
+        }
+        char *v = colon + 1, *ve = eol;
+        size_t nlen = (size_t)(colon - p);
+        if ((q->status = head_field(hc, p, nlen, v, (size_t)(ve - v), &q->msg)))
+            return -1;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        int known = -1;
+        for (int i = 0; i < (int)SF_ARRAY_LEN(names); i++)
+            if (is_name(p, nlen, names[i]))
+                known = i;
+        if (known >= 0) {
+            if (q->val[known] || ve - v > FP_VALUE_MAX)
+                *other = 1;     /* given twice, or long: libmicrohttpd's */
+            else
+                q->val[known] = v;
+            /* A compressed body stays here only if it decodes to no more
+             * than a plain one the fast path takes (small_coded). */
+            if (known == 5 && ve > v && !(ve - v == 8 && strncasecmp(v, "identity", 8) == 0))
+                *coded = 1;
+        } else if (is_name(p, nlen, "transfer-encoding") || is_name(p, nlen, "expect") ||
+                   is_name(p, nlen, "upgrade")) {
+            *other = 1;
+        } else if (is_name(p, nlen, "connection")) {
+            size_t vlen = (size_t)(ve - v);
+            if (vlen == 5 && strncasecmp(v, "close", 5) == 0)
+                q->close = 1;
+            else if (!(vlen == 10 && strncasecmp(v, "keep-alive", 10) == 0))
+                *other = 1;
+        }
+        if (known >= 0 && q->val[known] == v)
+            *ve = '\0';
+        p = eol + 2;
+    }
+    return 0;
+}
+
+int fastpath_parse(char *buf, size_t n, struct fast_req *q)
+{
     char *end = head_end(buf, n < FP_HEAD_MAX ? n : FP_HEAD_MAX);
     memset(q, 0, sizeof(*q));
     /* Every byte of the head is checked before anything else, also while
@@ -463,55 +389,8 @@ int fastpath_parse(char *buf, size_t n, struct fast_req *q)
                 q->route = paths[i];
         other = !q->route;
     }
-    p = eol + 2;
-    while (p < end + 2) {
-        eol = memchr(p, '\r', (size_t)(end + 2 - p));
-        if (*p == ' ' || *p == '\t') {
-            q->status = 400;
-            q->msg = MSG_FOLD;
-            return PARSE_BAD;
-        }
-        char *colon = memchr(p, ':', (size_t)(eol - p));
-        if (!colon) {
-            q->status = 400;
-            q->msg = "Bad Request: a header line without a colon; send Name: value";
-            return PARSE_BAD;
-        }
-        char *v = colon + 1, *ve = eol;
-        size_t nlen = (size_t)(colon - p);
-        if ((q->status = head_field(&hc, p, nlen, v, (size_t)(ve - v), &q->msg)))
-            return PARSE_BAD;
-        while (v < ve && (*v == ' ' || *v == '\t'))
-            v++;
-        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
-            ve--;
-        int known = -1;
-        for (int i = 0; i < (int)SF_ARRAY_LEN(names); i++)
-            if (is_name(p, nlen, names[i]))
-                known = i;
-        if (known >= 0) {
-            if (q->val[known] || ve - v > FP_VALUE_MAX)
-                other = 1;      /* given twice, or long: libmicrohttpd's */
-            else
-                q->val[known] = v;
-            /* A compressed body stays here only if it decodes to no more
-             * than a plain one the fast path takes (small_coded below). */
-            if (known == 5 && ve > v && !(ve - v == 8 && strncasecmp(v, "identity", 8) == 0))
-                coded = 1;
-        } else if (is_name(p, nlen, "transfer-encoding") || is_name(p, nlen, "expect") ||
-                   is_name(p, nlen, "upgrade")) {
-            other = 1;
-        } else if (is_name(p, nlen, "connection")) {
-            size_t vlen = (size_t)(ve - v);
-            if (vlen == 5 && strncasecmp(v, "close", 5) == 0)
-                q->close = 1;
-            else if (!(vlen == 10 && strncasecmp(v, "keep-alive", 10) == 0))
-                other = 1;
-        }
-        if (known >= 0 && q->val[known] == v)
-            *ve = '\0';
-        p = eol + 2;
-    }
+    if (header_fields(eol + 2, end, &hc, q, &other, &coded))
+        return PARSE_BAD;
     if ((q->status = head_verdict(&hc, &q->msg)))
         return PARSE_BAD;
     if (hc.encodings) {         /* a lone "chunked": check the body */

@@ -11,7 +11,7 @@
  * thousands of connections expiring together do not hold up the HTTP
  * threads, which take it when a connection opens or closes.
  */
-#include "ingest/conntrack.h"
+#include "http/conntrack.h"
 #include "core/util.h"
 
 #include <errno.h>

@@ -1,0 +1,108 @@
+/*
+ * app — see app.h.
+ */
+#include "app.h"
+#include "broker/broker.h"
+#include "broker/elog.h"
+#include "core/args.h"
+#include "core/catalog.h"
+#include "core/util.h"
+#include "http/auth.h"
+#include "http/http.h"
+#include "ingest/dedupe.h"
+#include "ingest/quarantine.h"
+#include "process/processor.h"
+#include "store/store.h"
+#include "web/web.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void app_init(struct app *a, const char *cmd, int reload_on_hup)
+{
+    memset(a, 0, sizeof(*a));
+    a->cmd = cmd;
+    a->reload_on_hup = reload_on_hup;
+    sigemptyset(&a->sigs);
+    sigaddset(&a->sigs, SIGINT);
+    sigaddset(&a->sigs, SIGTERM);
+    if (reload_on_hup)
+        sigaddset(&a->sigs, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &a->sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);   /* clients that went away */
+}
+
+/* SIGHUP: re-read the customers, the API key file and SALESFLOW_API_KEYS
+ * of the config file; keep serving. */
+static void reload(struct catalog *cat, struct auth *auth)
+{
+    char err[1024];
+    if (catalog_reload(cat, err, sizeof(err)))
+        log_error("SIGHUP: customers not reloaded, keeping the %zu loaded: %s",
+                  catalog_customer_count(cat), err);
+    else
+        log_info("SIGHUP: %zu customers reloaded from %s",
+                 catalog_customer_count(cat), catalog_path(cat));
+    if (auth_enabled(auth)) {
+        /* SALESFLOW_API_KEYS from the config file (as docs/deploy.md keeps
+         * it) is re-read too; flag and environment values cannot change. */
+        char *list = NULL, where[1100], why[512];
+        int r = args_reread("api-keys", &list, where, sizeof(where), err, sizeof(err));
+        if (r > 0 && auth_set_list(auth, list, why, sizeof(why)))
+            snprintf(err, sizeof(err), "%.500s: --api-keys: %.400s", where, why), r = -1;
+        if (r >= 0 && auth_reload(auth, err, sizeof(err)))
+            r = -1;
+        if (r < 0)
+            log_error("SIGHUP: API keys not reloaded, keeping the old ones: %s", err);
+        else
+            log_info("SIGHUP: %zu API keys in force", auth_key_count(auth));
+        free(list);
+    }
+}
+
+void app_wait(struct app *a)
+{
+    int sig;
+    while (sigwait(&a->sigs, &sig) == 0 && sig == SIGHUP)
+        reload(a->cat, a->auth);
+    log_info("%s: shutting down", strsignal(sig));
+}
+
+int app_close(struct app *a)
+{
+    if (a->closed)
+        return 0;
+    a->closed = 1;
+    http_quiesce(a->srv);
+    if (a->b && a->flush_on_close)
+        broker_flush(a->b);     /* every queued order is acked before HTTP stops */
+    int failed = elog_failed(a->b);
+    web_close_streams(a->w);    /* no suspended stream may outlive the server */
+    http_stop(a->srv);
+    store_close(a->ready_st);
+    processor_stop(a->proc);
+    broker_close(a->b);
+    web_destroy(a->w);
+    store_close(a->st);
+    dedupe_destroy(a->dd);
+    quarantine_close(a->qt);
+    auth_destroy(a->auth);
+    catalog_destroy(a->cat);
+    return failed;
+}
+
+int app_path(char *buf, size_t size, const char *what, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, size, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < size)
+        return 0;
+    log_error("the %s would be %d bytes long, more than the %zu this build takes: use "
+              "a shorter path", what, n, size - 1);
+    return -1;
+}
