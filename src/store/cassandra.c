@@ -743,8 +743,8 @@ static int sink_write(struct raw_store *rs, const struct store_order *rows, size
 }
 
 static int rs_apply(struct store *s, const char *topic, const struct store_order *rows,
-                    size_t n, const int64_t *next, int nparts, size_t *inserted,
-                    char *e, size_t en)
+                    size_t n, const int64_t *next, const int64_t *mark, int nparts,
+                    size_t *inserted, char *e, size_t en)
 {
     struct raw_store *rs = RS(s);
     int data;
@@ -754,7 +754,7 @@ static int rs_apply(struct store *s, const char *topic, const struct store_order
         *inserted = 0;
         return -1;
     }
-    return store_apply(rs->inner, topic, rows, n, next, nparts, inserted, e, en);
+    return store_apply(rs->inner, topic, rows, n, next, mark, nparts, inserted, e, en);
 }
 
 static enum store_error_kind rs_error_kind(struct store *s)
@@ -766,9 +766,9 @@ static enum store_error_kind rs_error_kind(struct store *s)
 }
 
 static int rs_load_positions(struct store *s, const char *topic, int64_t *next,
-                             int nparts, char *e, size_t en)
+                             int64_t *mark, int nparts, char *e, size_t en)
 {
-    return store_load_positions(RS(s)->inner, topic, next, nparts, e, en);
+    return store_load_positions(RS(s)->inner, topic, next, mark, nparts, e, en);
 }
 static int rs_reset(struct store *s, const char *topic, char *e, size_t en)
 {

@@ -93,10 +93,11 @@ static const struct sql_text up_minute = {
     " order_count = order_count + VALUES(order_count),"
     " quantity = quantity + VALUES(quantity)"};
 static const struct sql_text up_pos = {
-    "INSERT INTO salesflow_offsets (topic, `partition`, next_offset) VALUES ",
-    "(?,?,?)", " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)"};
+    "INSERT INTO salesflow_offsets (topic, `partition`, next_offset, last_mark) VALUES ",
+    "(?,?,?,?)", " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset),"
+    " last_mark = VALUES(last_mark)"};
 static const struct sql_text q_positions = {
-    "SELECT `partition`, next_offset FROM salesflow_offsets WHERE topic = ?"
+    "SELECT `partition`, next_offset, last_mark FROM salesflow_offsets WHERE topic = ?"
     " ORDER BY `partition`", NULL, NULL};
 /* positions() of a bare topic name: every identity of it (see store.h). */
 static const struct sql_text q_positions_any = {
@@ -198,7 +199,7 @@ static int with_reconnect(struct mysql_store *s,
 
 struct pos_ctx {
     const char *topic;
-    int64_t *next;
+    int64_t *next, *mark;
     int nparts;
     struct store_position *rows;    /* positions(): all of them */
     size_t n, cap;
@@ -224,6 +225,8 @@ static int on_position(void *opaque, char **col, unsigned ncols)
         c->rows[c->n++].next_offset = next;
     } else if (p >= 0 && p < c->nparts) {
         c->next[p] = next;
+        if (c->mark)
+            c->mark[p] = ncols > 2 && col[2] ? strtoll(col[2], NULL, 10) : 0;
     } else {
         log_warn("store has a position for partition %d of %s, which has only %d "
                  "partitions; ignored", p, c->topic, c->nparts);
@@ -235,8 +238,11 @@ static int positions_once(struct mysql_store *s, void *arg, char *errstr, size_t
 {
     struct pos_ctx *c = arg;
     const char *params[] = {c->topic, c->topic, c->topic};
-    for (int i = 0; c->next && i < c->nparts; i++)
+    for (int i = 0; c->next && i < c->nparts; i++) {
         c->next[i] = 0;
+        if (c->mark)
+            c->mark[i] = 0;
+    }
     c->n = 0;
     int any = !c->next && !strchr(c->topic, '@');
     int rc = sfmy_query_str(s, any ? &q_positions_any : &q_positions, params,
@@ -246,10 +252,10 @@ static int positions_once(struct mysql_store *s, void *arg, char *errstr, size_t
 }
 
 static int mysql_load_positions(struct store *b, const char *topic, int64_t *next,
-                                int nparts, char *errstr, size_t n)
+                                int64_t *mark, int nparts, char *errstr, size_t n)
 {
     struct mysql_store *s = (struct mysql_store *)b;
-    struct pos_ctx c = {.topic = topic, .next = next, .nparts = nparts};
+    struct pos_ctx c = {.topic = topic, .next = next, .mark = mark, .nparts = nparts};
     /* Only a processor asks for positions: a handle that cannot write
      * stops it here, at start, with the reason. */
     if (s->write_err[0])
@@ -645,9 +651,10 @@ static int upsert_minute(struct mysql_store *s, const struct sales_delta *d, siz
 }
 
 static int write_positions(struct mysql_store *s, const char *topic, const int64_t *next,
-                           int nparts, char *errstr, size_t en)
+                           const int64_t *mark, int nparts, char *errstr, size_t en)
 {
-    int64_t *part = malloc((size_t)(nparts > 0 ? nparts : 1) * sizeof(*part));
+    size_t np = (size_t)(nparts > 0 ? nparts : 1);
+    int64_t *part = malloc(2 * np * sizeof(*part)), *marks = part ? part + np : NULL;
     int rc = 0;
     if (!part)
         return sfmy_plain_fail(s, errstr, en, "out of memory");
@@ -657,10 +664,12 @@ static int write_positions(struct mysql_store *s, const char *topic, const int64
             if (next[p] < 0)
                 continue;
             part[p] = p;
-            MYSQL_BIND *b = &s->bind[k * 3];
+            marks[p] = mark ? mark[p] : 0;
+            MYSQL_BIND *b = &s->bind[k * 4];
             sfmy_bind_str(&b[0], topic);
             sfmy_bind_i64(&b[1], &part[p]);
             sfmy_bind_i64(&b[2], &next[p]);
+            sfmy_bind_i64(&b[3], &marks[p]);
             k++;
         }
         if (k == 0)
@@ -753,7 +762,7 @@ static void test_stop_in_txn(const struct batch *b)
 /* One attempt: the whole batch in one transaction. Leaves it open on
  * failure; the caller rolls back. */
 static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
-                      const int64_t *next, int nparts, size_t *added,
+                      const int64_t *next, const int64_t *mark, int nparts, size_t *added,
                       char *errstr, size_t en)
 {
     struct sales_delta *ds = NULL, *dm = NULL;
@@ -780,7 +789,7 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
     }
     if (upsert_sales(s, ds, nds, amt, tm, errstr, en) ||
         upsert_minute(s, dm, ndm, amt + nds, tm + nds, errstr, en) ||
-        write_positions(s, topic, next, nparts, errstr, en))
+        write_positions(s, topic, next, mark, nparts, errstr, en))
         goto out;
     test_stop_in_txn(b);
     if (mysql_commit(s->db)) {
@@ -813,8 +822,8 @@ static int needs_wider_state(const struct mysql_store *s, const struct store_ord
 }
 
 static int mysql_apply(struct store *bs, const char *topic, const struct store_order *rows,
-                       size_t n, const int64_t *next, int nparts, size_t *inserted,
-                       char *errstr, size_t en)
+                       size_t n, const int64_t *next, const int64_t *mark, int nparts,
+                       size_t *inserted, char *errstr, size_t en)
 {
     struct mysql_store *s = (struct mysql_store *)bs;
     struct batch b;
@@ -835,8 +844,8 @@ static int mysql_apply(struct store *bs, const char *topic, const struct store_o
     for (int attempt = 1;; attempt++) {
         s->last_errno = 0;
         rc = s->db ? 0 : sfmy_connect(s, errstr, en);
-        if (rc == 0 && (rc = apply_once(s, &b, topic, next, nparts, inserted, errstr,
-                                        en)) == 0) {
+        if (rc == 0 && (rc = apply_once(s, &b, topic, next, mark, nparts, inserted,
+                                        errstr, en)) == 0) {
             if (attempt > 1)
                 log_info("mysql store %s: batch of %zu orders applied after %d attempts",
                          s->where, n, attempt);

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define LOCK_WAIT_S "30"
 
 /* Migration 1: the original sales_db and salesflow's own tables.
@@ -77,6 +77,7 @@ static const char *const migration1[] = {
     " topic VARCHAR(255) NOT NULL,"
     " `partition` INT NOT NULL,"
     " next_offset BIGINT NOT NULL,"
+    " last_mark BIGINT NOT NULL DEFAULT 0,"
     " PRIMARY KEY (topic, `partition`)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     NULL,
@@ -111,6 +112,25 @@ static int migration2(struct mysql_store *s, const char *what, char *errstr, siz
     return sfmy_exec(s, sql, what, errstr, n);
 }
 
+/* Migration 3: salesflow_offsets.last_mark, which record a position
+ * follows (see processor.c), 0 for the positions stored before it. Run
+ * again after a kill between the ALTER and its record, it finds the column
+ * and changes nothing. */
+static const struct sql_text q_has_mark = {
+    "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+    " AND TABLE_NAME = 'salesflow_offsets' AND COLUMN_NAME = 'last_mark'", NULL, NULL};
+
+static int migration3(struct mysql_store *s, const char *what, char *errstr, size_t n)
+{
+    char have[64] = "";
+    if (sfmy_query_str(s, &q_has_mark, NULL, 0, first_col, have, what, errstr, n))
+        return -1;
+    if (atoi(have) > 0)
+        return 0;
+    return sfmy_exec(s, "ALTER TABLE salesflow_offsets ADD COLUMN last_mark BIGINT"
+                     " NOT NULL DEFAULT 0", what, errstr, n);
+}
+
 static const struct migration {
     int version;
     const char *description;
@@ -119,6 +139,7 @@ static const struct migration {
 } migrations[] = {
     {1, "orders, sales, sales_minute, salesflow_offsets", migration1, NULL},
     {2, "orders.uuid: 64 characters, compared byte for byte", NULL, migration2},
+    {3, "salesflow_offsets.last_mark", NULL, migration3},
 };
 
 static const char create_schema_table[] =
@@ -160,24 +181,26 @@ struct col_req {
     const char *name;
     enum col_type type;
     unsigned min_len;           /* C_STR: at least this many characters */
+    int added_by;               /* the migration that adds it (0: there from 1) */
 };
 
 static const struct col_req orders_cols[] = {
-    {"uuid", C_KEY, SF_ORDER_ID_MAX}, {"customer_id", C_INT, 0}, {"source", C_STR, 13},
-    {"quantity", C_INT, 0}, {"total", C_DEC2, 0}, {"created_at", C_TIME, 0},
-    {"state", C_STR, 2},
+    {"uuid", C_KEY, SF_ORDER_ID_MAX, 0}, {"customer_id", C_INT, 0, 0},
+    {"source", C_STR, 13, 0}, {"quantity", C_INT, 0, 0}, {"total", C_DEC2, 0, 0},
+    {"created_at", C_TIME, 0, 0}, {"state", C_STR, 2, 0},
 };
 static const struct col_req sales_cols[] = {
-    {"sales_id", C_INT, 0}, {"source", C_STR, 13}, {"state", C_STR, 2},
-    {"total_sum_amount", C_DEC2, 0}, {"order_count", C_INT, 0},
-    {"quantity", C_INT, 0}, {"updated_at", C_TIME, 0},
+    {"sales_id", C_INT, 0, 0}, {"source", C_STR, 13, 0}, {"state", C_STR, 2, 0},
+    {"total_sum_amount", C_DEC2, 0, 0}, {"order_count", C_INT, 0, 0},
+    {"quantity", C_INT, 0, 0}, {"updated_at", C_TIME, 0, 0},
 };
 static const struct col_req minute_cols[] = {
-    {"minute", C_TIME, 0}, {"source", C_STR, 13}, {"state", C_STR, 2},
-    {"total", C_DEC2, 0}, {"order_count", C_INT, 0}, {"quantity", C_INT, 0},
+    {"minute", C_TIME, 0, 0}, {"source", C_STR, 13, 0}, {"state", C_STR, 2, 0},
+    {"total", C_DEC2, 0, 0}, {"order_count", C_INT, 0, 0}, {"quantity", C_INT, 0, 0},
 };
 static const struct col_req offsets_cols[] = {
-    {"topic", C_STR, 64}, {"partition", C_INT, 0}, {"next_offset", C_INT, 0},
+    {"topic", C_STR, 64, 0}, {"partition", C_INT, 0, 0}, {"next_offset", C_INT, 0, 0},
+    {"last_mark", C_INT, 0, 3},
 };
 
 static const struct table_req {
@@ -348,7 +371,7 @@ int sfmy_check_shape(struct mysql_store *s, int require_all, char *errstr, size_
         } else {
             char missing[512] = "";
             for (size_t k = 0; k < sh->t->ncols; k++)
-                if (!sh->found[k])
+                if (!sh->found[k] && (require_all || !sh->t->cols[k].added_by))
                     snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
                              "%s%s", missing[0] ? ", " : "", sh->t->cols[k].name);
             if (missing[0])

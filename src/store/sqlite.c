@@ -61,7 +61,30 @@ static const char schema[] =
     " topic TEXT NOT NULL,"
     " partition INTEGER NOT NULL,"
     " next_offset INTEGER NOT NULL,"
+    " last_mark INTEGER NOT NULL DEFAULT 0,"
     " PRIMARY KEY (topic, partition)) WITHOUT ROWID;";
+
+/* Databases from before marks get the column (0: no mark, the position is
+ * checked the older way). Adding a column with a constant default does not
+ * rewrite the table. */
+static int add_mark_column(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int have = 0, rc;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('salesflow_offsets')"
+                           " WHERE name = 'last_mark'", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    have = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return -1;
+    if (have)
+        return 0;
+    return sqlite3_exec(db, "ALTER TABLE salesflow_offsets ADD COLUMN"
+                        " last_mark INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL) ==
+                   SQLITE_OK ? 0 : -1;
+}
 static int fail(struct sqlite_store *s, const char *what, char *errstr, size_t n)
 {
     return sf_err(-1, errstr, n, "sqlite %s: %s: %s", sqlite3_db_filename(s->db, "main"),
@@ -113,7 +136,8 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
     sqlite3_busy_timeout(s->db, 10000);
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                      NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+        add_mark_column(s->db)) {
         fail(s, "creating the schema", errstr, n);
         goto fail;
     }
@@ -133,9 +157,9 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         " UPDATE SET total_cents = total_cents + excluded.total_cents,"
         " order_count = order_count + excluded.order_count,"
         " quantity = quantity + excluded.quantity",
-        "INSERT INTO salesflow_offsets (topic, partition, next_offset)"
-        " VALUES (?,?,?) ON CONFLICT (topic, partition) DO UPDATE"
-        " SET next_offset = excluded.next_offset",
+        "INSERT INTO salesflow_offsets (topic, partition, next_offset, last_mark)"
+        " VALUES (?,?,?,?) ON CONFLICT (topic, partition) DO UPDATE"
+        " SET next_offset = excluded.next_offset, last_mark = excluded.last_mark",
         "SELECT total_sum_cents, order_count, quantity FROM sales"
         " WHERE source = ? AND state = ?",
         "SELECT total_cents, order_count, quantity FROM sales_minute"
@@ -156,14 +180,17 @@ fail:
     return -1;
 }
 
-static int sqlite_load_positions(struct store *b, const char *topic,
-                                 int64_t *next, int nparts, char *errstr, size_t n)
+static int sqlite_load_positions(struct store *b, const char *topic, int64_t *next,
+                                 int64_t *mark, int nparts, char *errstr, size_t n)
 {
     struct sqlite_store *s = (struct sqlite_store *)b;
     sqlite3_stmt *st;
-    for (int i = 0; i < nparts; i++)
+    for (int i = 0; i < nparts; i++) {
         next[i] = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT partition, next_offset FROM"
+        if (mark)
+            mark[i] = 0;
+    }
+    if (sqlite3_prepare_v2(s->db, "SELECT partition, next_offset, last_mark FROM"
                            " salesflow_offsets WHERE topic = ?", -1, &st,
                            NULL) != SQLITE_OK)
         return fail(s, "reading log positions", errstr, n);
@@ -171,9 +198,11 @@ static int sqlite_load_positions(struct store *b, const char *topic,
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int p = sqlite3_column_int(st, 0);
-        if (p >= 0 && p < nparts)
+        if (p >= 0 && p < nparts) {
             next[p] = sqlite3_column_int64(st, 1);
-        else
+            if (mark)
+                mark[p] = sqlite3_column_int64(st, 2);
+        } else
             log_warn("store has a position for partition %d of %s, which has "
                      "only %d partitions; ignored", p, topic, nparts);
     }
@@ -330,11 +359,28 @@ static int check_overflow(struct sqlite_store *s, const struct store_order *rows
     return 0;
 }
 
-/* Add the deltas to sales and sales_minute, store the positions. 0 or -1. */
-static int update_aggregates(struct sqlite_store *s, const char *topic,
-                             const struct sales_delta *ds, size_t nds,
-                             const struct sales_delta *dm, size_t ndm,
-                             const int64_t *next, int nparts, char *errstr, size_t en)
+/* Store next[p] (and mark[p], or 0) for every p with next[p] >= 0. */
+static int write_positions(struct sqlite_store *s, const char *topic, const int64_t *next,
+                           const int64_t *mark, int nparts, char *errstr, size_t en)
+{
+    for (int p = 0; p < nparts; p++) {
+        if (next[p] < 0)
+            continue;
+        sqlite3_stmt *st = s->up_pos;
+        sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, p);
+        sqlite3_bind_int64(st, 3, next[p]);
+        sqlite3_bind_int64(st, 4, mark ? mark[p] : 0);
+        if (step_reset(st))
+            return fail(s, "storing log positions", errstr, en);
+    }
+    return 0;
+}
+
+/* Add the deltas to sales and sales_minute. 0 or -1. */
+static int update_aggregates(struct sqlite_store *s, const struct sales_delta *ds,
+                             size_t nds, const struct sales_delta *dm, size_t ndm,
+                             char *errstr, size_t en)
 {
     char now[32];
     for (size_t i = 0; i < nds; i++) {
@@ -360,23 +406,13 @@ static int update_aggregates(struct sqlite_store *s, const char *topic,
         if (step_reset(st))
             return fail(s, "updating sales_minute", errstr, en);
     }
-    for (int p = 0; p < nparts; p++) {
-        if (next[p] < 0)
-            continue;
-        sqlite3_stmt *st = s->up_pos;
-        sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, p);
-        sqlite3_bind_int64(st, 3, next[p]);
-        if (step_reset(st))
-            return fail(s, "storing log positions", errstr, en);
-    }
     return 0;
 }
 
 static int sqlite_apply(struct store *b, const char *topic,
                         const struct store_order *rows, size_t n,
-                        const int64_t *next, int nparts, size_t *inserted,
-                        char *errstr, size_t en)
+                        const int64_t *next, const int64_t *mark, int nparts,
+                        size_t *inserted, char *errstr, size_t en)
 {
     struct sqlite_store *s = (struct sqlite_store *)b;
     unsigned char *ins = calloc(n ? n : 1, 1);
@@ -408,7 +444,8 @@ static int sqlite_apply(struct store *b, const char *topic,
             s->kind = STORE_ERR_DATA;
         goto rollback;
     }
-    if (update_aggregates(s, topic, ds, nds, dm, ndm, next, nparts, errstr, en))
+    if (update_aggregates(s, ds, nds, dm, ndm, errstr, en) ||
+        write_positions(s, topic, next, mark, nparts, errstr, en))
         goto rollback;
     if (!s->rebuilding && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "COMMIT", errstr, en);

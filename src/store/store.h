@@ -101,16 +101,20 @@ struct store_ops {
     int (*open)(struct store **out, const char *where, char *errstr,
                 size_t errstr_size);
     /* Fill next[0..nparts) with the stored next offset per partition of
-     * topic (0 where none is stored). */
+     * topic (0 where none is stored) and, unless mark is NULL,
+     * mark[0..nparts) with the mark stored beside it (0: none). */
     int (*load_positions)(struct store *s, const char *topic, int64_t *next,
-                          int nparts, char *errstr, size_t errstr_size);
+                          int64_t *mark, int nparts, char *errstr,
+                          size_t errstr_size);
     /* In one transaction: insert rows (ignoring order_ids already present),
      * add the inserted ones to the aggregates, and store next[p] for every
-     * p with next[p] >= 0. *inserted gets the number of new rows. */
+     * p with next[p] >= 0, with mark[p] beside it (0 when mark is NULL: a
+     * mark tells which record the position follows, see
+     * processor_record_mark). *inserted gets the number of new rows. */
     int (*apply)(struct store *s, const char *topic,
                  const struct store_order *rows, size_t n,
-                 const int64_t *next, int nparts, size_t *inserted,
-                 char *errstr, size_t errstr_size);
+                 const int64_t *next, const int64_t *mark, int nparts,
+                 size_t *inserted, char *errstr, size_t errstr_size);
     /* For `salesflow replay`, one of two ways. reset(): empty orders, sales,
      * sales_minute and topic's positions in one transaction; apply() then
      * commits batch by batch. Or rebuild_begin(): empty them the same way
@@ -187,17 +191,17 @@ static inline int store_has_orders(struct store *s, const char *const *ids, int 
     return s->ops->has_orders ? s->ops->has_orders(s, ids, n, e, en) : -1;
 }
 static inline int store_load_positions(struct store *s, const char *topic,
-                                       int64_t *next, int nparts, char *e,
-                                       size_t en)
+                                       int64_t *next, int64_t *mark, int nparts,
+                                       char *e, size_t en)
 {
-    return s->ops->load_positions(s, topic, next, nparts, e, en);
+    return s->ops->load_positions(s, topic, next, mark, nparts, e, en);
 }
 static inline int store_apply(struct store *s, const char *topic,
                               const struct store_order *rows, size_t n,
-                              const int64_t *next, int nparts,
+                              const int64_t *next, const int64_t *mark, int nparts,
                               size_t *inserted, char *e, size_t en)
 {
-    return s->ops->apply(s, topic, rows, n, next, nparts, inserted, e, en);
+    return s->ops->apply(s, topic, rows, n, next, mark, nparts, inserted, e, en);
 }
 /* replay's start and end: the backend's rebuild_begin/rebuild_end when it
  * has them, else reset() and nothing. */

@@ -80,12 +80,19 @@ static size_t orders_count(struct store *st, const struct store_filter *f)
     return n;
 }
 
-static int64_t position(struct store *st, int p)
+static int64_t position_mark(struct store *st, int p, int64_t *mark)
 {
     char err[512];
-    int64_t next[4] = {0};
-    assert_int_equal(store_load_positions(st, TOPIC, next, 4, err, sizeof(err)), 0);
+    int64_t next[4] = {0}, marks[4] = {0};
+    assert_int_equal(store_load_positions(st, TOPIC, next, marks, 4, err, sizeof(err)), 0);
+    *mark = marks[p];
     return next[p];
+}
+
+static int64_t position(struct store *st, int p)
+{
+    int64_t mark;
+    return position_mark(st, p, &mark);
 }
 
 static void run_contract(struct backend *be)
@@ -98,12 +105,15 @@ static void run_contract(struct backend *be)
         row("c-2", 2, 1, 3, "CA", 0),
         row("c-3", 3, 1, 5, "NY", 1),
     };
-    int64_t next[2] = {3, -1};
+    int64_t next[2] = {3, -1}, mark[2] = {INT64_MAX, 7}, m;
     int64_t count, cents;      /* sources: 0 Dine In, 1 Takeaway, 2 Home Delivery */
 
     /* apply */
-    assert_int_equal(store_apply(st, TOPIC, rows, 3, next, 2, &ins, err, sizeof(err)), 0);
+    assert_int_equal(store_apply(st, TOPIC, rows, 3, next, mark, 2, &ins, err, sizeof(err)),
+                     0);
     assert_int_equal(ins, 3);
+    assert_int_equal(position_mark(st, 0, &m), 3);
+    assert_true(m == INT64_MAX);    /* the mark is kept beside the position */
     sales_sum(st, &count, &cents);
     assert_int_equal(count, 3);
     assert_int_equal(cents, (2 + 3 + 5) * 30000);
@@ -111,8 +121,12 @@ static void run_contract(struct backend *be)
 
     /* re-apply the same batch: nothing doubles, the position moves on */
     next[0] = 4;
-    assert_int_equal(store_apply(st, TOPIC, rows, 3, next, 2, &ins, err, sizeof(err)), 0);
+    mark[0] = 5;
+    assert_int_equal(store_apply(st, TOPIC, rows, 3, next, mark, 2, &ins, err, sizeof(err)),
+                     0);
     assert_int_equal(ins, 0);
+    assert_int_equal(position_mark(st, 0, &m), 4);
+    assert_int_equal(m, 5);
     sales_sum(st, &count, &cents);
     assert_int_equal(count, 3);
     assert_int_equal(cents, (2 + 3 + 5) * 30000);
@@ -138,8 +152,8 @@ static void run_contract(struct backend *be)
     bad[1].o.total_cents = INT64_MAX - 1;
     next[0] = 6;
     next[1] = 7;
-    assert_int_not_equal(store_apply(st, TOPIC, bad, 2, next, 2, &ins, err, sizeof(err)),
-                         0);
+    assert_int_not_equal(store_apply(st, TOPIC, bad, 2, next, NULL, 2, &ins, err,
+                                     sizeof(err)), 0);
     assert_true(err[0] != '\0');
     assert_int_equal(orders_count(st, NULL), 3);
     sales_sum(st, &count, &cents);
@@ -149,9 +163,10 @@ static void run_contract(struct backend *be)
     /* and the store still takes the good row alone */
     next[0] = 5;
     next[1] = -1;
-    assert_int_equal(store_apply(st, TOPIC, bad, 1, next, 2, &ins, err, sizeof(err)), 0);
+    assert_int_equal(store_apply(st, TOPIC, bad, 1, next, NULL, 2, &ins, err, sizeof(err)), 0);
     assert_int_equal(ins, 1);
-    assert_int_equal(position(st, 0), 5);
+    assert_int_equal(position_mark(st, 0, &m), 5);
+    assert_int_equal(m, 0);         /* no mark given: none kept */
 
     /* filters */
     struct store_filter f = {.sources = {"Takeaway"}, .nsources = 1};
