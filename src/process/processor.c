@@ -192,13 +192,28 @@ static void check_assigned(struct processor *p, const int *parts, int n, int64_t
     free(end);
 }
 
-/* A position is stored with the mark of the record just before it: a
- * hash of that record's timestamp and bytes, never 0. The same record read
- * again has the same mark; another one at that offset (a topic deleted and
- * re-created under the same name) almost surely another. */
+/* A position is stored with the mark of the record just before it: 41
+ * bits of a hash of that record's timestamp and bytes, above the low 20
+ * bits of the position itself (so never 0). The same record read again has
+ * the same mark; another one at that offset (a topic deleted and re-created
+ * under the same name) almost surely another. A mark whose low bits are
+ * not its position's was left behind by a salesflow that stores positions
+ * without marks (run beside this one in a group, or rolled back to): it
+ * tells nothing. */
+#define MARK_POS_BITS 20
+#define MARK_POS_MASK ((INT64_C(1) << MARK_POS_BITS) - 1)
+
 int64_t processor_record_mark(const struct broker_record *r)
 {
-    return (int64_t)(order_msg_hash("", r->timestamp_ms, r->value, r->len) >> 1) | 1;
+    uint64_t h = order_msg_hash("", r->timestamp_ms, r->value, r->len) >> 23;
+    h |= UINT64_C(1) << 40;     /* 41 bits, the top one set */
+    return (int64_t)(h << MARK_POS_BITS) | ((r->offset + 1) & MARK_POS_MASK);
+}
+
+/* The mark stored with position pos, if it belongs to it; else 0. */
+static int64_t mark_of(int64_t mark, int64_t pos)
+{
+    return (mark & MARK_POS_MASK) == (pos & MARK_POS_MASK) ? mark : 0;
 }
 
 /* Verifying stored positions against the topic (verify_positions). */
@@ -250,9 +265,11 @@ static int verify_record(void *opaque, const struct broker_record *r)
  * tell: if the last few of them that carry their own order_id are all
  * unknown to the store, the position is not this topic's. Either way the
  * partition is then read from its start (what the store has keeps; nothing
- * is stored twice). */
-static void verify_positions(struct processor *p, const int *parts, int n, int64_t *pos,
-                             const int64_t *mark)
+ * is stored twice). A read that fails (a leader election, a broker away)
+ * is tried again until it succeeds: an unchecked position is never used.
+ * Returns 0, or -1 when asked to stop first. */
+static int verify_positions(struct processor *p, const int *parts, int n, int64_t *pos,
+                            const int64_t *mark)
 {
     struct verify v = {.p = p, .nparts = p->nparts, .pos = pos};
     int *vp = calloc((size_t)n + 1, sizeof(*vp));
@@ -274,15 +291,32 @@ static void verify_positions(struct processor *p, const int *parts, int n, int64
         log_warn("processor: out of memory verifying the stored positions; not verified");
         m = 0;
     }
-    int rc = m ? broker_read_ranges(p->b, vp, from, to, m, verify_record, &v, err,
-                                    sizeof(err)) : 1;
-    if (rc < 0)
+    int rc = 1, backoff = 500;
+    while (m) {
+        memset(v.orders, 0, (size_t)p->nparts * sizeof(*v.orders));
+        memset(v.seen, 0, (size_t)p->nparts * sizeof(*v.seen));
+        rc = broker_read_ranges(p->b, vp, from, to, m, verify_record, &v, err, sizeof(err));
+        if (rc >= 0)
+            break;
         log_warn("processor: cannot read the records before the stored positions of %s "
-                 "(%s); the positions are taken as they are", p->topic, err);
+                 "to check them (%s); will retry", p->topic, err);
+        metrics_proc_failed(err);
+        if (atomic_load(&p->stop))
+            break;
+        sf_pause_ms(backoff);
+        backoff = backoff < 5000 ? backoff * 2 : 5000;
+    }
+    if (rc >= 0 && backoff > 500)
+        metrics_proc_recovered();
     for (int i = 0; rc == 0 && i < m; i++) {
         int q = vp[i], k = v.orders[q] < VERIFY_ORDERS ? v.orders[q] : VERIFY_ORDERS;
-        if (mark[q] && v.seen[q]) {
-            if (v.seen[q] == mark[q])
+        int64_t want = mark_of(mark[q], pos[q]);
+        if (mark[q] && !want)
+            log_warn("processor: the store's position for %s partition %d was stored by "
+                     "a salesflow without marks (an older one in the group?); checking "
+                     "it by the orders before it", p->topic, q);
+        if (want && v.seen[q]) {
+            if (v.seen[q] == want)
                 continue;       /* the record the store committed after */
             log_warn("processor: the store's position for %s partition %d is %" PRId64
                      " but the last record before it is not the one it was stored "
@@ -316,6 +350,7 @@ static void verify_positions(struct processor *p, const int *parts, int n, int64
     free(v.ids);
     free(v.orders);
     free(v.seen);
+    return rc < 0 ? -1 : 0;
 }
 
 /* The group gave us parts (seek them to the stored positions) or took
@@ -352,7 +387,8 @@ static void on_assign(void *opaque, const int *parts, int n, int assigned)
     if (backoff > 100)
         metrics_proc_recovered();
     check_assigned(p, parts, n, pos);
-    verify_positions(p, parts, n, pos, mark);
+    if (verify_positions(p, parts, n, pos, mark))
+        goto out; /* stopping: nothing will be applied */
     for (int i = 0; i < n; i++) {
         int q = parts[i];
         if (broker_seek(p->b, q, pos[q]))
@@ -522,6 +558,9 @@ static void *processor_main(void *arg)
             maybe_retain(p);
             continue;
         }
+        if (atomic_load(&p->stop))
+            break;  /* perhaps not seeked (a stop inside on_assign): read again
+                     * by the next run */
         metrics_proc_pending(sf_mono_ms());
         size_t n = 0;
         for (int i = 0; i < got; i++)

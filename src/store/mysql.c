@@ -145,6 +145,10 @@ static int check_writable(struct mysql_store *s, char *errstr, size_t n)
 {
     const struct sql_text *w[] = {&ins_orders, &up_sales, &up_minute, &up_pos};
     s->write_err[0] = '\0';
+    if (s->outdated[0]) {
+        snprintf(s->write_err, sizeof(s->write_err), "cannot write: %.700s", s->outdated);
+        return 0;
+    }
     for (size_t i = 0; i < SF_ARRAY_LEN(w); i++) {
         if (sfmy_stmt(s, w[i], 1, errstr, n))
             continue;

@@ -47,6 +47,8 @@ struct mysql_store {
     unsigned last_errno;        /* server/client error of the last failure */
     char last_msg[512];         /* and its message */
     char write_err[768];        /* why this handle cannot write, or "" */
+    char outdated[768];         /* why the schema is older than this build's
+                                 * (a reader could not migrate it), or "" */
     struct stmt_slot cache[SFMY_STMT_CACHE];
     uint64_t tick;
     MYSQL_BIND *bind;           /* parameters of the multi-row statements */

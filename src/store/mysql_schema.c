@@ -475,6 +475,19 @@ int sfmy_migrate(struct mysql_store *s, char *errstr, size_t n)
         sfmy_query_str(s, &q_unlock, lp, 1, NULL, NULL, "unlocking the schema", tmp,
                        sizeof(tmp));
         s->last_errno = saved;
+        if (rc && version > 0 && version < SCHEMA_VERSION &&
+            sfmy_is_privilege_error(saved)) {
+            /* A reader (serve with a SELECT-only user) of a database that a
+             * writer has not migrated yet: it reads what is there; writes
+             * are refused (check_writable). */
+            snprintf(s->outdated, sizeof(s->outdated), "the database has schema version "
+                     "%d, older than this salesflow's (%d), and this user cannot migrate "
+                     "it: %.600s", version, SCHEMA_VERSION, errstr);
+            log_warn("mysql store %s: %s; reading what version %d holds until salesflow "
+                     "run or process (a user with CREATE and ALTER) migrates it",
+                     s->where, s->outdated, version);
+            return sfmy_check_shape(s, 0, errstr, n);
+        }
         if (rc)
             return -1;
     }

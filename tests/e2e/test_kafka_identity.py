@@ -273,12 +273,13 @@ class KafkaIdentity(unittest.TestCase):
         finally:
             mdb.stop()
 
-    def recreate_and_check(self, first, first_want, second, want):
+    def recreate_and_check(self, first, first_want, second, want, before=None):
         """Topic "Order" filled by first(mock) and processed into a kept
         SQLite store, then deleted and re-created on the same cluster (same
         cluster id: the same positions key), filled by second(mock) and
         processed again: first_want rows, then want in all, every id both
-        returned stored once."""
+        returned stored once. before(mock): called just before the second
+        process starts."""
         db = os.path.join(self.tmp, "sales.db")
         a = self.mock(same_id=True)
         ids = first(a)
@@ -290,8 +291,10 @@ class KafkaIdentity(unittest.TestCase):
         key = db_query(db, "SELECT DISTINCT topic FROM salesflow_offsets")
         b = self.mock(same_id=True)
         ids += second(b)
+        if before:
+            before(b)
         p = self.process(b, "sqlite:" + db, "pb")
-        deadline = time.time() + 60
+        deadline = time.time() + 90
         while count_orders(db) < want and time.time() < deadline:
             time.sleep(0.3)
         time.sleep(1)
@@ -351,6 +354,61 @@ class KafkaIdentity(unittest.TestCase):
             self.assertEqual(sum(len(v) for v in old_by_part.values()), 600)
             return ids
         self.recreate_and_check(first_and_copy, 600, second, 900)
+
+    def test_check_waits_out_broker_errors(self):
+        """Fetch errors for ~20 s while the positions are checked (a leader
+        election, a topic just created): the check is retried, never
+        skipped, so the old positions are not taken for the new topic's."""
+        def orders(name, n, seed):
+            def fill(m):
+                ing = self.ingest(m, name)
+                ids = acked_ids(post_many(ing, random_orders(n, seed)), self)
+                ing.stop()
+                return ids
+            return fill
+
+        def fetch_errors(m):
+            m.cmd("errors Fetch 40 LEADER_NOT_AVAILABLE")
+        self.recreate_and_check(orders("ing-a", 600, 7), 600, orders("ing-b", 1200, 8), 1800,
+                                fetch_errors)
+
+    def test_positions_moved_by_a_salesflow_without_marks(self):
+        """A kept topic whose positions an older salesflow (one that
+        stores no marks) moved on after this one committed: the marks left
+        behind are not its positions' and must not make the topic look
+        re-created (a re-read from the start)."""
+        db = os.path.join(self.tmp, "sales.db")
+        k = self.mock()
+        ing = self.ingest(k, "ing")
+        ids = acked_ids(post_many(ing, random_orders(300, 9)), self)
+        p = self.process(k, "sqlite:" + db, "p1")
+        wait_count(db, 300, procs=[p])
+        time.sleep(1)
+        p.stop()
+        old = db_query(db, "SELECT partition, last_mark FROM salesflow_offsets")
+        ids += acked_ids(post_many(ing, random_orders(300, 10)), self)
+        p = self.process(k, "sqlite:" + db, "p2")
+        wait_count(db, 600, procs=[p])
+        time.sleep(1)
+        p.stop()
+        c = sqlite3.connect(db)     # the older salesflow's commits: marks unchanged
+        for part, mark in old:
+            c.execute("UPDATE salesflow_offsets SET last_mark = ? WHERE partition = ?",
+                      (mark, part))
+        c.commit()
+        c.close()
+        p = self.process(k, "sqlite:" + db, "p3")
+        deadline = time.time() + 30
+        while "reading Order partition" not in p.stderr() and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        p.stop()
+        self.assertIn("stored by a salesflow without marks", p.stderr())
+        self.assertNotIn("last record before it", p.stderr())
+        self.assertNotIn("@0 ", p.stderr().split("reading Order partition@offset")[-1]
+                         .splitlines()[0] + " ")
+        check_sqlite(self, db, ids)
+        self.assertEqual(count_orders(db), 600)
 
     def test_a_customer_added_is_no_recreated_topic(self):
         """Not re-created: foreign messages of a customer the catalog lacks
