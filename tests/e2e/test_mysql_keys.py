@@ -109,8 +109,8 @@ class MySQLKeysTest(MySQLCase):
         self.assertEqual(self.db.sql("SELECT total, state FROM orders WHERE uuid = '%s'"
                                      % ("z" * 64), db=name), [("900.00", "CA")])
         self.assertEqual(self.db.sql("SELECT MAX(version) FROM salesflow_schema", db=name),
-                         [("3",)])
-        # Migration 3: the positions are stored with the marks of their records.
+                         [("5",)])
+        # Migration 5: the positions are stored with the marks of their records.
         marks = self.db.sql("SELECT last_mark FROM salesflow_offsets", db=name)
         self.assertTrue(marks and all(m != "0" for (m,) in marks), marks)
         self.assertEqual(s.get("/readyz")[0], 200)
