@@ -233,6 +233,15 @@ static struct http_server *serve_http(const char *listen, struct http_ctx *hc,
     return http_start(listen, hc, threads, errstr, n);
 }
 
+/* `ingest` takes run's flags less those of the layers it lacks (the
+ * store, the processor, the dashboard and its keys). */
+static int ingest_takes(const char *name)
+{
+    return strcmp(name, "store") && strcmp(name, "group") && strcmp(name, "raw-store") &&
+           strncmp(name, "read-", 5) && strncmp(name, "admin-", 6) &&
+           strcmp(name, "session-ttl");
+}
+
 /* The flags of `run` and `ingest`. */
 struct run_flags {
     const char *listen, *data, *customers, *store_arg;
@@ -330,11 +339,7 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
     struct opt sel[SF_ARRAY_LEN(opts)];
     size_t nsel = 0;
     for (size_t i = 0; i < SF_ARRAY_LEN(opts); i++)
-        if (!ingest_only || (strcmp(opts[i].name, "store") && strcmp(opts[i].name, "group") &&
-                             strcmp(opts[i].name, "raw-store") &&
-                             strncmp(opts[i].name, "read-", 5) &&
-                             strncmp(opts[i].name, "admin-", 6) &&
-                             strcmp(opts[i].name, "session-ttl")))
+        if (!ingest_only || ingest_takes(opts[i].name))
             sel[nsel++] = opts[i];
     int rc = ingest_only
         ? args_parse("ingest", "HTTP ingestion only: validate and price orders and "
