@@ -317,14 +317,49 @@ class ConfigTest(unittest.TestCase):
                      "--admin-keys", "--admin-key-file", "--session-ttl"):
             self.assertIn(flag, r.stdout)
 
+    def test_read_keys_in_config_file_reload(self):
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-")
+        conf = os.path.join(tmp, "salesflow.conf")
+        with open(conf, "w") as f:
+            f.write("SALESFLOW_READ_KEYS=cf-old,cf-keep\nSALESFLOW_ADMIN_KEYS=cf-admin\n")
+        os.chmod(conf, 0o600)
+        s = Server(extra=["--config", conf]).start()
+        try:
+            def st(key):
+                return s.request("GET", "/api/sales", None, bearer(key))[0]
+            self.assertEqual((st("cf-old"), st("cf-keep"), st("cf-admin")), (200, 200, 200))
+            with open(conf, "w") as f:
+                f.write("SALESFLOW_READ_KEYS=cf-keep,cf-new\nSALESFLOW_ADMIN_KEYS=cf-admin\n")
+            n = s.stderr().count("SIGHUP:")
+            s.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while s.stderr().count("SIGHUP:") < n + 3:  # customers, read, admin
+                self.assertLess(time.time(), deadline, s.stderr())
+                time.sleep(0.05)
+            self.assertEqual((st("cf-old"), st("cf-keep"), st("cf-new")), (401, 200, 200))
+            self.assertIn("2 read keys in force", s.stderr())
+            for k in ("cf-old", "cf-keep", "cf-new", "cf-admin"):
+                self.assertNotIn(k, s.stderr())
+        finally:
+            s.cleanup()
+
     def test_serve_takes_read_keys(self):
         s = Server().start()
         s.stop()
         port = free_port()
+        keyfile = os.path.join(s.tmp, "serve-keys")
+        with open(keyfile, "w") as f:
+            f.write("serve-file-1\n")
         p = subprocess.Popen([BIN, "serve", "--store", "sqlite:" + s.db_path, "--listen",
-                              "127.0.0.1:%d" % port, "--read-key", "serve-rk"],
+                              "127.0.0.1:%d" % port, "--read-key", "serve-rk",
+                              "--read-key-file", keyfile],
                              cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                              text=True)
+
+        def get(key=None):
+            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            c.request("GET", "/api/sales", headers=bearer(key) if key else {})
+            return c.getresponse().status
         try:
             deadline, st = time.time() + 15, None
             while time.time() < deadline and st != 200:
@@ -334,12 +369,19 @@ class ConfigTest(unittest.TestCase):
                     st = c.getresponse().status
                 except OSError:
                     time.sleep(0.05)
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/api/sales")
-            self.assertEqual(c.getresponse().status, 401)
-            c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-            c.request("GET", "/api/sales", headers=bearer("serve-rk"))
-            self.assertEqual(c.getresponse().status, 200)
+            self.assertEqual(get(), 401)
+            self.assertEqual(get("serve-rk"), 200)
+            self.assertEqual(get("serve-file-1"), 200)
+            # serve re-reads its key file on SIGHUP (and keeps running)
+            with open(keyfile, "w") as f:
+                f.write("serve-file-2\n")
+            p.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while get("serve-file-1") != 401:
+                self.assertLess(time.time(), deadline)
+                time.sleep(0.05)
+            self.assertEqual(get("serve-file-2"), 200)
+            self.assertIsNone(p.poll())
         finally:
             p.send_signal(signal.SIGTERM)
             _, err = p.communicate(timeout=20)
