@@ -200,17 +200,27 @@ static int check_ingest_key(struct http_req *r, const struct http_head *h,
     return 1;
 }
 
+/* 401 on a read or admin route: no key (why -1) or an unknown one. */
+static enum http_result scope_unauthorized(struct http_req *r, int why)
+{
+    return http_error_hdr(r, MHD_HTTP_UNAUTHORIZED,
+                          why == -1 ? "Not authenticated: send the header Authorization: "
+                                      "Bearer <read or admin key>, or sign in at /signin"
+                                    : "Invalid key",
+                          MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"salesflow\"");
+}
+
 /* No key, or a session that ended: a browser asking for a page gets the
  * sign-in form, a tool the 401 JSON. */
 static enum http_result not_signed_in(struct http_req *r, const char *method,
-                                      const struct http_head *h, int why)
+                                      const struct http_head *h)
 {
     if (r->core->sessions && h->accept && strstr(h->accept, "text/html") &&
         (!strcmp(method, "GET") || !strcmp(method, "HEAD"))) {
         r->handler = http_signin_refused;       /* runs as the route's handler */
         return HTTP_OK;
     }
-    return unauthorized(r, why);
+    return scope_unauthorized(r, -1);
 }
 
 /* Read and admin scopes (http.h, route flags): 0 to go on, else 1 with the
@@ -221,9 +231,13 @@ static int check_scope(struct http_req *r, const char *method, int flags,
                        const struct http_head *h, enum http_result *rc)
 {
     const struct http_ctx *c = r->ctx;
-    if (flags & (HTTP_ROUTE_AUTH | HTTP_ROUTE_OPEN))
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    /* The ingestion API has its own keys (check_ingest_key); without them
+     * its POSTs stay open as before, and its reads (the quarantine) read. */
+    if ((flags & HTTP_ROUTE_OPEN) ||
+        ((flags & HTTP_ROUTE_AUTH) && (auth_enabled(c->auth) || !get)))
         return 0;
-    int write = (flags & HTTP_ROUTE_ADMIN) || (strcmp(method, "GET") && strcmp(method, "HEAD"));
+    int write = (flags & HTTP_ROUTE_ADMIN) || !get;
     int reads_locked = auth_enabled(c->read_auth);
     if (!(write ? reads_locked || auth_enabled(c->admin_auth) : reads_locked))
         return 0;
@@ -236,7 +250,7 @@ static int check_scope(struct http_req *r, const char *method, int flags,
     else
         len = auth_bearer(h->authorization, tok);
     if (len <= 0) {
-        *rc = len < 0 ? unauthorized(r, -2) : not_signed_in(r, method, h, -1);
+        *rc = len < 0 ? scope_unauthorized(r, -2) : not_signed_in(r, method, h);
         return 1;
     }
     int admin = auth_has(c->admin_auth, tok, (size_t)len);
@@ -255,9 +269,9 @@ static int check_scope(struct http_req *r, const char *method, int flags,
         *rc = forbidden(r, "Forbidden: an API (ingest) key can post orders but not "
                            "read; use a read key");
     else if (from_cookie)   /* its key was removed: as if signed out */
-        *rc = not_signed_in(r, method, h, -1);
+        *rc = not_signed_in(r, method, h);
     else
-        *rc = unauthorized(r, -2);
+        *rc = scope_unauthorized(r, -2);
     return 1;
 }
 

@@ -33,6 +33,7 @@ static const struct http_route routes[] = {
     {"POST", "/write", ok, HTTP_BODY_JSON, NULL},
     {"GET", "/open", ok, HTTP_ROUTE_OPEN, NULL},
     {"POST", "/ingest", ok, HTTP_BODY_JSON | HTTP_ROUTE_AUTH, NULL},
+    {"GET", "/quarantine", ok, HTTP_ROUTE_AUTH, NULL},
 };
 
 static int free_port(void)
@@ -54,13 +55,13 @@ struct srv {
 };
 
 /* A server whose read keys are read_key (NULL: none), admin keys
- * admin_key, API keys "ik". */
-static void start(struct srv *v, const char *read_key, const char *admin_key)
+ * admin_key, API keys ingest_key. */
+static void start3(struct srv *v, const char *read_key, const char *admin_key,
+                   const char *ingest_key)
 {
     char err[512], listen[64];
-    const char *ik[] = {"ik"};
     memset(v, 0, sizeof(*v));
-    v->ingest = auth_new(ik, 1, NULL, NULL, err, sizeof(err));
+    v->ingest = auth_new(&ingest_key, ingest_key ? 1 : 0, NULL, NULL, err, sizeof(err));
     v->read = auth_new_named("read", &read_key, read_key ? 1 : 0, NULL, NULL, err,
                              sizeof(err));
     v->admin = auth_new_named("admin", &admin_key, admin_key ? 1 : 0, NULL, NULL, err,
@@ -77,6 +78,11 @@ static void start(struct srv *v, const char *read_key, const char *admin_key)
     v->s = http_start(listen, &hc, 2, err, sizeof(err));
     if (!v->s)
         fail_msg("http_start: %s", err);
+}
+
+static void start(struct srv *v, const char *read_key, const char *admin_key)
+{
+    start3(v, read_key, admin_key, "ik");
 }
 
 static void stop(struct srv *v)
@@ -148,6 +154,20 @@ static void read_and_admin_keys(void **state)
     assert_int_equal(ST(&v, "POST", "/ingest", "rk"), 403);
     assert_int_equal(ST(&v, "POST", "/ingest", "ak"), 403);
     assert_int_equal(ST(&v, "POST", "/ingest", NULL), 401);
+    assert_int_equal(ST(&v, "GET", "/quarantine", "ik"), 200);
+    assert_int_equal(ST(&v, "GET", "/quarantine", "rk"), 403);
+    stop(&v);
+}
+
+static void ingestion_without_api_keys(void **state)
+{
+    (void)state;
+    struct srv v;
+    start3(&v, "rk", "ak", NULL);
+    /* its POSTs stay open, as before; its reads are reads */
+    assert_int_equal(ST(&v, "POST", "/ingest", NULL), 200);
+    assert_int_equal(ST(&v, "GET", "/quarantine", NULL), 401);
+    assert_int_equal(ST(&v, "GET", "/quarantine", "rk"), 200);
     stop(&v);
 }
 
@@ -197,6 +217,7 @@ int main(void)
         cmocka_unit_test(admin_keys_only),
         cmocka_unit_test(read_keys_only),
         cmocka_unit_test(no_keys),
+        cmocka_unit_test(ingestion_without_api_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
