@@ -110,6 +110,17 @@ struct scope_flags {
     int64_t session_ttl;
 };
 
+/* --session-ttl: a duration of at least a second (a cookie's Max-Age). */
+static int opt_session_ttl(const char *val, void *dst, char *err, size_t n)
+{
+    if (opt_duration(val, dst, err, n))
+        return -1;
+    if (*(int64_t *)dst >= 1000)
+        return 0;
+    snprintf(err, n, "expected at least 1s, got \"%s\"", val);
+    return -1;
+}
+
 #define SCOPE_OPTS(sf)                                                                  \
     {"read-key", "KEY", "require Authorization: Bearer KEY (or a sign-in with it) to "   \
      "see the dashboard and /api/*; repeatable", opt_key, &(sf)->read},                \
@@ -124,7 +135,7 @@ struct scope_flags {
     {"admin-key-file", "FILE", "admin keys, one per line; re-read on SIGHUP", opt_str,   \
      &(sf)->admin_file},                                                                \
     {"session-ttl", "AGE", "a browser's sign-in lasts this long (default 12h)",          \
-     opt_duration, &(sf)->session_ttl}
+     opt_session_ttl, &(sf)->session_ttl}
 
 /* The read and admin key sets into a: 0, or -1 (logged, never naming a key). */
 static int open_scopes(struct app *a, const struct scope_flags *sf)

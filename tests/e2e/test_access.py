@@ -311,6 +311,14 @@ class ConfigTest(unittest.TestCase):
         self.assertIn("SALESFLOW_READ_KEY=***", r.stdout)
         self.assertIn("SALESFLOW_ADMIN_KEYS=***", r.stdout)
         self.assertIn("SALESFLOW_SESSION_TTL=2h", r.stdout)
+        r = subprocess.run([BIN, "config", "run", "--session-ttl", "0s"],
+                           capture_output=True, text=True, env=e, cwd=REPO, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--session-ttl", r.stderr)
+        r = subprocess.run([BIN, "config", "run", "--read-keys", "a b"],
+                           capture_output=True, text=True, env=e, cwd=REPO, timeout=30)
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--read-keys", r.stderr)
         r = subprocess.run([BIN, "serve", "--help"], capture_output=True, text=True,
                            cwd=REPO, timeout=30)
         for flag in ("--read-key ", "--read-keys", "--read-key-file", "--admin-key ",
