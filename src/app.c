@@ -35,10 +35,37 @@ void app_init(struct app *a, const char *cmd, int reload_on_hup)
     signal(SIGPIPE, SIG_IGN);   /* clients that went away */
 }
 
-/* SIGHUP for one set of keys: re-read its file, and its list (flag
- * `list`, e.g. "api-keys") when it came from the config file (as
- * docs/deploy.md keeps SALESFLOW_API_KEYS); flag and environment values
- * cannot change. what names the set in the log ("API", "read", "admin"). */
+/* SIGHUP: re-read the customers, the API key file and SALESFLOW_API_KEYS
+ * of the config file; keep serving. */
+static void reload(struct catalog *cat, struct auth *auth)
+{
+    char err[1024];
+    if (catalog_reload(cat, err, sizeof(err)))
+        log_error("SIGHUP: customers not reloaded, keeping the %zu loaded: %s",
+                  catalog_customer_count(cat), err);
+    else
+        log_info("SIGHUP: %zu customers reloaded from %s",
+                 catalog_customer_count(cat), catalog_path(cat));
+    if (auth_enabled(auth)) {
+        /* SALESFLOW_API_KEYS from the config file (as docs/deploy.md keeps
+         * it) is re-read too; flag and environment values cannot change. */
+        char *list = NULL, where[1100], why[512];
+        int r = args_reread("api-keys", &list, where, sizeof(where), err, sizeof(err));
+        if (r > 0 && auth_set_list(auth, list, why, sizeof(why)))
+            snprintf(err, sizeof(err), "%.500s: --api-keys: %.400s", where, why), r = -1;
+        if (r >= 0 && auth_reload(auth, err, sizeof(err)))
+            r = -1;
+        if (r < 0)
+            log_error("SIGHUP: API keys not reloaded, keeping the old ones: %s", err);
+        else
+            log_info("SIGHUP: %zu API keys in force", auth_key_count(auth));
+        free(list);
+    }
+}
+
+/* SIGHUP for the read or admin keys (run, serve), as reload does for the
+ * API keys: the key file, and the list (list_flag, e.g. "read-keys") when
+ * it came from the config file. what names the set in the log. */
 static void reload_keys(struct auth *auth, const char *list_flag, const char *what)
 {
     char err[1024], where[1100], why[512];
@@ -57,26 +84,15 @@ static void reload_keys(struct auth *auth, const char *list_flag, const char *wh
     free(list);
 }
 
-/* SIGHUP: re-read the customers and the keys; keep serving. */
-static void reload(struct app *a)
-{
-    char err[1024];
-    if (a->cat && catalog_reload(a->cat, err, sizeof(err)))
-        log_error("SIGHUP: customers not reloaded, keeping the %zu loaded: %s",
-                  catalog_customer_count(a->cat), err);
-    else if (a->cat)
-        log_info("SIGHUP: %zu customers reloaded from %s",
-                 catalog_customer_count(a->cat), catalog_path(a->cat));
-    reload_keys(a->auth, "api-keys", "API");
-    reload_keys(a->read_auth, "read-keys", "read");
-    reload_keys(a->admin_auth, "admin-keys", "admin");
-}
-
 void app_wait(struct app *a)
 {
     int sig;
-    while (sigwait(&a->sigs, &sig) == 0 && sig == SIGHUP)
-        reload(a);
+    while (sigwait(&a->sigs, &sig) == 0 && sig == SIGHUP) {
+        if (a->cat)     /* serve has none */
+            reload(a->cat, a->auth);
+        reload_keys(a->read_auth, "read-keys", "read");
+        reload_keys(a->admin_auth, "admin-keys", "admin");
+    }
     log_info("%s: shutting down", strsignal(sig));
 }
 

@@ -61,7 +61,8 @@ enum { HTTP_BODY_NONE = 0, HTTP_BODY_JSON = 1, HTTP_BODY_JSON_OR_NDJSON = 2,
        HTTP_BODY_FORM = 3 /* application/x-www-form-urlencoded, 8 KiB */,
        HTTP_BODY_MASK = 3, HTTP_ROUTE_AUTH = 0x100,
        HTTP_ROUTE_GZIP = 0x200 /* large answers: gzip if the client takes it */,
-       HTTP_ROUTE_OPEN = 0x400, HTTP_ROUTE_ADMIN = 0x800 };
+       HTTP_ROUTE_ADMIN = 0x400,
+       HTTP_ROUTE_OPEN = 0x1000 };
 
 struct http_route {
     const char *method;     /* GET routes answer HEAD too */
@@ -73,7 +74,7 @@ struct http_route {
     const char *off;
 };
 
-#define HTTP_ROUTES_MAX 32
+#define HTTP_ROUTES_MAX 48     /* the layers' routes and the sign-in pages */
 
 /* Everything the handlers need; owned by the caller of http_start. */
 struct http_ctx {
