@@ -26,7 +26,10 @@ from harness import BIN, REPO, Server, free_port
 
 GOOD = {"customer_id": 3, "source": "Dine In", "quantity": 7}
 READ_ROUTES = ["/", "/app.js", "/style.css", "/echarts.min.js", "/api/sales",
-               "/api/sales/minute", "/api/sales/second", "/api/orders", "/api/pipeline"]
+               "/api/sales/minute", "/api/sales/second", "/api/orders", "/api/pipeline",
+               "/api/query?metric=revenue&by=source",
+               "/api/query?metric=orders&by=day&format=csv", "/api/charts",
+               "/api/sales?from=2026-12-01T00:00:00Z"]
 OPEN_ROUTES = ["/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"]
 KEYS = ("ingest-key-1", "read-key-flag", "read-key-file-1", "read-key-env",
         "admin-key-1", "no-such-key")
@@ -194,13 +197,27 @@ class AccessTest(unittest.TestCase):
         self.assertEqual((st, ctype), (200, "text/event-stream"))
 
     def test_admin_scope_for_writes(self):
-        # Every write that is not ingestion needs an admin key; no such
-        # route exists on this branch but a method other than GET on a known
-        # read route is refused as 405 before any key is looked at, so the
-        # admin gate itself is checked in tests/unit/test_access.c.
-        _, _, h = self.sign_in("read-key-flag")
-        self.assertEqual(self.req("POST", "/api/sales", {"Cookie": self.cookie_of(h)})[0],
-                         405)
+        """Saving and removing a chart takes an admin key: a read key (as a
+        bearer or a session) gets 403, the ingest key 403, none 401."""
+        chart = json.dumps({"name": "by source", "definition": {
+            "metric": "revenue", "by": ["source"], "type": "bar"}}).encode()
+        h = {"Content-Type": "application/json"}
+        _, _, sh = self.sign_in("read-key-flag")
+        for extra, want in ((bearer("read-key-flag"), 403), ({"Cookie": self.cookie_of(sh)},
+                            403), (bearer("ingest-key-1"), 403), ({}, 401)):
+            st, body, _ = self.req("POST", "/api/charts", dict(h, **extra), chart)
+            self.assertEqual(st, want, (extra, body))
+        self.assertEqual(json.loads(self.req("GET", "/api/charts", bearer("read-key-env"))[1])
+                         ["charts"], [])
+        st, body, _ = self.req("POST", "/api/charts", dict(h, **bearer("admin-key-1")), chart)
+        self.assertEqual(st, 201, body)
+        cid = json.loads(body)["id"]
+        st, _, _ = self.req("DELETE", "/api/charts/%s" % cid, bearer("read-key-flag"))
+        self.assertEqual(st, 403)
+        st, _, _ = self.req("DELETE", "/api/charts/%s" % cid, bearer("admin-key-1"))
+        self.assertIn(st, (200, 204))
+        self.assertEqual(json.loads(self.req("GET", "/api/charts", bearer("admin-key-1"))[1])
+                         ["charts"], [])
 
     def hup(self, lines):
         n = self.s.stderr().count("SIGHUP:")
