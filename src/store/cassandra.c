@@ -794,6 +794,25 @@ static int rs_recent_orders(struct store *s, const struct store_filter *f, size_
 {
     return store_recent_orders(RS(s)->inner, f, limit, rows, n, e, en);
 }
+static int rs_query(struct store *s, const struct store_query *q,
+                    struct query_row **rows, size_t *n, char *e, size_t en)
+{
+    return store_query(RS(s)->inner, q, rows, n, e, en);
+}
+static int rs_charts(struct store *s, struct store_chart **rows, size_t *n, char *e,
+                     size_t en)
+{
+    return store_charts(RS(s)->inner, rows, n, e, en);
+}
+static int rs_chart_add(struct store *s, const char *name, const char *def, int64_t *id,
+                        char *e, size_t en)
+{
+    return store_chart_add(RS(s)->inner, name, def, id, e, en);
+}
+static int rs_chart_delete(struct store *s, int64_t id, char *e, size_t en)
+{
+    return store_chart_delete(RS(s)->inner, id, e, en);
+}
 static int rs_positions(struct store *s, const char *topic, struct store_position **rows,
                         size_t *n, char *e, size_t en)
 {
@@ -835,6 +854,10 @@ static const struct store_ops raw_store_ops = {
     .sales = rs_sales,
     .sales_minute = rs_sales_minute,
     .recent_orders = rs_recent_orders,
+    .query = rs_query,
+    .charts = rs_charts,
+    .chart_add = rs_chart_add,
+    .chart_delete = rs_chart_delete,
     .positions = rs_positions,
     .adopt_positions = rs_adopt_positions,
     .has_orders = rs_has_orders,

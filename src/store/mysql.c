@@ -116,7 +116,17 @@ static const struct sql_text q_sales = {
     "SELECT source, state, total_sum_amount, order_count, quantity, updated_at"
     " FROM sales ORDER BY total_sum_amount DESC, source, state", NULL, NULL};
 /* Keys for the dashboard queries, whose text depends on the filter. */
-static const char q_minute_key[] = "sales_minute", q_recent_key[] = "recent_orders";
+static const char q_minute_key[] = "sales_minute", q_recent_key[] = "recent_orders",
+                  q_query_key[] = "query";
+static const struct sql_text q_charts = {
+    "SELECT id, name, definition, DATE_FORMAT(created, '%Y-%m-%d %H:%i:%s.%f')"
+    " FROM salesflow_charts ORDER BY id LIMIT 100", NULL, NULL};
+static const struct sql_text q_chart_add = {
+    "INSERT INTO salesflow_charts (name, definition, created)"
+    " SELECT ?, ?, UTC_TIMESTAMP(3) FROM DUAL"
+    " WHERE (SELECT COUNT(*) FROM salesflow_charts) < ?", NULL, NULL};
+static const struct sql_text q_chart_del = {
+    "DELETE FROM salesflow_charts WHERE id = ?", NULL, NULL};
 
 /* --- open / close -------------------------------------------------------- */
 
@@ -1151,13 +1161,26 @@ static int mysql_recent_orders(struct store *b, const struct store_filter *f,
                                char *errstr, size_t en)
 {
     struct mysql_store *s = (struct mysql_store *)b;
-    MYSQL_BIND params[1 + 2 * STORE_FILTER_MAX];
+    MYSQL_BIND params[3 + 2 * STORE_FILTER_MAX];
     int64_t lim = (int64_t)(limit < 100000 ? limit : 100000);
+    MYSQL_TIME tf, tt;
     char sql[1024] = "SELECT uuid, customer_id, source, quantity, total,"
                      " DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f'), state"
                      " FROM orders WHERE created_at <= UTC_TIMESTAMP(3)";
     unsigned k = 0, variant;
+    if (f && f->ranged) {
+        /* DATETIME(3) holds whole ms: < to is <= to - 1 ms, which also
+         * stays within DATETIME's range for to = year 10000. */
+        strncat(sql, " AND created_at >= ? AND created_at <= ?",
+                sizeof(sql) - strlen(sql) - 1);
+        sfmy_time(f->from_ms, &tf);
+        sfmy_time(f->to_ms - 1, &tt);
+        sfmy_bind_time(&params[k++], &tf);
+        sfmy_bind_time(&params[k++], &tt);
+    }
     add_filter(sql, sizeof(sql), f, params, &k, &variant);
+    if (f && f->ranged)
+        variant += (STORE_FILTER_MAX + 1) * (STORE_FILTER_MAX + 1);
     strncat(sql, " ORDER BY created_at DESC, uuid DESC LIMIT ?",
             sizeof(sql) - strlen(sql) - 1);
     sfmy_bind_i64(&params[k], &lim);
@@ -1165,6 +1188,147 @@ static int mysql_recent_orders(struct store *b, const struct store_filter *f,
                      .params = params, .fn = on_order, .what = "reading orders",
                      .c = {.size = sizeof(**rows)}};
     return run_read(s, &r, (void **)rows, n, errstr, en);
+}
+
+/* --- range queries -------------------------------------------------------- */
+
+/* bucket ("YYYY-MM-DD", "…THH" or "…THH:MM", or ""), customer_id, source,
+ * state, SUM(total), COUNT(*), SUM(quantity) */
+static int on_query(void *opaque, char **col, unsigned ncols)
+{
+    struct rows_ctx *c = opaque;
+    struct query_row *x;
+    char ts[40];
+    if (ncols < 7)
+        return 0;
+    if (!(x = next_row(c)))
+        return -2;
+    size_t bl = col[0] ? strlen(col[0]) : 0;
+    if (bl) {
+        snprintf(ts, sizeof(ts), "%s%s", col[0],
+                 bl == 10 ? "T00:00:00Z" : bl == 13 ? ":00:00Z" : ":00Z");
+        if (sf_parse_time(ts, &x->bucket_ms))
+            c->bad = 1;
+    }
+    x->customer_id = to_i64(col[1]);
+    snprintf(x->source, sizeof(x->source), "%s", col[2] ? col[2] : "");
+    snprintf(x->state, sizeof(x->state), "%s", col[3] ? col[3] : "");
+    to_cents(c, col[4], &x->total_cents);
+    x->order_count = to_i64(col[5]);
+    x->quantity = to_i64(col[6]);
+    return 0;
+}
+
+static int mysql_query_op(struct store *b, const struct store_query *q,
+                          struct query_row **rows, size_t *n, char *errstr, size_t en)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    const struct store_filter *f = q->f;
+    MYSQL_BIND params[2 + 2 * STORE_FILTER_MAX];
+    MYSQL_TIME tf, tt;
+    char sql[1536];
+    unsigned k = 0, variant, bi = q->bucket_ms == 60000 ? 1 : q->bucket_ms == 3600000 ? 2
+                                 : q->bucket_ms == 86400000 ? 3 : 0;
+    static const char *const bucket[] = {
+        "''", "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i')",
+        "DATE_FORMAT(created_at, '%Y-%m-%dT%H')", "DATE_FORMAT(created_at, '%Y-%m-%d')"};
+    snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, SUM(total), COUNT(*),"
+             " SUM(quantity) FROM orders WHERE created_at >= ? AND created_at <= ?",
+             bucket[bi], q->by & STORE_BY_CUSTOMER ? "customer_id" : "0",
+             q->by & STORE_BY_SOURCE ? "source" : "''",
+             q->by & STORE_BY_STATE ? "state" : "''");
+    sfmy_time(f && f->ranged ? f->from_ms : SF_TIME_MIN_MS, &tf);
+    sfmy_time((f && f->ranged ? f->to_ms : SF_TIME_MAX_MS + 1) - 1, &tt);
+    sfmy_bind_time(&params[k++], &tf);
+    sfmy_bind_time(&params[k++], &tt);
+    add_filter(sql, sizeof(sql), f, params, &k, &variant);
+    strncat(sql, " GROUP BY 1, 2, 3, 4", sizeof(sql) - strlen(sql) - 1);
+    variant += (STORE_FILTER_MAX + 1) * (STORE_FILTER_MAX + 1) * ((q->by & 7) + 8 * bi);
+    struct read r = {.key = q_query_key, .variant = variant, .text = sql,
+                     .params = params, .fn = on_query, .what = "reading orders",
+                     .c = {.size = sizeof(**rows)}};
+    return run_read(s, &r, (void **)rows, n, errstr, en);
+}
+
+/* --- saved charts ----------------------------------------------------------- */
+
+/* id, name, definition, created */
+static int on_chart(void *opaque, char **col, unsigned ncols)
+{
+    struct rows_ctx *c = opaque;
+    struct store_chart *x;
+    if (ncols < 4)
+        return 0;
+    if (!(x = next_row(c)))
+        return -2;
+    x->id = to_i64(col[0]);
+    snprintf(x->name, sizeof(x->name), "%s", col[1] ? col[1] : "");
+    snprintf(x->definition, sizeof(x->definition), "%s", col[2] ? col[2] : "");
+    rfc3339(x->created, sizeof(x->created), col[3]);
+    return 0;
+}
+
+static int mysql_charts(struct store *b, struct store_chart **rows, size_t *n,
+                        char *errstr, size_t en)
+{
+    struct read r = {.sql = &q_charts, .fn = on_chart, .what = "reading salesflow_charts",
+                     .c = {.size = sizeof(**rows)}};
+    return run_read((struct mysql_store *)b, &r, (void **)rows, n, errstr, en);
+}
+
+struct chart_write {
+    const char *name, *def;
+    int64_t id, limit;
+    int rc;
+};
+
+static int chart_add_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
+{
+    struct chart_write *w = arg;
+    MYSQL_BIND p[3];
+    MYSQL_STMT *st = sfmy_stmt(s, &q_chart_add, 1, errstr, n);
+    if (!st)
+        return -1;
+    sfmy_bind_str(&p[0], w->name);
+    sfmy_bind_str(&p[1], w->def);
+    sfmy_bind_i64(&p[2], &w->limit);
+    if (sfmy_query(s, st, p, NULL, NULL, "saving a chart", errstr, n))
+        return -1;
+    w->rc = mysql_stmt_affected_rows(st) == 1 ? 0 : 1;
+    w->id = (int64_t)mysql_stmt_insert_id(st);
+    return 0;
+}
+
+static int mysql_chart_add(struct store *b, const char *name, const char *def,
+                           int64_t *id, char *errstr, size_t en)
+{
+    struct chart_write w = {.name = name, .def = def, .limit = STORE_CHARTS_MAX};
+    if (with_reconnect((struct mysql_store *)b, chart_add_once, &w, errstr, en))
+        return -1;
+    *id = w.id;
+    return w.rc;
+}
+
+static int chart_del_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
+{
+    struct chart_write *w = arg;
+    MYSQL_BIND p[1];
+    MYSQL_STMT *st = sfmy_stmt(s, &q_chart_del, 1, errstr, n);
+    if (!st)
+        return -1;
+    sfmy_bind_i64(&p[0], &w->id);
+    if (sfmy_query(s, st, p, NULL, NULL, "removing a chart", errstr, n))
+        return -1;
+    w->rc = mysql_stmt_affected_rows(st) > 0;
+    return 0;
+}
+
+static int mysql_chart_delete(struct store *b, int64_t id, char *errstr, size_t en)
+{
+    struct chart_write w = {.id = id};
+    if (with_reconnect((struct mysql_store *)b, chart_del_once, &w, errstr, en))
+        return -1;
+    return w.rc;
 }
 
 const struct store_ops mysql_store_ops = {
@@ -1179,6 +1343,10 @@ const struct store_ops mysql_store_ops = {
     .sales = mysql_sales,
     .sales_minute = mysql_sales_minute,
     .recent_orders = mysql_recent_orders,
+    .query = mysql_query_op,
+    .charts = mysql_charts,
+    .chart_add = mysql_chart_add,
+    .chart_delete = mysql_chart_delete,
     .positions = mysql_positions,
     .close = mysql_store_close,
     .error_kind = mysql_error_kind,

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 3
 #define LOCK_WAIT_S "30"
 
 /* Migration 1: the original sales_db and salesflow's own tables.
@@ -111,6 +111,20 @@ static int migration2(struct mysql_store *s, const char *what, char *errstr, siz
     return sfmy_exec(s, sql, what, errstr, n);
 }
 
+/* Migration 3: saved charts (GET/POST/DELETE /api/charts). definition is
+ * the chart's JSON (at most 4096 bytes, STORE_CHART_DEF_MAX); name at most
+ * 200 characters. */
+static const char *const migration3[] = {
+    "CREATE TABLE IF NOT EXISTS salesflow_charts ("
+    " id BIGINT NOT NULL AUTO_INCREMENT,"
+    " name VARCHAR(200) NOT NULL,"
+    " definition VARCHAR(4096) NOT NULL,"
+    " created DATETIME(3) NOT NULL,"
+    " PRIMARY KEY (id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    NULL,
+};
+
 static const struct migration {
     int version;
     const char *description;
@@ -119,6 +133,7 @@ static const struct migration {
 } migrations[] = {
     {1, "orders, sales, sales_minute, salesflow_offsets", migration1, NULL},
     {2, "orders.uuid: 64 characters, compared byte for byte", NULL, migration2},
+    {3, "salesflow_charts (saved charts)", migration3, NULL},
 };
 
 static const char create_schema_table[] =
@@ -140,15 +155,15 @@ static const struct sql_text q_columns = {
     "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE,"
     " CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, EXTRA, COLLATION_NAME"
     " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND"
-    " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets')",
-    NULL, NULL};
+    " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets',"
+    " 'salesflow_charts')", NULL, NULL};
 static const struct sql_text q_keys = {
     "SELECT TABLE_NAME, INDEX_NAME,"
     " GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',')"
     " FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND"
     " NON_UNIQUE = 0 AND"
-    " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets')"
-    " GROUP BY TABLE_NAME, INDEX_NAME", NULL, NULL};
+    " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets',"
+    " 'salesflow_charts') GROUP BY TABLE_NAME, INDEX_NAME", NULL, NULL};
 
 /* --- the shape check ----------------------------------------------------- */
 
@@ -180,6 +195,11 @@ static const struct col_req offsets_cols[] = {
     {"topic", C_STR, 64}, {"partition", C_INT, 0}, {"next_offset", C_INT, 0},
 };
 
+static const struct col_req charts_cols[] = {
+    {"id", C_INT, 0}, {"name", C_STR, 200}, {"definition", C_STR, 4096},
+    {"created", C_TIME, 0},
+};
+
 static const struct table_req {
     const char *name;
     const struct col_req *cols;
@@ -195,6 +215,7 @@ static const struct table_req {
      "minute, source, state", NULL},
     {"salesflow_offsets", offsets_cols, SF_ARRAY_LEN(offsets_cols), "topic,partition",
      "topic, partition", NULL},
+    {"salesflow_charts", charts_cols, SF_ARRAY_LEN(charts_cols), "id", "id", "id"},
 };
 
 struct shape {

@@ -61,7 +61,12 @@ static const char schema[] =
     " topic TEXT NOT NULL,"
     " partition INTEGER NOT NULL,"
     " next_offset INTEGER NOT NULL,"
-    " PRIMARY KEY (topic, partition)) WITHOUT ROWID;";
+    " PRIMARY KEY (topic, partition)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS salesflow_charts ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name TEXT NOT NULL,"
+    " definition TEXT NOT NULL,"
+    " created TEXT NOT NULL);";
 static int fail(struct sqlite_store *s, const char *what, char *errstr, size_t n)
 {
     return sf_err(-1, errstr, n, "sqlite %s: %s: %s", sqlite3_db_filename(s->db, "main"),
@@ -652,6 +657,9 @@ static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
                      " created_ms, state FROM orders_data WHERE created_ms <= ?";
     sqlite3_stmt *st;
     char ts[32];
+    if (f && f->ranged)
+        strncat(sql, " AND created_ms >= ? AND created_ms < ?",
+                sizeof(sql) - strlen(sql) - 1);
     store_filter_sql(sql, sizeof(sql), f);
     /* Ties of created_ms by the order_id text, as before the compact
      * layout (SQLite sorts only each tie, walking the index for the rest). */
@@ -661,6 +669,10 @@ static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
         return fail(s, "reading orders", errstr, en);
     int i = 1;
     sqlite3_bind_int64(st, i++, sf_now_ms());
+    if (f && f->ranged) {
+        sqlite3_bind_int64(st, i++, f->from_ms);
+        sqlite3_bind_int64(st, i++, f->to_ms);
+    }
     filter_bind(st, &i, f);
     sqlite3_bind_int64(st, i, (sqlite3_int64)limit);
     struct order_row *r = NULL;
@@ -769,6 +781,26 @@ fail:
     return -1;
 }
 
+static int sqlite_query_op(struct store *b, const struct store_query *q,
+                           struct query_row **rows, size_t *n, char *errstr, size_t en)
+{
+    return sqlite_query(((struct sqlite_store *)b)->db, q, rows, n, errstr, en);
+}
+static int sqlite_charts_op(struct store *b, struct store_chart **rows, size_t *n,
+                            char *errstr, size_t en)
+{
+    return sqlite_charts(((struct sqlite_store *)b)->db, rows, n, errstr, en);
+}
+static int sqlite_chart_add_op(struct store *b, const char *name, const char *def,
+                               int64_t *id, char *errstr, size_t en)
+{
+    return sqlite_chart_add(((struct sqlite_store *)b)->db, name, def, id, errstr, en);
+}
+static int sqlite_chart_delete_op(struct store *b, int64_t id, char *errstr, size_t en)
+{
+    return sqlite_chart_delete(((struct sqlite_store *)b)->db, id, errstr, en);
+}
+
 static enum store_error_kind sqlite_error_kind(struct store *b)
 {
     return ((struct sqlite_store *)b)->kind;
@@ -789,4 +821,8 @@ const struct store_ops sqlite_store_ops = {
     .recent_orders = sqlite_recent_orders,
     .positions = sqlite_positions,
     .close = sqlite_close,
+    .query = sqlite_query_op,
+    .charts = sqlite_charts_op,
+    .chart_add = sqlite_chart_add_op,
+    .chart_delete = sqlite_chart_delete_op,
 };

@@ -46,6 +46,41 @@ struct store_filter {
     size_t nsources;
     const char *states[STORE_FILTER_MAX];
     size_t nstates;
+    /* ranged: only orders with from_ms <= created_at < to_ms (recent_orders
+     * and query; sales_minute takes its own minute range). */
+    int ranged;
+    int64_t from_ms, to_ms;
+};
+
+/* query(): sums over orders matching f (and its range), grouped by the
+ * columns in `by` and, with bucket_ms (60000, 3600000 or 86400000; 0:
+ * none), by the UTC minute, hour or day created_at falls in. */
+enum { STORE_BY_SOURCE = 1, STORE_BY_STATE = 2, STORE_BY_CUSTOMER = 4 };
+struct store_query {
+    const struct store_filter *f;
+    unsigned by;
+    int64_t bucket_ms;
+};
+
+/* One group of a query: the columns not grouped by are zero / "". */
+struct query_row {
+    int64_t bucket_ms;      /* the bucket's start (ms since the epoch) */
+    int64_t customer_id;
+    char source[16];
+    char state[SF_STATE_MAX];
+    int64_t total_cents, order_count, quantity;
+};
+
+/* A saved chart (salesflow_charts). definition is the JSON text as it was
+ * stored: the caller validates it before showing it. */
+#define STORE_CHART_NAME_MAX 800        /* bytes: 200 characters of UTF-8 */
+#define STORE_CHART_DEF_MAX 4096
+#define STORE_CHARTS_MAX 100
+struct store_chart {
+    int64_t id;
+    char name[STORE_CHART_NAME_MAX + 1];
+    char definition[STORE_CHART_DEF_MAX + 1];
+    char created[32];       /* RFC 3339 UTC */
 };
 
 /* One minute of sales_minute for one source, summed over the filter's
@@ -161,6 +196,21 @@ struct store_ops {
     /* Optional (NULL: every failure is transient): the kind of the last
      * failed apply(). */
     enum store_error_kind (*error_kind)(struct store *s);
+    /* Optional: the groups of q (see struct store_query), in no particular
+     * order; *rows is malloc()ed and owned by the caller. */
+    int (*query)(struct store *s, const struct store_query *q,
+                 struct query_row **rows, size_t *n, char *errstr,
+                 size_t errstr_size);
+    /* Optional: saved charts. charts: every one, by id. chart_add: store
+     * one unless STORE_CHARTS_MAX are stored already (in one statement);
+     * returns 0 with *id, 1 when full, or -1 with errstr. chart_delete:
+     * returns 1 (deleted), 0 (no such id) or -1 with errstr. */
+    int (*charts)(struct store *s, struct store_chart **rows, size_t *n,
+                  char *errstr, size_t errstr_size);
+    int (*chart_add)(struct store *s, const char *name, const char *definition,
+                     int64_t *id, char *errstr, size_t errstr_size);
+    int (*chart_delete)(struct store *s, int64_t id, char *errstr,
+                        size_t errstr_size);
 };
 
 struct store {
@@ -250,6 +300,36 @@ static inline int store_positions(struct store *s, const char *topic,
     if (!s->ops->positions)
         return store_unsupported(s, "log-position", e, en);
     return s->ops->positions(s, topic, rows, n, e, en);
+}
+static inline int store_query(struct store *s, const struct store_query *q,
+                              struct query_row **rows, size_t *n, char *e,
+                              size_t en)
+{
+    if (!s->ops->query)
+        return store_unsupported(s, "range", e, en);
+    return s->ops->query(s, q, rows, n, e, en);
+}
+static inline int store_charts(struct store *s, struct store_chart **rows,
+                               size_t *n, char *e, size_t en)
+{
+    if (!s->ops->charts)
+        return store_unsupported(s, "saved-chart", e, en);
+    return s->ops->charts(s, rows, n, e, en);
+}
+static inline int store_chart_add(struct store *s, const char *name,
+                                  const char *def, int64_t *id, char *e,
+                                  size_t en)
+{
+    if (!s->ops->chart_add)
+        return store_unsupported(s, "saved-chart", e, en);
+    return s->ops->chart_add(s, name, def, id, e, en);
+}
+static inline int store_chart_delete(struct store *s, int64_t id, char *e,
+                                     size_t en)
+{
+    if (!s->ops->chart_delete)
+        return store_unsupported(s, "saved-chart", e, en);
+    return s->ops->chart_delete(s, id, e, en);
 }
 static inline enum store_error_kind store_error_kind(struct store *s)
 {

@@ -1,0 +1,301 @@
+"""Time ranges and the query API (issue 18): from/to on /api/sales and
+/api/orders, GET /api/query (metrics, group-bys, time buckets, filters, CSV)
+and saved charts, on SQLite and on a private MariaDB.
+
+Orders are posted through /v1/orders with chosen created_at values spread
+over several days, many of them on or right next to minute, hour and day
+edges. Every answer is compared with sums computed from the rows of the
+store's own `orders` table (read with SQL, not through salesflow)."""
+
+import csv
+import io
+import json
+import unittest
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import mariadb
+from harness import Server, post_v1
+
+OK, WHY = mariadb.available()
+
+T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+
+def iso(dt):
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        "%03dZ" % (dt.microsecond // 1000)
+
+
+def dataset():
+    """~300 orders over 5 days: regular ones plus orders on and 1 ms around
+    day, hour and minute edges."""
+    rows = []
+    n = 0
+
+    def add(dt, cust, src, qty):
+        nonlocal n
+        n += 1
+        rows.append({"order_id": "q18-%04d" % n, "customer_id": cust, "source": src,
+                     "quantity": qty, "created_at": iso(dt)})
+
+    sources = ["Dine In", "Takeaway", "Home Delivery"]
+    for i in range(240):
+        dt = T0 + timedelta(minutes=i * 29 + (i % 7), seconds=i % 60,
+                            milliseconds=(i * 37) % 1000)
+        add(dt, 1 + i % 17, sources[i % 3], 1 + i % 9)
+    for d in range(1, 5):
+        edge = T0 + timedelta(days=d)
+        for k, delta in enumerate((-1, 0, 1)):
+            add(edge + timedelta(milliseconds=delta), 1 + (d + k) % 17, sources[k], d + k)
+        hedge = edge + timedelta(hours=7)
+        for k, delta in enumerate((-1, 0, 1)):
+            add(hedge + timedelta(milliseconds=delta), 4 + k, sources[(d + k) % 3], 2)
+        medge = edge + timedelta(hours=9, minutes=13)
+        for k, delta in enumerate((-1, 0, 1, 30000)):
+            add(medge + timedelta(milliseconds=delta), 6 + k, sources[k % 3], 3)
+    return rows
+
+
+def parse_t(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+class Oracle:
+    """Sums over rows read from the store's orders table."""
+
+    def __init__(self, rows):
+        # rows: (created_at datetime UTC, source, state, customer_id, total Decimal, qty)
+        self.rows = rows
+
+    def select(self, frm=None, to=None, sources=(), states=()):
+        out = []
+        for r in self.rows:
+            if frm is not None and r[0] < frm:
+                continue
+            if to is not None and r[0] >= to:
+                continue
+            if sources and r[1] not in sources:
+                continue
+            if states and r[2] not in states:
+                continue
+            out.append(r)
+        return out
+
+    @staticmethod
+    def bucket(dt, name):
+        if name == "minute":
+            b = dt.replace(second=0, microsecond=0)
+        elif name == "hour":
+            b = dt.replace(minute=0, second=0, microsecond=0)
+        else:
+            b = dt.replace(hour=0, minute=0, second=0, microsecond=0)
+        return b.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def group(self, metric, by, **kw):
+        groups = {}
+        for r in self.select(**kw):
+            key = []
+            for d in by:
+                if d in ("minute", "hour", "day"):
+                    key.append(self.bucket(r[0], d))
+                else:
+                    key.append({"source": r[1], "state": r[2], "customer_id": r[3]}[d])
+            g = groups.setdefault(tuple(key), [Decimal(0), 0, 0])
+            g[0] += r[4]
+            g[1] += 1
+            g[2] += r[5]
+        out = []
+        for key in sorted(groups):
+            t, c, q = groups[key]
+            v = {"revenue": t, "orders": c, "quantity": q,
+                 "avg_order": (t / c).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+                 if c else None}[metric]
+            out.append(list(key) + [v])
+        if not by and not out:
+            out.append([Decimal("0.00") if metric == "revenue" else
+                        None if metric == "avg_order" else 0])
+        return out
+
+
+def q(params):
+    return urllib.parse.urlencode(params, doseq=True)
+
+
+class RangeCases:
+    """The cases, run against self.srv with self.oracle (set by setUpClass)."""
+
+    def get_json(self, path):
+        status, body = self.srv.get(path)
+        self.assertEqual(status, 200, body)
+        return json.loads(body, parse_float=Decimal)
+
+    def query(self, **params):
+        return self.get_json("/api/query?" + q(params))
+
+    def norm(self, rows):
+        return [[Decimal(v) if isinstance(v, Decimal) else v for v in r] for r in rows]
+
+    def check(self, metric, by, frm=None, to=None, sources=(), states=()):
+        params = {"metric": metric}
+        if by:
+            params["by"] = ",".join(by)
+        if frm:
+            params["from"] = frm
+        if to:
+            params["to"] = to
+        if sources:
+            params["source"] = list(sources)
+        if states:
+            params["state"] = list(states)
+        got = self.query(**params)
+        self.assertEqual(got["columns"], list(by) + [metric])
+        want = self.oracle.group(metric, by, frm=parse_t(frm) if frm else None,
+                                 to=parse_t(to) if to else None, sources=sources,
+                                 states=states)
+        self.assertEqual(self.norm(got["rows"]), want, (metric, by, frm, to))
+        return got
+
+    # --- /api/sales and /api/orders with from/to ---------------------------
+    def test_sales_ranges(self):
+        ranges = [("2026-12-02T00:00:00Z", "2026-12-03T00:00:00Z"),
+                  ("2026-12-02T07:00:00Z", "2026-12-02T07:00:00.001Z"),
+                  ("2026-12-03T09:13:00.000Z", "2026-12-03T09:13:29.999Z"),
+                  ("2026-12-02T02:30:00+02:00", "2026-12-04T11:11:11.5-03:00"),
+                  (None, "2026-12-02T00:00:00Z"), ("2026-12-04T23:59:59.999Z", None),
+                  ("2026-12-02T00:00:00Z", "2026-12-02T00:00:00Z")]
+        for frm, to in ranges:
+            params = {}
+            if frm:
+                params["from"] = frm
+            if to:
+                params["to"] = to
+            got = self.get_json("/api/sales?" + q(params))
+            sel = self.oracle.select(frm=parse_t(frm) if frm else None,
+                                     to=parse_t(to) if to else None)
+            want = {}
+            for r in sel:
+                w = want.setdefault((r[1], r[2]), [Decimal(0), 0, 0])
+                w[0] += r[4]
+                w[1] += 1
+                w[2] += r[5]
+            have = {(x["source"], x["state"]): [x["total_sum_amount"], x["order_count"],
+                                                x["quantity"]] for x in got["rows"]}
+            self.assertEqual(have, want, (frm, to))
+            self.assertEqual(got["total_sum_amount"], sum(w[0] for w in want.values()))
+            self.assertEqual(got["order_count"], len(sel))
+            # the filter lists still name every source and state stored
+            self.assertEqual(set(got["states"]), {r[2] for r in self.oracle.rows})
+            # same order as the unranged answer: largest amount first
+            amounts = [x["total_sum_amount"] for x in got["rows"]]
+            self.assertEqual(amounts, sorted(amounts, reverse=True))
+        # filtered
+        got = self.get_json("/api/sales?from=2026-12-02T00:00:00Z&source=Takeaway&state=KY")
+        sel = self.oracle.select(frm=parse_t("2026-12-02T00:00:00Z"), sources=("Takeaway",),
+                                 states=("KY",))
+        self.assertEqual(got["order_count"], len(sel))
+        self.assertEqual(got["total_sum_amount"], sum(r[4] for r in sel))
+
+    def test_sales_unranged_unchanged(self):
+        got = self.get_json("/api/sales")
+        self.assertEqual(got["order_count"], len(self.oracle.rows))
+        self.assertEqual(got["total_sum_amount"], sum(r[4] for r in self.oracle.rows))
+
+    def test_orders_range(self):
+        got = self.get_json("/api/orders?limit=500&from=2026-12-03T07:00:00Z"
+                            "&to=2026-12-03T07:00:00.001Z")
+        ids = sorted(o["created_at"] for o in got["orders"])
+        self.assertEqual(ids, ["2026-12-03T07:00:00.000Z"])
+        got = self.get_json("/api/orders?limit=500&from=2026-12-02T00:00:00-01:00")
+        want = self.oracle.select(frm=parse_t("2026-12-02T01:00:00Z"))
+        self.assertEqual(len(got["orders"]), len(want))
+
+    def test_range_bad(self):
+        for path, word in [("/api/sales?from=yesterday", "from"),
+                           ("/api/sales?to=2026-13-01T00:00:00Z", "to"),
+                           ("/api/sales?from=2026-12-03T00:00:00Z&to=2026-12-02T00:00:00Z",
+                            "from"),
+                           ("/api/orders?from=2026-12-02T00:00:00", "from")]:
+            status, body = self.srv.get(path)
+            self.assertEqual(status, 400, (path, body))
+            self.assertIn(word, json.loads(body)["detail"])
+
+    def test_minute_takes_both_forms(self):
+        a = self.get_json("/api/sales/minute?from=2026-12-02T09:00&to=2026-12-02T10:00")
+        b = self.get_json("/api/sales/minute?from=2026-12-02T09:00:00Z"
+                          "&to=2026-12-02T12:00:00%2B02:00")
+        self.assertEqual(a["rows"], b["rows"])
+        self.assertEqual(a["order_count"], len(self.oracle.select(
+            frm=parse_t("2026-12-02T09:00:00Z"), to=parse_t("2026-12-02T10:00:00Z"))))
+
+
+def load_sqlite(srv):
+    rows = []
+    for c, src, st, cust, total, qty in srv.query(
+            "SELECT created_at, source, state, customer_id, total, quantity FROM orders"):
+        rows.append((parse_t(c), src, st, cust, Decimal(total), qty))
+    return rows
+
+
+def load_mariadb(db, name):
+    rows = []
+    for c, src, st, cust, total, qty in db.sql(
+            "SELECT DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), source, state,"
+            " customer_id, total, quantity FROM orders", db=name):
+        rows.append((parse_t(c[:23] + "Z"), src, st, int(cust), Decimal(total), int(qty)))
+    return rows
+
+
+class TestQuerySQLite(RangeCases, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server().start()
+        data = dataset()
+        status, reply = post_v1(cls.srv, data)
+        assert status in (200, 201), (status, reply)
+        cls.srv.wait_processed(len(data))
+        cls.oracle = Oracle(load_sqlite(cls.srv))
+        assert len(cls.oracle.rows) == len(data)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+
+class TestQueryMariaDB(RangeCases, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not OK:
+            raise unittest.SkipTest(WHY)
+        try:
+            cls.db = mariadb.MariaDB().start()
+        except Exception as e:  # noqa: BLE001 - any failure to start is a skip
+            raise unittest.SkipTest("mariadbd cannot start here: %s" % str(e)[:300])
+        try:
+            cls.name = cls.db.create_db("q18")
+            cls.srv = Server(extra=["--store", cls.db.uri(cls.name)]).start()
+        except Exception:
+            cls.db.stop()
+            raise
+        data = dataset()
+        status, reply = post_v1(cls.srv, data)
+        assert status in (200, 201), (status, reply)
+        import time
+        deadline = time.time() + 60
+        while True:
+            n = int(cls.db.sql("SELECT COUNT(*) FROM orders", db=cls.name)[0][0])
+            if n == len(data) or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        cls.oracle = Oracle(load_mariadb(cls.db, cls.name))
+        assert len(cls.oracle.rows) == len(data)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+        cls.db.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
