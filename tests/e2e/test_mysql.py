@@ -282,7 +282,7 @@ class MySQLFlowTest(MySQLCase):
                                      " quantity FROM sales ORDER BY sales_id", db=name),
                          before)
         self.assertEqual(self.db.sql("SELECT version FROM salesflow_schema ORDER BY version",
-                                     db=name), [("1",), ("2",)], "migrations run once")
+                                     db=name), [("1",), ("2",), ("3",)], "migrations run once")
         self.assertNotIn(mariadb.SF_PASSWORD, s.stderr())
 
     def test_money_is_exact(self):
@@ -507,7 +507,7 @@ class MySQLConcurrencyTest(MySQLCase):
         sales = self.assert_tables(name, orders)
         self.assert_api(pa, sales)
         self.assertEqual(self.db.sql("SELECT COUNT(*) FROM salesflow_schema", db=name),
-                         [("2",)])
+                         [("3",)])
 
 
     def test_deadlock_is_retried(self):
@@ -745,11 +745,11 @@ class MySQLErrorTest(MySQLCase):
     def test_newer_schema_refused(self):
         name = new_db(self.db)
         self.server(self.db.uri(name)).stop()
-        self.db.sql("INSERT INTO salesflow_schema VALUES (3, 'from the future', NOW())",
+        self.db.sql("INSERT INTO salesflow_schema VALUES (4, 'from the future', NOW())",
                     db=name)
         line = self.fail_run(self.db.uri(name))
-        self.assertIn("the database has schema version 3, newer than this salesflow knows "
-                      "(2); upgrade salesflow", line)
+        self.assertIn("the database has schema version 4, newer than this salesflow knows "
+                      "(3); upgrade salesflow", line)
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ store's own `orders` table (read with SQL, not through salesflow)."""
 import csv
 import io
 import json
+import sqlite3
 import unittest
 import urllib.parse
 from datetime import datetime, timedelta, timezone
@@ -55,6 +56,8 @@ def dataset():
         medge = edge + timedelta(hours=9, minutes=13)
         for k, delta in enumerate((-1, 0, 1, 30000)):
             add(medge + timedelta(milliseconds=delta), 6 + k, sources[k % 3], 3)
+    # one order a month earlier: the data then spans more than 10,000 minutes
+    add(T0 - timedelta(days=30), 2, "Takeaway", 1)
     return rows
 
 
@@ -230,6 +233,169 @@ class RangeCases:
             frm=parse_t("2026-12-02T09:00:00Z"), to=parse_t("2026-12-02T10:00:00Z"))))
 
 
+    # --- GET /api/query -----------------------------------------------------
+    RANGES = [(None, None), ("2026-12-02T00:00:00Z", "2026-12-04T00:00:00Z"),
+              ("2026-12-02T06:30:00Z", "2026-12-03T07:00:00.001Z"),     # splits hours
+              ("2026-12-03T09:12:59.999Z", "2026-12-03T09:13:30Z"),     # splits minutes
+              ("2026-12-02T02:30:00+02:00", "2026-12-04T11:11:11.5-03:00"),
+              (None, "2026-12-02T07:00:00Z"), ("2026-12-04T23:59:59.999Z", None),
+              ("2026-12-02T00:00:00Z", "2026-12-02T00:00:00Z")]
+    BYS = [[], ["source"], ["state"], ["customer_id"], ["day"], ["hour"], ["day", "source"],
+           ["state", "hour"], ["source", "state", "customer_id"], ["customer_id", "day"]]
+
+    def test_query_exact(self):
+        for frm, to in self.RANGES:
+            for by in self.BYS:
+                for metric in ("revenue", "orders", "quantity", "avg_order"):
+                    self.check(metric, by, frm, to)
+            # minutes need a range of at most 10,000 of them
+            if frm:
+                self.check("revenue", ["minute"], frm, to or "2026-12-06T00:00:00Z")
+                self.check("orders", ["minute", "source"], frm, to or "2026-12-06T00:00:00Z")
+
+    def test_query_bucket_edges(self):
+        got = self.check("orders", ["day"], "2026-12-01T00:00:00Z", "2026-12-06T00:00:00Z")
+        days = [r[0] for r in got["rows"]]
+        self.assertEqual(days, ["2026-12-0%dT00:00:00Z" % d for d in range(1, 6)])
+        # the orders 1 ms before midnight are in the day before
+        got = self.check("orders", ["hour"], "2026-12-02T23:00:00Z", "2026-12-03T01:00:00Z")
+        self.assertEqual([r[0] for r in got["rows"]][:2],
+                         ["2026-12-02T23:00:00Z", "2026-12-03T00:00:00Z"])
+        self.check("quantity", ["minute"], "2026-12-03T09:12:00Z", "2026-12-03T09:15:00Z")
+
+    def test_query_filters(self):
+        self.check("revenue", ["day"], sources=("Takeaway",))
+        self.check("orders", ["source", "state"], sources=("Takeaway", "Dine In"),
+                   states=("CA", "KY"))
+        a = self.query(metric="revenue", by="state", source="Takeaway,Dine In", state="CA,KY")
+        b = self.query(metric="revenue", by="state", source=["Takeaway", "Dine In"],
+                       state=["CA", "KY"])
+        self.assertEqual(a, b)
+
+    def test_query_csv_equals_json(self):
+        params = {"metric": "avg_order", "by": "day,source",
+                  "from": "2026-12-02T00:00:00Z"}
+        js = self.query(**params)
+        status, body, headers = self.srv.request("GET", "/api/query?" + q(
+            dict(params, format="csv")))
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/csv"))
+        self.assertIn("attachment", headers["Content-Disposition"])
+        lines = list(csv.reader(io.StringIO(body.decode())))
+        self.assertEqual(lines[0], js["columns"])
+        self.assertEqual([[str(v) for v in r] for r in js["rows"]], lines[1:])
+        self.assertTrue(all(len(r[-1].split(".")[1]) == 2 for r in lines[1:]))
+
+    def test_query_bad(self):
+        cases = [({}, "metric"), ({"metric": "profit"}, "metric"),
+                 ({"metric": "revenue", "metric2": "x"}, "metric2"),
+                 ({"metric": ["revenue", "orders"]}, "metric"),
+                 ({"metric": "revenue", "by": "week"}, "by"),
+                 ({"metric": "revenue", "by": "day,hour"}, "by"),
+                 ({"metric": "revenue", "by": "source,source"}, "by"),
+                 ({"metric": "revenue", "from": "2026-12-03T00:00:00Z",
+                   "to": "2026-12-02T00:00:00Z"}, "from"),
+                 ({"metric": "revenue", "from": "2026-12-03"}, "from"),
+                 ({"metric": "revenue", "to": "tomorrow"}, "to"),
+                 ({"metric": "revenue", "by": "minute", "from": "2026-01-01T00:00:00Z",
+                   "to": "2026-12-01T00:00:00Z"}, "by"),
+                 ({"metric": "revenue", "by": "minute"}, "by"),     # data spans > 10,000
+                 ({"metric": "revenue", "source": "Drive Thru"}, "source"),
+                 ({"metric": "revenue", "source": "' OR 1=1 --"}, "source"),
+                 ({"metric": "revenue", "state": "ZZ"}, "state"),
+                 ({"metric": "revenue", "state": "CA'; DROP TABLE orders; --"}, "state"),
+                 ({"metric": "revenue", "format": "xml"}, "format")]
+        for params, loc in cases:
+            status, body = self.srv.get("/api/query?" + q(params))
+            self.assertEqual(status, 422, (params, body))
+            detail = json.loads(body)["detail"]
+            self.assertEqual(detail[0]["loc"], ["query", loc], params)
+            self.assertTrue(detail[0]["msg"], params)
+        # a control character never gets past the HTTP layer's request-line rule
+        status, body = self.srv.get("/api/query?metric=revenue&state=C%01A")
+        self.assertEqual(status, 400, body)
+        self.assertEqual(len(self.oracle.rows), self.count_orders())
+
+    # --- saved charts -------------------------------------------------------
+    def charts(self):
+        return self.get_json("/api/charts")["charts"]
+
+    def add_chart(self, name, definition):
+        status, body = self.srv.post_json("/api/charts", {"name": name,
+                                                          "definition": definition})
+        return status, json.loads(body)
+
+    def test_charts(self):
+        for c in self.charts():
+            self.srv.request("DELETE", "/api/charts/%d" % c["id"])
+        good = {"metric": "revenue", "by": ["day", "source"], "from": "-7d",
+                "state": ["CA"], "type": "stacked"}
+        status, reply = self.add_chart("Revenue by day", good)
+        self.assertEqual(status, 201, reply)
+        first = reply["id"]
+        status, reply = self.add_chart("é" * 200, {"metric": "orders", "type": "number"})
+        self.assertEqual(status, 201, reply)
+        bad = [("x" * 201, {"metric": "orders", "type": "number"}, ["body", "name"]),
+               ("", {"metric": "orders", "type": "number"}, ["body", "name"]),
+               ("a\nb", {"metric": "orders", "type": "number"}, ["body", "name"]),
+               ("n", {"metric": "orders"}, ["body", "definition", "type"]),
+               ("n", {"metric": "orders", "type": "donut"}, ["body", "definition", "type"]),
+               ("n", {"metric": "profit", "type": "pie"}, ["body", "definition", "metric"]),
+               ("n", {"metric": "orders", "by": ["week"], "type": "pie"},
+                ["body", "definition", "by"]),
+               ("n", {"metric": "orders", "source": ["Nope"], "type": "pie"},
+                ["body", "definition", "source"]),
+               ("n", {"metric": "orders", "state": "C\u0001A", "type": "pie"},
+                ["body", "definition", "state"]),
+               ("n", {"metric": "orders", "from": "2026-12-03T00:00:00Z",
+                      "to": "2026-12-02T00:00:00Z", "type": "pie"},
+                ["body", "definition", "from"]),
+               ("n", {"metric": "orders", "type": "pie", "sql": "1"},
+                ["body", "definition", "sql"]),
+               ("n", {"metric": 3, "type": "pie"}, ["body", "definition", "metric"]),
+               ("n", "revenue", ["body", "definition", "definition"])]
+        for name, definition, loc in bad:
+            status, reply = self.add_chart(name, definition)
+            self.assertEqual(status, 422, (name, definition, reply))
+            self.assertEqual(reply["detail"][0]["loc"], loc, (name, definition))
+        self.assertEqual(len(self.charts()), 2)
+        listed = self.charts()
+        self.assertEqual(listed[0]["name"], "Revenue by day")
+        self.assertEqual(listed[0]["definition"], good)
+        # the limit: 100 charts
+        for i in range(98):
+            status, reply = self.add_chart("c%d" % i, {"metric": "orders", "type": "table"})
+            self.assertEqual(status, 201, reply)
+        status, reply = self.add_chart("one too many", {"metric": "orders", "type": "table"})
+        self.assertEqual(status, 422, reply)
+        self.assertIn("100", reply["detail"][0]["msg"])
+        self.assertEqual(len(self.charts()), 100)
+        # remove
+        status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % first)
+        self.assertEqual(status, 200, body)
+        status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % first)
+        self.assertEqual(status, 404, body)
+        status, body, _ = self.srv.request("DELETE", "/api/charts/x1")
+        self.assertEqual(status, 422, body)
+        status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % listed[-1]["id"])
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(self.charts()), 98)
+        # damaged definitions in the store are flagged, the list still loads
+        self.damage()
+        listed = self.charts()
+        self.assertEqual(len(listed), 100)
+        flagged = [c for c in listed if c.get("error")]
+        self.assertEqual(sorted(c["name"] for c in flagged), ["broken json", "broken metric"])
+        self.assertTrue(all(c["definition"] is None for c in flagged))
+        # they survive a restart
+        self.srv.stop()
+        self.srv.start()
+        self.assertEqual(self.charts(), listed)
+        for c in listed:
+            self.srv.request("DELETE", "/api/charts/%d" % c["id"])
+        self.assertEqual(self.charts(), [])
+
+
 def load_sqlite(srv):
     rows = []
     for c, src, st, cust, total, qty in srv.query(
@@ -257,6 +423,18 @@ class TestQuerySQLite(RangeCases, unittest.TestCase):
         cls.srv.wait_processed(len(data))
         cls.oracle = Oracle(load_sqlite(cls.srv))
         assert len(cls.oracle.rows) == len(data)
+
+    def count_orders(self):
+        return self.srv.order_count()
+
+    def damage(self):
+        con = sqlite3.connect(self.srv.db_path, timeout=30)
+        con.execute("INSERT INTO salesflow_charts (name, definition, created) VALUES"
+                    " ('broken json', '{\"metric\": ', '2026-12-07T00:00:00.000Z'),"
+                    " ('broken metric', '{\"metric\":\"x\",\"type\":\"pie\"}',"
+                    "  '2026-12-07T00:00:00.000Z')")
+        con.commit()
+        con.close()
 
     @classmethod
     def tearDownClass(cls):
@@ -290,6 +468,15 @@ class TestQueryMariaDB(RangeCases, unittest.TestCase):
             time.sleep(0.1)
         cls.oracle = Oracle(load_mariadb(cls.db, cls.name))
         assert len(cls.oracle.rows) == len(data)
+
+    def count_orders(self):
+        return int(self.db.sql("SELECT COUNT(*) FROM orders", db=self.name)[0][0])
+
+    def damage(self):
+        self.db.sql("INSERT INTO salesflow_charts (name, definition, created) VALUES"
+                    " ('broken json', '{\"metric\": ', NOW()),"
+                    " ('broken metric', '{\"metric\":\"x\",\"type\":\"pie\"}', NOW())",
+                    db=self.name)
 
     @classmethod
     def tearDownClass(cls):
