@@ -1404,7 +1404,8 @@
     head.className = 'card-head';
     const h = document.createElement('h2');
     h.id = card.id + '-title';
-    h.textContent = String(c.name || 'Saved chart');
+    const name = String(c.name || 'Saved chart');
+    h.textContent = name;
     card.setAttribute('aria-labelledby', h.id);
     const sub = document.createElement('span');
     sub.className = 'sub';
@@ -1416,12 +1417,12 @@
     open.className = 'tool';
     open.textContent = 'Open';
     open.href = def ? '/explore?' + exploreParams(def) : '/explore';
-    open.setAttribute('aria-label', 'Open ' + h.textContent + ' in Explore');
+    open.setAttribute('aria-label', 'Open ' + name + ' in Explore');
     const remove = document.createElement('button');
     remove.type = 'button';
     remove.className = 'tool remove';
     remove.textContent = 'Remove';
-    remove.setAttribute('aria-label', 'Remove ' + h.textContent + ' from the dashboard');
+    remove.setAttribute('aria-label', 'Remove ' + name + ' from the dashboard');
     remove.addEventListener('click', () => removeSaved(id, remove));
     tools.append(open, remove);
     head.append(h, tools);
@@ -1430,18 +1431,21 @@
     const msg = document.createElement('p');
     msg.className = 'saved-msg';
     msg.setAttribute('aria-live', 'polite');
-    if (!def) msg.textContent = 'This saved chart\u2019s definition is damaged and cannot be shown; remove it and save it again.';
+    if (!def) {
+      msg.textContent = 'This saved chart cannot be shown' + (c.error ? ' (' + String(c.error) + ')' : '') +
+        '; remove it and save it again from Explore.';
+    }
     card.append(head, msg, body);
-    return { card, def, body, msg, chart: null, key: null, name: h.textContent };
+    return { card, def, body, msg, chart: null, key: null, name };
   }
 
-  // The Explore address of a definition (for "Open").
+  // The Explore address of a definition (for "Open"): the dashboard's
+  // range, or the chart's own under all time.
   function exploreParams(def) {
-    const parts = ['metric=' + def.metric, 'chart=' + def.chart];
-    if (def.by.length) parts.push('by=' + def.by.join(','));
+    const parts = ['metric=' + def.metric, 'by=' + def.by.join(','), 'chart=' + def.chart];
     if (def.source.length) parts.push('source=' + def.source.map(encodeURIComponent).join(','));
     if (def.state.length) parts.push('state=' + def.state.map(encodeURIComponent).join(','));
-    const t = Q.rangeParams(view.time);
+    const t = Q.rangeParams(Q.isAllTime(view.time) ? Q.rangeOfSaved(def) : view.time);
     if (t) parts.push(t);
     return parts.join('&');
   }

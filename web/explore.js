@@ -272,8 +272,7 @@
       $('save-name').focus();
       return;
     }
-    const d = state.def;
-    const definition = { metric: d.metric, by: d.by.join(','), source: d.source, state: d.state, chart: d.chart };
+    const definition = Q.definitionToSave(state.def, state.range);
     $('save').disabled = true;
     status.textContent = 'Saving…';
     try {
@@ -288,7 +287,9 @@
         if (Array.isArray(detail)) detail = detail.map((x) => x.msg).join('; ');
         throw new Error('HTTP ' + res.status + (detail ? ' — ' + detail : ''));
       }
-      status.textContent = 'Added to the dashboard as "' + name + '".';
+      status.textContent = 'Added to the dashboard as "' + name + '"' + (definition.from || definition.to
+        ? ', over ' + Q.describe(state.range).toLowerCase() + ' (or the dashboard\u2019s time range, when it has one).'
+        : ': it covers the dashboard\u2019s time range.');
       say('Chart added to the dashboard');
     } catch (e) {
       status.textContent = 'Could not add the chart: ' + e.message;

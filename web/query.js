@@ -246,28 +246,77 @@
   }
 
   // A definition with known values only, or null. Accepts by as "a,b" or
-  // an array, source/state as a list or "a,b".
+  // an array, source/state as a list or "a,b", the chart type as "type"
+  // (the API's name) or "chart"; from/to (a saved chart's own range, in
+  // any form the API takes, e.g. "-1h") are kept as they are.
   function normalizeDefinition(d) {
     if (!d || typeof d !== 'object') return null;
     const metric = String(d.metric || '');
     if (!METRIC[metric]) return null;
     const by = splitList(Array.isArray(d.by) ? d.by : d.by ? [d.by] : []);
     if (by.length > 2 || !by.every((x) => DIMENSION[x])) return null;
-    const chart = String(d.chart || d.type || 'table');
+    const chart = String(d.type || d.chart || 'table');
     if (!CHART_TYPE[chart]) return null;
     const list = (v) => splitList(Array.isArray(v) ? v : v ? [v] : []);
-    return { metric, by, source: list(d.source), state: list(d.state), chart };
+    const out = { metric, by, source: list(d.source), state: list(d.state), chart };
+    if (typeof d.from === 'string' && d.from) out.from = d.from;
+    if (typeof d.to === 'string' && d.to) out.to = d.to;
+    return out;
   }
 
-  // The query string of /api/query for a definition over a range; filters
-  // are the definition's, narrowed by extra ones (the dashboard's) when
-  // given: both lists set means the values in both. null: the filters
-  // leave nothing.
+  /*
+   * A saved chart's own range, as the API takes it: a preset relative to
+   * the server's now ("-15m" … "-30d"), or a custom range's instants.
+   * "today" and all time have none (a saved chart then covers what the
+   * dashboard's range says). Returns { from, to } (strings or absent).
+   */
+  const SAVED_PRESETS = { '15m': '-15m', '1h': '-1h', '24h': '-24h', '7d': '-7d', '30d': '-30d' };
+  function savedRange(r) {
+    if (SAVED_PRESETS[r.period]) return { from: SAVED_PRESETS[r.period] };
+    if (r.period === 'custom') {
+      const out = {};
+      if (r.from !== null) out.from = isoLocal(r.from);
+      if (r.to !== null) out.to = isoLocal(r.to);
+      return out;
+    }
+    return {};
+  }
+
+  // The range a saved definition's from/to stand for (for "Open in Explore").
+  function rangeOfSaved(def) {
+    for (const [id, v] of Object.entries(SAVED_PRESETS)) if (def.from === v && !def.to) return { period: id, from: null, to: null };
+    const from = parseTime(def.from);
+    const to = parseTime(def.to);
+    if (from !== null || to !== null) return { period: 'custom', from, to };
+    return defaultRange();
+  }
+
+  // The definition to POST for a question and its range (the API's names:
+  // lists as arrays, "type"; empty lists left out).
+  function definitionToSave(def, range) {
+    const out = { metric: def.metric };
+    if (def.by.length) out.by = def.by.slice();
+    if (def.source.length) out.source = def.source.slice();
+    if (def.state.length) out.state = def.state.slice();
+    out.type = def.chart;
+    return Object.assign(out, savedRange(range));
+  }
+
+  // The query string of /api/query for a definition over a range (all
+  // time: the definition's own from/to, if it has them); filters are the
+  // definition's, narrowed by extra ones (the dashboard's) when given:
+  // both lists set means the values in both. null: the filters leave
+  // nothing.
   function queryParams(def, range, extra, format) {
     const parts = ['metric=' + def.metric];
     if (def.by.length) parts.push('by=' + def.by.join(','));
     const r = range ? apiParams(range) : '';
-    if (r) parts.push(r);
+    if (r) {
+      parts.push(r);
+    } else {
+      if (def.from) parts.push('from=' + encodeURIComponent(def.from));
+      if (def.to) parts.push('to=' + encodeURIComponent(def.to));
+    }
     for (const kind of ['source', 'state']) {
       let vals = def[kind];
       const more = extra && extra[kind] ? extra[kind] : [];
@@ -555,7 +604,7 @@
     PERIODS, METRICS, DIMENSIONS, CHART_TYPES, METRIC, DIMENSION, CHART_TYPE,
     isoLocal, shortTime, parseTime, splitList, defaultRange, readRange, rangeParams, bounds,
     apiParams, isAllTime, describe, sameRange, bindRangeControl, normalizeDefinition,
-    queryParams, shapeAnswer, tableOf, fillTable, bigNumberOf, chartOption, formatValue,
+    queryParams, shapeAnswer, definitionToSave, rangeOfSaved, savedRange, tableOf, fillTable, bigNumberOf, chartOption, formatValue,
     formatDim, describeDefinition, escapeHtml, chartStyle,
   };
 })();
