@@ -1371,6 +1371,8 @@
     const all = Q.isAllTime(view.time);
     $('range-picker').hidden = !all;
     $('minute-follows').hidden = all;
+    // "Today" moves on at midnight.
+    if (view.time.period === 'today') $('range-text').textContent = Q.describe(view.time);
   }
 
   function timeChanged(r) {

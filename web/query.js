@@ -508,13 +508,16 @@
       grid: { left: 8, right: 24, top: dim1 ? 36 : 16, bottom: 8, containLabel: true },
       xAxis: style.axis({ type: 'category', data: xLabels,
         axisLabel: { color: theme.muted, hideOverlap: true } }),
-      yAxis: style.axis({ type: 'value', axisLabel: { color: theme.muted,
+      yAxis: style.axis({ type: 'value', minInterval: money || def.metric === 'avg_order' ? 0 : 1,
+        axisLabel: { color: theme.muted,
         formatter: money ? (v) => '$' + compact.format(v) : (v) => compact.format(v) } }),
       series: names.map((n, i) => Object.assign({
         id: 's:' + n,
         name: dim1 ? label(dim1, n) : n,
         type,
-        data: values.get(n),
+        // One series by source: each bar in its source's colour and pattern.
+        data: !dim1 && dim0 === 'source' && type === 'bar'
+          ? values.get(n).map((v, k) => ({ value: v, itemStyle: seriesStyle(cats.keys[k], k) })) : values.get(n),
         itemStyle: seriesStyle(dim1 ? n : '', i),
         emphasis: { focus: 'series' },
       }, type === 'line' ? { showSymbol: cats.keys.length < 60, connectNulls: false }

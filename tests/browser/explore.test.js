@@ -162,8 +162,11 @@ async function main() {
   const ctx = await browser.newContext({ timezoneId: TZ, viewport: { width: 1280, height: 800 },
     colorScheme: 'light', acceptDownloads: true });
   const pageErrors = [];
-  const watch = (p) => p.on('pageerror', (e) => pageErrors.push(e.message + ' @ ' +
-    (e.stack || '').split('\n').slice(0, 4).join(' | ')));
+  const watch = (p) => {
+    p.on('pageerror', (e) => pageErrors.push(e.message + ' @ ' + (e.stack || '').split('\n').slice(0, 4).join(' | ')));
+    // Both pages run under their Content-Security-Policy.
+    p.on('console', (m) => { if (/Content Security Policy/i.test(m.text())) pageErrors.push(m.text()); });
+  };
   const page = await ctx.newPage();
   watch(page);
   const requests = [];
@@ -430,7 +433,7 @@ async function main() {
     });
 
     await runCase('no_script_errors', async () => {
-      assertEq(pageErrors, [], 'uncaught errors in the pages');
+      assertEq(pageErrors, [], 'uncaught errors or CSP violations in the pages');
     });
   } finally {
     await browser.close();
