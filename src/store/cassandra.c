@@ -794,10 +794,11 @@ static int rs_recent_orders(struct store *s, const struct store_filter *f, size_
 {
     return store_recent_orders(RS(s)->inner, f, limit, rows, n, e, en);
 }
-static int rs_query(struct store *s, const struct store_query *q,
-                    struct query_row **rows, size_t *n, char *e, size_t en)
+static int rs_query(struct store *s, const struct store_query *q, int level,
+                    int64_t from_ms, int64_t to_ms, struct query_row **rows, size_t *n,
+                    char *e, size_t en)
 {
-    return store_query(RS(s)->inner, q, rows, n, e, en);
+    return store_query_part(RS(s)->inner, q, level, from_ms, to_ms, rows, n, e, en);
 }
 static int rs_charts(struct store *s, struct store_chart **rows, size_t *n, char *e,
                      size_t en)

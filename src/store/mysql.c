@@ -92,6 +92,18 @@ static const struct sql_text up_minute = {
     " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
     " order_count = order_count + VALUES(order_count),"
     " quantity = quantity + VALUES(quantity)"};
+static const struct sql_text up_hour = {
+    "INSERT INTO sales_hour (hour, source, state, total, order_count,"
+    " quantity) VALUES ", "(?,?,?,?,?,?)",
+    " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
+    " order_count = order_count + VALUES(order_count),"
+    " quantity = quantity + VALUES(quantity)"};
+static const struct sql_text up_day = {
+    "INSERT INTO sales_day (day, source, state, total, order_count,"
+    " quantity) VALUES ", "(?,?,?,?,?,?)",
+    " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
+    " order_count = order_count + VALUES(order_count),"
+    " quantity = quantity + VALUES(quantity)"};
 static const struct sql_text up_pos = {
     "INSERT INTO salesflow_offsets (topic, `partition`, next_offset) VALUES ",
     "(?,?,?)", " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)"};
@@ -152,7 +164,8 @@ static void mysql_store_close(struct store *b)
  * a user without INSERT or UPDATE is found at open, not at the first batch. */
 static int check_writable(struct mysql_store *s, char *errstr, size_t n)
 {
-    const struct sql_text *w[] = {&ins_orders, &up_sales, &up_minute, &up_pos};
+    const struct sql_text *w[] = {&ins_orders, &up_sales, &up_minute, &up_hour, &up_day,
+                                  &up_pos};
     s->write_err[0] = '\0';
     for (size_t i = 0; i < SF_ARRAY_LEN(w); i++) {
         if (sfmy_stmt(s, w[i], 1, errstr, n))
@@ -437,7 +450,8 @@ static int batch_init(struct mysql_store *s, struct batch *b,
             char m2[384];
             snprintf(m2, sizeof(m2), "state \"%s\" of customer %" PRId64 " is longer than "
                      "the state columns (%u characters); widen them: ALTER TABLE sales "
-                     "MODIFY state VARCHAR(32) NOT NULL (and orders, sales_minute)",
+                     "MODIFY state VARCHAR(32) NOT NULL (and orders, sales_minute, "
+                     "sales_hour, sales_day)",
                      st, rows[i].o.customer_id, s->state_width);
             return sfmy_plain_fail(s, errstr, en, m2);
         }
@@ -616,13 +630,15 @@ static int upsert_sales(struct mysql_store *s, const struct sales_delta *d, size
     return 0;
 }
 
-static int upsert_minute(struct mysql_store *s, const struct sales_delta *d, size_t nd,
+/* sql: up_minute, up_hour or up_day (the deltas' keys "YYYY-MM-DDTHH:MM"). */
+static int upsert_minute(struct mysql_store *s, const struct sql_text *sql,
+                         const char *what, const struct sales_delta *d, size_t nd,
                          char (*amt)[24], MYSQL_TIME *tm, char *errstr, size_t en)
 {
     for (size_t off = 0; off < nd; off += UPSERT_CHUNK) {
         size_t k = nd - off < UPSERT_CHUNK ? nd - off : UPSERT_CHUNK;
         size_t padded = upsert_rows(k);
-        MYSQL_STMT *st = sfmy_stmt(s, &up_minute, (unsigned)padded, errstr, en);
+        MYSQL_STMT *st = sfmy_stmt(s, sql, (unsigned)padded, errstr, en);
         if (!st)
             return -1;
         for (size_t j = 0; j < padded; j++) {
@@ -649,7 +665,7 @@ static int upsert_minute(struct mysql_store *s, const struct sales_delta *d, siz
             sfmy_bind_i64(&p[5], j < k ? &x->quantity : &zero);
         }
         if (mysql_stmt_bind_param(st, s->bind) || mysql_stmt_execute(st))
-            return sfmy_stmt_fail(s, st, "updating sales_minute", errstr, en);
+            return sfmy_stmt_fail(s, st, what, errstr, en);
     }
     return 0;
 }
@@ -766,8 +782,8 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
                       const int64_t *next, int nparts, size_t *added,
                       char *errstr, size_t en)
 {
-    struct sales_delta *ds = NULL, *dm = NULL;
-    size_t nds = 0, ndm = 0;
+    struct sales_delta *ds = NULL, *dm = NULL, *dh = NULL, *dd = NULL;
+    size_t nds = 0, ndm = 0, ndh = 0, ndd = 0;
     char (*amt)[24] = NULL;
     MYSQL_TIME *tm = NULL;
     int rc = -1;
@@ -783,13 +799,21 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
             goto out;
     }
     if (sales_deltas(b->rows, b->ins, b->n, &ds, &nds, &dm, &ndm) ||
-        !(amt = malloc((nds + ndm + 1) * sizeof(*amt))) ||
-        !(tm = malloc((nds + ndm + 1) * sizeof(*tm)))) {
+        sales_rollup(dm, ndm, 13, &dh, &ndh) || sales_rollup(dm, ndm, 10, &dd, &ndd) ||
+        !(amt = malloc((nds + ndm + ndh + ndd + 1) * sizeof(*amt))) ||
+        !(tm = malloc((nds + ndm + ndh + ndd + 1) * sizeof(*tm)))) {
         sfmy_plain_fail(s, errstr, en, "out of memory");
         goto out;
     }
+    /* Tables in a fixed order (sales, minute, hour, day), keys sorted in
+     * each: concurrent processors take row locks in the same order. */
     if (upsert_sales(s, ds, nds, amt, tm, errstr, en) ||
-        upsert_minute(s, dm, ndm, amt + nds, tm + nds, errstr, en) ||
+        upsert_minute(s, &up_minute, "updating sales_minute", dm, ndm, amt + nds,
+                      tm + nds, errstr, en) ||
+        upsert_minute(s, &up_hour, "updating sales_hour", dh, ndh, amt + nds + ndm,
+                      tm + nds + ndm, errstr, en) ||
+        upsert_minute(s, &up_day, "updating sales_day", dd, ndd, amt + nds + ndm + ndh,
+                      tm + nds + ndm + ndh, errstr, en) ||
         write_positions(s, topic, next, nparts, errstr, en))
         goto out;
     test_stop_in_txn(b);
@@ -804,6 +828,8 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
 out:
     free(ds);
     free(dm);
+    free(dh);
+    free(dd);
     free(amt);
     free(tm);
     return rc;
@@ -908,6 +934,8 @@ static int reset_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
         sfmy_exec(s, "DELETE FROM orders", "emptying orders", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales", "emptying sales", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales_minute", "emptying sales_minute", errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_hour", "emptying sales_hour", errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_day", "emptying sales_day", errstr, n) ||
         sfmy_query_str(s, &del_positions, params, 1, NULL, NULL,
                        "emptying salesflow_offsets", errstr, n) ||
         (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
@@ -1219,33 +1247,47 @@ static int on_query(void *opaque, char **col, unsigned ncols)
     return 0;
 }
 
-static int mysql_query_op(struct store *b, const struct store_query *q,
-                          struct query_row **rows, size_t *n, char *errstr, size_t en)
+static int mysql_query_op(struct store *b, const struct store_query *q, int level,
+                          int64_t from_ms, int64_t to_ms, struct query_row **rows,
+                          size_t *n, char *errstr, size_t en)
 {
     struct mysql_store *s = (struct mysql_store *)b;
     const struct store_filter *f = q->f;
+    static const char *const table[] = {"orders", "sales_minute", "sales_hour", "sales_day"};
+    static const char *const col[] = {"created_at", "minute", "hour", "day"};
+    static const char *const fmt[] = {"", "%Y-%m-%dT%H:%i", "%Y-%m-%dT%H", "%Y-%m-%d"};
     MYSQL_BIND params[2 + 2 * STORE_FILTER_MAX];
     MYSQL_TIME tf, tt;
-    char sql[1536];
-    unsigned k = 0, variant, bi = q->bucket_ms == 60000 ? 1 : q->bucket_ms == 3600000 ? 2
-                                 : q->bucket_ms == 86400000 ? 3 : 0;
-    static const char *const bucket[] = {
-        "''", "DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i')",
-        "DATE_FORMAT(created_at, '%Y-%m-%dT%H')", "DATE_FORMAT(created_at, '%Y-%m-%d')"};
-    snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, SUM(total), COUNT(*),"
-             " SUM(quantity) FROM orders WHERE created_at >= ? AND created_at <= ?",
-             bucket[bi], q->by & STORE_BY_CUSTOMER ? "customer_id" : "0",
+    char sql[1536], bucket[80];
+    int rollup = level != STORE_LEVEL_ORDERS;
+    unsigned k = 0, variant, bi = q->bucket_ms == STORE_MINUTE_MS ? 1
+                                 : q->bucket_ms == STORE_HOUR_MS ? 2
+                                 : q->bucket_ms == STORE_DAY_MS ? 3 : 0;
+    if (level < 0 || level > STORE_LEVEL_DAY)
+        return sfmy_plain_fail(s, errstr, en, "query: no such table");
+    if (bi)
+        snprintf(bucket, sizeof(bucket), "DATE_FORMAT(%s, '%s')", col[level], fmt[bi]);
+    else
+        snprintf(bucket, sizeof(bucket), "''");
+    /* DATETIME(3) holds whole ms: < to is <= to - 1 ms, which stays within
+     * DATETIME's range for to = year 10000. */
+    snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, SUM(total), %s, SUM(quantity)"
+             " FROM %s WHERE %s >= ? AND %s <= ?", bucket,
+             q->by & STORE_BY_CUSTOMER && !rollup ? "customer_id" : "0",
              q->by & STORE_BY_SOURCE ? "source" : "''",
-             q->by & STORE_BY_STATE ? "state" : "''");
-    sfmy_time(f && f->ranged ? f->from_ms : SF_TIME_MIN_MS, &tf);
-    sfmy_time((f && f->ranged ? f->to_ms : SF_TIME_MAX_MS + 1) - 1, &tt);
+             q->by & STORE_BY_STATE ? "state" : "''",
+             rollup ? "SUM(order_count)" : "COUNT(*)", table[level], col[level], col[level]);
+    sfmy_time(from_ms, &tf);
+    sfmy_time(to_ms - 1, &tt);
     sfmy_bind_time(&params[k++], &tf);
     sfmy_bind_time(&params[k++], &tt);
     add_filter(sql, sizeof(sql), f, params, &k, &variant);
     strncat(sql, " GROUP BY 1, 2, 3, 4", sizeof(sql) - strlen(sql) - 1);
-    variant += (STORE_FILTER_MAX + 1) * (STORE_FILTER_MAX + 1) * ((q->by & 7) + 8 * bi);
+    variant += (STORE_FILTER_MAX + 1) * (STORE_FILTER_MAX + 1) *
+               ((q->by & 7) + 8 * bi + 32 * (unsigned)level);
     struct read r = {.key = q_query_key, .variant = variant, .text = sql,
-                     .params = params, .fn = on_query, .what = "reading orders",
+                     .params = params, .fn = on_query,
+                     .what = rollup ? "reading the rollups" : "reading orders",
                      .c = {.size = sizeof(**rows)}};
     return run_read(s, &r, (void **)rows, n, errstr, en);
 }

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 3
+#define SCHEMA_VERSION 4
 #define LOCK_WAIT_S "30"
 
 /* Migration 1: the original sales_db and salesflow's own tables.
@@ -125,6 +125,54 @@ static const char *const migration3[] = {
     NULL,
 };
 
+/* Migration 4: the hour and day rollups, keyed like sales_minute (the
+ * hour's or day's first minute), filled from sales_minute — the same
+ * orders' sums — in one transaction that first empties them, so that a
+ * migration cut short runs again from the start. Other salesflow
+ * processes of this version wait for the schema lock meanwhile. */
+static const char *const migration4[] = {
+    "CREATE TABLE IF NOT EXISTS sales_hour ("
+    " hour DATETIME NOT NULL,"
+    " source VARCHAR(100) NOT NULL,"
+    " state VARCHAR(2) NOT NULL,"
+    " total DECIMAL(18,2) NOT NULL,"
+    " order_count BIGINT NOT NULL,"
+    " quantity BIGINT NOT NULL,"
+    " PRIMARY KEY (hour, source, state)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE IF NOT EXISTS sales_day ("
+    " day DATETIME NOT NULL,"
+    " source VARCHAR(100) NOT NULL,"
+    " state VARCHAR(2) NOT NULL,"
+    " total DECIMAL(18,2) NOT NULL,"
+    " order_count BIGINT NOT NULL,"
+    " quantity BIGINT NOT NULL,"
+    " PRIMARY KEY (day, source, state)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    NULL,
+};
+
+static int migration4_fill(struct mysql_store *s, const char *what, char *errstr, size_t n)
+{
+    if (sfmy_exec(s, "START TRANSACTION", what, errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_hour", what, errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_day", what, errstr, n) ||
+        sfmy_exec(s, "INSERT INTO sales_hour (hour, source, state, total, order_count,"
+                  " quantity) SELECT DATE_FORMAT(minute, '%Y-%m-%d %H:00:00'), source,"
+                  " state, SUM(total), SUM(order_count), SUM(quantity) FROM sales_minute"
+                  " GROUP BY 1, 2, 3", what, errstr, n) ||
+        sfmy_exec(s, "INSERT INTO sales_day (day, source, state, total, order_count,"
+                  " quantity) SELECT DATE_FORMAT(minute, '%Y-%m-%d 00:00:00'), source,"
+                  " state, SUM(total), SUM(order_count), SUM(quantity) FROM sales_minute"
+                  " GROUP BY 1, 2, 3", what, errstr, n) ||
+        (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
+        if (s->db)
+            mysql_rollback(s->db);
+        return -1;
+    }
+    return 0;
+}
+
 static const struct migration {
     int version;
     const char *description;
@@ -134,6 +182,8 @@ static const struct migration {
     {1, "orders, sales, sales_minute, salesflow_offsets", migration1, NULL},
     {2, "orders.uuid: 64 characters, compared byte for byte", NULL, migration2},
     {3, "salesflow_charts (saved charts)", migration3, NULL},
+    {4, "sales_hour, sales_day (rollups, filled from sales_minute)", migration4,
+     migration4_fill},
 };
 
 static const char create_schema_table[] =
@@ -156,14 +206,15 @@ static const struct sql_text q_columns = {
     " CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, EXTRA, COLLATION_NAME"
     " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND"
     " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets',"
-    " 'salesflow_charts')", NULL, NULL};
+    " 'salesflow_charts', 'sales_hour', 'sales_day')", NULL, NULL};
 static const struct sql_text q_keys = {
     "SELECT TABLE_NAME, INDEX_NAME,"
     " GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',')"
     " FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND"
     " NON_UNIQUE = 0 AND"
     " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets',"
-    " 'salesflow_charts') GROUP BY TABLE_NAME, INDEX_NAME", NULL, NULL};
+    " 'salesflow_charts', 'sales_hour', 'sales_day') GROUP BY TABLE_NAME, INDEX_NAME",
+    NULL, NULL};
 
 /* --- the shape check ----------------------------------------------------- */
 
@@ -195,6 +246,14 @@ static const struct col_req offsets_cols[] = {
     {"topic", C_STR, 64}, {"partition", C_INT, 0}, {"next_offset", C_INT, 0},
 };
 
+static const struct col_req hour_cols[] = {
+    {"hour", C_TIME, 0}, {"source", C_STR, 13}, {"state", C_STR, 2},
+    {"total", C_DEC2, 0}, {"order_count", C_INT, 0}, {"quantity", C_INT, 0},
+};
+static const struct col_req day_cols[] = {
+    {"day", C_TIME, 0}, {"source", C_STR, 13}, {"state", C_STR, 2},
+    {"total", C_DEC2, 0}, {"order_count", C_INT, 0}, {"quantity", C_INT, 0},
+};
 static const struct col_req charts_cols[] = {
     {"id", C_INT, 0}, {"name", C_STR, 200}, {"definition", C_STR, 4096},
     {"created", C_TIME, 0},
@@ -216,6 +275,10 @@ static const struct table_req {
     {"salesflow_offsets", offsets_cols, SF_ARRAY_LEN(offsets_cols), "topic,partition",
      "topic, partition", NULL},
     {"salesflow_charts", charts_cols, SF_ARRAY_LEN(charts_cols), "id", "id", "id"},
+    {"sales_hour", hour_cols, SF_ARRAY_LEN(hour_cols), "hour,source,state",
+     "hour, source, state", NULL},
+    {"sales_day", day_cols, SF_ARRAY_LEN(day_cols), "day,source,state",
+     "day, source, state", NULL},
 };
 
 struct shape {

@@ -30,6 +30,7 @@ struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *ins_order, *up_sales, *up_minute, *up_pos;
     sqlite3_stmt *get_sales, *get_minute;   /* a row's totals, for overflow */
+    sqlite3_stmt *up_rollup[2];             /* sales_hour, sales_day */
     enum store_error_kind kind;  /* of the last failed apply() */
     int rebuilding;             /* inside rebuild_begin()'s transaction */
     sqlite3_stmt *old_state;    /* rebuild: the state a stored order had, from
@@ -84,6 +85,8 @@ static void sqlite_close(struct store *b)
     sqlite3_finalize(s->up_pos);
     sqlite3_finalize(s->get_sales);
     sqlite3_finalize(s->get_minute);
+    sqlite3_finalize(s->up_rollup[0]);
+    sqlite3_finalize(s->up_rollup[1]);
     sqlite3_finalize(s->old_state);
     sqlite3_close(s->db);
     free(s);
@@ -122,7 +125,7 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         fail(s, "creating the schema", errstr, n);
         goto fail;
     }
-    if (sqlite_orders_setup(s->db, errstr, n))
+    if (sqlite_orders_setup(s->db, errstr, n) || sqlite_rollups_setup(s->db, errstr, n))
         goto fail;
     static const char *const sql[] = {
         "INSERT OR IGNORE INTO orders_data (id, customer_id, source, quantity,"
@@ -145,9 +148,20 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         " WHERE source = ? AND state = ?",
         "SELECT total_cents, order_count, quantity FROM sales_minute"
         " WHERE minute = ? AND source = ? AND state = ?",
+        "INSERT INTO sales_hour (hour, source, state, total_cents, order_count,"
+        " quantity) VALUES (?,?,?,?,?,?) ON CONFLICT (hour, source, state) DO"
+        " UPDATE SET total_cents = total_cents + excluded.total_cents,"
+        " order_count = order_count + excluded.order_count,"
+        " quantity = quantity + excluded.quantity",
+        "INSERT INTO sales_day (day, source, state, total_cents, order_count,"
+        " quantity) VALUES (?,?,?,?,?,?) ON CONFLICT (day, source, state) DO"
+        " UPDATE SET total_cents = total_cents + excluded.total_cents,"
+        " order_count = order_count + excluded.order_count,"
+        " quantity = quantity + excluded.quantity",
     };
     sqlite3_stmt **st[] = {&s->ins_order, &s->up_sales, &s->up_minute, &s->up_pos,
-                           &s->get_sales, &s->get_minute};
+                           &s->get_sales, &s->get_minute, &s->up_rollup[0],
+                           &s->up_rollup[1]};
     for (size_t i = 0; i < SF_ARRAY_LEN(sql); i++) {
         if (sqlite3_prepare_v2(s->db, sql[i], -1, st[i], NULL) != SQLITE_OK) {
             fail(s, "preparing statements", errstr, n);
@@ -378,6 +392,37 @@ static int update_aggregates(struct sqlite_store *s, const char *topic,
     return 0;
 }
 
+/* The hour and day rollups of the batch's minute deltas. No overflow check
+ * of their own: a row of sales_day (or sales_hour) never holds more than
+ * the row of sales for its (source, state), which check_overflow checked
+ * (every amount, count and quantity is non-negative). 0 or -1. */
+static int update_rollups(struct sqlite_store *s, const struct sales_delta *dm,
+                          size_t ndm, char *errstr, size_t en)
+{
+    static const int key_len[2] = {13, 10};
+    for (int t = 0; t < 2; t++) {
+        struct sales_delta *d = NULL;
+        size_t nd = 0;
+        if (sales_rollup(dm, ndm, key_len[t], &d, &nd))
+            return sf_err(-1, errstr, en, "out of memory");
+        for (size_t i = 0; i < nd; i++) {
+            sqlite3_stmt *st = s->up_rollup[t];
+            sqlite3_bind_text(st, 1, d[i].minute, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, sf_sources[d[i].source], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, d[i].state, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 4, d[i].total_cents);
+            sqlite3_bind_int64(st, 5, d[i].count);
+            sqlite3_bind_int64(st, 6, d[i].quantity);
+            if (step_reset(st)) {
+                free(d);
+                return fail(s, t ? "updating sales_day" : "updating sales_hour", errstr, en);
+            }
+        }
+        free(d);
+    }
+    return 0;
+}
+
 static int sqlite_apply(struct store *b, const char *topic,
                         const struct store_order *rows, size_t n,
                         const int64_t *next, int nparts, size_t *inserted,
@@ -413,7 +458,8 @@ static int sqlite_apply(struct store *b, const char *topic,
             s->kind = STORE_ERR_DATA;
         goto rollback;
     }
-    if (update_aggregates(s, topic, ds, nds, dm, ndm, next, nparts, errstr, en))
+    if (update_aggregates(s, topic, ds, nds, dm, ndm, next, nparts, errstr, en) ||
+        update_rollups(s, dm, ndm, errstr, en))
         goto rollback;
     if (!s->rebuilding && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "COMMIT", errstr, en);
@@ -440,6 +486,7 @@ static int empty_tables(struct sqlite_store *s, const char *topic, char *errstr,
     sqlite3_stmt *st = NULL;
     int rc = 0;
     if (sqlite3_exec(s->db, "DELETE FROM orders_data; DELETE FROM sales; DELETE FROM sales_minute;"
+                     " DELETE FROM sales_hour; DELETE FROM sales_day;"
                      " DELETE FROM sqlite_sequence WHERE name = 'sales'",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "DELETE FROM salesflow_offsets WHERE topic = ?", -1,
@@ -781,10 +828,12 @@ fail:
     return -1;
 }
 
-static int sqlite_query_op(struct store *b, const struct store_query *q,
-                           struct query_row **rows, size_t *n, char *errstr, size_t en)
+static int sqlite_query_op(struct store *b, const struct store_query *q, int level,
+                           int64_t from_ms, int64_t to_ms, struct query_row **rows,
+                           size_t *n, char *errstr, size_t en)
 {
-    return sqlite_query(((struct sqlite_store *)b)->db, q, rows, n, errstr, en);
+    return sqlite_query(((struct sqlite_store *)b)->db, q, level, from_ms, to_ms, rows, n,
+                        errstr, en);
 }
 static int sqlite_charts_op(struct store *b, struct store_chart **rows, size_t *n,
                             char *errstr, size_t en)

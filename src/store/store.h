@@ -62,6 +62,25 @@ struct store_query {
     int64_t bucket_ms;
 };
 
+/* The tables a query can read, finest first; a rollup's length in ms. */
+enum { STORE_LEVEL_ORDERS, STORE_LEVEL_MINUTE, STORE_LEVEL_HOUR, STORE_LEVEL_DAY };
+#define STORE_MINUTE_MS INT64_C(60000)
+#define STORE_HOUR_MS INT64_C(3600000)
+#define STORE_DAY_MS INT64_C(86400000)
+
+struct query_row;
+struct store;
+/* The groups of q over the orders created in q->f's range (all of them
+ * when it is not ranged), with every group's sums exact: the range is cut
+ * into the longest whole days, then whole hours, then whole minutes it
+ * holds, each read from its rollup (sales_day, sales_hour, sales_minute),
+ * and the edges that split a minute from orders; a grouping by customer
+ * reads orders only, a time bucket uses no rollup coarser than itself.
+ * The pieces' groups are merged. Rows sorted by (bucket, customer,
+ * source, state); *rows malloc()ed, owned by the caller. 0 or -1. */
+int store_query(struct store *s, const struct store_query *q,
+                struct query_row **rows, size_t *n, char *errstr, size_t errstr_size);
+
 /* One group of a query: the columns not grouped by are zero / "". */
 struct query_row {
     int64_t bucket_ms;      /* the bucket's start (ms since the epoch) */
@@ -196,11 +215,17 @@ struct store_ops {
     /* Optional (NULL: every failure is transient): the kind of the last
      * failed apply(). */
     enum store_error_kind (*error_kind)(struct store *s);
-    /* Optional: the groups of q (see struct store_query), in no particular
-     * order; *rows is malloc()ed and owned by the caller. */
-    int (*query)(struct store *s, const struct store_query *q,
-                 struct query_row **rows, size_t *n, char *errstr,
-                 size_t errstr_size);
+    /* Optional: the groups of q (see struct store_query) over the orders
+     * created in [from_ms, to_ms) (q->f's own range is not used), read
+     * from one table: level STORE_LEVEL_ORDERS (orders), _MINUTE, _HOUR or
+     * _DAY (sales_minute, sales_hour, sales_day; then from_ms and to_ms
+     * are multiples of the level's length (to_ms may be SF_TIME_MAX_MS +
+     * 1), q has no STORE_BY_CUSTOMER and no bucket finer than the level).
+     * Rows in no particular order; *rows is malloc()ed and owned by the
+     * caller. store_query() below plans the pieces. */
+    int (*query)(struct store *s, const struct store_query *q, int level,
+                 int64_t from_ms, int64_t to_ms, struct query_row **rows,
+                 size_t *n, char *errstr, size_t errstr_size);
     /* Optional: saved charts. charts: every one, by id. chart_add: store
      * one unless STORE_CHARTS_MAX are stored already (in one statement);
      * returns 0 with *id, 1 when full, or -1 with errstr. chart_delete:
@@ -301,13 +326,14 @@ static inline int store_positions(struct store *s, const char *topic,
         return store_unsupported(s, "log-position", e, en);
     return s->ops->positions(s, topic, rows, n, e, en);
 }
-static inline int store_query(struct store *s, const struct store_query *q,
-                              struct query_row **rows, size_t *n, char *e,
-                              size_t en)
+static inline int store_query_part(struct store *s, const struct store_query *q,
+                                   int level, int64_t from_ms, int64_t to_ms,
+                                   struct query_row **rows, size_t *n, char *e,
+                                   size_t en)
 {
     if (!s->ops->query)
         return store_unsupported(s, "range", e, en);
-    return s->ops->query(s, q, rows, n, e, en);
+    return s->ops->query(s, q, level, from_ms, to_ms, rows, n, e, en);
 }
 static inline int store_charts(struct store *s, struct store_chart **rows,
                                size_t *n, char *e, size_t en)
@@ -364,6 +390,14 @@ struct sales_delta {
 int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
                  size_t n, struct sales_delta **by_state, size_t *n_state,
                  struct sales_delta **by_minute, size_t *n_minute);
+
+/* The rollups: fold by_minute (from sales_deltas) into deltas per (hour,
+ * source, state) (key_len 13: keys "YYYY-MM-DDTHH:00") or per (day,
+ * source, state) (key_len 10: "YYYY-MM-DDT00:00"), sorted by key. *out is
+ * malloc()ed (never NULL); the states point where by_minute's do. 0 or -1
+ * (out of memory). */
+int sales_rollup(const struct sales_delta *by_minute, size_t n, int key_len,
+                 struct sales_delta **out, size_t *n_out);
 
 extern const struct store_ops sqlite_store_ops;
 extern const struct store_ops mysql_store_ops;

@@ -109,7 +109,7 @@ class MySQLKeysTest(MySQLCase):
         self.assertEqual(self.db.sql("SELECT total, state FROM orders WHERE uuid = '%s'"
                                      % ("z" * 64), db=name), [("900.00", "CA")])
         self.assertEqual(self.db.sql("SELECT MAX(version) FROM salesflow_schema", db=name),
-                         [("3",)])
+                         [("4",)])
         self.assertEqual(s.get("/readyz")[0], 200)
 
     def test_pad_space_key_refused(self):

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import mariadb
-from harness import Server, post_v1
+from harness import Server, post_v1, run_cli
 
 OK, WHY = mariadb.available()
 
@@ -316,6 +316,54 @@ class RangeCases:
         self.assertEqual(status, 400, body)
         self.assertEqual(len(self.oracle.rows), self.count_orders())
 
+    # --- rollups --------------------------------------------------------------
+    def expected_rollup(self, name):
+        want = {}
+        for r in self.oracle.rows:
+            key = (self.oracle.bucket(r[0], name)[:16], r[1], r[2])
+            w = want.setdefault(key, [Decimal(0), 0, 0])
+            w[0] += r[4]
+            w[1] += 1
+            w[2] += r[5]
+        return want
+
+    def assert_rollups(self, why):
+        for name in ("minute", "hour", "day"):
+            got = {(k, src, st): [t, c, q] for k, src, st, t, c, q in self.rollup(name)}
+            self.assertEqual(got, self.expected_rollup(name), (name, why))
+
+    def test_rollups(self):
+        self.assert_rollups("live")
+        # the coarsest table that answers: a whole day comes from sales_day,
+        # a range that splits it from hours, minutes and orders
+        day = "2026-12-03T00:00"
+        self.tamper(day, +1)
+        try:
+            whole = {"from": "2026-12-03T00:00:00Z", "to": "2026-12-04T00:00:00Z"}
+            split = {"from": "2026-12-03T00:00:00.001Z", "to": "2026-12-04T00:00:00Z"}
+            n_whole = len(self.oracle.select(frm=parse_t(whole["from"]),
+                                             to=parse_t(whole["to"])))
+            n_split = len(self.oracle.select(frm=parse_t(split["from"]),
+                                             to=parse_t(split["to"])))
+            self.assertEqual(self.query(metric="orders", **whole)["rows"], [[n_whole + 1]])
+            self.assertEqual(self.query(metric="orders", **split)["rows"], [[n_split]])
+            self.assertEqual(self.query(metric="orders", by="hour", **whole)["rows"],
+                             self.oracle.group("orders", ["hour"], frm=parse_t(whole["from"]),
+                                               to=parse_t(whole["to"])))
+        finally:
+            self.tamper(day, -1)
+        # replay rebuilds them
+        self.srv.stop()
+        self.replay()
+        self.srv.start()
+        self.assert_rollups("after replay")
+        # a store from before the rollups gets them built once, at start
+        self.srv.stop()
+        self.drop_rollups()
+        self.srv.start()
+        self.assert_rollups("after the migration")
+        self.check("revenue", ["hour", "source"], "2026-12-02T06:30:00Z", "2026-12-03T07:00:00Z")
+
     # --- saved charts -------------------------------------------------------
     def charts(self):
         return self.get_json("/api/charts")["charts"]
@@ -427,6 +475,30 @@ class TestQuerySQLite(RangeCases, unittest.TestCase):
     def count_orders(self):
         return self.srv.order_count()
 
+    def rollup(self, name):
+        return [(k, src, st, Decimal(t) / 100, c, q) for k, src, st, t, c, q in self.srv.query(
+            "SELECT %s, source, state, total_cents, order_count, quantity FROM sales_%s"
+            % (name, name))]
+
+    def tamper(self, day, delta):
+        con = sqlite3.connect(self.srv.db_path, timeout=30)
+        con.execute("UPDATE sales_day SET order_count = order_count + ? WHERE day = ?"
+                    " AND (source, state) = (SELECT source, state FROM sales_day"
+                    " WHERE day = ? ORDER BY source, state LIMIT 1)", (delta, day, day))
+        con.commit()
+        con.close()
+
+    def replay(self):
+        r = run_cli("replay", "--data", self.srv.data)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def drop_rollups(self):
+        con = sqlite3.connect(self.srv.db_path, timeout=30)
+        con.execute("DROP TABLE sales_hour")
+        con.execute("DROP TABLE sales_day")
+        con.commit()
+        con.close()
+
     def damage(self):
         con = sqlite3.connect(self.srv.db_path, timeout=30)
         con.execute("INSERT INTO salesflow_charts (name, definition, created) VALUES"
@@ -471,6 +543,25 @@ class TestQueryMariaDB(RangeCases, unittest.TestCase):
 
     def count_orders(self):
         return int(self.db.sql("SELECT COUNT(*) FROM orders", db=self.name)[0][0])
+
+    def rollup(self, name):
+        return [(k, src, st, Decimal(t), int(c), int(q)) for k, src, st, t, c, q in
+                self.db.sql("SELECT DATE_FORMAT(%s, '%%Y-%%m-%%dT%%H:%%i'), source, state,"
+                            " total, order_count, quantity FROM sales_%s" % (name, name),
+                            db=self.name)]
+
+    def tamper(self, day, delta):
+        self.db.sql("UPDATE sales_day SET order_count = order_count + (%d) WHERE day = '%s'"
+                    " ORDER BY source, state LIMIT 1" % (delta, day.replace("T", " ")),
+                    db=self.name)
+
+    def replay(self):
+        r = run_cli("replay", "--data", self.srv.data, "--store", self.db.uri(self.name))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def drop_rollups(self):
+        self.db.sql("DROP TABLE sales_hour; DROP TABLE sales_day;"
+                    " DELETE FROM salesflow_schema WHERE version = 4", db=self.name)
 
     def damage(self):
         self.db.sql("INSERT INTO salesflow_charts (name, definition, created) VALUES"
