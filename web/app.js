@@ -1426,7 +1426,20 @@
     remove.textContent = 'Remove';
     remove.setAttribute('aria-label', 'Remove ' + name + ' from the dashboard');
     remove.addEventListener('click', () => removeSaved(id, remove));
-    tools.append(open, remove);
+    const csv = document.createElement('a');
+    csv.className = 'tool';
+    csv.textContent = 'CSV';
+    csv.setAttribute('download', '');
+    csv.setAttribute('aria-label', 'Download ' + name + ' data as CSV');
+    csv.href = '/api/query';
+    csv.hidden = !def;
+    // The API's CSV of what the card shows (the range as of the click).
+    csv.addEventListener('click', (e) => {
+      const q = def ? Q.queryParams(savedAsked(def), view.time, { source: view.sources, state: view.states }, 'csv') : null;
+      if (q === null) { e.preventDefault(); return; }
+      csv.href = '/api/query?' + q;
+    });
+    tools.append(open, csv, remove);
     head.append(h, tools);
     const body = document.createElement('div');
     body.className = 'saved-body';
@@ -1531,6 +1544,9 @@
     s.chart.setOption(Q.chartOption(def, shape, view.time, Q.chartStyle()), { notMerge: true });
   }
 
+  // What a saved chart asks: a big number is one total, without group-by.
+  function savedAsked(def) { return def.chart === 'number' ? Object.assign({}, def, { by: [] }) : def; }
+
   // The list, then each chart's answer (a chart that fails says so in its
   // card; only the list's failure reaches the banner).
   async function refreshSaved() {
@@ -1557,8 +1573,7 @@
     }
     const filters = { source: view.sources, state: view.states };
     await Promise.all([...saved.values()].filter((s) => s.def).map(async (s) => {
-      const def = s.def.chart === 'number' ? Object.assign({}, s.def, { by: [] }) : s.def;
-      const q = Q.queryParams(def, view.time, filters);
+      const q = Q.queryParams(savedAsked(s.def), view.time, filters);
       if (q === null) {
         s.key = null;
         if (s.chart) { s.chart.dispose(); s.chart = null; }

@@ -386,6 +386,25 @@ async function main() {
       assert(Date.now() - t0 <= 2000, 'the saved chart took ' + (Date.now() - t0) + ' ms');
       assert(await page.evaluate(() => window.__same === true), 'the page was reloaded');
       await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-saved-chart-1280.png'), fullPage: true });
+      // The dashboard's time range and filters apply to saved charts too.
+      await page.selectOption('#period', 'today');
+      const q = 'from=' + encodeURIComponent(isoKolkata(midnight)) + '&to=' + encodeURIComponent(isoKolkata(midnight + DAY));
+      const today = cents((await api('/api/sales?' + q)).total_sum_amount);
+      assert(today !== want, 'orders outside today exist (' + today + ' vs ' + want + ')');
+      await waitFor('saved chart for today', async () => (await savedOnDashboard(page))[NAME].sum === today ||
+        (await savedOnDashboard(page))[NAME], 3000);
+      await pickFilter(page, 'source', 'Takeaway');
+      const tk = cents((await api('/api/sales?source=Takeaway&' + q)).total_sum_amount);
+      await waitFor('saved chart for today and Takeaway', async () => (await savedOnDashboard(page))[NAME].sum === tk ||
+        (await savedOnDashboard(page))[NAME], 3000);
+      // Its CSV: the API's, for what the card shows.
+      const card0 = (await savedOnDashboard(page))[NAME].card;
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.click('#' + card0 + ' a.tool[download]')]);
+      const lines = fs.readFileSync(await dl.path(), 'utf8').trim().split(/\r?\n/).map((l) => l.split(','));
+      assertEq(lines[0], ['source', 'revenue'], 'saved chart CSV header');
+      assertEq(lines.slice(1).reduce((a, l) => a + cents(l[1]), 0), tk, 'saved chart CSV sum');
+      await page.click('#filter-clear');
+      await page.selectOption('#period', 'all');
       // Remove it: asked once, removed on the second click.
       const card = (await savedOnDashboard(page))[NAME].card;
       await page.click('#' + card + ' .tool.remove');
