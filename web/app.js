@@ -620,12 +620,14 @@
       }
       if (i >= 0 && r.t < buckets[i].end) sums.get(r.source)[i] += r.cents;
     }
-    return { grain, buckets, sources, sums, empty: rr.rows.length === 0 };
+    return { grain, buckets, sources, sums, empty: rr.rows.length === 0, utcDays: grain >= DAY_MS && !plan.local };
   }
 
   function minuteOption(md) {
     const { grain, buckets, sources, sums } = md;
-    const when = (t) => (grain >= DAY_MS ? Q.shortTime(t) : grain >= HOUR_MS ? Q.shortTime(t) : formatHM(new Date(t)));
+    // UTC days (a range over 62 days) are named by their UTC date.
+    const utcDay = (t) => { const d = new Date(t); return MONTHS[d.getUTCMonth()] + ' ' + d.getUTCDate() + ' ' + d.getUTCFullYear() + ' UTC'; };
+    const when = (t) => (md.utcDays ? utcDay(t) : grain >= HOUR_MS ? Q.shortTime(t) : formatHM(new Date(t)));
     const keys = buckets.map((b) => String(b.t));
     const partialKeys = buckets.filter((b) => b.partial && b.end > Date.now()).map((b) => String(b.t));
     // About one label per 80 px of chart, so they never overlap.
@@ -633,6 +635,19 @@
     const labelEvery = Math.max(1, Math.ceil(buckets.length / Math.max(2, Math.floor(width / 80))));
     // Labels start half a step in, clear of the value axis's "$0".
     const labelAt = Math.floor(labelEvery / 2);
+    // Buckets of hours or days: labels at local midnights only (a date),
+    // as many as fit.
+    let labelled = (i) => i % labelEvery === labelAt;
+    if (grain >= HOUR_MS && !md.utcDays) {
+      const mids = [];
+      buckets.forEach((b, i) => {
+        const d = new Date(b.t);
+        if (d.getHours() === 0 && d.getMinutes() === 0) mids.push(i);
+      });
+      const every = Math.max(1, Math.ceil(mids.length / Math.max(2, Math.floor(width / 80))));
+      const show = new Set(mids.filter((_, k) => k % every === 0));
+      labelled = (i) => show.has(i);
+    }
     return Object.assign(baseOption(), {
       tooltip: Object.assign(baseOption().tooltip, {
         trigger: 'axis',
@@ -649,8 +664,10 @@
       legend: Object.assign(baseOption().legend, { top: 0 }),
       grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
       xAxis: axisStyle({ type: 'category', data: keys,
-        axisLabel: { color: theme.muted, hideOverlap: true, interval: (i) => i % labelEvery === labelAt,
-          formatter: (v) => (grain >= DAY_MS ? Q.shortTime(Number(v)) : axisTimeLabel(Number(v))) },
+        axisLabel: { color: theme.muted, hideOverlap: true, interval: (i) => labelled(i),
+          formatter: (v) => (md.utcDays ? utcDay(Number(v)).replace(' ' + new Date().getUTCFullYear() + ' UTC', '').replace(' UTC', '')
+            : grain >= DAY_MS ? Q.shortTime(Number(v))
+            : axisTimeLabel(Number(v))) },
         axisTick: { alignWithLabel: true, lineStyle: { color: theme.border } } }),
       yAxis: axisStyle({ type: 'value', axisLabel: { formatter: axisMoney, color: theme.muted } }),
       series: sources.map((s, si) => ({
