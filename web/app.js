@@ -24,12 +24,21 @@
  * status pill says so, the page polls every POLL_MS, and it keeps trying to
  * reconnect; while requests fail the pill turns amber.
  *
+ * Time range (issue 18): the "Time range" menu (query.js) applies to
+ * every panel but Orders per Second and Pipeline: /api/sales and
+ * /api/orders get from/to (RFC 3339 with the viewer's offset, computed at
+ * each refresh), and Revenue by Source shows the range instead of its own
+ * window (planRevenue). Saved charts (GET /api/charts, built in /explore)
+ * are cards after the original panels, refreshed with them from
+ * /api/query under the same range and filters.
+ *
  * Filters: multi-select menus, chips for what is selected (each removable;
  * a value the server does not know is shown as such, never hidden), and
  * cross-filtering: a click on a pie slice, a bar or a table cell adds (or
- * removes) that source/state. Filters and the time range live in the URL
+ * removes) that source/state. Filters and the Revenue window live in the URL
  * (?source=A,B&state=KY&range=15m) so a view can be bookmarked; each chart
- * card has an info tip, PNG and CSV downloads and a copy-link button.
+ * card has an info tip, PNG and CSV downloads and a copy-link button. The
+ * URL also holds the time range (period=…, or from=/to= for a custom one).
  *
  * Colours: per-theme palettes with at least 3:1 contrast against the card,
  * and a pattern (decal) per source as a second cue; a theme switch redraws
@@ -535,7 +544,6 @@
   const MIN_MS = 60000;
   const HOUR_MS = 60 * MIN_MS;
   const DAY_MS = 24 * HOUR_MS;
-  let revenuePlan = null;    // the plan of the last request, for its answer
 
   function planRevenue() {
     const fq = filterQuery();
