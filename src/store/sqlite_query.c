@@ -156,8 +156,9 @@ static int table_exists(sqlite3 *db, const char *name)
 /* sales_hour and sales_day: keyed like sales_minute ("YYYY-MM-DDTHH:MM",
  * the hour's or the day's first minute). A database from before them gets
  * them built from sales_minute (which holds the same orders' sums) in one
- * transaction, once; a second process opening it meanwhile waits for
- * the lock and then finds them. */
+ * transaction, once, with a log line per table (none for a new, empty
+ * database); a second process opening it meanwhile waits for the lock and
+ * then finds them. */
 int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en)
 {
     static const struct {
@@ -189,11 +190,16 @@ int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en)
         return 0;   /* the usual case: nothing written (a read-only open works) */
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, "adding the hour and day rollups", errstr, en);
+    sqlite3_stmt *st = NULL;
+    int quiet = sqlite3_prepare_v2(db, "SELECT 1 FROM sales_minute LIMIT 1", -1, &st,
+                                   NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
     for (size_t i = 0; i < SF_ARRAY_LEN(t); i++) {
         int e = table_exists(db, t[i].name);
         if (e == 0) {
-            log_info("sqlite %s: building %s from sales_minute",
-                     sqlite3_db_filename(db, "main"), t[i].name);
+            if (!quiet)     /* a new database has nothing to build from */
+                log_info("sqlite %s: building %s from sales_minute",
+                         sqlite3_db_filename(db, "main"), t[i].name);
             if (sqlite3_exec(db, t[i].create, NULL, NULL, NULL) != SQLITE_OK ||
                 sqlite3_exec(db, t[i].fill, NULL, NULL, NULL) != SQLITE_OK)
                 e = -1;

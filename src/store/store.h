@@ -166,7 +166,8 @@ struct store_ops {
                  const int64_t *next, int nparts, size_t *inserted,
                  char *errstr, size_t errstr_size);
     /* For `salesflow replay`, one of two ways. reset(): empty orders, sales,
-     * sales_minute and topic's positions in one transaction; apply() then
+     * the rollups (sales_minute, sales_hour, sales_day) and topic's
+     * positions in one transaction; apply() then
      * commits batch by batch. Or rebuild_begin(): empty them the same way
      * but leave the transaction open, so that the apply() calls that follow
      * join it instead of committing each batch; rebuild_end() then commits

@@ -361,6 +361,7 @@ class RangeCases:
         self.srv.stop()
         self.drop_rollups()
         self.srv.start()
+        self.assertIn(self.MIGRATED, self.srv.stderr())
         self.assert_rollups("after the migration")
         self.check("revenue", ["hour", "source"], "2026-12-02T06:30:00Z", "2026-12-03T07:00:00Z")
 
@@ -462,6 +463,8 @@ def load_mariadb(db, name):
 
 
 class TestQuerySQLite(RangeCases, unittest.TestCase):
+    MIGRATED = "building sales_day from sales_minute"
+
     @classmethod
     def setUpClass(cls):
         cls.srv = Server().start()
@@ -514,6 +517,8 @@ class TestQuerySQLite(RangeCases, unittest.TestCase):
 
 
 class TestQueryMariaDB(RangeCases, unittest.TestCase):
+    MIGRATED = "schema migrated to version 4"
+
     @classmethod
     def setUpClass(cls):
         if not OK:
