@@ -5,11 +5,12 @@
  *   GET /api/sales/minute?from=&to=&source=&state=   revenue per minute
  *   GET /api/sales/second?window=&source=&state=     orders per second
  *   GET /api/orders?limit=&source=&state=&from=&to=  the latest orders
- *
- * With from or to, /api/sales sums the orders created in [from, to) (the
- * store's query op) instead of reading `sales`, and /api/orders lists only
- * orders created in it; without them both answer exactly as before.
  *   GET /api/pipeline                        ingest, processor, lag, streams
+ *
+ * With from or to, /api/sales sums the orders created in [from, to)
+ * (store_query, from the rollups where they answer exactly) instead of
+ * reading `sales`, and /api/orders lists only orders created in it;
+ * without them both answer exactly as before.
  *
  * Query parameters are checked strictly: an unknown name, a repeated
  * single-valued one, an unknown source or a value out of range is a 400
@@ -370,11 +371,11 @@ static int cmp_sales_row(const void *a, const void *b)
 static int ranged_sales(struct web *w, const struct store_filter *f,
                         struct sales_row **rows, size_t *n, char *err, size_t en)
 {
-    struct store_query q = {.f = f, .by = STORE_BY_SOURCE | STORE_BY_STATE};
+    /* The source/state filters apply afterwards, as without a range. */
     struct store_filter all = {.ranged = 1, .from_ms = f->from_ms, .to_ms = f->to_ms};
+    struct store_query q = {.f = &all, .by = STORE_BY_SOURCE | STORE_BY_STATE};
     struct query_row *qr = NULL;
     size_t nq = 0, k = 0;
-    q.f = &all;     /* the source/state filters apply afterwards, as unranged */
     pthread_mutex_lock(&w->mu);
     int rc = store_query(w->store, &q, &qr, &nq, err, en);
     pthread_mutex_unlock(&w->mu);
@@ -398,7 +399,7 @@ static int ranged_sales(struct web *w, const struct store_filter *f,
     }
     qsort(out, k, sizeof(*out), cmp_sales_row);
     /* The lists of sources and states come from every row of `sales`:
-     * keep them, with nothing counted (order_count 0 marks them). */
+     * keep them, marked as not to be shown (order_count -1). */
     for (size_t j = 0; j < *n; j++) {
         out[k + j] = (*rows)[j];
         out[k + j].order_count = -1;

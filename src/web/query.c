@@ -195,7 +195,7 @@ static int qspec_add(struct qspec *q, const char *name, const char *v)
 {
     char names[128];
     if (has_ctl(name))
-        return qerr(q, "query", "value_error", "a parameter name contains a control "
+        return qerr(q, "", "value_error", "a parameter name contains a control "
                     "character");
     if (has_ctl(v))
         return qerr(q, name, "value_error", "%.40s contains a control character", name);

@@ -426,6 +426,17 @@ class RangeCases:
         self.assertEqual(status, 404, body)
         status, body, _ = self.srv.request("DELETE", "/api/charts/x1")
         self.assertEqual(status, 422, body)
+        # another site's page can neither save nor remove one
+        listed = self.charts()
+        status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % listed[0]["id"],
+                                           headers={"Origin": "http://evil.example"})
+        self.assertEqual(status, 403, body)
+        status, body, _ = self.srv.request(
+            "POST", "/api/charts", json.dumps({"name": "x", "definition": {
+                "metric": "orders", "type": "pie"}}).encode(),
+            {"Content-Type": "application/json", "Origin": "http://evil.example"})
+        self.assertEqual(status, 403, body)
+        self.assertEqual(self.charts(), listed)
         status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % listed[-1]["id"])
         self.assertEqual(status, 200, body)
         self.assertEqual(len(self.charts()), 98)
