@@ -1437,7 +1437,10 @@
     const sub = document.createElement('span');
     sub.className = 'sub';
     sub.textContent = def ? Q.describeDefinition(def) : '';
-    h.append(' ', sub);
+    // The chart's own range, shown while it applies (the dashboard at all time).
+    const own = document.createElement('span');
+    own.className = 'sub own-range';
+    h.append(' ', sub, own);
     const tools = document.createElement('div');
     tools.className = 'saved-tools';
     const open = document.createElement('a');
@@ -1476,7 +1479,7 @@
         '; remove it and save it again from Explore.';
     }
     card.append(head, msg, body);
-    return { card, def, body, msg, chart: null, key: null, name };
+    return { card, def, body, msg, own, chart: null, key: null, name };
   }
 
   // The Explore address of a definition (for "Open"): the dashboard's
@@ -1598,6 +1601,8 @@
     }
     const filters = { source: view.sources, state: view.states };
     await Promise.all([...saved.values()].filter((s) => s.def).map(async (s) => {
+      const own = Q.isAllTime(view.time) && (s.def.from || s.def.to) ? ' · ' + Q.describe(Q.rangeOfSaved(s.def)) : '';
+      if (s.own.textContent !== own) s.own.textContent = own;
       const q = Q.queryParams(savedAsked(s.def), view.time, filters);
       if (q === null) {
         s.key = null;
