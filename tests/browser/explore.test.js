@@ -223,6 +223,23 @@ async function main() {
       await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-today-1280x800.png') });
     });
 
+    await runCase('damaged_saved_definition_shown_removable_page_loads', async () => {
+      // The runner stored a chart whose definition does not validate.
+      await waitFor('the damaged chart says so', async () => {
+        const t = await page.$$eval('.saved-card', (cs) => cs.map((c) => c.textContent));
+        return (t.length === 1 && /Damaged chart/.test(t[0]) && /cannot be shown/.test(t[0]) && /unknown metric/.test(t[0])) || t;
+      }, 3000);
+      assert(await page.isHidden('#error'), 'no error banner: ' + await page.textContent('#error'));
+      const sales = await api('/api/sales?' + Q_bounds('today'));
+      assertEq(await bigNumber(page), money(cents(sales.total_sum_amount)), 'the dashboard loaded around it');
+      const card = await page.$eval('.saved-card', (c) => c.id);
+      await page.click('#' + card + ' .tool.remove');
+      await page.click('#' + card + ' .tool.remove');
+      await waitFor('removed', async () => !(await page.$('#' + card)), 3000);
+      const list = await api('/api/charts');
+      assertEq(list.charts.length, 0, 'charts left');
+    });
+
     await runCase('live_updates_within_1s_with_a_range', async () => {
       for (const period of ['today', '15m']) {
         await page.selectOption('#period', period);

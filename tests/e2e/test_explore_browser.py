@@ -7,6 +7,7 @@ test_dashboard_browser.py: one "RESULT {json}" line per case).
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -19,6 +20,7 @@ from test_dashboard_browser import BROWSER_DIR, CHROMIUM, artifacts_dir, ensure_
 SCRIPT = os.path.join(BROWSER_DIR, "explore.test.js")
 CASES = [
     "today_total_equals_api_in_the_viewers_time_zone",
+    "damaged_saved_definition_shown_removable_page_loads",
     "live_updates_within_1s_with_a_range",
     "custom_range_and_shared_url_restore_the_view",
     "explore_chart_and_table_equal_the_api",
@@ -47,6 +49,14 @@ class ExploreBrowserTest(unittest.TestCase):
             cls.failure = err
             return
         cls.s.start()
+        # A saved chart whose stored definition no longer validates (edited
+        # by hand): the dashboard must still load, and it can be removed.
+        con = sqlite3.connect(cls.s.db_path, timeout=10)
+        with con:
+            con.execute("INSERT INTO salesflow_charts (name, definition, created) "
+                        "VALUES ('Damaged chart', '{\"metric\":\"nope\",\"type\":\"bar\"}', "
+                        "'2026-12-01T00:00:00.000Z')")
+        con.close()
         env = dict(os.environ, SALESFLOW_URL=cls.s.url, SALESFLOW_BIN=harness.BIN,
                    SALESFLOW_ARTIFACTS=artifacts_dir(), CHROMIUM=CHROMIUM)
         proc = subprocess.Popen(["node", SCRIPT], cwd=BROWSER_DIR, env=env,
