@@ -1,8 +1,8 @@
 /*
  * web — GET / (the dashboard) and /explore with their assets, GET /healthz,
- * and the web layer's lifecycle
- * (see web.h). The JSON API is in api.c, the live stream in stream.c, the
- * per-second history in sampler.c.
+ * and the web layer's lifecycle (see web.h). The JSON API is in api.c and
+ * query.c, the live stream in stream.c, the per-second history in
+ * sampler.c.
  *
  * The assets are linked into the binary (assets.S), so the dashboard needs
  * no files at run time and the page loads nothing from any other host.
