@@ -127,13 +127,16 @@ static int has_ctl(const char *s)
 }
 
 /* A control character in the query (raw, or as libmicrohttpd decoded it):
- * refused like one in the rest of the request line. */
+ * refused like one in the rest of the request line. A decoded NUL (%00)
+ * shows as a value shorter than its size: it would cut the value short
+ * (state=%00CA read as no filter at all). */
 static enum MHD_Result walk_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                const char *value)
+                                size_t key_size, const char *value, size_t value_size)
 {
     struct field_walk *w = cls;
     (void)kind;
-    if (!has_ctl(key) && !has_ctl(value))
+    if (!has_ctl(key) && !has_ctl(value) && strlen(key) == key_size &&
+        (!value || strlen(value) == value_size))
         return MHD_YES;
     w->status = 400;
     w->msg = "Bad Request: a control character in the request line; send "
@@ -179,7 +182,7 @@ static enum http_result on_headers(struct http_req *r, const char *url,
                 break;
             }
     if (!w.status)              /* the query, which url does not hold */
-        MHD_get_connection_values(r->conn, MHD_GET_ARGUMENT_KIND, walk_arg, &w);
+        MHD_get_connection_values_n(r->conn, MHD_GET_ARGUMENT_KIND, walk_arg, &w);
     for (const char *m = method; !w.status && *m; m++)
         if ((unsigned char)*m < 0x20 || *m == 0x7f) {
             w.status = 400;

@@ -314,6 +314,13 @@ class RangeCases:
         # a control character never gets past the HTTP layer's request-line rule
         status, body = self.srv.get("/api/query?metric=revenue&state=C%01A")
         self.assertEqual(status, 400, body)
+        # nor does a NUL, which would cut a value short: state=%00CA was read
+        # as no filter at all, metric=orders%00junk as "orders"
+        for path in ("/api/query?metric=revenue&state=%00CA", "/api/sales?state=%00CA",
+                     "/api/query?metric=orders%00junk", "/api/sales?source=%00Dine%20In",
+                     "/api/query?metric=revenue&by=source%00"):
+            status, body = self.srv.get(path)
+            self.assertEqual(status, 400, (path, body))
         self.assertEqual(len(self.oracle.rows), self.count_orders())
 
     # --- rollups --------------------------------------------------------------
