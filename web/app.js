@@ -1119,7 +1119,10 @@
 
   function csvText(rows) {
     const q = (v) => {
-      const s = v === null || v === undefined ? '' : String(v);
+      let s = v === null || v === undefined ? '' : String(v);
+      // A text cell a spreadsheet would run as a formula gets an apostrophe
+      // first (an order_id may start with "="); numbers never start so.
+      if (typeof v === 'string' && /^[=+\-@\t\r]/.test(s)) s = "'" + s;
       return /[",\r\n]/.test(s) ? '"' + s.replace(/"/g, '""') + '"' : s;
     };
     return rows.map((r) => r.map(q).join(',')).join('\r\n') + '\r\n';

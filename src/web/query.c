@@ -369,18 +369,26 @@ static int cmp_rows(const void *a, const void *b)
     return 0;
 }
 
-/* One value as JSON (csv = 0) or a CSV field. */
+/* One value as JSON (csv = 0) or a CSV field. A field that a spreadsheet
+ * would run as a formula (=, +, -, @, tab or CR first: a source or state
+ * of the catalog's) gets a leading apostrophe, as OWASP advises for CSV
+ * exports; numbers and times never start so. */
 static void put_str(struct sf_buf *b, const char *s, int csv)
 {
     if (!csv) {
         sf_buf_json_str(b, s);
         return;
     }
+    int formula = s[0] && strchr("=+-@\t\r", s[0]) != NULL;
     if (!strpbrk(s, ",\"\r\n")) {
+        if (formula)
+            SF_BUF_LIT(b, "'");
         sf_buf_append(b, s, strlen(s));
         return;
     }
     SF_BUF_LIT(b, "\"");
+    if (formula)
+        SF_BUF_LIT(b, "'");
     for (const char *p = s; *p; p++) {
         if (*p == '"')
             SF_BUF_LIT(b, "\"");

@@ -775,6 +775,16 @@ async function main() {
       const got = {};
       for (const l of lines.slice(1)) { const [s, a] = l.split(','); got[s] = cents(a); }
       assertEq(got, apiBySource(await api('/api/sales')), 'csv vs API');
+      // An order_id a spreadsheet would run as a formula is written with an
+      // apostrophe first in the Latest Orders CSV.
+      const formula = [{ order_id: '=HYPERLINK("http://x","y")', customer_id: 3, source: 'Dine In', quantity: 1 }];
+      await postOrders(formula);
+      posted.push(...formula);
+      await waitFor('formula order shown', async () =>
+        (await bigNumber(page)) === money(sums(posted).total), LIVE_DEADLINE_MS + 4000, 50);
+      const [odl] = await Promise.all([page.waitForEvent('download'), page.click('#card-orders .tool.csv')]);
+      const otext = fs.readFileSync(await odl.path(), 'utf8');
+      assert(otext.includes('"\'=HYPERLINK(""http://x"",""y"")"'), 'formula cell neutralised: ' + otext.slice(0, 300));
       // PNG: a real PNG file.
       const [png] = await Promise.all([page.waitForEvent('download'), page.click('#card-stacked .tool.png')]);
       const bytes = fs.readFileSync(await png.path());

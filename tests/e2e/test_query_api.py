@@ -534,6 +534,27 @@ class TestQuerySQLite(RangeCases, unittest.TestCase):
         cls.srv.cleanup()
 
 
+class TestCsvCells(unittest.TestCase):
+    """A text cell that a spreadsheet would run as a formula (=, +, -, @,
+    tab, CR first) is written with a leading apostrophe."""
+    def test_formula_cells_are_neutralised(self):
+        srv = Server(extra=["--sources", "Dine In,Takeaway,Home Delivery,=HYPERLINK(1),"
+                            "@SUM(A1),-1+1,+cmd"])
+        srv.start()
+        try:
+            for src in ("=HYPERLINK(1)", "@SUM(A1)", "-1+1", "+cmd", "Dine In"):
+                status, rep = post_v1(srv, {"customer_id": 3, "source": src, "quantity": 1})
+                self.assertEqual(status, 201, rep)
+            srv.wait_processed(5)
+            status, body = srv.get("/api/query?metric=orders&by=source&format=csv")
+            self.assertEqual(status, 200, body)
+            cells = [r[0] for r in csv.reader(io.StringIO(body.decode()))][1:]
+            self.assertEqual(sorted(cells), sorted(["'=HYPERLINK(1)", "'@SUM(A1)", "'-1+1",
+                                                    "'+cmd", "Dine In"]))
+        finally:
+            srv.cleanup()
+
+
 class TestQueryMariaDB(RangeCases, unittest.TestCase):
     MIGRATED = "schema migrated to version 4"
 
