@@ -35,8 +35,33 @@ void app_init(struct app *a, const char *cmd, int reload_on_hup)
     signal(SIGPIPE, SIG_IGN);   /* clients that went away */
 }
 
-/* SIGHUP: re-read the customers, the API key file and SALESFLOW_API_KEYS
- * of the config file; keep serving. */
+/* SIGHUP: SALESFLOW_SOURCES of the config file, when --sources came from
+ * there (a flag or environment value cannot change; nothing is logged
+ * then). Sources may only be added after the current ones: an order's
+ * source is an index into the list (catalog.h). */
+static void reload_sources(struct catalog *cat)
+{
+    char err[1024], where[1100], why[768], *list = NULL;
+    int r = args_reread("sources", &list, where, sizeof(where), err, sizeof(err));
+    if (r > 0) {
+        /* The key gone from the file: the default list. */
+        r = catalog_add_sources(cat, list ? list : SF_DEFAULT_SOURCES, why, sizeof(why));
+        if (r < 0)
+            snprintf(err, sizeof(err), "%.300s: %.700s", where, why);
+    }
+    if (r < 0)
+        log_error("SIGHUP: sources not reloaded, keeping %s: %s",
+                  catalog_sources_text(cat), err);
+    else if (r > 0)
+        log_info("SIGHUP: sources now %s (%zu, from %s)", catalog_sources_text(cat),
+                 catalog_source_count(cat), where);
+    else if (list || where[0])
+        log_info("SIGHUP: sources unchanged: %s", catalog_sources_text(cat));
+    free(list);
+}
+
+/* SIGHUP: re-read the customers, the sources, the API key file and
+ * SALESFLOW_API_KEYS of the config file; keep serving. */
 static void reload(struct catalog *cat, struct auth *auth)
 {
     char err[1024];
@@ -46,6 +71,7 @@ static void reload(struct catalog *cat, struct auth *auth)
     else
         log_info("SIGHUP: %zu customers reloaded from %s",
                  catalog_customer_count(cat), catalog_path(cat));
+    reload_sources(cat);
     if (auth_enabled(auth)) {
         /* SALESFLOW_API_KEYS from the config file (as docs/deploy.md keeps
          * it) is re-read too; flag and environment values cannot change. */

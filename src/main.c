@@ -169,10 +169,13 @@ static int opt_max_body(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+/* Checked here (a bad list exits 2); the catalog takes it once loaded. */
 static int opt_sources(const char *val, void *dst, char *err, size_t n)
 {
-    (void)dst;
-    return catalog_set_sources(val, err, n);
+    if (catalog_check_sources(val, err, n))
+        return -1;
+    *(const char **)dst = val;
+    return 0;
 }
 
 /* The HTTP server with every layer's routes: those of a layer this
@@ -198,7 +201,7 @@ struct run_flags {
     int64_t dedupe_window, dedupe_max;
     int64_t ready_lag;
     uint64_t max_body, quarantine_max;
-    const char *key_file, *list_keys;
+    const char *key_file, *list_keys, *sources;
     struct key_list keys;
     struct broker_conf bc;
 };
@@ -260,7 +263,7 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
         {"dedupe-max", "N", "remember at most N order_ids (default 1000000)", opt_int64,
          &f->dedupe_max},
         {"sources", "LIST", "accepted sources, comma-separated (default "
-         "\"Dine In,Takeaway,Home Delivery\")", opt_sources, NULL},
+         "\"Dine In,Takeaway,Home Delivery\")", opt_sources, &f->sources},
         {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this size "
          "(default 64M)", opt_bytes, &f->quarantine_max},
         {"header-timeout", "SECS", "close connections whose headers take longer "
@@ -333,6 +336,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
     bc->role = ingest_only ? BROKER_ROLE_PRODUCE : BROKER_ROLE_BOTH;
 
     if (!(a->cat = catalog_load(f->customers, f->unit_price, err, sizeof(err))) ||
+        (f->sources && catalog_set_sources(a->cat, f->sources, err, sizeof(err))) ||
         !(a->auth = auth_new(f->keys.v, f->keys.n, f->list_keys, f->key_file, err,
                              sizeof(err))) ||
         !(a->qt = quarantine_open(qdir, f->quarantine_max, err, sizeof(err))) ||

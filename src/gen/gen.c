@@ -133,7 +133,7 @@ static int build_body(const struct gen *g, int64_t i, int64_t n, struct sf_buf *
         int cust, src, qty;
         pick(g, i + k, &cust, &src, &qty);
         if (sf_buf_printf(b, "{\"customer_id\": %d, \"source\": \"%s\", \"quantity\": %d}%s",
-                          cust, sf_sources[src], qty, g->batch ? "\n" : ""))
+                          cust, catalog_source(NULL, src), qty, g->batch ? "\n" : ""))
             return -1;
     }
     z->len = 0;
@@ -299,7 +299,7 @@ static void gen_broker(struct gen *g, const char *uri, struct broker_conf *bc)
         o.created_ms = sf_now_ms();
         uuid_v7(o.created_ms, o.order_id);
         enc.len = 0;
-        if (!m || order_encode(&o, &enc)) {
+        if (!m || order_encode(&o, NULL, &enc)) {
             free(m);
             atomic_fetch_add(&g->errors, 1);
             continue;
