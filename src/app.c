@@ -21,15 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-void app_init(struct app *a, const char *cmd, int reload_on_hup)
+void app_init(struct app *a, const char *cmd, const struct args *args)
 {
     memset(a, 0, sizeof(*a));
     a->cmd = cmd;
-    a->reload_on_hup = reload_on_hup;
+    a->args = args;
     sigemptyset(&a->sigs);
     sigaddset(&a->sigs, SIGINT);
     sigaddset(&a->sigs, SIGTERM);
-    if (reload_on_hup)
+    if (args)
         sigaddset(&a->sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &a->sigs, NULL);
     signal(SIGPIPE, SIG_IGN);   /* clients that went away */
@@ -39,10 +39,10 @@ void app_init(struct app *a, const char *cmd, int reload_on_hup)
  * there (a flag or environment value cannot change; nothing is logged
  * then). Sources may only be added after the current ones: an order's
  * source is an index into the list (catalog.h). */
-static void reload_sources(struct catalog *cat)
+static void reload_sources(const struct args *args, struct catalog *cat)
 {
     char err[1024], where[1100], why[768], *list = NULL;
-    int r = args_reread("sources", &list, where, sizeof(where), err, sizeof(err));
+    int r = args_reread(args, "sources", &list, where, sizeof(where), err, sizeof(err));
     if (r > 0) {
         /* The key gone from the file: the default list. */
         r = catalog_add_sources(cat, list ? list : SF_DEFAULT_SOURCES, why, sizeof(why));
@@ -62,7 +62,7 @@ static void reload_sources(struct catalog *cat)
 
 /* SIGHUP: re-read the customers, the sources, the API key file and
  * SALESFLOW_API_KEYS of the config file; keep serving. */
-static void reload(struct catalog *cat, struct auth *auth)
+static void reload(const struct args *args, struct catalog *cat, struct auth *auth)
 {
     char err[1024];
     if (catalog_reload(cat, err, sizeof(err)))
@@ -71,12 +71,12 @@ static void reload(struct catalog *cat, struct auth *auth)
     else
         log_info("SIGHUP: %zu customers reloaded from %s",
                  catalog_customer_count(cat), catalog_path(cat));
-    reload_sources(cat);
+    reload_sources(args, cat);
     if (auth_enabled(auth)) {
         /* SALESFLOW_API_KEYS from the config file (as docs/deploy.md keeps
          * it) is re-read too; flag and environment values cannot change. */
         char *list = NULL, where[1100], why[512];
-        int r = args_reread("api-keys", &list, where, sizeof(where), err, sizeof(err));
+        int r = args_reread(args, "api-keys", &list, where, sizeof(where), err, sizeof(err));
         if (r > 0 && auth_set_list(auth, list, why, sizeof(why)))
             snprintf(err, sizeof(err), "%.500s: --api-keys: %.400s", where, why), r = -1;
         if (r >= 0 && auth_reload(auth, err, sizeof(err)))
@@ -93,7 +93,7 @@ void app_wait(struct app *a)
 {
     int sig;
     while (sigwait(&a->sigs, &sig) == 0 && sig == SIGHUP)
-        reload(a->cat, a->auth);
+        reload(a->args, a->cat, a->auth);
     log_info("%s: shutting down", strsignal(sig));
 }
 

@@ -43,9 +43,9 @@
 
 #define SF_VERSION "0.1.0"
 
-int cmd_gen(int argc, char **argv);
-int cmd_log(int argc, char **argv);
-int cmd_replay(int argc, char **argv);
+int cmd_gen(struct args *a, int argc, char **argv);
+int cmd_log(struct args *a, int argc, char **argv);
+int cmd_replay(struct args *a, int argc, char **argv);
 
 /* --fsync always|interval:MS|never */
 static int opt_fsync(const char *val, void *dst, char *err, size_t n)
@@ -208,7 +208,8 @@ struct run_flags {
 
 /* Parse run's (or ingest's) flags into f: -1 to go on, else the exit
  * status (0 after --help, 2 for a bad flag). */
-static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f)
+static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
+                     struct run_flags *f)
 {
     *f = (struct run_flags){
         .unit_price = SF_DEFAULT_UNIT_PRICE_CENTS, .threads = 2,
@@ -289,10 +290,10 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
                              strcmp(opts[i].name, "raw-store")))
             sel[nsel++] = opts[i];
     int rc = ingest_only
-        ? args_parse("ingest", "HTTP ingestion only: validate and price orders and "
+        ? args_parse(a, "ingest", "HTTP ingestion only: validate and price orders and "
                      "append them to --broker (201 once it has them durably).",
                      sel, nsel, argc, argv, NULL, 0, NULL)
-        : args_parse("run", "Run everything in one process: HTTP ingestion, the "
+        : args_parse(a, "run", "Run everything in one process: HTTP ingestion, the "
                      "embedded log, the processor and the dashboard.",
                      sel, nsel, argc, argv, NULL, 0, NULL);
     if (rc)
@@ -312,7 +313,7 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
  * 2 for a --raw-store that cannot be used, else 1. */
 static int run_open(struct app *a, struct run_flags *f, int ingest_only,
                     struct run_hooks *hooks, char *broker_uri, size_t broker_size,
-                    long *learned)
+                    long *learned, const char *raw_password)
 {
     char err[1024], logdir[4096], store_uri[4200], qdir[4200];
     int rc;
@@ -357,7 +358,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
         return 1;
     }
     if (f->raw_store && !(a->st = cassandra_wrap(a->st, f->raw_store,
-                                                 args_cassandra_password(), 0, err,
+                                                 raw_password, 0, err,
                                                  sizeof(err)))) {
         log_error("%s", err);
         return 2;
@@ -395,19 +396,19 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
 }
 
 /* `run` (everything) or, with ingest_only, `ingest` (HTTP ingestion only). */
-static int run_layers(int ingest_only, int argc, char **argv)
+static int run_layers(struct args *args, int ingest_only, int argc, char **argv)
 {
     struct run_flags f;
-    int rc = run_parse(ingest_only, argc, argv, &f);
+    int rc = run_parse(args, ingest_only, argc, argv, &f);
     if (rc >= 0)
         return rc;
     struct app a;
     struct run_hooks hooks;
     char broker_uri[4200];
     long learned = 0;
-    app_init(&a, ingest_only ? "ingest" : "run", 1);
+    app_init(&a, ingest_only ? "ingest" : "run", args);
     int status = run_open(&a, &f, ingest_only, &hooks, broker_uri, sizeof(broker_uri),
-                          &learned);
+                          &learned, args->cassandra_password);
     if (status == 0) {
         log_info("salesflow %s %s listening on http://%s (data %s, broker %s, %d "
                  "partitions, %zu customers from %s, %ld order_ids remembered, API "
@@ -421,14 +422,14 @@ static int run_layers(int ingest_only, int argc, char **argv)
     return status;
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(struct args *args, int argc, char **argv)
 {
-    return run_layers(0, argc, argv);
+    return run_layers(args, 0, argc, argv);
 }
 
-static int cmd_ingest(int argc, char **argv)
+static int cmd_ingest(struct args *args, int argc, char **argv)
 {
-    return run_layers(1, argc, argv);
+    return run_layers(args, 1, argc, argv);
 }
 
 /* `process --listen`: monitoring only, /healthz, /readyz (lag), /metrics.
@@ -454,7 +455,7 @@ static int process_http(struct app *a, const char *listen, const char *store_uri
 }
 
 /* `process`: the processor alone, --broker → --store. */
-static int cmd_process(int argc, char **argv)
+static int cmd_process(struct args *args, int argc, char **argv)
 {
     const char *data = NULL, *customers = NULL, *store_arg = NULL, *broker_uri = NULL;
     const char *group = NULL, *listen = NULL, *allowed_hosts = NULL;
@@ -494,7 +495,7 @@ static int cmd_process(int argc, char **argv)
         {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this size "
          "(default 64M)", opt_bytes, &quarantine_max},
     };
-    int rc = args_parse("process", "Read orders from --broker into the serving tables of "
+    int rc = args_parse(args, "process", "Read orders from --broker into the serving tables of "
                         "--store. Several processes with the same --group share a "
                         "Kafka topic's partitions.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
@@ -513,7 +514,7 @@ static int cmd_process(int argc, char **argv)
     char err[1024], store_uri[4200], qdir[4200], shown[1024];
     struct app a;
     int status = 1;
-    app_init(&a, "process", 1);     /* a processor has no API keys to reload */
+    app_init(&a, "process", args);  /* a processor has no API keys to reload */
 
     if (app_path(store_uri, sizeof(store_uri), "--store", "%s", store_arg ? store_arg : "") ||
         (!store_arg && app_path(store_uri, sizeof(store_uri), "store path",
@@ -528,7 +529,7 @@ static int cmd_process(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
-    if (raw_store && !(a.st = cassandra_wrap(a.st, raw_store, args_cassandra_password(),
+    if (raw_store && !(a.st = cassandra_wrap(a.st, raw_store, args->cassandra_password,
                                              0, err, sizeof(err)))) {
         log_error("%s", err);
         status = 2;
@@ -551,7 +552,7 @@ out:
     return status;
 }
 
-static int cmd_serve(int argc, char **argv)
+static int cmd_serve(struct args *args, int argc, char **argv)
 {
     const char *listen = NULL, *store_uri = NULL, *allowed_hosts = NULL;
     int threads = 2;
@@ -564,7 +565,7 @@ static int cmd_serve(int argc, char **argv)
          "(required)", opt_store_uri, &store_uri},
         {"threads", "N", "HTTP worker threads (default 2)", opt_int, &threads},
     };
-    int rc = args_parse("serve", "Serve the dashboard and the query API over a store.",
+    int rc = args_parse(args, "serve", "Serve the dashboard and the query API over a store.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
     if (rc)
         return rc == ARGS_HELP ? 0 : 2;
@@ -579,7 +580,7 @@ static int cmd_serve(int argc, char **argv)
     char err[1024];
     struct app a;
     int status = 1;
-    app_init(&a, "serve", 0);
+    app_init(&a, "serve", NULL);
 
     /* serve only reads: a SQLite path that does not exist is a typo or a
      * store not made yet, never a reason to create an empty one. */
@@ -609,8 +610,9 @@ out:
     return status;
 }
 
-static int cmd_version(int argc, char **argv)
+static int cmd_version(struct args *args, int argc, char **argv)
 {
+    (void)args;
     if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
         printf("usage: salesflow version\n\nPrint the version of salesflow and of "
                "the libraries it is linked with.\nIt takes no options and reads no "
@@ -630,7 +632,7 @@ static int cmd_version(int argc, char **argv)
 
 static const struct command {
     const char *name;
-    int (*fn)(int argc, char **argv);
+    int (*fn)(struct args *a, int argc, char **argv);
     const char *help;
 } commands[] = {
     {"run", cmd_run, "everything in one process: ingest + embedded log + process + web"},
@@ -663,7 +665,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version"))
-        return cmd_version(0, NULL);
+        return cmd_version(NULL, 0, NULL);
     int shift = 1;
     if (!strcmp(argv[1], "config")) {
         /* `salesflow config CMD [flags]`: CMD parses its flags, environment
@@ -679,12 +681,18 @@ int main(int argc, char **argv)
                    "reads no config file)\n");
             return 0;
         }
-        args_describe_mode();
         shift = 2;
     }
-    for (size_t i = 0; i < SF_ARRAY_LEN(commands); i++)
-        if (commands[i].fn && !strcmp(argv[shift], commands[i].name))
-            return commands[i].fn(argc - shift - 1, argv + shift + 1);
+    /* The command's parsed configuration, kept for its whole run (flags
+     * from the config file point into it; SIGHUP re-reads the file). */
+    struct args args = {.describe = shift == 2};
+    for (size_t i = 0; i < SF_ARRAY_LEN(commands); i++) {
+        if (commands[i].fn && !strcmp(argv[shift], commands[i].name)) {
+            int rc = commands[i].fn(&args, argc - shift - 1, argv + shift + 1);
+            args_free(&args);
+            return rc;
+        }
+    }
     fprintf(stderr, "salesflow: unknown command \"%s\" (see salesflow --help)\n",
             argv[shift]);
     return 2;

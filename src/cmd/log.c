@@ -174,7 +174,7 @@ static int repair_positions(const char *data, const char *store_uri, int64_t *pa
     return rc;
 }
 
-int cmd_log(int argc, char **argv)
+int cmd_log(struct args *a, int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL, *pos[1];
     int64_t partition = -1, from = 0, lines = 10;
@@ -191,7 +191,7 @@ int cmd_log(int argc, char **argv)
          "sqlite:DIR/sales.db if present)", opt_str, &store_uri},
         {"yes", NULL, "repair: really cut the log at the first damage", opt_switch, &yes},
     };
-    int rc = args_parse("log", "Inspect the embedded log.\n\n"
+    int rc = args_parse(a, "log", "Inspect the embedded log.\n\n"
                         "  salesflow log stat    partitions, offsets, segments, positions\n"
                         "  salesflow log tail    the last --lines records per partition\n"
                         "  salesflow log dump    every record from --from, as JSON lines\n"

@@ -378,8 +378,9 @@ out:
 /* cmd_replay's work once its arguments are read: 0, or 1 (message on
  * stderr). */
 static int replay_run(const char *data, const char *store_uri, const char *customers,
-                      const char *broker_arg, const char *raw_store, int64_t unit_price,
-                      int force, struct broker_conf *bc)
+                      const char *broker_arg, const char *raw_store,
+                      const char *raw_password, int64_t unit_price, int force,
+                      struct broker_conf *bc)
 {
     char err[1024], uri[4200], suri[4200], key[SF_POSITION_KEY_MAX + 1];
     struct catalog *cat = NULL;
@@ -405,7 +406,7 @@ static int replay_run(const char *data, const char *store_uri, const char *custo
         fprintf(stderr, "salesflow replay: %s\n", err);
         goto out;
     }
-    if (raw_store && !(st = cassandra_wrap(st, raw_store, args_cassandra_password(),
+    if (raw_store && !(st = cassandra_wrap(st, raw_store, raw_password,
                                            REPLAY_RAW_RETRIES, err, sizeof(err)))) {
         fprintf(stderr, "salesflow replay: %s\n", err);
         status = 2;
@@ -441,7 +442,7 @@ out:
 }
 
 /* --kafka-opt key=value, repeatable. */
-int cmd_replay(int argc, char **argv)
+int cmd_replay(struct args *a, int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL;
     const char *customers = NULL, *broker_arg = NULL, *raw_store = NULL;
@@ -470,7 +471,7 @@ int cmd_replay(int argc, char **argv)
          "orders of another log): the store keeps only what the log holds",
          opt_switch, &force},
     };
-    int rc = args_parse("replay", "Rebuild the serving tables from the start of the "
+    int rc = args_parse(a, "replay", "Rebuild the serving tables from the start of the "
                         "log. Stop the server that uses the log first.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
     if (rc)
@@ -480,6 +481,7 @@ int cmd_replay(int argc, char **argv)
     if (!customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
         customers = SF_DEFAULT_CUSTOMERS;
 
-    return replay_run(data, store_uri, customers, broker_arg, raw_store, unit_price, force,
+    return replay_run(data, store_uri, customers, broker_arg, raw_store,
+                      a->cassandra_password, unit_price, force,
                       &bc);
 }

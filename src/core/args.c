@@ -384,36 +384,32 @@ static int is_no_flag(const char *name)
     return 0;
 }
 
-static const struct opt *cur_opts;
-static size_t cur_nopts;
-/* SALESFLOW_MYSQL_PASSWORD of the command being run (args_mysql_password). */
-static const char *mysql_password;
-/* SALESFLOW_CASSANDRA_PASSWORD likewise (args_cassandra_password). */
-static const char *cassandra_password;
-/* The config file of the last successful parse: flags set from it point
- * into its values, so it lives on (found by fuzz/fuzz_config.c). */
-static struct config_file kept_cf;
-/* The flags the last successful parse took from that file (their names are
- * the commands' static option tables). */
-static const char *from_file[64];
-static size_t n_from_file;
-static int describe;
+/* The password of the process's mysql:// --store, for store/mysql_conn.c,
+ * which reads it when it opens a handle of that store (the processor's,
+ * the dashboard's, /readyz's, replay's): a process runs one command with
+ * one --store, so this is one value per process, set by that command's
+ * args_parse (a->mysql_password) before any store is opened. Passing it
+ * through store_open instead would change every backend's open for the
+ * one that needs it. */
+static const char *store_mysql_password;
 
-void args_describe_mode(void)
-{
-    describe = 1;
-}
+/* The options of the parse in progress, for known_key. */
+struct known_ctx {
+    const struct opt *opts;
+    size_t nopts;
+};
 
-static int known_key(const char *key)
+static int known_key(const char *key, const void *arg)
 {
+    const struct known_ctx *k = arg;
     char env[96];
     for (size_t i = 0; i < SF_ARRAY_LEN(all_flags); i++) {
         config_env_name(all_flags[i], env, sizeof(env));
         if (!strcmp(key, env))
             return 1;
     }
-    for (size_t i = 0; i < cur_nopts; i++) {
-        config_env_name(cur_opts[i].name, env, sizeof(env));
+    for (size_t i = 0; k && i < k->nopts; i++) {
+        config_env_name(k->opts[i].name, env, sizeof(env));
         if (!strcmp(key, env))
             return 1;
     }
@@ -665,10 +661,11 @@ static void describe_config(const char *cmd, const struct opt *opts, size_t nopt
     }
 }
 
-static int parse(const char *cmd, const char *summary, const struct opt *opts,
-                 size_t nopts, int argc, char **argv, const char **positional,
-                 size_t max_pos, size_t *npos)
+static int parse(struct args *a, const char *cmd, const char *summary,
+                 const struct opt *opts, size_t nopts, int argc, char **argv,
+                 const char **positional, size_t max_pos, size_t *npos)
 {
+    const struct known_ctx kc = {opts, nopts};
     char err[256];
     const char *config_path = NULL;
     unsigned char *set = calloc(nopts ? nopts : 1, 1);
@@ -678,8 +675,6 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
         fprintf(stderr, "salesflow %s: out of memory\n", cmd);
         goto out;
     }
-    cur_opts = opts;
-    cur_nopts = nopts;
     if (npos)
         *npos = 0;
     rc = parse_flags(cmd, summary, opts, nopts, argc, argv, positional, max_pos, npos,
@@ -690,7 +685,7 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
 
     /* Then the environment, then the config file, for what flags left out. */
     struct config_file cf;
-    if (config_load(&cf, config_path, known_key, err, sizeof(err))) {
+    if (config_load(&cf, config_path, known_key, &kc, err, sizeof(err))) {
         fprintf(stderr, "salesflow %s: %s\n", cmd, err);
         goto out;
     }
@@ -702,19 +697,19 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
     if (secret_in_file && cf.others_read)
         log_warn("config file %s holds a secret (API keys or a password) and every "
                  "user can read it: chmod 0640 %s", cf.path, cf.path);
-    if (describe) {
+    if (a->describe) {
         describe_config(cmd, opts, nopts, argc, argv, src, &cf);
         rc = ARGS_HELP;
     }
 out_cf:
     if (rc == ARGS_OK) {
-        n_from_file = 0;
+        a->n_from_file = 0;
         for (size_t k = 0; k < nopts; k++)
             if (src[k][0] && strcmp(src[k], "flag") && strncmp(src[k], "env ", 4) &&
-                n_from_file < SF_ARRAY_LEN(from_file))
-                from_file[n_from_file++] = opts[k].name;
-        config_free(&kept_cf);
-        kept_cf = cf;
+                a->n_from_file < SF_ARRAY_LEN(a->from_file))
+                a->from_file[a->n_from_file++] = opts[k].name;
+        config_free(&a->cf);
+        a->cf = cf;
     } else {
         config_free(&cf);
     }
@@ -742,8 +737,8 @@ static int set_log_format(const char *val, void *dst, char *err, size_t n)
     return -1;
 }
 
-int args_reread(const char *name, char **val, char *where, size_t where_size,
-                char *err, size_t n)
+int args_reread(const struct args *a, const char *name, char **val, char *where,
+                size_t where_size, char *err, size_t n)
 {
     struct config_file cf;
     char env[96];
@@ -751,12 +746,12 @@ int args_reread(const char *name, char **val, char *where, size_t where_size,
     *val = NULL;
     if (where_size)
         where[0] = '\0';
-    for (size_t i = 0; i < n_from_file; i++)
-        found |= !strcmp(from_file[i], name);
+    for (size_t i = 0; i < a->n_from_file; i++)
+        found |= !strcmp(a->from_file[i], name);
     if (!found)
         return 0;
-    cur_nopts = 0;      /* the last parse's table is gone; all_flags knows every key */
-    if (config_load(&cf, kept_cf.path, known_key, err, n))
+    /* the parse's table is gone; all_flags knows every key */
+    if (config_load(&cf, a->cf.path, known_key, NULL, err, n))
         return -1;
     config_env_name(name, env, sizeof(env));
     for (size_t e = 0; e < cf.n; e++) {
@@ -777,17 +772,18 @@ int args_reread(const char *name, char **val, char *where, size_t where_size,
 
 const char *args_mysql_password(void)
 {
-    return mysql_password;
+    return store_mysql_password;
 }
 
-const char *args_cassandra_password(void)
+void args_free(struct args *a)
 {
-    return cassandra_password;
+    config_free(&a->cf);
+    a->n_from_file = 0;
 }
 
-int args_parse(const char *cmd, const char *summary, const struct opt *opts,
-               size_t nopts, int argc, char **argv, const char **positional,
-               size_t max_pos, size_t *npos)
+int args_parse(struct args *a, const char *cmd, const char *summary,
+               const struct opt *opts, size_t nopts, int argc, char **argv,
+               const char **positional, size_t max_pos, size_t *npos)
 {
     /* Every command also takes the logging flags. */
     static const struct opt common[] = {
@@ -798,14 +794,14 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
     };
     /* Every command with a --store takes the password of a mysql:// store
      * whose URI leaves it out (the store reads args_mysql_password()). */
-    static const struct opt with_store[] = {
+    const struct opt with_store[] = {
         {"mysql-password", "PASSWORD", "password for a mysql:// --store whose URI "
-         "has none", opt_str, &mysql_password},
+         "has none", opt_str, &a->mysql_password},
     };
     /* And with a --raw-store, the password of its cassandra:// login. */
-    static const struct opt with_raw[] = {
+    const struct opt with_raw[] = {
         {"cassandra-password", "PASSWORD", "password of the --raw-store user",
-         opt_str, &cassandra_password},
+         opt_str, &a->cassandra_password},
     };
     int has_store = 0, has_raw = 0;
     for (size_t i = 0; i < nopts; i++) {
@@ -825,9 +821,10 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
         memcpy(all + nopts + SF_ARRAY_LEN(common), with_store, sizeof(with_store));
     if (has_raw)
         memcpy(all + n - SF_ARRAY_LEN(with_raw), with_raw, sizeof(with_raw));
-    mysql_password = NULL;
-    cassandra_password = NULL;
-    int rc = parse(cmd, summary, all, n, argc, argv, positional, max_pos, npos);
+    a->mysql_password = NULL;
+    a->cassandra_password = NULL;
+    int rc = parse(a, cmd, summary, all, n, argc, argv, positional, max_pos, npos);
     free(all);
+    store_mysql_password = a->mysql_password;
     return rc;
 }

@@ -386,7 +386,7 @@ static void gen_run(struct gen *g, const char *broker_uri, struct broker_conf *b
     free(w);
 }
 
-int cmd_gen(int argc, char **argv)
+int cmd_gen(struct args *a, int argc, char **argv)
 {
     struct gen g = {.count = 1000, .concurrency = 4};
     const char *acked = NULL, *broker_uri = NULL;
@@ -414,7 +414,7 @@ int cmd_gen(int argc, char **argv)
         {"gzip", NULL, "compress every request body (Content-Encoding: gzip)", opt_switch,
          &g.gzip},
     };
-    int rc = args_parse("gen", "Post random valid orders to URL/orderitem and report "
+    int rc = args_parse(a, "gen", "Post random valid orders to URL/orderitem and report "
                         "how many got 201. Exit status 1 if any did not; 128+SIGNAL (130 for Ctrl-C) "
                         "when stopped by a signal, after the summary.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
