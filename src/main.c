@@ -42,6 +42,8 @@
 #include <unistd.h>
 
 #define SF_VERSION "0.1.0"
+#define SF_DEFAULT_LISTEN "127.0.0.1:8080"   /* run, ingest, serve */
+#define SF_DEFAULT_GROUP "salesflow"         /* the processor's Kafka group */
 
 int cmd_gen(struct args *a, int argc, char **argv);
 int cmd_log(struct args *a, int argc, char **argv);
@@ -105,7 +107,7 @@ static int opt_key_list(const char *val, void *dst, char *err, size_t n)
 /* Fill bc's Kafka fields; a kafka:// broker's consumer joins group. */
 static void kafka_conf(struct broker_conf *bc, const char *group, int create_topic)
 {
-    bc->group = group ? group : "salesflow";
+    bc->group = group ? group : SF_DEFAULT_GROUP;     /* ingest has no --group */
     bc->create_topic = create_topic;
 }
 
@@ -211,45 +213,51 @@ struct run_flags {
 static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
                      struct run_flags *f)
 {
+    /* Each default is declared once: in braces in the table's help text
+     * (args.h: args_parse applies it, --help shows it), or, where the layer
+     * has its own (0 = default), as the layer's constant, which the help
+     * text is built from (max-body, max-batch, partitions, segment-bytes). */
     *f = (struct run_flags){
-        .unit_price = SF_DEFAULT_UNIT_PRICE_CENTS, .threads = 2,
-        .max_batch = SF_MAX_BATCH_DEFAULT, .header_timeout = 10, .body_timeout = 30,
-        .max_conns = 10000, .dedupe_window = 24 * 3600 * 1000LL, .dedupe_max = 1000000,
-        .ready_lag = 100000, .max_body = SF_MAX_BODY_DEFAULT,
-        .quarantine_max = 64u << 20, .bc = {.create = 1},
+        .max_batch = SF_MAX_BATCH_DEFAULT, .max_body = SF_MAX_BODY_DEFAULT,
+        .bc = {.create = 1},
     };
     const struct opt opts[] = {
-        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_listen, &f->listen},
+        {"listen", "HOST:PORT", "HTTP address (default {" SF_DEFAULT_LISTEN "})",
+         opt_listen, &f->listen},
         {"allowed-hosts", "LIST", "Host names served besides the --listen host, "
          "comma-separated, * for any (default: localhost names on loopback, else any)",
          opt_str, &f->allowed_hosts},
-        {"data", "DIR", "data directory: DIR/log, DIR/sales.db (default ./salesflow-data)",
-         opt_str, &f->data},
+        {"data", "DIR", "data directory: DIR/log, DIR/sales.db (default {"
+         SF_DEFAULT_DATA "})", opt_str, &f->data},
         {"customers", "FILE", "customers CSV with header customer_id,state "
-         "(default data/customers.csv, else the built-in 17)", opt_str, &f->customers},
-        {"unit-price", "AMOUNT", "price of one unit (default 300.00)", opt_money, &f->unit_price},
-        {"partitions", "N", "partitions of a new log (default 4; fixed once created)",
-         opt_int, &f->partitions},
+         "(default " SF_DEFAULT_CUSTOMERS ", else the built-in 17)", opt_str,
+         &f->customers},
+        {"unit-price", "AMOUNT", "price of one unit (default {" SF_DEFAULT_UNIT_PRICE
+         "})", opt_money, &f->unit_price},
+        {"partitions", "N", "partitions of a new log (default "
+         SF_XSTR(BROKER_DEFAULT_PARTITIONS) "; fixed once created)", opt_int,
+         &f->partitions},
         {"store", "URI", "serving store (default sqlite:DIR/sales.db)", opt_store_uri,
          &f->store_arg},
         {"raw-store", "URI", "also write every raw order to Cassandra: cassandra://"
          "[USER@]HOST[:PORT][,…]/KEYSPACE[?table=order_table&consistency=LOCAL_QUORUM]"
          " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &f->raw_store},
-        {"fsync", "MODE", "always (default): 201 after fdatasync; interval:MS; never",
+        {"fsync", "MODE", "{always} (default): 201 after fdatasync; interval:MS; never",
          opt_fsync, &f->bc},
-        {"segment-bytes", "SIZE", "roll log segments at this size (default 64M)",
-         opt_bytes, &f->bc.segment_bytes},
+        {"segment-bytes", "SIZE", "roll log segments at this size (default "
+         SF_XSTR(BROKER_DEFAULT_SEGMENT_MB) "M)", opt_bytes, &f->bc.segment_bytes},
         {"retention", "AGE", "drop processed log segments older than AGE, e.g. 7d "
          "(default: keep)", opt_duration, &f->bc.retention_ms},
         {"retention-bytes", "SIZE", "keep at most SIZE of processed log per partition "
          "(default: no limit)", opt_bytes, &f->bc.retention_bytes},
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
-         "records behind the log (default 100000)", opt_int64, &f->ready_lag},
-        {"threads", "N", "HTTP worker threads (default 2)", opt_int, &f->threads},
+         "records behind the log (default {100000})", opt_int64, &f->ready_lag},
+        {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
-         "16M, at most 512M)", opt_max_body, &f->max_body},
-        {"max-batch", "N", "most orders in one POST /v1/orders (default 100000)",
-         opt_int, &f->max_batch},
+         SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",
+         opt_max_body, &f->max_body},
+        {"max-batch", "N", "most orders in one POST /v1/orders (default "
+         SF_XSTR(SF_MAX_BATCH_DEFAULT) ")", opt_int, &f->max_batch},
         {"strict-orderitem", NULL, "POST /orderitem refuses fields an order does not "
          "have (422), as /v1/orders does; by default they are ignored, as the original "
          "service did", opt_switch, &f->strict_orderitem},
@@ -259,28 +267,28 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
          "SALESFLOW_API_KEYS in the config file)", opt_key_list, &f->list_keys},
         {"api-key-file", "FILE", "API keys, one per line; re-read on SIGHUP", opt_str,
          &f->key_file},
-        {"dedupe-window", "AGE", "remember client order_ids this long (default 24h)",
+        {"dedupe-window", "AGE", "remember client order_ids this long (default {24h})",
          opt_duration, &f->dedupe_window},
-        {"dedupe-max", "N", "remember at most N order_ids (default 1000000)", opt_int64,
-         &f->dedupe_max},
-        {"sources", "LIST", "accepted sources, comma-separated (default "
-         "\"Dine In,Takeaway,Home Delivery\")", opt_sources, &f->sources},
-        {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this size "
-         "(default 64M)", opt_bytes, &f->quarantine_max},
+        {"dedupe-max", "N", "remember at most N order_ids (default {1000000})",
+         opt_int64, &f->dedupe_max},
+        {"sources", "LIST", "accepted sources, comma-separated (default \"{"
+         SF_DEFAULT_SOURCES "}\")", opt_sources, &f->sources},
+        {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this "
+         "size (default {64M})", opt_bytes, &f->quarantine_max},
         {"header-timeout", "SECS", "close connections whose headers take longer "
-         "(default 10)", opt_int, &f->header_timeout},
-        {"body-timeout", "SECS", "close connections whose body takes longer (default 30)",
-         opt_int, &f->body_timeout},
-        {"max-connections", "N", "open HTTP connections at most (default 10000)", opt_int,
-         &f->max_conns},
+         "(default {10})", opt_int, &f->header_timeout},
+        {"body-timeout", "SECS", "close connections whose body takes longer (default "
+         "{30})", opt_int, &f->body_timeout},
+        {"max-connections", "N", "open HTTP connections at most (default {10000})",
+         opt_int, &f->max_conns},
         {"broker", "URI", "file:DIR (embedded log, default file:DATA/log) or "
          "kafka://HOST:PORT[,HOST:PORT…]/TOPIC", opt_broker_uri, &f->broker_arg},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
          broker_opt_kafka, &f->bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
          "partitions", opt_int, &f->create_topic},
-        {"group", "NAME", "Kafka consumer group of the processor (default salesflow)",
-         opt_str, &f->group},
+        {"group", "NAME", "Kafka consumer group of the processor (default {"
+         SF_DEFAULT_GROUP "})", opt_str, &f->group},
     };
     /* `ingest` takes the same flags less those of the layers it lacks. */
     struct opt sel[SF_ARRAY_LEN(opts)];
@@ -298,10 +306,6 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
                      sel, nsel, argc, argv, NULL, 0, NULL);
     if (rc)
         return rc == ARGS_HELP ? 0 : 2;
-    if (!f->listen)
-        f->listen = "127.0.0.1:8080";
-    if (!f->data)
-        f->data = "./salesflow-data";
     if (!f->customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
         f->customers = SF_DEFAULT_CUSTOMERS;
     return -1;
@@ -460,9 +464,8 @@ static int cmd_process(struct args *args, int argc, char **argv)
     const char *data = NULL, *customers = NULL, *store_arg = NULL, *broker_uri = NULL;
     const char *group = NULL, *listen = NULL, *allowed_hosts = NULL;
     const char *raw_store = NULL;
-    int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
-    uint64_t quarantine_max = 64u << 20;
-    int64_t ready_lag = 100000;
+    int64_t unit_price = 0, ready_lag = 0;
+    uint64_t quarantine_max = 0;
     int create_topic = 0;
     struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
     const struct opt opts[] = {
@@ -474,26 +477,27 @@ static int cmd_process(struct args *args, int argc, char **argv)
          "comma-separated, * for any (default: localhost names on loopback, else any)",
          opt_str, &allowed_hosts},
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
-         "records behind the log end (default 100000)", opt_int64, &ready_lag},
+         "records behind the log end (default {100000})", opt_int64, &ready_lag},
         {"store", "URI", "serving store (default sqlite:DATA/sales.db)", opt_store_uri,
          &store_arg},
         {"raw-store", "URI", "also write every raw order to Cassandra: cassandra://"
          "[USER@]HOST[:PORT][,…]/KEYSPACE[?table=order_table&consistency=LOCAL_QUORUM]"
          " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &raw_store},
         {"group", "NAME", "Kafka consumer group; processes in one group split the "
-         "partitions (default salesflow)", opt_str, &group},
+         "partitions (default {" SF_DEFAULT_GROUP "})", opt_str, &group},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
          broker_opt_kafka, &bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
          "partitions", opt_int, &create_topic},
-        {"data", "DIR", "data directory: DIR/quarantine for messages that are not orders "
-         "(default ./salesflow-data)", opt_str, &data},
+        {"data", "DIR", "data directory: DIR/quarantine for messages that are not "
+         "orders (default {" SF_DEFAULT_DATA "})", opt_str, &data},
         {"customers", "FILE", "customers CSV with header customer_id,state "
-         "(default data/customers.csv, else the built-in 17)", opt_str, &customers},
-        {"unit-price", "AMOUNT", "price for messages that carry no total (default 300.00)",
-         opt_money, &unit_price},
-        {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this size "
-         "(default 64M)", opt_bytes, &quarantine_max},
+         "(default " SF_DEFAULT_CUSTOMERS ", else the built-in 17)", opt_str,
+         &customers},
+        {"unit-price", "AMOUNT", "price for messages that carry no total (default {"
+         SF_DEFAULT_UNIT_PRICE "})", opt_money, &unit_price},
+        {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this "
+         "size (default {64M})", opt_bytes, &quarantine_max},
     };
     int rc = args_parse(args, "process", "Read orders from --broker into the serving tables of "
                         "--store. Several processes with the same --group share a "
@@ -506,8 +510,6 @@ static int cmd_process(struct args *args, int argc, char **argv)
                 "kafka://127.0.0.1:9092/Order)\n");
         return 2;
     }
-    if (!data)
-        data = "./salesflow-data";
     if (!customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
         customers = SF_DEFAULT_CUSTOMERS;
 
@@ -555,15 +557,16 @@ out:
 static int cmd_serve(struct args *args, int argc, char **argv)
 {
     const char *listen = NULL, *store_uri = NULL, *allowed_hosts = NULL;
-    int threads = 2;
+    int threads = 0;
     const struct opt opts[] = {
-        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_listen, &listen},
+        {"listen", "HOST:PORT", "HTTP address (default {" SF_DEFAULT_LISTEN "})",
+         opt_listen, &listen},
         {"allowed-hosts", "LIST", "Host names served besides the --listen host, "
          "comma-separated, * for any (default: localhost names on loopback, else any)",
          opt_str, &allowed_hosts},
         {"store", "URI", "serving store to read, e.g. sqlite:salesflow-data/sales.db "
          "(required)", opt_store_uri, &store_uri},
-        {"threads", "N", "HTTP worker threads (default 2)", opt_int, &threads},
+        {"threads", "N", "HTTP worker threads (default {2})", opt_int, &threads},
     };
     int rc = args_parse(args, "serve", "Serve the dashboard and the query API over a store.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
@@ -574,8 +577,6 @@ static int cmd_serve(struct args *args, int argc, char **argv)
                 "(e.g. --store sqlite:salesflow-data/sales.db)\n");
         return 2;
     }
-    if (!listen)
-        listen = "127.0.0.1:8080";
 
     char err[1024];
     struct app a;

@@ -446,7 +446,7 @@ int cmd_replay(struct args *a, int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL;
     const char *customers = NULL, *broker_arg = NULL, *raw_store = NULL;
-    int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
+    int64_t unit_price = 0;
     int force = 0;
     struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
     const struct opt opts[] = {
@@ -455,17 +455,17 @@ int cmd_replay(struct args *a, int argc, char **argv)
          opt_str, &broker_arg},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
          broker_opt_kafka, &bc},
-        {"data", "DIR", "data directory holding log/ (default ./salesflow-data)",
+        {"data", "DIR", "data directory holding log/ (default {" SF_DEFAULT_DATA "})",
          opt_str, &data},
         {"store", "URI", "store to rebuild (default sqlite:DIR/sales.db)", opt_str,
          &store_uri},
         {"raw-store", "URI", "also write every raw order again to this Cassandra "
          "(cassandra://…/KEYSPACE, as for run and process)", opt_raw_store_uri,
          &raw_store},
-        {"customers", "FILE", "customers CSV (default data/customers.csv, else the "
-         "built-in 17)", opt_str, &customers},
-        {"unit-price", "AMOUNT", "price for messages that carry no total (default "
-         "300.00)", opt_money, &unit_price},
+        {"customers", "FILE", "customers CSV (default " SF_DEFAULT_CUSTOMERS ", else "
+         "the built-in 17)", opt_str, &customers},
+        {"unit-price", "AMOUNT", "price for messages that carry no total (default {"
+         SF_DEFAULT_UNIT_PRICE "})", opt_money, &unit_price},
         {"force", NULL, "rebuild even when the log no longer holds everything the "
          "store has (its start removed by retention or a repair, or the store holds "
          "orders of another log): the store keeps only what the log holds",
@@ -476,8 +476,6 @@ int cmd_replay(struct args *a, int argc, char **argv)
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
     if (rc)
         return rc == ARGS_HELP ? 0 : 2;
-    if (!data)
-        data = "./salesflow-data";
     if (!customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
         customers = SF_DEFAULT_CUSTOMERS;
 

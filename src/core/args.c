@@ -424,17 +424,41 @@ int args_known_flag(const char *name)
     return 0;
 }
 
+/* The default declared in o's help ("{VALUE}", args.h) into buf: 1, or 0
+ * when there is none. */
+static int default_of(const struct opt *o, char *buf, size_t n)
+{
+    const char *open = strchr(o->help, '{');
+    const char *close = open ? strchr(open, '}') : NULL;
+    if (!close)
+        return 0;
+    snprintf(buf, n, "%.*s", (int)(close - open - 1), open + 1);
+    return 1;
+}
+
+/* The help of o as shown: without the braces around its default. */
+static const char *help_of(const struct opt *o, char *buf, size_t n)
+{
+    const char *open = strchr(o->help, '{');
+    const char *close = open ? strchr(open, '}') : NULL;
+    if (!close)
+        return o->help;
+    snprintf(buf, n, "%.*s%.*s%s", (int)(open - o->help), o->help,
+             (int)(close - open - 1), open + 1, close + 1);
+    return buf;
+}
+
 static void usage(const char *cmd, const char *summary, const struct opt *opts,
                   size_t nopts)
 {
     printf("usage: salesflow %s [options]\n\n%s\n\noptions:\n", cmd, summary);
     for (size_t i = 0; i < nopts; i++) {
-        char left[64];
+        char left[64], help[512];
         if (is_no_flag(opts[i].name))
             continue;
         snprintf(left, sizeof(left), "--%s%s%s", opts[i].name,
                  opts[i].metavar ? " " : "", opts[i].metavar ? opts[i].metavar : "");
-        printf("  %-26s %s\n", left, opts[i].help);
+        printf("  %-26s %s\n", left, help_of(&opts[i], help, sizeof(help)));
     }
     printf("  %-26s %s\n", "--config FILE", "KEY=VALUE defaults (default ./"
            SF_CONFIG_DEFAULT " if present)");
@@ -444,13 +468,13 @@ static void usage(const char *cmd, const char *summary, const struct opt *opts,
            "environment, which wins over the file.\n");
     int header = 0;
     for (size_t i = 0; i < nopts; i++) {
-        char env[96];
+        char env[96], help[512];
         if (!is_no_flag(opts[i].name))
             continue;
         if (!header++)
             printf("\nfrom the environment or the config file only (never a flag):\n");
         config_env_name(opts[i].name, env, sizeof(env));
-        printf("  %-26s %s\n", env, opts[i].help);
+        printf("  %-26s %s\n", env, help_of(&opts[i], help, sizeof(help)));
     }
 }
 
@@ -620,6 +644,38 @@ static int apply_env_and_file(const char *cmd, const struct opt *opts, size_t no
     return 0;
 }
 
+/* The declared default of every flag nothing else set, from copies kept
+ * in a->defaults (string flags point into them): 0, or -1. */
+static int apply_defaults(struct args *a, const char *cmd, const struct opt *opts,
+                          size_t nopts, char (*src)[160])
+{
+    char err[256], val[256];
+    size_t need = 1, used = 0;
+    for (size_t k = 0; k < nopts; k++)
+        if (!src[k][0] && default_of(&opts[k], val, sizeof(val)))
+            need += strlen(val) + 1;
+    char *pool = malloc(need);
+    if (!pool) {
+        fprintf(stderr, "salesflow %s: out of memory\n", cmd);
+        return -1;
+    }
+    for (size_t k = 0; k < nopts; k++) {
+        if (src[k][0] || !default_of(&opts[k], val, sizeof(val)))
+            continue;
+        char *v = memcpy(pool + used, val, strlen(val) + 1);
+        used += strlen(val) + 1;
+        if (opts[k].set(v, opts[k].dst, err, sizeof(err))) {
+            fprintf(stderr, "salesflow %s: the default of --%s: %s\n", cmd, opts[k].name,
+                    err);
+            free(pool);
+            return -1;
+        }
+    }
+    free(a->defaults);
+    a->defaults = pool;
+    return 0;
+}
+
 /* `salesflow config CMD …`: show what the command would use. */
 static void describe_config(const char *cmd, const struct opt *opts, size_t nopts,
                             int argc, char **argv, char (*src)[160],
@@ -656,8 +712,9 @@ static void describe_config(const char *cmd, const struct opt *opts, size_t nopt
                            config_mask(opts[k].name, cf->e[e].value, shown,
                                        sizeof(shown)), cf->path, cf->e[e].line);
         }
+        char help[512];
         if (!printed)
-            printf("# %s unset: %s\n", env, opts[k].help);
+            printf("# %s unset: %s\n", env, help_of(&opts[k], help, sizeof(help)));
     }
 }
 
@@ -691,7 +748,8 @@ static int parse(struct args *a, const char *cmd, const char *summary,
     }
     int secret_in_file = 0;
     if (check_repeats(cmd, opts, nopts, &cf) ||
-        apply_env_and_file(cmd, opts, nopts, &cf, set, src, &secret_in_file))
+        apply_env_and_file(cmd, opts, nopts, &cf, set, src, &secret_in_file) ||
+        apply_defaults(a, cmd, opts, nopts, src))
         goto out_cf;
     rc = ARGS_OK;
     if (secret_in_file && cf.others_read)
@@ -779,6 +837,8 @@ void args_free(struct args *a)
 {
     config_free(&a->cf);
     a->n_from_file = 0;
+    free(a->defaults);
+    a->defaults = NULL;
 }
 
 int args_parse(struct args *a, const char *cmd, const char *summary,

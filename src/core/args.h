@@ -12,16 +12,25 @@
 
 #include "core/config.h"
 
+/* A flag's default is declared once, in its help text, in braces:
+ * "HTTP address (default {127.0.0.1:8080})". args_parse gives the braced
+ * value to set() when no flag, environment variable or config file line
+ * set the flag, and --help shows the text without the braces. A default
+ * that is not a value (e.g. "(default: keep)") is written without braces
+ * and is the code's. */
 struct opt {
     const char *name;       /* without the leading "--" */
     const char *metavar;    /* NULL: a boolean switch */
-    const char *help;
+    const char *help;       /* with its default in braces, if any */
     /* Parse val into dst; return 0, or -1 after writing why into err. */
     int (*set)(const char *val, void *dst, char *err, size_t errlen);
     void *dst;
 };
 
 enum { ARGS_OK = 0, ARGS_HELP = 1, ARGS_BAD = 2 };
+
+/* --data of the commands that take one. */
+#define SF_DEFAULT_DATA "./salesflow-data"
 
 /* What parsing a command's flags leaves behind, owned by the caller (main,
  * for as long as the command runs): flags set from the config file point
@@ -35,6 +44,7 @@ struct args {
     struct config_file cf;          /* the config file read (none: empty) */
     const char *from_file[64];      /* the flags taken from it */
     size_t n_from_file;
+    char *defaults;                 /* the defaults flags were given point here */
     /* SALESFLOW_MYSQL_PASSWORD / SALESFLOW_CASSANDRA_PASSWORD from the
      * environment or the config file (never a flag: ps would show it), for
      * a mysql:// --store whose URI has none and a --raw-store login; NULL

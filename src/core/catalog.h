@@ -29,6 +29,7 @@
 
 #define SF_DEFAULT_CUSTOMERS "data/customers.csv"
 #define SF_DEFAULT_UNIT_PRICE_CENTS 30000
+#define SF_DEFAULT_UNIT_PRICE "300.00"    /* the same, as --unit-price takes it */
 #define SF_STATE_MAX 32
 #define SF_SOURCES_MAX 32       /* at most this many sources */
 #define SF_SOURCE_MAX 16        /* a source name is 1..15 bytes */

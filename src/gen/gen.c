@@ -388,7 +388,7 @@ static void gen_run(struct gen *g, const char *broker_uri, struct broker_conf *b
 
 int cmd_gen(struct args *a, int argc, char **argv)
 {
-    struct gen g = {.count = 1000, .concurrency = 4};
+    struct gen g = {0};
     const char *acked = NULL, *broker_uri = NULL;
     struct broker_conf bc = {.queue_max = 100000};
     int rate = 0;
@@ -404,10 +404,12 @@ int cmd_gen(struct args *a, int argc, char **argv)
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
          "partitions", opt_int, &bc.create_topic},
         {"rate", "N", "orders per second in total (default: as fast as possible)", opt_int, &rate},
-        {"count", "N", "orders to send; 0 = until interrupted (default 1000)", opt_int64, &g.count},
-        {"seed", "S", "random seed: the same seed sends the same orders (default 0)",
+        {"count", "N", "orders to send; 0 = until interrupted (default {1000})",
+         opt_int64, &g.count},
+        {"seed", "S", "random seed: the same seed sends the same orders (default {0})",
          opt_int64, &g.seed},
-        {"concurrency", "N", "parallel connections (default 4)", opt_int, &g.concurrency},
+        {"concurrency", "N", "parallel connections (default {4})",
+         opt_int, &g.concurrency},
         {"acked", "FILE", "append the order_id of every 201 to FILE", opt_str, &acked},
         {"batch", "N", "post N orders at a time to URL/v1/orders as NDJSON (default: "
          "one at a time to URL/orderitem)", opt_int, &g.batch},
