@@ -1,7 +1,9 @@
 /*
  * log_fill — write N random valid orders into an embedded log, fast, for
- * the replay benchmark: build/bench/log_fill DATA_DIR N [SEED]
+ * the replay benchmark: build/bench/log_fill DATA_DIR N [SEED [SPAN_DAYS]]
  * (creates DATA_DIR/log; orders use the original producer's distribution).
+ * With SPAN_DAYS, created_at is spread evenly over the SPAN_DAYS days
+ * before now (bench/query.sh); without, the orders are 1 ms apart from now.
  */
 #include "broker/broker.h"
 #include "core/catalog.h"
@@ -35,7 +37,7 @@ static void on_ack(void *opaque, int err, int partition, int64_t offset)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: log_fill DATA_DIR N [SEED]\n");
+        fprintf(stderr, "usage: log_fill DATA_DIR N [SEED [SPAN_DAYS]]\n");
         return 2;
     }
     long n = atol(argv[2]);
@@ -51,6 +53,7 @@ int main(int argc, char **argv)
     static struct broker_msg msgs[CHUNK];
     static char vals[CHUNK][SF_ORDER_JSON_MAX];
     int64_t now = sf_now_ms();
+    int64_t span_ms = argc > 4 ? atoll(argv[4]) * 86400000LL : 0;
     for (long done = 0; done < n;) {
         long k = n - done < CHUNK ? n - done : CHUNK;
         for (long i = 0; i < k; i++) {
@@ -58,7 +61,9 @@ int main(int argc, char **argv)
             struct order o = {.customer_id = (int64_t)(s % 17) + 1,
                               .source = (int)((s >> 8) % 3),
                               .quantity = (int64_t)((s >> 16) % 100) + 1,
-                              .created_ms = now + done + i};
+                              .created_ms = span_ms ? now - span_ms + (int64_t)(
+                                                (double)(done + i) / (double)n * (double)span_ms)
+                                                    : now + done + i};
             o.total_cents = o.quantity * SF_DEFAULT_UNIT_PRICE_CENTS;
             uuid_v7(o.created_ms, o.order_id);
             struct sf_buf buf = {.data = vals[i], .cap = sizeof(vals[i]),

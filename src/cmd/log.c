@@ -62,7 +62,7 @@ static int stat_log(struct broker *b, const char *data, const char *store_uri)
     if (store_uri && pos) {
         st = store_open(store_uri, err, sizeof(err));
         if (!st || broker_position_key(b, key, sizeof(key), NULL, err, sizeof(err)) ||
-            store_load_positions(st, key, pos, np, err, sizeof(err))) {
+            store_load_positions(st, key, pos, NULL, np, err, sizeof(err))) {
             fprintf(stderr, "salesflow log stat: consumer positions: %s\n", err);
             store_close(st);
             st = NULL;
@@ -160,9 +160,9 @@ static int repair_positions(const char *data, const char *store_uri, int64_t *pa
     struct store *st = store_open(store_uri, err, en);
     if (!st)
         return -1;
-    int rc = store_load_positions(st, key, passed, REPAIR_MAX_PARTS, err, en);
+    int rc = store_load_positions(st, key, passed, NULL, REPAIR_MAX_PARTS, err, en);
     if (rc == 0 && strcmp(key, SF_TOPIC_DEFAULT) != 0 &&
-        (rc = store_load_positions(st, SF_TOPIC_DEFAULT, legacy, REPAIR_MAX_PARTS, err,
+        (rc = store_load_positions(st, SF_TOPIC_DEFAULT, legacy, NULL, REPAIR_MAX_PARTS, err,
                                    en)) == 0)
         for (int i = 0; i < REPAIR_MAX_PARTS; i++)
             if (legacy[i] > passed[i])

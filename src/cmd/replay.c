@@ -54,6 +54,7 @@ struct scan_replay {
     struct store_order *rows;
     size_t n, inserted;
     int64_t *next, *first;     /* first: the first offset scanned (-1: none) */
+    int64_t *mark;             /* the marks of the records before next */
     int np;
     int64_t done, skipped, t0, last;
     char err[1024];
@@ -62,8 +63,8 @@ struct scan_replay {
 static int scan_flush(struct scan_replay *k)
 {
     size_t ins;
-    if (store_apply(k->st, k->topic, k->rows, k->n, k->next, k->np, &ins, k->err,
-                    sizeof(k->err)))
+    if (store_apply(k->st, k->topic, k->rows, k->n, k->next, k->mark, k->np, &ins,
+                    k->err, sizeof(k->err)))
         return -1;
     k->inserted += ins;
     k->n = 0;
@@ -84,6 +85,7 @@ static int scan_record(void *opaque, const struct broker_record *r)
     if (r->partition < 0 || r->partition >= k->np)
         return 0; /* a partition added since the start: not in this replay */
     k->next[r->partition] = r->offset + 1;
+    k->mark[r->partition] = processor_record_mark(r);
     if (k->first[r->partition] < 0)
         k->first[r->partition] = r->offset;
     if (processor_decode_topic(r, k->topic, k->cat, &k->rows[k->n], k->err,
@@ -157,15 +159,15 @@ static int replay_scan(struct broker *b, struct store *st, const struct catalog 
     }
     if (!force && store_has_other_logs(b, st, key, &orders))
         return 1;
-    k.next = malloc((size_t)(k.np > 0 ? k.np : 1) * sizeof(*k.next));
-    k.first = malloc((size_t)(k.np > 0 ? k.np : 1) * sizeof(*k.first));
-    for (int i = 0; k.next && k.first && i < k.np; i++)
+    size_t np = (size_t)(k.np > 0 ? k.np : 1);
+    k.next = malloc(3 * np * sizeof(*k.next));
+    k.first = k.next ? k.next + np : NULL;
+    k.mark = k.next ? k.next + 2 * np : NULL;
+    for (int i = 0; k.next && i < k.np; i++)
         k.next[i] = k.first[i] = -1;
     if (!k.next || !k.first || store_rebuild_begin(st, k.topic, k.err, sizeof(k.err))) {
-        fprintf(stderr, "salesflow replay: %s\n", k.next && k.first ? k.err
-                                                                     : "out of memory");
+        fprintf(stderr, "salesflow replay: %s\n", k.next ? k.err : "out of memory");
         free(k.next);
-        free(k.first);
         return 1;
     }
     /* The topic must cover the store, as the embedded log must (the check
@@ -179,10 +181,8 @@ static int replay_scan(struct broker *b, struct store *st, const struct catalog 
             fprintf(stderr, "salesflow replay: %s\n", k.err);
         store_rebuild_end(st, 0, k.err, sizeof(k.err));
         free(k.next);
-        free(k.first);
         return 1;
     }
-    free(k.first);
     double secs = (double)(sf_mono_ms() - k.t0) / 1000.0;
     char shown[1024];   /* never print a password */
     printf("replayed %" PRId64 " records of %s into %s: %zu orders, %" PRId64
@@ -315,7 +315,8 @@ static int replay_log(struct broker *b, struct store *st, const struct catalog *
     char err[1024];
     struct broker_record *recs = malloc(REPLAY_BATCH * sizeof(*recs));
     struct store_order *rows = malloc(REPLAY_BATCH * sizeof(*rows));
-    int64_t *next = malloc((size_t)(np > 0 ? np : 1) * sizeof(*next));
+    int64_t *next = malloc(2 * (size_t)(np > 0 ? np : 1) * sizeof(*next));
+    int64_t *mark = next ? next + (np > 0 ? np : 1) : NULL;
     int64_t done = 0, skipped = 0;
     size_t inserted = 0;
     int status = 1, tty = isatty(2);
@@ -334,7 +335,10 @@ static int replay_log(struct broker *b, struct store *st, const struct catalog *
             break;
         size_t n = 0, ins;
         for (int i = 0; i < np; i++)
-            next[i] = -1;
+            next[i] = -1, mark[i] = 0;
+        for (int i = got; i-- > 0;)     /* the marks of each partition's last */
+            if (!mark[recs[i].partition])
+                mark[recs[i].partition] = processor_record_mark(&recs[i]);
         for (int i = 0; i < got; i++) {
             next[recs[i].partition] = recs[i].offset + 1;
             if (processor_decode_topic(&recs[i], key, cat, &rows[n], err, sizeof(err)) == 0)
@@ -342,7 +346,7 @@ static int replay_log(struct broker *b, struct store *st, const struct catalog *
             else
                 skipped++;
         }
-        if (store_apply(st, key, rows, n, next, np, &ins, err, sizeof(err))) {
+        if (store_apply(st, key, rows, n, next, mark, np, &ins, err, sizeof(err))) {
             fprintf(stderr, "\nsalesflow replay: %s\n", err);
             goto out;
         }

@@ -683,9 +683,8 @@ static uint64_t fnv64(uint64_t h, const void *p, size_t n)
     return h;
 }
 
-void order_derive_id_msg(const char *key, int partition, int64_t offset,
-                         int64_t timestamp_ms, const char *value, size_t len,
-                         char out[SF_UUID_STRLEN + 1])
+uint64_t order_msg_hash(const char *key, int64_t timestamp_ms, const char *value,
+                        size_t len)
 {
     unsigned char ts[8];
     for (int i = 0; i < 8; i++)
@@ -698,6 +697,14 @@ void order_derive_id_msg(const char *key, int partition, int64_t offset,
     h ^= h >> 27;
     h *= UINT64_C(0x94d049bb133111eb);
     h ^= h >> 31;
+    return h;
+}
+
+void order_derive_id_msg(const char *key, int partition, int64_t offset,
+                         int64_t timestamp_ms, const char *value, size_t len,
+                         char out[SF_UUID_STRLEN + 1])
+{
+    uint64_t h = order_msg_hash(key, timestamp_ms, value, len);
     snprintf(out, SF_UUID_STRLEN + 1, "%08x-%04x-8%03x-%04x-%012" PRIx64,
              (unsigned)(h >> 32), (unsigned)partition & 0xFFFF,
              (unsigned)(h >> 20) & 0xFFF, 0x8000u | ((unsigned)h & 0x3FFF),

@@ -123,6 +123,11 @@ int order_decode_general(const char *json, size_t len, const struct catalog *cat
                          struct order *o, int *has_total, char *errstr,
                          size_t errstr_size);
 
+/* A 64-bit hash of key (a NUL-terminated string, "" for none), a
+ * message's timestamp and its bytes. */
+uint64_t order_msg_hash(const char *key, int64_t timestamp_ms, const char *value,
+                        size_t len);
+
 /* A deterministic id for a message that carries none: a UUIDv8
  * "hhhhhhhh-pppp-8hhh-[89ab]hhh-oooooooooooo" of where it sits in the log
  * (partition p, offset o) and a 58-bit hash h of the log's key

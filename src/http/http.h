@@ -53,7 +53,13 @@ typedef enum http_result (*http_handler)(struct http_req *r);
  * keys are configured: the ingestion API; dashboard and queries are open). */
 enum { HTTP_BODY_NONE = 0, HTTP_BODY_JSON = 1, HTTP_BODY_JSON_OR_NDJSON = 2,
        HTTP_BODY_MASK = 3, HTTP_ROUTE_AUTH = 0x100,
-       HTTP_ROUTE_GZIP = 0x200 /* large answers: gzip if the client takes it */ };
+       HTTP_ROUTE_GZIP = 0x200 /* large answers: gzip if the client takes it */,
+       /* The route changes what the dashboard shows (saved charts): scoped
+        * keys are to ask an admin key for it. Not checked yet. */
+       HTTP_ROUTE_ADMIN = 0x400,
+       /* The path ends in '/' and the route takes every path under it
+        * (DELETE /api/charts/{id}); the handler reads the rest of r->url. */
+       HTTP_ROUTE_PREFIX = 0x800 };
 
 struct http_route {
     const char *method;     /* GET routes answer HEAD too */

@@ -230,7 +230,7 @@ static int check_host(struct http_req *r, const char *method, const struct http_
         *rc = http_error(r, MHD_HTTP_MISDIRECTED_REQUEST, msg);
         return 1;
     }
-    if (h->origin && strcmp(method, "POST") == 0 &&
+    if (h->origin && (strcmp(method, "POST") == 0 || strcmp(method, "DELETE") == 0) &&
         !origin_allowed(list, h->origin, h->host)) {
         snprintf(msg, sizeof(msg), "Forbidden: a POST from another site (Origin "
                  "\"%.100s\"); a page may post here only from this server's own "
@@ -270,7 +270,10 @@ enum http_result http_route_request(struct http_req *r, const char *url,
         return hrc;
     const struct http_route *routes = r->ctx->routes;
     for (size_t i = 0; i < r->ctx->nroutes; i++) {
-        if (strcmp(url, routes[i].path) != 0)
+        size_t plen = strlen(routes[i].path);
+        if ((routes[i].flags & HTTP_ROUTE_PREFIX)
+                ? strncmp(url, routes[i].path, plen) != 0 || !url[plen]
+                : strcmp(url, routes[i].path) != 0)
             continue;
         path_known = 1;
         if (strcmp(method, routes[i].method) == 0 ||

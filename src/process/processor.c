@@ -73,6 +73,8 @@ struct processor {
     int64_t *committed;         /* next offset per partition, as stored;
                                  * -1: not owned (grouped) */
     int64_t *next;              /* per batch: new positions, -1 = unchanged */
+    int64_t *mark;              /* per batch: processor_record_mark of the record just
+                                 * before each new position */
     int64_t last_retain_ms;
     atomic_int stop;
     pthread_t thread;
@@ -159,11 +161,14 @@ static void grow(struct processor *p, int n)
     if (c)
         p->committed = c;
     int64_t *x = c ? realloc(p->next, (size_t)n * sizeof(*x)) : NULL;
-    if (!x) {
+    if (x)
+        p->next = x;
+    int64_t *m = x ? realloc(p->mark, (size_t)n * sizeof(*m)) : NULL;
+    if (!m) {
         log_error("processor: out of memory for %d partitions", n);
         abort();
     }
-    p->next = x;
+    p->mark = m;
     for (int i = p->nparts; i < n; i++)
         p->committed[i] = p->grouped ? -1 : 0;
     p->nparts = n;
@@ -189,6 +194,30 @@ static void check_assigned(struct processor *p, const int *parts, int n, int64_t
     free(end);
 }
 
+/* A position is stored with the mark of the record just before it: 41
+ * bits of a hash of that record's timestamp and bytes, above the low 20
+ * bits of the position itself (so never 0). The same record read again has
+ * the same mark; another one at that offset (a topic deleted and re-created
+ * under the same name) almost surely another. A mark whose low bits are
+ * not its position's was left behind by a salesflow that stores positions
+ * without marks (run beside this one in a group, or rolled back to): it
+ * tells nothing. */
+#define MARK_POS_BITS 20
+#define MARK_POS_MASK ((INT64_C(1) << MARK_POS_BITS) - 1)
+
+int64_t processor_record_mark(const struct broker_record *r)
+{
+    uint64_t h = order_msg_hash("", r->timestamp_ms, r->value, r->len) >> 23;
+    h |= UINT64_C(1) << 40;     /* 41 bits, the top one set */
+    return (int64_t)(h << MARK_POS_BITS) | ((r->offset + 1) & MARK_POS_MASK);
+}
+
+/* The mark stored with position pos, if it belongs to it; else 0. */
+static int64_t mark_of(int64_t mark, int64_t pos)
+{
+    return (mark & MARK_POS_MASK) == (pos & MARK_POS_MASK) ? mark : 0;
+}
+
 /* Verifying stored positions against the topic (verify_positions). */
 #define VERIFY_DEPTH 256        /* records read before each position */
 #define VERIFY_ORDERS 3         /* the last orders among them that are checked */
@@ -196,6 +225,9 @@ static void check_assigned(struct processor *p, const int *parts, int n, int64_t
 struct verify {
     struct processor *p;
     int nparts;
+    const int64_t *pos;         /* the stored positions */
+    int64_t *seen;              /* per partition: the mark of the record at
+                                 * pos - 1, 0 until read */
     /* Per partition: the order_ids of the last VERIFY_ORDERS messages that
      * carry one, ring-buffered. */
     char (*ids)[VERIFY_ORDERS][SF_ORDER_ID_MAX + 1];
@@ -211,8 +243,11 @@ static int verify_record(void *opaque, const struct broker_record *r)
     struct verify *v = opaque;
     struct store_order o;
     char err[256], derived[SF_UUID_STRLEN + 1];
-    if (r->partition < 0 || r->partition >= v->nparts ||
-        processor_decode_topic(r, v->p->key, v->p->cat, &o, err, sizeof(err)))
+    if (r->partition < 0 || r->partition >= v->nparts)
+        return 0;
+    if (r->offset == v->pos[r->partition] - 1)
+        v->seen[r->partition] = processor_record_mark(r);
+    if (processor_decode_topic(r, v->p->key, v->p->cat, &o, err, sizeof(err)))
         return 0;               /* not an order: not in the store either way */
     int q = r->partition;
     order_derive_id_msg(v->p->key, q, r->offset, r->timestamp_ms, r->value, r->len, derived);
@@ -225,19 +260,26 @@ static int verify_record(void *opaque, const struct broker_record *r)
 
 /* A stored position inside the partition may still belong to another
  * topic of the same name on the same cluster (deleted and re-created:
- * librdkafka 2.0 does not report topic ids). The orders just before it
- * must be in the store: if the last few orders there that carry their own
- * order_id are all unknown to it, the position is not this topic's, and
- * the partition is read from its start (what the store has keeps; nothing
- * is stored twice). */
-static void verify_positions(struct processor *p, const int *parts, int n, int64_t *pos)
+ * librdkafka 2.0 does not report topic ids). Where the store has the mark
+ * of the record before the position, that record tells: another mark, and
+ * the position is not this topic's. Where it has none (stored before
+ * marks) or the record is gone (retention), the orders before the position
+ * tell: if the last few of them that carry their own order_id are all
+ * unknown to the store, the position is not this topic's. Either way the
+ * partition is then read from its start (what the store has keeps; nothing
+ * is stored twice). A read that fails (a leader election, a broker away)
+ * is tried again until it succeeds: an unchecked position is never used.
+ * Returns 0, or -1 when asked to stop first. */
+static int verify_positions(struct processor *p, const int *parts, int n, int64_t *pos,
+                            const int64_t *mark)
 {
-    struct verify v = {.p = p, .nparts = p->nparts};
+    struct verify v = {.p = p, .nparts = p->nparts, .pos = pos};
     int *vp = calloc((size_t)n + 1, sizeof(*vp));
     int64_t *from = calloc((size_t)n + 1, sizeof(*from)), *to = calloc((size_t)n + 1,
                                                                         sizeof(*to));
     v.ids = calloc((size_t)p->nparts, sizeof(*v.ids));
     v.orders = calloc((size_t)p->nparts, sizeof(*v.orders));
+    v.seen = calloc((size_t)p->nparts, sizeof(*v.seen));
     char err[512];
     int m = 0;
     for (int i = 0; vp && from && to && i < n; i++)
@@ -247,17 +289,45 @@ static void verify_positions(struct processor *p, const int *parts, int n, int64
             from[m] = to[m] > VERIFY_DEPTH ? to[m] - VERIFY_DEPTH : 0;
             m++;
         }
-    if (!v.ids || !v.orders || !vp || !from || !to) {
+    if (!v.ids || !v.orders || !v.seen || !vp || !from || !to) {
         log_warn("processor: out of memory verifying the stored positions; not verified");
         m = 0;
     }
-    int rc = m ? broker_read_ranges(p->b, vp, from, to, m, verify_record, &v, err,
-                                    sizeof(err)) : 1;
-    if (rc < 0)
+    int rc = 1, backoff = 500;
+    while (m) {
+        memset(v.orders, 0, (size_t)p->nparts * sizeof(*v.orders));
+        memset(v.seen, 0, (size_t)p->nparts * sizeof(*v.seen));
+        rc = broker_read_ranges(p->b, vp, from, to, m, verify_record, &v, err, sizeof(err));
+        if (rc >= 0)
+            break;
         log_warn("processor: cannot read the records before the stored positions of %s "
-                 "(%s); the positions are taken as they are", p->topic, err);
+                 "to check them (%s); will retry", p->topic, err);
+        metrics_proc_failed(err);
+        if (atomic_load(&p->stop))
+            break;
+        sf_pause_ms(backoff);
+        backoff = backoff < 5000 ? backoff * 2 : 5000;
+    }
+    if (rc >= 0 && backoff > 500)
+        metrics_proc_recovered();
     for (int i = 0; rc == 0 && i < m; i++) {
         int q = vp[i], k = v.orders[q] < VERIFY_ORDERS ? v.orders[q] : VERIFY_ORDERS;
+        int64_t want = mark_of(mark[q], pos[q]);
+        if (mark[q] && !want)
+            log_warn("processor: the store's position for %s partition %d was stored by "
+                     "a salesflow without marks (an older one in the group?); checking "
+                     "it by the orders before it", p->topic, q);
+        if (want && v.seen[q]) {
+            if (v.seen[q] == want)
+                continue;       /* the record the store committed after */
+            log_warn("processor: the store's position for %s partition %d is %" PRId64
+                     " but the last record before it is not the one it was stored "
+                     "after: the topic was deleted and re-created (or the store is "
+                     "another topic's); reading the partition again from its start",
+                     p->topic, q, pos[q]);
+            pos[q] = 0;
+            continue;
+        }
         if (!k)
             continue;           /* no order just before it: nothing to tell */
         const char *ids[VERIFY_ORDERS];
@@ -281,6 +351,8 @@ static void verify_positions(struct processor *p, const int *parts, int n, int64
     free(to);
     free(v.ids);
     free(v.orders);
+    free(v.seen);
+    return rc < 0 ? -1 : 0;
 }
 
 /* The group gave us parts (seek them to the stored positions) or took
@@ -301,11 +373,12 @@ static void on_assign(void *opaque, const int *parts, int n, int assigned)
         metrics_proc_forget(parts, n);
         return;
     }
-    if (!(pos = calloc((size_t)p->nparts, sizeof(*pos)))) {
+    if (!(pos = calloc(2 * (size_t)p->nparts, sizeof(*pos)))) {
         log_error("processor: out of memory loading positions");
         abort();
     }
-    while (store_load_positions(p->s, p->key, pos, p->nparts, err, sizeof(err))) {
+    int64_t *mark = pos + p->nparts;
+    while (store_load_positions(p->s, p->key, pos, mark, p->nparts, err, sizeof(err))) {
         log_error("processor: loading the positions of %s, will retry: %s", p->topic, err);
         metrics_proc_failed(err);
         if (atomic_load(&p->stop))
@@ -316,7 +389,8 @@ static void on_assign(void *opaque, const int *parts, int n, int assigned)
     if (backoff > 100)
         metrics_proc_recovered();
     check_assigned(p, parts, n, pos);
-    verify_positions(p, parts, n, pos);
+    if (verify_positions(p, parts, n, pos, mark))
+        goto out; /* stopping: nothing will be applied */
     for (int i = 0; i < n; i++) {
         int q = parts[i];
         if (broker_seek(p->b, q, pos[q]))
@@ -368,14 +442,20 @@ struct batch {
 };
 
 /* p->next = the positions just past records [0, end) of b (-1 for a
- * partition with none there). A poll gives each partition's records in
- * offset order, so the last one seen is the furthest. */
+ * partition with none there), p->mark their last records' marks. A poll
+ * gives each partition's records in offset order, so the last one seen is
+ * the furthest. */
 static void positions_upto(struct processor *p, const struct batch *b, size_t end)
 {
     for (int i = 0; i < p->nparts; i++)
         p->next[i] = -1;
-    for (size_t i = 0; i < end; i++)
-        p->next[b->recs[i].partition] = b->recs[i].offset + 1;
+    for (size_t i = end; i-- > 0;) {
+        const struct broker_record *r = &b->recs[i];
+        if (p->next[r->partition] < 0) {
+            p->next[r->partition] = r->offset + 1;
+            p->mark[r->partition] = processor_record_mark(r);
+        }
+    }
 }
 
 /* A commit of p->next went through. */
@@ -429,7 +509,7 @@ static int commit_range(struct processor *p, const struct batch *b, size_t lo, s
     for (;;) {
         int64_t t0 = sf_mono_us();
         positions_upto(p, b, end);
-        if (store_apply(p->s, p->key, b->rows + lo, hi - lo, p->next, p->nparts,
+        if (store_apply(p->s, p->key, b->rows + lo, hi - lo, p->next, p->mark, p->nparts,
                         &inserted, err, sizeof(err)) == 0) {
             committed(p, inserted, sf_mono_us() - t0);
             return 0;
@@ -480,6 +560,9 @@ static void *processor_main(void *arg)
             maybe_retain(p);
             continue;
         }
+        if (atomic_load(&p->stop))
+            break;  /* perhaps not seeked (a stop inside on_assign): read again
+                     * by the next run */
         metrics_proc_pending(sf_mono_ms());
         size_t n = 0;
         for (int i = 0; i < got; i++)
@@ -515,25 +598,27 @@ out:
  * at once. */
 static int check_positions(struct processor *p, int64_t *pos, char *errstr, size_t n)
 {
-    int64_t *end = calloc((size_t)p->nparts + 1, sizeof(*end));
+    int64_t *end = calloc(2 * (size_t)p->nparts + 1, sizeof(*end));
+    int64_t *fix = end ? end + p->nparts : NULL; /* the moved ones; -1: kept */
     int moved = 0, rc = 0;
     if (!end)
         return sf_err(-1, errstr, n, "out of memory");
     if (broker_end_offsets(p->b, end, p->nparts) == 0) {
         for (int i = 0; i < p->nparts; i++) {
+            fix[i] = -1;
             if (pos[i] <= end[i])
                 continue;
             log_warn("processor: the store's position for %s partition %d is %" PRId64
                      " but the log ends at %" PRId64 " (a new log, a lost tail, or "
                      "another log writing the same store); reading the partition "
                      "again from its start", p->topic, i, pos[i], end[i]);
-            pos[i] = 0;
+            pos[i] = fix[i] = 0;
             moved = 1;
         }
     }
     size_t none;
     if (moved)
-        rc = store_apply(p->s, p->key, NULL, 0, pos, p->nparts, &none, errstr, n);
+        rc = store_apply(p->s, p->key, NULL, 0, fix, NULL, p->nparts, &none, errstr, n);
     free(end);
     return rc;
 }
@@ -553,7 +638,7 @@ static int adopt_legacy(struct processor *p, int legacy, char *errstr, size_t n)
         goto out;
     }
     if (!strcmp(p->key, p->topic) ||
-        (rc = store_load_positions(p->s, p->topic, old, p->nparts, errstr, n)))
+        (rc = store_load_positions(p->s, p->topic, old, NULL, p->nparts, errstr, n)))
         goto out;
     for (int i = 0; i < p->nparts; i++)
         any |= old[i] > 0;
@@ -612,7 +697,8 @@ struct processor *processor_start(struct broker *b, struct store *s,
     pos = calloc((size_t)p->nparts + 1, sizeof(*pos));
     p->committed = calloc((size_t)p->nparts + 1, sizeof(*p->committed));
     p->next = calloc((size_t)p->nparts + 1, sizeof(*p->next));
-    if (!pos || !p->committed || !p->next) {
+    p->mark = calloc((size_t)p->nparts + 1, sizeof(*p->mark));
+    if (!pos || !p->committed || !p->next || !p->mark) {
         sf_err(-1, errstr, n, "out of memory");
         goto fail;
     }
@@ -625,7 +711,7 @@ struct processor *processor_start(struct broker *b, struct store *s,
             p->committed[i] = -1;
         goto start;
     }
-    if (store_load_positions(s, p->key, pos, p->nparts, errstr, n) ||
+    if (store_load_positions(s, p->key, pos, NULL, p->nparts, errstr, n) ||
         check_positions(p, pos, errstr, n))
         goto fail;
     for (int i = 0; i < p->nparts; i++) {
@@ -652,6 +738,7 @@ fail:
     free(pos);
     free(p->committed);
     free(p->next);
+    free(p->mark);
     free(p);
     return NULL;
 }
@@ -666,5 +753,6 @@ void processor_stop(struct processor *p)
         broker_set_assign_cb(p->b, NULL, NULL);
     free(p->committed);
     free(p->next);
+    free(p->mark);
     free(p);
 }

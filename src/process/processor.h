@@ -56,4 +56,8 @@ int processor_decode_topic(const struct broker_record *rec, const char *topic,
                            const struct catalog *cat, struct store_order *out,
                            char *errstr, size_t errstr_size);
 
+/* The mark stored beside a position: which record it follows (a hash of
+ * the record's timestamp and bytes, never 0). See processor.c. */
+int64_t processor_record_mark(const struct broker_record *r);
+
 #endif

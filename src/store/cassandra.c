@@ -743,8 +743,8 @@ static int sink_write(struct raw_store *rs, const struct store_order *rows, size
 }
 
 static int rs_apply(struct store *s, const char *topic, const struct store_order *rows,
-                    size_t n, const int64_t *next, int nparts, size_t *inserted,
-                    char *e, size_t en)
+                    size_t n, const int64_t *next, const int64_t *mark, int nparts,
+                    size_t *inserted, char *e, size_t en)
 {
     struct raw_store *rs = RS(s);
     int data;
@@ -754,7 +754,7 @@ static int rs_apply(struct store *s, const char *topic, const struct store_order
         *inserted = 0;
         return -1;
     }
-    return store_apply(rs->inner, topic, rows, n, next, nparts, inserted, e, en);
+    return store_apply(rs->inner, topic, rows, n, next, mark, nparts, inserted, e, en);
 }
 
 static enum store_error_kind rs_error_kind(struct store *s)
@@ -766,9 +766,9 @@ static enum store_error_kind rs_error_kind(struct store *s)
 }
 
 static int rs_load_positions(struct store *s, const char *topic, int64_t *next,
-                             int nparts, char *e, size_t en)
+                             int64_t *mark, int nparts, char *e, size_t en)
 {
-    return store_load_positions(RS(s)->inner, topic, next, nparts, e, en);
+    return store_load_positions(RS(s)->inner, topic, next, mark, nparts, e, en);
 }
 static int rs_reset(struct store *s, const char *topic, char *e, size_t en)
 {
@@ -793,6 +793,26 @@ static int rs_recent_orders(struct store *s, const struct store_filter *f, size_
                             struct order_row **rows, size_t *n, char *e, size_t en)
 {
     return store_recent_orders(RS(s)->inner, f, limit, rows, n, e, en);
+}
+static int rs_query(struct store *s, const struct store_query *q, int level,
+                    int64_t from_ms, int64_t to_ms, struct query_row **rows, size_t *n,
+                    char *e, size_t en)
+{
+    return store_query_part(RS(s)->inner, q, level, from_ms, to_ms, rows, n, e, en);
+}
+static int rs_charts(struct store *s, struct store_chart **rows, size_t *n, char *e,
+                     size_t en)
+{
+    return store_charts(RS(s)->inner, rows, n, e, en);
+}
+static int rs_chart_add(struct store *s, const char *name, const char *def, int64_t *id,
+                        char *e, size_t en)
+{
+    return store_chart_add(RS(s)->inner, name, def, id, e, en);
+}
+static int rs_chart_delete(struct store *s, int64_t id, char *e, size_t en)
+{
+    return store_chart_delete(RS(s)->inner, id, e, en);
 }
 static int rs_positions(struct store *s, const char *topic, struct store_position **rows,
                         size_t *n, char *e, size_t en)
@@ -835,6 +855,10 @@ static const struct store_ops raw_store_ops = {
     .sales = rs_sales,
     .sales_minute = rs_sales_minute,
     .recent_orders = rs_recent_orders,
+    .query = rs_query,
+    .charts = rs_charts,
+    .chart_add = rs_chart_add,
+    .chart_delete = rs_chart_delete,
     .positions = rs_positions,
     .adopt_positions = rs_adopt_positions,
     .has_orders = rs_has_orders,

@@ -145,3 +145,26 @@ int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
     *by_minute = fm.d;
     return 0;
 }
+
+int sales_rollup(const struct sales_delta *by_minute, size_t n, int key_len,
+                 struct sales_delta **out, size_t *n_out)
+{
+    struct fold f = {.by_minute = 1, .cmp = cmp_minute};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        struct sales_delta d = by_minute[i];
+        /* "YYYY-MM-DDTHH:MM" → "YYYY-MM-DDTHH:00" or "YYYY-MM-DDT00:00" */
+        memcpy(d.minute + key_len, key_len == 10 ? "T00:00" : ":00", 16 - (size_t)key_len);
+        d.minute[16] = '\0';
+        rc = fold_add(&f, &d);
+    }
+    free(f.slot);
+    if (rc || (!f.d && !(f.d = malloc(sizeof(*f.d))))) {
+        free(f.d);
+        return -1;
+    }
+    qsort(f.d, f.n, sizeof(*f.d), cmp_minute);
+    *out = f.d;
+    *n_out = f.n;
+    return 0;
+}

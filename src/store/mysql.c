@@ -92,11 +92,24 @@ static const struct sql_text up_minute = {
     " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
     " order_count = order_count + VALUES(order_count),"
     " quantity = quantity + VALUES(quantity)"};
+static const struct sql_text up_hour = {
+    "INSERT INTO sales_hour (hour, source, state, total, order_count,"
+    " quantity) VALUES ", "(?,?,?,?,?,?)",
+    " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
+    " order_count = order_count + VALUES(order_count),"
+    " quantity = quantity + VALUES(quantity)"};
+static const struct sql_text up_day = {
+    "INSERT INTO sales_day (day, source, state, total, order_count,"
+    " quantity) VALUES ", "(?,?,?,?,?,?)",
+    " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
+    " order_count = order_count + VALUES(order_count),"
+    " quantity = quantity + VALUES(quantity)"};
 static const struct sql_text up_pos = {
-    "INSERT INTO salesflow_offsets (topic, `partition`, next_offset) VALUES ",
-    "(?,?,?)", " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset)"};
+    "INSERT INTO salesflow_offsets (topic, `partition`, next_offset, last_mark) VALUES ",
+    "(?,?,?,?)", " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset),"
+    " last_mark = VALUES(last_mark)"};
 static const struct sql_text q_positions = {
-    "SELECT `partition`, next_offset FROM salesflow_offsets WHERE topic = ?"
+    "SELECT `partition`, next_offset, last_mark FROM salesflow_offsets WHERE topic = ?"
     " ORDER BY `partition`", NULL, NULL};
 /* positions() of a bare topic name: every identity of it (see store.h). */
 static const struct sql_text q_positions_any = {
@@ -116,7 +129,17 @@ static const struct sql_text q_sales = {
     "SELECT source, state, total_sum_amount, order_count, quantity, updated_at"
     " FROM sales ORDER BY total_sum_amount DESC, source, state", NULL, NULL};
 /* Keys for the dashboard queries, whose text depends on the filter. */
-static const char q_minute_key[] = "sales_minute", q_recent_key[] = "recent_orders";
+static const char q_minute_key[] = "sales_minute", q_recent_key[] = "recent_orders",
+                  q_query_key[] = "query";
+static const struct sql_text q_charts = {
+    "SELECT id, name, definition, DATE_FORMAT(created, '%Y-%m-%d %H:%i:%s.%f')"
+    " FROM salesflow_charts ORDER BY id LIMIT 100", NULL, NULL};
+static const struct sql_text q_chart_add = {
+    "INSERT INTO salesflow_charts (name, definition, created)"
+    " SELECT ?, ?, UTC_TIMESTAMP(3) FROM DUAL"
+    " WHERE (SELECT COUNT(*) FROM salesflow_charts) < ?", NULL, NULL};
+static const struct sql_text q_chart_del = {
+    "DELETE FROM salesflow_charts WHERE id = ?", NULL, NULL};
 
 /* --- open / close -------------------------------------------------------- */
 
@@ -142,8 +165,13 @@ static void mysql_store_close(struct store *b)
  * a user without INSERT or UPDATE is found at open, not at the first batch. */
 static int check_writable(struct mysql_store *s, char *errstr, size_t n)
 {
-    const struct sql_text *w[] = {&ins_orders, &up_sales, &up_minute, &up_pos};
+    const struct sql_text *w[] = {&ins_orders, &up_sales, &up_minute, &up_hour, &up_day,
+                                  &up_pos};
     s->write_err[0] = '\0';
+    if (s->outdated[0]) {
+        snprintf(s->write_err, sizeof(s->write_err), "cannot write: %.700s", s->outdated);
+        return 0;
+    }
     for (size_t i = 0; i < SF_ARRAY_LEN(w); i++) {
         if (sfmy_stmt(s, w[i], 1, errstr, n))
             continue;
@@ -198,7 +226,7 @@ static int with_reconnect(struct mysql_store *s,
 
 struct pos_ctx {
     const char *topic;
-    int64_t *next;
+    int64_t *next, *mark;
     int nparts;
     struct store_position *rows;    /* positions(): all of them */
     size_t n, cap;
@@ -224,6 +252,8 @@ static int on_position(void *opaque, char **col, unsigned ncols)
         c->rows[c->n++].next_offset = next;
     } else if (p >= 0 && p < c->nparts) {
         c->next[p] = next;
+        if (c->mark)
+            c->mark[p] = ncols > 2 && col[2] ? strtoll(col[2], NULL, 10) : 0;
     } else {
         log_warn("store has a position for partition %d of %s, which has only %d "
                  "partitions; ignored", p, c->topic, c->nparts);
@@ -235,8 +265,11 @@ static int positions_once(struct mysql_store *s, void *arg, char *errstr, size_t
 {
     struct pos_ctx *c = arg;
     const char *params[] = {c->topic, c->topic, c->topic};
-    for (int i = 0; c->next && i < c->nparts; i++)
+    for (int i = 0; c->next && i < c->nparts; i++) {
         c->next[i] = 0;
+        if (c->mark)
+            c->mark[i] = 0;
+    }
     c->n = 0;
     int any = !c->next && !strchr(c->topic, '@');
     int rc = sfmy_query_str(s, any ? &q_positions_any : &q_positions, params,
@@ -246,10 +279,10 @@ static int positions_once(struct mysql_store *s, void *arg, char *errstr, size_t
 }
 
 static int mysql_load_positions(struct store *b, const char *topic, int64_t *next,
-                                int nparts, char *errstr, size_t n)
+                                int64_t *mark, int nparts, char *errstr, size_t n)
 {
     struct mysql_store *s = (struct mysql_store *)b;
-    struct pos_ctx c = {.topic = topic, .next = next, .nparts = nparts};
+    struct pos_ctx c = {.topic = topic, .next = next, .mark = mark, .nparts = nparts};
     /* Only a processor asks for positions: a handle that cannot write
      * stops it here, at start, with the reason. */
     if (s->write_err[0])
@@ -427,7 +460,8 @@ static int batch_init(struct mysql_store *s, struct batch *b,
             char m2[384];
             snprintf(m2, sizeof(m2), "state \"%s\" of customer %" PRId64 " is longer than "
                      "the state columns (%u characters); widen them: ALTER TABLE sales "
-                     "MODIFY state VARCHAR(32) NOT NULL (and orders, sales_minute)",
+                     "MODIFY state VARCHAR(32) NOT NULL (and orders, sales_minute, "
+                     "sales_hour, sales_day)",
                      st, rows[i].o.customer_id, s->state_width);
             return sfmy_plain_fail(s, errstr, en, m2);
         }
@@ -606,13 +640,15 @@ static int upsert_sales(struct mysql_store *s, const struct sales_delta *d, size
     return 0;
 }
 
-static int upsert_minute(struct mysql_store *s, const struct sales_delta *d, size_t nd,
+/* sql: up_minute, up_hour or up_day (the deltas' keys "YYYY-MM-DDTHH:MM"). */
+static int upsert_minute(struct mysql_store *s, const struct sql_text *sql,
+                         const char *what, const struct sales_delta *d, size_t nd,
                          char (*amt)[24], MYSQL_TIME *tm, char *errstr, size_t en)
 {
     for (size_t off = 0; off < nd; off += UPSERT_CHUNK) {
         size_t k = nd - off < UPSERT_CHUNK ? nd - off : UPSERT_CHUNK;
         size_t padded = upsert_rows(k);
-        MYSQL_STMT *st = sfmy_stmt(s, &up_minute, (unsigned)padded, errstr, en);
+        MYSQL_STMT *st = sfmy_stmt(s, sql, (unsigned)padded, errstr, en);
         if (!st)
             return -1;
         for (size_t j = 0; j < padded; j++) {
@@ -639,15 +675,16 @@ static int upsert_minute(struct mysql_store *s, const struct sales_delta *d, siz
             sfmy_bind_i64(&p[5], j < k ? &x->quantity : &zero);
         }
         if (mysql_stmt_bind_param(st, s->bind) || mysql_stmt_execute(st))
-            return sfmy_stmt_fail(s, st, "updating sales_minute", errstr, en);
+            return sfmy_stmt_fail(s, st, what, errstr, en);
     }
     return 0;
 }
 
 static int write_positions(struct mysql_store *s, const char *topic, const int64_t *next,
-                           int nparts, char *errstr, size_t en)
+                           const int64_t *mark, int nparts, char *errstr, size_t en)
 {
-    int64_t *part = malloc((size_t)(nparts > 0 ? nparts : 1) * sizeof(*part));
+    size_t np = (size_t)(nparts > 0 ? nparts : 1);
+    int64_t *part = malloc(2 * np * sizeof(*part)), *marks = part ? part + np : NULL;
     int rc = 0;
     if (!part)
         return sfmy_plain_fail(s, errstr, en, "out of memory");
@@ -657,10 +694,12 @@ static int write_positions(struct mysql_store *s, const char *topic, const int64
             if (next[p] < 0)
                 continue;
             part[p] = p;
-            MYSQL_BIND *b = &s->bind[k * 3];
+            marks[p] = mark ? mark[p] : 0;
+            MYSQL_BIND *b = &s->bind[k * 4];
             sfmy_bind_str(&b[0], topic);
             sfmy_bind_i64(&b[1], &part[p]);
             sfmy_bind_i64(&b[2], &next[p]);
+            sfmy_bind_i64(&b[3], &marks[p]);
             k++;
         }
         if (k == 0)
@@ -753,11 +792,11 @@ static void test_stop_in_txn(const struct batch *b)
 /* One attempt: the whole batch in one transaction. Leaves it open on
  * failure; the caller rolls back. */
 static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
-                      const int64_t *next, int nparts, size_t *added,
+                      const int64_t *next, const int64_t *mark, int nparts, size_t *added,
                       char *errstr, size_t en)
 {
-    struct sales_delta *ds = NULL, *dm = NULL;
-    size_t nds = 0, ndm = 0;
+    struct sales_delta *ds = NULL, *dm = NULL, *dh = NULL, *dd = NULL;
+    size_t nds = 0, ndm = 0, ndh = 0, ndd = 0;
     char (*amt)[24] = NULL;
     MYSQL_TIME *tm = NULL;
     int rc = -1;
@@ -773,14 +812,22 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
             goto out;
     }
     if (sales_deltas(b->rows, b->ins, b->n, &ds, &nds, &dm, &ndm) ||
-        !(amt = malloc((nds + ndm + 1) * sizeof(*amt))) ||
-        !(tm = malloc((nds + ndm + 1) * sizeof(*tm)))) {
+        sales_rollup(dm, ndm, 13, &dh, &ndh) || sales_rollup(dm, ndm, 10, &dd, &ndd) ||
+        !(amt = malloc((nds + ndm + ndh + ndd + 1) * sizeof(*amt))) ||
+        !(tm = malloc((nds + ndm + ndh + ndd + 1) * sizeof(*tm)))) {
         sfmy_plain_fail(s, errstr, en, "out of memory");
         goto out;
     }
+    /* Tables in a fixed order (sales, minute, hour, day), keys sorted in
+     * each: concurrent processors take row locks in the same order. */
     if (upsert_sales(s, ds, nds, amt, tm, errstr, en) ||
-        upsert_minute(s, dm, ndm, amt + nds, tm + nds, errstr, en) ||
-        write_positions(s, topic, next, nparts, errstr, en))
+        upsert_minute(s, &up_minute, "updating sales_minute", dm, ndm, amt + nds,
+                      tm + nds, errstr, en) ||
+        upsert_minute(s, &up_hour, "updating sales_hour", dh, ndh, amt + nds + ndm,
+                      tm + nds + ndm, errstr, en) ||
+        upsert_minute(s, &up_day, "updating sales_day", dd, ndd, amt + nds + ndm + ndh,
+                      tm + nds + ndm + ndh, errstr, en) ||
+        write_positions(s, topic, next, mark, nparts, errstr, en))
         goto out;
     test_stop_in_txn(b);
     if (mysql_commit(s->db)) {
@@ -794,6 +841,8 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
 out:
     free(ds);
     free(dm);
+    free(dh);
+    free(dd);
     free(amt);
     free(tm);
     return rc;
@@ -813,8 +862,8 @@ static int needs_wider_state(const struct mysql_store *s, const struct store_ord
 }
 
 static int mysql_apply(struct store *bs, const char *topic, const struct store_order *rows,
-                       size_t n, const int64_t *next, int nparts, size_t *inserted,
-                       char *errstr, size_t en)
+                       size_t n, const int64_t *next, const int64_t *mark, int nparts,
+                       size_t *inserted, char *errstr, size_t en)
 {
     struct mysql_store *s = (struct mysql_store *)bs;
     struct batch b;
@@ -835,8 +884,8 @@ static int mysql_apply(struct store *bs, const char *topic, const struct store_o
     for (int attempt = 1;; attempt++) {
         s->last_errno = 0;
         rc = s->db ? 0 : sfmy_connect(s, errstr, en);
-        if (rc == 0 && (rc = apply_once(s, &b, topic, next, nparts, inserted, errstr,
-                                        en)) == 0) {
+        if (rc == 0 && (rc = apply_once(s, &b, topic, next, mark, nparts, inserted,
+                                        errstr, en)) == 0) {
             if (attempt > 1)
                 log_info("mysql store %s: batch of %zu orders applied after %d attempts",
                          s->where, n, attempt);
@@ -898,6 +947,8 @@ static int reset_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
         sfmy_exec(s, "DELETE FROM orders", "emptying orders", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales", "emptying sales", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales_minute", "emptying sales_minute", errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_hour", "emptying sales_hour", errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_day", "emptying sales_day", errstr, n) ||
         sfmy_query_str(s, &del_positions, params, 1, NULL, NULL,
                        "emptying salesflow_offsets", errstr, n) ||
         (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
@@ -1151,13 +1202,26 @@ static int mysql_recent_orders(struct store *b, const struct store_filter *f,
                                char *errstr, size_t en)
 {
     struct mysql_store *s = (struct mysql_store *)b;
-    MYSQL_BIND params[1 + 2 * STORE_FILTER_MAX];
+    MYSQL_BIND params[3 + 2 * STORE_FILTER_MAX];
     int64_t lim = (int64_t)(limit < 100000 ? limit : 100000);
+    MYSQL_TIME tf, tt;
     char sql[1024] = "SELECT uuid, customer_id, source, quantity, total,"
                      " DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f'), state"
                      " FROM orders WHERE created_at <= UTC_TIMESTAMP(3)";
     unsigned k = 0, variant;
+    if (f && f->ranged) {
+        /* DATETIME(3) holds whole ms: < to is <= to - 1 ms, which also
+         * stays within DATETIME's range for to = year 10000. */
+        strncat(sql, " AND created_at >= ? AND created_at <= ?",
+                sizeof(sql) - strlen(sql) - 1);
+        sfmy_time(f->from_ms, &tf);
+        sfmy_time(f->to_ms - 1, &tt);
+        sfmy_bind_time(&params[k++], &tf);
+        sfmy_bind_time(&params[k++], &tt);
+    }
     add_filter(sql, sizeof(sql), f, params, &k, &variant);
+    if (f && f->ranged)
+        variant += (STORE_FILTER_MAX + 1) * (STORE_FILTER_MAX + 1);
     strncat(sql, " ORDER BY created_at DESC, uuid DESC LIMIT ?",
             sizeof(sql) - strlen(sql) - 1);
     sfmy_bind_i64(&params[k], &lim);
@@ -1165,6 +1229,161 @@ static int mysql_recent_orders(struct store *b, const struct store_filter *f,
                      .params = params, .fn = on_order, .what = "reading orders",
                      .c = {.size = sizeof(**rows)}};
     return run_read(s, &r, (void **)rows, n, errstr, en);
+}
+
+/* --- range queries -------------------------------------------------------- */
+
+/* bucket ("YYYY-MM-DD", "…THH" or "…THH:MM", or ""), customer_id, source,
+ * state, SUM(total), COUNT(*), SUM(quantity) */
+static int on_query(void *opaque, char **col, unsigned ncols)
+{
+    struct rows_ctx *c = opaque;
+    struct query_row *x;
+    char ts[40];
+    if (ncols < 7)
+        return 0;
+    if (!(x = next_row(c)))
+        return -2;
+    size_t bl = col[0] ? strlen(col[0]) : 0;
+    if (bl) {
+        snprintf(ts, sizeof(ts), "%s%s", col[0],
+                 bl == 10 ? "T00:00:00Z" : bl == 13 ? ":00:00Z" : ":00Z");
+        if (sf_parse_time(ts, &x->bucket_ms))
+            c->bad = 1;
+    }
+    x->customer_id = to_i64(col[1]);
+    snprintf(x->source, sizeof(x->source), "%s", col[2] ? col[2] : "");
+    snprintf(x->state, sizeof(x->state), "%s", col[3] ? col[3] : "");
+    to_cents(c, col[4], &x->total_cents);
+    x->order_count = to_i64(col[5]);
+    x->quantity = to_i64(col[6]);
+    return 0;
+}
+
+static int mysql_query_op(struct store *b, const struct store_query *q, int level,
+                          int64_t from_ms, int64_t to_ms, struct query_row **rows,
+                          size_t *n, char *errstr, size_t en)
+{
+    struct mysql_store *s = (struct mysql_store *)b;
+    const struct store_filter *f = q->f;
+    static const char *const table[] = {"orders", "sales_minute", "sales_hour", "sales_day"};
+    static const char *const col[] = {"created_at", "minute", "hour", "day"};
+    static const char *const fmt[] = {"", "%Y-%m-%dT%H:%i", "%Y-%m-%dT%H", "%Y-%m-%d"};
+    MYSQL_BIND params[2 + 2 * STORE_FILTER_MAX];
+    MYSQL_TIME tf, tt;
+    char sql[1536], bucket[80];
+    int rollup = level != STORE_LEVEL_ORDERS;
+    unsigned k = 0, variant, bi = q->bucket_ms == STORE_MINUTE_MS ? 1
+                                 : q->bucket_ms == STORE_HOUR_MS ? 2
+                                 : q->bucket_ms == STORE_DAY_MS ? 3 : 0;
+    if (level < 0 || level > STORE_LEVEL_DAY)
+        return sfmy_plain_fail(s, errstr, en, "query: no such table");
+    if (bi)
+        snprintf(bucket, sizeof(bucket), "DATE_FORMAT(%s, '%s')", col[level], fmt[bi]);
+    else
+        snprintf(bucket, sizeof(bucket), "''");
+    /* DATETIME(3) holds whole ms: < to is <= to - 1 ms, which stays within
+     * DATETIME's range for to = year 10000. */
+    snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, SUM(total), %s, SUM(quantity)"
+             " FROM %s WHERE %s >= ? AND %s <= ?", bucket,
+             q->by & STORE_BY_CUSTOMER && !rollup ? "customer_id" : "0",
+             q->by & STORE_BY_SOURCE ? "source" : "''",
+             q->by & STORE_BY_STATE ? "state" : "''",
+             rollup ? "SUM(order_count)" : "COUNT(*)", table[level], col[level], col[level]);
+    sfmy_time(from_ms, &tf);
+    sfmy_time(to_ms - 1, &tt);
+    sfmy_bind_time(&params[k++], &tf);
+    sfmy_bind_time(&params[k++], &tt);
+    add_filter(sql, sizeof(sql), f, params, &k, &variant);
+    strncat(sql, " GROUP BY 1, 2, 3, 4", sizeof(sql) - strlen(sql) - 1);
+    variant += (STORE_FILTER_MAX + 1) * (STORE_FILTER_MAX + 1) *
+               ((q->by & 7) + 8 * bi + 32 * (unsigned)level);
+    struct read r = {.key = q_query_key, .variant = variant, .text = sql,
+                     .params = params, .fn = on_query,
+                     .what = rollup ? "reading the rollups" : "reading orders",
+                     .c = {.size = sizeof(**rows)}};
+    return run_read(s, &r, (void **)rows, n, errstr, en);
+}
+
+/* --- saved charts ----------------------------------------------------------- */
+
+/* id, name, definition, created */
+static int on_chart(void *opaque, char **col, unsigned ncols)
+{
+    struct rows_ctx *c = opaque;
+    struct store_chart *x;
+    if (ncols < 4)
+        return 0;
+    if (!(x = next_row(c)))
+        return -2;
+    x->id = to_i64(col[0]);
+    snprintf(x->name, sizeof(x->name), "%s", col[1] ? col[1] : "");
+    snprintf(x->definition, sizeof(x->definition), "%s", col[2] ? col[2] : "");
+    rfc3339(x->created, sizeof(x->created), col[3]);
+    return 0;
+}
+
+static int mysql_charts(struct store *b, struct store_chart **rows, size_t *n,
+                        char *errstr, size_t en)
+{
+    struct read r = {.sql = &q_charts, .fn = on_chart, .what = "reading salesflow_charts",
+                     .c = {.size = sizeof(**rows)}};
+    return run_read((struct mysql_store *)b, &r, (void **)rows, n, errstr, en);
+}
+
+struct chart_write {
+    const char *name, *def;
+    int64_t id, limit;
+    int rc;
+};
+
+static int chart_add_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
+{
+    struct chart_write *w = arg;
+    MYSQL_BIND p[3];
+    MYSQL_STMT *st = sfmy_stmt(s, &q_chart_add, 1, errstr, n);
+    if (!st)
+        return -1;
+    sfmy_bind_str(&p[0], w->name);
+    sfmy_bind_str(&p[1], w->def);
+    sfmy_bind_i64(&p[2], &w->limit);
+    if (sfmy_query(s, st, p, NULL, NULL, "saving a chart", errstr, n))
+        return -1;
+    w->rc = mysql_stmt_affected_rows(st) == 1 ? 0 : 1;
+    w->id = (int64_t)mysql_stmt_insert_id(st);
+    return 0;
+}
+
+static int mysql_chart_add(struct store *b, const char *name, const char *def,
+                           int64_t *id, char *errstr, size_t en)
+{
+    struct chart_write w = {.name = name, .def = def, .limit = STORE_CHARTS_MAX};
+    if (with_reconnect((struct mysql_store *)b, chart_add_once, &w, errstr, en))
+        return -1;
+    *id = w.id;
+    return w.rc;
+}
+
+static int chart_del_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
+{
+    struct chart_write *w = arg;
+    MYSQL_BIND p[1];
+    MYSQL_STMT *st = sfmy_stmt(s, &q_chart_del, 1, errstr, n);
+    if (!st)
+        return -1;
+    sfmy_bind_i64(&p[0], &w->id);
+    if (sfmy_query(s, st, p, NULL, NULL, "removing a chart", errstr, n))
+        return -1;
+    w->rc = mysql_stmt_affected_rows(st) > 0;
+    return 0;
+}
+
+static int mysql_chart_delete(struct store *b, int64_t id, char *errstr, size_t en)
+{
+    struct chart_write w = {.id = id};
+    if (with_reconnect((struct mysql_store *)b, chart_del_once, &w, errstr, en))
+        return -1;
+    return w.rc;
 }
 
 const struct store_ops mysql_store_ops = {
@@ -1179,6 +1398,10 @@ const struct store_ops mysql_store_ops = {
     .sales = mysql_sales,
     .sales_minute = mysql_sales_minute,
     .recent_orders = mysql_recent_orders,
+    .query = mysql_query_op,
+    .charts = mysql_charts,
+    .chart_add = mysql_chart_add,
+    .chart_delete = mysql_chart_delete,
     .positions = mysql_positions,
     .close = mysql_store_close,
     .error_kind = mysql_error_kind,

@@ -19,7 +19,8 @@
 
 #define SFMY_STMT_CACHE 32      /* prepared statements kept per connection */
 #define SFMY_MAX_COLS 10        /* columns of a generic query */
-#define SFMY_COL_BUF 512        /* bytes per column of a generic query */
+#define SFMY_COL_BUF 4608       /* bytes per column of a generic query: a saved
+                                 * chart's definition fits */
 #define SFMY_LOCK_WAIT_S "5"    /* innodb_lock_wait_timeout of every session */
 #define SFMY_IDLE_TXN_S "10"    /* MariaDB: end a session idle this long inside
                                  * a transaction (mysql_conn.c) */
@@ -47,6 +48,8 @@ struct mysql_store {
     unsigned last_errno;        /* server/client error of the last failure */
     char last_msg[512];         /* and its message */
     char write_err[768];        /* why this handle cannot write, or "" */
+    char outdated[768];         /* why the schema is older than this build's
+                                 * (a reader could not migrate it), or "" */
     struct stmt_slot cache[SFMY_STMT_CACHE];
     uint64_t tick;
     MYSQL_BIND *bind;           /* parameters of the multi-row statements */

@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 2
+#define SCHEMA_VERSION 5
 #define LOCK_WAIT_S "30"
 
 /* Migration 1: the original sales_db and salesflow's own tables.
@@ -77,6 +77,7 @@ static const char *const migration1[] = {
     " topic VARCHAR(255) NOT NULL,"
     " `partition` INT NOT NULL,"
     " next_offset BIGINT NOT NULL,"
+    " last_mark BIGINT NOT NULL DEFAULT 0,"
     " PRIMARY KEY (topic, `partition`)"
     ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
     NULL,
@@ -111,6 +112,87 @@ static int migration2(struct mysql_store *s, const char *what, char *errstr, siz
     return sfmy_exec(s, sql, what, errstr, n);
 }
 
+/* Migration 3: saved charts (GET/POST/DELETE /api/charts). definition is
+ * the chart's JSON (at most 4096 bytes, STORE_CHART_DEF_MAX); name at most
+ * 200 characters. */
+static const char *const migration3[] = {
+    "CREATE TABLE IF NOT EXISTS salesflow_charts ("
+    " id BIGINT NOT NULL AUTO_INCREMENT,"
+    " name VARCHAR(200) NOT NULL,"
+    " definition VARCHAR(4096) NOT NULL,"
+    " created DATETIME(3) NOT NULL,"
+    " PRIMARY KEY (id)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    NULL,
+};
+
+/* Migration 4: the hour and day rollups, keyed like sales_minute (the
+ * hour's or day's first minute), filled from sales_minute — the same
+ * orders' sums — in one transaction that first empties them, so that a
+ * migration cut short runs again from the start. Other salesflow
+ * processes of this version wait for the schema lock meanwhile. */
+static const char *const migration4[] = {
+    "CREATE TABLE IF NOT EXISTS sales_hour ("
+    " hour DATETIME NOT NULL,"
+    " source VARCHAR(100) NOT NULL,"
+    " state VARCHAR(2) NOT NULL,"
+    " total DECIMAL(18,2) NOT NULL,"
+    " order_count BIGINT NOT NULL,"
+    " quantity BIGINT NOT NULL,"
+    " PRIMARY KEY (hour, source, state)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE IF NOT EXISTS sales_day ("
+    " day DATETIME NOT NULL,"
+    " source VARCHAR(100) NOT NULL,"
+    " state VARCHAR(2) NOT NULL,"
+    " total DECIMAL(18,2) NOT NULL,"
+    " order_count BIGINT NOT NULL,"
+    " quantity BIGINT NOT NULL,"
+    " PRIMARY KEY (day, source, state)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    NULL,
+};
+
+static int migration4_fill(struct mysql_store *s, const char *what, char *errstr, size_t n)
+{
+    if (sfmy_exec(s, "START TRANSACTION", what, errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_hour", what, errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_day", what, errstr, n) ||
+        sfmy_exec(s, "INSERT INTO sales_hour (hour, source, state, total, order_count,"
+                  " quantity) SELECT DATE_FORMAT(minute, '%Y-%m-%d %H:00:00'), source,"
+                  " state, SUM(total), SUM(order_count), SUM(quantity) FROM sales_minute"
+                  " GROUP BY 1, 2, 3", what, errstr, n) ||
+        sfmy_exec(s, "INSERT INTO sales_day (day, source, state, total, order_count,"
+                  " quantity) SELECT DATE_FORMAT(minute, '%Y-%m-%d 00:00:00'), source,"
+                  " state, SUM(total), SUM(order_count), SUM(quantity) FROM sales_minute"
+                  " GROUP BY 1, 2, 3", what, errstr, n) ||
+        (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
+        if (s->db)
+            mysql_rollback(s->db);
+        return -1;
+    }
+    return 0;
+}
+
+/* Migration 5: salesflow_offsets.last_mark, which record a position
+ * follows (see processor.c), 0 for the positions stored before it. Run
+ * again after a kill between the ALTER and its record, it finds the column
+ * and changes nothing. */
+static const struct sql_text q_has_mark = {
+    "SELECT COUNT(*) FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE()"
+    " AND TABLE_NAME = 'salesflow_offsets' AND COLUMN_NAME = 'last_mark'", NULL, NULL};
+
+static int migration5(struct mysql_store *s, const char *what, char *errstr, size_t n)
+{
+    char have[64] = "";
+    if (sfmy_query_str(s, &q_has_mark, NULL, 0, first_col, have, what, errstr, n))
+        return -1;
+    if (atoi(have) > 0)
+        return 0;
+    return sfmy_exec(s, "ALTER TABLE salesflow_offsets ADD COLUMN last_mark BIGINT"
+                     " NOT NULL DEFAULT 0", what, errstr, n);
+}
+
 static const struct migration {
     int version;
     const char *description;
@@ -119,6 +201,10 @@ static const struct migration {
 } migrations[] = {
     {1, "orders, sales, sales_minute, salesflow_offsets", migration1, NULL},
     {2, "orders.uuid: 64 characters, compared byte for byte", NULL, migration2},
+    {3, "salesflow_charts (saved charts)", migration3, NULL},
+    {4, "sales_hour, sales_day (rollups, filled from sales_minute)", migration4,
+     migration4_fill},
+    {5, "salesflow_offsets.last_mark", NULL, migration5},
 };
 
 static const char create_schema_table[] =
@@ -140,15 +226,16 @@ static const struct sql_text q_columns = {
     "SELECT TABLE_NAME, COLUMN_NAME, DATA_TYPE, COLUMN_TYPE,"
     " CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, EXTRA, COLLATION_NAME"
     " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND"
-    " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets')",
-    NULL, NULL};
+    " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets',"
+    " 'salesflow_charts', 'sales_hour', 'sales_day')", NULL, NULL};
 static const struct sql_text q_keys = {
     "SELECT TABLE_NAME, INDEX_NAME,"
     " GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',')"
     " FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND"
     " NON_UNIQUE = 0 AND"
-    " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets')"
-    " GROUP BY TABLE_NAME, INDEX_NAME", NULL, NULL};
+    " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets',"
+    " 'salesflow_charts', 'sales_hour', 'sales_day') GROUP BY TABLE_NAME, INDEX_NAME",
+    NULL, NULL};
 
 /* --- the shape check ----------------------------------------------------- */
 
@@ -160,24 +247,39 @@ struct col_req {
     const char *name;
     enum col_type type;
     unsigned min_len;           /* C_STR: at least this many characters */
+    int added_by;               /* the migration that adds it (0: there from 1) */
 };
 
 static const struct col_req orders_cols[] = {
-    {"uuid", C_KEY, SF_ORDER_ID_MAX}, {"customer_id", C_INT, 0}, {"source", C_STR, 13},
-    {"quantity", C_INT, 0}, {"total", C_DEC2, 0}, {"created_at", C_TIME, 0},
-    {"state", C_STR, 2},
+    {"uuid", C_KEY, SF_ORDER_ID_MAX, 0}, {"customer_id", C_INT, 0, 0},
+    {"source", C_STR, 13, 0}, {"quantity", C_INT, 0, 0}, {"total", C_DEC2, 0, 0},
+    {"created_at", C_TIME, 0, 0}, {"state", C_STR, 2, 0},
 };
 static const struct col_req sales_cols[] = {
-    {"sales_id", C_INT, 0}, {"source", C_STR, 13}, {"state", C_STR, 2},
-    {"total_sum_amount", C_DEC2, 0}, {"order_count", C_INT, 0},
-    {"quantity", C_INT, 0}, {"updated_at", C_TIME, 0},
+    {"sales_id", C_INT, 0, 0}, {"source", C_STR, 13, 0}, {"state", C_STR, 2, 0},
+    {"total_sum_amount", C_DEC2, 0, 0}, {"order_count", C_INT, 0, 0},
+    {"quantity", C_INT, 0, 0}, {"updated_at", C_TIME, 0, 0},
 };
 static const struct col_req minute_cols[] = {
-    {"minute", C_TIME, 0}, {"source", C_STR, 13}, {"state", C_STR, 2},
-    {"total", C_DEC2, 0}, {"order_count", C_INT, 0}, {"quantity", C_INT, 0},
+    {"minute", C_TIME, 0, 0}, {"source", C_STR, 13, 0}, {"state", C_STR, 2, 0},
+    {"total", C_DEC2, 0, 0}, {"order_count", C_INT, 0, 0}, {"quantity", C_INT, 0, 0},
 };
 static const struct col_req offsets_cols[] = {
-    {"topic", C_STR, 64}, {"partition", C_INT, 0}, {"next_offset", C_INT, 0},
+    {"topic", C_STR, 64, 0}, {"partition", C_INT, 0, 0}, {"next_offset", C_INT, 0, 0},
+    {"last_mark", C_INT, 0, 5},
+};
+
+static const struct col_req hour_cols[] = {
+    {"hour", C_TIME, 0, 0}, {"source", C_STR, 13, 0}, {"state", C_STR, 2, 0},
+    {"total", C_DEC2, 0, 0}, {"order_count", C_INT, 0, 0}, {"quantity", C_INT, 0, 0},
+};
+static const struct col_req day_cols[] = {
+    {"day", C_TIME, 0, 0}, {"source", C_STR, 13, 0}, {"state", C_STR, 2, 0},
+    {"total", C_DEC2, 0, 0}, {"order_count", C_INT, 0, 0}, {"quantity", C_INT, 0, 0},
+};
+static const struct col_req charts_cols[] = {
+    {"id", C_INT, 0, 0}, {"name", C_STR, 200, 0}, {"definition", C_STR, 4096, 0},
+    {"created", C_TIME, 0, 0},
 };
 
 static const struct table_req {
@@ -195,6 +297,11 @@ static const struct table_req {
      "minute, source, state", NULL},
     {"salesflow_offsets", offsets_cols, SF_ARRAY_LEN(offsets_cols), "topic,partition",
      "topic, partition", NULL},
+    {"salesflow_charts", charts_cols, SF_ARRAY_LEN(charts_cols), "id", "id", "id"},
+    {"sales_hour", hour_cols, SF_ARRAY_LEN(hour_cols), "hour,source,state",
+     "hour, source, state", NULL},
+    {"sales_day", day_cols, SF_ARRAY_LEN(day_cols), "day,source,state",
+     "day, source, state", NULL},
 };
 
 struct shape {
@@ -348,7 +455,7 @@ int sfmy_check_shape(struct mysql_store *s, int require_all, char *errstr, size_
         } else {
             char missing[512] = "";
             for (size_t k = 0; k < sh->t->ncols; k++)
-                if (!sh->found[k])
+                if (!sh->found[k] && (require_all || !sh->t->cols[k].added_by))
                     snprintf(missing + strlen(missing), sizeof(missing) - strlen(missing),
                              "%s%s", missing[0] ? ", " : "", sh->t->cols[k].name);
             if (missing[0])
@@ -452,6 +559,19 @@ int sfmy_migrate(struct mysql_store *s, char *errstr, size_t n)
         sfmy_query_str(s, &q_unlock, lp, 1, NULL, NULL, "unlocking the schema", tmp,
                        sizeof(tmp));
         s->last_errno = saved;
+        if (rc && version > 0 && version < SCHEMA_VERSION &&
+            sfmy_is_privilege_error(saved)) {
+            /* A reader (serve with a SELECT-only user) of a database that a
+             * writer has not migrated yet: it reads what is there; writes
+             * are refused (check_writable). */
+            snprintf(s->outdated, sizeof(s->outdated), "the database has schema version "
+                     "%d, older than this salesflow's (%d), and this user cannot migrate "
+                     "it: %.600s", version, SCHEMA_VERSION, errstr);
+            log_warn("mysql store %s: %s; reading what version %d holds until salesflow "
+                     "run or process (a user with CREATE and ALTER) migrates it",
+                     s->where, s->outdated, version);
+            return sfmy_check_shape(s, 0, errstr, n);
+        }
         if (rc)
             return -1;
     }

@@ -30,6 +30,7 @@ struct sqlite_store {
     sqlite3 *db;
     sqlite3_stmt *ins_order, *up_sales, *up_minute, *up_pos;
     sqlite3_stmt *get_sales, *get_minute;   /* a row's totals, for overflow */
+    sqlite3_stmt *up_rollup[2];             /* sales_hour, sales_day */
     enum store_error_kind kind;  /* of the last failed apply() */
     int rebuilding;             /* inside rebuild_begin()'s transaction */
     sqlite3_stmt *old_state;    /* rebuild: the state a stored order had, from
@@ -61,7 +62,35 @@ static const char schema[] =
     " topic TEXT NOT NULL,"
     " partition INTEGER NOT NULL,"
     " next_offset INTEGER NOT NULL,"
-    " PRIMARY KEY (topic, partition)) WITHOUT ROWID;";
+    " last_mark INTEGER NOT NULL DEFAULT 0,"
+    " PRIMARY KEY (topic, partition)) WITHOUT ROWID;"
+    "CREATE TABLE IF NOT EXISTS salesflow_charts ("
+    " id INTEGER PRIMARY KEY AUTOINCREMENT,"
+    " name TEXT NOT NULL,"
+    " definition TEXT NOT NULL,"
+    " created TEXT NOT NULL);";
+
+/* Databases from before marks get the column (0: no mark, the position is
+ * checked the older way). Adding a column with a constant default does not
+ * rewrite the table. */
+static int add_mark_column(sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    int have = 0, rc;
+    if (sqlite3_prepare_v2(db, "SELECT 1 FROM pragma_table_info('salesflow_offsets')"
+                           " WHERE name = 'last_mark'", -1, &st, NULL) != SQLITE_OK)
+        return -1;
+    rc = sqlite3_step(st);
+    have = rc == SQLITE_ROW;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return -1;
+    if (have)
+        return 0;
+    return sqlite3_exec(db, "ALTER TABLE salesflow_offsets ADD COLUMN"
+                        " last_mark INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL) ==
+                   SQLITE_OK ? 0 : -1;
+}
 static int fail(struct sqlite_store *s, const char *what, char *errstr, size_t n)
 {
     return sf_err(-1, errstr, n, "sqlite %s: %s: %s", sqlite3_db_filename(s->db, "main"),
@@ -79,6 +108,8 @@ static void sqlite_close(struct store *b)
     sqlite3_finalize(s->up_pos);
     sqlite3_finalize(s->get_sales);
     sqlite3_finalize(s->get_minute);
+    sqlite3_finalize(s->up_rollup[0]);
+    sqlite3_finalize(s->up_rollup[1]);
     sqlite3_finalize(s->old_state);
     sqlite3_close(s->db);
     free(s);
@@ -113,11 +144,12 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
     sqlite3_busy_timeout(s->db, 10000);
     if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
                      NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
+        add_mark_column(s->db)) {
         fail(s, "creating the schema", errstr, n);
         goto fail;
     }
-    if (sqlite_orders_setup(s->db, errstr, n))
+    if (sqlite_orders_setup(s->db, errstr, n) || sqlite_rollups_setup(s->db, errstr, n))
         goto fail;
     static const char *const sql[] = {
         "INSERT OR IGNORE INTO orders_data (id, customer_id, source, quantity,"
@@ -133,16 +165,27 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         " UPDATE SET total_cents = total_cents + excluded.total_cents,"
         " order_count = order_count + excluded.order_count,"
         " quantity = quantity + excluded.quantity",
-        "INSERT INTO salesflow_offsets (topic, partition, next_offset)"
-        " VALUES (?,?,?) ON CONFLICT (topic, partition) DO UPDATE"
-        " SET next_offset = excluded.next_offset",
+        "INSERT INTO salesflow_offsets (topic, partition, next_offset, last_mark)"
+        " VALUES (?,?,?,?) ON CONFLICT (topic, partition) DO UPDATE"
+        " SET next_offset = excluded.next_offset, last_mark = excluded.last_mark",
         "SELECT total_sum_cents, order_count, quantity FROM sales"
         " WHERE source = ? AND state = ?",
         "SELECT total_cents, order_count, quantity FROM sales_minute"
         " WHERE minute = ? AND source = ? AND state = ?",
+        "INSERT INTO sales_hour (hour, source, state, total_cents, order_count,"
+        " quantity) VALUES (?,?,?,?,?,?) ON CONFLICT (hour, source, state) DO"
+        " UPDATE SET total_cents = total_cents + excluded.total_cents,"
+        " order_count = order_count + excluded.order_count,"
+        " quantity = quantity + excluded.quantity",
+        "INSERT INTO sales_day (day, source, state, total_cents, order_count,"
+        " quantity) VALUES (?,?,?,?,?,?) ON CONFLICT (day, source, state) DO"
+        " UPDATE SET total_cents = total_cents + excluded.total_cents,"
+        " order_count = order_count + excluded.order_count,"
+        " quantity = quantity + excluded.quantity",
     };
     sqlite3_stmt **st[] = {&s->ins_order, &s->up_sales, &s->up_minute, &s->up_pos,
-                           &s->get_sales, &s->get_minute};
+                           &s->get_sales, &s->get_minute, &s->up_rollup[0],
+                           &s->up_rollup[1]};
     for (size_t i = 0; i < SF_ARRAY_LEN(sql); i++) {
         if (sqlite3_prepare_v2(s->db, sql[i], -1, st[i], NULL) != SQLITE_OK) {
             fail(s, "preparing statements", errstr, n);
@@ -156,14 +199,17 @@ fail:
     return -1;
 }
 
-static int sqlite_load_positions(struct store *b, const char *topic,
-                                 int64_t *next, int nparts, char *errstr, size_t n)
+static int sqlite_load_positions(struct store *b, const char *topic, int64_t *next,
+                                 int64_t *mark, int nparts, char *errstr, size_t n)
 {
     struct sqlite_store *s = (struct sqlite_store *)b;
     sqlite3_stmt *st;
-    for (int i = 0; i < nparts; i++)
+    for (int i = 0; i < nparts; i++) {
         next[i] = 0;
-    if (sqlite3_prepare_v2(s->db, "SELECT partition, next_offset FROM"
+        if (mark)
+            mark[i] = 0;
+    }
+    if (sqlite3_prepare_v2(s->db, "SELECT partition, next_offset, last_mark FROM"
                            " salesflow_offsets WHERE topic = ?", -1, &st,
                            NULL) != SQLITE_OK)
         return fail(s, "reading log positions", errstr, n);
@@ -171,9 +217,11 @@ static int sqlite_load_positions(struct store *b, const char *topic,
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         int p = sqlite3_column_int(st, 0);
-        if (p >= 0 && p < nparts)
+        if (p >= 0 && p < nparts) {
             next[p] = sqlite3_column_int64(st, 1);
-        else
+            if (mark)
+                mark[p] = sqlite3_column_int64(st, 2);
+        } else
             log_warn("store has a position for partition %d of %s, which has "
                      "only %d partitions; ignored", p, topic, nparts);
     }
@@ -330,11 +378,28 @@ static int check_overflow(struct sqlite_store *s, const struct store_order *rows
     return 0;
 }
 
-/* Add the deltas to sales and sales_minute, store the positions. 0 or -1. */
-static int update_aggregates(struct sqlite_store *s, const char *topic,
-                             const struct sales_delta *ds, size_t nds,
-                             const struct sales_delta *dm, size_t ndm,
-                             const int64_t *next, int nparts, char *errstr, size_t en)
+/* Store next[p] (and mark[p], or 0) for every p with next[p] >= 0. */
+static int write_positions(struct sqlite_store *s, const char *topic, const int64_t *next,
+                           const int64_t *mark, int nparts, char *errstr, size_t en)
+{
+    for (int p = 0; p < nparts; p++) {
+        if (next[p] < 0)
+            continue;
+        sqlite3_stmt *st = s->up_pos;
+        sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 2, p);
+        sqlite3_bind_int64(st, 3, next[p]);
+        sqlite3_bind_int64(st, 4, mark ? mark[p] : 0);
+        if (step_reset(st))
+            return fail(s, "storing log positions", errstr, en);
+    }
+    return 0;
+}
+
+/* Add the deltas to sales and sales_minute. 0 or -1. */
+static int update_aggregates(struct sqlite_store *s, const struct sales_delta *ds,
+                             size_t nds, const struct sales_delta *dm, size_t ndm,
+                             char *errstr, size_t en)
 {
     char now[32];
     for (size_t i = 0; i < nds; i++) {
@@ -360,23 +425,44 @@ static int update_aggregates(struct sqlite_store *s, const char *topic,
         if (step_reset(st))
             return fail(s, "updating sales_minute", errstr, en);
     }
-    for (int p = 0; p < nparts; p++) {
-        if (next[p] < 0)
-            continue;
-        sqlite3_stmt *st = s->up_pos;
-        sqlite3_bind_text(st, 1, topic, -1, SQLITE_STATIC);
-        sqlite3_bind_int(st, 2, p);
-        sqlite3_bind_int64(st, 3, next[p]);
-        if (step_reset(st))
-            return fail(s, "storing log positions", errstr, en);
+    return 0;
+}
+
+/* The hour and day rollups of the batch's minute deltas. No overflow check
+ * of their own: a row of sales_day (or sales_hour) never holds more than
+ * the row of sales for its (source, state), which check_overflow checked
+ * (every amount, count and quantity is non-negative). 0 or -1. */
+static int update_rollups(struct sqlite_store *s, const struct sales_delta *dm,
+                          size_t ndm, char *errstr, size_t en)
+{
+    static const int key_len[2] = {13, 10};
+    for (int t = 0; t < 2; t++) {
+        struct sales_delta *d = NULL;
+        size_t nd = 0;
+        if (sales_rollup(dm, ndm, key_len[t], &d, &nd))
+            return sf_err(-1, errstr, en, "out of memory");
+        for (size_t i = 0; i < nd; i++) {
+            sqlite3_stmt *st = s->up_rollup[t];
+            sqlite3_bind_text(st, 1, d[i].minute, -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, sf_sources[d[i].source], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 3, d[i].state, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 4, d[i].total_cents);
+            sqlite3_bind_int64(st, 5, d[i].count);
+            sqlite3_bind_int64(st, 6, d[i].quantity);
+            if (step_reset(st)) {
+                free(d);
+                return fail(s, t ? "updating sales_day" : "updating sales_hour", errstr, en);
+            }
+        }
+        free(d);
     }
     return 0;
 }
 
 static int sqlite_apply(struct store *b, const char *topic,
                         const struct store_order *rows, size_t n,
-                        const int64_t *next, int nparts, size_t *inserted,
-                        char *errstr, size_t en)
+                        const int64_t *next, const int64_t *mark, int nparts,
+                        size_t *inserted, char *errstr, size_t en)
 {
     struct sqlite_store *s = (struct sqlite_store *)b;
     unsigned char *ins = calloc(n ? n : 1, 1);
@@ -408,7 +494,9 @@ static int sqlite_apply(struct store *b, const char *topic,
             s->kind = STORE_ERR_DATA;
         goto rollback;
     }
-    if (update_aggregates(s, topic, ds, nds, dm, ndm, next, nparts, errstr, en))
+    if (update_aggregates(s, ds, nds, dm, ndm, errstr, en) ||
+        update_rollups(s, dm, ndm, errstr, en) ||
+        write_positions(s, topic, next, mark, nparts, errstr, en))
         goto rollback;
     if (!s->rebuilding && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "COMMIT", errstr, en);
@@ -435,6 +523,7 @@ static int empty_tables(struct sqlite_store *s, const char *topic, char *errstr,
     sqlite3_stmt *st = NULL;
     int rc = 0;
     if (sqlite3_exec(s->db, "DELETE FROM orders_data; DELETE FROM sales; DELETE FROM sales_minute;"
+                     " DELETE FROM sales_hour; DELETE FROM sales_day;"
                      " DELETE FROM sqlite_sequence WHERE name = 'sales'",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "DELETE FROM salesflow_offsets WHERE topic = ?", -1,
@@ -652,6 +741,9 @@ static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
                      " created_ms, state FROM orders_data WHERE created_ms <= ?";
     sqlite3_stmt *st;
     char ts[32];
+    if (f && f->ranged)
+        strncat(sql, " AND created_ms >= ? AND created_ms < ?",
+                sizeof(sql) - strlen(sql) - 1);
     store_filter_sql(sql, sizeof(sql), f);
     /* Ties of created_ms by the order_id text, as before the compact
      * layout (SQLite sorts only each tie, walking the index for the rest). */
@@ -661,6 +753,10 @@ static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
         return fail(s, "reading orders", errstr, en);
     int i = 1;
     sqlite3_bind_int64(st, i++, sf_now_ms());
+    if (f && f->ranged) {
+        sqlite3_bind_int64(st, i++, f->from_ms);
+        sqlite3_bind_int64(st, i++, f->to_ms);
+    }
     filter_bind(st, &i, f);
     sqlite3_bind_int64(st, i, (sqlite3_int64)limit);
     struct order_row *r = NULL;
@@ -769,6 +865,28 @@ fail:
     return -1;
 }
 
+static int sqlite_query_op(struct store *b, const struct store_query *q, int level,
+                           int64_t from_ms, int64_t to_ms, struct query_row **rows,
+                           size_t *n, char *errstr, size_t en)
+{
+    return sqlite_query(((struct sqlite_store *)b)->db, q, level, from_ms, to_ms, rows, n,
+                        errstr, en);
+}
+static int sqlite_charts_op(struct store *b, struct store_chart **rows, size_t *n,
+                            char *errstr, size_t en)
+{
+    return sqlite_charts(((struct sqlite_store *)b)->db, rows, n, errstr, en);
+}
+static int sqlite_chart_add_op(struct store *b, const char *name, const char *def,
+                               int64_t *id, char *errstr, size_t en)
+{
+    return sqlite_chart_add(((struct sqlite_store *)b)->db, name, def, id, errstr, en);
+}
+static int sqlite_chart_delete_op(struct store *b, int64_t id, char *errstr, size_t en)
+{
+    return sqlite_chart_delete(((struct sqlite_store *)b)->db, id, errstr, en);
+}
+
 static enum store_error_kind sqlite_error_kind(struct store *b)
 {
     return ((struct sqlite_store *)b)->kind;
@@ -789,4 +907,8 @@ const struct store_ops sqlite_store_ops = {
     .recent_orders = sqlite_recent_orders,
     .positions = sqlite_positions,
     .close = sqlite_close,
+    .query = sqlite_query_op,
+    .charts = sqlite_charts_op,
+    .chart_add = sqlite_chart_add_op,
+    .chart_delete = sqlite_chart_delete_op,
 };

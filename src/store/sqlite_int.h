@@ -9,6 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "store/store.h"
+
 /* The orders_data table, the orders view over it, its created_ms index. */
 extern const char sqlite_orders_table[], sqlite_orders_view[], sqlite_orders_index[];
 /* SQL of the order_id text of an orders_data row (column id). */
@@ -28,5 +30,18 @@ void sqlite_column_id(sqlite3_stmt *st, int col, char *out, size_t n);
  * orders_data, the orders view and the index. 0, or -1 with errstr (the
  * database left as it was). */
 int sqlite_orders_setup(sqlite3 *db, char *errstr, size_t n);
+
+/* sqlite_query.c: store_ops query, charts, chart_add, chart_delete on db. */
+int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t from_ms,
+                 int64_t to_ms, struct query_row **rows, size_t *n, char *errstr,
+                 size_t en);
+/* Make sales_hour and sales_day, built from sales_minute when they are
+ * new (one transaction). 0, or -1 with errstr (nothing changed). */
+int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en);
+int sqlite_charts(sqlite3 *db, struct store_chart **rows, size_t *n, char *errstr,
+                  size_t en);
+int sqlite_chart_add(sqlite3 *db, const char *name, const char *def, int64_t *id,
+                     char *errstr, size_t en);
+int sqlite_chart_delete(sqlite3 *db, int64_t id, char *errstr, size_t en);
 
 #endif

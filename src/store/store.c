@@ -1,10 +1,14 @@
 /*
- * store — backend selection by URI scheme.
+ * store — backend selection by URI scheme, the filter SQL both backends
+ * share, and the range query planner (store_query): which of orders and
+ * the rollups answer each piece of a range exactly.
  */
 #include "store/store.h"
+#include "core/order.h"
 #include "core/util.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const struct store_ops *const backends[] = {&sqlite_store_ops,
@@ -60,4 +64,113 @@ char *store_uri_redact(const char *uri, char *out, size_t n)
     else
         snprintf(out, n, "%.*s:***%s", (int)(colon - uri), uri, at);
     return out;
+}
+
+/* ---- range queries ---------------------------------------------------- */
+
+struct plan {
+    struct store *s;
+    const struct store_query *q;
+    struct query_row *rows;
+    size_t n;
+    char *errstr;
+    size_t en;
+};
+
+static const int64_t level_ms[] = {0, STORE_MINUTE_MS, STORE_HOUR_MS, STORE_DAY_MS};
+
+static int plan_part(struct plan *p, int level, int64_t from, int64_t to)
+{
+    struct query_row *r = NULL;
+    size_t k = 0;
+    if (store_query_part(p->s, p->q, level, from, to, &r, &k, p->errstr, p->en))
+        return -1;
+    if (!k) {
+        free(r);
+        return 0;
+    }
+    struct query_row *all = realloc(p->rows, (p->n + k) * sizeof(*all));
+    if (!all) {
+        free(r);
+        return sf_err(-1, p->errstr, p->en, "out of memory");
+    }
+    memcpy(all + p->n, r, k * sizeof(*r));
+    p->rows = all;
+    p->n += k;
+    free(r);
+    return 0;
+}
+
+/* [from, to) from the coarsest table at or below level that fits: its
+ * whole units in the middle, the edges one level finer. */
+static int plan_range(struct plan *p, int level, int64_t from, int64_t to)
+{
+    if (from >= to)
+        return 0;
+    if (level == STORE_LEVEL_ORDERS)
+        return plan_part(p, level, from, to);
+    int64_t len = level_ms[level];
+    int64_t a = (from + len - 1) / len * len, b = to / len * len;
+    if (to == SF_TIME_MAX_MS + 1)   /* the end of time: a whole day, hour, minute */
+        b = to;
+    if (a >= b)
+        return plan_range(p, level - 1, from, to);
+    return plan_part(p, level, a, b) || plan_range(p, level - 1, from, a) ||
+           plan_range(p, level - 1, b, to);
+}
+
+static int cmp_group(const void *x, const void *y)
+{
+    const struct query_row *a = x, *b = y;
+    if (a->bucket_ms != b->bucket_ms)
+        return a->bucket_ms < b->bucket_ms ? -1 : 1;
+    if (a->customer_id != b->customer_id)
+        return a->customer_id < b->customer_id ? -1 : 1;
+    int c = strcmp(a->source, b->source);
+    return c ? c : strcmp(a->state, b->state);
+}
+
+int store_query(struct store *s, const struct store_query *q, struct query_row **rows,
+                size_t *n, char *errstr, size_t en)
+{
+    struct plan p = {.s = s, .q = q, .errstr = errstr, .en = en};
+    const struct store_filter *f = q->f;
+    int64_t from = f && f->ranged ? f->from_ms : SF_TIME_MIN_MS;
+    int64_t to = f && f->ranged ? f->to_ms : SF_TIME_MAX_MS + 1;
+    int top = STORE_LEVEL_DAY;
+    if (q->by & STORE_BY_CUSTOMER)
+        top = STORE_LEVEL_ORDERS;
+    else
+        while (q->bucket_ms && top > STORE_LEVEL_MINUTE && level_ms[top] > q->bucket_ms)
+            top--;
+    if (from < SF_TIME_MIN_MS)
+        from = SF_TIME_MIN_MS;
+    if (to > SF_TIME_MAX_MS + 1)
+        to = SF_TIME_MAX_MS + 1;
+    if (plan_range(&p, top, from, to)) {
+        free(p.rows);
+        return -1;
+    }
+    /* Merge the pieces' groups: equal keys are adjacent once sorted. */
+    size_t k = 0;
+    if (p.n)
+        qsort(p.rows, p.n, sizeof(*p.rows), cmp_group);
+    for (size_t i = 0; i < p.n; i++) {
+        if (k && !cmp_group(&p.rows[k - 1], &p.rows[i])) {
+            struct query_row *t = &p.rows[k - 1];
+            if (__builtin_add_overflow(t->total_cents, p.rows[i].total_cents,
+                                       &t->total_cents) ||
+                __builtin_add_overflow(t->order_count, p.rows[i].order_count,
+                                       &t->order_count) ||
+                __builtin_add_overflow(t->quantity, p.rows[i].quantity, &t->quantity)) {
+                free(p.rows);
+                return sf_err(-1, errstr, en, "a sum passes the largest integer");
+            }
+            continue;
+        }
+        p.rows[k++] = p.rows[i];
+    }
+    *rows = p.rows;
+    *n = k;
+    return 0;
 }

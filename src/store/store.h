@@ -48,6 +48,60 @@ struct store_filter {
     size_t nsources;
     const char *states[STORE_FILTER_MAX];
     size_t nstates;
+    /* ranged: only orders with from_ms <= created_at < to_ms (recent_orders
+     * and query; sales_minute takes its own minute range). */
+    int ranged;
+    int64_t from_ms, to_ms;
+};
+
+/* query(): sums over orders matching f (and its range), grouped by the
+ * columns in `by` and, with bucket_ms (60000, 3600000 or 86400000; 0:
+ * none), by the UTC minute, hour or day created_at falls in. */
+enum { STORE_BY_SOURCE = 1, STORE_BY_STATE = 2, STORE_BY_CUSTOMER = 4 };
+struct store_query {
+    const struct store_filter *f;
+    unsigned by;
+    int64_t bucket_ms;
+};
+
+/* The tables a query can read, finest first; a rollup's length in ms. */
+enum { STORE_LEVEL_ORDERS, STORE_LEVEL_MINUTE, STORE_LEVEL_HOUR, STORE_LEVEL_DAY };
+#define STORE_MINUTE_MS INT64_C(60000)
+#define STORE_HOUR_MS INT64_C(3600000)
+#define STORE_DAY_MS INT64_C(86400000)
+
+struct query_row;
+struct store;
+/* The groups of q over the orders created in q->f's range (all of them
+ * when it is not ranged), with every group's sums exact: the range is cut
+ * into the longest whole days, then whole hours, then whole minutes it
+ * holds, each read from its rollup (sales_day, sales_hour, sales_minute),
+ * and the edges that split a minute from orders; a grouping by customer
+ * reads orders only, a time bucket uses no rollup coarser than itself.
+ * The pieces' groups are merged. Rows sorted by (bucket, customer,
+ * source, state); *rows malloc()ed, owned by the caller. 0 or -1. */
+int store_query(struct store *s, const struct store_query *q,
+                struct query_row **rows, size_t *n, char *errstr, size_t errstr_size);
+
+/* One group of a query: the columns not grouped by are zero / "". */
+struct query_row {
+    int64_t bucket_ms;      /* the bucket's start (ms since the epoch) */
+    int64_t customer_id;
+    char source[16];
+    char state[SF_STATE_MAX];
+    int64_t total_cents, order_count, quantity;
+};
+
+/* A saved chart (salesflow_charts). definition is the JSON text as it was
+ * stored: the caller validates it before showing it. */
+#define STORE_CHART_NAME_MAX 800        /* bytes: 200 characters of UTF-8 */
+#define STORE_CHART_DEF_MAX 4096
+#define STORE_CHARTS_MAX 100
+struct store_chart {
+    int64_t id;
+    char name[STORE_CHART_NAME_MAX + 1];
+    char definition[STORE_CHART_DEF_MAX + 1];
+    char created[32];       /* RFC 3339 UTC */
 };
 
 /* One minute of sales_minute for one source, summed over the filter's
@@ -103,18 +157,23 @@ struct store_ops {
     int (*open)(struct store **out, const char *where, char *errstr,
                 size_t errstr_size);
     /* Fill next[0..nparts) with the stored next offset per partition of
-     * topic (0 where none is stored). */
+     * topic (0 where none is stored) and, unless mark is NULL,
+     * mark[0..nparts) with the mark stored beside it (0: none). */
     int (*load_positions)(struct store *s, const char *topic, int64_t *next,
-                          int nparts, char *errstr, size_t errstr_size);
+                          int64_t *mark, int nparts, char *errstr,
+                          size_t errstr_size);
     /* In one transaction: insert rows (ignoring order_ids already present),
      * add the inserted ones to the aggregates, and store next[p] for every
-     * p with next[p] >= 0. *inserted gets the number of new rows. */
+     * p with next[p] >= 0, with mark[p] beside it (0 when mark is NULL: a
+     * mark tells which record the position follows, see
+     * processor_record_mark). *inserted gets the number of new rows. */
     int (*apply)(struct store *s, const char *topic,
                  const struct store_order *rows, size_t n,
-                 const int64_t *next, int nparts, size_t *inserted,
-                 char *errstr, size_t errstr_size);
+                 const int64_t *next, const int64_t *mark, int nparts,
+                 size_t *inserted, char *errstr, size_t errstr_size);
     /* For `salesflow replay`, one of two ways. reset(): empty orders, sales,
-     * sales_minute and topic's positions in one transaction; apply() then
+     * the rollups (sales_minute, sales_hour, sales_day) and topic's
+     * positions in one transaction; apply() then
      * commits batch by batch. Or rebuild_begin(): empty them the same way
      * but leave the transaction open, so that the apply() calls that follow
      * join it instead of committing each batch; rebuild_end() then commits
@@ -163,6 +222,27 @@ struct store_ops {
     /* Optional (NULL: every failure is transient): the kind of the last
      * failed apply(). */
     enum store_error_kind (*error_kind)(struct store *s);
+    /* Optional: the groups of q (see struct store_query) over the orders
+     * created in [from_ms, to_ms) (q->f's own range is not used), read
+     * from one table: level STORE_LEVEL_ORDERS (orders), _MINUTE, _HOUR or
+     * _DAY (sales_minute, sales_hour, sales_day; then from_ms and to_ms
+     * are multiples of the level's length (to_ms may be SF_TIME_MAX_MS +
+     * 1), q has no STORE_BY_CUSTOMER and no bucket finer than the level).
+     * Rows in no particular order; *rows is malloc()ed and owned by the
+     * caller. store_query() below plans the pieces. */
+    int (*query)(struct store *s, const struct store_query *q, int level,
+                 int64_t from_ms, int64_t to_ms, struct query_row **rows,
+                 size_t *n, char *errstr, size_t errstr_size);
+    /* Optional: saved charts. charts: every one, by id. chart_add: store
+     * one unless STORE_CHARTS_MAX are stored already (in one statement);
+     * returns 0 with *id, 1 when full, or -1 with errstr. chart_delete:
+     * returns 1 (deleted), 0 (no such id) or -1 with errstr. */
+    int (*charts)(struct store *s, struct store_chart **rows, size_t *n,
+                  char *errstr, size_t errstr_size);
+    int (*chart_add)(struct store *s, const char *name, const char *definition,
+                     int64_t *id, char *errstr, size_t errstr_size);
+    int (*chart_delete)(struct store *s, int64_t id, char *errstr,
+                        size_t errstr_size);
 };
 
 struct store {
@@ -189,17 +269,17 @@ static inline int store_has_orders(struct store *s, const char *const *ids, int 
     return s->ops->has_orders ? s->ops->has_orders(s, ids, n, e, en) : -1;
 }
 static inline int store_load_positions(struct store *s, const char *topic,
-                                       int64_t *next, int nparts, char *e,
-                                       size_t en)
+                                       int64_t *next, int64_t *mark, int nparts,
+                                       char *e, size_t en)
 {
-    return s->ops->load_positions(s, topic, next, nparts, e, en);
+    return s->ops->load_positions(s, topic, next, mark, nparts, e, en);
 }
 static inline int store_apply(struct store *s, const char *topic,
                               const struct store_order *rows, size_t n,
-                              const int64_t *next, int nparts,
+                              const int64_t *next, const int64_t *mark, int nparts,
                               size_t *inserted, char *e, size_t en)
 {
-    return s->ops->apply(s, topic, rows, n, next, nparts, inserted, e, en);
+    return s->ops->apply(s, topic, rows, n, next, mark, nparts, inserted, e, en);
 }
 /* replay's start and end: the backend's rebuild_begin/rebuild_end when it
  * has them, else reset() and nothing. */
@@ -253,6 +333,37 @@ static inline int store_positions(struct store *s, const char *topic,
         return store_unsupported(s, "log-position", e, en);
     return s->ops->positions(s, topic, rows, n, e, en);
 }
+static inline int store_query_part(struct store *s, const struct store_query *q,
+                                   int level, int64_t from_ms, int64_t to_ms,
+                                   struct query_row **rows, size_t *n, char *e,
+                                   size_t en)
+{
+    if (!s->ops->query)
+        return store_unsupported(s, "range", e, en);
+    return s->ops->query(s, q, level, from_ms, to_ms, rows, n, e, en);
+}
+static inline int store_charts(struct store *s, struct store_chart **rows,
+                               size_t *n, char *e, size_t en)
+{
+    if (!s->ops->charts)
+        return store_unsupported(s, "saved-chart", e, en);
+    return s->ops->charts(s, rows, n, e, en);
+}
+static inline int store_chart_add(struct store *s, const char *name,
+                                  const char *def, int64_t *id, char *e,
+                                  size_t en)
+{
+    if (!s->ops->chart_add)
+        return store_unsupported(s, "saved-chart", e, en);
+    return s->ops->chart_add(s, name, def, id, e, en);
+}
+static inline int store_chart_delete(struct store *s, int64_t id, char *e,
+                                     size_t en)
+{
+    if (!s->ops->chart_delete)
+        return store_unsupported(s, "saved-chart", e, en);
+    return s->ops->chart_delete(s, id, e, en);
+}
 static inline enum store_error_kind store_error_kind(struct store *s)
 {
     return s->ops->error_kind ? s->ops->error_kind(s) : STORE_ERR_TRANSIENT;
@@ -287,6 +398,14 @@ struct sales_delta {
 int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
                  size_t n, struct sales_delta **by_state, size_t *n_state,
                  struct sales_delta **by_minute, size_t *n_minute);
+
+/* The rollups: fold by_minute (from sales_deltas) into deltas per (hour,
+ * source, state) (key_len 13: keys "YYYY-MM-DDTHH:00") or per (day,
+ * source, state) (key_len 10: "YYYY-MM-DDT00:00"), sorted by key. *out is
+ * malloc()ed (never NULL); the states point where by_minute's do. 0 or -1
+ * (out of memory). */
+int sales_rollup(const struct sales_delta *by_minute, size_t n, int key_len,
+                 struct sales_delta **out, size_t *n_out);
 
 extern const struct store_ops sqlite_store_ops;
 extern const struct store_ops mysql_store_ops;

@@ -1,11 +1,16 @@
 /*
  * api — the dashboard's JSON query API, one handler per chart:
  *
- *   GET /api/sales?source=&state=            the `sales` aggregates + totals
+ *   GET /api/sales?source=&state=&from=&to=  the `sales` aggregates + totals
  *   GET /api/sales/minute?from=&to=&source=&state=   revenue per minute
  *   GET /api/sales/second?window=&source=&state=     orders per second
- *   GET /api/orders?limit=&source=&state=    the latest orders
+ *   GET /api/orders?limit=&source=&state=&from=&to=  the latest orders
  *   GET /api/pipeline                        ingest, processor, lag, streams
+ *
+ * With from or to, /api/sales sums the orders created in [from, to)
+ * (store_query, from the rollups where they answer exactly) instead of
+ * reading `sales`, and /api/orders lists only orders created in it;
+ * without them both answer exactly as before.
  *
  * Query parameters are checked strictly: an unknown name, a repeated
  * single-valued one, an unknown source or a value out of range is a 400
@@ -193,11 +198,17 @@ static int parse_int(const char *name, const char *v, long lo, long hi, long *ou
     return 0;
 }
 
-/* from/to: RFC 3339, "now", or a time before now: "-15m", "-90s", "-1h",
- * "-1d". */
-static int parse_when(const char *name, const char *v, int64_t now_ms, int64_t *ms,
-                      char *err, size_t n)
+/* from/to: RFC 3339, "YYYY-MM-DDTHH:MM" (UTC), "now", or a time before
+ * now: "-15m", "-90s", "-1h", "-1d". */
+int web_parse_when(const char *name, const char *v, int64_t now_ms, int64_t *ms,
+                   char *err, size_t n)
 {
+    char full[24];
+    if (strlen(v) == 16 && v[10] == 'T' && v[13] == ':') {
+        snprintf(full, sizeof(full), "%s:00Z", v);
+        if (order_parse_time(full, ms) == 0)
+            return 0;
+    }
     if (!strcmp(v, "now")) {
         *ms = now_ms;
         return 0;
@@ -215,9 +226,32 @@ static int parse_when(const char *name, const char *v, int64_t now_ms, int64_t *
         return 0;   /* the range orders have: 1970 … 9999, in UTC */
     }
     snprintf(err, n, "%s must be an RFC 3339 time from 1970-01-01T00:00:00Z to "
-             "9999-12-31T23:59:59Z (2026-11-29T03:40:00Z), \"now\", "
+             "9999-12-31T23:59:59Z (2026-11-29T03:40:00Z or 2026-11-29T05:40:00+02:00), \"now\", "
              "or a time before now such as -15m, -1h or -1d; got \"%.40s\"", name, v);
     return -1;
+}
+
+/* p's from/to into its filter's range ([from, to), either open); 0, or -1
+ * with p->err. */
+static int parse_range(struct params *p)
+{
+    int64_t now = sf_now_ms();
+    char ts[32];
+    if (!p->from && !p->to)
+        return 0;
+    p->f.ranged = 1;
+    p->f.from_ms = SF_TIME_MIN_MS;
+    p->f.to_ms = SF_TIME_MAX_MS + 1;
+    if ((p->from && web_parse_when("from", p->from, now, &p->f.from_ms, p->err,
+                                   sizeof(p->err))) ||
+        (p->to && web_parse_when("to", p->to, now, &p->f.to_ms, p->err, sizeof(p->err))))
+        return -1;
+    if (p->f.from_ms > p->f.to_ms) {
+        snprintf(p->err, sizeof(p->err), "from (%s) must not be after to",
+                 sf_format_time(p->f.from_ms, ts));
+        return -1;
+    }
+    return 0;
 }
 
 /* ---- replies ------------------------------------------------------------ */
@@ -322,6 +356,63 @@ static void json_strset(struct sf_buf *b, const struct strset *s)
 
 /* ---- GET /api/sales ---------------------------------------------------- */
 
+static int cmp_sales_row(const void *a, const void *b)
+{
+    const struct sales_row *x = a, *y = b;
+    if (x->total_cents != y->total_cents)
+        return x->total_cents > y->total_cents ? -1 : 1;
+    int c = strcmp(x->source, y->source);
+    return c ? c : strcmp(x->state, y->state);
+}
+
+/* A range: replace *rows (all of `sales`) by the sums of the orders in f's
+ * range per (source, state), in the same order as `sales` is read; a
+ * row's updated_at stays that of its `sales` row (when its numbers last
+ * changed). The (source, state) pairs with no order in the range are left
+ * out; every pair of `sales` stays in the source and state lists. */
+static int ranged_sales(struct web *w, const struct store_filter *f,
+                        struct sales_row **rows, size_t *n, char *err, size_t en)
+{
+    /* The source/state filters apply afterwards, as without a range. */
+    struct store_filter all = {.ranged = 1, .from_ms = f->from_ms, .to_ms = f->to_ms};
+    struct store_query q = {.f = &all, .by = STORE_BY_SOURCE | STORE_BY_STATE};
+    struct query_row *qr = NULL;
+    size_t nq = 0, k = 0;
+    pthread_mutex_lock(&w->mu);
+    int rc = store_query(w->store, &q, &qr, &nq, err, en);
+    pthread_mutex_unlock(&w->mu);
+    if (rc)
+        return -1;
+    struct sales_row *out = calloc(nq + *n + 1, sizeof(*out));
+    if (!out) {
+        free(qr);
+        return sf_err(-1, err, en, "out of memory");
+    }
+    for (size_t i = 0; i < nq; i++) {
+        struct sales_row *x = &out[k++];
+        snprintf(x->source, sizeof(x->source), "%s", qr[i].source);
+        snprintf(x->state, sizeof(x->state), "%s", qr[i].state);
+        x->total_cents = qr[i].total_cents;
+        x->order_count = qr[i].order_count;
+        x->quantity = qr[i].quantity;
+        for (size_t j = 0; j < *n; j++)
+            if (!strcmp((*rows)[j].source, x->source) && !strcmp((*rows)[j].state, x->state))
+                memcpy(x->updated_at, (*rows)[j].updated_at, sizeof(x->updated_at));
+    }
+    qsort(out, k, sizeof(*out), cmp_sales_row);
+    /* The lists of sources and states come from every row of `sales`:
+     * keep them, marked as not to be shown (order_count -1). */
+    for (size_t j = 0; j < *n; j++) {
+        out[k + j] = (*rows)[j];
+        out[k + j].order_count = -1;
+    }
+    free(qr);
+    free(*rows);
+    *rows = out;
+    *n = k + *n;
+    return 0;
+}
+
 enum http_result web_api_sales(struct http_req *r)
 {
     struct web *w = r->ctx->web;
@@ -334,12 +425,15 @@ enum http_result web_api_sales(struct http_req *r)
 
     if (!w)
         return no_store(r);
-    if (parse_params(r, &p, "/api/sales", P_SOURCE | P_STATE))
+    if (parse_params(r, &p, "/api/sales", P_SOURCE | P_STATE | P_FROM | P_TO) ||
+        parse_range(&p))
         return bad_request(r, p.err);
     pthread_mutex_lock(&w->mu);
     int rc = store_sales(w->store, &rows, &n, err, sizeof(err));
     pthread_mutex_unlock(&w->mu);
     if (rc)
+        return store_failed(r, "/api/sales", err);
+    if (p.f.ranged && ranged_sales(w, &p.f, &rows, &n, err, sizeof(err)))
         return store_failed(r, "/api/sales", err);
 
     struct strset *extra = calloc(1, sizeof(*extra)), *states = calloc(1, sizeof(*states));
@@ -352,7 +446,8 @@ enum http_result web_api_sales(struct http_req *r)
             strset_add(extra, rows[i].source);
         if (states)
             strset_add(states, rows[i].state);
-        if (!filter_has(p.f.sources, p.f.nsources, rows[i].source) ||
+        if (rows[i].order_count < 0 ||     /* ranged: only for the lists */
+            !filter_has(p.f.sources, p.f.nsources, rows[i].source) ||
             !filter_has(p.f.states, p.f.nstates, rows[i].state))
             continue;
         sf_buf_append(&b, shown ? ",{\"source\":" : "{\"source\":", shown ? 11 : 10);
@@ -426,7 +521,7 @@ enum http_result web_api_sales_minute(struct http_req *r)
         return bad_request(r, p.err);
     /* to: exclusive, rounded up to a whole minute (default: the end of the
      * current minute); from: rounded down (default: an hour before to). */
-    if (p.to && parse_when("to", p.to, now, &to, p.err, sizeof(p.err)))
+    if (p.to && web_parse_when("to", p.to, now, &to, p.err, sizeof(p.err)))
         return bad_request(r, p.err);
     if (!p.to)
         to = now;
@@ -435,7 +530,7 @@ enum http_result web_api_sales_minute(struct http_req *r)
      * it would name year 10000, printed as 0000. */
     if (to > SF_TIME_MAX_MS + 1 - 60000)
         to = SF_TIME_MAX_MS + 1 - 60000;
-    if (p.from && parse_when("from", p.from, now, &from, p.err, sizeof(p.err)))
+    if (p.from && web_parse_when("from", p.from, now, &from, p.err, sizeof(p.err)))
         return bad_request(r, p.err);
     if (!p.from)
         from = to - MINUTE_SPAN_DEFAULT_S * 1000LL;
@@ -529,7 +624,8 @@ enum http_result web_api_orders(struct http_req *r)
     char err[512], amt[24];
     if (!w)
         return no_store(r);
-    if (parse_params(r, &p, "/api/orders", P_SOURCE | P_STATE | P_LIMIT))
+    if (parse_params(r, &p, "/api/orders", P_SOURCE | P_STATE | P_LIMIT | P_FROM | P_TO) ||
+        parse_range(&p))
         return bad_request(r, p.err);
     if (p.limit && parse_int("limit", p.limit, 1, ORDERS_LIMIT_MAX, &limit, p.err,
                              sizeof(p.err)))

@@ -156,6 +156,13 @@ int web_add_routes(struct http_ctx *ctx)
         {"GET", "/api/sales/second", web_api_sales_second, HTTP_ROUTE_GZIP, NULL},
         {"GET", "/api/orders", web_api_orders, HTTP_ROUTE_GZIP, NULL},
         {"GET", "/api/pipeline", web_api_pipeline, 0, NULL},
+        {"GET", "/api/query", web_api_query, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/api/charts", web_api_charts, HTTP_ROUTE_GZIP, NULL},
+        /* Saving and removing charts: HTTP_ROUTE_ADMIN marks them for the
+         * admin key of the scoped keys (issue 18 item 5). */
+        {"POST", "/api/charts", web_api_chart_add, HTTP_BODY_JSON | HTTP_ROUTE_ADMIN, NULL},
+        {"DELETE", "/api/charts/", web_api_chart_delete,
+         HTTP_ROUTE_ADMIN | HTTP_ROUTE_PREFIX, NULL},
         {"GET", "/api/stream", web_api_stream, 0, NULL},
         {"GET", "/healthz", web_healthz, 0, NULL},
         {"GET", "/readyz", web_readyz, 0, NULL},

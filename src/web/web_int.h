@@ -128,5 +128,15 @@ enum http_result web_api_stream(struct http_req *r);
 enum http_result web_healthz(struct http_req *r);
 enum http_result web_readyz(struct http_req *r);
 enum http_result web_metrics(struct http_req *r);
+/* query.c: GET /api/query, GET/POST /api/charts, DELETE /api/charts/{id} */
+enum http_result web_api_query(struct http_req *r);
+enum http_result web_api_charts(struct http_req *r);
+enum http_result web_api_chart_add(struct http_req *r);
+enum http_result web_api_chart_delete(struct http_req *r);
+
+/* api.c: a from/to value (RFC 3339, "YYYY-MM-DDTHH:MM" in UTC, "now" or
+ * "-15m"-style) into *ms; -1 with err (naming name) when it is none. */
+int web_parse_when(const char *name, const char *v, int64_t now_ms, int64_t *ms,
+                   char *err, size_t n);
 
 #endif

@@ -242,7 +242,7 @@ class DashboardApiTest(unittest.TestCase):
     # --- bad parameters -----------------------------------------------------
     def test_bad_parameters_get_400(self):
         self.bad("/api/sales", 'unknown query parameter "sorce"', sorce="Takeaway")
-        self.bad("/api/sales", "expected source or state", limit="5")
+        self.bad("/api/sales", "expected source, state, from or to", limit="5")
         self.bad("/api/sales", 'source "Dine Out" is unknown', source="Dine Out")
         self.bad("/api/sales", "is unknown", source="Dine In,")
         self.bad("/api/sales", "is not a state", state="X" * 40)

@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import subprocess
 import time
 import unittest
@@ -167,12 +168,14 @@ class KafkaIdentity(unittest.TestCase):
         check_sqlite(self, db, ids)
         self.assertEqual(db_query(db, "SELECT count(*) FROM orders")[0][0], 3300)
 
-    def recreated_on_the_same_cluster(self, store, count, ids_stored, sums):
+    def recreated_on_the_same_cluster(self, store, count, ids_stored, sums, unmark=None):
         """Store kept, topic deleted and re-created under the same name on
         the same cluster (same cluster id, so the same positions key): the
         old positions lie inside the new topic, and its foreign messages
         sit at the old ones' offsets. Every acknowledged order and every
-        foreign message of both topics must be stored, once."""
+        foreign message of both topics must be stored, once. unmark():
+        the positions lose their marks, as if stored before marks: the
+        orders before them must tell instead."""
         lines = "\n".join(foreign(3 + i % 5, 1 + i) for i in range(60)).encode() + b"\n"
 
         def wait(want, p):
@@ -194,6 +197,8 @@ class KafkaIdentity(unittest.TestCase):
         ing.stop()
         a.stop()
         key = self.position_keys()
+        if unmark:
+            unmark()
 
         b = self.mock(same_id=True)
         ing = self.ingest(b, "ing-b")
@@ -206,7 +211,8 @@ class KafkaIdentity(unittest.TestCase):
         p.stop()
         self.assertEqual(self.position_keys(), key,
                          "not the same cluster id: the test shows nothing")
-        self.assertIn("none of the last", p.stderr())
+        self.assertIn("none of the last" if unmark else "last record before it",
+                      p.stderr())
         got = ids_stored()
         self.assertEqual(len(got), len(set(got)), "an order is stored twice")
         self.assertEqual(set(ids) - set(got), set())
@@ -221,6 +227,22 @@ class KafkaIdentity(unittest.TestCase):
             "sqlite:" + db, lambda: count_orders(db),
             lambda: [x[0] for x in db_query(db, "SELECT uuid FROM orders")],
             lambda: check_sqlite(self, db, []))
+
+    def test_topic_recreated_on_the_same_cluster_positions_without_marks(self):
+        db = os.path.join(self.tmp, "sales.db")
+        self.position_keys = lambda: db_query(
+            db, "SELECT DISTINCT topic FROM salesflow_offsets")
+
+        def unmark():
+            c = sqlite3.connect(db)
+            self.assertGreater(c.execute("UPDATE salesflow_offsets SET last_mark = 0"
+                                         " WHERE last_mark <> 0").rowcount, 0)
+            c.commit()
+            c.close()
+        self.recreated_on_the_same_cluster(
+            "sqlite:" + db, lambda: count_orders(db),
+            lambda: [x[0] for x in db_query(db, "SELECT uuid FROM orders")],
+            lambda: check_sqlite(self, db, []), unmark)
 
     def test_topic_recreated_on_the_same_cluster_mysql(self):
         ok, why = mariadb.available()
@@ -250,6 +272,143 @@ class KafkaIdentity(unittest.TestCase):
                 lambda: [r[0] for r in q("SELECT uuid FROM orders")], sums)
         finally:
             mdb.stop()
+
+    def recreate_and_check(self, first, first_want, second, want, before=None):
+        """Topic "Order" filled by first(mock) and processed into a kept
+        SQLite store, then deleted and re-created on the same cluster (same
+        cluster id: the same positions key), filled by second(mock) and
+        processed again: first_want rows, then want in all, every id both
+        returned stored once. before(mock): called just before the second
+        process starts."""
+        db = os.path.join(self.tmp, "sales.db")
+        a = self.mock(same_id=True)
+        ids = first(a)
+        p = self.process(a, "sqlite:" + db, "pa")
+        wait_count(db, first_want, procs=[p])
+        time.sleep(1)
+        p.stop()
+        a.stop()
+        key = db_query(db, "SELECT DISTINCT topic FROM salesflow_offsets")
+        b = self.mock(same_id=True)
+        ids += second(b)
+        if before:
+            before(b)
+        p = self.process(b, "sqlite:" + db, "pb")
+        deadline = time.time() + 90
+        while count_orders(db) < want and time.time() < deadline:
+            time.sleep(0.3)
+        time.sleep(1)
+        p.stop()
+        self.assertEqual(db_query(db, "SELECT DISTINCT topic FROM salesflow_offsets"), key,
+                         "not the same cluster id: the test shows nothing")
+        check_sqlite(self, db, ids)
+        self.assertEqual(count_orders(db), want, p.stderr()[-3000:])
+        self.assertIn("last record before it", p.stderr())
+
+    def test_recreated_topic_of_messages_without_order_id(self):
+        """Only messages without order_id before the stored positions, on
+        both topics (the same ones, at the same offsets; only their
+        timestamps differ): no order there tells the topics apart, the
+        last record before each position does."""
+        lines = "\n".join(foreign(3 + i % 5, 1 + i) for i in range(60)).encode() + b"\n"
+
+        def fill(m):
+            r = kcat("-P", "-b", m.bootstraps, "-t", "Order", "-K:", input=lines)
+            self.assertEqual(r.returncode, 0, r.stderr)
+            time.sleep(0.01)    # the second topic's timestamps differ
+            return []
+        self.recreate_and_check(fill, 60, fill, 120)
+
+    def test_recreated_topic_with_old_orders_republished_after_new_ones(self):
+        """The new topic gets new orders first, then the old topic's
+        messages copied back (a migration tool; new timestamps). The old
+        positions fall among the copied orders, which are all stored, yet
+        the new orders before them are not: the last record before each
+        position is not the one the store committed."""
+        def first(m):
+            ing = self.ingest(m, "ing-a")
+            ids = acked_ids(post_many(ing, random_orders(600, 5)), self)
+            ing.stop()
+            return ids
+
+        def second(m):
+            ing = self.ingest(m, "ing-b")
+            ids = acked_ids(post_many(ing, random_orders(300, 6)), self)
+            ing.stop()
+            for part, msgs in old_by_part.items():
+                r = kcat("-P", "-b", m.bootstraps, "-t", "Order", "-p", str(part),
+                         "-K\t", input="".join(msgs).encode())
+                self.assertEqual(r.returncode, 0, r.stderr)
+            return ids
+
+        old_by_part = {}
+
+        def first_and_copy(m):
+            ids = first(m)
+            r = kcat("-C", "-b", m.bootstraps, "-t", "Order", "-e", "-q",
+                     "-f", "%p\t%k\t%s\n")
+            self.assertEqual(r.returncode, 0, r.stderr)
+            for line in r.stdout.decode().splitlines():
+                part, rest = line.split("\t", 1)
+                old_by_part.setdefault(int(part), []).append(rest + "\n")
+            self.assertEqual(sum(len(v) for v in old_by_part.values()), 600)
+            return ids
+        self.recreate_and_check(first_and_copy, 600, second, 900)
+
+    def test_check_waits_out_broker_errors(self):
+        """Fetch errors for ~20 s while the positions are checked (a leader
+        election, a topic just created): the check is retried, never
+        skipped, so the old positions are not taken for the new topic's."""
+        def orders(name, n, seed):
+            def fill(m):
+                ing = self.ingest(m, name)
+                ids = acked_ids(post_many(ing, random_orders(n, seed)), self)
+                ing.stop()
+                return ids
+            return fill
+
+        def fetch_errors(m):
+            m.cmd("errors Fetch 40 LEADER_NOT_AVAILABLE")
+        self.recreate_and_check(orders("ing-a", 600, 7), 600, orders("ing-b", 1200, 8), 1800,
+                                fetch_errors)
+
+    def test_positions_moved_by_a_salesflow_without_marks(self):
+        """A kept topic whose positions an older salesflow (one that
+        stores no marks) moved on after this one committed: the marks left
+        behind are not its positions' and must not make the topic look
+        re-created (a re-read from the start)."""
+        db = os.path.join(self.tmp, "sales.db")
+        k = self.mock()
+        ing = self.ingest(k, "ing")
+        ids = acked_ids(post_many(ing, random_orders(300, 9)), self)
+        p = self.process(k, "sqlite:" + db, "p1")
+        wait_count(db, 300, procs=[p])
+        time.sleep(1)
+        p.stop()
+        old = db_query(db, "SELECT partition, last_mark FROM salesflow_offsets")
+        ids += acked_ids(post_many(ing, random_orders(300, 10)), self)
+        p = self.process(k, "sqlite:" + db, "p2")
+        wait_count(db, 600, procs=[p])
+        time.sleep(1)
+        p.stop()
+        c = sqlite3.connect(db)     # the older salesflow's commits: marks unchanged
+        for part, mark in old:
+            c.execute("UPDATE salesflow_offsets SET last_mark = ? WHERE partition = ?",
+                      (mark, part))
+        c.commit()
+        c.close()
+        p = self.process(k, "sqlite:" + db, "p3")
+        deadline = time.time() + 30
+        while "reading Order partition" not in p.stderr() and time.time() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        p.stop()
+        self.assertIn("stored by a salesflow without marks", p.stderr())
+        self.assertNotIn("last record before it", p.stderr())
+        self.assertNotIn("@0 ", p.stderr().split("reading Order partition@offset")[-1]
+                         .splitlines()[0] + " ")
+        check_sqlite(self, db, ids)
+        self.assertEqual(count_orders(db), 600)
 
     def test_a_customer_added_is_no_recreated_topic(self):
         """Not re-created: foreign messages of a customer the catalog lacks

@@ -282,7 +282,8 @@ class MySQLFlowTest(MySQLCase):
                                      " quantity FROM sales ORDER BY sales_id", db=name),
                          before)
         self.assertEqual(self.db.sql("SELECT version FROM salesflow_schema ORDER BY version",
-                                     db=name), [("1",), ("2",)], "migrations run once")
+                                     db=name), [("1",), ("2",), ("3",), ("4",),
+                                              ("5",)], "migrations run once")
         self.assertNotIn(mariadb.SF_PASSWORD, s.stderr())
 
     def test_money_is_exact(self):
@@ -413,7 +414,9 @@ class MySQLFlowTest(MySQLCase):
         self.assertEqual(self.db.sql("SELECT COUNT(*) FROM orders", db=name), [("0",)])
         self.db.sql("ALTER TABLE sales MODIFY state VARCHAR(32) NOT NULL;"
                     "ALTER TABLE orders MODIFY state VARCHAR(32) NOT NULL;"
-                    "ALTER TABLE sales_minute MODIFY state VARCHAR(32) NOT NULL", db=name)
+                    "ALTER TABLE sales_minute MODIFY state VARCHAR(32) NOT NULL;"
+                    "ALTER TABLE sales_hour MODIFY state VARCHAR(32) NOT NULL;"
+                    "ALTER TABLE sales_day MODIFY state VARCHAR(32) NOT NULL", db=name)
         wait_rows(self.db, name, 1)
         self.assertEqual(self.db.sql("SELECT total_sum_amount, order_count FROM sales"
                                      " WHERE state = 'Bavaria'", db=name), [("300.00", "1")])
@@ -507,7 +510,7 @@ class MySQLConcurrencyTest(MySQLCase):
         sales = self.assert_tables(name, orders)
         self.assert_api(pa, sales)
         self.assertEqual(self.db.sql("SELECT COUNT(*) FROM salesflow_schema", db=name),
-                         [("2",)])
+                         [("5",)])
 
 
     def test_deadlock_is_retried(self):
@@ -745,11 +748,11 @@ class MySQLErrorTest(MySQLCase):
     def test_newer_schema_refused(self):
         name = new_db(self.db)
         self.server(self.db.uri(name)).stop()
-        self.db.sql("INSERT INTO salesflow_schema VALUES (3, 'from the future', NOW())",
+        self.db.sql("INSERT INTO salesflow_schema VALUES (6, 'from the future', NOW())",
                     db=name)
         line = self.fail_run(self.db.uri(name))
-        self.assertIn("the database has schema version 3, newer than this salesflow knows "
-                      "(2); upgrade salesflow", line)
+        self.assertIn("the database has schema version 6, newer than this salesflow knows "
+                      "(5); upgrade salesflow", line)
 
 
 if __name__ == "__main__":

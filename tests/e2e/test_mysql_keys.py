@@ -109,8 +109,45 @@ class MySQLKeysTest(MySQLCase):
         self.assertEqual(self.db.sql("SELECT total, state FROM orders WHERE uuid = '%s'"
                                      % ("z" * 64), db=name), [("900.00", "CA")])
         self.assertEqual(self.db.sql("SELECT MAX(version) FROM salesflow_schema", db=name),
-                         [("2",)])
+                         [("5",)])
+        # Migration 5: the positions are stored with the marks of their records.
+        marks = self.db.sql("SELECT last_mark FROM salesflow_offsets", db=name)
+        self.assertTrue(marks and all(m != "0" for (m,) in marks), marks)
         self.assertEqual(s.get("/readyz")[0], 200)
+
+    def test_read_only_serve_of_an_older_schema(self):
+        """A database of an older schema version and a SELECT-only user:
+        `serve` cannot migrate it, says so, and serves what it holds."""
+        name = new_db(self.db)
+        self.db.sql(V1_TABLES, db=name)
+        self.db.sql("INSERT INTO sales (source, state, total_sum_amount, order_count,"
+                    " quantity, updated_at) VALUES ('Dine In', 'CA', 600.00, 1, 2,"
+                    " '2026-11-29 03:40:00.000')", db=name)
+        port = free_port()
+        serve = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:%d" % port, "--store",
+                                  self.db.uri(name, user="ro", password=mariadb.RO_PASSWORD)],
+                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True)
+        try:
+            view = Server()
+            view.port = port
+            up = False
+            for _ in range(200):
+                try:
+                    up = view.get("/healthz")[0] == 200
+                    break
+                except OSError:
+                    time.sleep(0.05)
+            self.assertTrue(up, "serve did not start")
+            rows = view.api_sales()["rows"]
+            self.assertEqual([(r["source"], r["state"]) for r in rows], [("Dine In", "CA")])
+        finally:
+            serve.terminate()
+            out, _ = serve.communicate(timeout=10)
+        self.assertIn("cannot migrate it", out)
+        self.assertIn("CREATE command denied to user 'ro'", out)
+        self.assertEqual(self.db.sql("SELECT MAX(version) FROM salesflow_schema", db=name),
+                         [("1",)])
 
     def test_pad_space_key_refused(self):
         """A migrated database whose orders.uuid was altered back to a PAD

@@ -179,6 +179,26 @@ class MigrateTest(unittest.TestCase):
         s.start()
         self.assertEqual(self.answers(s), before)
 
+    def test_positions_table_gains_marks(self):
+        """salesflow_offsets from before marks: the column is added, the
+        positions kept (with no mark), and new commits store marks."""
+        data = os.path.join(self.tmp, "data")
+        os.makedirs(data)
+        db = os.path.join(data, "sales.db")
+        con = sqlite3.connect(db)
+        con.executescript(OLD_ORDERS + OLD_REST)
+        con.execute("INSERT INTO salesflow_offsets VALUES ('Other@x', 0, 5)")
+        con.commit()
+        con.close()
+        s = self.server()
+        for _o, st, body in post_many(s, random_orders(20, seed=3)):
+            self.assertEqual(st, 201, body)
+        s.wait_processed(20)
+        self.assertEqual(query(db, "SELECT next_offset, last_mark FROM salesflow_offsets"
+                               " WHERE topic = 'Other@x'"), [(5, 0)])
+        marks = query(db, "SELECT last_mark FROM salesflow_offsets WHERE topic <> 'Other@x'")
+        self.assertTrue(marks and all(m != 0 for (m,) in marks), marks)
+
     def test_migration_killed_starts_again(self):
         data = os.path.join(self.tmp, "big")
         os.makedirs(data)

@@ -11,6 +11,9 @@
  *   rollback    a batch the store refuses leaves no row, aggregate or
  *               position of it behind
  *   filters     sales_minute and recent orders honour source and state
+ *   query       store_query sums exactly over any range (edges inside a
+ *               minute too), grouping and bucket; each rollup level agrees
+ *   charts      saved charts: add, list, the limit, delete
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -81,12 +84,124 @@ static size_t orders_count(struct store *st, const struct store_filter *f)
     return n;
 }
 
-static int64_t position(struct store *st, int p)
+static int64_t position_mark(struct store *st, int p, int64_t *mark)
 {
     char err[512];
-    int64_t next[4] = {0};
-    assert_int_equal(store_load_positions(st, TOPIC, next, 4, err, sizeof(err)), 0);
+    int64_t next[4] = {0}, marks[4] = {0};
+    assert_int_equal(store_load_positions(st, TOPIC, next, marks, 4, err, sizeof(err)), 0);
+    *mark = marks[p];
     return next[p];
+}
+
+static int64_t position(struct store *st, int p)
+{
+    int64_t mark;
+    return position_mark(st, p, &mark);
+}
+
+/* store_query over [from, to) (unranged when from < 0) grouped by `by`
+ * and bucket: the number of groups, and the sums over them. */
+static size_t query_sums(struct store *st, int64_t from, int64_t to, unsigned by,
+                         int64_t bucket, int64_t *count, int64_t *cents, int64_t *qty)
+{
+    char err[512];
+    struct store_filter f = {.ranged = from >= 0, .from_ms = from, .to_ms = to};
+    struct store_query q = {.f = &f, .by = by, .bucket_ms = bucket};
+    struct query_row *rows = NULL;
+    size_t n = 0;
+    if (store_query(st, &q, &rows, &n, err, sizeof(err)))
+        fail_msg("store_query: %s", err);
+    *count = *cents = *qty = 0;
+    for (size_t i = 0; i < n; i++) {
+        *count += rows[i].order_count;
+        *cents += rows[i].total_cents;
+        *qty += rows[i].quantity;
+        if (i)  /* sorted by (bucket, customer, source, state), no key twice */
+            assert_true(rows[i - 1].bucket_ms < rows[i].bucket_ms ||
+                        rows[i - 1].customer_id < rows[i].customer_id ||
+                        strcmp(rows[i - 1].source, rows[i].source) < 0 ||
+                        strcmp(rows[i - 1].state, rows[i].state) < 0);
+    }
+    free(rows);
+    return n;
+}
+
+/* Orders of the contract after its apply steps: c-1 (Dine In, NY, 2, T0),
+ * c-2 (Takeaway, CA, 3, T0), c-3 (Takeaway, NY, 5, T0 + 1 min), c-4 (Home
+ * Delivery, TX, 1, T0 + 2 min); T0 is 20 s into its minute. */
+static void run_query(struct store *st)
+{
+    char err[512];
+    int64_t c, cents, q;
+    assert_int_equal(query_sums(st, -1, 0, STORE_BY_SOURCE, 0, &c, &cents, &q), 3);
+    assert_int_equal(c, 4);
+    assert_int_equal(q, 11);
+    assert_int_equal(cents, 11 * 30000);
+    assert_int_equal(query_sums(st, -1, 0, STORE_BY_CUSTOMER, 0, &c, &cents, &q), 4);
+    assert_int_equal(query_sums(st, -1, 0, STORE_BY_STATE, STORE_MINUTE_MS, &c, &cents, &q),
+                     4);    /* (M, CA), (M, NY), (M+1, NY), (M+2, TX) */
+    assert_int_equal(query_sums(st, -1, 0, 0, STORE_HOUR_MS, &c, &cents, &q) >= 1, 1);
+    assert_int_equal(c, 4);
+    /* from inclusive, to exclusive, inside minutes */
+    assert_int_equal(query_sums(st, T0 + 60000, T0 + 60001, 0, 0, &c, &cents, &q), 1);
+    assert_int_equal(q, 5);
+    assert_int_equal(query_sums(st, T0 + 1, T0 + 120000, 0, 0, &c, &cents, &q), 1);
+    assert_int_equal(q, 5);
+    query_sums(st, T0 - 20000, T0 + 100000, STORE_BY_SOURCE, 0, &c, &cents, &q);
+    assert_int_equal(c, 3);
+    assert_int_equal(q, 10);
+    query_sums(st, T0, T0, 0, 0, &c, &cents, &q);
+    assert_int_equal(c, 0);
+    /* every level alone over a range of whole days agrees with orders */
+    int64_t day = T0 - T0 % STORE_DAY_MS;
+    struct store_filter all = {0};
+    struct store_query sq = {.f = &all, .by = STORE_BY_SOURCE | STORE_BY_STATE};
+    for (int level = STORE_LEVEL_ORDERS; level <= STORE_LEVEL_DAY; level++) {
+        struct query_row *rows = NULL;
+        size_t n = 0;
+        int64_t lc = 0, lq = 0;
+        if (store_query_part(st, &sq, level, day, day + STORE_DAY_MS, &rows, &n, err,
+                             sizeof(err)))
+            fail_msg("level %d: %s", level, err);
+        assert_int_equal(n, 4);
+        for (size_t i = 0; i < n; i++) {
+            lc += rows[i].order_count;
+            lq += rows[i].quantity;
+        }
+        free(rows);
+        assert_int_equal(lc, 4);
+        assert_int_equal(lq, 11);
+    }
+}
+
+static void run_charts(struct store *st)
+{
+    char err[512];
+    int64_t id = 0, first = 0;
+    struct store_chart *ch = NULL;
+    size_t n = 0;
+    assert_int_equal(store_charts(st, &ch, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, 0);
+    free(ch);
+    for (int i = 0; i < STORE_CHARTS_MAX; i++) {
+        char name[32];
+        snprintf(name, sizeof(name), "chart %d", i);
+        assert_int_equal(store_chart_add(st, name, "{\"metric\":\"orders\"}", &id, err,
+                                         sizeof(err)), 0);
+        if (!i)
+            first = id;
+    }
+    assert_int_equal(store_chart_add(st, "one more", "{}", &id, err, sizeof(err)), 1);
+    assert_int_equal(store_charts(st, &ch, &n, err, sizeof(err)), 0);
+    assert_int_equal(n, STORE_CHARTS_MAX);
+    assert_true(ch[0].id == first);
+    assert_string_equal(ch[0].name, "chart 0");
+    assert_string_equal(ch[0].definition, "{\"metric\":\"orders\"}");
+    assert_true(ch[0].created[0] != '\0');
+    free(ch);
+    assert_int_equal(store_chart_delete(st, first, err, sizeof(err)), 1);
+    assert_int_equal(store_chart_delete(st, first, err, sizeof(err)), 0);
+    assert_int_equal(store_chart_add(st, "one more", "{}", &id, err, sizeof(err)), 0);
 }
 
 static void run_contract(struct backend *be)
@@ -99,12 +214,15 @@ static void run_contract(struct backend *be)
         row("c-2", 2, 1, 3, "CA", 0),
         row("c-3", 3, 1, 5, "NY", 1),
     };
-    int64_t next[2] = {3, -1};
+    int64_t next[2] = {3, -1}, mark[2] = {INT64_MAX, 7}, m;
     int64_t count, cents;      /* sources: 0 Dine In, 1 Takeaway, 2 Home Delivery */
 
     /* apply */
-    assert_int_equal(store_apply(st, TOPIC, rows, 3, next, 2, &ins, err, sizeof(err)), 0);
+    assert_int_equal(store_apply(st, TOPIC, rows, 3, next, mark, 2, &ins, err, sizeof(err)),
+                     0);
     assert_int_equal(ins, 3);
+    assert_int_equal(position_mark(st, 0, &m), 3);
+    assert_true(m == INT64_MAX);    /* the mark is kept beside the position */
     sales_sum(st, &count, &cents);
     assert_int_equal(count, 3);
     assert_int_equal(cents, (2 + 3 + 5) * 30000);
@@ -112,8 +230,12 @@ static void run_contract(struct backend *be)
 
     /* re-apply the same batch: nothing doubles, the position moves on */
     next[0] = 4;
-    assert_int_equal(store_apply(st, TOPIC, rows, 3, next, 2, &ins, err, sizeof(err)), 0);
+    mark[0] = 5;
+    assert_int_equal(store_apply(st, TOPIC, rows, 3, next, mark, 2, &ins, err, sizeof(err)),
+                     0);
     assert_int_equal(ins, 0);
+    assert_int_equal(position_mark(st, 0, &m), 4);
+    assert_int_equal(m, 5);
     sales_sum(st, &count, &cents);
     assert_int_equal(count, 3);
     assert_int_equal(cents, (2 + 3 + 5) * 30000);
@@ -139,8 +261,8 @@ static void run_contract(struct backend *be)
     bad[1].o.total_cents = INT64_MAX - 1;
     next[0] = 6;
     next[1] = 7;
-    assert_int_not_equal(store_apply(st, TOPIC, bad, 2, next, 2, &ins, err, sizeof(err)),
-                         0);
+    assert_int_not_equal(store_apply(st, TOPIC, bad, 2, next, NULL, 2, &ins, err,
+                                     sizeof(err)), 0);
     assert_true(err[0] != '\0');
     assert_int_equal(orders_count(st, NULL), 3);
     sales_sum(st, &count, &cents);
@@ -150,9 +272,10 @@ static void run_contract(struct backend *be)
     /* and the store still takes the good row alone */
     next[0] = 5;
     next[1] = -1;
-    assert_int_equal(store_apply(st, TOPIC, bad, 1, next, 2, &ins, err, sizeof(err)), 0);
+    assert_int_equal(store_apply(st, TOPIC, bad, 1, next, NULL, 2, &ins, err, sizeof(err)), 0);
     assert_int_equal(ins, 1);
-    assert_int_equal(position(st, 0), 5);
+    assert_int_equal(position_mark(st, 0, &m), 5);
+    assert_int_equal(m, 0);         /* no mark given: none kept */
 
     /* filters */
     struct store_filter f = {.sources = {"Takeaway"}, .nsources = 1};
@@ -173,6 +296,9 @@ static void run_contract(struct backend *be)
     }
     free(mr);
     assert_int_equal(mcount, 2);
+
+    run_query(st);
+    run_charts(st);
 }
 
 static void sqlite_contract(void **state)

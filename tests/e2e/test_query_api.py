@@ -1,0 +1,595 @@
+"""Time ranges and the query API (issue 18): from/to on /api/sales and
+/api/orders, GET /api/query (metrics, group-bys, time buckets, filters, CSV)
+and saved charts, on SQLite and on a private MariaDB.
+
+Orders are posted through /v1/orders with chosen created_at values spread
+over several days, many of them on or right next to minute, hour and day
+edges. Every answer is compared with sums computed from the rows of the
+store's own `orders` table (read with SQL, not through salesflow)."""
+
+import csv
+import io
+import json
+import sqlite3
+import unittest
+import urllib.parse
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import mariadb
+from harness import Server, post_v1, run_cli
+
+OK, WHY = mariadb.available()
+
+T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+
+
+def iso(dt):
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + \
+        "%03dZ" % (dt.microsecond // 1000)
+
+
+def dataset():
+    """~300 orders over 5 days: regular ones plus orders on and 1 ms around
+    day, hour and minute edges."""
+    rows = []
+    n = 0
+
+    def add(dt, cust, src, qty):
+        nonlocal n
+        n += 1
+        rows.append({"order_id": "q18-%04d" % n, "customer_id": cust, "source": src,
+                     "quantity": qty, "created_at": iso(dt)})
+
+    sources = ["Dine In", "Takeaway", "Home Delivery"]
+    for i in range(240):
+        dt = T0 + timedelta(minutes=i * 29 + (i % 7), seconds=i % 60,
+                            milliseconds=(i * 37) % 1000)
+        add(dt, 1 + i % 17, sources[i % 3], 1 + i % 9)
+    for d in range(1, 5):
+        edge = T0 + timedelta(days=d)
+        for k, delta in enumerate((-1, 0, 1)):
+            add(edge + timedelta(milliseconds=delta), 1 + (d + k) % 17, sources[k], d + k)
+        hedge = edge + timedelta(hours=7)
+        for k, delta in enumerate((-1, 0, 1)):
+            add(hedge + timedelta(milliseconds=delta), 4 + k, sources[(d + k) % 3], 2)
+        medge = edge + timedelta(hours=9, minutes=13)
+        for k, delta in enumerate((-1, 0, 1, 30000)):
+            add(medge + timedelta(milliseconds=delta), 6 + k, sources[k % 3], 3)
+    # one order a month earlier: the data then spans more than 10,000 minutes
+    add(T0 - timedelta(days=30), 2, "Takeaway", 1)
+    return rows
+
+
+def parse_t(s):
+    return datetime.fromisoformat(s.replace("Z", "+00:00"))
+
+
+class Oracle:
+    """Sums over rows read from the store's orders table."""
+
+    def __init__(self, rows):
+        # rows: (created_at datetime UTC, source, state, customer_id, total Decimal, qty)
+        self.rows = rows
+
+    def select(self, frm=None, to=None, sources=(), states=()):
+        out = []
+        for r in self.rows:
+            if frm is not None and r[0] < frm:
+                continue
+            if to is not None and r[0] >= to:
+                continue
+            if sources and r[1] not in sources:
+                continue
+            if states and r[2] not in states:
+                continue
+            out.append(r)
+        return out
+
+    @staticmethod
+    def bucket(dt, name):
+        if name == "minute":
+            b = dt.replace(second=0, microsecond=0)
+        elif name == "hour":
+            b = dt.replace(minute=0, second=0, microsecond=0)
+        else:
+            b = dt.replace(hour=0, minute=0, second=0, microsecond=0)
+        return b.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    def group(self, metric, by, **kw):
+        groups = {}
+        for r in self.select(**kw):
+            key = []
+            for d in by:
+                if d in ("minute", "hour", "day"):
+                    key.append(self.bucket(r[0], d))
+                else:
+                    key.append({"source": r[1], "state": r[2], "customer_id": r[3]}[d])
+            g = groups.setdefault(tuple(key), [Decimal(0), 0, 0])
+            g[0] += r[4]
+            g[1] += 1
+            g[2] += r[5]
+        out = []
+        for key in sorted(groups):
+            t, c, q = groups[key]
+            v = {"revenue": t, "orders": c, "quantity": q,
+                 "avg_order": (t / c).quantize(Decimal("0.01"), rounding="ROUND_HALF_UP")
+                 if c else None}[metric]
+            out.append(list(key) + [v])
+        if not by and not out:
+            out.append([Decimal("0.00") if metric == "revenue" else
+                        None if metric == "avg_order" else 0])
+        return out
+
+
+def q(params):
+    return urllib.parse.urlencode(params, doseq=True)
+
+
+class RangeCases:
+    """The cases, run against self.srv with self.oracle (set by setUpClass)."""
+
+    def get_json(self, path):
+        status, body = self.srv.get(path)
+        self.assertEqual(status, 200, body)
+        return json.loads(body, parse_float=Decimal)
+
+    def query(self, **params):
+        return self.get_json("/api/query?" + q(params))
+
+    def norm(self, rows):
+        return [[Decimal(v) if isinstance(v, Decimal) else v for v in r] for r in rows]
+
+    def check(self, metric, by, frm=None, to=None, sources=(), states=()):
+        params = {"metric": metric}
+        if by:
+            params["by"] = ",".join(by)
+        if frm:
+            params["from"] = frm
+        if to:
+            params["to"] = to
+        if sources:
+            params["source"] = list(sources)
+        if states:
+            params["state"] = list(states)
+        got = self.query(**params)
+        self.assertEqual(got["columns"], list(by) + [metric])
+        want = self.oracle.group(metric, by, frm=parse_t(frm) if frm else None,
+                                 to=parse_t(to) if to else None, sources=sources,
+                                 states=states)
+        self.assertEqual(self.norm(got["rows"]), want, (metric, by, frm, to))
+        return got
+
+    # --- /api/sales and /api/orders with from/to ---------------------------
+    def test_sales_ranges(self):
+        ranges = [("2026-12-02T00:00:00Z", "2026-12-03T00:00:00Z"),
+                  ("2026-12-02T07:00:00Z", "2026-12-02T07:00:00.001Z"),
+                  ("2026-12-03T09:13:00.000Z", "2026-12-03T09:13:29.999Z"),
+                  ("2026-12-02T02:30:00+02:00", "2026-12-04T11:11:11.5-03:00"),
+                  (None, "2026-12-02T00:00:00Z"), ("2026-12-04T23:59:59.999Z", None),
+                  ("2026-12-02T00:00:00Z", "2026-12-02T00:00:00Z")]
+        for frm, to in ranges:
+            params = {}
+            if frm:
+                params["from"] = frm
+            if to:
+                params["to"] = to
+            got = self.get_json("/api/sales?" + q(params))
+            sel = self.oracle.select(frm=parse_t(frm) if frm else None,
+                                     to=parse_t(to) if to else None)
+            want = {}
+            for r in sel:
+                w = want.setdefault((r[1], r[2]), [Decimal(0), 0, 0])
+                w[0] += r[4]
+                w[1] += 1
+                w[2] += r[5]
+            have = {(x["source"], x["state"]): [x["total_sum_amount"], x["order_count"],
+                                                x["quantity"]] for x in got["rows"]}
+            self.assertEqual(have, want, (frm, to))
+            self.assertEqual(got["total_sum_amount"], sum(w[0] for w in want.values()))
+            self.assertEqual(got["order_count"], len(sel))
+            # the filter lists still name every source and state stored
+            self.assertEqual(set(got["states"]), {r[2] for r in self.oracle.rows})
+            # same order as the unranged answer: largest amount first
+            amounts = [x["total_sum_amount"] for x in got["rows"]]
+            self.assertEqual(amounts, sorted(amounts, reverse=True))
+        # filtered
+        got = self.get_json("/api/sales?from=2026-12-02T00:00:00Z&source=Takeaway&state=KY")
+        sel = self.oracle.select(frm=parse_t("2026-12-02T00:00:00Z"), sources=("Takeaway",),
+                                 states=("KY",))
+        self.assertEqual(got["order_count"], len(sel))
+        self.assertEqual(got["total_sum_amount"], sum(r[4] for r in sel))
+
+    def test_sales_unranged_unchanged(self):
+        got = self.get_json("/api/sales")
+        self.assertEqual(got["order_count"], len(self.oracle.rows))
+        self.assertEqual(got["total_sum_amount"], sum(r[4] for r in self.oracle.rows))
+
+    def test_orders_range(self):
+        got = self.get_json("/api/orders?limit=500&from=2026-12-03T07:00:00Z"
+                            "&to=2026-12-03T07:00:00.001Z")
+        ids = sorted(o["created_at"] for o in got["orders"])
+        self.assertEqual(ids, ["2026-12-03T07:00:00.000Z"])
+        got = self.get_json("/api/orders?limit=500&from=2026-12-02T00:00:00-01:00")
+        want = self.oracle.select(frm=parse_t("2026-12-02T01:00:00Z"))
+        self.assertEqual(len(got["orders"]), len(want))
+
+    def test_range_bad(self):
+        for path, word in [("/api/sales?from=yesterday", "from"),
+                           ("/api/sales?to=2026-13-01T00:00:00Z", "to"),
+                           ("/api/sales?from=2026-12-03T00:00:00Z&to=2026-12-02T00:00:00Z",
+                            "from"),
+                           ("/api/orders?from=2026-12-02T00:00:00", "from")]:
+            status, body = self.srv.get(path)
+            self.assertEqual(status, 400, (path, body))
+            self.assertIn(word, json.loads(body)["detail"])
+
+    def test_minute_takes_both_forms(self):
+        a = self.get_json("/api/sales/minute?from=2026-12-02T09:00&to=2026-12-02T10:00")
+        b = self.get_json("/api/sales/minute?from=2026-12-02T09:00:00Z"
+                          "&to=2026-12-02T12:00:00%2B02:00")
+        self.assertEqual(a["rows"], b["rows"])
+        self.assertEqual(a["order_count"], len(self.oracle.select(
+            frm=parse_t("2026-12-02T09:00:00Z"), to=parse_t("2026-12-02T10:00:00Z"))))
+
+
+    # --- GET /api/query -----------------------------------------------------
+    RANGES = [(None, None), ("2026-12-02T00:00:00Z", "2026-12-04T00:00:00Z"),
+              ("2026-12-02T06:30:00Z", "2026-12-03T07:00:00.001Z"),     # splits hours
+              ("2026-12-03T09:12:59.999Z", "2026-12-03T09:13:30Z"),     # splits minutes
+              ("2026-12-02T02:30:00+02:00", "2026-12-04T11:11:11.5-03:00"),
+              (None, "2026-12-02T07:00:00Z"), ("2026-12-04T23:59:59.999Z", None),
+              ("2026-12-02T00:00:00Z", "2026-12-02T00:00:00Z")]
+    BYS = [[], ["source"], ["state"], ["customer_id"], ["day"], ["hour"], ["day", "source"],
+           ["state", "hour"], ["source", "state", "customer_id"], ["customer_id", "day"]]
+
+    def test_query_exact(self):
+        for frm, to in self.RANGES:
+            for by in self.BYS:
+                for metric in ("revenue", "orders", "quantity", "avg_order"):
+                    self.check(metric, by, frm, to)
+            # minutes need a range of at most 10,000 of them
+            if frm:
+                self.check("revenue", ["minute"], frm, to or "2026-12-06T00:00:00Z")
+                self.check("orders", ["minute", "source"], frm, to or "2026-12-06T00:00:00Z")
+
+    def test_query_bucket_edges(self):
+        got = self.check("orders", ["day"], "2026-12-01T00:00:00Z", "2026-12-06T00:00:00Z")
+        days = [r[0] for r in got["rows"]]
+        self.assertEqual(days, ["2026-12-0%dT00:00:00Z" % d for d in range(1, 6)])
+        # the orders 1 ms before midnight are in the day before
+        got = self.check("orders", ["hour"], "2026-12-02T23:00:00Z", "2026-12-03T01:00:00Z")
+        self.assertEqual([r[0] for r in got["rows"]][:2],
+                         ["2026-12-02T23:00:00Z", "2026-12-03T00:00:00Z"])
+        self.check("quantity", ["minute"], "2026-12-03T09:12:00Z", "2026-12-03T09:15:00Z")
+
+    def test_query_filters(self):
+        self.check("revenue", ["day"], sources=("Takeaway",))
+        self.check("orders", ["source", "state"], sources=("Takeaway", "Dine In"),
+                   states=("CA", "KY"))
+        a = self.query(metric="revenue", by="state", source="Takeaway,Dine In", state="CA,KY")
+        b = self.query(metric="revenue", by="state", source=["Takeaway", "Dine In"],
+                       state=["CA", "KY"])
+        self.assertEqual(a, b)
+
+    def test_query_csv_equals_json(self):
+        params = {"metric": "avg_order", "by": "day,source",
+                  "from": "2026-12-02T00:00:00Z"}
+        js = self.query(**params)
+        status, body, headers = self.srv.request("GET", "/api/query?" + q(
+            dict(params, format="csv")))
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/csv"))
+        self.assertIn("attachment", headers["Content-Disposition"])
+        lines = list(csv.reader(io.StringIO(body.decode())))
+        self.assertEqual(lines[0], js["columns"])
+        self.assertEqual([[str(v) for v in r] for r in js["rows"]], lines[1:])
+        self.assertTrue(all(len(r[-1].split(".")[1]) == 2 for r in lines[1:]))
+
+    def test_query_bad(self):
+        cases = [({}, "metric"), ({"metric": "profit"}, "metric"),
+                 ({"metric": "revenue", "metric2": "x"}, "metric2"),
+                 ({"metric": ["revenue", "orders"]}, "metric"),
+                 ({"metric": "revenue", "by": "week"}, "by"),
+                 ({"metric": "revenue", "by": "day,hour"}, "by"),
+                 ({"metric": "revenue", "by": "source,source"}, "by"),
+                 ({"metric": "revenue", "from": "2026-12-03T00:00:00Z",
+                   "to": "2026-12-02T00:00:00Z"}, "from"),
+                 ({"metric": "revenue", "from": "2026-12-03"}, "from"),
+                 ({"metric": "revenue", "to": "tomorrow"}, "to"),
+                 ({"metric": "revenue", "by": "minute", "from": "2026-01-01T00:00:00Z",
+                   "to": "2026-12-01T00:00:00Z"}, "by"),
+                 ({"metric": "revenue", "by": "minute"}, "by"),     # data spans > 10,000
+                 ({"metric": "revenue", "source": "Drive Thru"}, "source"),
+                 ({"metric": "revenue", "source": "' OR 1=1 --"}, "source"),
+                 ({"metric": "revenue", "state": "ZZ"}, "state"),
+                 ({"metric": "revenue", "state": "CA'; DROP TABLE orders; --"}, "state"),
+                 ({"metric": "revenue", "format": "xml"}, "format")]
+        for params, loc in cases:
+            status, body = self.srv.get("/api/query?" + q(params))
+            self.assertEqual(status, 422, (params, body))
+            detail = json.loads(body)["detail"]
+            self.assertEqual(detail[0]["loc"], ["query", loc], params)
+            self.assertTrue(detail[0]["msg"], params)
+        # a control character never gets past the HTTP layer's request-line rule
+        status, body = self.srv.get("/api/query?metric=revenue&state=C%01A")
+        self.assertEqual(status, 400, body)
+        self.assertEqual(len(self.oracle.rows), self.count_orders())
+
+    # --- rollups --------------------------------------------------------------
+    def expected_rollup(self, name):
+        want = {}
+        for r in self.oracle.rows:
+            key = (self.oracle.bucket(r[0], name)[:16], r[1], r[2])
+            w = want.setdefault(key, [Decimal(0), 0, 0])
+            w[0] += r[4]
+            w[1] += 1
+            w[2] += r[5]
+        return want
+
+    def assert_rollups(self, why):
+        for name in ("minute", "hour", "day"):
+            got = {(k, src, st): [t, c, q] for k, src, st, t, c, q in self.rollup(name)}
+            self.assertEqual(got, self.expected_rollup(name), (name, why))
+
+    def test_rollups(self):
+        self.assert_rollups("live")
+        # the coarsest table that answers: a whole day comes from sales_day,
+        # a range that splits it from hours, minutes and orders
+        day = "2026-12-03T00:00"
+        self.tamper(day, +1)
+        try:
+            whole = {"from": "2026-12-03T00:00:00Z", "to": "2026-12-04T00:00:00Z"}
+            split = {"from": "2026-12-03T00:00:00.001Z", "to": "2026-12-04T00:00:00Z"}
+            n_whole = len(self.oracle.select(frm=parse_t(whole["from"]),
+                                             to=parse_t(whole["to"])))
+            n_split = len(self.oracle.select(frm=parse_t(split["from"]),
+                                             to=parse_t(split["to"])))
+            self.assertEqual(self.query(metric="orders", **whole)["rows"], [[n_whole + 1]])
+            self.assertEqual(self.query(metric="orders", **split)["rows"], [[n_split]])
+            self.assertEqual(self.query(metric="orders", by="hour", **whole)["rows"],
+                             self.oracle.group("orders", ["hour"], frm=parse_t(whole["from"]),
+                                               to=parse_t(whole["to"])))
+        finally:
+            self.tamper(day, -1)
+        # replay rebuilds them
+        self.srv.stop()
+        self.replay()
+        self.srv.start()
+        self.assert_rollups("after replay")
+        # a store from before the rollups gets them built once, at start
+        self.srv.stop()
+        self.drop_rollups()
+        self.srv.start()
+        self.assertIn(self.MIGRATED, self.srv.stderr())
+        self.assert_rollups("after the migration")
+        self.check("revenue", ["hour", "source"], "2026-12-02T06:30:00Z", "2026-12-03T07:00:00Z")
+
+    # --- saved charts -------------------------------------------------------
+    def charts(self):
+        return self.get_json("/api/charts")["charts"]
+
+    def add_chart(self, name, definition):
+        status, body = self.srv.post_json("/api/charts", {"name": name,
+                                                          "definition": definition})
+        return status, json.loads(body)
+
+    def test_charts(self):
+        for c in self.charts():
+            self.srv.request("DELETE", "/api/charts/%d" % c["id"])
+        good = {"metric": "revenue", "by": ["day", "source"], "from": "-7d",
+                "state": ["CA"], "type": "stacked"}
+        status, reply = self.add_chart("Revenue by day", good)
+        self.assertEqual(status, 201, reply)
+        first = reply["id"]
+        status, reply = self.add_chart("é" * 200, {"metric": "orders", "type": "number"})
+        self.assertEqual(status, 201, reply)
+        bad = [("x" * 201, {"metric": "orders", "type": "number"}, ["body", "name"]),
+               ("", {"metric": "orders", "type": "number"}, ["body", "name"]),
+               ("a\nb", {"metric": "orders", "type": "number"}, ["body", "name"]),
+               ("n", {"metric": "orders"}, ["body", "definition", "type"]),
+               ("n", {"metric": "orders", "type": "donut"}, ["body", "definition", "type"]),
+               ("n", {"metric": "profit", "type": "pie"}, ["body", "definition", "metric"]),
+               ("n", {"metric": "orders", "by": ["week"], "type": "pie"},
+                ["body", "definition", "by"]),
+               ("n", {"metric": "orders", "source": ["Nope"], "type": "pie"},
+                ["body", "definition", "source"]),
+               ("n", {"metric": "orders", "state": "C\u0001A", "type": "pie"},
+                ["body", "definition", "state"]),
+               ("n", {"metric": "orders", "from": "2026-12-03T00:00:00Z",
+                      "to": "2026-12-02T00:00:00Z", "type": "pie"},
+                ["body", "definition", "from"]),
+               ("n", {"metric": "orders", "type": "pie", "sql": "1"},
+                ["body", "definition", "sql"]),
+               ("n", {"metric": 3, "type": "pie"}, ["body", "definition", "metric"]),
+               ("n", "revenue", ["body", "definition", "definition"])]
+        for name, definition, loc in bad:
+            status, reply = self.add_chart(name, definition)
+            self.assertEqual(status, 422, (name, definition, reply))
+            self.assertEqual(reply["detail"][0]["loc"], loc, (name, definition))
+        self.assertEqual(len(self.charts()), 2)
+        listed = self.charts()
+        self.assertEqual(listed[0]["name"], "Revenue by day")
+        self.assertEqual(listed[0]["definition"], good)
+        # the limit: 100 charts
+        for i in range(98):
+            status, reply = self.add_chart("c%d" % i, {"metric": "orders", "type": "table"})
+            self.assertEqual(status, 201, reply)
+        status, reply = self.add_chart("one too many", {"metric": "orders", "type": "table"})
+        self.assertEqual(status, 422, reply)
+        self.assertIn("100", reply["detail"][0]["msg"])
+        self.assertEqual(len(self.charts()), 100)
+        # remove
+        status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % first)
+        self.assertEqual(status, 200, body)
+        status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % first)
+        self.assertEqual(status, 404, body)
+        status, body, _ = self.srv.request("DELETE", "/api/charts/x1")
+        self.assertEqual(status, 422, body)
+        # another site's page can neither save nor remove one
+        listed = self.charts()
+        status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % listed[0]["id"],
+                                           headers={"Origin": "http://evil.example"})
+        self.assertEqual(status, 403, body)
+        status, body, _ = self.srv.request(
+            "POST", "/api/charts", json.dumps({"name": "x", "definition": {
+                "metric": "orders", "type": "pie"}}).encode(),
+            {"Content-Type": "application/json", "Origin": "http://evil.example"})
+        self.assertEqual(status, 403, body)
+        self.assertEqual(self.charts(), listed)
+        status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % listed[-1]["id"])
+        self.assertEqual(status, 200, body)
+        self.assertEqual(len(self.charts()), 98)
+        # damaged definitions in the store are flagged, the list still loads
+        self.damage()
+        listed = self.charts()
+        self.assertEqual(len(listed), 100)
+        flagged = [c for c in listed if c.get("error")]
+        self.assertEqual(sorted(c["name"] for c in flagged), ["broken json", "broken metric"])
+        self.assertTrue(all(c["definition"] is None for c in flagged))
+        # they survive a restart
+        self.srv.stop()
+        self.srv.start()
+        self.assertEqual(self.charts(), listed)
+        for c in listed:
+            self.srv.request("DELETE", "/api/charts/%d" % c["id"])
+        self.assertEqual(self.charts(), [])
+
+
+def load_sqlite(srv):
+    rows = []
+    for c, src, st, cust, total, qty in srv.query(
+            "SELECT created_at, source, state, customer_id, total, quantity FROM orders"):
+        rows.append((parse_t(c), src, st, cust, Decimal(total), qty))
+    return rows
+
+
+def load_mariadb(db, name):
+    rows = []
+    for c, src, st, cust, total, qty in db.sql(
+            "SELECT DATE_FORMAT(created_at, '%Y-%m-%dT%H:%i:%s.%fZ'), source, state,"
+            " customer_id, total, quantity FROM orders", db=name):
+        rows.append((parse_t(c[:23] + "Z"), src, st, int(cust), Decimal(total), int(qty)))
+    return rows
+
+
+class TestQuerySQLite(RangeCases, unittest.TestCase):
+    MIGRATED = "building sales_day from sales_minute"
+
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server().start()
+        data = dataset()
+        status, reply = post_v1(cls.srv, data)
+        assert status in (200, 201), (status, reply)
+        cls.srv.wait_processed(len(data))
+        cls.oracle = Oracle(load_sqlite(cls.srv))
+        assert len(cls.oracle.rows) == len(data)
+
+    def count_orders(self):
+        return self.srv.order_count()
+
+    def rollup(self, name):
+        return [(k, src, st, Decimal(t) / 100, c, q) for k, src, st, t, c, q in self.srv.query(
+            "SELECT %s, source, state, total_cents, order_count, quantity FROM sales_%s"
+            % (name, name))]
+
+    def tamper(self, day, delta):
+        con = sqlite3.connect(self.srv.db_path, timeout=30)
+        con.execute("UPDATE sales_day SET order_count = order_count + ? WHERE day = ?"
+                    " AND (source, state) = (SELECT source, state FROM sales_day"
+                    " WHERE day = ? ORDER BY source, state LIMIT 1)", (delta, day, day))
+        con.commit()
+        con.close()
+
+    def replay(self):
+        r = run_cli("replay", "--data", self.srv.data)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def drop_rollups(self):
+        con = sqlite3.connect(self.srv.db_path, timeout=30)
+        con.execute("DROP TABLE sales_hour")
+        con.execute("DROP TABLE sales_day")
+        con.commit()
+        con.close()
+
+    def damage(self):
+        con = sqlite3.connect(self.srv.db_path, timeout=30)
+        con.execute("INSERT INTO salesflow_charts (name, definition, created) VALUES"
+                    " ('broken json', '{\"metric\": ', '2026-12-07T00:00:00.000Z'),"
+                    " ('broken metric', '{\"metric\":\"x\",\"type\":\"pie\"}',"
+                    "  '2026-12-07T00:00:00.000Z')")
+        con.commit()
+        con.close()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+
+class TestQueryMariaDB(RangeCases, unittest.TestCase):
+    MIGRATED = "schema migrated to version 4"
+
+    @classmethod
+    def setUpClass(cls):
+        if not OK:
+            raise unittest.SkipTest(WHY)
+        try:
+            cls.db = mariadb.MariaDB().start()
+        except Exception as e:  # noqa: BLE001 - any failure to start is a skip
+            raise unittest.SkipTest("mariadbd cannot start here: %s" % str(e)[:300])
+        try:
+            cls.name = cls.db.create_db("q18")
+            cls.srv = Server(extra=["--store", cls.db.uri(cls.name)]).start()
+        except Exception:
+            cls.db.stop()
+            raise
+        data = dataset()
+        status, reply = post_v1(cls.srv, data)
+        assert status in (200, 201), (status, reply)
+        import time
+        deadline = time.time() + 60
+        while True:
+            n = int(cls.db.sql("SELECT COUNT(*) FROM orders", db=cls.name)[0][0])
+            if n == len(data) or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        cls.oracle = Oracle(load_mariadb(cls.db, cls.name))
+        assert len(cls.oracle.rows) == len(data)
+
+    def count_orders(self):
+        return int(self.db.sql("SELECT COUNT(*) FROM orders", db=self.name)[0][0])
+
+    def rollup(self, name):
+        return [(k, src, st, Decimal(t), int(c), int(q)) for k, src, st, t, c, q in
+                self.db.sql("SELECT DATE_FORMAT(%s, '%%Y-%%m-%%dT%%H:%%i'), source, state,"
+                            " total, order_count, quantity FROM sales_%s" % (name, name),
+                            db=self.name)]
+
+    def tamper(self, day, delta):
+        self.db.sql("UPDATE sales_day SET order_count = order_count + (%d) WHERE day = '%s'"
+                    " ORDER BY source, state LIMIT 1" % (delta, day.replace("T", " ")),
+                    db=self.name)
+
+    def replay(self):
+        r = run_cli("replay", "--data", self.srv.data, "--store", self.db.uri(self.name))
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
+
+    def drop_rollups(self):
+        self.db.sql("DROP TABLE sales_hour; DROP TABLE sales_day;"
+                    " DELETE FROM salesflow_schema WHERE version = 4", db=self.name)
+
+    def damage(self):
+        self.db.sql("INSERT INTO salesflow_charts (name, definition, created) VALUES"
+                    " ('broken json', '{\"metric\": ', NOW()),"
+                    " ('broken metric', '{\"metric\":\"x\",\"type\":\"pie\"}', NOW())",
+                    db=self.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+        cls.db.stop()
+
+
+if __name__ == "__main__":
+    unittest.main()
