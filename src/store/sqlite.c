@@ -444,7 +444,7 @@ static int update_rollups(struct sqlite_store *s, const struct sales_delta *dm,
         for (size_t i = 0; i < nd; i++) {
             sqlite3_stmt *st = s->up_rollup[t];
             sqlite3_bind_text(st, 1, d[i].minute, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, sf_sources[d[i].source], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, d[i].source_name, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 3, d[i].state, -1, SQLITE_STATIC);
             sqlite3_bind_int64(st, 4, d[i].total_cents);
             sqlite3_bind_int64(st, 5, d[i].count);
