@@ -34,7 +34,7 @@ OBJS     := $(SRCS:%.c=$(BUILD)/%.o) $(BUILD)/src/web/assets.o
 LIBOBJS  := $(filter-out $(BUILD)/src/main.o,$(OBJS))
 UNIT_SRCS:= $(wildcard tests/unit/test_*.c)
 UNIT_BINS:= $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
-WEB_FILES:= web/index.html web/app.js web/style.css
+WEB_FILES:= web/index.html web/app.js web/style.css web/explore.html web/explore.js web/query.js
 WEB_OUT  := $(BUILD)/web/echarts.min.js
 
 .PHONY: all deps run test unit e2e clean bench install

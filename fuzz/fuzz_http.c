@@ -6,7 +6,8 @@
  * access handler (src/http/mhd.c) and the request pipeline and route tables
  * (src/http/pipeline.c, src/ingest/routes.c, src/web/web.c), /orderitem and
  * /v1/orders appending to an embedded log, API keys on: send
- * "Authorization: Bearer fuzz-key-0123456789").
+ * "Authorization: Bearer fuzz-key-0123456789"; read and admin keys on too,
+ * with the sign-in pages: "fuzz-read-key-0123", "fuzz-admin-key-012").
  *
  * The connection's write side is shut after the input, so the server
  * sees where it ends (see http_driver.h on what libmicrohttpd makes of

@@ -4,8 +4,10 @@
  * transport and request pipeline (src/http/mhd.c, pipeline.c: its access
  * handler, the routes ingest and web register, suspend/resume)
  * over a real embedded log in a temporary directory with --fsync never,
- * the idempotency index, the quarantine and API keys, with no dashboard
- * store (those routes answer 503). The daemon is started the way
+ * the idempotency index, the quarantine and API keys (with auth: also read
+ * and admin keys, so the sign-in pages, the form and cookie parsers and
+ * the scope checks run), with no dashboard store (those routes answer
+ * 503). The daemon is started the way
  * http_start does it but without the fast path and with poll() instead of
  * epoll (http_mhd_start's poll mode): each input is sent as
  * raw bytes on a fresh socketpair handed to MHD_add_connection, the write
@@ -27,6 +29,8 @@
 #include "http/conntrack.h"
 #include "http/http.h"
 #include "http/mhd.h"
+#include "http/session.h"
+#include "http/signin.h"
 #include "ingest/quarantine.h"
 #include "ingest/routes.h"
 #include "web/web.h"
@@ -58,6 +62,8 @@ __asm__(".section .rodata\n"
         ".previous\n");
 
 #define FUZZ_API_KEY "fuzz-key-0123456789"
+#define FUZZ_READ_KEY "fuzz-read-key-0123"
+#define FUZZ_ADMIN_KEY "fuzz-admin-key-012"
 #define FUZZ_RESTART_EVERY 20000
 
 struct fuzz_srv {
@@ -66,7 +72,7 @@ struct fuzz_srv {
     struct broker *b;
     struct dedupe *dd;
     struct quarantine *qt;
-    struct auth *auth;
+    struct auth *auth, *read_auth, *admin_auth;
     struct http_core core;
     struct conntrack *ct;
     struct http_mhd *srv;
@@ -99,6 +105,7 @@ static void fuzz_srv_open(struct fuzz_srv *s, int with_auth)
 {
     char err[512], path[256];
     static const char *const keys[] = {FUZZ_API_KEY};
+    static const char *const rkeys[] = {FUZZ_READ_KEY}, *const akeys[] = {FUZZ_ADMIN_KEY};
     if (!s->dir[0]) {
         const char *base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
         snprintf(s->dir, sizeof(s->dir), "%s/sf-fuzz-http-%d", base, (int)getpid());
@@ -108,6 +115,11 @@ static void fuzz_srv_open(struct fuzz_srv *s, int with_auth)
         if (!(s->cat = catalog_load(NULL, 30000, err, sizeof(err))))
             fuzz_die("catalog", err);
         if (!(s->auth = auth_new(keys, with_auth ? 1 : 0, NULL, NULL, err, sizeof(err))))
+            fuzz_die("auth", err);
+        if (!(s->read_auth = auth_new_named("read", rkeys, with_auth ? 1 : 0, NULL, NULL,
+                                            err, sizeof(err))) ||
+            !(s->admin_auth = auth_new_named("admin", akeys, with_auth ? 1 : 0, NULL,
+                                             NULL, err, sizeof(err))))
             fuzz_die("auth", err);
         if (!(s->dd = dedupe_new(INT64_C(86400000), 1000, err, sizeof(err))))
             fuzz_die("dedupe", err);
@@ -124,13 +136,17 @@ static void fuzz_srv_open(struct fuzz_srv *s, int with_auth)
     struct http_ctx hc = {.broker = s->b, .cat = s->cat, .max_body = 256 * 1024,
                           .max_batch = 64, .dedupe = s->dd, .quarantine = s->qt,
                           .auth = s->auth, .header_timeout_s = 10, .body_timeout_s = 30,
-                          .max_connections = 64};
-    if (ingest_add_routes(&hc) || web_add_routes(&hc))
+                          .max_connections = 64, .read_auth = s->read_auth,
+                          .admin_auth = s->admin_auth};
+    if (ingest_add_routes(&hc) || web_add_routes(&hc) ||
+        (with_auth && http_signin_add_routes(&hc)))
         fuzz_die("http", "too many routes");
     /* http_start's daemon, minus the listening socket, the fast path
      * (fuzz_fastpath has its parser) and epoll. */
     memset(&s->core, 0, sizeof(s->core));
     s->core.ctx = hc;
+    if (with_auth && !(s->core.sessions = sessions_new(0)))
+        fuzz_die("sessions", "out of memory");
     if (!(s->ct = conntrack_new(hc.header_timeout_s, hc.body_timeout_s,
                                 hc.max_connections, err, sizeof(err))))
         fuzz_die("conntrack", err);
@@ -142,6 +158,8 @@ static void fuzz_srv_open(struct fuzz_srv *s, int with_auth)
 static void fuzz_srv_close(struct fuzz_srv *s)
 {
     http_mhd_stop(s->srv);
+    sessions_destroy(s->core.sessions);
+    s->core.sessions = NULL;
     conntrack_destroy(s->ct);
     broker_close(s->b);
     quarantine_close(s->qt);

@@ -89,11 +89,37 @@ static void reload(const struct args *args, struct catalog *cat, struct auth *au
     }
 }
 
+/* SIGHUP for the read or admin keys (run, serve), as reload does for the
+ * API keys: the key file, and the list (list_flag, e.g. "read-keys") when
+ * it came from the config file. what names the set in the log. */
+static void reload_keys(const struct args *args, struct auth *auth, const char *list_flag,
+                        const char *what)
+{
+    char err[1024], where[1100], why[512];
+    char *list = NULL;
+    if (!auth_enabled(auth))
+        return;
+    int r = args_reread(args, list_flag, &list, where, sizeof(where), err, sizeof(err));
+    if (r > 0 && auth_set_list(auth, list, why, sizeof(why)))
+        snprintf(err, sizeof(err), "%.500s: --%s: %.400s", where, list_flag, why), r = -1;
+    if (r >= 0 && auth_reload(auth, err, sizeof(err)))
+        r = -1;
+    if (r < 0)
+        log_error("SIGHUP: %s keys not reloaded, keeping the old ones: %s", what, err);
+    else
+        log_info("SIGHUP: %zu %s keys in force", auth_key_count(auth), what);
+    free(list);
+}
+
 void app_wait(struct app *a)
 {
     int sig;
-    while (sigwait(&a->sigs, &sig) == 0 && sig == SIGHUP)
-        reload(a->args, a->cat, a->auth);
+    while (sigwait(&a->sigs, &sig) == 0 && sig == SIGHUP) {
+        if (a->cat)     /* serve has none */
+            reload(a->args, a->cat, a->auth);
+        reload_keys(a->args, a->read_auth, "read-keys", "read");
+        reload_keys(a->args, a->admin_auth, "admin-keys", "admin");
+    }
     log_info("%s: shutting down", strsignal(sig));
 }
 
@@ -116,6 +142,8 @@ int app_close(struct app *a)
     dedupe_destroy(a->dd);
     quarantine_close(a->qt);
     auth_destroy(a->auth);
+    auth_destroy(a->read_auth);
+    auth_destroy(a->admin_auth);
     catalog_destroy(a->cat);
     return failed;
 }

@@ -4,8 +4,8 @@
  * opened in the order the layers need, and closed once, in reverse.
  *
  * A command fills the parts it uses (any may stay NULL), waits in
- * app_wait for a stop signal (SIGHUP reloads the catalog and the API keys
- * meanwhile, when asked), then app_close drains and closes: stop accepting
+ * app_wait for a stop signal (SIGHUP reloads the catalog and the API, read
+ * and admin keys meanwhile, when asked), then app_close drains and closes: stop accepting
  * connections, ack every queued order (with ingestion), end the live
  * streams, stop HTTP, stop the processor after its current batch, close
  * the log, the dashboard and the stores, then the reference data.
@@ -31,6 +31,7 @@ struct app {
     const char *cmd;            /* "run", "ingest", ... for messages */
     struct catalog *cat;
     struct auth *auth;
+    struct auth *read_auth, *admin_auth;    /* run and serve */
     struct dedupe *dd;
     struct quarantine *qt;
     struct broker *b;

@@ -24,6 +24,7 @@
 #include "ingest/dedupe.h"
 #include "ingest/routes.h"
 #include "http/http.h"
+#include "http/session.h"
 #include "ingest/quarantine.h"
 #include "process/processor.h"
 #include "store/cassandra.h"
@@ -102,6 +103,64 @@ static int opt_key_list(const char *val, void *dst, char *err, size_t n)
         return -1;
     *(const char **)dst = val;
     return 0;
+}
+
+/* The read and admin keys of run and serve (docs/operations.md, "Access"):
+ * the same three kinds of sources as the API keys. */
+struct scope_flags {
+    struct key_list read, admin;
+    const char *read_list, *read_file, *admin_list, *admin_file;
+    int64_t session_ttl;
+};
+
+/* --session-ttl: a duration of at least a second (a cookie's Max-Age). */
+static int opt_session_ttl(const char *val, void *dst, char *err, size_t n)
+{
+    if (opt_duration(val, dst, err, n))
+        return -1;
+    if (*(int64_t *)dst >= 1000)
+        return 0;
+    snprintf(err, n, "expected at least 1s, got \"%s\"", val);
+    return -1;
+}
+
+#define SCOPE_OPTS(sf)                                                                  \
+    {"read-key", "KEY", "require Authorization: Bearer KEY (or a sign-in with it) to "   \
+     "see the dashboard and /api/*; repeatable", opt_key, &(sf)->read},                \
+    {"read-keys", "K1,K2", "the same for a comma-separated list of keys (e.g. "          \
+     "SALESFLOW_READ_KEYS in the config file)", opt_key_list, &(sf)->read_list},       \
+    {"read-key-file", "FILE", "read keys, one per line; re-read on SIGHUP", opt_str,     \
+     &(sf)->read_file},                                                                 \
+    {"admin-key", "KEY", "a key that reads and may also change saved things (every "    \
+     "write but ingestion); repeatable", opt_key, &(sf)->admin},                       \
+    {"admin-keys", "K1,K2", "the same for a comma-separated list of keys (e.g. "         \
+     "SALESFLOW_ADMIN_KEYS in the config file)", opt_key_list, &(sf)->admin_list},     \
+    {"admin-key-file", "FILE", "admin keys, one per line; re-read on SIGHUP", opt_str,   \
+     &(sf)->admin_file},                                                                \
+    {"session-ttl", "AGE", "a browser's sign-in lasts this long (default "               \
+     SF_XSTR(SESSION_TTL_DEFAULT_HOURS) "h)",                                            \
+     opt_session_ttl, &(sf)->session_ttl}
+
+/* The read and admin key sets into a: 0, or -1 (logged, never naming a key). */
+static int open_scopes(struct app *a, const struct scope_flags *sf)
+{
+    char err[1024];
+    if (!(a->read_auth = auth_new_named("read", sf->read.v, sf->read.n, sf->read_list,
+                                        sf->read_file, err, sizeof(err))) ||
+        !(a->admin_auth = auth_new_named("admin", sf->admin.v, sf->admin.n,
+                                         sf->admin_list, sf->admin_file, err,
+                                         sizeof(err)))) {
+        log_error("%s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* "required", "admin only" or "off": for the start-up line. */
+static const char *scopes_shown(const struct app *a)
+{
+    return auth_enabled(a->read_auth) ? "required"
+           : auth_enabled(a->admin_auth) ? "for writes only" : "off";
 }
 
 /* Fill bc's Kafka fields; a kafka:// broker's consumer joins group. */
@@ -192,6 +251,15 @@ static struct http_server *serve_http(const char *listen, struct http_ctx *hc,
     return http_start(listen, hc, threads, errstr, n);
 }
 
+/* `ingest` takes run's flags less those of the layers it lacks (the
+ * store, the processor, the dashboard and its keys). */
+static int ingest_takes(const char *name)
+{
+    return strcmp(name, "store") && strcmp(name, "group") && strcmp(name, "raw-store") &&
+           strncmp(name, "read-", 5) && strncmp(name, "admin-", 6) &&
+           strcmp(name, "session-ttl");
+}
+
 /* The flags of `run` and `ingest`. */
 struct run_flags {
     const char *listen, *data, *customers, *store_arg;
@@ -205,6 +273,7 @@ struct run_flags {
     uint64_t max_body, quarantine_max;
     const char *key_file, *list_keys, *sources;
     struct key_list keys;
+    struct scope_flags scopes;
     struct broker_conf bc;
 };
 
@@ -267,6 +336,7 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
          "SALESFLOW_API_KEYS in the config file)", opt_key_list, &f->list_keys},
         {"api-key-file", "FILE", "API keys, one per line; re-read on SIGHUP", opt_str,
          &f->key_file},
+        SCOPE_OPTS(&f->scopes),
         {"dedupe-window", "AGE", "remember client order_ids this long (default {24h})",
          opt_duration, &f->dedupe_window},
         {"dedupe-max", "N", "remember at most N order_ids (default {1000000})",
@@ -294,8 +364,7 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
     struct opt sel[SF_ARRAY_LEN(opts)];
     size_t nsel = 0;
     for (size_t i = 0; i < SF_ARRAY_LEN(opts); i++)
-        if (!ingest_only || (strcmp(opts[i].name, "store") && strcmp(opts[i].name, "group") &&
-                             strcmp(opts[i].name, "raw-store")))
+        if (!ingest_only || ingest_takes(opts[i].name))
             sel[nsel++] = opts[i];
     int rc = ingest_only
         ? args_parse(a, "ingest", "HTTP ingestion only: validate and price orders and "
@@ -344,6 +413,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
         (f->sources && catalog_set_sources(a->cat, f->sources, err, sizeof(err))) ||
         !(a->auth = auth_new(f->keys.v, f->keys.n, f->list_keys, f->key_file, err,
                              sizeof(err))) ||
+        (!ingest_only && open_scopes(a, &f->scopes)) ||
         !(a->qt = quarantine_open(qdir, f->quarantine_max, err, sizeof(err))) ||
         !(a->dd = dedupe_new(f->dedupe_window, (size_t)f->dedupe_max, err, sizeof(err)))) {
         log_error("%s", err);
@@ -387,6 +457,8 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
                           .max_batch = (size_t)f->max_batch,
                           .strict_orderitem = f->strict_orderitem,
                           .dedupe = a->dd, .quarantine = a->qt, .auth = a->auth,
+                          .read_auth = a->read_auth, .admin_auth = a->admin_auth,
+                          .session_ttl_ms = f->scopes.session_ttl,
                           .header_timeout_s = f->header_timeout,
                           .body_timeout_s = f->body_timeout,
                           .max_connections = (unsigned)f->max_conns,
@@ -416,9 +488,10 @@ static int run_layers(struct args *args, int ingest_only, int argc, char **argv)
     if (status == 0) {
         log_info("salesflow %s %s listening on http://%s (data %s, broker %s, %d "
                  "partitions, %zu customers from %s, %ld order_ids remembered, API "
-                 "keys %s)", SF_VERSION, a.cmd, f.listen, f.data, broker_uri,
+                 "keys %s%s%s)", SF_VERSION, a.cmd, f.listen, f.data, broker_uri,
                  broker_partition_count(a.b), catalog_customer_count(a.cat),
-                 catalog_path(a.cat), learned, auth_enabled(a.auth) ? "required" : "off");
+                 catalog_path(a.cat), learned, auth_enabled(a.auth) ? "required" : "off",
+                 ingest_only ? "" : ", read keys ", ingest_only ? "" : scopes_shown(&a));
         app_wait(&a);
     }
     if (app_close(&a))
@@ -558,6 +631,7 @@ static int cmd_serve(struct args *args, int argc, char **argv)
 {
     const char *listen = NULL, *store_uri = NULL, *allowed_hosts = NULL;
     int threads = 0;
+    struct scope_flags sf = {0};
     const struct opt opts[] = {
         {"listen", "HOST:PORT", "HTTP address (default {" SF_DEFAULT_LISTEN "})",
          opt_listen, &listen},
@@ -567,6 +641,7 @@ static int cmd_serve(struct args *args, int argc, char **argv)
         {"store", "URI", "serving store to read, e.g. sqlite:salesflow-data/sales.db "
          "(required)", opt_store_uri, &store_uri},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &threads},
+        SCOPE_OPTS(&sf),
     };
     int rc = args_parse(args, "serve", "Serve the dashboard and the query API over a store.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
@@ -581,7 +656,7 @@ static int cmd_serve(struct args *args, int argc, char **argv)
     char err[1024];
     struct app a;
     int status = 1;
-    app_init(&a, "serve", NULL);
+    app_init(&a, "serve", args);  /* SIGHUP: the read and admin keys */
 
     /* serve only reads: a SQLite path that does not exist is a typo or a
      * store not made yet, never a reason to create an empty one. */
@@ -592,18 +667,22 @@ static int cmd_serve(struct args *args, int argc, char **argv)
                   strerror(errno), store_uri);
         goto out;
     }
+    if (open_scopes(&a, &sf))
+        goto out;
     if (!(a.w = web_new(store_uri, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }
-    struct http_ctx hc = {.web = a.w, .allowed_hosts = allowed_hosts};
+    struct http_ctx hc = {.web = a.w, .allowed_hosts = allowed_hosts,
+                          .read_auth = a.read_auth, .admin_auth = a.admin_auth,
+                          .session_ttl_ms = sf.session_ttl};
     if (!(a.srv = serve_http(listen, &hc, threads, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }
     char shown[1024];   /* never log a password */
-    log_info("salesflow %s serving %s on http://%s", SF_VERSION,
-             store_uri_redact(store_uri, shown, sizeof(shown)), listen);
+    log_info("salesflow %s serving %s on http://%s (read keys %s)", SF_VERSION,
+             store_uri_redact(store_uri, shown, sizeof(shown)), listen, scopes_shown(&a));
     app_wait(&a);
     status = 0;
 out:

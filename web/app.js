@@ -24,12 +24,21 @@
  * status pill says so, the page polls every POLL_MS, and it keeps trying to
  * reconnect; while requests fail the pill turns amber.
  *
+ * Time range (issue 18): the "Time range" menu (query.js) applies to
+ * every panel but Orders per Second and Pipeline: /api/sales and
+ * /api/orders get from/to (RFC 3339 with the viewer's offset, computed at
+ * each refresh), and Revenue by Source shows the range instead of its own
+ * window (planRevenue). Saved charts (GET /api/charts, built in /explore)
+ * are cards after the original panels, refreshed with them from
+ * /api/query under the same range and filters.
+ *
  * Filters: multi-select menus, chips for what is selected (each removable;
  * a value the server does not know is shown as such, never hidden), and
  * cross-filtering: a click on a pie slice, a bar or a table cell adds (or
- * removes) that source/state. Filters and the time range live in the URL
+ * removes) that source/state. Filters and the Revenue window live in the URL
  * (?source=A,B&state=KY&range=15m) so a view can be bookmarked; each chart
- * card has an info tip, PNG and CSV downloads and a copy-link button.
+ * card has an info tip, PNG and CSV downloads and a copy-link button. The
+ * URL also holds the time range (period=…, or from=/to= for a custom one).
  *
  * Colours: per-theme palettes with at least 3:1 contrast against the card,
  * and a pattern (decal) per source as a second cue; a theme switch redraws
@@ -188,7 +197,10 @@
 
   /* ---------- view state (filters, range, sort, redraw) ---------- */
 
-  const view = { sources: [], states: [], range: '1h', sortKey: 'cents', sortDir: 'desc',
+  // time: the dashboard's time range (query.js), all time by default;
+  // range: the Revenue chart's own window, used while time is all time.
+  const Q = window.salesflowQuery;
+  const view = { sources: [], states: [], range: '1h', time: Q.defaultRange(), sortKey: 'cents', sortDir: 'desc',
     redrawMs: DEFAULT_REDRAW_MS, paused: false };
   // What the server knows (from the last /api/sales): for the menus and to
   // tell an unknown filter value from a known one.
@@ -205,6 +217,7 @@
     view.sources = splitList(q.getAll('source'));
     view.states = splitList(q.getAll('state'));
     view.range = RANGES[q.get('range')] ? q.get('range') : '1h';
+    view.time = Q.readRange(q);
   }
 
   function viewQuery() {
@@ -212,6 +225,8 @@
     if (view.sources.length) parts.push('source=' + view.sources.map(encodeURIComponent).join(','));
     if (view.states.length) parts.push('state=' + view.states.map(encodeURIComponent).join(','));
     if (view.range !== '1h') parts.push('range=' + view.range);
+    const t = Q.rangeParams(view.time);
+    if (t) parts.push(t);
     return parts.join('&');
   }
 
@@ -228,8 +243,10 @@
     return parts.join('&');
   }
 
-  function withQuery(path, extra) {
-    const q = [extra, filterQuery()].filter(Boolean).join('&');
+  // The API path with extra parameters, the filters and (timed: true)
+  // the dashboard's time range.
+  function withQuery(path, extra, timed) {
+    const q = [extra, filterQuery(), timed ? Q.apiParams(view.time) : ''].filter(Boolean).join('&');
     return q ? path + '?' + q : path;
   }
 
@@ -313,18 +330,19 @@
   const PANELS = {
     'chart-source-pie': { card: 'card-pie', title: 'Source by Amount', chart: true,
       info: 'Sales amount per order source: the sum of quantity × unit price (USD) of every ' +
-        'stored order that matches the filters. Click a slice to filter by its source.' },
+        'stored order in the time range that matches the filters. Click a slice to filter by its source.' },
     'table-top': { card: 'card-top', title: 'Top Source/State by Amount', chart: false,
       info: 'Amount (quantity × unit price, USD) and number of orders per source and state, ' +
-        'over all stored orders that match the filters. Click a source or state to filter by it.' },
+        'over the stored orders in the time range that match the filters. Click a source or state to filter by it.' },
     'chart-revenue-minute': { card: 'card-minute', title: 'Revenue by Source', chart: true,
       info: 'Amount (quantity × unit price, USD) per source in buckets of order time (created_at): ' +
-        '1 minute for 15 min and 1 hour, 30 minutes for 1 day. The bucket still in progress is ' +
+        '1 minute for 15 min and 1 hour, 30 minutes for 1 day. With a time range it shows that range: ' +
+        '1- or 30-minute buckets up to a day, 3 hours up to 8 days, then days. The bucket still in progress is ' +
         'shaded and labelled "in progress": it is not a drop. Click a bar to filter by its source.' },
     'chart-orders-second': { card: 'card-second', title: 'Orders per Second', chart: true,
       info: 'Orders counted by processing time: how many reached the store in each complete ' +
         'second of the last 5 minutes (history starts when the server does). The second in ' +
-        'progress is not shown until it is complete.' },
+        'progress is not shown until it is complete. It is the live rate: it does not follow the time range.' },
     'chart-state-stacked': { card: 'card-stacked', title: 'State by Amount, by Source', chart: true,
       info: 'Amount (quantity × unit price, USD) per state (by the customer\'s state), stacked ' +
         'by source; states in alphabetical order. Click a bar to filter by its state.' },
@@ -332,7 +350,7 @@
       info: 'Amount (quantity × unit price, USD) per source and state pair, in a fixed order ' +
         '(source, then state by name). Click a bar to filter by that source and state.' },
     'table-orders': { card: 'card-orders', title: 'Latest Orders', chart: false,
-      info: 'The 20 newest stored orders by order time (created_at) that match the filters. ' +
+      info: 'The 20 newest stored orders by order time (created_at) in the time range that match the filters. ' +
         'Total = quantity × unit price. New rows are highlighted briefly (not when most rows ' +
         'are new, nor when reduced motion is asked for). Click a source or state to filter by it.' },
   };
@@ -516,37 +534,108 @@
     });
   }
 
+  /*
+   * What the Revenue chart asks for. All time: its own window (15 min,
+   * 1 hour, 1 day) from /api/sales/minute. A time range: that range, from
+   * /api/sales/minute up to 26 hours (1- or 30-minute buckets), else from
+   * /api/query by hour (3-hour buckets up to 8 days, local days up to 62)
+   * or by day (UTC days). from/to: ms, null when open.
+   */
+  const MIN_MS = 60000;
+  const HOUR_MS = 60 * MIN_MS;
+  const DAY_MS = 24 * HOUR_MS;
+
+  function planRevenue() {
+    const fq = filterQuery();
+    const minute = (extra) => '/api/sales/minute?' + [extra, fq].filter(Boolean).join('&');
+    if (Q.isAllTime(view.time)) {
+      const r = RANGES[view.range];
+      return { path: minute('from=-' + r.minutes + 'm'), grain: r.grain * MIN_MS, kind: 'minute', from: null, to: null };
+    }
+    const now = Date.now();
+    const b = Q.bounds(view.time, now);
+    const span = b.from === null ? Infinity : Math.min(b.to === null ? now : b.to, now) - b.from;
+    const time = Q.apiParams(view.time, now);
+    if (span <= 26 * HOUR_MS) {
+      return { path: minute(time), grain: span <= 2 * HOUR_MS ? MIN_MS : 30 * MIN_MS, kind: 'minute',
+        from: b.from, to: b.to };
+    }
+    const by = span <= 62 * DAY_MS ? 'hour' : 'day';
+    return { path: '/api/query?metric=revenue&by=' + by + ',source&' + [time, fq].filter(Boolean).join('&'),
+      grain: span <= 8 * DAY_MS ? 3 * HOUR_MS : DAY_MS, kind: 'query', local: by === 'hour', from: b.from, to: b.to };
+  }
+
+  // The Revenue chart's answer as { from, to (ms), rows: [{ t, source, cents }] }.
+  function revenueRows(m, plan) {
+    if (plan.kind === 'minute') {
+      return { from: Date.parse(m.from), to: Date.parse(m.to),
+        rows: m.rows.map((r) => ({ t: Date.parse(r.minute), source: String(r.source), cents: toCents(r.total) })) };
+    }
+    if (!m || !Array.isArray(m.rows)) throw new Error('unexpected response from /api/query (no "rows" array)');
+    const rows = m.rows.map((r) => ({ t: Date.parse(r[0]), source: String(r[1]), cents: toCents(r[2]) }))
+      .filter((r) => !Number.isNaN(r.t));
+    let from = plan.from;
+    if (from === null) from = rows.length ? Math.min(...rows.map((r) => r.t)) : Date.now() - DAY_MS;
+    return { from, to: plan.to === null ? Date.now() + 1 : plan.to, rows };
+  }
+
+  // The start of the bucket holding t: whole multiples of the grain, or,
+  // for local buckets, from the viewer's midnight.
+  function bucketStart(t, grain, local) {
+    if (!local) return Math.floor(t / grain) * grain;
+    const d = new Date(t);
+    if (grain >= DAY_MS) return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+    const h = grain / HOUR_MS;
+    return new Date(d.getFullYear(), d.getMonth(), d.getDate(), Math.floor(d.getHours() / h) * h).getTime();
+  }
+
+  function nextBucket(t, grain, local) {
+    if (!local) return t + grain;
+    const d = new Date(t);
+    if (grain >= DAY_MS) return new Date(d.getFullYear(), d.getMonth(), d.getDate() + 1).getTime();
+    return new Date(d.getFullYear(), d.getMonth(), d.getDate(), d.getHours() + grain / HOUR_MS).getTime();
+  }
+
   // Buckets of the range at its grain; partial: the bucket is still in
   // progress, or starts before the range does.
-  function minuteBuckets(m) {
-    const grain = RANGES[view.range].grain * 60000;
-    const from = Date.parse(m.from);
-    const to = Date.parse(m.to);
+  function minuteBuckets(rr, plan) {
+    const grain = plan.grain;
+    const local = Boolean(plan.local);
     const now = Date.now();
-    const first = Math.floor(from / grain) * grain;
     const buckets = [];
-    for (let t = first; t < to && t <= now; t += grain) {
-      buckets.push({ t, end: t + grain, partial: t + grain > now || t < from });
+    for (let t = bucketStart(rr.from, grain, local); t < rr.to && t <= now && buckets.length < 2000;) {
+      const end = nextBucket(t, grain, local);
+      buckets.push({ t, end, partial: end > now || t < rr.from });
+      t = end;
     }
     return { grain, buckets };
   }
 
-  function minuteData(m) {
-    const { grain, buckets } = minuteBuckets(m);
-    const first = buckets.length ? buckets[0].t : 0;
-    const present = new Set(m.rows.map((r) => r.source));
+  function minuteData(m, plan) {
+    const rr = revenueRows(m, plan);
+    const { grain, buckets } = minuteBuckets(rr, plan);
+    const present = new Set(rr.rows.map((r) => r.source));
     const sources = orderSources(present);
     const sums = new Map();   // source -> cents per bucket
     for (const s of sources) sums.set(s, buckets.map(() => 0));
-    for (const r of m.rows) {
-      const i = Math.floor((Date.parse(r.minute) - first) / grain);
-      if (i >= 0 && i < buckets.length) sums.get(r.source)[i] += toCents(r.total);
+    const starts = buckets.map((b) => b.t);
+    for (const r of rr.rows) {
+      // the last bucket starting at or before r.t
+      let lo = 0, hi = starts.length - 1, i = -1;
+      while (lo <= hi) {
+        const mid = (lo + hi) >> 1;
+        if (starts[mid] <= r.t) { i = mid; lo = mid + 1; } else hi = mid - 1;
+      }
+      if (i >= 0 && r.t < buckets[i].end) sums.get(r.source)[i] += r.cents;
     }
-    return { grain, buckets, sources, sums };
+    return { grain, buckets, sources, sums, empty: rr.rows.length === 0, utcDays: grain >= DAY_MS && !plan.local };
   }
 
-  function minuteOption(m) {
-    const { grain, buckets, sources, sums } = minuteData(m);
+  function minuteOption(md) {
+    const { grain, buckets, sources, sums } = md;
+    // UTC days (a range over 62 days) are named by their UTC date.
+    const utcDay = (t) => { const d = new Date(t); return MONTHS[d.getUTCMonth()] + ' ' + d.getUTCDate() + ' ' + d.getUTCFullYear() + ' UTC'; };
+    const when = (t) => (md.utcDays ? utcDay(t) : grain >= HOUR_MS ? Q.shortTime(t) : formatHM(new Date(t)));
     const keys = buckets.map((b) => String(b.t));
     const partialKeys = buckets.filter((b) => b.partial && b.end > Date.now()).map((b) => String(b.t));
     // About one label per 80 px of chart, so they never overlap.
@@ -554,6 +643,19 @@
     const labelEvery = Math.max(1, Math.ceil(buckets.length / Math.max(2, Math.floor(width / 80))));
     // Labels start half a step in, clear of the value axis's "$0".
     const labelAt = Math.floor(labelEvery / 2);
+    // Buckets of hours or days: labels at local midnights only (a date),
+    // as many as fit.
+    let labelled = (i) => i % labelEvery === labelAt;
+    if (grain >= HOUR_MS && !md.utcDays) {
+      const mids = [];
+      buckets.forEach((b, i) => {
+        const d = new Date(b.t);
+        if (d.getHours() === 0 && d.getMinutes() === 0) mids.push(i);
+      });
+      const every = Math.max(1, Math.ceil(mids.length / Math.max(2, Math.floor(width / 80))));
+      const show = new Set(mids.filter((_, k) => k % every === 0));
+      labelled = (i) => show.has(i);
+    }
     return Object.assign(baseOption(), {
       tooltip: Object.assign(baseOption().tooltip, {
         trigger: 'axis',
@@ -561,7 +663,7 @@
         formatter: (ps) => {
           if (!ps.length) return '';
           const b = buckets[ps[0].dataIndex];
-          let html = escapeHtml(formatHM(new Date(b.t)) + '–' + formatHM(new Date(b.end)));
+          let html = escapeHtml(when(b.t) + '–' + when(b.end));
           if (b.partial) html += ' <i>(' + (b.end > Date.now() ? 'in progress' : 'part of the bucket') + ')</i>';
           for (const p of ps) html += '<br>' + p.marker + escapeHtml(p.seriesName) + ' <b>' + moneyTooltip(p.value) + '</b>';
           return html;
@@ -570,8 +672,10 @@
       legend: Object.assign(baseOption().legend, { top: 0 }),
       grid: { left: 8, right: 16, top: 36, bottom: 8, containLabel: true },
       xAxis: axisStyle({ type: 'category', data: keys,
-        axisLabel: { color: theme.muted, hideOverlap: true, interval: (i) => i % labelEvery === labelAt,
-          formatter: (v) => axisTimeLabel(Number(v)) },
+        axisLabel: { color: theme.muted, hideOverlap: true, interval: (i) => labelled(i),
+          formatter: (v) => (md.utcDays ? utcDay(Number(v)).replace(' ' + new Date().getUTCFullYear() + ' UTC', '').replace(' UTC', '')
+            : grain >= DAY_MS ? Q.shortTime(Number(v))
+            : axisTimeLabel(Number(v))) },
         axisTick: { alignWithLabel: true, lineStyle: { color: theme.border } } }),
       yAxis: axisStyle({ type: 'value', axisLabel: { formatter: axisMoney, color: theme.muted } }),
       series: sources.map((s, si) => ({
@@ -875,11 +979,11 @@
     setChart('chart-pair-bar', () => (empty ? emptyOption(emptyText) : pairOption(d)), empty);
   }
 
-  function renderMinute(m) {
-    const empty = !m.rows.length;
+  function renderMinute(m, plan) {
+    const md = minuteData(m, plan);
+    const empty = md.empty;
     const text = lastSales && lastSales.allStates.length === 0 ? 'No orders yet'
-      : 'No orders in the last ' + RANGE_TEXT[view.range];
-    const md = minuteData(m);
+      : Q.isAllTime(view.time) ? 'No orders in the last ' + RANGE_TEXT[view.range] : 'No orders in this time range';
     const head = ['bucket_start', 'bucket_minutes', 'source', 'amount', 'complete'];
     const rows = [];
     md.buckets.forEach((b, i) => {
@@ -889,7 +993,7 @@
       }
     });
     csvRows['chart-revenue-minute'] = [head].concat(rows);
-    setChart('chart-revenue-minute', () => (empty ? emptyOption(text) : minuteOption(m)), empty);
+    setChart('chart-revenue-minute', () => (empty ? emptyOption(text) : minuteOption(md)), empty);
   }
 
   function renderSecond(s) {
@@ -1175,10 +1279,11 @@
   const lastText = {};
   function forceRedraw() { for (const k of Object.keys(lastText)) delete lastText[k]; }
 
-  async function panel(key, path, render) {
-    const text = await getText(path);
+  // sig: what else the drawing depends on (the Revenue chart's plan).
+  async function panel(key, path, render, sig) {
+    const text = (sig || '') + '\u0000' + await getText(path);
     if (lastText[key] === text) return;
-    render(JSON.parse(text));
+    render(JSON.parse(text.slice(text.indexOf('\u0000') + 1)));
     lastText[key] = text;
   }
 
@@ -1206,19 +1311,25 @@
   // withPipeline).
   async function doRefresh(parts, withPipeline) {
     const all = parts === 'all';
+    const plan = all ? planRevenue() : null;
+    if (all) showTimeRange();
     const jobs = [
-      all ? panel('sales', withQuery('/api/sales'), (p) => renderSales(normalizeSales(p))) : null,
-      all ? panel('minute', withQuery('/api/sales/minute', 'from=-' + RANGES[view.range].minutes + 'm'), renderMinute) : null,
+      all ? panel('sales', withQuery('/api/sales', '', true), (p) => renderSales(normalizeSales(p))) : null,
+      // The plan is part of the key: the same answer means another thing
+      // under another plan.
+      all ? panel('minute', plan.path, (m) => renderMinute(m, plan), plan.kind + plan.grain + ':' + plan.from) : null,
       panel('second', withQuery('/api/sales/second'), renderSecond),
-      all ? panel('orders', withQuery('/api/orders', 'limit=' + ORDERS_LIMIT), renderOrders) : null,
+      all ? panel('orders', withQuery('/api/orders', 'limit=' + ORDERS_LIMIT, true), renderOrders) : null,
       all || withPipeline ? panel('pipeline', '/api/pipeline', renderPipeline) : null,
+      all ? refreshSaved() : null,
     ].filter(Boolean);
     const results = await Promise.allSettled(jobs);
     const errors = results.filter((r) => r.status === 'rejected').map((r) => r.reason);
     const failed = errors.map((e) => (e && e.message) || String(e));
     dataFailing = failed.length > 0;
     if (failed.length) {
-      const badFilter = errors.find((e) => e && e.status === 400 && /unknown|not a state/.test(e.detail || ''));
+      const badFilter = errors.find((e) => e && e.status === 400 && /unknown|not a state/.test(e.detail || '') &&
+        !/query parameter/.test(e.detail || ''));
       if (badFilter) {
         await learnKnownValues();
         setError('The filter is not valid: ' + badFilter.detail + '. Remove it with × on its chip above, or ' +
@@ -1273,6 +1384,255 @@
     lastRefreshAt = 0;
     userAsked = true;
     return refresh();
+  }
+
+  /* ---------- time range ---------- */
+
+  let rangeControl = null;
+
+  // The Revenue chart follows the time range; its own window picker is
+  // for all time only.
+  function showTimeRange() {
+    const all = Q.isAllTime(view.time);
+    $('range-picker').hidden = !all;
+    $('minute-follows').hidden = all;
+    // "Today" moves on at midnight.
+    if (view.time.period === 'today') $('range-text').textContent = Q.describe(view.time);
+  }
+
+  function timeChanged(r) {
+    view.time = r;
+    writeUrl();
+    showTimeRange();
+    forceRedraw();
+    say('Time range: ' + Q.describe(r));
+    refreshNow();
+  }
+
+  /* ---------- saved charts (built in Explore, GET /api/charts) ---------- */
+
+  // id -> { card, def, chart (echarts or null), key (its answer last drawn) }
+  const saved = new Map();
+  let savedListText = null;
+
+  function savedList(payload) {
+    const list = Array.isArray(payload) ? payload : payload && Array.isArray(payload.charts) ? payload.charts : [];
+    return list.filter((c) => c && c.id !== undefined && c.id !== null);
+  }
+
+  function savedCard(c) {
+    const id = String(c.id);
+    const def = Q.normalizeDefinition(c.definition);
+    const card = document.createElement('section');
+    card.className = 'card span-6 saved-card';
+    card.id = 'saved-' + id.replace(/[^A-Za-z0-9_-]/g, '_');
+    card.dataset.chartId = id;
+    const head = document.createElement('div');
+    head.className = 'card-head';
+    const h = document.createElement('h2');
+    h.id = card.id + '-title';
+    const name = String(c.name || 'Saved chart');
+    h.textContent = name;
+    card.setAttribute('aria-labelledby', h.id);
+    const sub = document.createElement('span');
+    sub.className = 'sub';
+    sub.textContent = def ? Q.describeDefinition(def) : '';
+    // The chart's own range, shown while it applies (the dashboard at all time).
+    const own = document.createElement('span');
+    own.className = 'sub own-range';
+    h.append(' ', sub, own);
+    const tools = document.createElement('div');
+    tools.className = 'saved-tools';
+    const open = document.createElement('a');
+    open.className = 'tool';
+    open.textContent = 'Open';
+    open.href = def ? '/explore?' + exploreParams(def) : '/explore';
+    open.setAttribute('aria-label', 'Open ' + name + ' in Explore');
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.className = 'tool remove';
+    remove.textContent = 'Remove';
+    remove.setAttribute('aria-label', 'Remove ' + name + ' from the dashboard');
+    remove.addEventListener('click', () => removeSaved(id, remove));
+    const csv = document.createElement('a');
+    csv.className = 'tool';
+    csv.textContent = 'CSV';
+    csv.setAttribute('download', '');
+    csv.setAttribute('aria-label', 'Download ' + name + ' data as CSV');
+    csv.href = '/api/query';
+    csv.hidden = !def;
+    // The API's CSV of what the card shows (the range as of the click).
+    csv.addEventListener('click', (e) => {
+      const q = def ? Q.queryParams(savedAsked(def), view.time, { source: view.sources, state: view.states }, 'csv') : null;
+      if (q === null) { e.preventDefault(); return; }
+      csv.href = '/api/query?' + q;
+    });
+    tools.append(open, csv, remove);
+    head.append(h, tools);
+    const body = document.createElement('div');
+    body.className = 'saved-body';
+    const msg = document.createElement('p');
+    msg.className = 'saved-msg';
+    msg.setAttribute('aria-live', 'polite');
+    if (!def) {
+      msg.textContent = 'This saved chart cannot be shown' + (c.error ? ' (' + String(c.error) + ')' : '') +
+        '; remove it and save it again from Explore.';
+    }
+    card.append(head, msg, body);
+    return { card, def, body, msg, own, chart: null, key: null, name };
+  }
+
+  // The Explore address of a definition (for "Open"): the dashboard's
+  // range, or the chart's own under all time.
+  function exploreParams(def) {
+    const parts = ['metric=' + def.metric, 'by=' + def.by.join(','), 'chart=' + def.chart];
+    if (def.source.length) parts.push('source=' + def.source.map(encodeURIComponent).join(','));
+    if (def.state.length) parts.push('state=' + def.state.map(encodeURIComponent).join(','));
+    const t = Q.rangeParams(Q.isAllTime(view.time) ? Q.rangeOfSaved(def) : view.time);
+    if (t) parts.push(t);
+    return parts.join('&');
+  }
+
+  async function removeSaved(id, button) {
+    const s = saved.get(id);
+    if (!s) return;
+    // Two steps: the first click asks, the second removes.
+    if (button.dataset.confirm !== 'yes') {
+      button.dataset.confirm = 'yes';
+      button.textContent = 'Remove? Click again';
+      say('Click Remove again to remove ' + s.name);
+      setTimeout(() => {
+        if (button.isConnected) { button.dataset.confirm = ''; button.textContent = 'Remove'; }
+      }, 5000);
+      return;
+    }
+    button.disabled = true;
+    try {
+      const res = await fetch('/api/charts/' + encodeURIComponent(id), { method: 'DELETE' });
+      if (!res.ok && res.status !== 404) {
+        let detail = '';
+        try { detail = (await res.json()).detail; } catch (e) { /* not JSON */ }
+        throw new Error('HTTP ' + res.status + (typeof detail === 'string' && detail ? ' — ' + detail : ''));
+      }
+      dropSaved(id);
+      savedListText = null;
+      say(s.name + ' removed from the dashboard');
+    } catch (e) {
+      button.disabled = false;
+      s.msg.textContent = 'Could not remove this chart: ' + e.message;
+    }
+  }
+
+  function dropSaved(id) {
+    const s = saved.get(id);
+    if (!s) return;
+    if (s.chart) s.chart.dispose();
+    s.card.remove();
+    saved.delete(id);
+  }
+
+  // Draw one saved chart's answer.
+  function drawSaved(s, answer) {
+    const def = s.def;
+    const shape = Q.shapeAnswer(def, answer);
+    s.msg.textContent = shape.rows.length ? '' : 'No orders match this chart in this time range.';
+    if (def.chart === 'table' || def.chart === 'number') {
+      if (s.chart) { s.chart.dispose(); s.chart = null; }
+      if (def.chart === 'number') {
+        let p = s.body.querySelector('.big-number');
+        if (!p) {
+          p = document.createElement('p');
+          p.className = 'big-number';
+          s.body.replaceChildren(p);
+        }
+        p.textContent = Q.formatValue(def.metric, Q.bigNumberOf(shape));
+      } else {
+        let wrap = s.body.querySelector('.table-wrap');
+        if (!wrap) {
+          wrap = document.createElement('div');
+          wrap.className = 'table-wrap';
+          wrap.append(document.createElement('table'));
+          s.body.replaceChildren(wrap);
+        }
+        Q.fillTable(wrap.firstChild, shape);
+      }
+      return;
+    }
+    if (!chartsAvailable) return;
+    if (!s.chart) {
+      const el = document.createElement('div');
+      el.className = 'chart';
+      el.setAttribute('role', 'img');
+      el.setAttribute('aria-label', s.name + ': ' + Q.describeDefinition(def));
+      s.body.replaceChildren(el);
+      s.chart = window.echarts.init(el, null, { renderer: 'svg' });
+      if (typeof ResizeObserver !== 'undefined') new ResizeObserver(() => s.chart && s.chart.resize()).observe(el);
+    }
+    draws++;
+    s.chart.setOption(Q.chartOption(def, shape, view.time, Q.chartStyle()), { notMerge: true });
+  }
+
+  // What a saved chart asks: a big number is one total, without group-by.
+  function savedAsked(def) { return def.chart === 'number' ? Object.assign({}, def, { by: [] }) : def; }
+
+  // The list, then each chart's answer (a chart that fails says so in its
+  // card; only the list's failure reaches the banner).
+  async function refreshSaved() {
+    let text;
+    try {
+      text = await getText('/api/charts');
+    } catch (e) {
+      if (e.status === 404) return;   // a server without saved charts
+      throw e;
+    }
+    if (text !== savedListText) {
+      const list = savedList(JSON.parse(text));
+      const ids = new Set(list.map((c) => String(c.id)));
+      for (const id of [...saved.keys()]) if (!ids.has(id)) dropSaved(id);
+      const grid = document.querySelector('main.grid');
+      for (const c of list) {
+        const id = String(c.id);
+        if (saved.has(id)) continue;
+        const s = savedCard(c);
+        saved.set(id, s);
+        grid.append(s.card);
+      }
+      savedListText = text;
+    }
+    const filters = { source: view.sources, state: view.states };
+    await Promise.all([...saved.values()].filter((s) => s.def).map(async (s) => {
+      const own = Q.isAllTime(view.time) && (s.def.from || s.def.to) ? ' · ' + Q.describe(Q.rangeOfSaved(s.def)) : '';
+      if (s.own.textContent !== own) s.own.textContent = own;
+      const q = Q.queryParams(savedAsked(s.def), view.time, filters);
+      if (q === null) {
+        s.key = null;
+        if (s.chart) { s.chart.dispose(); s.chart = null; }
+        s.body.replaceChildren();
+        s.msg.textContent = 'This chart\u2019s own filters and the dashboard\u2019s leave nothing to show.';
+        return;
+      }
+      try {
+        const answer = await getText('/api/query?' + q);
+        // A relative range moves its from at every refresh: the same
+        // answer under the same other parameters is not drawn again.
+        const key = q.replace(/(^|&)(from|to)=[^&]*/g, '') + '\u0000' + answer;
+        if (key === s.key) return;
+        drawSaved(s, JSON.parse(answer));
+        s.key = key;
+      } catch (e) {
+        s.key = null;
+        s.msg.textContent = 'Could not load this chart: ' + ((e && e.message) || e);
+      }
+    }));
+  }
+
+  // A theme switch: draw saved charts again in the new colours.
+  function redrawSaved() {
+    for (const s of saved.values()) {
+      if (s.chart) { s.chart.dispose(); s.chart = null; }
+      s.key = null;
+    }
+    refreshNow();
   }
 
   /* ---------- live stream and fallback polling ---------- */
@@ -1441,7 +1801,7 @@
       const ms = Number(rate.value);
       view.redrawMs = REDRAW_MS.includes(ms) ? ms : DEFAULT_REDRAW_MS;
     });
-    const retheme = () => { redrawAll(); renderFilters(); };
+    const retheme = () => { redrawAll(); renderFilters(); redrawSaved(); };
     if (darkQuery && darkQuery.addEventListener) darkQuery.addEventListener('change', retheme);
     window.addEventListener('resize', fitBigNumber);
     document.addEventListener('visibilitychange', () => {
@@ -1454,6 +1814,8 @@
   buildTools();
   initCharts();
   bindControls();
+  rangeControl = Q.bindRangeControl(() => view.time, timeChanged);
+  showTimeRange();
   renderFilters();
   if (!chartsAvailable) setError(CHARTS_MISSING);
   refresh();
@@ -1466,6 +1828,7 @@
     charts,
     view,
     csvRows,
+    saved,
     get live() { return liveState; },
     get notices() { return notices; },
     get refreshes() { return refreshCount; },

@@ -370,6 +370,8 @@ static const char *const all_flags[] = {
     "max-connections", "api-key-file", "dedupe-max", "quarantine-max",
     "api-keys", "mysql-password", "force", "allowed-hosts", "strict-orderitem",
     "batch", "gzip", "raw-store", "cassandra-password",
+    "read-key", "read-keys", "read-key-file", "admin-key", "admin-keys",
+    "admin-key-file", "session-ttl",
 };
 /* Settings taken from the environment or the config file only, never from
  * the command line, where every user could read them in ps: giving one as

@@ -23,6 +23,7 @@ struct key {
 struct auth {
     pthread_rwlock_t lock;
     int enabled;
+    char name[8];               /* "api", "read", "admin": for messages */
     struct key *fixed;          /* --api-key keys */
     size_t nfixed;
     struct key *list;           /* --api-keys (SALESFLOW_API_KEYS) keys */
@@ -57,17 +58,18 @@ static int push(struct key **keys, size_t *n, const char *s, size_t len)
     return 0;
 }
 
-static int load_file(const char *path, struct key **keys, size_t *n,
+static int load_file(const char *name, const char *path, struct key **keys, size_t *n,
                      char *errstr, size_t errstr_size)
 {
+    const char *what = strcmp(name, "api") ? name : "API";
     FILE *f = fopen(path, "r");
     char line[AUTH_KEY_MAX + 64];
     size_t lineno = 0;
     *keys = NULL;
     *n = 0;
     if (!f)
-        return sf_err(-1, errstr, errstr_size, "cannot open API key file %s: %s",
-                      path, strerror(errno));
+        return sf_err(-1, errstr, errstr_size, "cannot open %s key file %s: %s",
+                      what, path, strerror(errno));
     while (fgets(line, sizeof(line), f)) {
         lineno++;
         size_t len = strlen(line);
@@ -92,8 +94,8 @@ bad:
     *keys = NULL;
     *n = 0;
     return sf_err(-1, errstr, errstr_size,
-                  "%s:%zu: an API key must be 1..%d visible ASCII characters "
-                  "(at most %d keys)", path, lineno, AUTH_KEY_MAX, AUTH_KEYS_MAX);
+                  "%s:%zu: each %s key must be 1..%d visible ASCII characters "
+                  "(at most %d keys)", path, lineno, what, AUTH_KEY_MAX, AUTH_KEYS_MAX);
 }
 
 /* Parse a comma-separated key list into *keys (NULL, 0 for none). */
@@ -134,29 +136,41 @@ int auth_check_list(const char *list, char *errstr, size_t errstr_size)
 struct auth *auth_new(const char *const *keys, size_t n, const char *env,
                       const char *file, char *errstr, size_t errstr_size)
 {
+    return auth_new_named("api", keys, n, env, file, errstr, errstr_size);
+}
+
+struct auth *auth_new_named(const char *name, const char *const *keys, size_t n,
+                            const char *env, const char *file, char *errstr,
+                            size_t errstr_size)
+{
     struct auth *a = calloc(1, sizeof(*a));
+    char upper[sizeof(a->name)] = "";
     if (!a) {
         sf_err(-1, errstr, errstr_size, "out of memory");
         return NULL;
     }
     pthread_rwlock_init(&a->lock, NULL);
+    snprintf(a->name, sizeof(a->name), "%s", name);
+    for (size_t i = 0; a->name[i]; i++)
+        upper[i] = (char)(a->name[i] - 'a' + 'A'), upper[i + 1] = '\0';
     for (size_t i = 0; i < n; i++) {
         if (!valid_key(keys[i], strlen(keys[i])) ||
             push(&a->fixed, &a->nfixed, keys[i], strlen(keys[i]))) {
-            sf_err(-1, errstr, errstr_size, "--api-key #%zu: a key must be 1..%d "
-                   "visible ASCII characters", i + 1, AUTH_KEY_MAX);
+            sf_err(-1, errstr, errstr_size, "--%s-key #%zu: a key must be 1..%d "
+                   "visible ASCII characters", a->name, i + 1, AUTH_KEY_MAX);
             goto fail;
         }
     }
     if (parse_list(env, &a->list, &a->nlist, errstr, errstr_size)) {
         char why[256];
         snprintf(why, sizeof(why), "%s", errstr);
-        sf_err(-1, errstr, errstr_size, "--api-keys (SALESFLOW_API_KEYS): %s", why);
+        sf_err(-1, errstr, errstr_size, "--%s-keys (SALESFLOW_%s_KEYS): %s", a->name,
+               upper, why);
         goto fail;
     }
     if (file) {
         if (!(a->file = strdup(file)) ||
-            load_file(file, &a->file_keys, &a->nfile, errstr, errstr_size))
+            load_file(a->name, file, &a->file_keys, &a->nfile, errstr, errstr_size))
             goto fail;
     }
     a->enabled = n > 0 || (env && *env) || file;
@@ -189,24 +203,28 @@ static unsigned key_eq(const struct key *k, const unsigned char *tok, size_t len
     return diff == 0;
 }
 
-int auth_check(struct auth *a, const char *h)
+long auth_bearer(const char *h, unsigned char tok[AUTH_KEY_MAX])
 {
-    unsigned char tok[AUTH_KEY_MAX];
+    memset(tok, 0, AUTH_KEY_MAX);
     if (!h || strncasecmp(h, "Bearer ", 7) != 0)
-        return -1;
+        return 0;
     h += 7;
     while (*h == ' ')
         h++;
     size_t len = strlen(h);
     while (len && h[len - 1] == ' ')
         len--;
-    if (len == 0)
-        return -1;
     if (len > AUTH_KEY_MAX)
-        return -2;
-    memset(tok, 0, sizeof(tok));
+        return -1;
     memcpy(tok, h, len);
+    return (long)len;
+}
+
+int auth_has(struct auth *a, const unsigned char tok[AUTH_KEY_MAX], size_t len)
+{
     unsigned ok = 0;
+    if (!a || !a->enabled)
+        return 0;
     pthread_rwlock_rdlock(&a->lock);
     for (size_t i = 0; i < a->nfixed; i++)
         ok |= key_eq(&a->fixed[i], tok, len);
@@ -215,7 +233,18 @@ int auth_check(struct auth *a, const char *h)
     for (size_t i = 0; i < a->nfile; i++)
         ok |= key_eq(&a->file_keys[i], tok, len);
     pthread_rwlock_unlock(&a->lock);
-    return ok ? 0 : -2;
+    return ok != 0;
+}
+
+int auth_check(struct auth *a, const char *h)
+{
+    unsigned char tok[AUTH_KEY_MAX];
+    long len = auth_bearer(h, tok);
+    if (len == 0)
+        return -1;
+    if (len < 0)
+        return -2;
+    return auth_has(a, tok, (size_t)len) ? 0 : -2;
 }
 
 int auth_reload(struct auth *a, char *errstr, size_t errstr_size)
@@ -224,7 +253,7 @@ int auth_reload(struct auth *a, char *errstr, size_t errstr_size)
     size_t n;
     if (!a || !a->file)
         return 0;
-    if (load_file(a->file, &keys, &n, errstr, errstr_size))
+    if (load_file(a->name, a->file, &keys, &n, errstr, errstr_size))
         return -1;
     pthread_rwlock_wrlock(&a->lock);
     struct key *old = a->file_keys;

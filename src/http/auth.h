@@ -1,5 +1,10 @@
 /*
- * auth — bearer API keys for the ingestion endpoints.
+ * auth — bearer keys: one struct auth per scope. The ingest keys (the API
+ * keys of the ingestion endpoints) are described here; the read keys
+ * (--read-key, --read-keys / SALESFLOW_READ_KEYS, --read-key-file) and the
+ * admin keys (--admin-key, ...) come from the same kinds of sources and
+ * follow the same rules (auth_new_named). Which routes take which scope,
+ * and the sign-in sessions, are the pipeline's (pipeline.c, session.h).
  *
  * Keys come from --api-key (repeatable), --api-keys (comma-separated;
  * SALESFLOW_API_KEYS in the environment or config file) and --api-key-file
@@ -24,6 +29,11 @@ struct auth;
  * NULL. Returns NULL with errstr (naming the source, never the key). */
 struct auth *auth_new(const char *const *keys, size_t n, const char *env,
                       const char *file, char *errstr, size_t errstr_size);
+/* The same for the keys of scope `name` ("api", "read" or "admin"): messages
+ * name --NAME-key, --NAME-keys (SALESFLOW_NAME_KEYS) and "NAME key file". */
+struct auth *auth_new_named(const char *name, const char *const *keys, size_t n,
+                            const char *list, const char *file, char *errstr,
+                            size_t errstr_size);
 void auth_destroy(struct auth *a);
 
 /* 1 if requests need a key. */
@@ -31,6 +41,14 @@ int auth_enabled(const struct auth *a);
 /* Check an Authorization header value (may be NULL): 0 ok, -1 missing or
  * not "Bearer …", -2 unknown key. Thread-safe. */
 int auth_check(struct auth *a, const char *authorization);
+/* The token of an Authorization header "Bearer TOKEN" (any case, spaces
+ * around TOKEN dropped) into tok (AUTH_KEY_MAX bytes, zero-padded):
+ * its length, 0 when missing or not a bearer token, -1 when too long. */
+long auth_bearer(const char *authorization, unsigned char tok[AUTH_KEY_MAX]);
+/* 1 if tok (zero-padded to AUTH_KEY_MAX, len bytes) is one of a's keys, in
+ * time independent of the keys' contents; 0 otherwise (or a NULL or
+ * disabled). Thread-safe. */
+int auth_has(struct auth *a, const unsigned char tok[AUTH_KEY_MAX], size_t len);
 /* Re-read the key file (flag and env keys stay). On error the old keys
  * stay and -1 is returned with errstr. */
 int auth_reload(struct auth *a, char *errstr, size_t errstr_size);

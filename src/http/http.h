@@ -49,29 +49,35 @@ enum http_result { HTTP_CLOSE = 0, HTTP_OK = 1 };
 struct http_req;
 typedef enum http_result (*http_handler)(struct http_req *r);
 
-/* Route flags: the kind of body, and whether an API key is needed (when
- * keys are configured: the ingestion API; dashboard and queries are open). */
+/* Route flags: the kind of body, and which key the route takes.
+ * HTTP_ROUTE_AUTH: an ingest (API) key, when API keys are configured (the
+ * ingestion API). HTTP_ROUTE_OPEN: none (health, metrics, API docs, the
+ * sign-in pages). HTTP_ROUTE_ADMIN, and every route whose method is not GET
+ * (or HEAD) and that is not HTTP_ROUTE_AUTH or HTTP_ROUTE_OPEN: an admin key,
+ * when read or admin keys are configured. Every other route reads: a read
+ * or admin key, when read keys are configured. Keys come as
+ * "Authorization: Bearer KEY" or through a sign-in session's cookie. */
 enum { HTTP_BODY_NONE = 0, HTTP_BODY_JSON = 1, HTTP_BODY_JSON_OR_NDJSON = 2,
+       HTTP_BODY_FORM = 3 /* application/x-www-form-urlencoded, 8 KiB */,
        HTTP_BODY_MASK = 3, HTTP_ROUTE_AUTH = 0x100,
        HTTP_ROUTE_GZIP = 0x200 /* large answers: gzip if the client takes it */,
-       /* The route changes what the dashboard shows (saved charts): scoped
-        * keys are to ask an admin key for it. Not checked yet. */
-       HTTP_ROUTE_ADMIN = 0x400,
+       HTTP_ROUTE_ADMIN = 0x400 /* saved charts: an admin key (see above) */,
        /* The path ends in '/' and the route takes every path under it
         * (DELETE /api/charts/{id}); the handler reads the rest of r->url. */
-       HTTP_ROUTE_PREFIX = 0x800 };
+       HTTP_ROUTE_PREFIX = 0x800,
+       HTTP_ROUTE_OPEN = 0x1000 };
 
 struct http_route {
     const char *method;     /* GET routes answer HEAD too */
     const char *path;
     http_handler fn;
-    int flags;              /* HTTP_BODY_* | HTTP_ROUTE_AUTH | HTTP_ROUTE_GZIP */
+    int flags;              /* HTTP_BODY_* | HTTP_ROUTE_* */
     /* Not NULL: the route is known but not served by this process; a
      * request for it gets 404 with this message before any other check. */
     const char *off;
 };
 
-#define HTTP_ROUTES_MAX 32
+#define HTTP_ROUTES_MAX 48     /* the layers' routes and the sign-in pages */
 
 /* Everything the handlers need; owned by the caller of http_start. */
 struct http_ctx {
@@ -85,6 +91,11 @@ struct http_ctx {
     struct dedupe *dedupe;          /* NULL: no idempotency index */
     struct quarantine *quarantine;  /* NULL: rejected rows are not kept */
     struct auth *auth;              /* NULL or disabled: no key needed */
+    /* Read and admin keys (route flags above); NULL or disabled: none.
+     * With either, the server has sign-in sessions lasting session_ttl_ms
+     * (0: 12 hours). */
+    struct auth *read_auth, *admin_auth;
+    int64_t session_ttl_ms;
     int header_timeout_s;           /* request line + headers (10 s) */
     int body_timeout_s;             /* whole body after the headers (30 s) */
     unsigned max_connections;       /* open connections (10,000) */

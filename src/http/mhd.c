@@ -190,7 +190,7 @@ static enum http_result on_headers(struct http_req *r, const char *url,
         w.status = head_verdict(&w.hc, &w.msg);
     if (w.status)
         return http_error_hdr(r, w.status, w.msg, MHD_HTTP_HEADER_CONNECTION, "close");
-    char tb[6][HTTP_VALUE_MAX + 1];
+    char tb[8][HTTP_VALUE_MAX + 1];
     struct http_head h = {
         .authorization = trimmed(r->conn, MHD_HTTP_HEADER_AUTHORIZATION, tb[0]),
         .content_type = trimmed(r->conn, MHD_HTTP_HEADER_CONTENT_TYPE, tb[1]),
@@ -200,6 +200,8 @@ static enum http_result on_headers(struct http_req *r, const char *url,
         .origin = trimmed(r->conn, MHD_HTTP_HEADER_ORIGIN, tb[3]),
         .content_encoding = trimmed(r->conn, MHD_HTTP_HEADER_CONTENT_ENCODING, tb[4]),
         .accept_encoding = trimmed(r->conn, MHD_HTTP_HEADER_ACCEPT_ENCODING, tb[5]),
+        .accept = trimmed(r->conn, MHD_HTTP_HEADER_ACCEPT, tb[6]),
+        .cookie = trimmed(r->conn, MHD_HTTP_HEADER_COOKIE, tb[7]),
         .codings = (int)w.hc.codings,
     };
     return http_route_request(r, url, method, &h);

@@ -1,7 +1,8 @@
 /*
  * pipeline — the HTTP request pipeline, whichever transport a request came
  * over (transport.h): Host and Origin checks, routing by method and path
- * through the table the layers registered, API keys, content type and
+ * through the table the layers registered, keys and their scopes (ingest,
+ * read, admin; sign-in sessions), content type and
  * body limits, the body and reply budgets, replies and error bodies, and
  * suspend/finish of requests whose answer comes later.
  *
@@ -13,6 +14,8 @@
  */
 #include "http/transport.h"
 #include "http/auth.h"
+#include "http/session.h"
+#include "http/signin.h"
 #include "core/metrics.h"
 
 #include <microhttpd.h>     /* MHD_HTTP_* status and header names only */
@@ -171,6 +174,107 @@ static enum http_result unauthorized(struct http_req *r, int why)
                      MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"salesflow\"");
 }
 
+/* 403: a key this server knows, of a scope the route does not take. */
+static enum http_result forbidden(struct http_req *r, const char *msg)
+{
+    return http_error(r, MHD_HTTP_FORBIDDEN, msg);
+}
+
+/* The ingestion API (HTTP_ROUTE_AUTH) with API keys: 0 to go on, else 1
+ * with the answer in *rc. A read or admin key gets 403, not 401: it is a
+ * key, for something else. */
+static int check_ingest_key(struct http_req *r, const struct http_head *h,
+                            enum http_result *rc)
+{
+    int why = auth_check(r->ctx->auth, h->authorization);
+    if (!why)
+        return 0;
+    unsigned char tok[AUTH_KEY_MAX];
+    long len = auth_bearer(h->authorization, tok);
+    if (len > 0 && (auth_has(r->ctx->read_auth, tok, (size_t)len) |
+                    auth_has(r->ctx->admin_auth, tok, (size_t)len)))
+        *rc = forbidden(r, "Forbidden: a read or admin key cannot use the ingestion "
+                           "API; send an API (ingest) key");
+    else
+        *rc = unauthorized(r, why);
+    return 1;
+}
+
+/* 401 on a read or admin route: no key (why -1) or an unknown one. */
+static enum http_result scope_unauthorized(struct http_req *r, int why)
+{
+    return http_error_hdr(r, MHD_HTTP_UNAUTHORIZED,
+                          why == -1 ? "Not authenticated: send the header Authorization: "
+                                      "Bearer <read or admin key>, or sign in at /signin"
+                                    : "Invalid key",
+                          MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"salesflow\"");
+}
+
+/* No key, or a session that ended: a browser asking for a page gets the
+ * sign-in form, a tool the 401 JSON. */
+static enum http_result not_signed_in(struct http_req *r, const char *method,
+                                      const struct http_head *h)
+{
+    if (r->core->sessions && h->accept && strstr(h->accept, "text/html") &&
+        (!strcmp(method, "GET") || !strcmp(method, "HEAD"))) {
+        r->handler = http_signin_refused;       /* runs as the route's handler */
+        return HTTP_OK;
+    }
+    return scope_unauthorized(r, -1);
+}
+
+/* Read and admin scopes (http.h, route flags): 0 to go on, else 1 with the
+ * answer (or, for a browser, the sign-in page as the handler) in *rc. The
+ * key comes from the Authorization header if there is one, else from the
+ * session cookie; either way it is checked against the keys in force. */
+static int check_scope(struct http_req *r, const char *method, int flags,
+                       const struct http_head *h, enum http_result *rc)
+{
+    const struct http_ctx *c = r->ctx;
+    int get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    /* The ingestion API has its own keys (check_ingest_key); without them
+     * its POSTs stay open as before, and its reads (the quarantine) read. */
+    if ((flags & HTTP_ROUTE_OPEN) ||
+        ((flags & HTTP_ROUTE_AUTH) && (auth_enabled(c->auth) || !get)))
+        return 0;
+    int write = (flags & HTTP_ROUTE_ADMIN) || !get;
+    int reads_locked = auth_enabled(c->read_auth);
+    if (!(write ? reads_locked || auth_enabled(c->admin_auth) : reads_locked))
+        return 0;
+    unsigned char tok[AUTH_KEY_MAX];
+    long len;
+    int from_cookie = !h->authorization;
+    *rc = HTTP_OK;
+    if (from_cookie)
+        len = (long)sessions_key(r->core->sessions, h->cookie, tok);
+    else
+        len = auth_bearer(h->authorization, tok);
+    if (len <= 0) {
+        *rc = len < 0 ? scope_unauthorized(r, -2) : not_signed_in(r, method, h);
+        return 1;
+    }
+    int admin = auth_has(c->admin_auth, tok, (size_t)len);
+    int read = admin | auth_has(c->read_auth, tok, (size_t)len);
+    int ingest = !from_cookie && auth_has(c->auth, tok, (size_t)len);
+    explicit_bzero(tok, sizeof(tok));
+    if (write ? admin : read)
+        return 0;
+    if (read)
+        *rc = forbidden(r, auth_enabled(c->admin_auth)
+                               ? "Forbidden: a read key cannot change anything; use an "
+                                 "admin key"
+                               : "Forbidden: a read key cannot change anything, and this "
+                                 "server has no admin key (--admin-key)");
+    else if (ingest)
+        *rc = forbidden(r, "Forbidden: an API (ingest) key can post orders but not "
+                           "read; use a read key");
+    else if (from_cookie)   /* its key was removed: as if signed out */
+        *rc = not_signed_in(r, method, h);
+    else
+        *rc = scope_unauthorized(r, -2);
+    return 1;
+}
+
 /* host ("name", "name:port", "[v6]" or "[v6]:port") is in the
  * comma-separated list (NULL or "*" in it: any); an entry with a port
  * must match with it, one without matches any port. */
@@ -291,20 +395,24 @@ enum http_result http_route_request(struct http_req *r, const char *url,
     if (hit->off)       /* e.g. serve's ingestion routes: before any body check */
         return http_error(r, MHD_HTTP_NOT_FOUND, hit->off);
     int body = hit->flags & HTTP_BODY_MASK;
-    if ((hit->flags & HTTP_ROUTE_AUTH) && auth_enabled(r->ctx->auth)) {
-        int why = auth_check(r->ctx->auth, h->authorization);
-        if (why)
-            return unauthorized(r, why);
-    }
+    if ((hit->flags & HTTP_ROUTE_AUTH) && auth_enabled(r->ctx->auth) &&
+        check_ingest_key(r, h, &hrc))
+        return hrc;
+    if (check_scope(r, method, hit->flags, h, &hrc))
+        return hrc;
     if (!body)
         return HTTP_OK;
 
     r->body_max = body == HTTP_BODY_JSON_OR_NDJSON
                       ? (r->ctx->max_body ? r->ctx->max_body : SF_MAX_BODY_DEFAULT)
-                      : SF_BODY_MAX;
+                      : body == HTTP_BODY_FORM ? 8192 : SF_BODY_MAX;
     r->body.limit = r->body_max;
     const char *ct = h->content_type;
-    if (ct && body == HTTP_BODY_JSON_OR_NDJSON && is_ndjson_type(ct)) {
+    if (body == HTTP_BODY_FORM) {
+        if (!ct || !is_type(ct, "application/x-www-form-urlencoded"))
+            return http_error(r, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "Unsupported Media "
+                              "Type: send the form as application/x-www-form-urlencoded");
+    } else if (ct && body == HTTP_BODY_JSON_OR_NDJSON && is_ndjson_type(ct)) {
         r->ndjson = 1;
     } else if (!ct || !is_json_type(ct)) {
         char msg[320];

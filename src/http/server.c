@@ -7,9 +7,12 @@
  * the handlers' context, the route table, the body and reply budgets).
  */
 #include "http/http.h"
+#include "http/auth.h"
 #include "http/conntrack.h"
 #include "http/fastpath.h"
 #include "http/mhd.h"
+#include "http/session.h"
+#include "http/signin.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -121,6 +124,25 @@ static char *allowed_hosts(const char *listen, const char *host,
     return out;
 }
 
+/* Read and admin keys: the sign-in sessions and pages. Dashboard open to
+ * more than this host: say so, once. 0, or -1 with errstr. */
+static int scopes(struct http_server *s, const char *listen,
+                  const struct sockaddr_storage *ss, char *errstr, size_t n)
+{
+    struct http_ctx *ctx = &s->core.ctx;
+    if (ctx->web && !auth_enabled(ctx->read_auth) && !is_loopback(ss))
+        log_warn("listening on %s beyond loopback with no read key: the dashboard, "
+                 "/api/* and the live stream are open to anyone who can reach it; "
+                 "set --read-key, --read-keys or --read-key-file", listen);
+    if (!auth_enabled(ctx->read_auth) && !auth_enabled(ctx->admin_auth))
+        return 0;
+    if (http_signin_add_routes(ctx))
+        return sf_err(-1, errstr, n, "too many HTTP routes");
+    if (!(s->core.sessions = sessions_new(ctx->session_ttl_ms)))
+        return sf_err(-1, errstr, n, "out of memory");
+    return 0;
+}
+
 struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
                                int threads, char *errstr, size_t n)
 {
@@ -142,14 +164,12 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
         free(s);
         return NULL;
     }
+    if (scopes(s, listen, &ss, errstr, n))
+        goto fail;
     unsigned max_conns = ctx->max_connections ? ctx->max_connections : 10000;
     if (!(s->ct = conntrack_new(ctx->header_timeout_s, ctx->body_timeout_s, max_conns,
-                                errstr, n))) {
-        close(s->listen_fd);
-        free(s->hosts);
-        free(s);
-        return NULL;
-    }
+                                errstr, n)))
+        goto fail;
     /* conntrack refuses connections past max_conns (503, closed at once);
      * libmicrohttpd's limit is set above it so that it keeps taking them
      * to be refused instead of closing them unanswered. */
@@ -173,6 +193,7 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
     return s;
 fail:
     http_mhd_stop(s->mhd);
+    sessions_destroy(s->core.sessions);
     conntrack_destroy(s->ct);
     close(s->listen_fd);
     free(s->hosts);
@@ -192,6 +213,7 @@ void http_stop(struct http_server *s)
         return;
     fastpath_stop(s->fp);       /* first: it may still hand connections over */
     http_mhd_stop(s->mhd);
+    sessions_destroy(s->core.sessions);
     conntrack_destroy(s->ct);
     if (s->listen_fd >= 0)
         close(s->listen_fd);

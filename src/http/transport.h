@@ -50,6 +50,8 @@ struct http_core {
     atomic_size_t body_bytes;
     /* The reply budget (http.h: http_reply_reserve). */
     atomic_size_t reply_bytes;
+    /* Sign-in sessions (session.h); NULL without read or admin keys. */
+    struct http_sessions *sessions;
 };
 
 #define HTTP_BODY_BUDGET SF_BODY_BUDGET   /* http.h */
@@ -65,6 +67,8 @@ struct http_head {
     const char *content_encoding;
     const char *accept_encoding;    /* NULL on the fast path (POSTs only) */
     int codings;                    /* Content-Encoding fields (2: stacked) */
+    const char *accept;             /* NULL on the fast path */
+    const char *cookie;             /* NULL on the fast path */
 };
 
 /* A request read by transport tp on connection conn. NULL: out of memory. */

@@ -16,8 +16,9 @@ int ingest_add_routes(struct http_ctx *ctx)
          HTTP_BODY_JSON_OR_NDJSON | HTTP_ROUTE_AUTH, off},
         {"GET", "/v1/quarantine", ingest_v1_quarantine, HTTP_ROUTE_AUTH | HTTP_ROUTE_GZIP,
          NULL},
-        {"GET", "/openapi.json", ingest_openapi, HTTP_ROUTE_GZIP, NULL},
-        {"GET", "/docs", ingest_docs, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/openapi.json", ingest_openapi, HTTP_ROUTE_GZIP | HTTP_ROUTE_OPEN,
+         NULL},
+        {"GET", "/docs", ingest_docs, HTTP_ROUTE_GZIP | HTTP_ROUTE_OPEN, NULL},
     };
     return http_add_routes(ctx, routes, SF_ARRAY_LEN(routes));
 }

@@ -16,6 +16,9 @@ name##_end:                          \
 ASSET(sf_asset_index_html, "web/index.html")
 ASSET(sf_asset_app_js, "web/app.js")
 ASSET(sf_asset_style_css, "web/style.css")
+ASSET(sf_asset_explore_html, "web/explore.html")
+ASSET(sf_asset_explore_js, "web/explore.js")
+ASSET(sf_asset_query_js, "web/query.js")
 ASSET(sf_asset_echarts_js, ECHARTS_JS)
 
     .section .note.GNU-stack,"",@progbits

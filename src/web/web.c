@@ -1,7 +1,8 @@
 /*
- * web — GET / and its assets, GET /healthz, and the web layer's lifecycle
- * (see web.h). The JSON API is in api.c, the live stream in stream.c, the
- * per-second history in sampler.c.
+ * web — GET / (the dashboard) and /explore with their assets, GET /healthz,
+ * and the web layer's lifecycle (see web.h). The JSON API is in api.c and
+ * query.c, the live stream in stream.c, the per-second history in
+ * sampler.c.
  *
  * The assets are linked into the binary (assets.S), so the dashboard needs
  * no files at run time and the page loads nothing from any other host.
@@ -23,6 +24,9 @@ extern const char sf_asset_index_html[], sf_asset_index_html_end[];
 extern const char sf_asset_app_js[], sf_asset_app_js_end[];
 extern const char sf_asset_style_css[], sf_asset_style_css_end[];
 extern const char sf_asset_echarts_js[], sf_asset_echarts_js_end[];
+extern const char sf_asset_explore_html[], sf_asset_explore_html_end[];
+extern const char sf_asset_explore_js[], sf_asset_explore_js_end[];
+extern const char sf_asset_query_js[], sf_asset_query_js_end[];
 
 struct web *web_new(const char *store_uri, char *errstr, size_t n)
 {
@@ -88,6 +92,9 @@ static const struct asset {
     {"/style.css", "text/css; charset=utf-8", sf_asset_style_css, sf_asset_style_css_end},
     {"/echarts.min.js", "text/javascript; charset=utf-8", sf_asset_echarts_js,
      sf_asset_echarts_js_end},
+    {"/explore", "text/html; charset=utf-8", sf_asset_explore_html, sf_asset_explore_html_end},
+    {"/explore.js", "text/javascript; charset=utf-8", sf_asset_explore_js, sf_asset_explore_js_end},
+    {"/query.js", "text/javascript; charset=utf-8", sf_asset_query_js, sf_asset_query_js_end},
 };
 
 /* The assets gzip-compressed (level 9), made once, on the first request
@@ -127,8 +134,8 @@ enum http_result web_get(struct http_req *r)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, a->ctype);
         http_coding_headers(r, resp, r->gzip_ok);
         MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-        if (i == 0) {
-            /* Everything the page uses comes from this server; no other
+        if (!strncmp(a->ctype, "text/html", 9)) {
+            /* Everything a page uses comes from this server; no other
              * site may frame it. */
             MHD_add_response_header(resp, "Content-Security-Policy",
                                     "default-src 'self'; img-src 'self' data:; "
@@ -164,13 +171,16 @@ int web_add_routes(struct http_ctx *ctx)
         {"DELETE", "/api/charts/", web_api_chart_delete,
          HTTP_ROUTE_ADMIN | HTTP_ROUTE_PREFIX, NULL},
         {"GET", "/api/stream", web_api_stream, 0, NULL},
-        {"GET", "/healthz", web_healthz, 0, NULL},
-        {"GET", "/readyz", web_readyz, 0, NULL},
-        {"GET", "/metrics", web_metrics, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/healthz", web_healthz, HTTP_ROUTE_OPEN, NULL},
+        {"GET", "/readyz", web_readyz, HTTP_ROUTE_OPEN, NULL},
+        {"GET", "/metrics", web_metrics, HTTP_ROUTE_GZIP | HTTP_ROUTE_OPEN, NULL},
         {"GET", "/", web_get, HTTP_ROUTE_GZIP, NULL},
         {"GET", "/app.js", web_get, HTTP_ROUTE_GZIP, NULL},
         {"GET", "/style.css", web_get, HTTP_ROUTE_GZIP, NULL},
         {"GET", "/echarts.min.js", web_get, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/explore", web_get, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/explore.js", web_get, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/query.js", web_get, HTTP_ROUTE_GZIP, NULL},
     };
     return http_add_routes(ctx, routes, SF_ARRAY_LEN(routes));
 }

@@ -36,6 +36,25 @@ class DashboardTest(unittest.TestCase):
             self.assertTrue(headers["Content-Type"].startswith(ctype), path)
             self.assertIn(marker, body, path)
 
+    def test_explore_page_and_shared_script(self):
+        # /explore is a page like / (same CSP, not frameable), linked from
+        # the dashboard; both load the shared /query.js.
+        status, body, headers = self.s.request("GET", "/explore")
+        self.assertEqual(status, 200)
+        self.assertTrue(headers["Content-Type"].startswith("text/html"))
+        self.assertIn("frame-ancestors 'none'", headers.get("Content-Security-Policy", ""))
+        self.assertEqual(headers.get("X-Frame-Options"), "DENY")
+        for asset in ("/explore.js", "/query.js", "/style.css", "/echarts.min.js"):
+            self.assertIn(asset, body.decode())
+        _, page, _ = self.s.request("GET", "/")
+        self.assertIn('href="/explore"', page.decode())
+        self.assertIn("/query.js", page.decode())
+        for path, marker in (("/explore.js", b"/api/query"), ("/query.js", b"salesflowQuery")):
+            status, body, headers = self.s.request("GET", path)
+            self.assertEqual(status, 200, path)
+            self.assertTrue(headers["Content-Type"].startswith("text/javascript"), path)
+            self.assertIn(marker, body, path)
+
     def test_refresh_interval_at_most_10s(self):
         _, js, _ = self.s.request("GET", "/app.js")
         m = re.search(r"POLL_MS\s*=\s*([0-9_]+)", js.decode())
