@@ -68,7 +68,7 @@ int main(int argc, char **argv)
             uuid_v7(o.created_ms, o.order_id);
             struct sf_buf buf = {.data = vals[i], .cap = sizeof(vals[i]),
                                  .limit = sizeof(vals[i]) - 1};
-            order_encode(&o, &buf);
+            order_encode(&o, NULL, &buf);
             msgs[i] = (struct broker_msg){.key = o.customer_id, .value = vals[i],
                                           .len = buf.len};
         }

@@ -26,8 +26,9 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-static int known(const char *key)
+static int known(const char *key, const void *arg)
 {
+    (void)arg;
     /* Any SALESFLOW_ name with a flag-like tail; "SALESFLOW_BAD" is not. */
     return strncmp(key, "SALESFLOW_", 10) == 0 && key[10] && strcmp(key + 10, "BAD");
 }
@@ -40,7 +41,7 @@ static void check_entries(const struct config_file *cf)
     for (size_t i = 0; i < cf->n; i++) {
         const struct config_entry *e = &cf->e[i];
         size_t kl = strnlen(e->key, sizeof(e->key));
-        if (kl == 0 || kl >= sizeof(e->key) || !known(e->key) || strchr(e->key, '=') ||
+        if (kl == 0 || kl >= sizeof(e->key) || !known(e->key, NULL) || strchr(e->key, '=') ||
             !e->value || e->line <= prev_line)
             abort();
         prev_line = e->line;
@@ -75,7 +76,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
 
     struct config_file cf;
-    if (config_load(&cf, path, known, err, sizeof(err)) == 0) {
+    if (config_load(&cf, path, known, NULL, err, sizeof(err)) == 0) {
         check_entries(&cf);
         config_free(&cf);
     } else if (!err[0] || cf.e || cf.n) {
@@ -102,7 +103,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *argv[] = {"--config", path, NULL};
     FILE *saved = stderr;
     stderr = devnull; /* args_parse reports bad values on stderr */
-    int rc = args_parse("fuzz", "", opts, SF_ARRAY_LEN(opts), 2, argv, NULL, 0, NULL);
+    struct args a = {0};
+    int rc = args_parse(&a, "fuzz", "", opts, SF_ARRAY_LEN(opts), 2, argv, NULL, 0, NULL);
     stderr = saved;
     if (rc != ARGS_OK && rc != ARGS_BAD)
         abort();
@@ -119,6 +121,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         (void)sum;
     }
+    args_free(&a);
     sf_log_setup("info", "logfmt"); /* undo a log-level / log-format line */
     close(fd);
     return 0;

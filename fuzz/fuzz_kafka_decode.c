@@ -62,12 +62,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             abort();
         size_t idlen = strnlen(a.o.order_id, sizeof(a.o.order_id));
         if (idlen == 0 || idlen > SF_ORDER_ID_MAX || a.o.source < 0 ||
-            (size_t)a.o.source >= sf_source_count || a.o.quantity < 0 ||
+            (size_t)a.o.source >= catalog_source_count(cat) || a.o.quantity < 0 ||
             !a.state[0] || a.log_time_ms != rec.timestamp_ms)
             abort();
         struct order g;
         int has_total;
-        int rg = order_decode_general(value, len, &g, &has_total, err2, sizeof(err2));
+        int rg = order_decode_general(value, len, cat, &g, &has_total, err2, sizeof(err2));
         if (rg == 0) {
             if (g.customer_id != a.o.customer_id || g.source != a.o.source ||
                 g.quantity != a.o.quantity || g.created_ms != a.o.created_ms)

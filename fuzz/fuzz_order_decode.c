@@ -17,8 +17,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     struct order a, b;
     int ta, tb;
     char ea[256], eb[256];
-    int ra = order_decode((const char *)data, size, &a, &ta, ea, sizeof(ea));
-    int rb = order_decode_general((const char *)data, size, &b, &tb, eb, sizeof(eb));
+    int ra = order_decode((const char *)data, size, NULL, &a, &ta, ea, sizeof(ea));
+    int rb = order_decode_general((const char *)data, size, NULL, &b, &tb, eb, sizeof(eb));
     if (ra == 0 && rb != 0 && ta && a.total_cents >= (INT64_C(1) << 50))
         return 0;
     if (ra != rb)

@@ -51,7 +51,7 @@ static void check_entries(const json_t *arr, long index)
 static void check_order(const struct order *o)
 {
     if (!catalog_state(cat, o->customer_id) || o->source < 0 ||
-        (size_t)o->source >= sf_source_count || o->quantity < SF_QUANTITY_MIN ||
+        (size_t)o->source >= catalog_source_count(cat) || o->quantity < SF_QUANTITY_MIN ||
         o->quantity > SF_QUANTITY_MAX || o->total_cents < 0)
         abort();
     size_t idl = strnlen(o->order_id, sizeof(o->order_id));
@@ -62,7 +62,7 @@ static void check_order(const struct order *o)
             abort();
     struct sf_buf enc;
     sf_buf_init(&enc, 4096);
-    if (order_encode(o, &enc) || enc.len > SF_ORDER_JSON_MAX)
+    if (order_encode(o, cat, &enc) || enc.len > SF_ORDER_JSON_MAX)
         abort();
     /* What the log keeps must be valid JSON and decode to the same order. */
     json_error_t jerr;
@@ -73,7 +73,7 @@ static void check_order(const struct order *o)
     struct order back;
     int has_total;
     char err[256];
-    if (order_decode(enc.data, enc.len, &back, &has_total, err, sizeof(err)) ||
+    if (order_decode(enc.data, enc.len, cat, &back, &has_total, err, sizeof(err)) ||
         !has_total || back.customer_id != o->customer_id || back.source != o->source ||
         back.quantity != o->quantity || back.total_cents != o->total_cents ||
         back.created_ms != o->created_ms || strcmp(back.order_id, o->order_id))

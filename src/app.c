@@ -21,23 +21,48 @@
 #include <stdlib.h>
 #include <string.h>
 
-void app_init(struct app *a, const char *cmd, int reload_on_hup)
+void app_init(struct app *a, const char *cmd, const struct args *args)
 {
     memset(a, 0, sizeof(*a));
     a->cmd = cmd;
-    a->reload_on_hup = reload_on_hup;
+    a->args = args;
     sigemptyset(&a->sigs);
     sigaddset(&a->sigs, SIGINT);
     sigaddset(&a->sigs, SIGTERM);
-    if (reload_on_hup)
+    if (args)
         sigaddset(&a->sigs, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &a->sigs, NULL);
     signal(SIGPIPE, SIG_IGN);   /* clients that went away */
 }
 
-/* SIGHUP: re-read the customers, the API key file and SALESFLOW_API_KEYS
- * of the config file; keep serving. */
-static void reload(struct catalog *cat, struct auth *auth)
+/* SIGHUP: SALESFLOW_SOURCES of the config file, when --sources came from
+ * there (a flag or environment value cannot change; nothing is logged
+ * then). Sources may only be added after the current ones: an order's
+ * source is an index into the list (catalog.h). */
+static void reload_sources(const struct args *args, struct catalog *cat)
+{
+    char err[1024], where[1100], why[768], *list = NULL;
+    int r = args_reread(args, "sources", &list, where, sizeof(where), err, sizeof(err));
+    if (r > 0) {
+        /* The key gone from the file: the default list. */
+        r = catalog_add_sources(cat, list ? list : SF_DEFAULT_SOURCES, why, sizeof(why));
+        if (r < 0)
+            snprintf(err, sizeof(err), "%.300s: %.700s", where, why);
+    }
+    if (r < 0)
+        log_error("SIGHUP: sources not reloaded, keeping %s: %s",
+                  catalog_sources_text(cat), err);
+    else if (r > 0)
+        log_info("SIGHUP: sources now %s (%zu, from %s)", catalog_sources_text(cat),
+                 catalog_source_count(cat), where);
+    else if (list || where[0])
+        log_info("SIGHUP: sources unchanged: %s", catalog_sources_text(cat));
+    free(list);
+}
+
+/* SIGHUP: re-read the customers, the sources, the API key file and
+ * SALESFLOW_API_KEYS of the config file; keep serving. */
+static void reload(const struct args *args, struct catalog *cat, struct auth *auth)
 {
     char err[1024];
     if (catalog_reload(cat, err, sizeof(err)))
@@ -46,11 +71,12 @@ static void reload(struct catalog *cat, struct auth *auth)
     else
         log_info("SIGHUP: %zu customers reloaded from %s",
                  catalog_customer_count(cat), catalog_path(cat));
+    reload_sources(args, cat);
     if (auth_enabled(auth)) {
         /* SALESFLOW_API_KEYS from the config file (as docs/deploy.md keeps
          * it) is re-read too; flag and environment values cannot change. */
         char *list = NULL, where[1100], why[512];
-        int r = args_reread("api-keys", &list, where, sizeof(where), err, sizeof(err));
+        int r = args_reread(args, "api-keys", &list, where, sizeof(where), err, sizeof(err));
         if (r > 0 && auth_set_list(auth, list, why, sizeof(why)))
             snprintf(err, sizeof(err), "%.500s: --api-keys: %.400s", where, why), r = -1;
         if (r >= 0 && auth_reload(auth, err, sizeof(err)))
@@ -66,13 +92,14 @@ static void reload(struct catalog *cat, struct auth *auth)
 /* SIGHUP for the read or admin keys (run, serve), as reload does for the
  * API keys: the key file, and the list (list_flag, e.g. "read-keys") when
  * it came from the config file. what names the set in the log. */
-static void reload_keys(struct auth *auth, const char *list_flag, const char *what)
+static void reload_keys(const struct args *args, struct auth *auth, const char *list_flag,
+                        const char *what)
 {
     char err[1024], where[1100], why[512];
     char *list = NULL;
     if (!auth_enabled(auth))
         return;
-    int r = args_reread(list_flag, &list, where, sizeof(where), err, sizeof(err));
+    int r = args_reread(args, list_flag, &list, where, sizeof(where), err, sizeof(err));
     if (r > 0 && auth_set_list(auth, list, why, sizeof(why)))
         snprintf(err, sizeof(err), "%.500s: --%s: %.400s", where, list_flag, why), r = -1;
     if (r >= 0 && auth_reload(auth, err, sizeof(err)))
@@ -89,9 +116,9 @@ void app_wait(struct app *a)
     int sig;
     while (sigwait(&a->sigs, &sig) == 0 && sig == SIGHUP) {
         if (a->cat)     /* serve has none */
-            reload(a->cat, a->auth);
-        reload_keys(a->read_auth, "read-keys", "read");
-        reload_keys(a->admin_auth, "admin-keys", "admin");
+            reload(a->args, a->cat, a->auth);
+        reload_keys(a->args, a->read_auth, "read-keys", "read");
+        reload_keys(a->args, a->admin_auth, "admin-keys", "admin");
     }
     log_info("%s: shutting down", strsignal(sig));
 }

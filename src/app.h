@@ -25,6 +25,7 @@ struct store;
 struct web;
 struct processor;
 struct http_server;
+struct args;
 
 struct app {
     const char *cmd;            /* "run", "ingest", ... for messages */
@@ -40,14 +41,15 @@ struct app {
     struct processor *proc;
     struct http_server *srv;
     int flush_on_close;         /* the server ingests into b: ack first */
-    int reload_on_hup;
+    const struct args *args;    /* the command's flags (reload: NULL) */
     int closed;
     sigset_t sigs;
 };
 
-/* Start: block the stop signals (and SIGHUP with reload_on_hup) before any
- * thread starts, so that only app_wait sees them; ignore SIGPIPE. */
-void app_init(struct app *a, const char *cmd, int reload_on_hup);
+/* Start: block the stop signals (and SIGHUP when args is given: a reload
+ * re-reads the settings args took from the config file) before any thread
+ * starts, so that only app_wait sees them; ignore SIGPIPE. */
+void app_init(struct app *a, const char *cmd, const struct args *args);
 /* Wait for SIGINT or SIGTERM (reloading on SIGHUP); logs it. */
 void app_wait(struct app *a);
 /* Close everything opened, in reverse order; once (later calls do nothing).

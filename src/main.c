@@ -24,6 +24,7 @@
 #include "ingest/dedupe.h"
 #include "ingest/routes.h"
 #include "http/http.h"
+#include "http/session.h"
 #include "ingest/quarantine.h"
 #include "process/processor.h"
 #include "store/cassandra.h"
@@ -42,10 +43,12 @@
 #include <unistd.h>
 
 #define SF_VERSION "0.1.0"
+#define SF_DEFAULT_LISTEN "127.0.0.1:8080"   /* run, ingest, serve */
+#define SF_DEFAULT_GROUP "salesflow"         /* the processor's Kafka group */
 
-int cmd_gen(int argc, char **argv);
-int cmd_log(int argc, char **argv);
-int cmd_replay(int argc, char **argv);
+int cmd_gen(struct args *a, int argc, char **argv);
+int cmd_log(struct args *a, int argc, char **argv);
+int cmd_replay(struct args *a, int argc, char **argv);
 
 /* --fsync always|interval:MS|never */
 static int opt_fsync(const char *val, void *dst, char *err, size_t n)
@@ -134,7 +137,8 @@ static int opt_session_ttl(const char *val, void *dst, char *err, size_t n)
      "SALESFLOW_ADMIN_KEYS in the config file)", opt_key_list, &(sf)->admin_list},     \
     {"admin-key-file", "FILE", "admin keys, one per line; re-read on SIGHUP", opt_str,   \
      &(sf)->admin_file},                                                                \
-    {"session-ttl", "AGE", "a browser's sign-in lasts this long (default 12h)",          \
+    {"session-ttl", "AGE", "a browser's sign-in lasts this long (default "               \
+     SF_XSTR(SESSION_TTL_DEFAULT_HOURS) "h)",                                            \
      opt_session_ttl, &(sf)->session_ttl}
 
 /* The read and admin key sets into a: 0, or -1 (logged, never naming a key). */
@@ -162,7 +166,7 @@ static const char *scopes_shown(const struct app *a)
 /* Fill bc's Kafka fields; a kafka:// broker's consumer joins group. */
 static void kafka_conf(struct broker_conf *bc, const char *group, int create_topic)
 {
-    bc->group = group ? group : "salesflow";
+    bc->group = group ? group : SF_DEFAULT_GROUP;     /* ingest has no --group */
     bc->create_topic = create_topic;
 }
 
@@ -226,10 +230,13 @@ static int opt_max_body(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+/* Checked here (a bad list exits 2); the catalog takes it once loaded. */
 static int opt_sources(const char *val, void *dst, char *err, size_t n)
 {
-    (void)dst;
-    return catalog_set_sources(val, err, n);
+    if (catalog_check_sources(val, err, n))
+        return -1;
+    *(const char **)dst = val;
+    return 0;
 }
 
 /* The HTTP server with every layer's routes: those of a layer this
@@ -264,7 +271,7 @@ struct run_flags {
     int64_t dedupe_window, dedupe_max;
     int64_t ready_lag;
     uint64_t max_body, quarantine_max;
-    const char *key_file, *list_keys;
+    const char *key_file, *list_keys, *sources;
     struct key_list keys;
     struct scope_flags scopes;
     struct broker_conf bc;
@@ -272,47 +279,54 @@ struct run_flags {
 
 /* Parse run's (or ingest's) flags into f: -1 to go on, else the exit
  * status (0 after --help, 2 for a bad flag). */
-static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f)
+static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
+                     struct run_flags *f)
 {
+    /* Each default is declared once: in braces in the table's help text
+     * (args.h: args_parse applies it, --help shows it), or, where the layer
+     * has its own (0 = default), as the layer's constant, which the help
+     * text is built from (max-body, max-batch, partitions, segment-bytes). */
     *f = (struct run_flags){
-        .unit_price = SF_DEFAULT_UNIT_PRICE_CENTS, .threads = 2,
-        .max_batch = SF_MAX_BATCH_DEFAULT, .header_timeout = 10, .body_timeout = 30,
-        .max_conns = 10000, .dedupe_window = 24 * 3600 * 1000LL, .dedupe_max = 1000000,
-        .ready_lag = 100000, .max_body = SF_MAX_BODY_DEFAULT,
-        .quarantine_max = 64u << 20, .bc = {.create = 1},
+        .max_batch = SF_MAX_BATCH_DEFAULT, .max_body = SF_MAX_BODY_DEFAULT,
+        .bc = {.create = 1},
     };
     const struct opt opts[] = {
-        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_listen, &f->listen},
+        {"listen", "HOST:PORT", "HTTP address (default {" SF_DEFAULT_LISTEN "})",
+         opt_listen, &f->listen},
         {"allowed-hosts", "LIST", "Host names served besides the --listen host, "
          "comma-separated, * for any (default: localhost names on loopback, else any)",
          opt_str, &f->allowed_hosts},
-        {"data", "DIR", "data directory: DIR/log, DIR/sales.db (default ./salesflow-data)",
-         opt_str, &f->data},
+        {"data", "DIR", "data directory: DIR/log, DIR/sales.db (default {"
+         SF_DEFAULT_DATA "})", opt_str, &f->data},
         {"customers", "FILE", "customers CSV with header customer_id,state "
-         "(default data/customers.csv, else the built-in 17)", opt_str, &f->customers},
-        {"unit-price", "AMOUNT", "price of one unit (default 300.00)", opt_money, &f->unit_price},
-        {"partitions", "N", "partitions of a new log (default 4; fixed once created)",
-         opt_int, &f->partitions},
+         "(default " SF_DEFAULT_CUSTOMERS ", else the built-in 17)", opt_str,
+         &f->customers},
+        {"unit-price", "AMOUNT", "price of one unit (default {" SF_DEFAULT_UNIT_PRICE
+         "})", opt_money, &f->unit_price},
+        {"partitions", "N", "partitions of a new log (default "
+         SF_XSTR(BROKER_DEFAULT_PARTITIONS) "; fixed once created)", opt_int,
+         &f->partitions},
         {"store", "URI", "serving store (default sqlite:DIR/sales.db)", opt_store_uri,
          &f->store_arg},
         {"raw-store", "URI", "also write every raw order to Cassandra: cassandra://"
          "[USER@]HOST[:PORT][,…]/KEYSPACE[?table=order_table&consistency=LOCAL_QUORUM]"
          " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &f->raw_store},
-        {"fsync", "MODE", "always (default): 201 after fdatasync; interval:MS; never",
+        {"fsync", "MODE", "{always} (default): 201 after fdatasync; interval:MS; never",
          opt_fsync, &f->bc},
-        {"segment-bytes", "SIZE", "roll log segments at this size (default 64M)",
-         opt_bytes, &f->bc.segment_bytes},
+        {"segment-bytes", "SIZE", "roll log segments at this size (default "
+         SF_XSTR(BROKER_DEFAULT_SEGMENT_MB) "M)", opt_bytes, &f->bc.segment_bytes},
         {"retention", "AGE", "drop processed log segments older than AGE, e.g. 7d "
          "(default: keep)", opt_duration, &f->bc.retention_ms},
         {"retention-bytes", "SIZE", "keep at most SIZE of processed log per partition "
          "(default: no limit)", opt_bytes, &f->bc.retention_bytes},
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
-         "records behind the log (default 100000)", opt_int64, &f->ready_lag},
-        {"threads", "N", "HTTP worker threads (default 2)", opt_int, &f->threads},
+         "records behind the log (default {100000})", opt_int64, &f->ready_lag},
+        {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
-         "16M, at most 512M)", opt_max_body, &f->max_body},
-        {"max-batch", "N", "most orders in one POST /v1/orders (default 100000)",
-         opt_int, &f->max_batch},
+         SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",
+         opt_max_body, &f->max_body},
+        {"max-batch", "N", "most orders in one POST /v1/orders (default "
+         SF_XSTR(SF_MAX_BATCH_DEFAULT) ")", opt_int, &f->max_batch},
         {"strict-orderitem", NULL, "POST /orderitem refuses fields an order does not "
          "have (422), as /v1/orders does; by default they are ignored, as the original "
          "service did", opt_switch, &f->strict_orderitem},
@@ -323,28 +337,28 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
         {"api-key-file", "FILE", "API keys, one per line; re-read on SIGHUP", opt_str,
          &f->key_file},
         SCOPE_OPTS(&f->scopes),
-        {"dedupe-window", "AGE", "remember client order_ids this long (default 24h)",
+        {"dedupe-window", "AGE", "remember client order_ids this long (default {24h})",
          opt_duration, &f->dedupe_window},
-        {"dedupe-max", "N", "remember at most N order_ids (default 1000000)", opt_int64,
-         &f->dedupe_max},
-        {"sources", "LIST", "accepted sources, comma-separated (default "
-         "\"Dine In,Takeaway,Home Delivery\")", opt_sources, NULL},
-        {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this size "
-         "(default 64M)", opt_bytes, &f->quarantine_max},
+        {"dedupe-max", "N", "remember at most N order_ids (default {1000000})",
+         opt_int64, &f->dedupe_max},
+        {"sources", "LIST", "accepted sources, comma-separated (default \"{"
+         SF_DEFAULT_SOURCES "}\")", opt_sources, &f->sources},
+        {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this "
+         "size (default {64M})", opt_bytes, &f->quarantine_max},
         {"header-timeout", "SECS", "close connections whose headers take longer "
-         "(default 10)", opt_int, &f->header_timeout},
-        {"body-timeout", "SECS", "close connections whose body takes longer (default 30)",
-         opt_int, &f->body_timeout},
-        {"max-connections", "N", "open HTTP connections at most (default 10000)", opt_int,
-         &f->max_conns},
+         "(default {10})", opt_int, &f->header_timeout},
+        {"body-timeout", "SECS", "close connections whose body takes longer (default "
+         "{30})", opt_int, &f->body_timeout},
+        {"max-connections", "N", "open HTTP connections at most (default {10000})",
+         opt_int, &f->max_conns},
         {"broker", "URI", "file:DIR (embedded log, default file:DATA/log) or "
          "kafka://HOST:PORT[,HOST:PORT…]/TOPIC", opt_broker_uri, &f->broker_arg},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
          broker_opt_kafka, &f->bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
          "partitions", opt_int, &f->create_topic},
-        {"group", "NAME", "Kafka consumer group of the processor (default salesflow)",
-         opt_str, &f->group},
+        {"group", "NAME", "Kafka consumer group of the processor (default {"
+         SF_DEFAULT_GROUP "})", opt_str, &f->group},
     };
     /* `ingest` takes the same flags less those of the layers it lacks. */
     struct opt sel[SF_ARRAY_LEN(opts)];
@@ -353,18 +367,14 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
         if (!ingest_only || ingest_takes(opts[i].name))
             sel[nsel++] = opts[i];
     int rc = ingest_only
-        ? args_parse("ingest", "HTTP ingestion only: validate and price orders and "
+        ? args_parse(a, "ingest", "HTTP ingestion only: validate and price orders and "
                      "append them to --broker (201 once it has them durably).",
                      sel, nsel, argc, argv, NULL, 0, NULL)
-        : args_parse("run", "Run everything in one process: HTTP ingestion, the "
+        : args_parse(a, "run", "Run everything in one process: HTTP ingestion, the "
                      "embedded log, the processor and the dashboard.",
                      sel, nsel, argc, argv, NULL, 0, NULL);
     if (rc)
         return rc == ARGS_HELP ? 0 : 2;
-    if (!f->listen)
-        f->listen = "127.0.0.1:8080";
-    if (!f->data)
-        f->data = "./salesflow-data";
     if (!f->customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
         f->customers = SF_DEFAULT_CUSTOMERS;
     return -1;
@@ -376,7 +386,7 @@ static int run_parse(int ingest_only, int argc, char **argv, struct run_flags *f
  * 2 for a --raw-store that cannot be used, else 1. */
 static int run_open(struct app *a, struct run_flags *f, int ingest_only,
                     struct run_hooks *hooks, char *broker_uri, size_t broker_size,
-                    long *learned)
+                    long *learned, const char *raw_password)
 {
     char err[1024], logdir[4096], store_uri[4200], qdir[4200];
     int rc;
@@ -400,6 +410,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
     bc->role = ingest_only ? BROKER_ROLE_PRODUCE : BROKER_ROLE_BOTH;
 
     if (!(a->cat = catalog_load(f->customers, f->unit_price, err, sizeof(err))) ||
+        (f->sources && catalog_set_sources(a->cat, f->sources, err, sizeof(err))) ||
         !(a->auth = auth_new(f->keys.v, f->keys.n, f->list_keys, f->key_file, err,
                              sizeof(err))) ||
         (!ingest_only && open_scopes(a, &f->scopes)) ||
@@ -421,7 +432,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
         return 1;
     }
     if (f->raw_store && !(a->st = cassandra_wrap(a->st, f->raw_store,
-                                                 args_cassandra_password(), 0, err,
+                                                 raw_password, 0, err,
                                                  sizeof(err)))) {
         log_error("%s", err);
         return 2;
@@ -461,19 +472,19 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
 }
 
 /* `run` (everything) or, with ingest_only, `ingest` (HTTP ingestion only). */
-static int run_layers(int ingest_only, int argc, char **argv)
+static int run_layers(struct args *args, int ingest_only, int argc, char **argv)
 {
     struct run_flags f;
-    int rc = run_parse(ingest_only, argc, argv, &f);
+    int rc = run_parse(args, ingest_only, argc, argv, &f);
     if (rc >= 0)
         return rc;
     struct app a;
     struct run_hooks hooks;
     char broker_uri[4200];
     long learned = 0;
-    app_init(&a, ingest_only ? "ingest" : "run", 1);
+    app_init(&a, ingest_only ? "ingest" : "run", args);
     int status = run_open(&a, &f, ingest_only, &hooks, broker_uri, sizeof(broker_uri),
-                          &learned);
+                          &learned, args->cassandra_password);
     if (status == 0) {
         log_info("salesflow %s %s listening on http://%s (data %s, broker %s, %d "
                  "partitions, %zu customers from %s, %ld order_ids remembered, API "
@@ -488,14 +499,14 @@ static int run_layers(int ingest_only, int argc, char **argv)
     return status;
 }
 
-static int cmd_run(int argc, char **argv)
+static int cmd_run(struct args *args, int argc, char **argv)
 {
-    return run_layers(0, argc, argv);
+    return run_layers(args, 0, argc, argv);
 }
 
-static int cmd_ingest(int argc, char **argv)
+static int cmd_ingest(struct args *args, int argc, char **argv)
 {
-    return run_layers(1, argc, argv);
+    return run_layers(args, 1, argc, argv);
 }
 
 /* `process --listen`: monitoring only, /healthz, /readyz (lag), /metrics.
@@ -521,14 +532,13 @@ static int process_http(struct app *a, const char *listen, const char *store_uri
 }
 
 /* `process`: the processor alone, --broker → --store. */
-static int cmd_process(int argc, char **argv)
+static int cmd_process(struct args *args, int argc, char **argv)
 {
     const char *data = NULL, *customers = NULL, *store_arg = NULL, *broker_uri = NULL;
     const char *group = NULL, *listen = NULL, *allowed_hosts = NULL;
     const char *raw_store = NULL;
-    int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
-    uint64_t quarantine_max = 64u << 20;
-    int64_t ready_lag = 100000;
+    int64_t unit_price = 0, ready_lag = 0;
+    uint64_t quarantine_max = 0;
     int create_topic = 0;
     struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
     const struct opt opts[] = {
@@ -540,28 +550,29 @@ static int cmd_process(int argc, char **argv)
          "comma-separated, * for any (default: localhost names on loopback, else any)",
          opt_str, &allowed_hosts},
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
-         "records behind the log end (default 100000)", opt_int64, &ready_lag},
+         "records behind the log end (default {100000})", opt_int64, &ready_lag},
         {"store", "URI", "serving store (default sqlite:DATA/sales.db)", opt_store_uri,
          &store_arg},
         {"raw-store", "URI", "also write every raw order to Cassandra: cassandra://"
          "[USER@]HOST[:PORT][,…]/KEYSPACE[?table=order_table&consistency=LOCAL_QUORUM]"
          " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &raw_store},
         {"group", "NAME", "Kafka consumer group; processes in one group split the "
-         "partitions (default salesflow)", opt_str, &group},
+         "partitions (default {" SF_DEFAULT_GROUP "})", opt_str, &group},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
          broker_opt_kafka, &bc},
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
          "partitions", opt_int, &create_topic},
-        {"data", "DIR", "data directory: DIR/quarantine for messages that are not orders "
-         "(default ./salesflow-data)", opt_str, &data},
+        {"data", "DIR", "data directory: DIR/quarantine for messages that are not "
+         "orders (default {" SF_DEFAULT_DATA "})", opt_str, &data},
         {"customers", "FILE", "customers CSV with header customer_id,state "
-         "(default data/customers.csv, else the built-in 17)", opt_str, &customers},
-        {"unit-price", "AMOUNT", "price for messages that carry no total (default 300.00)",
-         opt_money, &unit_price},
-        {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this size "
-         "(default 64M)", opt_bytes, &quarantine_max},
+         "(default " SF_DEFAULT_CUSTOMERS ", else the built-in 17)", opt_str,
+         &customers},
+        {"unit-price", "AMOUNT", "price for messages that carry no total (default {"
+         SF_DEFAULT_UNIT_PRICE "})", opt_money, &unit_price},
+        {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this "
+         "size (default {64M})", opt_bytes, &quarantine_max},
     };
-    int rc = args_parse("process", "Read orders from --broker into the serving tables of "
+    int rc = args_parse(args, "process", "Read orders from --broker into the serving tables of "
                         "--store. Several processes with the same --group share a "
                         "Kafka topic's partitions.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
@@ -572,15 +583,13 @@ static int cmd_process(int argc, char **argv)
                 "kafka://127.0.0.1:9092/Order)\n");
         return 2;
     }
-    if (!data)
-        data = "./salesflow-data";
     if (!customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
         customers = SF_DEFAULT_CUSTOMERS;
 
     char err[1024], store_uri[4200], qdir[4200], shown[1024];
     struct app a;
     int status = 1;
-    app_init(&a, "process", 1);     /* a processor has no API keys to reload */
+    app_init(&a, "process", args);  /* a processor has no API keys to reload */
 
     if (app_path(store_uri, sizeof(store_uri), "--store", "%s", store_arg ? store_arg : "") ||
         (!store_arg && app_path(store_uri, sizeof(store_uri), "store path",
@@ -595,7 +604,7 @@ static int cmd_process(int argc, char **argv)
         log_error("%s", err);
         goto out;
     }
-    if (raw_store && !(a.st = cassandra_wrap(a.st, raw_store, args_cassandra_password(),
+    if (raw_store && !(a.st = cassandra_wrap(a.st, raw_store, args->cassandra_password,
                                              0, err, sizeof(err)))) {
         log_error("%s", err);
         status = 2;
@@ -618,22 +627,23 @@ out:
     return status;
 }
 
-static int cmd_serve(int argc, char **argv)
+static int cmd_serve(struct args *args, int argc, char **argv)
 {
     const char *listen = NULL, *store_uri = NULL, *allowed_hosts = NULL;
-    int threads = 2;
+    int threads = 0;
     struct scope_flags sf = {0};
     const struct opt opts[] = {
-        {"listen", "HOST:PORT", "HTTP address (default 127.0.0.1:8080)", opt_listen, &listen},
+        {"listen", "HOST:PORT", "HTTP address (default {" SF_DEFAULT_LISTEN "})",
+         opt_listen, &listen},
         {"allowed-hosts", "LIST", "Host names served besides the --listen host, "
          "comma-separated, * for any (default: localhost names on loopback, else any)",
          opt_str, &allowed_hosts},
         {"store", "URI", "serving store to read, e.g. sqlite:salesflow-data/sales.db "
          "(required)", opt_store_uri, &store_uri},
-        {"threads", "N", "HTTP worker threads (default 2)", opt_int, &threads},
+        {"threads", "N", "HTTP worker threads (default {2})", opt_int, &threads},
         SCOPE_OPTS(&sf),
     };
-    int rc = args_parse("serve", "Serve the dashboard and the query API over a store.",
+    int rc = args_parse(args, "serve", "Serve the dashboard and the query API over a store.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
     if (rc)
         return rc == ARGS_HELP ? 0 : 2;
@@ -642,13 +652,11 @@ static int cmd_serve(int argc, char **argv)
                 "(e.g. --store sqlite:salesflow-data/sales.db)\n");
         return 2;
     }
-    if (!listen)
-        listen = "127.0.0.1:8080";
 
     char err[1024];
     struct app a;
     int status = 1;
-    app_init(&a, "serve", 1);     /* SIGHUP: the read and admin keys */
+    app_init(&a, "serve", args);  /* SIGHUP: the read and admin keys */
 
     /* serve only reads: a SQLite path that does not exist is a typo or a
      * store not made yet, never a reason to create an empty one. */
@@ -682,8 +690,9 @@ out:
     return status;
 }
 
-static int cmd_version(int argc, char **argv)
+static int cmd_version(struct args *args, int argc, char **argv)
 {
+    (void)args;
     if (argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
         printf("usage: salesflow version\n\nPrint the version of salesflow and of "
                "the libraries it is linked with.\nIt takes no options and reads no "
@@ -703,7 +712,7 @@ static int cmd_version(int argc, char **argv)
 
 static const struct command {
     const char *name;
-    int (*fn)(int argc, char **argv);
+    int (*fn)(struct args *a, int argc, char **argv);
     const char *help;
 } commands[] = {
     {"run", cmd_run, "everything in one process: ingest + embedded log + process + web"},
@@ -736,7 +745,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version"))
-        return cmd_version(0, NULL);
+        return cmd_version(NULL, 0, NULL);
     int shift = 1;
     if (!strcmp(argv[1], "config")) {
         /* `salesflow config CMD [flags]`: CMD parses its flags, environment
@@ -752,12 +761,18 @@ int main(int argc, char **argv)
                    "reads no config file)\n");
             return 0;
         }
-        args_describe_mode();
         shift = 2;
     }
-    for (size_t i = 0; i < SF_ARRAY_LEN(commands); i++)
-        if (commands[i].fn && !strcmp(argv[shift], commands[i].name))
-            return commands[i].fn(argc - shift - 1, argv + shift + 1);
+    /* The command's parsed configuration, kept for its whole run (flags
+     * from the config file point into it; SIGHUP re-reads the file). */
+    struct args args = {.describe = shift == 2};
+    for (size_t i = 0; i < SF_ARRAY_LEN(commands); i++) {
+        if (commands[i].fn && !strcmp(argv[shift], commands[i].name)) {
+            int rc = commands[i].fn(&args, argc - shift - 1, argv + shift + 1);
+            args_free(&args);
+            return rc;
+        }
+    }
     fprintf(stderr, "salesflow: unknown command \"%s\" (see salesflow --help)\n",
             argv[shift]);
     return 2;

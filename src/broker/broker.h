@@ -46,13 +46,15 @@ enum broker_fsync {
 };
 
 #define BROKER_KAFKA_OPTS_MAX 64
+#define BROKER_DEFAULT_PARTITIONS 4     /* of a new embedded log */
+#define BROKER_DEFAULT_SEGMENT_MB 64    /* an embedded log's segment size */
 
 struct broker_conf {
-    int partitions;         /* embedded log: used when creating it; 0 = 4 */
+    int partitions;         /* embedded log: used when creating it; 0: the default */
     int create;             /* 1: create the log if missing; 0: must exist */
     int readonly;           /* 1: inspect only: no lock, no writer, no repair */
     size_t queue_max;       /* pending produce requests; 0 = default */
-    uint64_t segment_bytes; /* roll a segment past this size; 0 = 64 MiB */
+    uint64_t segment_bytes; /* roll a segment past this size; 0: the default */
     enum broker_fsync fsync;
     int fsync_interval_ms;
     int64_t retention_ms;   /* 0 = keep forever */

@@ -88,10 +88,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define ELOG_DEFAULT_PARTITIONS 4
+#define ELOG_DEFAULT_PARTITIONS BROKER_DEFAULT_PARTITIONS
 #define ELOG_MAX_PARTITIONS 1024
 #define ELOG_DEFAULT_QUEUE 262144
-#define ELOG_DEFAULT_SEGMENT (64ull << 20)
+#define ELOG_DEFAULT_SEGMENT ((unsigned long long)BROKER_DEFAULT_SEGMENT_MB << 20)
 #define ELOG_READ_BUDGET (4u << 20)
 #define ELOG_MAX_MESSAGE (1u << 20)
 #define ELOG_SYNCERS 3          /* helpers: up to 4 fdatasyncs at once */

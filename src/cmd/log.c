@@ -174,24 +174,24 @@ static int repair_positions(const char *data, const char *store_uri, int64_t *pa
     return rc;
 }
 
-int cmd_log(int argc, char **argv)
+int cmd_log(struct args *a, int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL, *pos[1];
-    int64_t partition = -1, from = 0, lines = 10;
+    int64_t partition = -1, from = 0, lines = 0;
     int follow = 0, yes = 0;
     size_t npos = 0;
     const struct opt opts[] = {
-        {"data", "DIR", "data directory holding log/ (default ./salesflow-data)",
+        {"data", "DIR", "data directory holding log/ (default {" SF_DEFAULT_DATA "})",
          opt_str, &data},
         {"partition", "N", "only this partition (tail, dump)", opt_int64, &partition},
         {"from", "OFFSET", "dump: start at this offset in every partition", opt_int64, &from},
-        {"lines", "N", "tail: records per partition (default 10)", opt_int64, &lines},
+        {"lines", "N", "tail: records per partition (default {10})", opt_int64, &lines},
         {"follow", NULL, "tail, dump: keep printing new records", opt_switch, &follow},
         {"store", "URI", "stat, repair: where consumer positions are (default "
          "sqlite:DIR/sales.db if present)", opt_str, &store_uri},
         {"yes", NULL, "repair: really cut the log at the first damage", opt_switch, &yes},
     };
-    int rc = args_parse("log", "Inspect the embedded log.\n\n"
+    int rc = args_parse(a, "log", "Inspect the embedded log.\n\n"
                         "  salesflow log stat    partitions, offsets, segments, positions\n"
                         "  salesflow log tail    the last --lines records per partition\n"
                         "  salesflow log dump    every record from --from, as JSON lines\n"
@@ -206,8 +206,6 @@ int cmd_log(int argc, char **argv)
                 sub ? ", got " : "", sub ? sub : "");
         return 2;
     }
-    if (!data)
-        data = "./salesflow-data";
     char err[1024], dir[4200];
     if (!strcmp(sub, "repair")) {
         snprintf(dir, sizeof(dir), "%s/log", data);

@@ -382,8 +382,9 @@ out:
 /* cmd_replay's work once its arguments are read: 0, or 1 (message on
  * stderr). */
 static int replay_run(const char *data, const char *store_uri, const char *customers,
-                      const char *broker_arg, const char *raw_store, int64_t unit_price,
-                      int force, struct broker_conf *bc)
+                      const char *broker_arg, const char *raw_store,
+                      const char *raw_password, int64_t unit_price, int force,
+                      struct broker_conf *bc)
 {
     char err[1024], uri[4200], suri[4200], key[SF_POSITION_KEY_MAX + 1];
     struct catalog *cat = NULL;
@@ -409,7 +410,7 @@ static int replay_run(const char *data, const char *store_uri, const char *custo
         fprintf(stderr, "salesflow replay: %s\n", err);
         goto out;
     }
-    if (raw_store && !(st = cassandra_wrap(st, raw_store, args_cassandra_password(),
+    if (raw_store && !(st = cassandra_wrap(st, raw_store, raw_password,
                                            REPLAY_RAW_RETRIES, err, sizeof(err)))) {
         fprintf(stderr, "salesflow replay: %s\n", err);
         status = 2;
@@ -445,11 +446,11 @@ out:
 }
 
 /* --kafka-opt key=value, repeatable. */
-int cmd_replay(int argc, char **argv)
+int cmd_replay(struct args *a, int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL;
     const char *customers = NULL, *broker_arg = NULL, *raw_store = NULL;
-    int64_t unit_price = SF_DEFAULT_UNIT_PRICE_CENTS;
+    int64_t unit_price = 0;
     int force = 0;
     struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
     const struct opt opts[] = {
@@ -458,32 +459,31 @@ int cmd_replay(int argc, char **argv)
          opt_str, &broker_arg},
         {"kafka-opt", "KEY=VALUE", "librdkafka setting for a kafka:// broker; repeatable",
          broker_opt_kafka, &bc},
-        {"data", "DIR", "data directory holding log/ (default ./salesflow-data)",
+        {"data", "DIR", "data directory holding log/ (default {" SF_DEFAULT_DATA "})",
          opt_str, &data},
         {"store", "URI", "store to rebuild (default sqlite:DIR/sales.db)", opt_str,
          &store_uri},
         {"raw-store", "URI", "also write every raw order again to this Cassandra "
          "(cassandra://…/KEYSPACE, as for run and process)", opt_raw_store_uri,
          &raw_store},
-        {"customers", "FILE", "customers CSV (default data/customers.csv, else the "
-         "built-in 17)", opt_str, &customers},
-        {"unit-price", "AMOUNT", "price for messages that carry no total (default "
-         "300.00)", opt_money, &unit_price},
+        {"customers", "FILE", "customers CSV (default " SF_DEFAULT_CUSTOMERS ", else "
+         "the built-in 17)", opt_str, &customers},
+        {"unit-price", "AMOUNT", "price for messages that carry no total (default {"
+         SF_DEFAULT_UNIT_PRICE "})", opt_money, &unit_price},
         {"force", NULL, "rebuild even when the log no longer holds everything the "
          "store has (its start removed by retention or a repair, or the store holds "
          "orders of another log): the store keeps only what the log holds",
          opt_switch, &force},
     };
-    int rc = args_parse("replay", "Rebuild the serving tables from the start of the "
+    int rc = args_parse(a, "replay", "Rebuild the serving tables from the start of the "
                         "log. Stop the server that uses the log first.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);
     if (rc)
         return rc == ARGS_HELP ? 0 : 2;
-    if (!data)
-        data = "./salesflow-data";
     if (!customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
         customers = SF_DEFAULT_CUSTOMERS;
 
-    return replay_run(data, store_uri, customers, broker_arg, raw_store, unit_price, force,
+    return replay_run(data, store_uri, customers, broker_arg, raw_store,
+                      a->cassandra_password, unit_price, force,
                       &bc);
 }

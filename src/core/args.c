@@ -386,36 +386,32 @@ static int is_no_flag(const char *name)
     return 0;
 }
 
-static const struct opt *cur_opts;
-static size_t cur_nopts;
-/* SALESFLOW_MYSQL_PASSWORD of the command being run (args_mysql_password). */
-static const char *mysql_password;
-/* SALESFLOW_CASSANDRA_PASSWORD likewise (args_cassandra_password). */
-static const char *cassandra_password;
-/* The config file of the last successful parse: flags set from it point
- * into its values, so it lives on (found by fuzz/fuzz_config.c). */
-static struct config_file kept_cf;
-/* The flags the last successful parse took from that file (their names are
- * the commands' static option tables). */
-static const char *from_file[64];
-static size_t n_from_file;
-static int describe;
+/* The password of the process's mysql:// --store, for store/mysql_conn.c,
+ * which reads it when it opens a handle of that store (the processor's,
+ * the dashboard's, /readyz's, replay's): a process runs one command with
+ * one --store, so this is one value per process, set by that command's
+ * args_parse (a->mysql_password) before any store is opened. Passing it
+ * through store_open instead would change every backend's open for the
+ * one that needs it. */
+static const char *store_mysql_password;
 
-void args_describe_mode(void)
-{
-    describe = 1;
-}
+/* The options of the parse in progress, for known_key. */
+struct known_ctx {
+    const struct opt *opts;
+    size_t nopts;
+};
 
-static int known_key(const char *key)
+static int known_key(const char *key, const void *arg)
 {
+    const struct known_ctx *k = arg;
     char env[96];
     for (size_t i = 0; i < SF_ARRAY_LEN(all_flags); i++) {
         config_env_name(all_flags[i], env, sizeof(env));
         if (!strcmp(key, env))
             return 1;
     }
-    for (size_t i = 0; i < cur_nopts; i++) {
-        config_env_name(cur_opts[i].name, env, sizeof(env));
+    for (size_t i = 0; k && i < k->nopts; i++) {
+        config_env_name(k->opts[i].name, env, sizeof(env));
         if (!strcmp(key, env))
             return 1;
     }
@@ -430,17 +426,41 @@ int args_known_flag(const char *name)
     return 0;
 }
 
+/* The default declared in o's help ("{VALUE}", args.h) into buf: 1, or 0
+ * when there is none. */
+static int default_of(const struct opt *o, char *buf, size_t n)
+{
+    const char *open = strchr(o->help, '{');
+    const char *close = open ? strchr(open, '}') : NULL;
+    if (!close)
+        return 0;
+    snprintf(buf, n, "%.*s", (int)(close - open - 1), open + 1);
+    return 1;
+}
+
+/* The help of o as shown: without the braces around its default. */
+static const char *help_of(const struct opt *o, char *buf, size_t n)
+{
+    const char *open = strchr(o->help, '{');
+    const char *close = open ? strchr(open, '}') : NULL;
+    if (!close)
+        return o->help;
+    snprintf(buf, n, "%.*s%.*s%s", (int)(open - o->help), o->help,
+             (int)(close - open - 1), open + 1, close + 1);
+    return buf;
+}
+
 static void usage(const char *cmd, const char *summary, const struct opt *opts,
                   size_t nopts)
 {
     printf("usage: salesflow %s [options]\n\n%s\n\noptions:\n", cmd, summary);
     for (size_t i = 0; i < nopts; i++) {
-        char left[64];
+        char left[64], help[512];
         if (is_no_flag(opts[i].name))
             continue;
         snprintf(left, sizeof(left), "--%s%s%s", opts[i].name,
                  opts[i].metavar ? " " : "", opts[i].metavar ? opts[i].metavar : "");
-        printf("  %-26s %s\n", left, opts[i].help);
+        printf("  %-26s %s\n", left, help_of(&opts[i], help, sizeof(help)));
     }
     printf("  %-26s %s\n", "--config FILE", "KEY=VALUE defaults (default ./"
            SF_CONFIG_DEFAULT " if present)");
@@ -450,13 +470,13 @@ static void usage(const char *cmd, const char *summary, const struct opt *opts,
            "environment, which wins over the file.\n");
     int header = 0;
     for (size_t i = 0; i < nopts; i++) {
-        char env[96];
+        char env[96], help[512];
         if (!is_no_flag(opts[i].name))
             continue;
         if (!header++)
             printf("\nfrom the environment or the config file only (never a flag):\n");
         config_env_name(opts[i].name, env, sizeof(env));
-        printf("  %-26s %s\n", env, opts[i].help);
+        printf("  %-26s %s\n", env, help_of(&opts[i], help, sizeof(help)));
     }
 }
 
@@ -626,6 +646,38 @@ static int apply_env_and_file(const char *cmd, const struct opt *opts, size_t no
     return 0;
 }
 
+/* The declared default of every flag nothing else set, from copies kept
+ * in a->defaults (string flags point into them): 0, or -1. */
+static int apply_defaults(struct args *a, const char *cmd, const struct opt *opts,
+                          size_t nopts, char (*src)[160])
+{
+    char err[256], val[256];
+    size_t need = 1, used = 0;
+    for (size_t k = 0; k < nopts; k++)
+        if (!src[k][0] && default_of(&opts[k], val, sizeof(val)))
+            need += strlen(val) + 1;
+    char *pool = malloc(need);
+    if (!pool) {
+        fprintf(stderr, "salesflow %s: out of memory\n", cmd);
+        return -1;
+    }
+    for (size_t k = 0; k < nopts; k++) {
+        if (src[k][0] || !default_of(&opts[k], val, sizeof(val)))
+            continue;
+        char *v = memcpy(pool + used, val, strlen(val) + 1);
+        used += strlen(val) + 1;
+        if (opts[k].set(v, opts[k].dst, err, sizeof(err))) {
+            fprintf(stderr, "salesflow %s: the default of --%s: %s\n", cmd, opts[k].name,
+                    err);
+            free(pool);
+            return -1;
+        }
+    }
+    free(a->defaults);
+    a->defaults = pool;
+    return 0;
+}
+
 /* `salesflow config CMD …`: show what the command would use. */
 static void describe_config(const char *cmd, const struct opt *opts, size_t nopts,
                             int argc, char **argv, char (*src)[160],
@@ -662,15 +714,17 @@ static void describe_config(const char *cmd, const struct opt *opts, size_t nopt
                            config_mask(opts[k].name, cf->e[e].value, shown,
                                        sizeof(shown)), cf->path, cf->e[e].line);
         }
+        char help[512];
         if (!printed)
-            printf("# %s unset: %s\n", env, opts[k].help);
+            printf("# %s unset: %s\n", env, help_of(&opts[k], help, sizeof(help)));
     }
 }
 
-static int parse(const char *cmd, const char *summary, const struct opt *opts,
-                 size_t nopts, int argc, char **argv, const char **positional,
-                 size_t max_pos, size_t *npos)
+static int parse(struct args *a, const char *cmd, const char *summary,
+                 const struct opt *opts, size_t nopts, int argc, char **argv,
+                 const char **positional, size_t max_pos, size_t *npos)
 {
+    const struct known_ctx kc = {opts, nopts};
     char err[256];
     const char *config_path = NULL;
     unsigned char *set = calloc(nopts ? nopts : 1, 1);
@@ -680,8 +734,6 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
         fprintf(stderr, "salesflow %s: out of memory\n", cmd);
         goto out;
     }
-    cur_opts = opts;
-    cur_nopts = nopts;
     if (npos)
         *npos = 0;
     rc = parse_flags(cmd, summary, opts, nopts, argc, argv, positional, max_pos, npos,
@@ -692,31 +744,32 @@ static int parse(const char *cmd, const char *summary, const struct opt *opts,
 
     /* Then the environment, then the config file, for what flags left out. */
     struct config_file cf;
-    if (config_load(&cf, config_path, known_key, err, sizeof(err))) {
+    if (config_load(&cf, config_path, known_key, &kc, err, sizeof(err))) {
         fprintf(stderr, "salesflow %s: %s\n", cmd, err);
         goto out;
     }
     int secret_in_file = 0;
     if (check_repeats(cmd, opts, nopts, &cf) ||
-        apply_env_and_file(cmd, opts, nopts, &cf, set, src, &secret_in_file))
+        apply_env_and_file(cmd, opts, nopts, &cf, set, src, &secret_in_file) ||
+        apply_defaults(a, cmd, opts, nopts, src))
         goto out_cf;
     rc = ARGS_OK;
     if (secret_in_file && cf.others_read)
         log_warn("config file %s holds a secret (API keys or a password) and every "
                  "user can read it: chmod 0640 %s", cf.path, cf.path);
-    if (describe) {
+    if (a->describe) {
         describe_config(cmd, opts, nopts, argc, argv, src, &cf);
         rc = ARGS_HELP;
     }
 out_cf:
     if (rc == ARGS_OK) {
-        n_from_file = 0;
+        a->n_from_file = 0;
         for (size_t k = 0; k < nopts; k++)
             if (src[k][0] && strcmp(src[k], "flag") && strncmp(src[k], "env ", 4) &&
-                n_from_file < SF_ARRAY_LEN(from_file))
-                from_file[n_from_file++] = opts[k].name;
-        config_free(&kept_cf);
-        kept_cf = cf;
+                a->n_from_file < SF_ARRAY_LEN(a->from_file))
+                a->from_file[a->n_from_file++] = opts[k].name;
+        config_free(&a->cf);
+        a->cf = cf;
     } else {
         config_free(&cf);
     }
@@ -744,8 +797,8 @@ static int set_log_format(const char *val, void *dst, char *err, size_t n)
     return -1;
 }
 
-int args_reread(const char *name, char **val, char *where, size_t where_size,
-                char *err, size_t n)
+int args_reread(const struct args *a, const char *name, char **val, char *where,
+                size_t where_size, char *err, size_t n)
 {
     struct config_file cf;
     char env[96];
@@ -753,12 +806,12 @@ int args_reread(const char *name, char **val, char *where, size_t where_size,
     *val = NULL;
     if (where_size)
         where[0] = '\0';
-    for (size_t i = 0; i < n_from_file; i++)
-        found |= !strcmp(from_file[i], name);
+    for (size_t i = 0; i < a->n_from_file; i++)
+        found |= !strcmp(a->from_file[i], name);
     if (!found)
         return 0;
-    cur_nopts = 0;      /* the last parse's table is gone; all_flags knows every key */
-    if (config_load(&cf, kept_cf.path, known_key, err, n))
+    /* the parse's table is gone; all_flags knows every key */
+    if (config_load(&cf, a->cf.path, known_key, NULL, err, n))
         return -1;
     config_env_name(name, env, sizeof(env));
     for (size_t e = 0; e < cf.n; e++) {
@@ -779,17 +832,20 @@ int args_reread(const char *name, char **val, char *where, size_t where_size,
 
 const char *args_mysql_password(void)
 {
-    return mysql_password;
+    return store_mysql_password;
 }
 
-const char *args_cassandra_password(void)
+void args_free(struct args *a)
 {
-    return cassandra_password;
+    config_free(&a->cf);
+    a->n_from_file = 0;
+    free(a->defaults);
+    a->defaults = NULL;
 }
 
-int args_parse(const char *cmd, const char *summary, const struct opt *opts,
-               size_t nopts, int argc, char **argv, const char **positional,
-               size_t max_pos, size_t *npos)
+int args_parse(struct args *a, const char *cmd, const char *summary,
+               const struct opt *opts, size_t nopts, int argc, char **argv,
+               const char **positional, size_t max_pos, size_t *npos)
 {
     /* Every command also takes the logging flags. */
     static const struct opt common[] = {
@@ -800,14 +856,14 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
     };
     /* Every command with a --store takes the password of a mysql:// store
      * whose URI leaves it out (the store reads args_mysql_password()). */
-    static const struct opt with_store[] = {
+    const struct opt with_store[] = {
         {"mysql-password", "PASSWORD", "password for a mysql:// --store whose URI "
-         "has none", opt_str, &mysql_password},
+         "has none", opt_str, &a->mysql_password},
     };
     /* And with a --raw-store, the password of its cassandra:// login. */
-    static const struct opt with_raw[] = {
+    const struct opt with_raw[] = {
         {"cassandra-password", "PASSWORD", "password of the --raw-store user",
-         opt_str, &cassandra_password},
+         opt_str, &a->cassandra_password},
     };
     int has_store = 0, has_raw = 0;
     for (size_t i = 0; i < nopts; i++) {
@@ -827,9 +883,10 @@ int args_parse(const char *cmd, const char *summary, const struct opt *opts,
         memcpy(all + nopts + SF_ARRAY_LEN(common), with_store, sizeof(with_store));
     if (has_raw)
         memcpy(all + n - SF_ARRAY_LEN(with_raw), with_raw, sizeof(with_raw));
-    mysql_password = NULL;
-    cassandra_password = NULL;
-    int rc = parse(cmd, summary, all, n, argc, argv, positional, max_pos, npos);
+    a->mysql_password = NULL;
+    a->cassandra_password = NULL;
+    int rc = parse(a, cmd, summary, all, n, argc, argv, positional, max_pos, npos);
     free(all);
+    store_mysql_password = a->mysql_password;
     return rc;
 }

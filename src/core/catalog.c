@@ -1,6 +1,13 @@
 /*
  * catalog — customers CSV loader, lock-free lookups, reload, sources.
  *
+ * Sources: a fixed array of names of which the first src_n are published.
+ * Adding (under reload_mu) writes the new names and their text, then
+ * stores the new count with release order; a reader loads the count with
+ * acquire order and reads only names below it, which never change again.
+ * The text for each count is made once and kept until catalog_destroy (the
+ * list only grows, so there are at most SF_SOURCES_MAX + 1 of them).
+ *
  * Customers are kept in an array sorted by id and looked up with bsearch;
  * the original deployment has 17, and a few hundred thousand still fit in
  * a few MiB. The array lives in a `struct table` that is never modified
@@ -25,11 +32,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char *sf_sources[SF_SOURCES_MAX] = {"Dine In", "Takeaway", "Home Delivery"};
-size_t sf_source_count = 3;
-static char sources_store[SF_SOURCES_MAX][SF_SOURCE_MAX];
-static char sources_text[SF_SOURCES_MAX * (SF_SOURCE_MAX + 6) + 16] =
-    "'Dine In', 'Takeaway' or 'Home Delivery'";
+/* The sources of a NULL catalog: SF_DEFAULT_SOURCES. */
+static const char *const default_sources[] = {"Dine In", "Takeaway", "Home Delivery"};
+static const char default_sources_text[] = "'Dine In', 'Takeaway' or 'Home Delivery'";
+#define SOURCES_TEXT_MAX (SF_SOURCES_MAX * (SF_SOURCE_MAX + 6) + 16)
 
 struct customer {
     int64_t id;
@@ -60,6 +66,9 @@ struct catalog {
     int builtin;
     int64_t unit_price;
     char path[1024];
+    char src_names[SF_SOURCES_MAX][SF_SOURCE_MAX];
+    atomic_size_t src_n;        /* names published (release/acquire) */
+    char *src_text[SF_SOURCES_MAX + 1];     /* text of the first k, or NULL */
 };
 
 static int cmp_cust(const void *a, const void *b)
@@ -262,7 +271,8 @@ struct catalog *catalog_load(const char *path, int64_t unit_price_cents,
     c->unit_price = unit_price_cents;
     c->builtin = path == NULL;
     snprintf(c->path, sizeof(c->path), "%s", path ? path : "(built-in customers)");
-    if (load_table(c, &t, errstr, errstr_size)) {
+    if (catalog_set_sources(c, SF_DEFAULT_SOURCES, errstr, errstr_size) ||
+        load_table(c, &t, errstr, errstr_size)) {
         catalog_destroy(c);
         return NULL;
     }
@@ -300,6 +310,8 @@ void catalog_destroy(struct catalog *c)
         c->chunks = next;
     }
     free(c->interned);
+    for (size_t i = 0; i <= SF_SOURCES_MAX; i++)
+        free(c->src_text[i]);
     pthread_mutex_destroy(&c->reload_mu);
     free(c);
 }
@@ -342,17 +354,10 @@ size_t catalog_customer_count(const struct catalog *c)
 const char *catalog_path(const struct catalog *c) { return c->path; }
 int64_t catalog_unit_price(const struct catalog *c) { return c->unit_price; }
 
-int catalog_source_index(const char *s)
+/* Split list into names[*n]: 0 or -1 with errstr. */
+static int parse_sources(const char *list, char names[SF_SOURCES_MAX][SF_SOURCE_MAX],
+                         size_t *count, char *errstr, size_t errstr_size)
 {
-    for (size_t i = 0; i < sf_source_count; i++)
-        if (strcmp(s, sf_sources[i]) == 0)
-            return (int)i;
-    return -1;
-}
-
-int catalog_set_sources(const char *list, char *errstr, size_t errstr_size)
-{
-    char names[SF_SOURCES_MAX][SF_SOURCE_MAX];
     size_t n = 0;
     const char *p = list;
     for (;;) {
@@ -387,17 +392,118 @@ int catalog_set_sources(const char *list, char *errstr, size_t errstr_size)
             break;
         p = comma + 1;
     }
-    size_t at = 0;
-    for (size_t i = 0; i < n; i++) {
-        memcpy(sources_store[i], names[i], SF_SOURCE_MAX);
-        sf_sources[i] = sources_store[i];
-        at += (size_t)snprintf(sources_text + at, sizeof(sources_text) - at, "%s'%s'",
-                               i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
-    }
-    for (size_t i = n; i < SF_SOURCES_MAX; i++)
-        sf_sources[i] = NULL;
-    sf_source_count = n;
+    *count = n;
     return 0;
 }
 
-const char *catalog_sources_text(void) { return sources_text; }
+/* "'A', 'B' or 'C'" for names[0..n), malloc'd; NULL when out of memory. */
+static char *sources_text(char names[SF_SOURCES_MAX][SF_SOURCE_MAX], size_t n)
+{
+    char *text = malloc(SOURCES_TEXT_MAX);
+    size_t at = 0;
+    if (!text)
+        return NULL;
+    text[0] = '\0';
+    for (size_t i = 0; i < n; i++)
+        at += (size_t)snprintf(text + at, SOURCES_TEXT_MAX - at, "%s'%s'",
+                               i == 0 ? "" : i + 1 == n ? " or " : ", ", names[i]);
+    return text;
+}
+
+int catalog_check_sources(const char *list, char *errstr, size_t errstr_size)
+{
+    char names[SF_SOURCES_MAX][SF_SOURCE_MAX];
+    size_t n;
+    return parse_sources(list, names, &n, errstr, errstr_size);
+}
+
+int catalog_set_sources(struct catalog *c, const char *list, char *errstr,
+                        size_t errstr_size)
+{
+    char names[SF_SOURCES_MAX][SF_SOURCE_MAX];
+    size_t n;
+    char *text;
+    if (parse_sources(list, names, &n, errstr, errstr_size))
+        return -1;
+    if (!(text = sources_text(names, n)))
+        return sf_err(-1, errstr, errstr_size, "out of memory setting the sources");
+    for (size_t i = 0; i <= SF_SOURCES_MAX; i++) {
+        free(c->src_text[i]);
+        c->src_text[i] = NULL;
+    }
+    memcpy(c->src_names, names, sizeof(names));
+    c->src_text[n] = text;
+    atomic_store_explicit(&c->src_n, n, memory_order_release);
+    return 0;
+}
+
+int catalog_add_sources(struct catalog *c, const char *list, char *errstr,
+                        size_t errstr_size)
+{
+    char names[SF_SOURCES_MAX][SF_SOURCE_MAX];
+    size_t n, cur;
+    int rc = -1;
+    pthread_mutex_lock(&c->reload_mu);
+    cur = atomic_load_explicit(&c->src_n, memory_order_relaxed);
+    if (parse_sources(list, names, &n, errstr, errstr_size))
+        goto out;
+    for (size_t i = 0; i < cur; i++) {
+        if (i < n && !strcmp(names[i], c->src_names[i]))
+            continue;
+        size_t at = 0;
+        while (at < n && strcmp(names[at], c->src_names[i]))
+            at++;
+        if (at == n)
+            sf_err(-1, errstr, errstr_size, "--sources: \"%s\" is missing: a source "
+                   "cannot be removed or renamed while salesflow runs (orders may "
+                   "carry it); new sources go after the current ones (%s), and a "
+                   "restart can drop one", c->src_names[i], c->src_text[cur]);
+        else
+            sf_err(-1, errstr, errstr_size, "--sources: \"%s\" moved from place %zu to "
+                   "%zu: the current sources (%s) keep their order while salesflow "
+                   "runs, new ones go after them", c->src_names[i], i + 1, at + 1,
+                   c->src_text[cur]);
+        goto out;
+    }
+    rc = 0;
+    if (n == cur)
+        goto out;
+    if (!(c->src_text[n] = sources_text(names, n))) {
+        rc = sf_err(-1, errstr, errstr_size, "out of memory adding sources");
+        goto out;
+    }
+    memcpy(c->src_names[cur], names[cur], (n - cur) * sizeof(names[0]));
+    atomic_store_explicit(&c->src_n, n, memory_order_release);
+    rc = 1;
+out:
+    pthread_mutex_unlock(&c->reload_mu);
+    return rc;
+}
+
+size_t catalog_source_count(const struct catalog *c)
+{
+    if (!c)
+        return SF_ARRAY_LEN(default_sources);
+    return atomic_load_explicit(&c->src_n, memory_order_acquire);
+}
+
+const char *catalog_source(const struct catalog *c, int i)
+{
+    if (i < 0 || (size_t)i >= catalog_source_count(c))
+        return NULL;
+    return c ? c->src_names[i] : default_sources[i];
+}
+
+int catalog_source_index(const struct catalog *c, const char *s)
+{
+    size_t n = catalog_source_count(c);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, c ? c->src_names[i] : default_sources[i]) == 0)
+            return (int)i;
+    return -1;
+}
+
+const char *catalog_sources_text(const struct catalog *c)
+{
+    return c ? c->src_text[catalog_source_count(c)] : default_sources_text;
+}

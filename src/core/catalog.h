@@ -10,8 +10,16 @@
  * of user-space RCU). State strings are interned for the catalog's whole
  * life, so a pointer from catalog_state() stays valid after a reload.
  *
- * The sources are process-wide: set once at start-up (catalog_set_sources)
- * before any thread reads them; the default is the original three.
+ * The order sources are the catalog's too (default: the original three).
+ * An order holds its source as an index into the list, so an index must
+ * never change meaning while a thread holds one: after start-up
+ * (catalog_set_sources, before any thread reads them) the list only grows.
+ * catalog_add_sources() (SIGHUP) takes a list that starts with the current
+ * one and appends the rest; one that would remove, rename or reorder a
+ * source is refused and changes nothing (a restart can). Readers never
+ * lock: the names of published indexes never change, and the count is
+ * published after them. A NULL catalog means the default sources (the
+ * dashboard of `serve`, `gen`).
  */
 #ifndef SF_CATALOG_H
 #define SF_CATALOG_H
@@ -21,9 +29,11 @@
 
 #define SF_DEFAULT_CUSTOMERS "data/customers.csv"
 #define SF_DEFAULT_UNIT_PRICE_CENTS 30000
+#define SF_DEFAULT_UNIT_PRICE "300.00"    /* the same, as --unit-price takes it */
 #define SF_STATE_MAX 32
 #define SF_SOURCES_MAX 32       /* at most this many sources */
 #define SF_SOURCE_MAX 16        /* a source name is 1..15 bytes */
+#define SF_DEFAULT_SOURCES "Dine In,Takeaway,Home Delivery"
 
 struct catalog;
 
@@ -46,16 +56,30 @@ const char *catalog_path(const struct catalog *c);
 int64_t catalog_unit_price(const struct catalog *c);
 
 /* The order sources, in their configured order (default: "Dine In",
- * "Takeaway", "Home Delivery"); sf_source_count of them are set. */
-extern const char *sf_sources[SF_SOURCES_MAX];
-extern size_t sf_source_count;
-/* Index of source s in sf_sources, or -1. */
-int catalog_source_index(const char *s);
-/* Replace the sources with a comma-separated list ("Dine In,Takeaway,…";
- * names 1..15 printable ASCII bytes, no duplicates). Call before any
- * thread starts. Returns 0 or -1 with errstr. */
-int catalog_set_sources(const char *list, char *errstr, size_t errstr_size);
-/* "'Dine In', 'Takeaway' or 'Home Delivery'" for error messages. */
-const char *catalog_sources_text(void);
+ * "Takeaway", "Home Delivery"; c NULL: always those). */
+size_t catalog_source_count(const struct catalog *c);
+/* Source i's name, owned by the catalog and valid until catalog_destroy;
+ * NULL when i is not a source. */
+const char *catalog_source(const struct catalog *c, int i);
+/* Index of source s, or -1. */
+int catalog_source_index(const struct catalog *c, const char *s);
+/* Check a comma-separated list ("Dine In,Takeaway,…"; names 1..15
+ * printable ASCII bytes without quotes or backslash, blanks around them
+ * dropped, no duplicates): 0 or -1 with errstr ("--sources …"). */
+int catalog_check_sources(const char *list, char *errstr, size_t errstr_size);
+/* Replace the sources with list. Only before any thread reads c.
+ * Returns 0 or -1 with errstr; on error nothing changes. */
+int catalog_set_sources(struct catalog *c, const char *list, char *errstr,
+                        size_t errstr_size);
+/* Reload (any thread, while others read): list must start with the
+ * current sources, in their order; the names after them are appended.
+ * Returns 1 when sources were added, 0 when list is the current list, -1
+ * with errstr when it is bad or would remove, rename or reorder a source
+ * (nothing changes). */
+int catalog_add_sources(struct catalog *c, const char *list, char *errstr,
+                        size_t errstr_size);
+/* "'Dine In', 'Takeaway' or 'Home Delivery'" for error messages; valid
+ * until catalog_destroy. */
+const char *catalog_sources_text(const struct catalog *c);
 
 #endif

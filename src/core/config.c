@@ -81,7 +81,8 @@ static char *unquote(char *v, const char **why)
 }
 
 int config_load(struct config_file *cf, const char *path,
-                int (*known)(const char *key), char *errstr, size_t n)
+                int (*known)(const char *key, const void *arg), const void *arg,
+                char *errstr, size_t n)
 {
     char line[4096];
     int explicit = path != NULL, lineno = 0, rc = -1;
@@ -144,7 +145,7 @@ int config_load(struct config_file *cf, const char *path,
                    "cannot be set inside one (use --config FILE)", path, lineno);
             goto out;
         }
-        if (!known(key)) {
+        if (!known(key, arg)) {
             sf_err(-1, errstr, n, "%s:%d: unknown key %s (keys are SALESFLOW_ and a "
                    "flag name, e.g. SALESFLOW_LISTEN)", path, lineno, key);
             goto out;

@@ -36,10 +36,11 @@ struct config_file {
 
 /* Load path (explicit: it must exist) or, with path NULL, SALESFLOW_CONFIG
  * or ./salesflow.env if present (absent: an empty config, returns 0).
- * Checks every key with known(key) (non-zero: known). Returns 0, or -1 with
- * errstr "FILE:LINE: …". */
+ * Checks every key with known(key, arg) (non-zero: known). Returns 0, or -1
+ * with errstr "FILE:LINE: …". */
 int config_load(struct config_file *cf, const char *path,
-                int (*known)(const char *key), char *errstr, size_t errstr_size);
+                int (*known)(const char *key, const void *arg), const void *arg,
+                char *errstr, size_t errstr_size);
 void config_free(struct config_file *cf);
 
 /* "listen-addr" → "SALESFLOW_LISTEN_ADDR" into out. */

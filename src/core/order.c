@@ -324,8 +324,8 @@ static int validate(const json_t *root, const struct catalog *cat, int64_t now_m
         order_detail_add(d, nerr, index, "source", "string_type",
                          "Input should be a valid string");
     } else if (json_string_length(v) != strlen(json_string_value(v)) ||
-               (o->source = catalog_source_index(json_string_value(v))) < 0) {
-        snprintf(msg, sizeof(msg), "Input should be %s", catalog_sources_text());
+               (o->source = catalog_source_index(cat, json_string_value(v))) < 0) {
+        snprintf(msg, sizeof(msg), "Input should be %s", catalog_sources_text(cat));
         order_detail_add(d, nerr, index, "source", "literal_error", msg);
     }
 
@@ -453,9 +453,12 @@ static int put_time(struct sf_buf *b, int64_t ms)
     return sf_buf_append(b, t, 24);
 }
 
-int order_encode(const struct order *o, struct sf_buf *out)
+int order_encode(const struct order *o, const struct catalog *cat, struct sf_buf *out)
 {
+    const char *source = catalog_source(cat, o->source);
     int rc = 0;
+    if (!source)
+        return -1;
     size_t start = out->len;
     if (o->client_id) {
         rc |= SF_BUF_LIT(out, "{\"order_id\":");
@@ -466,7 +469,7 @@ int order_encode(const struct order *o, struct sf_buf *out)
     }
     rc |= put_i64(out, o->customer_id);
     rc |= SF_BUF_LIT(out, ",\"source\":");
-    rc |= sf_buf_json_str(out, sf_sources[o->source]);
+    rc |= sf_buf_json_str(out, source);
     rc |= SF_BUF_LIT(out, ",\"quantity\":");
     rc |= put_i64(out, o->quantity);
     rc |= SF_BUF_LIT(out, ",\"total\":");
@@ -495,7 +498,8 @@ int order_encode(const struct order *o, struct sf_buf *out)
  */
 enum { K_CUST, K_SOURCE, K_QTY, K_TOTAL, K_CREATED, K_ID, K_COUNT };
 
-static int decode_fast(const char *json, size_t len, struct order *o, int *has_total)
+static int decode_fast(const char *json, size_t len, const struct catalog *cat,
+                       struct order *o, int *has_total)
 {
     static const char *const keys[K_COUNT] = {"customer_id", "source", "quantity",
                                               "total", "created_at", "order_id"};
@@ -532,7 +536,7 @@ static int decode_fast(const char *json, size_t len, struct order *o, int *has_t
                 return 0;
             memcpy(src, sv, svn);
             src[svn] = '\0';
-            if ((o->source = catalog_source_index(src)) < 0)
+            if ((o->source = catalog_source_index(cat, src)) < 0)
                 return 0;
             break;
         }
@@ -567,18 +571,19 @@ static int decode_fast(const char *json, size_t len, struct order *o, int *has_t
     return 1;
 }
 
-int order_decode(const char *json, size_t len, struct order *o, int *has_total,
-                 char *errstr, size_t errstr_size)
+int order_decode(const char *json, size_t len, const struct catalog *cat,
+                 struct order *o, int *has_total, char *errstr, size_t errstr_size)
 {
     memset(o, 0, sizeof(*o));
     *has_total = 0;
-    if (decode_fast(json, len, o, has_total))
+    if (decode_fast(json, len, cat, o, has_total))
         return 0;
-    return order_decode_general(json, len, o, has_total, errstr, errstr_size);
+    return order_decode_general(json, len, cat, o, has_total, errstr, errstr_size);
 }
 
-int order_decode_general(const char *json, size_t len, struct order *o,
-                         int *has_total, char *errstr, size_t errstr_size)
+int order_decode_general(const char *json, size_t len, const struct catalog *cat,
+                         struct order *o, int *has_total, char *errstr,
+                         size_t errstr_size)
 {
     json_error_t jerr;
     json_t *root;
@@ -600,7 +605,8 @@ int order_decode_general(const char *json, size_t len, struct order *o,
     }
     o->customer_id = json_integer_value(v);
     v = json_object_get(root, "source");
-    if (!json_is_string(v) || (o->source = catalog_source_index(json_string_value(v))) < 0) {
+    if (!json_is_string(v) ||
+        (o->source = catalog_source_index(cat, json_string_value(v))) < 0) {
         sf_err(-1, errstr, errstr_size, "source missing or unknown");
         goto out;
     }

@@ -38,7 +38,7 @@
 struct order {
     char order_id[SF_ORDER_ID_MAX + 1];
     int64_t customer_id;
-    int source;                 /* index into sf_sources */
+    int source;                 /* index into the catalog's sources */
     int64_t quantity;
     int64_t total_cents;
     int64_t created_ms;         /* event time, ms since the epoch, UTC */
@@ -105,20 +105,23 @@ int order_scan_whole(const char *text, size_t len, const struct catalog *cat,
  * "9999-12-31T23:59:60Z" are refused, not wrapped. Returns 0 with *ms, or -1. */
 int order_parse_time(const char *s, int64_t *ms);
 
-/* Encode o as its log JSON into out (appends). Returns 0 or -1 (limit). */
-int order_encode(const struct order *o, struct sf_buf *out);
+/* Encode o as its log JSON into out (appends), its source named by cat
+ * (NULL: the default sources). Returns 0 or -1 (limit, unknown source). */
+int order_encode(const struct order *o, const struct catalog *cat, struct sf_buf *out);
 
 /* Decode a log message. order_id may be absent (foreign producers): then
  * o->order_id is "" and the caller derives one. created_at accepts RFC 3339
  * and "%m/%d/%Y, %H:%M:%S"; total may be omitted (then 0 is returned in
- * *has_total and the caller prices it). Returns 0, or -1 with errstr. */
-int order_decode(const char *json, size_t len, struct order *o, int *has_total,
-                 char *errstr, size_t errstr_size);
+ * *has_total and the caller prices it); the source must be one of cat's
+ * (NULL: the default sources). Returns 0, or -1 with errstr. */
+int order_decode(const char *json, size_t len, const struct catalog *cat,
+                 struct order *o, int *has_total, char *errstr, size_t errstr_size);
 
 /* order_decode without its fast path: always the general JSON parser.
  * For tests and the fuzzer, which check that both paths agree. */
-int order_decode_general(const char *json, size_t len, struct order *o,
-                         int *has_total, char *errstr, size_t errstr_size);
+int order_decode_general(const char *json, size_t len, const struct catalog *cat,
+                         struct order *o, int *has_total, char *errstr,
+                         size_t errstr_size);
 
 /* A 64-bit hash of key (a NUL-terminated string, "" for none), a
  * message's timestamp and its bytes. */

@@ -154,7 +154,7 @@ const char *order_scan(const char *text, size_t len, const struct catalog *cat,
             break;
         case F_SOURCE:
             if (!copy_z(tmp, sizeof(tmp), s, sn) ||
-                (o->source = catalog_source_index(tmp)) < 0)
+                (o->source = catalog_source_index(cat, tmp)) < 0)
                 return NULL;
             break;
         case F_CREATED:

@@ -11,6 +11,9 @@
 #include <string.h>
 
 #define SF_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+/* The text of a macro's value: SF_XSTR(SF_MAX_BATCH_DEFAULT) is "100000". */
+#define SF_XSTR(x) SF_STR_(x)
+#define SF_STR_(x) #x
 
 enum sf_log_level { SF_LOG_DEBUG, SF_LOG_INFO, SF_LOG_WARN, SF_LOG_ERROR };
 

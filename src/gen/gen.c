@@ -133,7 +133,7 @@ static int build_body(const struct gen *g, int64_t i, int64_t n, struct sf_buf *
         int cust, src, qty;
         pick(g, i + k, &cust, &src, &qty);
         if (sf_buf_printf(b, "{\"customer_id\": %d, \"source\": \"%s\", \"quantity\": %d}%s",
-                          cust, sf_sources[src], qty, g->batch ? "\n" : ""))
+                          cust, catalog_source(NULL, src), qty, g->batch ? "\n" : ""))
             return -1;
     }
     z->len = 0;
@@ -299,7 +299,7 @@ static void gen_broker(struct gen *g, const char *uri, struct broker_conf *bc)
         o.created_ms = sf_now_ms();
         uuid_v7(o.created_ms, o.order_id);
         enc.len = 0;
-        if (!m || order_encode(&o, &enc)) {
+        if (!m || order_encode(&o, NULL, &enc)) {
             free(m);
             atomic_fetch_add(&g->errors, 1);
             continue;
@@ -386,9 +386,9 @@ static void gen_run(struct gen *g, const char *broker_uri, struct broker_conf *b
     free(w);
 }
 
-int cmd_gen(int argc, char **argv)
+int cmd_gen(struct args *a, int argc, char **argv)
 {
-    struct gen g = {.count = 1000, .concurrency = 4};
+    struct gen g = {0};
     const char *acked = NULL, *broker_uri = NULL;
     struct broker_conf bc = {.queue_max = 100000};
     int rate = 0;
@@ -404,17 +404,19 @@ int cmd_gen(int argc, char **argv)
         {"create-topic", "PARTITIONS", "create a missing Kafka topic with this many "
          "partitions", opt_int, &bc.create_topic},
         {"rate", "N", "orders per second in total (default: as fast as possible)", opt_int, &rate},
-        {"count", "N", "orders to send; 0 = until interrupted (default 1000)", opt_int64, &g.count},
-        {"seed", "S", "random seed: the same seed sends the same orders (default 0)",
+        {"count", "N", "orders to send; 0 = until interrupted (default {1000})",
+         opt_int64, &g.count},
+        {"seed", "S", "random seed: the same seed sends the same orders (default {0})",
          opt_int64, &g.seed},
-        {"concurrency", "N", "parallel connections (default 4)", opt_int, &g.concurrency},
+        {"concurrency", "N", "parallel connections (default {4})",
+         opt_int, &g.concurrency},
         {"acked", "FILE", "append the order_id of every 201 to FILE", opt_str, &acked},
         {"batch", "N", "post N orders at a time to URL/v1/orders as NDJSON (default: "
          "one at a time to URL/orderitem)", opt_int, &g.batch},
         {"gzip", NULL, "compress every request body (Content-Encoding: gzip)", opt_switch,
          &g.gzip},
     };
-    int rc = args_parse("gen", "Post random valid orders to URL/orderitem and report "
+    int rc = args_parse(a, "gen", "Post random valid orders to URL/orderitem and report "
                         "how many got 201. Exit status 1 if any did not; 128+SIGNAL (130 for Ctrl-C) "
                         "when stopped by a signal, after the summary.",
                         opts, SF_ARRAY_LEN(opts), argc, argv, NULL, 0, NULL);

@@ -118,10 +118,12 @@ struct http_ctx {
 /* Add a layer's routes to ctx: 0, or -1 when the table is full. */
 int http_add_routes(struct http_ctx *ctx, const struct http_route *routes, size_t n);
 
-#define SF_MAX_BODY_DEFAULT ((size_t)16 << 20)
+#define SF_MAX_BODY_DEFAULT_MB 16
+#define SF_MAX_BODY_DEFAULT ((size_t)SF_MAX_BODY_DEFAULT_MB << 20)
 /* Request bodies (as sent, and decoded) all connections may hold at once:
  * more get 503. --max-body can therefore be at most this. */
-#define SF_BODY_BUDGET ((size_t)512 << 20)
+#define SF_BODY_BUDGET_MB 512
+#define SF_BODY_BUDGET ((size_t)SF_BODY_BUDGET_MB << 20)
 #define SF_MAX_BATCH_DEFAULT 100000
 
 struct http_transport;

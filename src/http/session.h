@@ -23,7 +23,8 @@
 #define SESSION_COOKIE "salesflow_session"
 #define SESSION_TOKEN_LEN 64            /* hex digits */
 #define SESSIONS_MAX 10000
-#define SESSION_TTL_DEFAULT_MS ((int64_t)12 * 3600 * 1000)
+#define SESSION_TTL_DEFAULT_HOURS 12    /* --session-ttl's help shows it */
+#define SESSION_TTL_DEFAULT_MS ((int64_t)SESSION_TTL_DEFAULT_HOURS * 3600 * 1000)
 
 struct http_sessions;
 

@@ -413,7 +413,7 @@ static const char docs_tail_b[] =
 
 /* The spec with the configured sources in place of the defaults; with
  * --strict-orderitem, an OrderItem refuses other fields as an Order does. */
-static int build_spec(struct sf_buf *out, int strict)
+static int build_spec(struct sf_buf *out, const struct catalog *cat, int strict)
 {
     static const char dflt[] = "\"enum\":[\"Dine In\",\"Takeaway\",\"Home Delivery\"]";
     static const char lax[] = "\"additionalProperties\":true";  /* OrderItem's alone */
@@ -423,10 +423,10 @@ static int build_spec(struct sf_buf *out, int strict)
     const char *ax = strict ? strstr(at, lax) : NULL;   /* after the sources */
     int rc = sf_buf_append(out, spec, (size_t)(at - spec));
     rc |= SF_BUF_LIT(out, "\"enum\":[");
-    for (size_t i = 0; i < sf_source_count; i++) {
+    for (size_t i = 0, n = catalog_source_count(cat); i < n; i++) {
         if (i)
             rc |= SF_BUF_LIT(out, ",");
-        rc |= sf_buf_json_str(out, sf_sources[i]);
+        rc |= sf_buf_json_str(out, catalog_source(cat, (int)i));
     }
     rc |= SF_BUF_LIT(out, "]");
     at += sizeof(dflt) - 1;
@@ -443,7 +443,7 @@ enum http_result ingest_openapi(struct http_req *r)
 {
     struct sf_buf b;
     sf_buf_init(&b, sizeof(spec) + 4096);
-    if (build_spec(&b, r->ctx->strict_orderitem)) {
+    if (build_spec(&b, r->ctx->cat, r->ctx->strict_orderitem)) {
         sf_buf_free(&b);
         return http_error(r, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory");
     }
@@ -505,7 +505,7 @@ enum http_result ingest_docs(struct http_req *r)
     sf_buf_init(&spec_b, sizeof(spec) + 4096);
     sf_buf_init(&b, 2 * sizeof(spec) + sizeof(docs_head) + sizeof(docs_head_b) +
                         sizeof(docs_tail_b) + 4096);
-    int rc = build_spec(&spec_b, r->ctx->strict_orderitem);
+    int rc = build_spec(&spec_b, r->ctx->cat, r->ctx->strict_orderitem);
     rc |= sf_buf_append(&b, docs_head, sizeof(docs_head) - 1);
     rc |= sf_buf_append(&b, nonce, strlen(nonce));
     rc |= sf_buf_append(&b, docs_head_b, sizeof(docs_head_b) - 1);

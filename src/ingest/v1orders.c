@@ -404,7 +404,7 @@ static enum http_result submit(struct batch *b, const char *const *raw,
             if (rw->state != ROW_NEW)
                 continue;
             off[k] = enc.len;
-            if (order_encode(&rw->o, &enc))
+            if (order_encode(&rw->o, b->r->ctx->cat, &enc))
                 rc = BROKER_ETOOBIG;
             msgs[k].key = rw->o.customer_id;
             msgs[k].len = enc.len - off[k];

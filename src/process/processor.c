@@ -96,7 +96,7 @@ static int validate_foreign(const struct order *o, const struct catalog *cat,
     struct order tmp;
     int nerr = 0;
     json_t *root = json_pack("{sIsssI}", "customer_id", (json_int_t)o->customer_id,
-                             "source", sf_sources[o->source], "quantity",
+                             "source", catalog_source(cat, o->source), "quantity",
                              (json_int_t)o->quantity);
     if (!root)
         return sf_err(-1, errstr, n, "out of memory validating an order");
@@ -133,8 +133,10 @@ int processor_decode_topic(const struct broker_record *rec, const char *topic,
                            char *errstr, size_t n)
 {
     int has_total;
-    if (order_decode(rec->value, rec->len, &out->o, &has_total, errstr, n))
+    if (order_decode(rec->value, rec->len, cat, &out->o, &has_total, errstr, n))
         return -1;
+    /* The name now: the stores write it, whatever a reload adds later. */
+    snprintf(out->source, sizeof(out->source), "%s", catalog_source(cat, out->o.source));
     if (!out->o.order_id[0]) {
         if (validate_foreign(&out->o, cat, errstr, n))
             return -1;

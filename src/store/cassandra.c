@@ -706,7 +706,7 @@ static int sink_write(struct raw_store *rs, const struct store_order *rows, size
         v[1].type = CQL_T_INT;
         v[1].i32 = (int32_t)o->customer_id;
         v[2].type = CQL_T_TEXT;
-        v[2].s = sf_sources[o->source];
+        v[2].s = rows[r].source;
         v[2].len = strlen(v[2].s);
         v[3].type = CQL_T_INT;
         v[3].i32 = (int32_t)o->quantity;

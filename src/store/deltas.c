@@ -115,7 +115,8 @@ int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
             lo = ms - ((ms % 60000) + 60000) % 60000;
             hi = lo + 60000;
         }
-        struct sales_delta d = {.source = rows[i].o.source, .state = rows[i].state,
+        struct sales_delta d = {.source = rows[i].o.source,
+                                .source_name = rows[i].source, .state = rows[i].state,
                                 .total_cents = rows[i].o.total_cents, .count = 1,
                                 .quantity = rows[i].o.quantity,
                                 .updated_ms = rows[i].log_time_ms};

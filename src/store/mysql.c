@@ -564,7 +564,7 @@ static int insert_orders(struct mysql_store *s, struct batch *b, const struct id
             MYSQL_BIND *p = &s->bind[j * 7];
             sfmy_bind_str(&p[0], r->o.order_id);
             sfmy_bind_i64(&p[1], &r->o.customer_id);
-            sfmy_bind_str(&p[2], sf_sources[r->o.source]);
+            sfmy_bind_str(&p[2], r->source);
             sfmy_bind_i64(&p[3], &r->o.quantity);
             sfmy_bind_str(&p[4], b->total[i]);
             sfmy_bind_time(&p[5], &b->created[i]);
@@ -627,7 +627,7 @@ static int upsert_sales(struct mysql_store *s, const struct sales_delta *d, size
             MYSQL_BIND *p = &s->bind[j * 6];
             if (j < k)
                 sfmy_time(x->updated_ms, &tm[i]);
-            sfmy_bind_str(&p[0], sf_sources[x->source]);
+            sfmy_bind_str(&p[0], x->source_name);
             sfmy_bind_str(&p[1], x->state);
             sfmy_bind_str(&p[2], j < k ? money_format(x->total_cents, amt[i]) : "0.00");
             sfmy_bind_i64(&p[3], j < k ? &x->count : &zero);
@@ -668,7 +668,7 @@ static int upsert_minute(struct mysql_store *s, const struct sql_text *sql,
             }
             MYSQL_BIND *p = &s->bind[j * 6];
             sfmy_bind_time(&p[0], t);
-            sfmy_bind_str(&p[1], sf_sources[x->source]);
+            sfmy_bind_str(&p[1], x->source_name);
             sfmy_bind_str(&p[2], x->state);
             sfmy_bind_str(&p[3], j < k ? money_format(x->total_cents, amt[i]) : "0.00");
             sfmy_bind_i64(&p[4], j < k ? &x->count : &zero);

@@ -282,7 +282,7 @@ static int would_overflow(struct sqlite_store *s, sqlite3_stmt *st, const char *
     for (int c = 0; c < 3; c++)
         if (__builtin_add_overflow(have[c], add[c], &sum)) {
             sf_err(-1, errstr, en, "%s (%s, %s%s%s) would pass the largest integer "
-                   "SQLite holds (%" PRId64 ") in its %s", table, sf_sources[d->source],
+                   "SQLite holds (%" PRId64 ") in its %s", table, d->source_name,
                    d->state, st == s->get_minute ? ", " : "",
                    st == s->get_minute ? d->minute : "", INT64_MAX,
                    c == 0 ? "amount (cents)" : c == 1 ? "order count" : "quantity");
@@ -329,7 +329,7 @@ static int insert_rows(struct sqlite_store *s, const struct store_order *rows, s
         const struct order *o = &rows[i].o;
         sqlite_bind_id(st, 1, o->order_id, idb);
         sqlite3_bind_int64(st, 2, o->customer_id);
-        sqlite3_bind_text(st, 3, sf_sources[o->source], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 3, rows[i].source, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, o->quantity);
         sqlite3_bind_int64(st, 5, o->total_cents);
         sqlite3_bind_int64(st, 6, o->created_ms);
@@ -369,7 +369,7 @@ static int check_overflow(struct sqlite_store *s, const struct store_order *rows
         int k = 1;
         if (i >= nds)
             sqlite3_bind_text(st, k++, d->minute, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, k++, sf_sources[d->source], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, k++, d->source_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, k, d->state, -1, SQLITE_STATIC);
         int r = would_overflow(s, st, i < nds ? "sales" : "sales_minute", d, errstr, en);
         if (r)
@@ -404,7 +404,7 @@ static int update_aggregates(struct sqlite_store *s, const struct sales_delta *d
     char now[32];
     for (size_t i = 0; i < nds; i++) {
         sqlite3_stmt *st = s->up_sales;
-        sqlite3_bind_text(st, 1, sf_sources[ds[i].source], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 1, ds[i].source_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, ds[i].state, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 3, ds[i].total_cents);
         sqlite3_bind_int64(st, 4, ds[i].count);
@@ -417,7 +417,7 @@ static int update_aggregates(struct sqlite_store *s, const struct sales_delta *d
     for (size_t i = 0; i < ndm; i++) {
         sqlite3_stmt *st = s->up_minute;
         sqlite3_bind_text(st, 1, dm[i].minute, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, sf_sources[dm[i].source], -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, dm[i].source_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 3, dm[i].state, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 4, dm[i].total_cents);
         sqlite3_bind_int64(st, 5, dm[i].count);
@@ -444,7 +444,7 @@ static int update_rollups(struct sqlite_store *s, const struct sales_delta *dm,
         for (size_t i = 0; i < nd; i++) {
             sqlite3_stmt *st = s->up_rollup[t];
             sqlite3_bind_text(st, 1, d[i].minute, -1, SQLITE_STATIC);
-            sqlite3_bind_text(st, 2, sf_sources[d[i].source], -1, SQLITE_STATIC);
+            sqlite3_bind_text(st, 2, d[i].source_name, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 3, d[i].state, -1, SQLITE_STATIC);
             sqlite3_bind_int64(st, 4, d[i].total_cents);
             sqlite3_bind_int64(st, 5, d[i].count);

@@ -23,6 +23,8 @@
 
 struct store_order {
     struct order o;
+    char source[SF_SOURCE_MAX]; /* o.source's name, from the catalog that
+                                 * decoded it: what the stores write */
     char state[SF_STATE_MAX];
     int64_t log_time_ms;    /* when the log took it: drives updated_at, so a
                              * replay reproduces the live tables exactly */
@@ -384,14 +386,15 @@ static inline void store_close(struct store *s)
  * writers always take row locks in the same order. */
 struct sales_delta {
     char minute[17];        /* "YYYY-MM-DDTHH:MM" */
-    int source;
+    int source;             /* the rows' o.source (the sort key) */
+    const char *source_name; /* and its name, pointing into the rows */
     const char *state;
     int64_t total_cents, count, quantity;
     int64_t updated_ms;     /* latest log_time_ms folded in */
 };
 /* Fold the inserted rows into deltas per (source, state) and per (minute,
- * source, state), sorted by key. Both arrays are malloc()ed; the states
- * point into rows. Returns 0 or -1 (out of memory). */
+ * source, state), sorted by key. Both arrays are malloc()ed; the source
+ * names and states point into rows. Returns 0 or -1 (out of memory). */
 int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
                  size_t n, struct sales_delta **by_state, size_t *n_state,
                  struct sales_delta **by_minute, size_t *n_minute);

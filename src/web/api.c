@@ -49,6 +49,7 @@ static const char *const param_names[] = {"source", "state", "from", "to", "limi
 
 struct params {
     struct web *w;
+    const struct catalog *cat;      /* NULL in `serve`: the default sources */
     const char *endpoint;
     unsigned allowed, seen;
     struct store_filter f;
@@ -58,9 +59,9 @@ struct params {
     char err[400];
 };
 
-static int known_source(struct web *w, const char *s)
+static int known_source(const struct params *p, const char *s)
 {
-    return catalog_source_index(s) >= 0 || web_sampler_knows_source(w, s);
+    return catalog_source_index(p->cat, s) >= 0 || web_sampler_knows_source(p->w, s);
 }
 
 static int valid_state(const char *s)
@@ -111,9 +112,9 @@ static int add_list(struct params *p, const char *name, const char *value,
                      STORE_FILTER_MAX);
             return -1;
         }
-        if (is_source && !known_source(p->w, item)) {
+        if (is_source && !known_source(p, item)) {
             snprintf(p->err, sizeof(p->err), "source \"%.40s\" is unknown: expected %s",
-                     item, catalog_sources_text());
+                     item, catalog_sources_text(p->cat));
             return -1;
         }
         if (!is_source && !valid_state(item)) {
@@ -175,6 +176,7 @@ static int parse_params(struct http_req *r, struct params *p, const char *endpoi
 {
     memset(p, 0, sizeof(*p));
     p->w = r->ctx->web;
+    p->cat = r->ctx->cat;
     p->endpoint = endpoint;
     p->allowed = allowed;
     MHD_get_connection_values(http_mhd_conn(r), MHD_GET_ARGUMENT_KIND, param_iter, p);
@@ -440,7 +442,7 @@ enum http_result web_api_sales(struct http_req *r)
     SF_BUF_LIT(&b, "{\"rows\":[");
     size_t shown = 0;
     for (size_t i = 0; i < n; i++) {
-        if (extra && catalog_source_index(rows[i].source) < 0)
+        if (extra && catalog_source_index(p.cat, rows[i].source) < 0)
             strset_add(extra, rows[i].source);
         if (states)
             strset_add(states, rows[i].state);
@@ -474,10 +476,10 @@ enum http_result web_api_sales(struct http_req *r)
         SF_BUF_LIT(&b, "null");
     /* Every source and state there is, unfiltered, for the filter lists. */
     SF_BUF_LIT(&b, ",\"sources\":[");
-    for (size_t i = 0; i < sf_source_count; i++) {
+    for (size_t i = 0, ns = catalog_source_count(p.cat); i < ns; i++) {
         if (i)
             SF_BUF_LIT(&b, ",");
-        sf_buf_json_str(&b, sf_sources[i]);
+        sf_buf_json_str(&b, catalog_source(p.cat, (int)i));
     }
     for (size_t i = 0; extra && i < extra->n; i++) {
         SF_BUF_LIT(&b, ",");

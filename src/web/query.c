@@ -48,6 +48,7 @@ static const char *const chart_types[] = {"line", "bar", "stacked", "pie", "tabl
 
 struct qspec {
     struct web *w;
+    const struct catalog *cat;      /* the sources (NULL in `serve`: the defaults) */
     const char *where;          /* "query" or "body" (the loc's first part) */
     int chart;                  /* a chart's definition: "type" is asked */
     int metric;                 /* -1: not given */
@@ -178,10 +179,10 @@ static int add_list(struct qspec *q, const char *name, const char *v, int is_sou
             *next++ = '\0';
         if (*count == STORE_FILTER_MAX)
             return qerr(q, name, "value_error", "at most %d values", STORE_FILTER_MAX);
-        if (is_source && catalog_source_index(item) < 0 &&
+        if (is_source && catalog_source_index(q->cat, item) < 0 &&
             !web_sampler_knows_source(q->w, item))
             return qerr(q, name, "enum", "source \"%.40s\" is not known: expected %s",
-                        item, catalog_sources_text());
+                        item, catalog_sources_text(q->cat));
         if (!is_source && !known_state(q, item))
             return qerr(q, name, "enum", "state \"%.40s\" is not known: no order has "
                         "it (states are as stored, e.g. CA)", item);
@@ -288,10 +289,12 @@ static int load_states(struct qspec *q, char *err, size_t en)
     return rc;
 }
 
-static void qspec_init(struct qspec *q, struct web *w, const char *where, int chart)
+static void qspec_init(struct qspec *q, struct web *w, const struct catalog *cat,
+                       const char *where, int chart)
 {
     memset(q, 0, sizeof(*q));
     q->w = w;
+    q->cat = cat;
     q->where = where;
     q->chart = chart;
     q->metric = -1;
@@ -488,7 +491,7 @@ enum http_result web_api_query(struct http_req *r)
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "this server has no store to query");
     if (!(q = malloc(sizeof(*q))))
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-    qspec_init(q, w, "query", 0);
+    qspec_init(q, w, r->ctx->cat, "query", 0);
     if (load_states(q, err, sizeof(err))) {
         res = store_failed(r, "GET /api/query", err);
         goto out;
@@ -633,7 +636,7 @@ enum http_result web_api_charts(struct http_req *r)
         return http_error(r, MHD_HTTP_BAD_REQUEST, "/api/charts takes no query parameters");
     if (!(q = malloc(sizeof(*q))))
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
-    qspec_init(q, w, "body", 1);
+    qspec_init(q, w, r->ctx->cat, "body", 1);
     pthread_mutex_lock(&w->mu);
     int rc = store_charts(w->store, &rows, &n, err, sizeof(err));
     pthread_mutex_unlock(&w->mu);
@@ -650,7 +653,7 @@ enum http_result web_api_charts(struct http_req *r)
          * the list: the dashboard skips it, and it can still be removed. */
         struct sales_row *states = q->states;
         size_t nstates = q->nstates;
-        qspec_init(q, w, "body", 1);
+        qspec_init(q, w, r->ctx->cat, "body", 1);
         q->states = states;
         q->nstates = nstates;
         json_error_t je;
@@ -748,7 +751,7 @@ enum http_result web_api_chart_add(struct http_req *r)
         res = http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
         goto out;
     }
-    qspec_init(q, w, "body", 1);
+    qspec_init(q, w, r->ctx->cat, "body", 1);
     if (load_states(q, err, sizeof(err))) {
         res = store_failed(r, "POST /api/charts", err);
         goto out;

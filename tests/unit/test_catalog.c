@@ -331,47 +331,180 @@ static void reload_under_concurrent_readers(void **state)
 static void sources_in_canonical_order(void **state)
 {
     (void)state;
-    assert_int_equal(catalog_source_index("Dine In"), 0);
-    assert_int_equal(catalog_source_index("Takeaway"), 1);
-    assert_int_equal(catalog_source_index("Home Delivery"), 2);
-    for (int i = 0; i < 3; i++)
-        assert_int_equal(catalog_source_index(sf_sources[i]), i);
+    char err[256] = "";
+    struct catalog *c = catalog_load(NULL, PRICE, err, sizeof(err));
+    assert_non_null(c);
+    /* A loaded catalog and a NULL one (the default sources) alike. */
+    for (int k = 0; k < 2; k++) {
+        const struct catalog *x = k ? NULL : c;
+        assert_int_equal(catalog_source_index(x, "Dine In"), 0);
+        assert_int_equal(catalog_source_index(x, "Takeaway"), 1);
+        assert_int_equal(catalog_source_index(x, "Home Delivery"), 2);
+        for (int i = 0; i < 3; i++)
+            assert_int_equal(catalog_source_index(x, catalog_source(x, i)), i);
+        assert_int_equal(catalog_source_count(x), 3);
+        assert_null(catalog_source(x, 3));
+        assert_null(catalog_source(x, -1));
+    }
+    catalog_destroy(c);
 }
 
 static void unknown_source_is_minus_one(void **state)
 {
     (void)state;
-    assert_int_equal(catalog_source_index("dine in"), -1);
-    assert_int_equal(catalog_source_index("Dine In "), -1);
-    assert_int_equal(catalog_source_index(""), -1);
+    char err[256] = "";
+    struct catalog *c = catalog_load(NULL, PRICE, err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(catalog_source_index(c, "dine in"), -1);
+    assert_int_equal(catalog_source_index(c, "Dine In "), -1);
+    assert_int_equal(catalog_source_index(c, ""), -1);
+    catalog_destroy(c);
 }
 
 static void configured_sources_replace_the_default(void **state)
 {
     (void)state;
     char err[256] = "";
-    assert_int_equal(catalog_set_sources("Dine In, Kiosk ,Drive Thru", err, sizeof(err)), 0);
-    assert_int_equal(sf_source_count, 3);
-    assert_int_equal(catalog_source_index("Kiosk"), 1);
-    assert_int_equal(catalog_source_index("Drive Thru"), 2);
-    assert_int_equal(catalog_source_index("Takeaway"), -1);
-    assert_string_equal(catalog_sources_text(), "'Dine In', 'Kiosk' or 'Drive Thru'");
-    assert_int_equal(catalog_set_sources("Dine In,Takeaway,Home Delivery", err, sizeof(err)), 0);
-    assert_string_equal(catalog_sources_text(), "'Dine In', 'Takeaway' or 'Home Delivery'");
+    struct catalog *c = catalog_load(NULL, PRICE, err, sizeof(err));
+    assert_non_null(c);
+    assert_int_equal(catalog_set_sources(c, "Dine In, Kiosk ,Drive Thru", err, sizeof(err)), 0);
+    assert_int_equal(catalog_source_count(c), 3);
+    assert_int_equal(catalog_source_index(c, "Kiosk"), 1);
+    assert_int_equal(catalog_source_index(c, "Drive Thru"), 2);
+    assert_int_equal(catalog_source_index(c, "Takeaway"), -1);
+    assert_string_equal(catalog_sources_text(c), "'Dine In', 'Kiosk' or 'Drive Thru'");
+    /* another catalog, and the default sources, are not touched */
+    assert_int_equal(catalog_source_index(NULL, "Takeaway"), 1);
+    assert_string_equal(catalog_sources_text(NULL), "'Dine In', 'Takeaway' or 'Home Delivery'");
+    assert_int_equal(catalog_set_sources(c, "Dine In,Takeaway,Home Delivery", err, sizeof(err)), 0);
+    assert_string_equal(catalog_sources_text(c), "'Dine In', 'Takeaway' or 'Home Delivery'");
+    catalog_destroy(c);
 }
 
 static void bad_source_lists_rejected_and_change_nothing(void **state)
 {
     (void)state;
     const char *bad[] = {"", "A,,B", "A,B,A", "Sixteen chars!!!", "Say \"hi\"", "caf\xc3\xa9"};
+    char err[256] = "";
+    struct catalog *c = catalog_load(NULL, PRICE, err, sizeof(err));
+    assert_non_null(c);
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        char err[256] = "";
-        if (catalog_set_sources(bad[i], err, sizeof(err)) != -1)
+        err[0] = '\0';
+        if (catalog_set_sources(c, bad[i], err, sizeof(err)) != -1)
             fail_msg("accepted --sources \"%s\"", bad[i]);
         assert_true(err[0] != '\0');
-        assert_int_equal(sf_source_count, 3);
-        assert_int_equal(catalog_source_index("Home Delivery"), 2);
+        err[0] = '\0';
+        assert_int_equal(catalog_check_sources(bad[i], err, sizeof(err)), -1);
+        assert_true(err[0] != '\0');
+        err[0] = '\0';
+        assert_int_equal(catalog_add_sources(c, bad[i], err, sizeof(err)), -1);
+        assert_true(err[0] != '\0');
+        assert_int_equal(catalog_source_count(c), 3);
+        assert_int_equal(catalog_source_index(c, "Home Delivery"), 2);
     }
+    catalog_destroy(c);
+}
+
+/* A reload appends: every index keeps its name. */
+static void added_sources_go_after_the_current_ones(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    struct catalog *c = catalog_load(NULL, PRICE, err, sizeof(err));
+    assert_non_null(c);
+    const char *take = catalog_source(c, 1);
+    assert_int_equal(catalog_add_sources(c, "Dine In,Takeaway,Home Delivery", err,
+                                         sizeof(err)), 0);
+    assert_int_equal(catalog_add_sources(c, "Dine In, Takeaway,Home Delivery,Kiosk", err,
+                                         sizeof(err)), 1);
+    assert_int_equal(catalog_source_count(c), 4);
+    assert_int_equal(catalog_source_index(c, "Kiosk"), 3);
+    assert_int_equal(catalog_source_index(c, "Takeaway"), 1);
+    assert_ptr_equal(catalog_source(c, 1), take);    /* the same string */
+    assert_string_equal(catalog_sources_text(c),
+                        "'Dine In', 'Takeaway', 'Home Delivery' or 'Kiosk'");
+    catalog_destroy(c);
+}
+
+/* Removing, renaming or reordering a source under running writers would
+ * change what an index held by them means: refused, nothing changes. */
+static void removed_or_reordered_sources_are_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *list, *why;
+    } bad[] = {
+        {"Dine In,Home Delivery", "\"Takeaway\" is missing"},
+        {"Dine In,Take away,Home Delivery", "\"Takeaway\" is missing"},
+        {"Dine In,Home Delivery,Takeaway", "\"Takeaway\" moved from place 2 to 3"},
+        {"Kiosk,Dine In,Takeaway,Home Delivery", "\"Dine In\" moved from place 1 to 2"},
+    };
+    char err[512] = "";
+    struct catalog *c = catalog_load(NULL, PRICE, err, sizeof(err));
+    assert_non_null(c);
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        err[0] = '\0';
+        assert_int_equal(catalog_add_sources(c, bad[i].list, err, sizeof(err)), -1);
+        if (!strstr(err, bad[i].why))
+            fail_msg("%s: got \"%s\"", bad[i].list, err);
+        assert_int_equal(catalog_source_count(c), 3);
+        assert_int_equal(catalog_source_index(c, "Takeaway"), 1);
+        assert_int_equal(catalog_source_index(c, "Kiosk"), -1);
+        assert_string_equal(catalog_sources_text(c),
+                            "'Dine In', 'Takeaway' or 'Home Delivery'");
+    }
+    catalog_destroy(c);
+}
+
+struct src_race {
+    struct catalog *c;
+    atomic_int stop;
+    atomic_long bad, reads;
+};
+
+static void *source_reader(void *arg)
+{
+    struct src_race *r = arg;
+    while (!atomic_load(&r->stop)) {
+        size_t n = catalog_source_count(r->c);
+        const char *text = catalog_sources_text(r->c);
+        for (size_t i = 0; i < n; i++) {
+            char want[32];
+            snprintf(want, sizeof(want), "S%d", (int)i);
+            const char *got = catalog_source(r->c, (int)i);
+            if (!got || strcmp(got, want) || catalog_source_index(r->c, want) != (int)i)
+                atomic_fetch_add(&r->bad, 1);
+        }
+        if (!text || !strstr(text, "'S0'"))
+            atomic_fetch_add(&r->bad, 1);
+        atomic_fetch_add(&r->reads, 1);
+    }
+    return NULL;
+}
+
+static void sources_added_under_concurrent_readers(void **state)
+{
+    (void)state;
+    char err[512] = "", list[1024] = "S0";
+    struct src_race r = {0};
+    pthread_t th[3];
+    r.c = catalog_load(NULL, PRICE, err, sizeof(err));
+    assert_non_null(r.c);
+    assert_int_equal(catalog_set_sources(r.c, list, err, sizeof(err)), 0);
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(pthread_create(&th[i], NULL, source_reader, &r), 0);
+    for (int k = 1; k < SF_SOURCES_MAX; k++) {
+        snprintf(list + strlen(list), sizeof(list) - strlen(list), ",S%d", k);
+        assert_int_equal(catalog_add_sources(r.c, list, err, sizeof(err)), 1);
+        usleep(1000);
+    }
+    atomic_store(&r.stop, 1);
+    for (int i = 0; i < 3; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&r.bad), 0);
+    assert_true(atomic_load(&r.reads) > 0);
+    assert_int_equal(catalog_source_count(r.c), SF_SOURCES_MAX);
+    catalog_destroy(r.c);
 }
 
 int main(void)
@@ -398,6 +531,9 @@ int main(void)
         cmocka_unit_test(unknown_source_is_minus_one),
         cmocka_unit_test(configured_sources_replace_the_default),
         cmocka_unit_test(bad_source_lists_rejected_and_change_nothing),
+        cmocka_unit_test(added_sources_go_after_the_current_ones),
+        cmocka_unit_test(removed_or_reordered_sources_are_refused),
+        cmocka_unit_test(sources_added_under_concurrent_readers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -139,7 +139,8 @@ static void config_file_values_outlive_args_parse(void **state)
         {"kafka-opt", "KEY=VALUE", "", opt_str, &kopt},
     };
     char *argv[] = {"--config", path, NULL};
-    assert_int_equal(args_parse("test", "", opts, 2, 2, argv, NULL, 0, NULL), ARGS_OK);
+    struct args a = {0};   /* kept by the caller for as long as the flags are used */
+    assert_int_equal(args_parse(&a, "test", "", opts, 2, 2, argv, NULL, 0, NULL), ARGS_OK);
     unlink(path);
     char *reuse[16];
     for (int i = 0; i < 16; i++) {
@@ -152,6 +153,7 @@ static void config_file_values_outlive_args_parse(void **state)
     assert_string_equal(kopt, "security.protocol=SSL");
     for (int i = 0; i < 16; i++)
         free(reuse[i]);
+    args_free(&a);
 }
 
 /* fuzz_order_json: jansson's error message quotes the input near the

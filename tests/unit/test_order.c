@@ -295,7 +295,7 @@ static void valid_order_is_priced_and_stamped(void **state)
     (void)state;
     struct order o = expect_valid(BODY("3", DINE, "7"));
     assert_int_equal(o.customer_id, 3);
-    assert_string_equal(sf_sources[o.source], "Dine In");
+    assert_string_equal(catalog_source(cat, o.source), "Dine In");
     assert_int_equal(o.quantity, 7);
     assert_int_equal(o.total_cents, 210000);
     assert_int_equal(o.created_ms, NOW);
@@ -346,8 +346,8 @@ static void encode_decode_round_trip(void **state)
         int has_total = -1;
         char err[128] = "";
         sf_buf_init(&b, SF_ORDER_JSON_MAX);
-        assert_int_equal(order_encode(&samples[i], &b), 0);
-        if (order_decode(b.data, b.len, &d, &has_total, err, sizeof(err)))
+        assert_int_equal(order_encode(&samples[i], cat, &b), 0);
+        if (order_decode(b.data, b.len, cat, &d, &has_total, err, sizeof(err)))
             fail_msg("decode of %s: %s", b.data, err);
         assert_int_equal(has_total, 1);
         assert_string_equal(d.order_id, samples[i].order_id);
@@ -379,8 +379,8 @@ static void accepted_large_orders_decode_to_the_same_total(void **state)
                  cases[i].unit_price);
         struct order o = expect_valid(body);
         sf_buf_init(&b, SF_ORDER_JSON_MAX);
-        assert_int_equal(order_encode(&o, &b), 0);
-        if (order_decode(b.data, b.len, &d, &has_total, err, sizeof(err)))
+        assert_int_equal(order_encode(&o, cat, &b), 0);
+        if (order_decode(b.data, b.len, cat, &d, &has_total, err, sizeof(err)))
             fail_msg("accepted %s, but its log message %s does not decode: %s",
                      body, b.data, err);
         if (d.total_cents != o.total_cents)
@@ -397,7 +397,7 @@ static void encode_uses_the_original_field_names(void **state)
     struct sf_buf b;
     json_error_t jerr;
     sf_buf_init(&b, SF_ORDER_JSON_MAX);
-    assert_int_equal(order_encode(&o, &b), 0);
+    assert_int_equal(order_encode(&o, cat, &b), 0);
     json_t *v = json_loadb(b.data, b.len, 0, &jerr);
     assert_non_null(v);
     assert_int_equal(json_object_size(v), 6);
@@ -420,10 +420,10 @@ static void encode_puts_a_client_key_first(void **state)
         ORDER("0193a1b2-c3d4-7e5f-8a6b-7c8d9e0f1a2b", 3, 0, 7, 210000, NOW, 0);
     struct sf_buf b;
     sf_buf_init(&b, SF_ORDER_JSON_MAX);
-    assert_int_equal(order_encode(&mine, &b), 0);
+    assert_int_equal(order_encode(&mine, cat, &b), 0);
     assert_memory_equal(b.data, "{\"order_id\":\"pos-1\",", 20);
     b.len = 0;
-    assert_int_equal(order_encode(&ours, &b), 0);
+    assert_int_equal(order_encode(&ours, cat, &b), 0);
     assert_memory_equal(b.data, "{\"customer_id\":3,", 17);
     sf_buf_free(&b);
 }
@@ -437,7 +437,7 @@ static void decode_original_producer_message(void **state)
     struct order d;
     int has_total = -1;
     char err[128] = "";
-    if (order_decode(m, strlen(m), &d, &has_total, err, sizeof(err)))
+    if (order_decode(m, strlen(m), cat, &d, &has_total, err, sizeof(err)))
         fail_msg("%s", err);
     assert_int_equal(d.created_ms, NOW - 123);
     assert_int_equal(d.source, 2);
@@ -464,7 +464,7 @@ static void decode_never_returns_a_wrong_total(void **state)
         snprintf(m, sizeof(m), "{\"customer_id\": 3, \"source\": \"Dine In\", "
                  "\"quantity\": 1, \"total\": %s, \"created_at\": \"11/29/2026, "
                  "03:40:00\"}", cases[i].total);
-        if (order_decode(m, strlen(m), &d, &has_total, err, sizeof(err)) == 0 &&
+        if (order_decode(m, strlen(m), cat, &d, &has_total, err, sizeof(err)) == 0 &&
             d.total_cents != cases[i].cents)
             fail_msg("total %s decoded as %" PRId64 " cents", cases[i].total,
                      d.total_cents);
@@ -479,7 +479,7 @@ static void decode_without_total(void **state)
     struct order d;
     int has_total = -1;
     char err[128] = "";
-    if (order_decode(m, strlen(m), &d, &has_total, err, sizeof(err)))
+    if (order_decode(m, strlen(m), cat, &d, &has_total, err, sizeof(err)))
         fail_msg("%s", err);
     assert_int_equal(has_total, 0);
     assert_int_equal(d.total_cents, 0);
@@ -494,7 +494,7 @@ static void decode_integer_total(void **state)
     struct order d;
     int has_total = -1;
     char err[128] = "";
-    if (order_decode(m, strlen(m), &d, &has_total, err, sizeof(err)))
+    if (order_decode(m, strlen(m), cat, &d, &has_total, err, sizeof(err)))
         fail_msg("%s", err);
     assert_int_equal(has_total, 1);
     assert_int_equal(d.total_cents, 210000);
@@ -507,7 +507,7 @@ static void expect_undecodable(const char *const *msgs, size_t n)
         struct order d;
         int has_total;
         char err[128] = "";
-        if (order_decode(msgs[i], strlen(msgs[i]), &d, &has_total, err, sizeof(err)) != -1)
+        if (order_decode(msgs[i], strlen(msgs[i]), cat, &d, &has_total, err, sizeof(err)) != -1)
             fail_msg("accepted %s", msgs[i]);
         assert_true(err[0] != '\0');
     }
@@ -578,9 +578,9 @@ static void time_range_is_checked_in_utc(void **state)
     char err[256];
     const char *wrapped = "{\"customer_id\":3,\"source\":\"Dine In\",\"quantity\":1,"
                           "\"total\":300.00,\"created_at\":\"1970-01-01T00:00:00+00:01\"}";
-    assert_int_equal(order_decode(wrapped, strlen(wrapped), &o, &has_total, err,
+    assert_int_equal(order_decode(wrapped, strlen(wrapped), cat, &o, &has_total, err,
                                   sizeof(err)), -1);
-    assert_int_equal(order_decode_general(wrapped, strlen(wrapped), &o, &has_total, err,
+    assert_int_equal(order_decode_general(wrapped, strlen(wrapped), cat, &o, &has_total, err,
                                           sizeof(err)), -1);
 }
 

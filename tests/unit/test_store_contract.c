@@ -47,6 +47,7 @@ static struct store_order row(const char *id, int64_t cust, int source, int64_t 
     snprintf(r.o.order_id, sizeof(r.o.order_id), "%s", id);
     r.o.customer_id = cust;
     r.o.source = source;
+    snprintf(r.source, sizeof(r.source), "%s", catalog_source(NULL, source));
     r.o.quantity = qty;
     r.o.total_cents = qty * 30000;
     r.o.created_ms = T0 + minute * 60000;
