@@ -462,20 +462,31 @@ static enum http_result reply_body(struct http_req *r, struct sf_buf *b, int csv
 }
 
 /* Count the distinct buckets of sorted-by-anything rows (they are few). */
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The number of buckets the answer holds (an open range is judged by
+ * them, not by the span between its first and last: one order dated
+ * decades ahead must not make "the last 7 days by day" too large).
+ * SIZE_MAX when out of memory. */
 static size_t distinct_buckets(const struct query_row *rows, size_t n, int64_t bucket_ms)
 {
     if (!bucket_ms || !n)
         return n ? 1 : 0;
-    int64_t lo = rows[0].bucket_ms, hi = lo;
-    for (size_t i = 1; i < n; i++) {
-        if (rows[i].bucket_ms < lo)
-            lo = rows[i].bucket_ms;
-        if (rows[i].bucket_ms > hi)
-            hi = rows[i].bucket_ms;
-    }
-    /* An upper bound that is exact when every bucket between has a row;
-     * enough for the limit's purpose (the span the answer covers). */
-    return (size_t)((hi - lo) / bucket_ms + 1);
+    int64_t *b = malloc(n * sizeof(*b));
+    if (!b)
+        return SIZE_MAX;
+    for (size_t i = 0; i < n; i++)
+        b[i] = rows[i].bucket_ms;
+    qsort(b, n, sizeof(*b), cmp_i64);
+    size_t k = 1;
+    for (size_t i = 1; i < n; i++)
+        k += b[i] != b[i - 1];
+    free(b);
+    return k;
 }
 
 enum http_result web_api_query(struct http_req *r)
@@ -514,7 +525,7 @@ enum http_result web_api_query(struct http_req *r)
         goto out;
     }
     if (q->bucket_ms && distinct_buckets(rows, n, q->bucket_ms) > QUERY_BUCKETS_MAX) {
-        res = unprocessable(r, "query", "by", "value_error", "the answer spans more than "
+        res = unprocessable(r, "query", "by", "value_error", "the answer holds more than "
                             "10000 buckets: give from and to, or choose a coarser bucket");
         goto out;
     }
