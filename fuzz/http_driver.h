@@ -59,6 +59,13 @@ __asm__(".section .rodata\n"
         "sf_asset_style_css: .ascii \"body{}\"\nsf_asset_style_css_end: .byte 0\n"
         ".global sf_asset_echarts_js\n.global sf_asset_echarts_js_end\n"
         "sf_asset_echarts_js: .ascii \"//\"\nsf_asset_echarts_js_end: .byte 0\n"
+        ".global sf_asset_explore_html\n.global sf_asset_explore_html_end\n"
+        "sf_asset_explore_html: .ascii \"<!doctype html><title>Explore</title>\"\n"
+        "sf_asset_explore_html_end: .byte 0\n"
+        ".global sf_asset_explore_js\n.global sf_asset_explore_js_end\n"
+        "sf_asset_explore_js: .ascii \"//\"\nsf_asset_explore_js_end: .byte 0\n"
+        ".global sf_asset_query_js\n.global sf_asset_query_js_end\n"
+        "sf_asset_query_js: .ascii \"//\"\nsf_asset_query_js_end: .byte 0\n"
         ".previous\n");
 
 #define FUZZ_API_KEY "fuzz-key-0123456789"
