@@ -6,6 +6,7 @@
 #include "broker/elog.h"
 #include "core/args.h"
 #include "core/catalog.h"
+#include "core/config.h"
 #include "core/util.h"
 #include "http/auth.h"
 #include "http/http.h"
@@ -60,6 +61,23 @@ static void reload_sources(const struct args *args, struct catalog *cat)
     free(list);
 }
 
+/* SIGHUP with no keys of a kind in force (flag "api-keys", …): keys of
+ * that kind can only be asked for from a start on, so if the config file
+ * has them now, say that a restart is needed rather than leave the routes
+ * open in silence. */
+static void keys_need_restart(const struct args *args, const char *flag, const char *what)
+{
+    char err[512], where[1100], env[96], *list = NULL;
+    if (args_file_value(args, flag, &list, where, sizeof(where), err, sizeof(err)) > 0 &&
+        list && list[strspn(list, " ,")]) {
+        config_env_name(flag, env, sizeof(env));
+        log_error("SIGHUP: %s sets %s (%s keys), but salesflow started without %s keys: "
+                  "restart salesflow to require them; until then they are not asked for",
+                  where, env, what, what);
+    }
+    free(list);
+}
+
 /* SIGHUP: re-read the customers, the sources, the API key file and
  * SALESFLOW_API_KEYS of the config file; keep serving. */
 static void reload(const struct args *args, struct catalog *cat, struct auth *auth)
@@ -86,6 +104,8 @@ static void reload(const struct args *args, struct catalog *cat, struct auth *au
         else
             log_info("SIGHUP: %zu API keys in force", auth_key_count(auth));
         free(list);
+    } else if (auth) {  /* a command that takes orders over HTTP */
+        keys_need_restart(args, "api-keys", "API");
     }
 }
 
@@ -97,8 +117,11 @@ static void reload_keys(const struct args *args, struct auth *auth, const char *
 {
     char err[1024], where[1100], why[512];
     char *list = NULL;
-    if (!auth_enabled(auth))
+    if (!auth_enabled(auth)) {
+        if (auth)       /* run and serve, which serve the dashboard */
+            keys_need_restart(args, list_flag, what);
         return;
+    }
     int r = args_reread(args, list_flag, &list, where, sizeof(where), err, sizeof(err));
     if (r > 0 && auth_set_list(auth, list, why, sizeof(why)))
         snprintf(err, sizeof(err), "%.500s: --%s: %.400s", where, list_flag, why), r = -1;

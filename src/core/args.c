@@ -800,8 +800,6 @@ static int set_log_format(const char *val, void *dst, char *err, size_t n)
 int args_reread(const struct args *a, const char *name, char **val, char *where,
                 size_t where_size, char *err, size_t n)
 {
-    struct config_file cf;
-    char env[96];
     int found = 0;
     *val = NULL;
     if (where_size)
@@ -809,6 +807,19 @@ int args_reread(const struct args *a, const char *name, char **val, char *where,
     for (size_t i = 0; i < a->n_from_file; i++)
         found |= !strcmp(a->from_file[i], name);
     if (!found)
+        return 0;
+    return args_file_value(a, name, val, where, where_size, err, n);
+}
+
+int args_file_value(const struct args *a, const char *name, char **val, char *where,
+                    size_t where_size, char *err, size_t n)
+{
+    struct config_file cf;
+    char env[96];
+    *val = NULL;
+    if (where_size)
+        where[0] = '\0';
+    if (!a->cf.path[0])
         return 0;
     /* the parse's table is gone; all_flags knows every key */
     if (config_load(&cf, a->cf.path, known_key, NULL, err, n))

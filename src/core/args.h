@@ -72,6 +72,11 @@ const char *args_mysql_password(void);
  * read that file again and return 1 with *val its value there now (malloc'd,
  * NULL if the key is gone) and `where` "FILE:LINE"; 0 if the flag came from
  * elsewhere (nothing to re-read); -1 with err if the file cannot be read. */
+/* The same for any flag: the config file's value of `name` now (1, *val
+ * NULL if unset), whether or not the parse took it from there; 0 without a
+ * config file. */
+int args_file_value(const struct args *a, const char *name, char **val, char *where,
+                    size_t where_size, char *err, size_t n);
 int args_reread(const struct args *a, const char *name, char **val, char *where,
                 size_t where_size, char *err, size_t n);
 

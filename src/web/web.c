@@ -165,8 +165,8 @@ int web_add_routes(struct http_ctx *ctx)
         {"GET", "/api/pipeline", web_api_pipeline, 0, NULL},
         {"GET", "/api/query", web_api_query, HTTP_ROUTE_GZIP, NULL},
         {"GET", "/api/charts", web_api_charts, HTTP_ROUTE_GZIP, NULL},
-        /* Saving and removing charts: HTTP_ROUTE_ADMIN marks them for the
-         * admin key of the scoped keys (issue 18 item 5). */
+        /* Saving and removing charts: an admin key when read or admin keys
+         * are set (the pipeline asks it of every write but ingestion). */
         {"POST", "/api/charts", web_api_chart_add, HTTP_BODY_JSON | HTTP_ROUTE_ADMIN, NULL},
         {"DELETE", "/api/charts/", web_api_chart_delete,
          HTTP_ROUTE_ADMIN | HTTP_ROUTE_PREFIX, NULL},

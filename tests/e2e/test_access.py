@@ -368,6 +368,33 @@ class ConfigTest(unittest.TestCase):
         finally:
             s.cleanup()
 
+    def test_keys_added_to_the_config_file_need_a_restart(self):
+        """Keys of a kind salesflow started without (read, API) added to the
+        config file: SIGHUP cannot start asking for them, and says so
+        instead of leaving the dashboard open in silence."""
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-")
+        conf = os.path.join(tmp, "salesflow.conf")
+        with open(conf, "w") as f:
+            f.write("SALESFLOW_ADMIN_KEYS=cf-admin\n")
+        os.chmod(conf, 0o600)
+        s = Server(extra=["--config", conf]).start()
+        try:
+            with open(conf, "w") as f:
+                f.write("SALESFLOW_ADMIN_KEYS=cf-admin\nSALESFLOW_READ_KEYS=cf-read\n"
+                        "SALESFLOW_API_KEYS=cf-ingest\n")
+            s.proc.send_signal(signal.SIGHUP)
+            deadline = time.time() + 10
+            while s.stderr().count("restart salesflow") < 2:
+                self.assertLess(time.time(), deadline, s.stderr())
+                time.sleep(0.05)
+            err = s.stderr()
+            self.assertIn("SALESFLOW_READ_KEYS", err)
+            self.assertIn("SALESFLOW_API_KEYS", err)
+            for k in ("cf-read", "cf-ingest", "cf-admin"):
+                self.assertNotIn(k, err)
+        finally:
+            s.cleanup()
+
     def test_serve_takes_read_keys(self):
         s = Server().start()
         s.stop()
