@@ -113,14 +113,16 @@ struct scope_flags {
     int64_t session_ttl;
 };
 
-/* --session-ttl: a duration of at least a second (a cookie's Max-Age). */
+/* --session-ttl: a duration from a second (a cookie's Max-Age) to a year
+ * (a session's expiry is now plus it, in milliseconds). */
+#define SESSION_TTL_MAX_MS (INT64_C(366) * 86400 * 1000)
 static int opt_session_ttl(const char *val, void *dst, char *err, size_t n)
 {
     if (opt_duration(val, dst, err, n))
         return -1;
-    if (*(int64_t *)dst >= 1000)
+    if (*(int64_t *)dst >= 1000 && *(int64_t *)dst <= SESSION_TTL_MAX_MS)
         return 0;
-    snprintf(err, n, "expected at least 1s, got \"%s\"", val);
+    snprintf(err, n, "expected 1s to 366d, got \"%s\"", val);
     return -1;
 }
 

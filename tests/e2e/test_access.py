@@ -328,10 +328,13 @@ class ConfigTest(unittest.TestCase):
         self.assertIn("SALESFLOW_READ_KEY=***", r.stdout)
         self.assertIn("SALESFLOW_ADMIN_KEYS=***", r.stdout)
         self.assertIn("SALESFLOW_SESSION_TTL=2h", r.stdout)
-        r = subprocess.run([BIN, "config", "run", "--session-ttl", "0s"],
-                           capture_output=True, text=True, env=e, cwd=REPO, timeout=30)
-        self.assertEqual(r.returncode, 2)
-        self.assertIn("--session-ttl", r.stderr)
+        # at least a second, at most a year (a far expiry overflowed: every
+        # session was dead on arrival)
+        for ttl in ("0s", "9223372036854775807ms", "400d"):
+            r = subprocess.run([BIN, "config", "run", "--session-ttl", ttl],
+                               capture_output=True, text=True, env=e, cwd=REPO, timeout=30)
+            self.assertEqual(r.returncode, 2, ttl)
+            self.assertIn("--session-ttl", r.stderr)
         r = subprocess.run([BIN, "config", "run", "--read-keys", "a b"],
                            capture_output=True, text=True, env=e, cwd=REPO, timeout=30)
         self.assertEqual(r.returncode, 2)
