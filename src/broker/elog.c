@@ -820,12 +820,39 @@ static void *writer_main(void *arg)
 
 static void elog_close(struct broker *b);
 
+/* The log's meta file: made (with the directory) for a new log, else read
+ * and held to the --partitions asked for. 0 or an error. */
+static int open_meta(struct elog *l, const char *dir, const struct broker_conf *conf,
+                     char *errstr, size_t n)
+{
+    char path[PATH_MAX + 16];
+    struct stat st;
+    int rc;
+    snprintf(path, sizeof(path), "%s/meta", dir);
+    if (stat(path, &st) == 0) {
+        if ((rc = elog_read_meta(path, &l->nparts, l, errstr, n)))
+            return rc;
+        if (conf->partitions > 0 && conf->partitions != l->nparts)
+            return sf_err(-1, errstr, n, "%s has %d partitions, fixed when it was "
+                          "created; --partitions %d cannot change that", dir, l->nparts,
+                          conf->partitions);
+        return 0;
+    }
+    if (!conf->create || conf->readonly)
+        return sf_err(-1, errstr, n, "no salesflow log at %s (%s missing)", dir, path);
+    if ((rc = sf_mkdirs(dir)))
+        return sf_err(-1, errstr, n, "cannot create %s: %s", dir, strerror(-rc));
+    l->nparts = conf->partitions > 0 ? conf->partitions : ELOG_DEFAULT_PARTITIONS;
+    if ((rc = new_log_id(l->id, errstr, n)))
+        return rc;
+    return write_meta(path, l->nparts, l->id, 0, errstr, n);
+}
+
 static int elog_open(struct broker **out, const char *dir,
                      const struct broker_conf *conf, char *errstr, size_t n)
 {
     struct elog *l = calloc(1, sizeof(*l));
     char path[PATH_MAX + 16];
-    struct stat st;
     int rc = -1;
 
     if (!l)
@@ -850,31 +877,8 @@ static int elog_open(struct broker **out, const char *dir,
         goto fail;
     }
     snprintf(l->dir, sizeof(l->dir), "%s", dir);
-    snprintf(path, sizeof(path), "%s/meta", dir);
-    if (stat(path, &st) != 0) {
-        if (!conf->create || conf->readonly) {
-            rc = sf_err(-1, errstr, n, "no salesflow log at %s (%s missing)", dir, path);
-            goto fail;
-        }
-        if ((rc = sf_mkdirs(dir))) {
-            rc = sf_err(-1, errstr, n, "cannot create %s: %s", dir, strerror(-rc));
-            goto fail;
-        }
-        l->nparts = conf->partitions > 0 ? conf->partitions : ELOG_DEFAULT_PARTITIONS;
-        if ((rc = new_log_id(l->id, errstr, n)) ||
-            (rc = write_meta(path, l->nparts, l->id, 0, errstr, n)))
-            goto fail;
-    } else {
-        if ((rc = elog_read_meta(path, &l->nparts, l, errstr, n)))
-            goto fail;
-        if (conf->partitions > 0 && conf->partitions != l->nparts) {
-            rc = sf_err(-1, errstr, n,
-                        "%s has %d partitions, fixed when it was created; "
-                        "--partitions %d cannot change that", dir, l->nparts,
-                        conf->partitions);
-            goto fail;
-        }
-    }
+    if ((rc = open_meta(l, dir, conf, errstr, n)))
+        goto fail;
     if (!conf->readonly) {
         snprintf(path, sizeof(path), "%s/.lock", dir);
         l->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
@@ -1092,6 +1096,30 @@ static int64_t refresh(struct elog *l)
     return got;
 }
 
+/* Under l->mu: until a partition has a record past its read position, the
+ * log closes, or timeout_ms pass. A read-only log (another process
+ * appends) looks at the files again every 100 ms. */
+static void wait_for_records(struct elog *l, int timeout_ms)
+{
+    int64_t deadline = sf_mono_ms() + timeout_ms;
+    for (;;) {
+        int any = 0;
+        for (int i = 0; i < l->nparts; i++)
+            any |= l->parts[i].cpos < l->parts[i].end;
+        if (any || l->closing)
+            return;
+        int64_t left = deadline - sf_mono_ms();
+        if (left <= 0)
+            return;
+        if (l->conf.readonly) {
+            if (refresh(l) == 0)
+                timed_wait(&l->data_ready, &l->mu, left < 100 ? left : 100);
+            continue;
+        }
+        timed_wait(&l->data_ready, &l->mu, left);
+    }
+}
+
 static int elog_poll(struct broker *b, struct broker_record *recs, size_t max,
                      int timeout_ms, char *errstr, size_t n)
 {
@@ -1103,23 +1131,7 @@ static int elog_poll(struct broker *b, struct broker_record *recs, size_t max,
         return sf_err(-1, errstr, n, "out of memory");
 
     pthread_mutex_lock(&l->mu);
-    int64_t deadline = sf_mono_ms() + timeout_ms;
-    for (;;) {
-        int any = 0;
-        for (int i = 0; i < np; i++)
-            any |= l->parts[i].cpos < l->parts[i].end;
-        if (any || l->closing)
-            break;
-        int64_t left = deadline - sf_mono_ms();
-        if (left <= 0)
-            break;
-        if (l->conf.readonly) {
-            if (refresh(l) == 0)
-                timed_wait(&l->data_ready, &l->mu, left < 100 ? left : 100);
-            continue;
-        }
-        timed_wait(&l->data_ready, &l->mu, left);
-    }
+    wait_for_records(l, timeout_ms);
     int rc = 0;
     for (int i = 0; i < np && rc == 0; i++) {
         struct part *p = &l->parts[i];

@@ -95,6 +95,107 @@ static int leave_gap(const char *pdir, int part, int64_t cut, int64_t old_end,
     return 0;
 }
 
+/* Check (and with apply, cut) partition i of the log in dir, whose
+ * records were numbered up to old_end at most (what a store passed).
+ * Returns 1 when it was damaged, 0 when not, -1 with errstr. */
+static int repair_part(const char *dir, int i, int apply, int64_t old_end, FILE *out,
+                       char *errstr, size_t n)
+{
+    char path[PATH_MAX + 16];
+    char pdir[PATH_MAX + 32];
+    int64_t *bases = NULL;
+    size_t nb = 0;
+    snprintf(pdir, sizeof(pdir), "%s/%s-%d", dir, SF_TOPIC_DEFAULT, i);
+    if (elog_list_segments(pdir, 1, &bases, &nb, errstr, n))
+        return -1;
+    int64_t expect = nb ? bases[0] : 0, lost = 0;
+    int at_least = 0;   /* the damaged batch's count is unknown */
+    int cut = -1;
+    struct seg_damage dmg = {0};
+    for (size_t k = 0; k < nb; k++) {
+        struct segment s;
+        seg_path(path, sizeof(path), pdir, bases[k], ".log");
+        if (seg_open(&s, path, bases[k], 0, !apply, errstr, n)) {
+            free(bases);
+            return -1;
+        }
+        if (cut >= 0) {
+            struct seg_damage d2;
+            seg_load(&s, 1, &d2, errstr, n);
+            lost += s.end - s.base;
+            old_end = max64(old_end, max64(s.end, d2.max_end));
+            seg_close(&s);
+            if (apply) {
+                seg_unlink(path);
+                fprintf(out, "removed %s\n", path);
+            }
+            continue;
+        }
+        if (seg_load(&s, 1, &dmg, errstr, n)) {
+            seg_close(&s);
+            free(bases);
+            return -1;
+        }
+        /* A segment the one before it does not lead to, and no hole a
+         * previous repair left (cut.gap) explains it. */
+        char gap[PATH_MAX + 80];
+        seg_path(gap, sizeof(gap), pdir, expect, ".gap");
+        int joined = 1;
+        if (s.base != expect && !(s.base > expect && k > 0 && access(gap, F_OK) == 0)) {
+            joined = 0;
+            dmg.found = 1;
+            dmg.at = 0;
+            dmg.offset = expect;
+            old_end = max64(old_end, s.base);
+        }
+        expect = s.end;
+        if (dmg.found) {
+            /* The damaged batch's own records are lost too, when its
+             * header still says how many (else "at least"); even a torn
+             * one's offsets are not used again, as at open. */
+            int64_t claimed = joined ? elog_damaged_batch_end(&s, &dmg) : 0;
+            cut = (int)k;
+            lost += dmg.lost_records;
+            if (!joined)            /* all of it goes: cut at byte 0 */
+                lost += s.end - s.base;
+            else if (claimed > dmg.offset)
+                lost += claimed - dmg.offset;
+            else
+                at_least = 1;
+            old_end = max64(old_end, max64(dmg.max_end, claimed));
+            fprintf(out, "%s: %s at byte %" PRIu64 " (offset %" PRId64 ")\n",
+                    path, dmg.torn ? "torn tail" : "corrupt batch", dmg.at,
+                    dmg.offset);
+            if (apply) {
+                if (seg_truncate(&s, dmg.at, errstr, n)) {
+                    seg_close(&s);
+                    free(bases);
+                    return -1;
+                }
+                char ip[PATH_MAX + 80];
+                seg_path(ip, sizeof(ip), pdir, bases[k], ".index");
+                unlink(ip);
+                fprintf(out, "truncated %s to %" PRIu64 " bytes\n", path, dmg.at);
+            }
+        }
+        seg_close(&s);
+    }
+    free(bases);
+    if (cut < 0)
+        return 0;
+    fprintf(out, "partition %d: %s %s%" PRId64 " records from offset %" PRId64
+            " on (counted from the batch headers that still check out)\n", i,
+            apply ? "lost" : "cutting there loses", at_least ? "at least " : "",
+            lost, dmg.offset);
+    if (old_end > dmg.offset && !apply)
+        fprintf(out, "partition %d: records were numbered up to offset %" PRId64
+                "; new records will be numbered from there\n", i, old_end);
+    if (old_end > dmg.offset && apply &&
+        leave_gap(pdir, i, dmg.offset, old_end, out, errstr, n))
+        return -1;
+    return 1;
+}
+
 int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
                 FILE *out, char *errstr, size_t n)
 {
@@ -111,100 +212,11 @@ int elog_repair(const char *dir, int apply, const int64_t *passed, int npassed,
         goto out;
     }
     for (int i = 0; i < nparts; i++) {
-        char pdir[PATH_MAX + 32];
-        int64_t *bases = NULL;
-        size_t nb = 0;
-        snprintf(pdir, sizeof(pdir), "%s/%s-%d", dir, SF_TOPIC_DEFAULT, i);
-        if (elog_list_segments(pdir, 1, &bases, &nb, errstr, n))
+        int r = repair_part(dir, i, apply, i < npassed && passed ? passed[i] : 0, out,
+                            errstr, n);
+        if (r < 0)
             goto out;
-        int64_t expect = nb ? bases[0] : 0, lost = 0;
-        int at_least = 0;   /* the damaged batch's count is unknown */
-        int64_t old_end = i < npassed && passed ? passed[i] : 0;
-        int cut = -1;
-        struct seg_damage dmg = {0};
-        for (size_t k = 0; k < nb; k++) {
-            struct segment s;
-            seg_path(path, sizeof(path), pdir, bases[k], ".log");
-            if (seg_open(&s, path, bases[k], 0, !apply, errstr, n)) {
-                free(bases);
-                goto out;
-            }
-            if (cut >= 0) {
-                struct seg_damage d2;
-                seg_load(&s, 1, &d2, errstr, n);
-                lost += s.end - s.base;
-                old_end = max64(old_end, max64(s.end, d2.max_end));
-                seg_close(&s);
-                if (apply) {
-                    seg_unlink(path);
-                    fprintf(out, "removed %s\n", path);
-                }
-                continue;
-            }
-            if (seg_load(&s, 1, &dmg, errstr, n)) {
-                seg_close(&s);
-                free(bases);
-                goto out;
-            }
-            /* A segment the one before it does not lead to, and no hole a
-             * previous repair left (cut.gap) explains it. */
-            char gap[PATH_MAX + 80];
-            seg_path(gap, sizeof(gap), pdir, expect, ".gap");
-            int joined = 1;
-            if (s.base != expect && !(s.base > expect && k > 0 && access(gap, F_OK) == 0)) {
-                joined = 0;
-                dmg.found = 1;
-                dmg.at = 0;
-                dmg.offset = expect;
-                old_end = max64(old_end, s.base);
-            }
-            expect = s.end;
-            if (dmg.found) {
-                /* The damaged batch's own records are lost too, when its
-                 * header still says how many (else "at least"); even a torn
-                 * one's offsets are not used again, as at open. */
-                int64_t claimed = joined ? elog_damaged_batch_end(&s, &dmg) : 0;
-                cut = (int)k;
-                lost += dmg.lost_records;
-                if (!joined)            /* all of it goes: cut at byte 0 */
-                    lost += s.end - s.base;
-                else if (claimed > dmg.offset)
-                    lost += claimed - dmg.offset;
-                else
-                    at_least = 1;
-                old_end = max64(old_end, max64(dmg.max_end, claimed));
-                fprintf(out, "%s: %s at byte %" PRIu64 " (offset %" PRId64 ")\n",
-                        path, dmg.torn ? "torn tail" : "corrupt batch", dmg.at,
-                        dmg.offset);
-                if (apply) {
-                    if (seg_truncate(&s, dmg.at, errstr, n)) {
-                        seg_close(&s);
-                        free(bases);
-                        goto out;
-                    }
-                    char ip[PATH_MAX + 80];
-                    seg_path(ip, sizeof(ip), pdir, bases[k], ".index");
-                    unlink(ip);
-                    fprintf(out, "truncated %s to %" PRIu64 " bytes\n", path, dmg.at);
-                }
-            }
-            seg_close(&s);
-        }
-        free(bases);
-        if (cut >= 0) {
-            damaged++;
-            fprintf(out, "partition %d: %s %s%" PRId64 " records from offset %" PRId64
-                    " on (counted from the batch headers that still check out)\n", i,
-                    apply ? "lost" : "cutting there loses", at_least ? "at least " : "",
-                    lost, dmg.offset);
-            if (old_end > dmg.offset && !apply)
-                fprintf(out, "partition %d: records were numbered up to offset %"
-                        PRId64 "; new records will be numbered from there\n", i,
-                        old_end);
-            if (old_end > dmg.offset && apply &&
-                leave_gap(pdir, i, dmg.offset, old_end, out, errstr, n))
-                goto out;
-        }
+        damaged += r;
     }
     if (!damaged)
         fprintf(out, "no damage found in %s\n", dir);
