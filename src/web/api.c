@@ -256,11 +256,13 @@ static int parse_range(struct params *p)
 
 /* ---- replies ------------------------------------------------------------ */
 
-static enum http_result reply_buf(struct http_req *r, struct sf_buf *b)
+enum http_result web_reply_buf(struct http_req *r, struct sf_buf *b, const char *ctype,
+                               const char *disposition)
 {
     if (!b->data) {
         sf_buf_free(b);
-        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the answer is too large "
+                          "for the memory at hand");
     }
     int gz = http_gzip_buf(r, b);
     struct MHD_Response *resp =
@@ -269,7 +271,9 @@ static enum http_result reply_buf(struct http_req *r, struct sf_buf *b)
         sf_buf_free(b);
         return HTTP_CLOSE;
     }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    if (disposition)
+        MHD_add_response_header(resp, "Content-Disposition", disposition);
     http_coding_headers(r, resp, gz);
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum http_result rc = http_mhd_queue(r, MHD_HTTP_OK, resp);
@@ -496,7 +500,7 @@ enum http_result web_api_sales(struct http_req *r)
     free(rows);
     free(extra);
     free(states);
-    return reply_buf(r, &b);
+    return web_reply_buf(r, &b, "application/json", NULL);
 }
 
 /* ---- GET /api/sales/minute --------------------------------------------- */
@@ -587,7 +591,7 @@ enum http_result web_api_sales_minute(struct http_req *r)
     SF_BUF_LIT(&b, "}");
     free(rows);
     free(sources);
-    return reply_buf(r, &b);
+    return web_reply_buf(r, &b, "application/json", NULL);
 }
 
 /* ---- GET /api/sales/second --------------------------------------------- */
@@ -611,7 +615,7 @@ enum http_result web_api_sales_second(struct http_req *r)
     SF_BUF_LIT(&b, ",");
     json_filters(&b, &p.f);
     SF_BUF_LIT(&b, "}");
-    return reply_buf(r, &b);
+    return web_reply_buf(r, &b, "application/json", NULL);
 }
 
 /* ---- GET /api/orders ---------------------------------------------------- */
@@ -657,7 +661,7 @@ enum http_result web_api_orders(struct http_req *r)
     json_filters(&b, &p.f);
     SF_BUF_LIT(&b, "}");
     free(rows);
-    return reply_buf(r, &b);
+    return web_reply_buf(r, &b, "application/json", NULL);
 }
 
 /* ---- GET /api/pipeline ------------------------------------------------- */
@@ -769,5 +773,5 @@ enum http_result web_api_pipeline(struct http_req *r)
                   WEB_COALESCE_MS);
     cassandra_pipeline_json(&b);    /* ,"raw_store":{…} with a --raw-store */
     SF_BUF_LIT(&b, "}");
-    return reply_buf(r, &b);
+    return web_reply_buf(r, &b, "application/json", NULL);
 }

@@ -438,27 +438,9 @@ static void put_row(struct sf_buf *b, const struct qspec *q, const struct query_
 
 static enum http_result reply_body(struct http_req *r, struct sf_buf *b, int csv)
 {
-    if (!b->data) {
-        sf_buf_free(b);
-        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the answer is too large");
-    }
-    int gz = http_gzip_buf(r, b);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        sf_buf_free(b);
-        return HTTP_CLOSE;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
-                            csv ? "text/csv; charset=utf-8" : "application/json");
-    if (csv)
-        MHD_add_response_header(resp, "Content-Disposition",
-                                "attachment; filename=\"salesflow-query.csv\"");
-    http_coding_headers(r, resp, gz);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum http_result rc = http_mhd_queue(r, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return rc;
+    return csv ? web_reply_buf(r, b, "text/csv; charset=utf-8",
+                               "attachment; filename=\"salesflow-query.csv\"")
+               : web_reply_buf(r, b, "application/json", NULL);
 }
 
 /* Count the distinct buckets of sorted-by-anything rows (they are few). */

@@ -117,6 +117,12 @@ void web_sampler_series(struct web *w, const struct store_filter *f, int window,
 void web_sampler_rates(struct web *w, int secs, double *processed,
                        double *accepted);
 
+/* Answer 200 with b's bytes (taken over; gzip-coded when the client takes
+ * it), Content-Type ctype, Cache-Control: no-store and, unless NULL, the
+ * Content-Disposition given. A buffer that ran out of memory: 503. */
+enum http_result web_reply_buf(struct http_req *r, struct sf_buf *b, const char *ctype,
+                               const char *disposition);
+
 /* The route handlers (web.c: web_add_routes registers them). */
 enum http_result web_get(struct http_req *r);
 enum http_result web_api_sales(struct http_req *r);
