@@ -233,13 +233,6 @@ static int opt_max_body(const char *val, void *dst, char *err, size_t n)
 }
 
 /* Checked here (a bad list exits 2); the catalog takes it once loaded. */
-static int opt_sources(const char *val, void *dst, char *err, size_t n)
-{
-    if (catalog_check_sources(val, err, n))
-        return -1;
-    *(const char **)dst = val;
-    return 0;
-}
 
 /* The HTTP server with every layer's routes: those of a layer this
  * command does not run answer 404 or 503. */
@@ -538,7 +531,7 @@ static int cmd_process(struct args *args, int argc, char **argv)
 {
     const char *data = NULL, *customers = NULL, *store_arg = NULL, *broker_uri = NULL;
     const char *group = NULL, *listen = NULL, *allowed_hosts = NULL;
-    const char *raw_store = NULL;
+    const char *raw_store = NULL, *sources = NULL;
     int64_t unit_price = 0, ready_lag = 0;
     uint64_t quarantine_max = 0;
     int create_topic = 0;
@@ -571,6 +564,9 @@ static int cmd_process(struct args *args, int argc, char **argv)
          &customers},
         {"unit-price", "AMOUNT", "price for messages that carry no total (default {"
          SF_DEFAULT_UNIT_PRICE "})", opt_money, &unit_price},
+        {"sources", "LIST", "known sources, comma-separated, as given to ingest (default "
+         "\"{" SF_DEFAULT_SOURCES "}\"); an order of another source is quarantined",
+         opt_sources, &sources},
         {"quarantine-max", "SIZE", "rotate DIR/quarantine/quarantine.jsonl at this "
          "size (default {64M})", opt_bytes, &quarantine_max},
     };
@@ -600,6 +596,7 @@ static int cmd_process(struct args *args, int argc, char **argv)
         goto out;
     kafka_conf(&bc, group, create_topic);
     if (!(a.cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
+        (sources && catalog_set_sources(a.cat, sources, err, sizeof(err))) ||
         !(a.qt = quarantine_open(qdir, quarantine_max, err, sizeof(err))) ||
         !(a.b = broker_open(broker_uri, &bc, err, sizeof(err))) ||
         !(a.st = store_open(store_uri, err, sizeof(err)))) {

@@ -382,7 +382,7 @@ out:
 /* cmd_replay's work once its arguments are read: 0, or 1 (message on
  * stderr). */
 static int replay_run(const char *data, const char *store_uri, const char *customers,
-                      const char *broker_arg, const char *raw_store,
+                      const char *sources, const char *broker_arg, const char *raw_store,
                       const char *raw_password, int64_t unit_price, int force,
                       struct broker_conf *bc)
 {
@@ -402,6 +402,7 @@ static int replay_run(const char *data, const char *store_uri, const char *custo
         store_uri = suri;
     }
     if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
+        (sources && catalog_set_sources(cat, sources, err, sizeof(err))) ||
         !(b = broker_open(uri, bc, err, sizeof(err))) ||
         (strncmp(uri, "file:", 5) == 0 &&
          (elog_describe(b, &pi, &np, err, sizeof(err)) ||
@@ -449,7 +450,7 @@ out:
 int cmd_replay(struct args *a, int argc, char **argv)
 {
     const char *data = NULL, *store_uri = NULL;
-    const char *customers = NULL, *broker_arg = NULL, *raw_store = NULL;
+    const char *customers = NULL, *broker_arg = NULL, *raw_store = NULL, *sources = NULL;
     int64_t unit_price = 0;
     int force = 0;
     struct broker_conf bc = {.role = BROKER_ROLE_CONSUME};
@@ -470,6 +471,8 @@ int cmd_replay(struct args *a, int argc, char **argv)
          "the built-in 17)", opt_str, &customers},
         {"unit-price", "AMOUNT", "price for messages that carry no total (default {"
          SF_DEFAULT_UNIT_PRICE "})", opt_money, &unit_price},
+        {"sources", "LIST", "known sources, comma-separated, as the log was written with "
+         "(default \"{" SF_DEFAULT_SOURCES "}\")", opt_sources, &sources},
         {"force", NULL, "rebuild even when the log no longer holds everything the "
          "store has (its start removed by retention or a repair, or the store holds "
          "orders of another log): the store keeps only what the log holds",
@@ -483,7 +486,7 @@ int cmd_replay(struct args *a, int argc, char **argv)
     if (!customers && access(SF_DEFAULT_CUSTOMERS, R_OK) == 0)
         customers = SF_DEFAULT_CUSTOMERS;
 
-    return replay_run(data, store_uri, customers, broker_arg, raw_store,
+    return replay_run(data, store_uri, customers, sources, broker_arg, raw_store,
                       a->cassandra_password, unit_price, force,
                       &bc);
 }

@@ -3,6 +3,7 @@
  * values are one-line errors with exit status 2 (the caller's job).
  */
 #include "core/args.h"
+#include "core/catalog.h"
 #include "core/config.h"
 #include "core/money.h"
 #include "core/util.h"
@@ -45,6 +46,14 @@ int opt_int(const char *val, void *dst, char *err, size_t n)
         return -1;
     }
     *(int *)dst = (int)v;
+    return 0;
+}
+
+int opt_sources(const char *val, void *dst, char *err, size_t n)
+{
+    if (catalog_check_sources(val, err, n))
+        return -1;
+    *(const char **)dst = val;
     return 0;
 }
 

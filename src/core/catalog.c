@@ -270,6 +270,13 @@ struct catalog *catalog_load(const char *path, int64_t unit_price_cents,
     pthread_mutex_init(&c->reload_mu, NULL);
     c->unit_price = unit_price_cents;
     c->builtin = path == NULL;
+    if (path && strlen(path) >= sizeof(c->path)) {
+        /* Never a shortened path: that names another file. */
+        sf_err(-1, errstr, errstr_size, "customers file: the path is longer than %zu "
+               "bytes: %.200s…", sizeof(c->path) - 1, path);
+        catalog_destroy(c);
+        return NULL;
+    }
     snprintf(c->path, sizeof(c->path), "%s", path ? path : "(built-in customers)");
     if (catalog_set_sources(c, SF_DEFAULT_SOURCES, errstr, errstr_size) ||
         load_table(c, &t, errstr, errstr_size)) {

@@ -91,6 +91,10 @@ int config_load(struct config_file *cf, const char *path,
         path = getenv("SALESFLOW_CONFIG"), explicit = path != NULL;
     if (!path)
         path = SF_CONFIG_DEFAULT;
+    /* SIGHUP re-reads cf->path: never a shortened one (another file). */
+    if (strlen(path) >= sizeof(cf->path))
+        return sf_err(-1, errstr, n, "config file: the path is longer than %zu bytes: "
+                      "%.200s…", sizeof(cf->path) - 1, path);
     snprintf(cf->path, sizeof(cf->path), "%s", path);
     FILE *f = fopen(path, "r");
     if (!f) {

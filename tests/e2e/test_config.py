@@ -179,6 +179,28 @@ class ConfigTest(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("config file salesflow.env is a directory", r.stderr)
 
+    def test_paths_too_long_are_refused_not_shortened(self):
+        """A --config or --customers path past the 1,023 bytes kept for it
+        used to be cut short: another file was loaded (customers), or every
+        SIGHUP re-read a file that does not exist (config)."""
+        deep = os.path.join(self.tmp.name, *(["d" * 200] * 5))
+        os.makedirs(deep)
+        conf = os.path.join(deep, "salesflow.env")
+        with open(conf, "w") as f:
+            f.write("SALESFLOW_PARTITIONS=2\n")
+        customers = os.path.join(deep, "customers.csv")
+        with open(customers, "w") as f:
+            f.write("customer_id,state\n1,CA\n")
+        self.assertGreater(len(conf), 1023)
+        r = config("run", "--config", conf)
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("longer than 1023 bytes", r.stderr)
+        r = subprocess.run([BIN, "run", "--listen", "127.0.0.1:0", "--data",
+                            os.path.join(self.tmp.name, "data"), "--customers", customers],
+                           capture_output=True, text=True, cwd=REPO, timeout=30)
+        self.assertNotEqual(r.returncode, 0, r.stderr)
+        self.assertIn("longer than 1023 bytes", r.stderr)
+
     def test_bad_api_keys_are_bad_values(self):
         # An invalid key used to exit 1 at start without saying where it came
         # from, and `salesflow config` approved it; "," gave zero keys.
