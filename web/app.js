@@ -174,18 +174,9 @@
   function patternName(source) { return PATTERN_NAMES[sourceIndex(source) % PATTERN_NAMES.length]; }
 
   // ECharts decal: the second cue beside colour (legend icons show it too).
+  // (query.js draws the patterns, shared with the Explore page.)
   function decalFor(source) {
-    const color = palette().ink;
-    switch (patternName(source)) {
-      case 'stripes':
-        return { symbol: 'rect', symbolSize: 1, dashArrayX: [1, 0], dashArrayY: [3, 4], rotation: -Math.PI / 4, color };
-      case 'dots':
-        return { symbol: 'circle', symbolSize: 0.7, dashArrayX: [[4, 4]], dashArrayY: [4, 4], color };
-      case 'bars':
-        return { symbol: 'rect', symbolSize: 1, dashArrayX: [2, 5], dashArrayY: [1, 0], color };
-      default:
-        return { symbol: 'none' };
-    }
+    return window.salesflowQuery.decal(patternName(source), palette().ink);
   }
 
   function orderSources(present) {

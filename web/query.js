@@ -608,6 +608,6 @@
     isoLocal, shortTime, parseTime, splitList, defaultRange, readRange, rangeParams, bounds,
     apiParams, isAllTime, describe, sameRange, bindRangeControl, normalizeDefinition,
     queryParams, shapeAnswer, definitionToSave, rangeOfSaved, savedRange, tableOf, fillTable, bigNumberOf, chartOption, formatValue,
-    formatDim, describeDefinition, escapeHtml, chartStyle,
+    formatDim, describeDefinition, escapeHtml, chartStyle, decal,
   };
 })();

@@ -674,6 +674,44 @@ static void json_rate(struct sf_buf *b, double v)
         sf_buf_printf(b, "%.1f", v);
 }
 
+/* ,"partitions":[…],"lag":N of GET /api/pipeline: the log's end (this
+ * process's log only) against the position the store holds. */
+static void json_partitions(struct sf_buf *b, struct web *w, int attached,
+                            const struct store_position *pos, size_t npos)
+{
+    int nparts = attached ? w->nparts : 0;
+    for (size_t i = 0; i < npos; i++)
+        if (pos[i].partition + 1 > nparts)
+            nparts = pos[i].partition + 1;
+    if (nparts > SF_STATS_PARTITIONS)
+        nparts = SF_STATS_PARTITIONS;
+    int64_t lag_total = 0;
+    int lag_known = attached;
+    SF_BUF_LIT(b, ",\"partitions\":[");
+    for (int part = 0; part < nparts; part++) {
+        int64_t committed = 0;
+        for (size_t i = 0; i < npos; i++)
+            if (pos[i].partition == part)
+                committed = pos[i].next_offset;
+        int64_t end = attached ? sf_stats_log_end_of(part) : -1;
+        sf_buf_printf(b, "%s{\"partition\":%d,\"committed\":%" PRId64 ",\"log_end\":",
+                      part ? "," : "", part, committed);
+        if (end >= 0) {
+            int64_t lag = end > committed ? end - committed : 0;
+            sf_buf_printf(b, "%" PRId64 ",\"lag\":%" PRId64 "}", end, lag);
+            lag_total += lag;
+        } else {
+            SF_BUF_LIT(b, "null,\"lag\":null}");
+            lag_known = 0;
+        }
+    }
+    SF_BUF_LIT(b, "],\"lag\":");
+    if (lag_known)
+        sf_buf_printf(b, "%" PRId64, lag_total);
+    else
+        SF_BUF_LIT(b, "null");
+}
+
 enum http_result web_api_pipeline(struct http_req *r)
 {
     struct web *w = r->ctx->web;
@@ -728,39 +766,7 @@ enum http_result web_api_pipeline(struct http_req *r)
     SF_BUF_LIT(&b, ",\"rate_per_s\":");
     json_rate(&b, processed);
 
-    /* Partitions: the log's end (this process's log only) against the
-     * position the store holds. */
-    int nparts = attached ? w->nparts : 0;
-    for (size_t i = 0; i < npos; i++)
-        if (pos[i].partition + 1 > nparts)
-            nparts = pos[i].partition + 1;
-    if (nparts > SF_STATS_PARTITIONS)
-        nparts = SF_STATS_PARTITIONS;
-    int64_t lag_total = 0;
-    int lag_known = attached;
-    SF_BUF_LIT(&b, ",\"partitions\":[");
-    for (int part = 0; part < nparts; part++) {
-        int64_t committed = 0;
-        for (size_t i = 0; i < npos; i++)
-            if (pos[i].partition == part)
-                committed = pos[i].next_offset;
-        int64_t end = attached ? sf_stats_log_end_of(part) : -1;
-        sf_buf_printf(&b, "%s{\"partition\":%d,\"committed\":%" PRId64 ",\"log_end\":",
-                      part ? "," : "", part, committed);
-        if (end >= 0) {
-            int64_t lag = end > committed ? end - committed : 0;
-            sf_buf_printf(&b, "%" PRId64 ",\"lag\":%" PRId64 "}", end, lag);
-            lag_total += lag;
-        } else {
-            SF_BUF_LIT(&b, "null,\"lag\":null}");
-            lag_known = 0;
-        }
-    }
-    SF_BUF_LIT(&b, "],\"lag\":");
-    if (lag_known)
-        sf_buf_printf(&b, "%" PRId64, lag_total);
-    else
-        SF_BUF_LIT(&b, "null");
+    json_partitions(&b, w, attached, pos, npos);
     free(pos);
 
     pthread_mutex_lock(&w->smu);
