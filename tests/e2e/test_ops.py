@@ -267,10 +267,19 @@ class MetricsTest(unittest.TestCase):
                                                    "quantity": 1})
                 self.assertEqual(st, 422)
             s.wait_processed(300)
-            st, body, headers = s.request("GET", "/metrics")
+            # The rows are visible a moment before the processor's gauges
+            # move (they are set after the commit): scrape until they have.
+            lag_re = r"^salesflow_processor_lag\{partition=\"\d+\"\} (\S+)$"
+            deadline = time.time() + 10
+            while True:
+                st, body, headers = s.request("GET", "/metrics")
+                text = body.decode()
+                if time.time() > deadline or not sum(
+                        float(v) for v in re.findall(lag_re, text, re.M)):
+                    break
+                time.sleep(0.05)
             self.assertEqual(st, 200)
             self.assertTrue(headers["Content-Type"].startswith("text/plain; version=0.0.4"))
-            text = body.decode()
 
             def value(series):
                 m = re.search("^" + re.escape(series) + r" (\S+)$", text, re.M)
