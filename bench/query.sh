@@ -9,6 +9,8 @@
 #
 #   bench/query.sh
 #   ORDERS=1000000 DAYS=30 REQUESTS=100 bench/query.sh
+#   DATA=/tmp/big bench/query.sh   (reuse a data directory filled before:
+#                                   log_fill DATA ORDERS 1 DAYS; replay)
 #
 # Prints a table; writes nothing into docs/. Needs free disk of about 120
 # bytes per order (log + database).
@@ -21,15 +23,20 @@ make -C "$ROOT" -s BUILD="${BUILD:-build}" "${BUILD:-build}/salesflow" \
 B=$ROOT/${BUILD:-build}
 BIN=${SALESFLOW_BIN:-$B/salesflow}
 
-echo "bench/query: writing $ORDERS orders over $DAYS days to the log" >&2
-t0=$(date +%s)
-"$B/bench/log_fill" "$TMP/data" "$ORDERS" 1 "$DAYS" >/dev/null
-echo "bench/query: replay into SQLite" >&2
-"$BIN" replay --data "$TMP/data" >/dev/null 2>"$TMP/replay.log"
-echo "bench/query: filled in $(( $(date +%s) - t0 )) s" >&2
+if [ -n "${DATA:-}" ]; then
+    D=$DATA
+else
+    D=$TMP/data
+    echo "bench/query: writing $ORDERS orders over $DAYS days to the log" >&2
+    t0=$(date +%s)
+    "$B/bench/log_fill" "$D" "$ORDERS" 1 "$DAYS" >/dev/null
+    echo "bench/query: replay into SQLite" >&2
+    "$BIN" replay --data "$D" >/dev/null 2>"$TMP/replay.log"
+    echo "bench/query: filled in $(( $(date +%s) - t0 )) s" >&2
+fi
 
 port=$(free_port)
-"$BIN" serve --listen 127.0.0.1:"$port" --store "sqlite:$TMP/data/sales.db" \
+"$BIN" serve --listen 127.0.0.1:"$port" --store "sqlite:$D/sales.db" \
     2>"$TMP/serve.log" &
 PIDS="$PIDS $!"
 wait_port "$port"
