@@ -290,6 +290,28 @@ int sf_buf_printf(struct sf_buf *b, const char *fmt, ...)
     return 0;
 }
 
+/* The length of the well-formed UTF-8 sequence at p (RFC 3629 §4: no
+ * overlong forms, no surrogates, nothing past U+10FFFF), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+    size_t n;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, lo = c == 0xE0 ? 0xA0 : 0x80, hi = c == 0xED ? 0x9F : 0xBF;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, lo = c == 0xF0 ? 0x90 : 0x80, hi = c == 0xF4 ? 0x8F : 0xBF;
+    else
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
 int sf_buf_json_str(struct sf_buf *b, const char *s)
 {
     if (SF_BUF_LIT(b, "\""))
@@ -298,8 +320,14 @@ int sf_buf_json_str(struct sf_buf *b, const char *s)
     for (;;) {
         /* A run of bytes that need no escape goes in with one append. */
         const unsigned char *run = p;
-        while (*p >= 0x20 && *p != '"' && *p != '\\')
-            p++;
+        for (size_t u;;) {
+            if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\')
+                p++;
+            else if (*p >= 0x80 && (u = utf8_len(p)))
+                p += u;
+            else
+                break;
+        }
         if (p > run && sf_buf_append(b, run, (size_t)(p - run)))
             return -1;
         if (!*p)
@@ -308,6 +336,8 @@ int sf_buf_json_str(struct sf_buf *b, const char *s)
         if (*p == '"' || *p == '\\') {
             char esc[2] = {'\\', (char)*p};
             rc = sf_buf_append(b, esc, 2);
+        } else if (*p >= 0x80) {
+            rc = SF_BUF_LIT(b, "\xef\xbf\xbd");  /* not UTF-8: U+FFFD */
         } else {
             rc = sf_buf_printf(b, "\\u%04x", *p);
         }

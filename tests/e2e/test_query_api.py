@@ -310,6 +310,18 @@ class RangeCases:
             detail = json.loads(body)["detail"]
             self.assertEqual(detail[0]["loc"], ["query", loc], params)
             self.assertTrue(detail[0]["msg"], params)
+        # a value that is not UTF-8 is named in a reply that still is (JSON
+        # text is UTF-8): the bad bytes come back as U+FFFD
+        for path, loc in (("/api/query?metric=revenue&state=%FF%FE", "state"),
+                          ("/api/query?metric=%C0%AF", "metric")):
+            status, body = self.srv.get(path)
+            self.assertEqual(status, 422, (path, body))
+            detail = json.loads(body.decode("utf-8"))["detail"]
+            self.assertEqual(detail[0]["loc"], ["query", loc], path)
+            self.assertIn("\ufffd", detail[0]["msg"], path)
+        status, body = self.srv.get("/api/sales?source=Dine%ED%A0%80")
+        self.assertEqual(status, 400, body)   # the dashboard filters' older form
+        self.assertIn("Dine\ufffd", json.loads(body.decode("utf-8"))["detail"])
         # a control character never gets past the HTTP layer's request-line rule
         status, body = self.srv.get("/api/query?metric=revenue&state=C%01A")
         self.assertEqual(status, 400, body)

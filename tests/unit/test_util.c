@@ -212,6 +212,41 @@ static void json_str_escapes(void **state)
     sf_buf_free(&b);
 }
 
+/* JSON text is UTF-8 (RFC 8259 §8.1): a byte sequence that is not UTF-8
+ * (from a query string, say) goes out as U+FFFD, one per bad byte; valid
+ * sequences of every length go out as they came. */
+static void json_str_invalid_utf8_replaced(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
+        {"caf\xc3\xa9", "caf\xc3\xa9"},                      /* é: 2 bytes */
+        {"\xe2\x82\xac \xf0\x9f\x98\x80", "\xe2\x82\xac \xf0\x9f\x98\x80"}, /* €, 😀 */
+        {"a\xff" "b", "a\xef\xbf\xbd" "b"},                        /* never in UTF-8 */
+        {"\xc3", "\xef\xbf\xbd"},                            /* cut short at the end */
+        {"\xc3(", "\xef\xbf\xbd("},                          /* bad continuation */
+        {"\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd"},            /* overlong '/' */
+        {"\xe0\x80\xaf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* overlong */
+        {"\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* surrogate */
+        {"\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"}, /* > U+10FFFF */
+        {"\x80x", "\xef\xbf\xbdx"},                           /* lone continuation */
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct sf_buf b;
+        char want[64];
+        sf_buf_init(&b, 256);
+        assert_int_equal(sf_buf_json_str(&b, cases[i].in), 0);
+        snprintf(want, sizeof(want), "\"%s\"", cases[i].out);
+        assert_string_equal(b.data, want);
+        json_error_t jerr;
+        json_t *v = json_loads(b.data, JSON_DECODE_ANY, &jerr);
+        assert_non_null(v);
+        json_decref(v);
+        sf_buf_free(&b);
+    }
+}
+
 static void json_str_every_ascii_byte_decodes_back(void **state)
 {
     (void)state;
@@ -281,6 +316,7 @@ int main(void)
         cmocka_unit_test(buf_printf_past_limit_leaves_buffer_unchanged),
         cmocka_unit_test(buf_grows_past_initial_capacity),
         cmocka_unit_test(json_str_escapes),
+        cmocka_unit_test(json_str_invalid_utf8_replaced),
         cmocka_unit_test(json_str_every_ascii_byte_decodes_back),
         cmocka_unit_test(json_str_keeps_utf8),
         cmocka_unit_test(json_str_empty),
