@@ -1205,10 +1205,11 @@ static int mysql_recent_orders(struct store *b, const struct store_filter *f,
     MYSQL_BIND params[3 + 2 * STORE_FILTER_MAX];
     int64_t lim = (int64_t)(limit < 100000 ? limit : 100000);
     MYSQL_TIME tf, tt;
-    char sql[1024] = "SELECT uuid, customer_id, source, quantity, total,"
-                     " DATE_FORMAT(created_at, '%Y-%m-%d %H:%i:%s.%f'), state"
-                     " FROM orders WHERE created_at <= UTC_TIMESTAMP(3)";
+    char sql[1024];
     unsigned k = 0, variant;
+    snprintf(sql, sizeof(sql), "SELECT uuid, customer_id, source, quantity, total,"
+             " DATE_FORMAT(created_at, '%%Y-%%m-%%d %%H:%%i:%%s.%%f'), state FROM orders"
+             " WHERE %s", store_filter_has_end(f) ? "TRUE" : "created_at <= UTC_TIMESTAMP(3)");
     if (f && f->ranged) {
         /* DATETIME(3) holds whole ms: < to is <= to - 1 ms, which also
          * stays within DATETIME's range for to = year 10000. */
@@ -1221,7 +1222,8 @@ static int mysql_recent_orders(struct store *b, const struct store_filter *f,
     }
     add_filter(sql, sizeof(sql), f, params, &k, &variant);
     if (f && f->ranged)
-        variant += (STORE_FILTER_MAX + 1) * (STORE_FILTER_MAX + 1);
+        variant += (store_filter_has_end(f) ? 2 : 1) * (STORE_FILTER_MAX + 1) *
+                   (STORE_FILTER_MAX + 1);
     strncat(sql, " ORDER BY created_at DESC, uuid DESC LIMIT ?",
             sizeof(sql) - strlen(sql) - 1);
     sfmy_bind_i64(&params[k], &lim);

@@ -752,7 +752,7 @@ static int sqlite_recent_orders(struct store *b, const struct store_filter *f,
     if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK)
         return fail(s, "reading orders", errstr, en);
     int i = 1;
-    sqlite3_bind_int64(st, i++, sf_now_ms());
+    sqlite3_bind_int64(st, i++, store_filter_has_end(f) ? SF_TIME_MAX_MS : sf_now_ms());
     if (f && f->ranged) {
         sqlite3_bind_int64(st, i++, f->from_ms);
         sqlite3_bind_int64(st, i++, f->to_ms);

@@ -54,6 +54,13 @@ struct store_filter {
     int64_t from_ms, to_ms;
 };
 
+/* recent_orders lists orders up to now (one dated years ahead would stay on
+ * top for years) unless the range has an end: then the range asked for. */
+static inline int store_filter_has_end(const struct store_filter *f)
+{
+    return f && f->ranged && f->to_ms <= SF_TIME_MAX_MS;
+}
+
 /* query(): sums over orders matching f (and its range), grouped by the
  * columns in `by` and, with bucket_ms (60000, 3600000 or 86400000; 0:
  * none), by the UTC minute, hour or day created_at falls in. */

@@ -22,6 +22,7 @@ from harness import Server, post_v1, run_cli
 OK, WHY = mariadb.available()
 
 T0 = datetime(2026, 12, 1, tzinfo=timezone.utc)
+FUTURE = datetime(2031, 1, 1, 12, tzinfo=timezone.utc)
 
 
 def iso(dt):
@@ -58,6 +59,9 @@ def dataset():
             add(medge + timedelta(milliseconds=delta), 6 + k, sources[k % 3], 3)
     # one order a month earlier: the data spans more than 10,000 minutes
     add(T0 - timedelta(days=30), 2, "Takeaway", 1)
+    # and one dated years ahead: the latest orders leave it out until a
+    # range with an end asks for it
+    add(FUTURE, 5, "Dine In", 2)
     return rows
 
 
@@ -210,9 +214,19 @@ class RangeCases:
                             "&to=2026-12-03T07:00:00.001Z")
         ids = sorted(o["created_at"] for o in got["orders"])
         self.assertEqual(ids, ["2026-12-03T07:00:00.000Z"])
+        # no end: up to now, as the unranged list (the order of 2031 is left out)
         got = self.get_json("/api/orders?limit=500&from=2026-12-02T00:00:00-01:00")
-        want = self.oracle.select(frm=parse_t("2026-12-02T01:00:00Z"))
+        want = self.oracle.select(frm=parse_t("2026-12-02T01:00:00Z"),
+                                  to=datetime.now(timezone.utc))
         self.assertEqual(len(got["orders"]), len(want))
+        got = self.get_json("/api/orders?limit=500")
+        self.assertNotIn(iso(FUTURE), [o["created_at"] for o in got["orders"]])
+        # an end given: the range asked for, future or not
+        got = self.get_json("/api/orders?limit=500&from=2030-12-31T00:00:00Z"
+                            "&to=2031-01-02T00:00:00Z")
+        self.assertEqual([o["created_at"] for o in got["orders"]], [iso(FUTURE)])
+        got = self.get_json("/api/orders?limit=500&to=2031-01-02T00:00:00Z")
+        self.assertEqual(len(got["orders"]), len(self.oracle.rows))
 
     def test_range_bad(self):
         for path, word in [("/api/sales?from=yesterday", "from"),
