@@ -55,6 +55,17 @@ static int request_line(const char *p, const char *eol, int *http10, const char 
             return -1;
     if (memchr(t, ' ', (size_t)(ver - 1 - t)) || t == ver - 1)
         return -1;
+    /* libmicrohttpd keeps every query parameter in the connection's 32 KiB
+     * pool and, past about 450 of them, fails to answer at all. */
+    const char *qm = memchr(t, '?', (size_t)(ver - 1 - t));
+    size_t params = 1;
+    for (const char *c = qm; c && c < ver - 1; c++)
+        params += *c == '&';
+    if (qm && params > HTTP_QUERY_PARAMS_MAX) {
+        *msg = "URI Too Long: the query holds more than " SF_XSTR(HTTP_QUERY_PARAMS_MAX)
+               " parameters";
+        return 414;
+    }
     *http10 = ver[7] == '0';
     *target = t;
     *tlen = (size_t)(ver - 1 - t);

@@ -77,6 +77,7 @@ struct http_route {
     const char *off;
 };
 
+#define HTTP_QUERY_PARAMS_MAX 256 /* more in a request target: 414 */
 #define HTTP_ROUTES_MAX 48     /* the layers' routes and the sign-in pages */
 
 /* Everything the handlers need; owned by the caller of http_start. */

@@ -278,6 +278,22 @@ class ReviewTest(StrictBase):
                 self.refused(request(target, b"Content-Length: %d\r\n" % n, ORDER,
                                      host=b"127.0.0.1\x00.evil.com"), 400, "fast")
 
+    def test_too_many_query_parameters(self):
+        # libmicrohttpd keeps each parameter in the connection's 32 KiB pool;
+        # past ~450 it fails to answer at all (a 408 ten seconds later), so
+        # more than 256 are refused at once, whatever the route
+        many = b"&".join(b"p%d=x" % i for i in range(600))
+        for target in (b"GET /api/query?metric=revenue&" + many, b"GET /api/sales?" + many,
+                       b"POST /orderitem?" + many):
+            with self.subTest(target=target[:30]):
+                self.refused(request(target, b""), 414, "fast", ["parameters"])
+        # 256, even long ones filling the 16 KiB head, are read and answered
+        long = b"&".join(b"p%d=%s" % (i, b"x" * 50) for i in range(255))
+        for params in (b"&".join(b"p%d=x" % i for i in range(255)), long):
+            out = self.exchange(request(b"GET /api/query?metric=revenue&" + params, b""),
+                                "fast")
+            self.assertEqual([r[0] for r in out], [422], out)
+
     def test_bare_lf_is_refused(self):
         n = len(ORDER)
         for target in TARGETS:
