@@ -180,7 +180,10 @@ class Soak:
             with self.lock:
                 ids = list(self.pending)
             if ids:
-                q = "SELECT uuid FROM orders WHERE uuid IN (%s)" % ",".join("?" * len(ids))
+                # orders_data's key (the probe's ids are not UUIDs, so they
+                # are kept as their text): the view `orders` computes its
+                # uuid column, and a lookup through it reads every row
+                q = "SELECT id FROM orders_data WHERE id IN (%s)" % ",".join("?" * len(ids))
                 try:
                     found = [u for (u,) in con.execute(q, ids)]
                 except sqlite3.OperationalError:
