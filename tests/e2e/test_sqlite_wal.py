@@ -7,7 +7,7 @@ automatic (passive) checkpoints copy pages into the database but the WAL
 file only grows: a soak of 5 minutes at 5,000 orders/s left a 5 GB
 sales.db-wal beside a 70 MB database, and the -shm mapping grew the
 process's memory with it. The store resets the WAL itself once it passes
-its bound (docs/operations.md).
+its bound (docs/architecture.md, Store).
 """
 
 import os
