@@ -28,6 +28,16 @@
  * quarantined once, and a crash in the middle resumes after the last part
  * committed. Transient errors during this are retried like any other.
  *
+ * Small batches linger: after a batch of less than a quarter of batch_max
+ * the processor waits LINGER_MS before it polls again, so that a steady
+ * stream of single orders is committed a few hundred orders at a time and
+ * not a handful (a transaction's fixed cost — SQLite's commit, the
+ * positions, the rollups — was most of the processor's CPU under single
+ * orders: ~300 µs a commit against ~3 µs an order). An order arriving
+ * while the processor waits in poll() is still taken at once; one arriving
+ * just after a small commit waits up to LINGER_MS more. A full batch
+ * (the processor behind) never waits.
+ *
  * Health: every commit, failure and the age of the records in hand go to
  * metrics_proc_*(), which GET /readyz and /metrics read (web/ops.c).
  *
@@ -536,6 +546,8 @@ static int commit_range(struct processor *p, const struct batch *b, size_t lo, s
     }
 }
 
+#define LINGER_MS 5
+
 static void *processor_main(void *arg)
 {
     struct processor *p = arg;
@@ -580,6 +592,8 @@ static void *processor_main(void *arg)
             goto out;
         metrics_proc_pending(0);
         maybe_retain(p);
+        if ((size_t)got < max / 4 && !atomic_load(&p->stop))
+            sf_pause_ms(LINGER_MS);
     }
 out:
     metrics_proc_pending(0);
