@@ -251,6 +251,7 @@ static struct http_server *serve_http(const char *listen, struct http_ctx *hc,
 static int ingest_takes(const char *name)
 {
     return strcmp(name, "store") && strcmp(name, "group") && strcmp(name, "raw-store") &&
+           strcmp(name, "processor-nice") &&
            strncmp(name, "read-", 5) && strncmp(name, "admin-", 6) &&
            strcmp(name, "session-ttl");
 }
@@ -261,7 +262,7 @@ struct run_flags {
     const char *broker_arg, *group, *allowed_hosts, *raw_store;
     int create_topic, strict_orderitem;
     int64_t unit_price;
-    int partitions, threads, max_batch;
+    int partitions, threads, max_batch, processor_nice;
     int header_timeout, body_timeout, max_conns;
     int64_t dedupe_window, dedupe_max;
     int64_t ready_lag;
@@ -317,6 +318,9 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
          "records behind the log (default {100000})", opt_int64, &f->ready_lag},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
+        {"processor-nice", "N", "run the processor thread N (0-19) below the process's "
+         "CPU priority, so that HTTP answers come first when the cores are busy "
+         "(default {10})", opt_nice, &f->processor_nice},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
          SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",
          opt_max_body, &f->max_body},
@@ -435,7 +439,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
     a->flush_on_close = 1;
     *hooks = (struct run_hooks){.qt = a->qt, .w = a->w};
     struct processor_conf pc = {.on_reject = run_reject, .on_commit = run_commit,
-                                .opaque = hooks};
+                                .opaque = hooks, .nice = f->processor_nice};
     if (a->w)
         web_attach(a->w, a->b);
     if (!ingest_only && !(a->proc = processor_start(a->b, a->st, a->cat, &pc, err,

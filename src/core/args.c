@@ -49,6 +49,17 @@ int opt_int(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+int opt_nice(const char *val, void *dst, char *err, size_t n)
+{
+    int64_t v;
+    if (opt_int64(val, &v, err, n) || v > 19) {
+        snprintf(err, n, "expected a niceness from 0 to 19, got \"%s\"", val);
+        return -1;
+    }
+    *(int *)dst = (int)v;
+    return 0;
+}
+
 int opt_sources(const char *val, void *dst, char *err, size_t n)
 {
     if (catalog_check_sources(val, err, n))
@@ -380,7 +391,7 @@ static const char *const all_flags[] = {
     "api-keys", "mysql-password", "force", "allowed-hosts", "strict-orderitem",
     "batch", "gzip", "raw-store", "cassandra-password",
     "read-key", "read-keys", "read-key-file", "admin-key", "admin-keys",
-    "admin-key-file", "session-ttl",
+    "admin-key-file", "session-ttl", "processor-nice",
 };
 /* Settings taken from the environment or the config file only, never from
  * the command line, where every user could read them in ps: giving one as

@@ -88,6 +88,8 @@ int args_known_flag(const char *name);
  * int64 (int64_t *), money amount to cents (int64_t *), switch (int *). */
 int opt_str(const char *val, void *dst, char *err, size_t n);
 int opt_int(const char *val, void *dst, char *err, size_t n);
+/* 0..19: how far below the process a thread's CPU priority goes. */
+int opt_nice(const char *val, void *dst, char *err, size_t n);
 int opt_int64(const char *val, void *dst, char *err, size_t n);
 int opt_money(const char *val, void *dst, char *err, size_t n);
 /* A comma-separated list of sources (catalog_check_sources); *dst = val. */

@@ -26,6 +26,7 @@ struct processor;
 
 struct processor_conf {
     size_t batch_max;                   /* records per transaction; 0 = 5000 */
+    int nice;                           /* the thread's niceness above the process's */
     void (*on_commit)(void *opaque, size_t inserted);
     void *opaque;
     /* A record that is not an order, with the reason; called on the
