@@ -83,13 +83,15 @@ bench: $(BUILD)/salesflow $(BUILD)/bench/log_append $(BUILD)/bench/log_fill \
 
 # Long runs (issue 21; docs/BENCHMARKS.md, "Soak"): `make soak SOAK_MINUTES=30`
 # runs `run` at 5,000 orders/s with 50 SSE viewers and a query load and
-# writes soak.csv, soak.svg and summary.md into SOAK_OUT (SOAK_ARGS: more
-# flags for the server, e.g. "--retention-bytes 64M"); `make fault-soak`
+# writes soak.csv, soak.svg and summary.md into SOAK_OUT (SOAK_ARGS: the
+# server's flags; by default the log and the idempotency index are bounded,
+# so that memory or descriptors that still grow after the warm-up are a
+# leak, not retained data — SOAK_ARGS= runs with neither bound); `make fault-soak`
 # runs the libfiu disk-fault test with FAULT_ORDERS requests per case and
 # FAULT_CYCLES fatal-fdatasync restarts.
 SOAK_MINUTES ?= 30
 SOAK_OUT     ?= $(BUILD)/soak
-SOAK_ARGS    ?=
+SOAK_ARGS    ?= --segment-bytes 8M --retention-bytes 24M --dedupe-window 2m
 FAULT_ORDERS ?= 20000
 FAULT_CYCLES ?= 20
 .PHONY: soak fault-soak
