@@ -105,9 +105,14 @@ struct http_ctx {
     int64_t ready_lag;
     /* --allowed-hosts: Host names (comma-separated, "*" any) served besides
      * the listen address's host; NULL: the loopback names when listening
-     * on loopback, else any. A request with another Host gets 421, a POST
-     * whose Origin is neither its Host nor one of these 403. */
+     * on loopback, else any. A request with another Host gets 421. */
     const char *allowed_hosts;
+    /* Set by http_start: the origins ("host:port", or a name for any port)
+     * a POST or DELETE may come from besides its own Host: the listen
+     * address, the loopback names on its port when listening on loopback,
+     * and the hosts --allowed-hosts names ("*" is not an origin). Another
+     * Origin gets 403. */
+    const char *origin_hosts;
     /* GET /readyz without a web layer: a store handle of its own (not the
      * processor's) that must answer a query (`process`). NULL: none. */
     struct store *ready_store;

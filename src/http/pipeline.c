@@ -308,7 +308,9 @@ static int host_allowed(const char *list, const char *host)
 }
 
 /* Origin ("scheme://host[:port]") is this server: the request's own Host,
- * or a host in the list. "null" (a sandboxed or file: page) is not. */
+ * or an origin of the list (http_ctx.origin_hosts: with the port of this
+ * server, where a default names one). "null" (a sandboxed or file: page)
+ * is not, nor another port of the same host (another origin). */
 static int origin_allowed(const char *list, const char *origin, const char *host)
 {
     const char *o = strstr(origin, "://");
@@ -317,7 +319,7 @@ static int origin_allowed(const char *list, const char *origin, const char *host
     o += 3;
     if (host && strcasecmp(o, host) == 0)
         return 1;
-    return host_allowed(list, o);
+    return list && host_allowed(list, o);
 }
 
 /* DNS rebinding and cross-site POSTs: refuse a Host this server is not,
@@ -335,7 +337,7 @@ static int check_host(struct http_req *r, const char *method, const struct http_
         return 1;
     }
     if (h->origin && (strcmp(method, "POST") == 0 || strcmp(method, "DELETE") == 0) &&
-        !origin_allowed(list, h->origin, h->host)) {
+        !origin_allowed(r->ctx->origin_hosts, h->origin, h->host)) {
         snprintf(msg, sizeof(msg), "Forbidden: a POST from another site (Origin "
                  "\"%.100s\"); a page may post here only from this server's own "
                  "origin, or from a host named with --allowed-hosts", h->origin);

@@ -32,6 +32,7 @@ struct http_server {
     struct fastpath *fp;
     int listen_fd;
     char *hosts;                    /* ctx.allowed_hosts in force (http_start) */
+    char *origins;                  /* ctx.origin_hosts (http_start) */
 };
 
 /* Connections libmicrohttpd may hold past --max-connections: the ones being
@@ -124,6 +125,26 @@ static char *allowed_hosts(const char *listen, const char *host,
     return out;
 }
 
+/* The origins a POST may come from besides its Host (http.h): the listen
+ * address with the port bound, the loopback names on that port when
+ * listening on loopback with no list, or the list's names but "*". */
+static char *origin_hosts(const char *host, int v6, int port, int loopback,
+                          const char *list)
+{
+    struct sf_buf b;
+    sf_buf_init(&b, 256);
+    sf_buf_printf(&b, "%s%s%s:%d", v6 ? "[" : "", host, v6 ? "]" : "", port);
+    if (!list && loopback)
+        sf_buf_printf(&b, ",localhost:%d,127.0.0.1:%d,[::1]:%d", port, port, port);
+    for (const char *p = list ? list : ""; *p;) {
+        size_t len = strcspn(p, ",");
+        if (len && !(len == 1 && *p == '*'))
+            sf_buf_printf(&b, ",%.*s", (int)len, p);
+        p += len + (p[len] == ',');
+    }
+    return b.data;
+}
+
 /* Read and admin keys: the sign-in sessions and pages. Dashboard open to
  * more than this host: say so, once. 0, or -1 with errstr. */
 static int scopes(struct http_server *s, const char *listen,
@@ -164,6 +185,19 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
         free(s);
         return NULL;
     }
+    struct sockaddr_storage bound;
+    socklen_t blen = sizeof(bound);
+    int port = getsockname(s->listen_fd, (struct sockaddr *)&bound, &blen) == 0
+                   ? ntohs(bound.ss_family == AF_INET6
+                               ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                               : ((struct sockaddr_in *)&bound)->sin_port)
+                   : 0;
+    if (!(s->origins = origin_hosts(host, listen[0] == '[', port, is_loopback(&ss),
+                                    ctx->allowed_hosts))) {
+        sf_err(-1, errstr, n, "out of memory");
+        goto fail;
+    }
+    s->core.ctx.origin_hosts = s->origins;
     if (scopes(s, listen, &ss, errstr, n))
         goto fail;
     unsigned max_conns = ctx->max_connections ? ctx->max_connections : 10000;
@@ -197,6 +231,7 @@ fail:
     conntrack_destroy(s->ct);
     close(s->listen_fd);
     free(s->hosts);
+    free(s->origins);
     free(s);
     return NULL;
 }
@@ -218,5 +253,6 @@ void http_stop(struct http_server *s)
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     free(s->hosts);
+    free(s->origins);
     free(s);
 }

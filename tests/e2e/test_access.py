@@ -126,11 +126,15 @@ class AccessTest(unittest.TestCase):
             self.assertIn(b"<form", body)
             if bad:
                 self.assertNotIn(bad.encode(), body)
-        # another site's form: refused before the key is looked at
-        st, _, h = self.sign_in("read-key-flag",
-                                headers={"Origin": "http://evil.example"})
-        self.assertEqual(st, 403)
-        self.assertNotIn("Set-Cookie", h)
+        # another site's form: refused before the key is looked at; another
+        # port of this host is another site too
+        for origin in ("http://evil.example", "http://127.0.0.1:9",
+                       "http://localhost:%d" % (self.s.port + 1)):
+            st, _, h = self.sign_in("read-key-flag", headers={"Origin": origin})
+            self.assertEqual(st, 403, origin)
+            self.assertNotIn("Set-Cookie", h)
+            st, _, h = self.req("POST", "/signout", {"Origin": origin}, b"")
+            self.assertEqual(st, 403, origin)
 
         st, _, h = self.sign_in("read-key-flag", "/api/sales")
         self.assertEqual(st, 303)

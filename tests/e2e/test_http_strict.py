@@ -408,8 +408,12 @@ class CsrfHostTest(StrictBase):
                                 b"Content-Type: text/plain;charset=UTF-8\r\n")
                 self.assertEqual([r[0] for r in out], [403], out)
                 self.assertIn("Origin", json.loads(out[0][2])["detail"])
+                # another port of this host, or the other loopback name on
+                # another port, is another origin (RFC 6454)
                 for origin in (b"http://evil.example", b"null",
-                               b"http://localhost:%d.evil.example" % self.s.port):
+                               b"http://localhost:%d.evil.example" % self.s.port,
+                               b"http://127.0.0.1:9", b"http://localhost:%d" % (self.s.port + 1),
+                               b"https://127.0.0.1:%d" % self.s.port + b"/"):
                     out = self.post(path, b"/orderitem", b"Origin: " + origin +
                                     b"\r\nContent-Type: application/json\r\n")
                     self.assertEqual([r[0] for r in out], [403], (origin, out))
@@ -470,6 +474,20 @@ class AllowedHostsFlagTest(StrictBase):
 
 class AllowAnyHostTest(StrictBase):
     extra = ["--allowed-hosts", "*"]
+
+    def test_any_host_is_not_any_origin(self):
+        # "*" lets any Host name reach the server; a POST's Origin must
+        # still be the server the browser sent it to (its Host)
+        host = b"127.0.0.1:%d" % self.s.port
+        for origin, want in ((b"http://evil.example", 403), (b"http://127.0.0.1:9", 403),
+                             (b"http://" + host, 201)):
+            data = (b"POST /orderitem HTTP/1.1\r\nHost: " + host + b"\r\nOrigin: " + origin +
+                    b"\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n" %
+                    len(ORDER) + ORDER)
+            for path in FAST:
+                with self.subTest(origin=origin, path=path):
+                    out = self.exchange(data, path, timeout=1)
+                    self.assertEqual([r[0] for r in out], [want], out)
 
     def test_any_host(self):
         for path in FAST:
