@@ -386,6 +386,8 @@ static inline void store_close(struct store *s)
  * writers always take row locks in the same order. */
 struct sales_delta {
     char minute[17];        /* "YYYY-MM-DDTHH:MM" */
+    int64_t customer_id;    /* the customer rollups' (else 0): sorted after
+                             * minute, before source */
     int source;             /* the rows' o.source (the sort key) */
     const char *source_name; /* and its name, pointing into the rows */
     const char *state;
@@ -406,6 +408,15 @@ int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
  * (out of memory). */
 int sales_rollup(const struct sales_delta *by_minute, size_t n, int key_len,
                  struct sales_delta **out, size_t *n_out);
+
+/* The customer rollups: fold the inserted rows into deltas per (hour,
+ * customer_id, source) (keys "YYYY-MM-DDTHH:00") and per (day,
+ * customer_id, source) ("YYYY-MM-DDT00:00"), state "", each sorted by key
+ * (bucket, customer_id, source). Both arrays malloc()ed (never NULL). 0 or
+ * -1 (out of memory). */
+int sales_customer_deltas(const struct store_order *rows, const unsigned char *inserted,
+                          size_t n, struct sales_delta **by_hour, size_t *n_hour,
+                          struct sales_delta **by_day, size_t *n_day);
 
 extern const struct store_ops sqlite_store_ops;
 extern const struct store_ops mysql_store_ops;
