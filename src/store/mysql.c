@@ -20,10 +20,12 @@
  *      it, so two processors with overlapping batches never both count one
  *      order. Sorting the ids makes every writer take those row locks in one
  *      order.
- *   2. sales, sales_minute — the deltas of exactly the rows inserted in step
+ *   2. sales, sales_minute, sales_hour, sales_day, sales_customer_hour,
+ *      sales_customer_day — the deltas of exactly the rows inserted in step
  *      1, as multi-row INSERT … ON DUPLICATE KEY UPDATE x = x + VALUES(x), in
- *      the fixed key order sales_deltas() produces, so concurrent writers
- *      take row locks in one order.
+ *      the fixed key order sales_deltas() (and sales_rollup(),
+ *      sales_customer_deltas()) produce, so concurrent writers take row
+ *      locks in one order.
  *   3. salesflow_offsets — the new log positions; then COMMIT.
  * A deadlock, lock wait timeout, lost connection or server restart rolls
  * the whole transaction back (the server does it when the connection

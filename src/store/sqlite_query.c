@@ -1,9 +1,12 @@
 /*
  * sqlite_query — the SQLite store's range queries and saved charts.
  *
- * query: sums over orders_data (index on created_ms) grouped by the asked
- * columns; a time bucket is created_ms rounded down to a multiple of its
- * length (every stored time is from 1970 on, so never negative). Every
+ * query: sums over one table — orders_data (index on created_ms), a rollup
+ * (sales_minute, sales_hour, sales_day) or, grouped by customer, a customer
+ * rollup (sales_customer_hour, sales_customer_day) — grouped by the asked
+ * columns; over orders_data a time bucket is created_ms rounded down to a
+ * multiple of its length (every stored time is from 1970 on, so never
+ * negative), over a rollup a prefix of its key. Every
  * value from a request is a bound parameter; the SQL text is built only
  * from fixed pieces chosen by flags.
  *
