@@ -1,6 +1,8 @@
 /*
  * deltas — fold a batch's newly inserted orders into aggregate increments,
- * one per key, sorted by key. Shared by every store backend so that all of them apply
+ * one per key, sorted by key: per (source, state), per (minute, source,
+ * state) and its hours and days, and per (hour, customer, source) and its
+ * days. Shared by every store backend so that all of them apply
  * increments in the same, fixed key order.
  */
 #include "store/store.h"
@@ -17,11 +19,17 @@ static int cmp_state(const void *a, const void *b)
     return strcmp(x->state, y->state);
 }
 
+/* (minute, customer_id, source, state): customer_id is 0 in every delta
+ * but the customer rollups', whose state is "". */
 static int cmp_minute(const void *a, const void *b)
 {
     const struct sales_delta *x = a, *y = b;
     int c = strcmp(x->minute, y->minute);
-    return c ? c : cmp_state(a, b);
+    if (c)
+        return c;
+    if (x->customer_id != y->customer_id)
+        return x->customer_id < y->customer_id ? -1 : 1;
+    return cmp_state(a, b);
 }
 
 static uint64_t hash_bytes(uint64_t h, const char *p, size_t n)
@@ -34,8 +42,10 @@ static uint64_t hash_bytes(uint64_t h, const char *p, size_t n)
 static uint64_t hash_key(const struct sales_delta *d, int by_minute)
 {
     uint64_t h = UINT64_C(0xcbf29ce484222325) ^ (uint64_t)(unsigned)d->source;
-    if (by_minute)
+    if (by_minute) {
         h = hash_bytes(h, d->minute, 16);
+        h = (h ^ (uint64_t)d->customer_id) * UINT64_C(0x100000001b3);
+    }
     return hash_bytes(h, d->state, strlen(d->state));
 }
 
@@ -166,5 +176,47 @@ int sales_rollup(const struct sales_delta *by_minute, size_t n, int key_len,
     qsort(f.d, f.n, sizeof(*f.d), cmp_minute);
     *out = f.d;
     *n_out = f.n;
+    return 0;
+}
+
+int sales_customer_deltas(const struct store_order *rows, const unsigned char *inserted,
+                          size_t n, struct sales_delta **by_hour, size_t *n_hour,
+                          struct sales_delta **by_day, size_t *n_day)
+{
+    struct fold f = {.by_minute = 1, .cmp = cmp_minute};
+    int64_t lo = 1, hi = 0;     /* the hour in `hour`: [lo, hi) ms */
+    char hour[17] = "", ts[32];
+    int rc = 0;
+    *by_hour = *by_day = NULL;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (!inserted[i])
+            continue;
+        int64_t ms = rows[i].o.created_ms;
+        if (ms < lo || ms >= hi) {
+            memcpy(hour, sf_format_time(ms, ts), 13);
+            memcpy(hour + 13, ":00", 4);
+            lo = ms - ((ms % STORE_HOUR_MS) + STORE_HOUR_MS) % STORE_HOUR_MS;
+            hi = lo + STORE_HOUR_MS;
+        }
+        struct sales_delta d = {.source = rows[i].o.source, .customer_id = rows[i].o.customer_id,
+                                .source_name = rows[i].source, .state = "",
+                                .total_cents = rows[i].o.total_cents, .count = 1,
+                                .quantity = rows[i].o.quantity,
+                                .updated_ms = rows[i].log_time_ms};
+        memcpy(d.minute, hour, 17);
+        rc = fold_add(&f, &d);
+    }
+    free(f.slot);
+    if (rc || (!f.d && !(f.d = malloc(sizeof(*f.d))))) {
+        free(f.d);
+        return -1;
+    }
+    qsort(f.d, f.n, sizeof(*f.d), cmp_minute);
+    if (sales_rollup(f.d, f.n, 10, by_day, n_day)) {
+        free(f.d);
+        return -1;
+    }
+    *by_hour = f.d;
+    *n_hour = f.n;
     return 0;
 }

@@ -20,10 +20,12 @@
  *      it, so two processors with overlapping batches never both count one
  *      order. Sorting the ids makes every writer take those row locks in one
  *      order.
- *   2. sales, sales_minute — the deltas of exactly the rows inserted in step
+ *   2. sales, sales_minute, sales_hour, sales_day, sales_customer_hour,
+ *      sales_customer_day — the deltas of exactly the rows inserted in step
  *      1, as multi-row INSERT … ON DUPLICATE KEY UPDATE x = x + VALUES(x), in
- *      the fixed key order sales_deltas() produces, so concurrent writers
- *      take row locks in one order.
+ *      the fixed key order sales_deltas() (and sales_rollup(),
+ *      sales_customer_deltas()) produce, so concurrent writers take row
+ *      locks in one order.
  *   3. salesflow_offsets — the new log positions; then COMMIT.
  * A deadlock, lock wait timeout, lost connection or server restart rolls
  * the whole transaction back (the server does it when the connection
@@ -104,6 +106,18 @@ static const struct sql_text up_day = {
     " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
     " order_count = order_count + VALUES(order_count),"
     " quantity = quantity + VALUES(quantity)"};
+static const struct sql_text up_cust_hour = {
+    "INSERT INTO sales_customer_hour (hour, customer_id, source, total, order_count,"
+    " quantity) VALUES ", "(?,?,?,?,?,?)",
+    " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
+    " order_count = order_count + VALUES(order_count),"
+    " quantity = quantity + VALUES(quantity)"};
+static const struct sql_text up_cust_day = {
+    "INSERT INTO sales_customer_day (day, customer_id, source, total, order_count,"
+    " quantity) VALUES ", "(?,?,?,?,?,?)",
+    " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
+    " order_count = order_count + VALUES(order_count),"
+    " quantity = quantity + VALUES(quantity)"};
 static const struct sql_text up_pos = {
     "INSERT INTO salesflow_offsets (topic, `partition`, next_offset, last_mark) VALUES ",
     "(?,?,?,?)", " ON DUPLICATE KEY UPDATE next_offset = VALUES(next_offset),"
@@ -166,7 +180,7 @@ static void mysql_store_close(struct store *b)
 static int check_writable(struct mysql_store *s, char *errstr, size_t n)
 {
     const struct sql_text *w[] = {&ins_orders, &up_sales, &up_minute, &up_hour, &up_day,
-                                  &up_pos};
+                                  &up_cust_hour, &up_cust_day, &up_pos};
     s->write_err[0] = '\0';
     if (s->outdated[0]) {
         snprintf(s->write_err, sizeof(s->write_err), "cannot write: %.700s", s->outdated);
@@ -640,10 +654,13 @@ static int upsert_sales(struct mysql_store *s, const struct sales_delta *d, size
     return 0;
 }
 
-/* sql: up_minute, up_hour or up_day (the deltas' keys "YYYY-MM-DDTHH:MM"). */
+/* sql: up_minute, up_hour or up_day (the deltas' keys "YYYY-MM-DDTHH:MM"),
+ * or with customer != 0 up_cust_hour or up_cust_day (customer_id in place
+ * of state, before source). */
 static int upsert_minute(struct mysql_store *s, const struct sql_text *sql,
                          const char *what, const struct sales_delta *d, size_t nd,
-                         char (*amt)[24], MYSQL_TIME *tm, char *errstr, size_t en)
+                         int customer, char (*amt)[24], MYSQL_TIME *tm, char *errstr,
+                         size_t en)
 {
     for (size_t off = 0; off < nd; off += UPSERT_CHUNK) {
         size_t k = nd - off < UPSERT_CHUNK ? nd - off : UPSERT_CHUNK;
@@ -668,8 +685,13 @@ static int upsert_minute(struct mysql_store *s, const struct sql_text *sql,
             }
             MYSQL_BIND *p = &s->bind[j * 6];
             sfmy_bind_time(&p[0], t);
-            sfmy_bind_str(&p[1], x->source_name);
-            sfmy_bind_str(&p[2], x->state);
+            if (customer) {
+                sfmy_bind_i64(&p[1], &x->customer_id);
+                sfmy_bind_str(&p[2], x->source_name);
+            } else {
+                sfmy_bind_str(&p[1], x->source_name);
+                sfmy_bind_str(&p[2], x->state);
+            }
             sfmy_bind_str(&p[3], j < k ? money_format(x->total_cents, amt[i]) : "0.00");
             sfmy_bind_i64(&p[4], j < k ? &x->count : &zero);
             sfmy_bind_i64(&p[5], j < k ? &x->quantity : &zero);
@@ -795,8 +817,9 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
                       const int64_t *next, const int64_t *mark, int nparts, size_t *added,
                       char *errstr, size_t en)
 {
-    struct sales_delta *ds = NULL, *dm = NULL, *dh = NULL, *dd = NULL;
-    size_t nds = 0, ndm = 0, ndh = 0, ndd = 0;
+    struct sales_delta *ds = NULL, *dm = NULL, *dh = NULL, *dd = NULL, *dch = NULL,
+                       *dcd = NULL;
+    size_t nds = 0, ndm = 0, ndh = 0, ndd = 0, ndch = 0, ndcd = 0;
     char (*amt)[24] = NULL;
     MYSQL_TIME *tm = NULL;
     int rc = -1;
@@ -813,20 +836,27 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
     }
     if (sales_deltas(b->rows, b->ins, b->n, &ds, &nds, &dm, &ndm) ||
         sales_rollup(dm, ndm, 13, &dh, &ndh) || sales_rollup(dm, ndm, 10, &dd, &ndd) ||
-        !(amt = malloc((nds + ndm + ndh + ndd + 1) * sizeof(*amt))) ||
-        !(tm = malloc((nds + ndm + ndh + ndd + 1) * sizeof(*tm)))) {
+        sales_customer_deltas(b->rows, b->ins, b->n, &dch, &ndch, &dcd, &ndcd) ||
+        !(amt = malloc((nds + ndm + ndh + ndd + ndch + ndcd + 1) * sizeof(*amt))) ||
+        !(tm = malloc((nds + ndm + ndh + ndd + ndch + ndcd + 1) * sizeof(*tm)))) {
         sfmy_plain_fail(s, errstr, en, "out of memory");
         goto out;
     }
-    /* Tables in a fixed order (sales, minute, hour, day), keys sorted in
-     * each: concurrent processors take row locks in the same order. */
+    size_t o = nds + ndm + ndh + ndd;
+    /* Tables in a fixed order (sales, minute, hour, day, customer hour,
+     * customer day), keys sorted in each: concurrent processors take row
+     * locks in the same order. */
     if (upsert_sales(s, ds, nds, amt, tm, errstr, en) ||
-        upsert_minute(s, &up_minute, "updating sales_minute", dm, ndm, amt + nds,
+        upsert_minute(s, &up_minute, "updating sales_minute", dm, ndm, 0, amt + nds,
                       tm + nds, errstr, en) ||
-        upsert_minute(s, &up_hour, "updating sales_hour", dh, ndh, amt + nds + ndm,
+        upsert_minute(s, &up_hour, "updating sales_hour", dh, ndh, 0, amt + nds + ndm,
                       tm + nds + ndm, errstr, en) ||
-        upsert_minute(s, &up_day, "updating sales_day", dd, ndd, amt + nds + ndm + ndh,
+        upsert_minute(s, &up_day, "updating sales_day", dd, ndd, 0, amt + nds + ndm + ndh,
                       tm + nds + ndm + ndh, errstr, en) ||
+        upsert_minute(s, &up_cust_hour, "updating sales_customer_hour", dch, ndch, 1,
+                      amt + o, tm + o, errstr, en) ||
+        upsert_minute(s, &up_cust_day, "updating sales_customer_day", dcd, ndcd, 1,
+                      amt + o + ndch, tm + o + ndch, errstr, en) ||
         write_positions(s, topic, next, mark, nparts, errstr, en))
         goto out;
     test_stop_in_txn(b);
@@ -843,6 +873,8 @@ out:
     free(dm);
     free(dh);
     free(dd);
+    free(dch);
+    free(dcd);
     free(amt);
     free(tm);
     return rc;
@@ -949,6 +981,10 @@ static int reset_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
         sfmy_exec(s, "DELETE FROM sales_minute", "emptying sales_minute", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales_hour", "emptying sales_hour", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales_day", "emptying sales_day", errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_customer_hour", "emptying sales_customer_hour",
+                  errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_customer_day", "emptying sales_customer_day",
+                  errstr, n) ||
         sfmy_query_str(s, &del_positions, params, 1, NULL, NULL,
                        "emptying salesflow_offsets", errstr, n) ||
         (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
@@ -1269,6 +1305,8 @@ static int mysql_query_op(struct store *b, const struct store_query *q, int leve
     struct mysql_store *s = (struct mysql_store *)b;
     const struct store_filter *f = q->f;
     static const char *const table[] = {"orders", "sales_minute", "sales_hour", "sales_day"};
+    static const char *const cust_table[] = {"", "", "sales_customer_hour",
+                                             "sales_customer_day"};
     static const char *const col[] = {"created_at", "minute", "hour", "day"};
     static const char *const fmt[] = {"", "%Y-%m-%dT%H:%i", "%Y-%m-%dT%H", "%Y-%m-%d"};
     MYSQL_BIND params[2 + 2 * STORE_FILTER_MAX];
@@ -1280,6 +1318,19 @@ static int mysql_query_op(struct store *b, const struct store_query *q, int leve
                                  : q->bucket_ms == STORE_DAY_MS ? 3 : 0;
     if (level < 0 || level > STORE_LEVEL_DAY)
         return sfmy_plain_fail(s, errstr, en, "query: no such table");
+    /* By customer, an hour or a day comes from the customer rollups (which
+     * have no state: store_query asks them only without one); a database
+     * whose schema predates them (a reader that cannot migrate it) answers
+     * from orders. */
+    int by_cust = (q->by & STORE_BY_CUSTOMER) != 0;
+    if (by_cust && rollup && (level < STORE_LEVEL_HOUR || q->by & STORE_BY_STATE ||
+                              (f && f->nstates)))
+        return sfmy_plain_fail(s, errstr, en, "query: no rollup holds customers per "
+                               "minute or per state");
+    if (by_cust && rollup && s->schema_version < SFMY_CUSTOMER_ROLLUPS) {
+        level = STORE_LEVEL_ORDERS;
+        rollup = 0;
+    }
     if (bi)
         snprintf(bucket, sizeof(bucket), "DATE_FORMAT(%s, '%s')", col[level], fmt[bi]);
     else
@@ -1288,10 +1339,10 @@ static int mysql_query_op(struct store *b, const struct store_query *q, int leve
      * DATETIME's range for to = year 10000. */
     snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, SUM(total), %s, SUM(quantity)"
              " FROM %s WHERE %s >= ? AND %s <= ?", bucket,
-             q->by & STORE_BY_CUSTOMER && !rollup ? "customer_id" : "0",
-             q->by & STORE_BY_SOURCE ? "source" : "''",
+             by_cust ? "customer_id" : "0", q->by & STORE_BY_SOURCE ? "source" : "''",
              q->by & STORE_BY_STATE ? "state" : "''",
-             rollup ? "SUM(order_count)" : "COUNT(*)", table[level], col[level], col[level]);
+             rollup ? "SUM(order_count)" : "COUNT(*)",
+             by_cust && rollup ? cust_table[level] : table[level], col[level], col[level]);
     sfmy_time(from_ms, &tf);
     sfmy_time(to_ms - 1, &tt);
     sfmy_bind_time(&params[k++], &tf);

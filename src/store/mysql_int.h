@@ -22,6 +22,8 @@
 #define SFMY_COL_BUF 4608       /* bytes per column of a generic query: a saved
                                  * chart's definition fits */
 #define SFMY_LOCK_WAIT_S "5"    /* innodb_lock_wait_timeout of every session */
+#define SFMY_CUSTOMER_ROLLUPS 6 /* the schema version that adds
+                                 * sales_customer_hour and _day */
 #define SFMY_IDLE_TXN_S "10"    /* MariaDB: end a session idle this long inside
                                  * a transaction (mysql_conn.c) */
 
@@ -50,6 +52,7 @@ struct mysql_store {
     char write_err[768];        /* why this handle cannot write, or "" */
     char outdated[768];         /* why the schema is older than this build's
                                  * (a reader could not migrate it), or "" */
+    int schema_version;         /* the database's, once opened */
     struct stmt_slot cache[SFMY_STMT_CACHE];
     uint64_t tick;
     MYSQL_BIND *bind;           /* parameters of the multi-row statements */

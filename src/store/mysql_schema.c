@@ -29,7 +29,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SCHEMA_VERSION 5
+#define SCHEMA_VERSION 6
 #define LOCK_WAIT_S "30"
 
 /* Migration 1: the original sales_db and salesflow's own tables.
@@ -193,6 +193,54 @@ static int migration5(struct mysql_store *s, const char *what, char *errstr, siz
                      " NOT NULL DEFAULT 0", what, errstr, n);
 }
 
+/* Migration 6: the customer rollups, per (hour or day, customer_id,
+ * source), no state (per state as well they would hold almost a row per
+ * order), filled from orders in one transaction that first empties them,
+ * so that a migration cut short (the tables made, the fill rolled back or
+ * never begun, the version not recorded) runs again from the start. */
+static const char *const migration6[] = {
+    "CREATE TABLE IF NOT EXISTS sales_customer_hour ("
+    " hour DATETIME NOT NULL,"
+    " customer_id BIGINT NOT NULL,"
+    " source VARCHAR(100) NOT NULL,"
+    " total DECIMAL(18,2) NOT NULL,"
+    " order_count BIGINT NOT NULL,"
+    " quantity BIGINT NOT NULL,"
+    " PRIMARY KEY (hour, customer_id, source)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    "CREATE TABLE IF NOT EXISTS sales_customer_day ("
+    " day DATETIME NOT NULL,"
+    " customer_id BIGINT NOT NULL,"
+    " source VARCHAR(100) NOT NULL,"
+    " total DECIMAL(18,2) NOT NULL,"
+    " order_count BIGINT NOT NULL,"
+    " quantity BIGINT NOT NULL,"
+    " PRIMARY KEY (day, customer_id, source)"
+    ") ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_bin",
+    NULL,
+};
+
+static int migration6_fill(struct mysql_store *s, const char *what, char *errstr, size_t n)
+{
+    if (sfmy_exec(s, "START TRANSACTION", what, errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_customer_hour", what, errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_customer_day", what, errstr, n) ||
+        sfmy_exec(s, "INSERT INTO sales_customer_hour (hour, customer_id, source, total,"
+                  " order_count, quantity) SELECT DATE_FORMAT(created_at,"
+                  " '%Y-%m-%d %H:00:00'), customer_id, source, SUM(total), COUNT(*),"
+                  " SUM(quantity) FROM orders GROUP BY 1, 2, 3", what, errstr, n) ||
+        sfmy_exec(s, "INSERT INTO sales_customer_day (day, customer_id, source, total,"
+                  " order_count, quantity) SELECT DATE_FORMAT(hour, '%Y-%m-%d 00:00:00'),"
+                  " customer_id, source, SUM(total), SUM(order_count), SUM(quantity)"
+                  " FROM sales_customer_hour GROUP BY 1, 2, 3", what, errstr, n) ||
+        (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
+        if (s->db)
+            mysql_rollback(s->db);
+        return -1;
+    }
+    return 0;
+}
+
 static const struct migration {
     int version;
     const char *description;
@@ -205,6 +253,8 @@ static const struct migration {
     {4, "sales_hour, sales_day (rollups, filled from sales_minute)", migration4,
      migration4_fill},
     {5, "salesflow_offsets.last_mark", NULL, migration5},
+    {6, "sales_customer_hour, sales_customer_day (rollups by customer, filled from orders)",
+     migration6, migration6_fill},
 };
 
 static const char create_schema_table[] =
@@ -227,14 +277,16 @@ static const struct sql_text q_columns = {
     " CHARACTER_MAXIMUM_LENGTH, NUMERIC_PRECISION, NUMERIC_SCALE, EXTRA, COLLATION_NAME"
     " FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND"
     " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets',"
-    " 'salesflow_charts', 'sales_hour', 'sales_day')", NULL, NULL};
+    " 'salesflow_charts', 'sales_hour', 'sales_day', 'sales_customer_hour',"
+    " 'sales_customer_day')", NULL, NULL};
 static const struct sql_text q_keys = {
     "SELECT TABLE_NAME, INDEX_NAME,"
     " GROUP_CONCAT(COLUMN_NAME ORDER BY SEQ_IN_INDEX SEPARATOR ',')"
     " FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = DATABASE() AND"
     " NON_UNIQUE = 0 AND"
     " TABLE_NAME IN ('orders', 'sales', 'sales_minute', 'salesflow_offsets',"
-    " 'salesflow_charts', 'sales_hour', 'sales_day') GROUP BY TABLE_NAME, INDEX_NAME",
+    " 'salesflow_charts', 'sales_hour', 'sales_day', 'sales_customer_hour',"
+    " 'sales_customer_day') GROUP BY TABLE_NAME, INDEX_NAME",
     NULL, NULL};
 
 /* --- the shape check ----------------------------------------------------- */
@@ -277,6 +329,14 @@ static const struct col_req day_cols[] = {
     {"day", C_TIME, 0, 0}, {"source", C_STR, 13, 0}, {"state", C_STR, 2, 0},
     {"total", C_DEC2, 0, 0}, {"order_count", C_INT, 0, 0}, {"quantity", C_INT, 0, 0},
 };
+static const struct col_req cust_hour_cols[] = {
+    {"hour", C_TIME, 0, 0}, {"customer_id", C_INT, 0, 0}, {"source", C_STR, 13, 0},
+    {"total", C_DEC2, 0, 0}, {"order_count", C_INT, 0, 0}, {"quantity", C_INT, 0, 0},
+};
+static const struct col_req cust_day_cols[] = {
+    {"day", C_TIME, 0, 0}, {"customer_id", C_INT, 0, 0}, {"source", C_STR, 13, 0},
+    {"total", C_DEC2, 0, 0}, {"order_count", C_INT, 0, 0}, {"quantity", C_INT, 0, 0},
+};
 static const struct col_req charts_cols[] = {
     {"id", C_INT, 0, 0}, {"name", C_STR, 200, 0}, {"definition", C_STR, 4096, 0},
     {"created", C_TIME, 0, 0},
@@ -302,6 +362,10 @@ static const struct table_req {
      "hour, source, state", NULL},
     {"sales_day", day_cols, SF_ARRAY_LEN(day_cols), "day,source,state",
      "day, source, state", NULL},
+    {"sales_customer_hour", cust_hour_cols, SF_ARRAY_LEN(cust_hour_cols),
+     "hour,customer_id,source", "hour, customer_id, source", NULL},
+    {"sales_customer_day", cust_day_cols, SF_ARRAY_LEN(cust_day_cols),
+     "day,customer_id,source", "day, customer_id, source", NULL},
 };
 
 struct shape {
@@ -570,10 +634,12 @@ int sfmy_migrate(struct mysql_store *s, char *errstr, size_t n)
             log_warn("mysql store %s: %s; reading what version %d holds until salesflow "
                      "run or process (a user with CREATE and ALTER) migrates it",
                      s->where, s->outdated, version);
+            s->schema_version = version;
             return sfmy_check_shape(s, 0, errstr, n);
         }
         if (rc)
             return -1;
     }
+    s->schema_version = SCHEMA_VERSION;
     return sfmy_check_shape(s, 1, errstr, n);
 }

@@ -34,6 +34,8 @@ struct sqlite_store {
     sqlite3_stmt *ins_order, *up_sales, *up_minute, *up_pos;
     sqlite3_stmt *get_sales, *get_minute;   /* a row's totals, for overflow */
     sqlite3_stmt *up_rollup[2];             /* sales_hour, sales_day */
+    sqlite3_stmt *up_cust[2];               /* sales_customer_hour, _day */
+    sqlite3_stmt *get_cust_day;             /* a row's totals, for overflow */
     enum store_error_kind kind;  /* of the last failed apply() */
     int rebuilding;             /* inside rebuild_begin()'s transaction */
     sqlite3_stmt *old_state;    /* rebuild: the state a stored order had, from
@@ -114,6 +116,9 @@ static void sqlite_close(struct store *b)
     sqlite3_finalize(s->get_minute);
     sqlite3_finalize(s->up_rollup[0]);
     sqlite3_finalize(s->up_rollup[1]);
+    sqlite3_finalize(s->up_cust[0]);
+    sqlite3_finalize(s->up_cust[1]);
+    sqlite3_finalize(s->get_cust_day);
     sqlite3_finalize(s->old_state);
     sqlite3_close(s->db);
     free(s);
@@ -153,7 +158,8 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         fail(s, "creating the schema", errstr, n);
         goto fail;
     }
-    if (sqlite_orders_setup(s->db, errstr, n) || sqlite_rollups_setup(s->db, errstr, n))
+    if (sqlite_orders_setup(s->db, errstr, n) || sqlite_rollups_setup(s->db, errstr, n) ||
+        sqlite_customer_rollups_setup(s->db, errstr, n))
         goto fail;
     static const char *const sql[] = {
         "INSERT OR IGNORE INTO orders_data (id, customer_id, source, quantity,"
@@ -186,10 +192,23 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         " UPDATE SET total_cents = total_cents + excluded.total_cents,"
         " order_count = order_count + excluded.order_count,"
         " quantity = quantity + excluded.quantity",
+        "INSERT INTO sales_customer_hour (hour, customer_id, source, total_cents,"
+        " order_count, quantity) VALUES (?,?,?,?,?,?) ON CONFLICT (hour, customer_id,"
+        " source) DO UPDATE SET total_cents = total_cents + excluded.total_cents,"
+        " order_count = order_count + excluded.order_count,"
+        " quantity = quantity + excluded.quantity",
+        "INSERT INTO sales_customer_day (day, customer_id, source, total_cents,"
+        " order_count, quantity) VALUES (?,?,?,?,?,?) ON CONFLICT (day, customer_id,"
+        " source) DO UPDATE SET total_cents = total_cents + excluded.total_cents,"
+        " order_count = order_count + excluded.order_count,"
+        " quantity = quantity + excluded.quantity",
+        "SELECT total_cents, order_count, quantity FROM sales_customer_day"
+        " WHERE day = ? AND customer_id = ? AND source = ?",
     };
     sqlite3_stmt **st[] = {&s->ins_order, &s->up_sales, &s->up_minute, &s->up_pos,
                            &s->get_sales, &s->get_minute, &s->up_rollup[0],
-                           &s->up_rollup[1]};
+                           &s->up_rollup[1], &s->up_cust[0], &s->up_cust[1],
+                           &s->get_cust_day};
     for (size_t i = 0; i < SF_ARRAY_LEN(sql); i++) {
         if (sqlite3_prepare_v2(s->db, sql[i], -1, st[i], NULL) != SQLITE_OK) {
             fail(s, "preparing statements", errstr, n);
@@ -285,11 +304,17 @@ static int would_overflow(struct sqlite_store *s, sqlite3_stmt *st, const char *
         return fail(s, "reading the aggregates", errstr, en);
     for (int c = 0; c < 3; c++)
         if (__builtin_add_overflow(have[c], add[c], &sum)) {
-            sf_err(-1, errstr, en, "%s (%s, %s%s%s) would pass the largest integer "
-                   "SQLite holds (%" PRId64 ") in its %s", table, d->source_name,
-                   d->state, st == s->get_minute ? ", " : "",
-                   st == s->get_minute ? d->minute : "", INT64_MAX,
-                   c == 0 ? "amount (cents)" : c == 1 ? "order count" : "quantity");
+            if (st == s->get_cust_day)
+                sf_err(-1, errstr, en, "%s (%s, customer %" PRId64 ", %s) would pass the "
+                       "largest integer SQLite holds (%" PRId64 ") in its %s", table,
+                       d->minute, d->customer_id, d->source_name, INT64_MAX,
+                       c == 0 ? "amount (cents)" : c == 1 ? "order count" : "quantity");
+            else
+                sf_err(-1, errstr, en, "%s (%s, %s%s%s) would pass the largest integer "
+                       "SQLite holds (%" PRId64 ") in its %s", table, d->source_name,
+                       d->state, st == s->get_minute ? ", " : "",
+                       st == s->get_minute ? d->minute : "", INT64_MAX,
+                       c == 0 ? "amount (cents)" : c == 1 ? "order count" : "quantity");
             return 1;
         }
     return 0;
@@ -350,11 +375,15 @@ static int insert_rows(struct sqlite_store *s, const struct store_order *rows, s
 
 /* 0 if neither the batch's own sums nor any aggregate row plus its delta
  * would pass INT64_MAX; 1 if one would (errstr says where); -1 on a failed
- * read. */
+ * read. Of the customer rollups only sales_customer_day is read: an hour's
+ * row never holds more than its day's (nothing is negative), while a day's
+ * row may hold more than any one row of sales (a customer's orders may
+ * carry several states). */
 static int check_overflow(struct sqlite_store *s, const struct store_order *rows,
                           const unsigned char *ins, size_t n,
                           const struct sales_delta *ds, size_t nds,
                           const struct sales_delta *dm, size_t ndm,
+                          const struct sales_delta *dcd, size_t ndcd,
                           char *errstr, size_t en)
 {
     int64_t sum[3] = {0, 0, 0};
@@ -376,6 +405,15 @@ static int check_overflow(struct sqlite_store *s, const struct store_order *rows
         sqlite3_bind_text(st, k++, d->source_name, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, k, d->state, -1, SQLITE_STATIC);
         int r = would_overflow(s, st, i < nds ? "sales" : "sales_minute", d, errstr, en);
+        if (r)
+            return r;
+    }
+    for (size_t i = 0; i < ndcd; i++) {
+        sqlite3_stmt *st = s->get_cust_day;
+        sqlite3_bind_text(st, 1, dcd[i].minute, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 2, dcd[i].customer_id);
+        sqlite3_bind_text(st, 3, dcd[i].source_name, -1, SQLITE_STATIC);
+        int r = would_overflow(s, st, "sales_customer_day", &dcd[i], errstr, en);
         if (r)
             return r;
     }
@@ -494,6 +532,29 @@ static void reset_wal(struct sqlite_store *s)
                  (long long)st.st_size, sqlite3_errmsg(s->db));
 }
 
+/* The customer rollups: the hour deltas, then the day deltas (dc[0], dc[1],
+ * from sales_customer_deltas). 0 or -1. */
+static int update_customer_rollups(struct sqlite_store *s, struct sales_delta *const dc[2],
+                                   const size_t ndc[2], char *errstr, size_t en)
+{
+    for (int t = 0; t < 2; t++) {
+        for (size_t i = 0; i < ndc[t]; i++) {
+            const struct sales_delta *d = &dc[t][i];
+            sqlite3_stmt *st = s->up_cust[t];
+            sqlite3_bind_text(st, 1, d->minute, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 2, d->customer_id);
+            sqlite3_bind_text(st, 3, d->source_name, -1, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 4, d->total_cents);
+            sqlite3_bind_int64(st, 5, d->count);
+            sqlite3_bind_int64(st, 6, d->quantity);
+            if (step_reset(st))
+                return fail(s, t ? "updating sales_customer_day"
+                                 : "updating sales_customer_hour", errstr, en);
+        }
+    }
+    return 0;
+}
+
 static int sqlite_apply(struct store *b, const char *topic,
                         const struct store_order *rows, size_t n,
                         const int64_t *next, const int64_t *mark, int nparts,
@@ -501,9 +562,9 @@ static int sqlite_apply(struct store *b, const char *topic,
 {
     struct sqlite_store *s = (struct sqlite_store *)b;
     unsigned char *ins = calloc(n ? n : 1, 1);
-    struct sales_delta *ds = NULL, *dm = NULL;
+    struct sales_delta *ds = NULL, *dm = NULL, *dc[2] = {NULL, NULL};
     struct store_order *own = NULL;
-    size_t nds = 0, ndm = 0, added = 0;
+    size_t nds = 0, ndm = 0, ndc[2] = {0, 0}, added = 0;
     int rc = -1, r;
 
     s->kind = STORE_ERR_TRANSIENT;
@@ -520,17 +581,20 @@ static int sqlite_apply(struct store *b, const char *topic,
     }
     if (insert_rows(s, rows, n, ins, &added, errstr, en))
         goto rollback;
-    if (sales_deltas(rows, ins, n, &ds, &nds, &dm, &ndm)) {
+    if (sales_deltas(rows, ins, n, &ds, &nds, &dm, &ndm) ||
+        sales_customer_deltas(rows, ins, n, &dc[0], &ndc[0], &dc[1], &ndc[1])) {
         sf_err(-1, errstr, en, "out of memory");
         goto rollback;
     }
-    if ((r = check_overflow(s, rows, ins, n, ds, nds, dm, ndm, errstr, en))) {
+    if ((r = check_overflow(s, rows, ins, n, ds, nds, dm, ndm, dc[1], ndc[1], errstr,
+                            en))) {
         if (r > 0)
             s->kind = STORE_ERR_DATA;
         goto rollback;
     }
     if (update_aggregates(s, ds, nds, dm, ndm, errstr, en) ||
         update_rollups(s, dm, ndm, errstr, en) ||
+        update_customer_rollups(s, dc, ndc, errstr, en) ||
         write_positions(s, topic, next, mark, nparts, errstr, en))
         goto rollback;
     if (!s->rebuilding && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
@@ -551,6 +615,8 @@ out:
     free(own);
     free(ds);
     free(dm);
+    free(dc[0]);
+    free(dc[1]);
     return rc;
 }
 
@@ -561,6 +627,7 @@ static int empty_tables(struct sqlite_store *s, const char *topic, char *errstr,
     int rc = 0;
     if (sqlite3_exec(s->db, "DELETE FROM orders_data; DELETE FROM sales; DELETE FROM sales_minute;"
                      " DELETE FROM sales_hour; DELETE FROM sales_day;"
+                     " DELETE FROM sales_customer_hour; DELETE FROM sales_customer_day;"
                      " DELETE FROM sqlite_sequence WHERE name = 'sales'",
                      NULL, NULL, NULL) != SQLITE_OK ||
         sqlite3_prepare_v2(s->db, "DELETE FROM salesflow_offsets WHERE topic = ?", -1,

@@ -38,6 +38,10 @@ int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t fr
 /* Make sales_hour and sales_day, built from sales_minute when they are
  * new (one transaction). 0, or -1 with errstr (nothing changed). */
 int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en);
+/* Make sales_customer_hour and sales_customer_day, built from orders_data
+ * when they are new (one transaction). 0, or -1 with errstr (nothing
+ * changed). */
+int sqlite_customer_rollups_setup(sqlite3 *db, char *errstr, size_t en);
 int sqlite_charts(sqlite3 *db, struct store_chart **rows, size_t *n, char *errstr,
                   size_t en);
 int sqlite_chart_add(sqlite3 *db, const char *name, const char *def, int64_t *id,

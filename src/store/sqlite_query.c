@@ -1,9 +1,12 @@
 /*
  * sqlite_query — the SQLite store's range queries and saved charts.
  *
- * query: sums over orders_data (index on created_ms) grouped by the asked
- * columns; a time bucket is created_ms rounded down to a multiple of its
- * length (every stored time is from 1970 on, so never negative). Every
+ * query: sums over one table — orders_data (index on created_ms), a rollup
+ * (sales_minute, sales_hour, sales_day) or, grouped by customer, a customer
+ * rollup (sales_customer_hour, sales_customer_day) — grouped by the asked
+ * columns; over orders_data a time bucket is created_ms rounded down to a
+ * multiple of its length (every stored time is from 1970 on, so never
+ * negative), over a rollup a prefix of its key. Every
  * value from a request is a bound parameter; the SQL text is built only
  * from fixed pieces chosen by flags.
  *
@@ -60,6 +63,8 @@ int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t fr
 {
     static const char *const table[] = {"orders_data", "sales_minute", "sales_hour",
                                         "sales_day"};
+    static const char *const cust_table[] = {"", "", "sales_customer_hour",
+                                             "sales_customer_day"};
     static const char *const col[] = {"created_ms", "minute", "hour", "day"};
     const struct store_filter *f = q->f;
     char sql[1536], bucket[64], fk[32], tk[32];
@@ -67,6 +72,13 @@ int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t fr
     struct query_row *r = NULL;
     size_t cap = 0, k = 0;
     int rc, i = 1, rollup = level != STORE_LEVEL_ORDERS;
+    /* By customer, an hour or a day comes from the customer rollups (which
+     * have no state: store_query asks them only without one). */
+    int by_cust = (q->by & STORE_BY_CUSTOMER) != 0;
+    if (by_cust && rollup && (level < STORE_LEVEL_HOUR || q->by & STORE_BY_STATE ||
+                              (f && f->nstates)))
+        return sf_err(-1, errstr, en, "sqlite: no rollup holds customers per minute or "
+                      "per state");
 
     if (!q->bucket_ms)
         snprintf(bucket, sizeof(bucket), "0");
@@ -78,10 +90,10 @@ int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t fr
                                                                                    : 10);
     snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, sum(total_cents), %s,"
              " sum(quantity) FROM %s WHERE %s >= ? AND %s < ?", bucket,
-             q->by & STORE_BY_CUSTOMER && !rollup ? "customer_id" : "0",
-             q->by & STORE_BY_SOURCE ? "source" : "''",
+             by_cust ? "customer_id" : "0", q->by & STORE_BY_SOURCE ? "source" : "''",
              q->by & STORE_BY_STATE ? "state" : "''",
-             rollup ? "sum(order_count)" : "count(*)", table[level], col[level], col[level]);
+             rollup ? "sum(order_count)" : "count(*)",
+             by_cust && rollup ? cust_table[level] : table[level], col[level], col[level]);
     store_filter_sql(sql, sizeof(sql), f);
     strncat(sql, " GROUP BY 1, 2, 3, 4", sizeof(sql) - strlen(sql) - 1);
     if (sqlite3_prepare_v2(db, sql, -1, &st, NULL) != SQLITE_OK)
@@ -212,6 +224,82 @@ int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en)
     }
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
         db_fail(db, "adding the hour and day rollups", errstr, en);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* sales_customer_hour and sales_customer_day: per (hour or day, customer,
+ * source), keyed like the other rollups, with no state (per state, customer
+ * and source they would hold almost a row per order). A database from
+ * before them gets them built from orders_data in one transaction, once,
+ * with a log line (none for a database without orders); a second process
+ * opening it meanwhile waits for the lock and then finds them. */
+int sqlite_customer_rollups_setup(sqlite3 *db, char *errstr, size_t en)
+{
+    static const struct {
+        const char *name, *create, *fill;
+    } t[] = {
+        {"sales_customer_hour",
+         "CREATE TABLE sales_customer_hour (hour TEXT NOT NULL, customer_id INTEGER NOT NULL,"
+         " source TEXT NOT NULL, total_cents INTEGER NOT NULL, order_count INTEGER NOT NULL,"
+         " quantity INTEGER NOT NULL, PRIMARY KEY (hour, customer_id, source)) WITHOUT ROWID",
+         "INSERT INTO sales_customer_hour SELECT strftime('%Y-%m-%dT%H:00', created_ms / 1000,"
+         " 'unixepoch'), customer_id, source, sum(total_cents), count(*), sum(quantity)"
+         " FROM orders_data GROUP BY 1, 2, 3"},
+        {"sales_customer_day",
+         "CREATE TABLE sales_customer_day (day TEXT NOT NULL, customer_id INTEGER NOT NULL,"
+         " source TEXT NOT NULL, total_cents INTEGER NOT NULL, order_count INTEGER NOT NULL,"
+         " quantity INTEGER NOT NULL, PRIMARY KEY (day, customer_id, source)) WITHOUT ROWID",
+         "INSERT INTO sales_customer_day SELECT substr(hour, 1, 10) || 'T00:00', customer_id,"
+         " source, sum(total_cents), sum(order_count), sum(quantity) FROM sales_customer_hour"
+         " GROUP BY 1, 2, 3"},
+    };
+    const char *what = "adding the customer rollups";
+    int missing = 0;
+    for (size_t i = 0; i < SF_ARRAY_LEN(t); i++) {
+        int e = table_exists(db, t[i].name);
+        if (e < 0)
+            return db_fail(db, "reading the schema", errstr, en);
+        missing |= !e;
+    }
+    if (!missing)
+        return 0;   /* the usual case: nothing written */
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, what, errstr, en);
+    /* Again under the lock (another process may have built them), and both
+     * at once: the day table is built from the hour table. */
+    int e = 0;
+    for (size_t i = 0; i < SF_ARRAY_LEN(t) && e >= 0; i++) {
+        int x = table_exists(db, t[i].name);
+        e = x < 0 ? -1 : e + !x;
+    }
+    if (e > 0) {
+        sqlite3_stmt *st = NULL;
+        int quiet = sqlite3_prepare_v2(db, "SELECT 1 FROM orders_data LIMIT 1", -1, &st,
+                                       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
+        sqlite3_finalize(st);
+        if (!quiet)     /* a new database has nothing to build from */
+            log_info("sqlite %s: building sales_customer_hour, sales_customer_day from "
+                     "orders", sqlite3_db_filename(db, "main"));
+        /* Both anew (one of them alone could be left from a hand's DROP). */
+        if (sqlite3_exec(db, "DROP TABLE IF EXISTS sales_customer_hour;"
+                         " DROP TABLE IF EXISTS sales_customer_day", NULL, NULL,
+                         NULL) != SQLITE_OK)
+            e = -1;
+        for (size_t i = 0; i < SF_ARRAY_LEN(t) && e >= 0; i++)
+            if (sqlite3_exec(db, t[i].create, NULL, NULL, NULL) != SQLITE_OK ||
+                sqlite3_exec(db, t[i].fill, NULL, NULL, NULL) != SQLITE_OK)
+                e = -1;
+    }
+    if (e < 0) {
+        db_fail(db, what, errstr, en);
+        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+        db_fail(db, what, errstr, en);
         sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
         return -1;
     }

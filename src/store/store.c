@@ -71,6 +71,7 @@ char *store_uri_redact(const char *uri, char *out, size_t n)
 struct plan {
     struct store *s;
     const struct store_query *q;
+    int customer;       /* the customer rollups: day → hour → orders */
     struct query_row *rows;
     size_t n;
     char *errstr;
@@ -102,21 +103,23 @@ static int plan_part(struct plan *p, int level, int64_t from, int64_t to)
 }
 
 /* [from, to) from the coarsest table at or below level that fits: its
- * whole units in the middle, the edges one level finer. */
+ * whole units in the middle, the edges one level finer (the customer
+ * rollups have no minutes: an hour's edges come from orders). */
 static int plan_range(struct plan *p, int level, int64_t from, int64_t to)
 {
     if (from >= to)
         return 0;
     if (level == STORE_LEVEL_ORDERS)
         return plan_part(p, level, from, to);
+    int finer = p->customer && level == STORE_LEVEL_HOUR ? STORE_LEVEL_ORDERS : level - 1;
     int64_t len = level_ms[level];
     int64_t a = (from + len - 1) / len * len, b = to / len * len;
     if (to == SF_TIME_MAX_MS + 1)   /* the end of time: a whole day, hour, minute */
         b = to;
     if (a >= b)
-        return plan_range(p, level - 1, from, to);
-    return plan_part(p, level, a, b) || plan_range(p, level - 1, from, a) ||
-           plan_range(p, level - 1, b, to);
+        return plan_range(p, finer, from, to);
+    return plan_part(p, level, a, b) || plan_range(p, finer, from, a) ||
+           plan_range(p, finer, b, to);
 }
 
 static int cmp_group(const void *x, const void *y)
@@ -138,11 +141,16 @@ int store_query(struct store *s, const struct store_query *q, struct query_row *
     int64_t from = f && f->ranged ? f->from_ms : SF_TIME_MIN_MS;
     int64_t to = f && f->ranged ? f->to_ms : SF_TIME_MAX_MS + 1;
     int top = STORE_LEVEL_DAY;
-    if (q->by & STORE_BY_CUSTOMER)
+    /* By customer: the customer rollups, which have no state, unless the
+     * query groups or filters by state (then orders, all of it). */
+    p.customer = (q->by & STORE_BY_CUSTOMER) != 0;
+    if (p.customer && (q->by & STORE_BY_STATE || (f && f->nstates)))
         top = STORE_LEVEL_ORDERS;
     else
         while (q->bucket_ms && top > STORE_LEVEL_MINUTE && level_ms[top] > q->bucket_ms)
             top--;
+    if (p.customer && top == STORE_LEVEL_MINUTE)
+        top = STORE_LEVEL_ORDERS;
     if (from < SF_TIME_MIN_MS)
         from = SF_TIME_MIN_MS;
     if (to > SF_TIME_MAX_MS + 1)

@@ -84,7 +84,10 @@ struct store;
  * into the longest whole days, then whole hours, then whole minutes it
  * holds, each read from its rollup (sales_day, sales_hour, sales_minute),
  * and the edges that split a minute from orders; a grouping by customer
- * reads orders only, a time bucket uses no rollup coarser than itself.
+ * reads whole days and hours from the customer rollups (sales_customer_day,
+ * sales_customer_hour) and the rest from orders, or orders only when it
+ * also groups or filters by state (those rollups have no state); a time
+ * bucket uses no rollup coarser than itself.
  * The pieces' groups are merged. Rows sorted by (bucket, customer,
  * source, state); *rows malloc()ed, owned by the caller. 0 or -1. */
 int store_query(struct store *s, const struct store_query *q,
@@ -179,7 +182,8 @@ struct store_ops {
                  const int64_t *next, const int64_t *mark, int nparts,
                  size_t *inserted, char *errstr, size_t errstr_size);
     /* For `salesflow replay`, one of two ways. reset(): empty orders, sales,
-     * the rollups (sales_minute, sales_hour, sales_day) and topic's
+     * the rollups (sales_minute, sales_hour, sales_day, sales_customer_hour,
+     * sales_customer_day) and topic's
      * positions in one transaction; apply() then
      * commits batch by batch. Or rebuild_begin(): empty them the same way
      * but leave the transaction open, so that the apply() calls that follow
@@ -234,7 +238,10 @@ struct store_ops {
      * from one table: level STORE_LEVEL_ORDERS (orders), _MINUTE, _HOUR or
      * _DAY (sales_minute, sales_hour, sales_day; then from_ms and to_ms
      * are multiples of the level's length (to_ms may be SF_TIME_MAX_MS +
-     * 1), q has no STORE_BY_CUSTOMER and no bucket finer than the level).
+     * 1) and q has no bucket finer than the level). With STORE_BY_CUSTOMER
+     * at _HOUR or _DAY (never with STORE_BY_STATE or a state filter): the
+     * customer rollups (sales_customer_hour, sales_customer_day), or
+     * orders where the database has none yet; at _MINUTE: an error.
      * Rows in no particular order; *rows is malloc()ed and owned by the
      * caller. store_query() below plans the pieces. */
     int (*query)(struct store *s, const struct store_query *q, int level,
@@ -389,10 +396,13 @@ static inline void store_close(struct store *s)
 }
 
 /* Sort key helpers shared by backends: aggregate deltas are applied in
- * (source, state) and (minute, source, state) order so that concurrent
- * writers always take row locks in the same order. */
+ * (source, state), (minute, source, state) and (bucket, customer_id,
+ * source) order so that concurrent writers always take row locks in the
+ * same order. */
 struct sales_delta {
     char minute[17];        /* "YYYY-MM-DDTHH:MM" */
+    int64_t customer_id;    /* the customer rollups' (else 0): sorted after
+                             * minute, before source */
     int source;             /* the rows' o.source (the sort key) */
     const char *source_name; /* and its name, pointing into the rows */
     const char *state;
@@ -413,6 +423,15 @@ int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
  * (out of memory). */
 int sales_rollup(const struct sales_delta *by_minute, size_t n, int key_len,
                  struct sales_delta **out, size_t *n_out);
+
+/* The customer rollups: fold the inserted rows into deltas per (hour,
+ * customer_id, source) (keys "YYYY-MM-DDTHH:00") and per (day,
+ * customer_id, source) ("YYYY-MM-DDT00:00"), state "", each sorted by key
+ * (bucket, customer_id, source). Both arrays malloc()ed (never NULL). 0 or
+ * -1 (out of memory). */
+int sales_customer_deltas(const struct store_order *rows, const unsigned char *inserted,
+                          size_t n, struct sales_delta **by_hour, size_t *n_hour,
+                          struct sales_delta **by_day, size_t *n_day);
 
 extern const struct store_ops sqlite_store_ops;
 extern const struct store_ops mysql_store_ops;

@@ -1,6 +1,6 @@
 """kill -9 while `salesflow gen` is posting, restart, and check that every
-order that got a 201 is stored exactly once and sales equals the sum of
-orders. 4 cycles on the same data directory (SF_CRASH_CYCLES=20 for the soak);
+order that got a 201 is stored exactly once and sales and the customer
+rollups equal the sums over orders. 4 cycles on the same data directory (SF_CRASH_CYCLES=20 for the soak);
 then the tables equal what a clean replay of the log makes."""
 
 import os
@@ -17,8 +17,22 @@ CLEAN = [
     "SELECT source, state, total_sum_amount, order_count, quantity, updated_at FROM sales"
     " ORDER BY 1, 2",
     "SELECT * FROM sales_minute ORDER BY 1, 2, 3",
+    "SELECT * FROM sales_hour ORDER BY 1, 2, 3",
+    "SELECT * FROM sales_day ORDER BY 1, 2, 3",
+    "SELECT * FROM sales_customer_hour ORDER BY 1, 2, 3",
+    "SELECT * FROM sales_customer_day ORDER BY 1, 2, 3",
     "SELECT * FROM salesflow_offsets ORDER BY 1, 2",
 ]
+
+
+def assert_customer_rollups(tc, s):
+    """sales_customer_hour and sales_customer_day equal the sums over orders."""
+    for table, key in (("sales_customer_hour", "substr(created_at, 1, 13) || ':00'"),
+                       ("sales_customer_day", "substr(created_at, 1, 10) || 'T00:00'")):
+        want = s.query("SELECT %s, customer_id, source, sum(total_cents), count(*),"
+                       " sum(quantity) FROM orders GROUP BY 1, 2, 3 ORDER BY 1, 2, 3" % key)
+        got = s.query("SELECT * FROM %s ORDER BY 1, 2, 3" % table)
+        tc.assertEqual(got, want, table)
 
 
 def check_consistent(tc, s, acked):
@@ -34,6 +48,7 @@ def check_consistent(tc, s, acked):
     sales = s.query("SELECT source, state, total_sum_cents, order_count, quantity"
                     " FROM sales ORDER BY 1, 2")
     tc.assertEqual(sales, agg)
+    assert_customer_rollups(tc, s)
 
 
 class CrashTest(unittest.TestCase):

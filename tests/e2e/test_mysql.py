@@ -117,9 +117,24 @@ def wait_rows(db, name, want, timeout=120, what="orders"):
     raise AssertionError("%s has %s rows, expected %d" % (what, got, want))
 
 
+def assert_customer_rollups(test, db, name):
+    """sales_customer_hour and sales_customer_day equal the sums over orders."""
+    for table, fmt in (("sales_customer_hour", "%Y-%m-%d %H:00:00"),
+                       ("sales_customer_day", "%Y-%m-%d 00:00:00")):
+        want = db.sql("SELECT DATE_FORMAT(created_at, '%s'), customer_id, source, SUM(total),"
+                      " COUNT(*), SUM(quantity) FROM orders GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+                      % fmt, db=name)
+        col = "hour" if table.endswith("hour") else "day"
+        got = db.sql("SELECT DATE_FORMAT(%s, '%%Y-%%m-%%d %%H:%%i:%%s'), customer_id, source,"
+                     " total, order_count, quantity FROM %s ORDER BY 1, 2, 3" % (col, table),
+                     db=name)
+        test.assertEqual(got, want, table)
+
+
 def assert_acked_stored(test, db, name, acked, unstorable=()):
     """Every acked id once in database name's orders (but the unstorable
-    ones, which are not there at all); sales equals the sums over orders."""
+    ones, which are not there at all); sales equals the sums over orders,
+    and so do the customer rollups."""
     got = [r[0] for r in db.sql("SELECT uuid FROM orders", db=name)]
     test.assertEqual(len(got), len(set(got)))
     test.assertEqual(sorted(got), sorted(set(acked) - set(unstorable)))
@@ -134,6 +149,7 @@ def assert_acked_stored(test, db, name, acked, unstorable=()):
                " FROM orders GROUP BY source, state) o LEFT JOIN sales s ON"
                " o.source = s.source AND o.state = s.state WHERE s.order_count"
                " IS NULL OR s.order_count <> o.n", db=name), [])
+    assert_customer_rollups(test, db, name)
 
 
 class MySQLCase(unittest.TestCase):
@@ -283,7 +299,7 @@ class MySQLFlowTest(MySQLCase):
                          before)
         self.assertEqual(self.db.sql("SELECT version FROM salesflow_schema ORDER BY version",
                                      db=name), [("1",), ("2",), ("3",), ("4",),
-                                              ("5",)], "migrations run once")
+                                              ("5",), ("6",)], "migrations run once")
         self.assertNotIn(mariadb.SF_PASSWORD, s.stderr())
 
     def test_money_is_exact(self):
@@ -510,7 +526,7 @@ class MySQLConcurrencyTest(MySQLCase):
         sales = self.assert_tables(name, orders)
         self.assert_api(pa, sales)
         self.assertEqual(self.db.sql("SELECT COUNT(*) FROM salesflow_schema", db=name),
-                         [("5",)])
+                         [("6",)])
 
 
     def test_deadlock_is_retried(self):
@@ -748,11 +764,11 @@ class MySQLErrorTest(MySQLCase):
     def test_newer_schema_refused(self):
         name = new_db(self.db)
         self.server(self.db.uri(name)).stop()
-        self.db.sql("INSERT INTO salesflow_schema VALUES (6, 'from the future', NOW())",
+        self.db.sql("INSERT INTO salesflow_schema VALUES (7, 'from the future', NOW())",
                     db=name)
         line = self.fail_run(self.db.uri(name))
-        self.assertIn("the database has schema version 6, newer than this salesflow knows "
-                      "(5); upgrade salesflow", line)
+        self.assertIn("the database has schema version 7, newer than this salesflow knows "
+                      "(6); upgrade salesflow", line)
 
 
 if __name__ == "__main__":

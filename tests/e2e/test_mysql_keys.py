@@ -109,7 +109,7 @@ class MySQLKeysTest(MySQLCase):
         self.assertEqual(self.db.sql("SELECT total, state FROM orders WHERE uuid = '%s'"
                                      % ("z" * 64), db=name), [("900.00", "CA")])
         self.assertEqual(self.db.sql("SELECT MAX(version) FROM salesflow_schema", db=name),
-                         [("5",)])
+                         [("6",)])
         # Migration 5: the positions are stored with the marks of their records.
         marks = self.db.sql("SELECT last_mark FROM salesflow_offsets", db=name)
         self.assertTrue(marks and all(m != "0" for (m,) in marks), marks)
@@ -148,6 +148,42 @@ class MySQLKeysTest(MySQLCase):
         self.assertIn("CREATE command denied to user 'ro'", out)
         self.assertEqual(self.db.sql("SELECT MAX(version) FROM salesflow_schema", db=name),
                          [("1",)])
+
+    def test_read_only_serve_of_a_schema_before_customer_rollups(self):
+        """A database of schema version 5 (no customer rollups) and a
+        SELECT-only user: grouped by customer, /api/query answers from
+        orders."""
+        name = new_db(self.db)
+        s = self.server(self.db.uri(name))
+        self.post(s, [{"order_id": "c-%d" % k, "customer_id": 1 + k % 3, "source": "Takeaway",
+                       "quantity": 1 + k, "created_at": "2026-11-%02dT10:30:00Z" % (2 + k)}
+                      for k in range(6)])
+        wait_rows(self.db, name, 6, timeout=60)
+        s.stop()
+        self.db.sql("DROP TABLE sales_customer_hour; DROP TABLE sales_customer_day;"
+                    " DELETE FROM salesflow_schema WHERE version >= 6", db=name)
+        port = free_port()
+        serve = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:%d" % port, "--store",
+                                  self.db.uri(name, user="ro", password=mariadb.RO_PASSWORD)],
+                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True)
+        try:
+            view = Server()
+            view.port = port
+            for _ in range(200):
+                try:
+                    if view.get("/healthz")[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.05)
+            status, body = view.get("/api/query?metric=quantity&by=customer_id"
+                                    "&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z")
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(body)["rows"], [[1, 5], [2, 7], [3, 9]])
+        finally:
+            serve.terminate()
+            out, _ = serve.communicate(timeout=10)
+        self.assertIn("cannot migrate it", out)
 
     def test_pad_space_key_refused(self):
         """A migrated database whose orders.uuid was altered back to a PAD

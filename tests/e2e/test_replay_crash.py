@@ -29,6 +29,10 @@ TABLES = [
     " updated_at FROM sales ORDER BY source, state",
     "SELECT minute, source, state, total_cents, order_count, quantity FROM sales_minute"
     " ORDER BY 1, 2, 3",
+    "SELECT * FROM sales_hour ORDER BY 1, 2, 3",
+    "SELECT * FROM sales_day ORDER BY 1, 2, 3",
+    "SELECT * FROM sales_customer_hour ORDER BY 1, 2, 3",
+    "SELECT * FROM sales_customer_day ORDER BY 1, 2, 3",
     "SELECT topic, partition, next_offset FROM salesflow_offsets ORDER BY 1, 2",
 ]
 

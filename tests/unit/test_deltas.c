@@ -3,7 +3,8 @@
  * one increment per (source, state) and per (minute, source, state), sorted
  * by key, checked against a plain count over the same rows: many distinct
  * keys (the hash table's probing and growth), rows not inserted left out,
- * and an empty batch.
+ * and an empty batch; and the customer rollups' increments per (hour or
+ * day, customer_id, source) the same way.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,6 +29,7 @@ static struct store_order *make_rows(size_t n, int minutes, unsigned char **ins)
     assert_non_null(*ins);
     for (size_t i = 0; i < n; i++) {
         r[i].o.source = (int)(i % 3);
+        r[i].o.customer_id = (int64_t)(i % 17) + 1;
         snprintf(r[i].state, sizeof(r[i].state), "%s", states[(i / 3) % 6]);
         r[i].o.quantity = (int64_t)(i % 100) + 1;
         r[i].o.total_cents = r[i].o.quantity * 30000;
@@ -100,6 +102,66 @@ static void check(size_t n, int minutes)
     free(ins);
 }
 
+/* Every customer delta (key_len 13: hours, 10: days) matches the plain
+ * sum over its (bucket, customer_id, source), the keys ascend, and
+ * together they count every inserted row. */
+static void check_customer(const struct store_order *r, const unsigned char *ins,
+                           size_t n, const struct sales_delta *d, size_t nd, int key_len)
+{
+    int64_t all = 0;
+    for (size_t k = 0; k < nd; k++) {
+        int64_t total = 0, count = 0, qty = 0;
+        char key[17], ts[32];
+        for (size_t i = 0; i < n; i++) {
+            if (!ins[i] || r[i].o.source != d[k].source ||
+                r[i].o.customer_id != d[k].customer_id)
+                continue;
+            snprintf(key, sizeof(key), "%.*s%s", key_len,
+                     sf_format_time(r[i].o.created_ms, ts), key_len == 13 ? ":00" : "T00:00");
+            if (strcmp(key, d[k].minute))
+                continue;
+            total += r[i].o.total_cents;
+            count++;
+            qty += r[i].o.quantity;
+        }
+        assert_true(count > 0);
+        assert_int_equal(d[k].total_cents, total);
+        assert_int_equal(d[k].count, count);
+        assert_int_equal(d[k].quantity, qty);
+        assert_string_equal(d[k].state, "");
+        if (k) {
+            int c = strcmp(d[k - 1].minute, d[k].minute);
+            assert_true(c < 0 || (c == 0 && (d[k - 1].customer_id < d[k].customer_id ||
+                                             (d[k - 1].customer_id == d[k].customer_id &&
+                                              d[k - 1].source < d[k].source))));
+        }
+        all += count;
+    }
+    assert_int_equal(all, (int64_t)(n - n / 3));
+}
+
+static void customer_keys(void **state)
+{
+    (void)state;
+    size_t n = 6000;
+    unsigned char *ins;
+    struct store_order *r = make_rows(n, 1500, &ins);  /* minutes over two days */
+    struct sales_delta *dh, *dd;
+    size_t ndh, ndd;
+    assert_int_equal(sales_customer_deltas(r, ins, n, &dh, &ndh, &dd, &ndd), 0);
+    assert_true(ndh > ndd);
+    check_customer(r, ins, n, dh, ndh, 13);
+    check_customer(r, ins, n, dd, ndd, 10);
+    free(dh);
+    free(dd);
+    assert_int_equal(sales_customer_deltas(NULL, NULL, 0, &dh, &ndh, &dd, &ndd), 0);
+    assert_int_equal(ndh + ndd, 0);
+    free(dh);
+    free(dd);
+    free(r);
+    free(ins);
+}
+
 static void few_keys(void **state)
 {
     (void)state;
@@ -137,6 +199,7 @@ int main(void)
         cmocka_unit_test(many_keys),
         cmocka_unit_test(one_row),
         cmocka_unit_test(empty_batch),
+        cmocka_unit_test(customer_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

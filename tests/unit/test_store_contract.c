@@ -12,7 +12,8 @@
  *               position of it behind
  *   filters     sales_minute and recent orders honour source and state
  *   query       store_query sums exactly over any range (edges inside a
- *               minute too), grouping and bucket; each rollup level agrees
+ *               minute too), grouping and bucket; each rollup level agrees,
+ *               the customer rollups too
  *   charts      saved charts: add, list, the limit, delete
  */
 #include <stdarg.h>
@@ -126,6 +127,14 @@ static size_t query_sums(struct store *st, int64_t from, int64_t to, unsigned by
     return n;
 }
 
+static int cmp_customer_rows(const void *a, const void *b)
+{
+    const struct query_row *x = a, *y = b;
+    if (x->customer_id != y->customer_id)
+        return x->customer_id < y->customer_id ? -1 : 1;
+    return strcmp(x->source, y->source);
+}
+
 /* Orders of the contract after its apply steps: c-1 (Dine In, NY, 2, T0),
  * c-2 (Takeaway, CA, 3, T0), c-3 (Takeaway, NY, 5, T0 + 1 min), c-4 (Home
  * Delivery, TX, 1, T0 + 2 min); T0 is 20 s into its minute. */
@@ -172,6 +181,37 @@ static void run_query(struct store *st)
         assert_int_equal(lc, 4);
         assert_int_equal(lq, 11);
     }
+    /* grouped by customer: the customer rollups (hour, day) agree with
+     * orders group by group; no rollup holds customers per minute */
+    struct store_query cq = {.f = &all, .by = STORE_BY_CUSTOMER | STORE_BY_SOURCE};
+    struct query_row *want = NULL, *rows = NULL;
+    size_t nw = 0, n = 0;
+    if (store_query_part(st, &cq, STORE_LEVEL_ORDERS, day, day + STORE_DAY_MS, &want, &nw,
+                         err, sizeof(err)))
+        fail_msg("orders by customer: %s", err);
+    assert_int_equal(nw, 4);
+    qsort(want, nw, sizeof(*want), cmp_customer_rows);
+    for (int level = STORE_LEVEL_HOUR; level <= STORE_LEVEL_DAY; level++) {
+        int64_t from = level == STORE_LEVEL_DAY ? day : T0 - T0 % STORE_HOUR_MS;
+        if (store_query_part(st, &cq, level, from, from + (level == STORE_LEVEL_DAY ?
+                             STORE_DAY_MS : STORE_HOUR_MS), &rows, &n, err, sizeof(err)))
+            fail_msg("level %d by customer: %s", level, err);
+        assert_int_equal(n, nw);
+        qsort(rows, n, sizeof(*rows), cmp_customer_rows);
+        for (size_t i = 0; i < n; i++) {
+            assert_int_equal(rows[i].customer_id, want[i].customer_id);
+            assert_string_equal(rows[i].source, want[i].source);
+            assert_string_equal(rows[i].state, "");
+            assert_int_equal(rows[i].order_count, want[i].order_count);
+            assert_int_equal(rows[i].total_cents, want[i].total_cents);
+            assert_int_equal(rows[i].quantity, want[i].quantity);
+        }
+        free(rows);
+        rows = NULL;
+    }
+    free(want);
+    assert_int_equal(store_query_part(st, &cq, STORE_LEVEL_MINUTE, day, day + STORE_DAY_MS,
+                                      &rows, &n, err, sizeof(err)), -1);
 }
 
 static void run_charts(struct store *st)
