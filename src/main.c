@@ -80,7 +80,8 @@ static int opt_key(const char *val, void *dst, char *err, size_t n)
 {
     struct key_list *k = dst;
     if (!*val || k->n == SF_ARRAY_LEN(k->v)) {
-        snprintf(err, n, "must not be empty; at most 64 keys (use --api-key-file)");
+        snprintf(err, n, "must not be empty, and at most 64 are taken (put more in a "
+                 "key file)");
         return -1;
     }
     size_t len = strlen(val), i = 0;
@@ -143,7 +144,9 @@ static int opt_session_ttl(const char *val, void *dst, char *err, size_t n)
      SF_XSTR(SESSION_TTL_DEFAULT_HOURS) "h)",                                            \
      opt_session_ttl, &(sf)->session_ttl}
 
-/* The read and admin key sets into a: 0, or -1 (logged, never naming a key). */
+/* The read and admin key sets into a (after a->auth, the ingest keys, if
+ * any): 0, or the exit status (logged, never naming a key): 1 for a key
+ * file that cannot be used, 2 for a key given in two scopes. */
 static int open_scopes(struct app *a, const struct scope_flags *sf)
 {
     char err[1024];
@@ -153,7 +156,17 @@ static int open_scopes(struct app *a, const struct scope_flags *sf)
                                          sf->admin_list, sf->admin_file, err,
                                          sizeof(err)))) {
         log_error("%s", err);
-        return -1;
+        return 1;
+    }
+    const char *both = auth_shares_key(a->auth, a->read_auth)    ? "ingest and read"
+                       : auth_shares_key(a->auth, a->admin_auth) ? "ingest and admin"
+                       : auth_shares_key(a->read_auth, a->admin_auth) ? "read and admin"
+                                                                      : NULL;
+    if (both) {
+        log_error("a key is given in more than one scope (%s): the scopes are disjoint "
+                  "(an ingest key cannot read, a read key cannot change anything), so "
+                  "give each scope keys of its own", both);
+        return 2;
     }
     return 0;
 }
@@ -411,9 +424,13 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
     if (!(a->cat = catalog_load(f->customers, f->unit_price, err, sizeof(err))) ||
         (f->sources && catalog_set_sources(a->cat, f->sources, err, sizeof(err))) ||
         !(a->auth = auth_new(f->keys.v, f->keys.n, f->list_keys, f->key_file, err,
-                             sizeof(err))) ||
-        (!ingest_only && open_scopes(a, &f->scopes)) ||
-        !(a->qt = quarantine_open(qdir, f->quarantine_max, err, sizeof(err))) ||
+                             sizeof(err)))) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (!ingest_only && (rc = open_scopes(a, &f->scopes)))
+        return rc;      /* logged */
+    if (!(a->qt = quarantine_open(qdir, f->quarantine_max, err, sizeof(err))) ||
         !(a->dd = dedupe_new(f->dedupe_window, (size_t)f->dedupe_max, err, sizeof(err)))) {
         log_error("%s", err);
         return 1;
@@ -670,8 +687,9 @@ static int cmd_serve(struct args *args, int argc, char **argv)
                   strerror(errno), store_uri);
         goto out;
     }
-    if (open_scopes(&a, &sf))
+    if ((status = open_scopes(&a, &sf)) != 0)
         goto out;
+    status = 1;
     if (!(a.w = web_new(store_uri, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;

@@ -86,6 +86,15 @@ static int load_file(const char *name, const char *path, struct key **keys, size
         if (!valid_key(s, len) || push(keys, n, s, len))
             goto bad;
     }
+    if (ferror(f)) {
+        int e = errno;
+        fclose(f);
+        free(*keys);
+        *keys = NULL;
+        *n = 0;
+        return sf_err(-1, errstr, errstr_size, "cannot read %s key file %s: %s", what,
+                      path, strerror(e));
+    }
     fclose(f);
     return 0;
 bad:
@@ -107,12 +116,12 @@ static int parse_list(const char *list, struct key **keys, size_t *n,
     for (const char *p = list; p && *p;) {
         const char *comma = strchr(p, ',');
         size_t len = comma ? (size_t)(comma - p) : strlen(p);
-        if (len && (!valid_key(p, len) || push(keys, n, p, len))) {
+        if (!valid_key(p, len) || push(keys, n, p, len)) {
             free(*keys);
             *keys = NULL;
             *n = 0;
             return sf_err(-1, errstr, errstr_size, "each key must be 1..%d visible "
-                          "ASCII characters (no spaces), separated by commas",
+                          "ASCII characters (no spaces), separated by single commas",
                           AUTH_KEY_MAX);
         }
         p = comma ? comma + 1 : p + len;
@@ -172,6 +181,15 @@ struct auth *auth_new_named(const char *name, const char *const *keys, size_t n,
         if (!(a->file = strdup(file)) ||
             load_file(a->name, file, &a->file_keys, &a->nfile, errstr, errstr_size))
             goto fail;
+        /* At start an empty file is a mistake, not a policy: every request
+         * it guards would be refused and nothing would say why. (A reload
+         * that empties it is taken: that is how all keys are revoked.) */
+        if (!a->nfile) {
+            sf_err(-1, errstr, errstr_size, "--%s-key-file %s holds no keys: every "
+                   "request that needs a %s key would be refused; put one key per "
+                   "line (# starts a comment)", a->name, file, a->name);
+            goto fail;
+        }
     }
     a->enabled = n > 0 || (env && *env) || file;
     return a;
@@ -193,6 +211,33 @@ void auth_destroy(struct auth *a)
 }
 
 int auth_enabled(const struct auth *a) { return a && a->enabled; }
+
+static int in_keys(const struct key *k, const struct key *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i].len == k->len && memcmp(v[i].k, k->k, k->len) == 0)
+            return 1;
+    return 0;
+}
+
+int auth_shares_key(struct auth *a, struct auth *b)
+{
+    int shared = 0;
+    if (!a || !b)
+        return 0;
+    pthread_rwlock_rdlock(&a->lock);
+    pthread_rwlock_rdlock(&b->lock);
+    const struct key *const av[] = {a->fixed, a->list, a->file_keys};
+    const size_t an[] = {a->nfixed, a->nlist, a->nfile};
+    for (int s = 0; s < 3 && !shared; s++)
+        for (size_t i = 0; i < an[s] && !shared; i++)
+            shared = in_keys(&av[s][i], b->fixed, b->nfixed) ||
+                     in_keys(&av[s][i], b->list, b->nlist) ||
+                     in_keys(&av[s][i], b->file_keys, b->nfile);
+    pthread_rwlock_unlock(&b->lock);
+    pthread_rwlock_unlock(&a->lock);
+    return shared;
+}
 
 /* 1 if tok equals k, in time independent of their contents. */
 static unsigned key_eq(const struct key *k, const unsigned char *tok, size_t len)

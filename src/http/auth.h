@@ -58,5 +58,7 @@ int auth_set_list(struct auth *a, const char *list, char *errstr, size_t errstr_
 /* 0 if list is a valid --api-keys value: comma-separated keys, at least one. */
 int auth_check_list(const char *list, char *errstr, size_t errstr_size);
 size_t auth_key_count(struct auth *a);
+/* 1 if a key of a is also one of b's (the scopes must stay disjoint). */
+int auth_shares_key(struct auth *a, struct auth *b);
 
 #endif

@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -316,6 +317,60 @@ class NoReadKeyTest(unittest.TestCase):
             self.assertEqual(s.get("/signin")[0], 404)
         finally:
             s.cleanup()
+
+
+class KeyMistakesTest(unittest.TestCase):
+    """Key settings that would lock everyone out, or blur the scopes, are
+    refused at start with a message naming the setting."""
+
+    def start(self, *args):
+        tmp = tempfile.mkdtemp(prefix="sf-keys-")
+        try:
+            return subprocess.run([BIN, "run", "--listen", "127.0.0.1:%d" % free_port(),
+                                   "--data", os.path.join(tmp, "d")] + list(args),
+                                  cwd=REPO, capture_output=True, text=True, timeout=30)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_key_file_without_keys(self):
+        tmp = tempfile.mkdtemp(prefix="sf-keyfile-")
+        try:
+            empty = os.path.join(tmp, "empty")
+            comments = os.path.join(tmp, "comments")
+            open(empty, "w").close()
+            with open(comments, "w") as f:
+                f.write("# nothing yet\n\n")
+            for flag in ("--read-key-file", "--admin-key-file", "--api-key-file"):
+                for path, words in ((empty, "no keys"), (comments, "no keys"),
+                                    (tmp, "Is a directory"),
+                                    (os.path.join(tmp, "missing"), "No such file")):
+                    with self.subTest(flag=flag, path=path):
+                        r = self.start(flag, path)
+                        self.assertNotEqual(r.returncode, 0, r.stderr)
+                        self.assertIn(words, r.stderr)
+                        self.assertIn(path, r.stderr)
+                        self.assertNotIn('msg=""', r.stderr)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_one_key_in_two_scopes(self):
+        for args in (["--read-key", "same-key-1", "--api-key", "same-key-1"],
+                     ["--read-key", "same-key-1", "--admin-key", "same-key-1"],
+                     ["--api-keys", "a-key-1,same-key-1", "--admin-keys", "same-key-1"]):
+            with self.subTest(args=args):
+                r = self.start(*args)
+                self.assertEqual(r.returncode, 2, r.stderr)
+                self.assertIn("more than one scope", r.stderr)
+                self.assertNotIn("same-key-1", r.stderr)   # keys are never logged
+
+    def test_empty_key_names_its_flag(self):
+        r = self.start("--read-key", "")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--read-key", r.stderr)
+        self.assertNotIn("--api-key-file", r.stderr)
+        r = self.start("--read-keys", "a-key-1,,b-key-2")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--read-keys", r.stderr)
 
 
 class ConfigTest(unittest.TestCase):
