@@ -15,9 +15,10 @@
  *
  * Live: an EventSource on /api/stream. A "commit" notice asks for a refresh
  * of every panel; refreshes never overlap and come at most once per redraw
- * interval (the "Redraw" menu: 2/s — the default —, 1/s, every 5 s or 30 s),
- * and a panel whose answer did not change is not redrawn. "Pause" stops
- * redrawing until resumed (notices are counted meanwhile). Charts do not
+ * interval (the "Redraw" menu: 2/s, 1/s — the default —, every 5 s or
+ * 30 s), a panel whose answer did not change is not redrawn, and the
+ * panels that did change are drawn together once all answers are in.
+ * "Pause" stops redrawing until resumed (notices are counted meanwhile). Charts do not
  * animate updates, categorical axes keep a fixed order (by name), and only
  * a few new rows of Latest Orders are highlighted (none when most rows are
  * new, none with prefers-reduced-motion). While the stream is down the
