@@ -830,6 +830,49 @@ async function main() {
       assert(opts.length >= 3 && Math.min(...opts) >= 500, 'redraw choices, at most 2 per second: ' + opts);
     });
 
+    await runCase('redraw_once_a_second_by_default_panels_drawn_together', async () => {
+      // Calm by default (issue 24, the busy share at 1,000 orders/s): a
+      // fresh page redraws at most once a second; 2x/s is still offered.
+      await page.goto(BASE + '/');
+      await waitFor('live', async () => (await page.getAttribute('#live-status', 'data-state')) === 'live', 15000);
+      assertEq(await page.inputValue('#redraw-rate'), '1000', 'default redraw interval');
+      const opts = await page.$$eval('#redraw-rate option', (o) => o.map((x) => Number(x.value)));
+      assert(opts.includes(500) && opts.includes(1000), 'redraw choices: ' + opts);
+      // One refresh draws its panels together (one layout and paint per
+      // refresh): with /api/orders answering 500 ms late, the big number
+      // does not change before Latest Orders does.
+      const late = async (route) => {
+        const res = await route.fetch();
+        await sleep(500);
+        await route.fulfill({ response: res });
+      };
+      await page.route('**/api/orders?*', late);
+      try {
+        await sleep(1500);   // refreshes already asked for are over
+        await page.evaluate(() => {
+          window.__batches = [];
+          window.__drawMo = new MutationObserver((ms) => {
+            const big = ms.some((m) => document.getElementById('total-sales').contains(m.target));
+            const rows = ms.some((m) => m.target.closest && m.target.closest('#table-orders tbody') &&
+              [...m.addedNodes].some((n) => n.nodeName === 'TR'));
+            window.__batches.push({ big, rows });
+          });
+          window.__drawMo.observe(document.getElementById('total-sales'), { childList: true, characterData: true, subtree: true });
+          window.__drawMo.observe(document.querySelector('#table-orders tbody'), { childList: true });
+        });
+        const orders = makeOrders(2);
+        const total = cents((await api('/api/sales')).total_sum_amount) + sums(orders).total;
+        await postOrders(orders);
+        posted.push(...orders);
+        await waitFor('big number', async () => (await bigNumber(page)) === money(total), 5000, 25);
+        const batches = await page.evaluate(() => { window.__drawMo.disconnect(); return window.__batches; });
+        const first = batches.find((b) => b.big);
+        assert(first && first.rows, 'the big number changed without Latest Orders: ' + JSON.stringify(batches));
+      } finally {
+        await page.unroute('**/api/orders?*', late);
+      }
+    });
+
     await runCase('highlights_only_new_rows_none_with_reduced_motion', async () => {
       let k = 0;
       await eachSetting(page, async () => {
