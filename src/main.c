@@ -291,14 +291,11 @@ struct run_flags {
 static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
                      struct run_flags *f)
 {
-    /* Each default is declared once: in braces in the table's help text
-     * (args.h: args_parse applies it, --help shows it), or, where the layer
-     * has its own (0 = default), as the layer's constant, which the help
-     * text is built from (max-body, max-batch, partitions, segment-bytes). */
-    *f = (struct run_flags){
-        .max_batch = SF_MAX_BATCH_DEFAULT, .max_body = SF_MAX_BODY_DEFAULT,
-        .bc = {.create = 1},
-    };
+    /* Each default is declared once: in braces in the help text (args.h:
+     * args_parse applies it, --help shows it), or as the layer's constant the
+     * help text is built from (max-body, max-batch, partitions, segment-bytes). */
+    *f = (struct run_flags){.max_batch = SF_MAX_BATCH_DEFAULT,
+                            .max_body = SF_MAX_BODY_DEFAULT, .bc = {.create = 1}};
     const struct opt opts[] = {
         {"listen", "HOST:PORT", "HTTP address (default {" SF_DEFAULT_LISTEN "})",
          opt_listen, &f->listen},
@@ -331,9 +328,8 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
          "records behind the log (default {100000})", opt_int64, &f->ready_lag},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
-        {"processor-nice", "N", "run the processor thread N (0-19) below the process's "
-         "CPU priority, so that HTTP answers come first when the cores are busy "
-         "(default {10})", opt_nice, &f->processor_nice},
+        {"processor-nice", "N", "the processor thread's CPU priority N (0-19) below the "
+         "HTTP loops' (default {10})", opt_nice, &f->processor_nice},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
          SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",
          opt_max_body, &f->max_body},
