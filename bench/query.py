@@ -125,7 +125,7 @@ def latency(port, now_s):
 
 def load(port, now_s, stop, out):
     cs = cases(now_s)
-    rows, mu = [], threading.Lock()
+    rows, errors, mu = [], [], threading.Lock()
 
     def client(i):
         k = i % len(cs)
@@ -133,8 +133,10 @@ def load(port, now_s, stop, out):
             t0 = time.time()
             try:
                 status, ms = get(port, cs[k][1])
-            except OSError:
+            except (OSError, http.client.HTTPException) as e:
                 status, ms = 0, (time.time() - t0) * 1000
+                with mu:
+                    errors.append("%s: %s\n" % (cs[k][0], e))
             with mu:
                 rows.append("%.3f %d %.1f %d\n" % (t0, k, ms, status))
             k = (k + 1) % len(cs)
@@ -145,18 +147,19 @@ def load(port, now_s, stop, out):
         th.join()
     with open(out, "a") as f:
         f.writelines(rows)
+    sys.stderr.writelines("bench/query: load: " + e for e in errors)
 
 
 def loadstats(out, windows):
     cs = cases(time.time())
     win = [tuple(map(float, line.split())) for line in open(windows) if line.strip()]
-    per, bad = {}, 0
+    per, bad = {}, {}
     for line in open(out):
         t0, k, ms, status = line.split()
         if not any(a <= float(t0) <= b for a, b in win):
             continue
         if status != "200":
-            bad += 1
+            bad[status] = bad.get(status, 0) + 1
         per.setdefault(int(k), []).append(float(ms))
     print("| request (under ingest load) | n | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|")
@@ -172,7 +175,8 @@ def loadstats(out, windows):
         print("| every request of the load | %d | %.1f | %.1f |"
               % (len(every), pct(every, 0.5), pct(every, 0.99)))
     if bad:
-        print("bench/query: %d requests of the load did not answer 200" % bad)
+        print("bench/query: %d requests of the load did not answer 200 (%s; 0: no answer)"
+              % (sum(bad.values()), ", ".join("%s: %d" % kv for kv in sorted(bad.items()))))
 
 
 def free_port():

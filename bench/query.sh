@@ -4,7 +4,7 @@
 # embedded log (build/bench/log_fill) and put into SQLite through the log
 # (salesflow replay). Three parts, each printing a table:
 #
-# 1. SQLite: `salesflow serve` over it; each request of the list (in
+# 1. SQLite (SQLITE=0 skips it): `salesflow serve` over it; each request of the list (in
 #    bench/query.py) sent REQUESTS times (default 200; the whole-range
 #    grouping by customer_id SLOW_REQUESTS times, default 10; any request
 #    kind stops after CASE_SECONDS, default 300: the table's n is what was
@@ -69,18 +69,20 @@ else
     echo "SQLite: $ORDERS orders filled (log_fill + replay) in $(( $(date +%s) - t0 )) s"
 fi
 
-echo
-echo "SQLite ($D/sales.db), salesflow serve:"
-echo
-port=$(free_port)
-"$BIN" serve --listen 127.0.0.1:"$port" --store "sqlite:$D/sales.db" \
-    2>"$TMP/serve.log" &
-SERVE=$!
-PIDS="$PIDS $SERVE"
-wait_port "$port"
-$Q latency "$port" now
-kill "$SERVE"
-wait "$SERVE" 2>/dev/null || true
+if [ "${SQLITE:-1}" != 0 ]; then
+    echo
+    echo "SQLite ($D/sales.db), salesflow serve:"
+    echo
+    port=$(free_port)
+    "$BIN" serve --listen 127.0.0.1:"$port" --store "sqlite:$D/sales.db" \
+        2>"$TMP/serve.log" &
+    SERVE=$!
+    PIDS="$PIDS $SERVE"
+    wait_port "$port"
+    $Q latency "$port" now
+    kill "$SERVE"
+    wait "$SERVE" 2>/dev/null || true
+fi
 
 if [ "${MYSQL:-1}" != 0 ]; then
     MD=$D
@@ -142,6 +144,7 @@ if [ "${INGEST:-1}" != 0 ]; then
     done
     kill "$RUN"
     wait "$RUN" 2>/dev/null || true
+    grep -v 'level=info' "$TMP/run.log" | tail -5 >&2 || true
     med() { cut -d' ' -f"$2" "$1" | sort -n | sed -n "$(( ($(wc -l < "$1") + 1) / 2 ))p"; }
     echo
     echo "Ingest under query load: salesflow run --fsync always over the $ORDERS orders;"
