@@ -175,8 +175,9 @@ def loadstats(out, windows):
         print("| every request of the load | %d | %.1f | %.1f |"
               % (len(every), pct(every, 0.5), pct(every, 0.99)))
     if bad:
-        print("bench/query: %d requests of the load did not answer 200 (%s; 0: no answer)"
-              % (sum(bad.values()), ", ".join("%s: %d" % kv for kv in sorted(bad.items()))))
+        print("bench/query: %d requests of the load did not answer 200 (%s)"
+              % (sum(bad.values()), ", ".join("%d × %s" % (c, "no answer" if st == "0" else st)
+                                             for st, c in sorted(bad.items()))))
 
 
 def free_port():
