@@ -329,7 +329,7 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
          "records behind the log (default {100000})", opt_int64, &f->ready_lag},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
         {"processor-nice", "N", "the processor thread's CPU priority N (0-19) below the "
-         "HTTP loops' (default {10})", opt_nice, &f->processor_nice},
+         "HTTP loops' (default {0})", opt_nice, &f->processor_nice},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
          SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",
          opt_max_body, &f->max_body},

@@ -93,6 +93,7 @@
 #define ELOG_DEFAULT_QUEUE 262144
 #define ELOG_DEFAULT_SEGMENT ((unsigned long long)BROKER_DEFAULT_SEGMENT_MB << 20)
 #define ELOG_READ_BUDGET (4u << 20)
+#define ELOG_READ_MIN (1u << 20)   /* the read buffer's least size */
 #define ELOG_MAX_MESSAGE (1u << 20)
 #define ELOG_SYNCERS 3          /* helpers: up to 4 fdatasyncs at once */
 
@@ -1052,11 +1053,14 @@ static int read_batch(struct elog *l, int fd, const char *path, uint64_t pos,
     if (l->rbuf.cap < at + blen + 1) {
         if (have_records)
             return 1; /* growing would move earlier records */
-        char *d = realloc(l->rbuf.data, at + blen + 1);
+        /* Room for many batches, not just this one: a buffer the size of
+         * the first batch read made every later poll return one batch. */
+        size_t cap = at + blen + 1 > ELOG_READ_MIN ? at + blen + 1 : ELOG_READ_MIN;
+        char *d = realloc(l->rbuf.data, cap);
         if (!d)
             return sf_err(-1, errstr, n, "out of memory");
         l->rbuf.data = d;
-        l->rbuf.cap = at + blen + 1;
+        l->rbuf.cap = cap;
     }
     *bp = (uint8_t *)l->rbuf.data + at;
     if ((rc = seg_read(fd, *bp, blen, pos)) || batch_check(*bp, blen, bi) != BATCH_OK)
