@@ -92,7 +92,8 @@
 
   function parseTime(text) {
     if (!text) return null;
-    const t = Date.parse(text);
+    // An offset's "+" typed into an address arrives as a space.
+    const t = Date.parse(text.replace(/ (\d\d:?\d\d)$/, '+$1'));
     return Number.isNaN(t) ? null : t;
   }
 
@@ -109,14 +110,22 @@
 
   function defaultRange() { return { period: 'all', from: null, to: null }; }
 
-  // From URL parameters (URLSearchParams).
+  // From URL parameters (URLSearchParams). What cannot be read is named in
+  // .invalid ("from=…, period=…"), for the page to say so.
   function readRange(q) {
     const period = q.get('period');
     if (period && PERIOD[period] && period !== 'custom') return { period, from: null, to: null };
-    const from = parseTime(q.get('from'));
-    const to = parseTime(q.get('to'));
-    if (from !== null || to !== null) return { period: 'custom', from, to };
-    return defaultRange();
+    const bad = [];
+    if (period && !PERIOD[period]) bad.push('period=' + period);
+    const f = q.get('from');
+    const t = q.get('to');
+    const from = parseTime(f);
+    const to = parseTime(t);
+    if (f && from === null) bad.push('from=' + f);
+    if (t && to === null) bad.push('to=' + t);
+    const r = from !== null || to !== null ? { period: 'custom', from, to } : defaultRange();
+    if (bad.length) r.invalid = bad.join(', ');
+    return r;
   }
 
   // URL parameters for a range ('' for all time).
@@ -234,6 +243,12 @@
       el.addEventListener('keydown', (e) => { if (e.key === 'Enter') apply(); });
     }
     show();
+    const first = get();
+    if (first.invalid) {
+      showError('The address holds ' + first.invalid + ', which is not a time range ' +
+        '(an RFC 3339 time such as 2026-12-07T00:00:00+05:30, or a period from this menu). ' +
+        'Showing ' + describe(first) + ' instead; choose a range to replace it.');
+    }
     return { show };
   }
 

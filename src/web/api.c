@@ -213,21 +213,27 @@ int web_parse_when(const char *name, const char *v, int64_t now_ms, int64_t *ms,
         *ms = now_ms;
         return 0;
     }
-    if (v[0] == '-') {
+    if (v[0] == '-' && v[1] >= '0' && v[1] <= '9') {
         char *end;
         long x = strtol(v + 1, &end, 10);
         int64_t unit = !strcmp(end, "s") ? 1000 : !strcmp(end, "m") ? 60000
                        : !strcmp(end, "h") ? 3600000 : !strcmp(end, "d") ? 86400000 : 0;
-        if (end != v + 1 && x >= 0 && x <= 366L * 24 * 3600 && unit) {
+        if (x >= 0 && x <= 366L * 24 * 3600 && unit &&
+            now_ms - (int64_t)x * unit >= SF_TIME_MIN_MS) {
             *ms = now_ms - (int64_t)x * unit;
             return 0;
         }
     } else if (order_parse_time(v, ms) == 0) {
         return 0;   /* the range orders have: 1970 … 9999, in UTC */
     }
+    /* A "+" of an offset sent unencoded in a query string arrives as a space. */
+    const char *sp = strchr(v, ' ');
     snprintf(err, n, "%s must be an RFC 3339 time from 1970-01-01T00:00:00Z to "
              "9999-12-31T23:59:59Z (2026-11-29T03:40:00Z or 2026-11-29T05:40:00+02:00), \"now\", "
-             "or a time before now such as -15m, -1h or -1d; got \"%.40s\"", name, v);
+             "or a time before now such as -15m, -1h or -1d; got \"%.40s\"%s", name, v,
+             sp && sp > v && sp[1] >= '0' && sp[1] <= '9'
+                 ? " (a + in a query string must be sent as %2B, or it arrives as a space)"
+                 : "");
     return -1;
 }
 

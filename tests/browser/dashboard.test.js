@@ -830,6 +830,27 @@ async function main() {
       assert(opts.length >= 3 && Math.min(...opts) >= 500, 'redraw choices, at most 2 per second: ' + opts);
     });
 
+    await runCase('unreadable_range_in_the_address_is_named', async () => {
+      // A range the page cannot read is said, not silently dropped; an
+      // offset's "+" typed unencoded (a space once decoded) is read.
+      for (const [query, word] of [['from=garbage', 'from=garbage'], ['period=bogus', 'period=bogus'],
+        ['from=-1h', 'from=-1h']]) {
+        await page.goto(BASE + '/?' + query);
+        await waitFor('range error for ' + query, async () => await page.isVisible('#range-error'), 10000);
+        const text = await page.textContent('#range-error');
+        assert(text.includes(word) && text.includes('All time'), query + ': ' + text);
+      }
+      await page.goto(BASE + '/?from=2026-12-07T00:00:00+05:30&to=2026-12-07T12:00:00+05:30');
+      await waitFor('custom range', async () => (await page.inputValue('#period')) === 'custom', 10000);
+      assert(!(await page.isVisible('#range-error')), 'no range error for a + offset');
+      const from = await page.inputValue('#range-from');
+      assert(from !== '', 'from field filled: ' + from);
+      // choosing a range clears the message
+      await page.goto(BASE + '/?from=garbage');
+      await page.selectOption('#period', '24h');
+      await waitFor('error cleared', async () => !(await page.isVisible('#range-error')), 5000);
+    });
+
     await runCase('redraw_once_a_second_by_default_panels_drawn_together', async () => {
       // Calm by default (issue 24, the busy share at 1,000 orders/s): a
       // fresh page redraws at most once a second; 2x/s is still offered.

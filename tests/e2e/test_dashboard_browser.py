@@ -40,6 +40,7 @@ CASES = [
     "per_chart_info_png_csv_link_and_rate_labels",
     "pause_and_redraw_rate",
     "redraw_once_a_second_by_default_panels_drawn_together",
+    "unreadable_range_in_the_address_is_named",
     "highlights_only_new_rows_none_with_reduced_motion",
     "steady_load_200_per_s_flat_rate_stable_bars_calm",
     "no_script_errors",

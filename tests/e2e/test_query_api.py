@@ -233,7 +233,13 @@ class RangeCases:
                            ("/api/sales?to=2026-13-01T00:00:00Z", "to"),
                            ("/api/sales?from=2026-12-03T00:00:00Z&to=2026-12-02T00:00:00Z",
                             "from"),
-                           ("/api/orders?from=2026-12-02T00:00:00", "from")]:
+                           ("/api/orders?from=2026-12-02T00:00:00", "from"),
+                           # a "+" sent unencoded arrives as a space: say so
+                           ("/api/sales?from=2026-12-06T02:00:00+02:00", "%2B"),
+                           # relative times: digits right after the "-", and
+                           # never before 1970
+                           ("/api/sales?to=-%201h", "to"), ("/api/sales?to=-%2B1h", "to"),
+                           ("/api/sales/minute?from=-20800d&to=-20799d", "1970")]:
             status, body = self.srv.get(path)
             self.assertEqual(status, 400, (path, body))
             self.assertIn(word, json.loads(body)["detail"])
