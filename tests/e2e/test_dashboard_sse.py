@@ -121,10 +121,11 @@ class StreamTest(StreamCase):
         self.assertEqual(c.first()["event"], "hello")
         self.assertEqual(json.loads(c.first()["data"])["mode"], "run")
 
-        # One order per request, each waiting for its 201: about one commit
-        # per order. Keep going until the processor made 1,000 commits.
+        # One order per request, each waiting for its 201: a commit every
+        # few orders (the processor commits at most once per 5 ms linger
+        # when it has caught up). Keep going until it made 1,000 commits.
         conn = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=30)
-        orders = random_orders(3000, seed=5)
+        orders = random_orders(20000, seed=5)
         sent = 0
         t0 = time.monotonic()
         commits = 0
