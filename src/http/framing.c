@@ -72,6 +72,12 @@ unsigned head_field(struct head_check *hc, const char *name, size_t nlen,
         hc->hosts++;
     } else if (is_name(name, nlen, "content-encoding")) {
         hc->codings++;
+    } else if (is_name(name, nlen, "authorization")) {
+        hc->auths++;
+    } else if (is_name(name, nlen, "cookie")) {
+        hc->cookies++;
+    } else if (is_name(name, nlen, "origin")) {
+        hc->origins++;
     }
     return 0;
 }
@@ -102,6 +108,22 @@ unsigned head_verdict(const struct head_check *hc, const char **msg)
     }
     if (hc->hosts > 1) {
         *msg = "Bad Request: Host given more than once";
+        return 400;
+    }
+    /* Fields whose value decides who is asking: with two, a proxy in front
+     * may check one while we use the other (RFC 9110 11.6.2 and RFC 6454
+     * 7 allow one; RFC 6265 5.4 and RFC 9113 8.2.3 one Cookie line). */
+    if (hc->auths > 1) {
+        *msg = "Bad Request: Authorization given more than once";
+        return 400;
+    }
+    if (hc->cookies > 1) {
+        *msg = "Bad Request: Cookie given more than once; send the cookies in "
+               "one field, separated by \"; \"";
+        return 400;
+    }
+    if (hc->origins > 1) {
+        *msg = "Bad Request: Origin given more than once";
         return 400;
     }
     if (!hc->hosts && !hc->http10) {

@@ -33,6 +33,7 @@ struct head_check {
     int http10;                 /* HTTP/1.0: Host may be absent */
     unsigned hosts, lengths, encodings;
     unsigned codings;           /* Content-Encoding fields */
+    unsigned auths, cookies, origins;   /* Authorization, Cookie, Origin fields */
     int length_bad;             /* a Content-Length that is not 1*DIGIT */
     int coding_bad;             /* a Transfer-Encoding other than "chunked" */
 };

@@ -19,11 +19,13 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define BUSY_TIMEOUT_MS 10000   /* the writer's wait for a lock */
@@ -41,6 +43,7 @@ struct sqlite_store {
     sqlite3_stmt *old_state;    /* rebuild: the state a stored order had, from
                                  * temp.rebuild_state (NULL: none stored) */
     int cache_size;             /* PRAGMA cache_size to restore after it */
+    int rollback_journal;       /* the rebuild runs in journal_mode=DELETE */
     int64_t wal_tried_ms;       /* last reset_wal() that found readers */
 };
 
@@ -97,6 +100,25 @@ static int add_mark_column(sqlite3 *db)
                         " last_mark INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL) ==
                    SQLITE_OK ? 0 : -1;
 }
+/* WAL mode and the schema, at open. Going into WAL mode needs the file to
+ * itself for a moment, and SQLite answers "busy" at once, without waiting,
+ * while another connection holds a write lock (a replay rebuilding through
+ * a rollback journal): so this waits here, up to BUSY_TIMEOUT_MS. 0 or -1. */
+static int open_schema(sqlite3 *db)
+{
+    int64_t until = sf_mono_ms() + BUSY_TIMEOUT_MS;
+    for (;;) {
+        if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
+                         NULL, NULL) == SQLITE_OK &&
+            sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK && !add_mark_column(db))
+            return 0;
+        if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY || sf_mono_ms() >= until)
+            return -1;
+        struct timespec nap = {0, 50 * 1000 * 1000};
+        nanosleep(&nap, NULL);
+    }
+}
+
 static int fail(struct sqlite_store *s, const char *what, char *errstr, size_t n)
 {
     return sf_err(-1, errstr, n, "sqlite %s: %s: %s", sqlite3_db_filename(s->db, "main"),
@@ -124,8 +146,19 @@ static void sqlite_close(struct store *b)
     free(s);
 }
 
+/* SQLite counts every allocation under a global mutex by default; nothing
+ * here reads those counts, and the lock and the count cost about 3 % of a
+ * replay. Set once, before SQLite's first use in the process (after it,
+ * sqlite3_config refuses and the default stays). */
+static void sqlite_configure(void)
+{
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 static int sqlite_open(struct store **out, const char *path, char *errstr, size_t n)
 {
+    static pthread_once_t configured = PTHREAD_ONCE_INIT;
+    pthread_once(&configured, sqlite_configure);
     struct sqlite_store *s = calloc(1, sizeof(*s));
     if (!s)
         return sf_err(-1, errstr, n, "out of memory");
@@ -151,10 +184,7 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         goto fail;
     }
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-                     NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, schema, NULL, NULL, NULL) != SQLITE_OK ||
-        add_mark_column(s->db)) {
+    if (open_schema(s->db)) {
         fail(s, "creating the schema", errstr, n);
         goto fail;
     }
@@ -671,6 +701,56 @@ static void drop_states(struct sqlite_store *s)
  * pages being filled in memory. */
 #define REBUILD_CACHE_KIB 131072
 
+/* In WAL mode every page of a rebuild is written twice: into the WAL at the
+ * commit, then into the database by the checkpoint. With a rollback journal
+ * a page is written once into the database; into a database without
+ * orders (new, or emptied) it journals next to nothing (SQLite journals
+ * neither the pages past the file's old end nor those that were free).
+ * So a rebuild into such a database switches to journal_mode=DELETE, when
+ * it can: leaving WAL mode needs the database to itself (a `serve` holding
+ * it open keeps the rebuild in WAL mode, reading the old tables meanwhile),
+ * with synchronous=FULL, which a rollback journal needs to survive a power
+ * loss. Killed half-way, the journal left behind rolls the database back
+ * at its next read-write open; rebuild_end() goes back to WAL mode, as
+ * every open does. */
+static void rebuild_journal(struct sqlite_store *s)
+{
+    sqlite3_stmt *q;
+    s->rollback_journal = 0;
+    /* Only into a database without orders: a journal left by a kill is
+     * rolled back by the next read-write open, and until then a read-only
+     * reader of the file cannot read it at all (it would have to write to
+     * roll it back). */
+    if (sqlite3_prepare_v2(s->db, "SELECT 1 FROM orders_data LIMIT 1", -1, &q, NULL) !=
+        SQLITE_OK)
+        return;
+    int empty = sqlite3_step(q) == SQLITE_DONE;
+    sqlite3_finalize(q);
+    if (!empty)
+        return;
+    sqlite3_busy_timeout(s->db, 0);
+    if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=DELETE", -1, &q, NULL) == SQLITE_OK) {
+        s->rollback_journal = sqlite3_step(q) == SQLITE_ROW &&
+                              sqlite3_column_text(q, 0) &&
+                              strcmp((const char *)sqlite3_column_text(q, 0), "delete") == 0;
+        sqlite3_finalize(q);
+    }
+    sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
+    if (s->rollback_journal)
+        sqlite3_exec(s->db, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+}
+
+static void rebuild_journal_end(struct sqlite_store *s)
+{
+    if (!s->rollback_journal)
+        return;
+    s->rollback_journal = 0;
+    if (sqlite3_exec(s->db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL", NULL,
+                     NULL, NULL) != SQLITE_OK)
+        log_warn("sqlite %s: going back to WAL mode after the rebuild: %s (the next "
+                 "open does it)", sqlite3_db_filename(s->db, "main"), sqlite3_errmsg(s->db));
+}
+
 static int sqlite_rebuild_begin(struct store *b, const char *topic, char *errstr,
                                 size_t en)
 {
@@ -681,16 +761,21 @@ static int sqlite_rebuild_begin(struct store *b, const char *topic, char *errstr
         return fail(s, "starting the rebuild", errstr, en);
     s->cache_size = sqlite3_step(q) == SQLITE_ROW ? sqlite3_column_int(q, 0) : -2000;
     sqlite3_finalize(q);
+    rebuild_journal(s);
     snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%d", REBUILD_CACHE_KIB);
     if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return fail(s, "starting the rebuild", errstr, en);
+        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        fail(s, "starting the rebuild", errstr, en);
+        rebuild_journal_end(s);
+        return -1;
+    }
     if (keep_states(s, errstr, en) || empty_tables(s, topic, errstr, en) ||
         (sqlite3_exec(s->db, "DROP INDEX IF EXISTS orders_data_created", NULL, NULL,
                       NULL) != SQLITE_OK &&
          fail(s, "starting the rebuild", errstr, en))) {
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
         drop_states(s);
+        rebuild_journal_end(s);
         return -1;
     }
     s->rebuilding = 1;
@@ -710,6 +795,7 @@ static int sqlite_rebuild_end(struct store *b, int commit, char *errstr, size_t 
     if (!commit || rc)
         sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
     drop_states(s);
+    rebuild_journal_end(s);
     char pragma[64];
     snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=%d", s->cache_size);
     sqlite3_exec(s->db, pragma, NULL, NULL, NULL);

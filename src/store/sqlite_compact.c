@@ -29,32 +29,30 @@
 #include <stdio.h>
 #include <string.h>
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
+/* A hex digit's value plus one, by byte; 0 for every other byte. Lowercase
+ * only: the BLOB form is for canonical lowercase text, so that unpacking
+ * gives back the very text that was packed. */
+static const unsigned char hex1[256] = {
+    ['0'] = 1, ['1'] = 2, ['2'] = 3, ['3'] = 4, ['4'] = 5, ['5'] = 6, ['6'] = 7,
+    ['7'] = 8, ['8'] = 9, ['9'] = 10, ['a'] = 11, ['b'] = 12, ['c'] = 13,
+    ['d'] = 14, ['e'] = 15, ['f'] = 16,
+};
 
 int sqlite_uuid_pack(const char *id, size_t len, unsigned char out[16])
 {
-    if (len != 36)
+    /* Where each byte's two digits start in the 36-character text. */
+    static const unsigned char at[16] = {0, 2, 4, 6, 9, 11, 14, 16,
+                                         19, 21, 24, 26, 28, 30, 32, 34};
+    const unsigned char *t = (const unsigned char *)id;
+    if (len != 36 || t[8] != '-' || t[13] != '-' || t[18] != '-' || t[23] != '-')
         return -1;
-    for (size_t i = 0, k = 0; i < 36; i++) {
-        if (i == 8 || i == 13 || i == 18 || i == 23) {
-            if (id[i] != '-')
-                return -1;
-            continue;
-        }
-        int hi = hexval(id[i]), lo = hexval(id[i + 1]);
-        if (hi < 0 || lo < 0)
-            return -1;
-        out[k++] = (unsigned char)(hi << 4 | lo);
-        i++;
+    unsigned bad = 0;
+    for (int k = 0; k < 16; k++) {
+        unsigned hi = hex1[t[at[k]]], lo = hex1[t[at[k] + 1]];
+        bad |= (hi - 1) | (lo - 1);     /* a 0 turns into all ones */
+        out[k] = (unsigned char)((hi - 1) << 4 | (lo - 1));
     }
-    return 0;
+    return bad > 15 ? -1 : 0;
 }
 
 void sqlite_uuid_unpack(const unsigned char in[16], char out[37])

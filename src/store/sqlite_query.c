@@ -165,6 +165,36 @@ static int table_exists(sqlite3 *db, const char *name)
     return found;
 }
 
+/* A rollup table: its name, its CREATE, and the INSERT that fills it from
+ * the tables it sums. */
+struct rollup_table {
+    const char *name, *create, *fill;
+};
+
+/* How many of the n tables t are missing, or -1 on a failed read. */
+static int missing_tables(sqlite3 *db, const struct rollup_table *t, size_t n)
+{
+    int missing = 0;
+    for (size_t i = 0; i < n; i++) {
+        int e = table_exists(db, t[i].name);
+        if (e < 0)
+            return -1;
+        missing += !e;
+    }
+    return missing;
+}
+
+/* The end of a setup transaction: COMMIT when ok, else (or when COMMIT
+ * fails) ROLLBACK with errstr saying what. 0 or -1. */
+static int setup_end(sqlite3 *db, int ok, const char *what, char *errstr, size_t en)
+{
+    if (ok && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        return 0;
+    db_fail(db, what, errstr, en);
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 /* sales_hour and sales_day: keyed like sales_minute ("YYYY-MM-DDTHH:MM",
  * the hour's or the day's first minute). A database from before them gets
  * them built from sales_minute (which holds the same orders' sums) in one
@@ -173,9 +203,7 @@ static int table_exists(sqlite3 *db, const char *name)
  * then finds them. */
 int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en)
 {
-    static const struct {
-        const char *name, *create, *fill;
-    } t[] = {
+    static const struct rollup_table t[] = {
         {"sales_hour",
          "CREATE TABLE sales_hour (hour TEXT NOT NULL, source TEXT NOT NULL,"
          " state TEXT NOT NULL, total_cents INTEGER NOT NULL, order_count INTEGER NOT NULL,"
@@ -191,23 +219,21 @@ int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en)
          " sum(total_cents), sum(order_count), sum(quantity) FROM sales_minute"
          " GROUP BY 1, 2, 3"},
     };
-    int missing = 0;
-    for (size_t i = 0; i < SF_ARRAY_LEN(t); i++) {
-        int e = table_exists(db, t[i].name);
-        if (e < 0)
-            return db_fail(db, "reading the schema", errstr, en);
-        missing |= !e;
-    }
+    const char *what = "adding the hour and day rollups";
+    int missing = missing_tables(db, t, SF_ARRAY_LEN(t));
+    if (missing < 0)
+        return db_fail(db, "reading the schema", errstr, en);
     if (!missing)
         return 0;   /* the usual case: nothing written (a read-only open works) */
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(db, "adding the hour and day rollups", errstr, en);
+        return db_fail(db, what, errstr, en);
     sqlite3_stmt *st = NULL;
     int quiet = sqlite3_prepare_v2(db, "SELECT 1 FROM sales_minute LIMIT 1", -1, &st,
                                    NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
     sqlite3_finalize(st);
-    for (size_t i = 0; i < SF_ARRAY_LEN(t); i++) {
-        int e = table_exists(db, t[i].name);
+    int e = 0;
+    for (size_t i = 0; i < SF_ARRAY_LEN(t) && e >= 0; i++) {
+        e = table_exists(db, t[i].name);
         if (e == 0) {
             if (!quiet)     /* a new database has nothing to build from */
                 log_info("sqlite %s: building %s from sales_minute",
@@ -216,18 +242,8 @@ int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en)
                 sqlite3_exec(db, t[i].fill, NULL, NULL, NULL) != SQLITE_OK)
                 e = -1;
         }
-        if (e < 0) {
-            db_fail(db, "adding the hour and day rollups", errstr, en);
-            sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
     }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(db, "adding the hour and day rollups", errstr, en);
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    return 0;
+    return setup_end(db, e >= 0, what, errstr, en);
 }
 
 /* sales_customer_hour and sales_customer_day: per (hour or day, customer,
@@ -238,9 +254,7 @@ int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en)
  * opening it meanwhile waits for the lock and then finds them. */
 int sqlite_customer_rollups_setup(sqlite3 *db, char *errstr, size_t en)
 {
-    static const struct {
-        const char *name, *create, *fill;
-    } t[] = {
+    static const struct rollup_table t[] = {
         {"sales_customer_hour",
          "CREATE TABLE sales_customer_hour (hour TEXT NOT NULL, customer_id INTEGER NOT NULL,"
          " source TEXT NOT NULL, total_cents INTEGER NOT NULL, order_count INTEGER NOT NULL,"
@@ -257,24 +271,16 @@ int sqlite_customer_rollups_setup(sqlite3 *db, char *errstr, size_t en)
          " GROUP BY 1, 2, 3"},
     };
     const char *what = "adding the customer rollups";
-    int missing = 0;
-    for (size_t i = 0; i < SF_ARRAY_LEN(t); i++) {
-        int e = table_exists(db, t[i].name);
-        if (e < 0)
-            return db_fail(db, "reading the schema", errstr, en);
-        missing |= !e;
-    }
-    if (!missing)
+    int e = missing_tables(db, t, SF_ARRAY_LEN(t));
+    if (e < 0)
+        return db_fail(db, "reading the schema", errstr, en);
+    if (!e)
         return 0;   /* the usual case: nothing written */
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return db_fail(db, what, errstr, en);
     /* Again under the lock (another process may have built them), and both
      * at once: the day table is built from the hour table. */
-    int e = 0;
-    for (size_t i = 0; i < SF_ARRAY_LEN(t) && e >= 0; i++) {
-        int x = table_exists(db, t[i].name);
-        e = x < 0 ? -1 : e + !x;
-    }
+    e = missing_tables(db, t, SF_ARRAY_LEN(t));
     if (e > 0) {
         sqlite3_stmt *st = NULL;
         int quiet = sqlite3_prepare_v2(db, "SELECT 1 FROM orders_data LIMIT 1", -1, &st,
@@ -293,17 +299,7 @@ int sqlite_customer_rollups_setup(sqlite3 *db, char *errstr, size_t en)
                 sqlite3_exec(db, t[i].fill, NULL, NULL, NULL) != SQLITE_OK)
                 e = -1;
     }
-    if (e < 0) {
-        db_fail(db, what, errstr, en);
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
-        db_fail(db, what, errstr, en);
-        sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-        return -1;
-    }
-    return 0;
+    return setup_end(db, e >= 0, what, errstr, en);
 }
 
 /* ---- saved charts ------------------------------------------------------ */

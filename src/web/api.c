@@ -535,6 +535,7 @@ enum http_result web_api_sales_minute(struct http_req *r)
         return bad_request(r, p.err);
     if (!p.to)
         to = now;
+    int64_t asked_to = to;
     to = (to + 59999) / 60000 * 60000;
     /* The last minute that has a "YYYY-MM-DDTHH:MM" key: rounding up past
      * it would name year 10000, printed as 0000. */
@@ -544,13 +545,16 @@ enum http_result web_api_sales_minute(struct http_req *r)
         return bad_request(r, p.err);
     if (!p.from)
         from = to - MINUTE_SPAN_DEFAULT_S * 1000LL;
+    /* The span asked for, before it widens to whole minutes (-7d is 7
+     * days, off the minute). */
+    int64_t asked = asked_to - from;
     from = from / 60000 * 60000;
     if (from >= to) {
         snprintf(p.err, sizeof(p.err), "from (%s) must be before to",
                  sf_format_time(from, ts));
         return bad_request(r, p.err);
     }
-    if (to - from > MINUTE_SPAN_MAX_S * 1000LL)
+    if (asked > MINUTE_SPAN_MAX_S * 1000LL)
         return bad_request(r, "from and to are more than 7 days apart; ask for a "
                               "shorter range");
 

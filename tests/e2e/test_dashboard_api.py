@@ -265,6 +265,16 @@ class DashboardApiTest(unittest.TestCase):
         self.bad("/api/pipeline", "/api/pipeline takes no query parameters", x="1")
         self.bad("/api/stream", "/api/stream takes no query parameters", x="1")
 
+    def test_minute_range_of_7_days_off_the_minute(self):
+        # Seven days that do not start on a whole minute widen to whole
+        # minutes; that is not "more than 7 days" (the documented -7d).
+        self.ok("/api/sales/minute", **{"from": "-7d"})
+        self.ok("/api/sales/minute", **{"from": "2026-01-01T00:00:30Z",
+                                        "to": "2026-01-08T00:00:30Z"})
+        self.bad("/api/sales/minute", "more than 7 days apart",
+                 **{"from": "2026-01-01T00:00:00Z", "to": "2026-01-08T00:01:00Z"})
+        self.bad("/api/sales/minute", "more than 7 days apart", **{"from": "-8d"})
+
     def test_unknown_api_path_is_404_and_post_is_405(self):
         status, body = self.s.get("/api/nope")
         self.assertEqual(status, 404)

@@ -209,6 +209,23 @@ class SmugglingTest(StrictBase):
                 with self.subTest(head=head, path=path):
                     self.refused(head + SMUGGLED, 400, path, ["Host"])
 
+    def test_credentials_and_origin_given_twice(self):
+        # Which of two Authorization (or Cookie, or Origin) fields a proxy
+        # checks and which the server uses may differ: refused, on every
+        # target and both paths, naming the field.
+        for name in (b"Authorization: Bearer a\r\nAuthorization: Bearer b\r\n",
+                     b"Cookie: salesflow_session=a\r\nCookie: salesflow_session=b\r\n",
+                     b"Origin: http://localhost\r\nOrigin: http://evil.example\r\n",
+                     b"authorization: Bearer a\r\nAUTHORIZATION: Bearer a\r\n"):
+            field = name.split(b":")[0].decode().capitalize()
+            for target in TARGETS:
+                for path in PATHS:
+                    with self.subTest(field=name, target=target, path=path):
+                        body = ORDER if target.startswith(b"POST") else b""
+                        cl = b"Content-Length: %d\r\n" % len(body) if body else b""
+                        self.refused(request(target, name + cl, body) + SMUGGLED, 400, path,
+                                     [field + " given more than once"])
+
     def test_pipelined_after_a_rejected_request_is_not_run(self):
         good = request(b"POST /orderitem", b"Content-Length: %d\r\n" % len(ORDER), ORDER)
         bad = request(b"GET /api/sales", b"X-A : b\r\n")

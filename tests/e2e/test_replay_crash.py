@@ -10,15 +10,20 @@ tmpfs), a damaged database and a file that is not one — a clear error
 naming the file, the old tables untouched."""
 
 import os
+import json
 import random
 import shutil
+import signal
+import sqlite3
 import stat
 import subprocess
 import tempfile
 import time
 import unittest
+import urllib.request
 
-from harness import BIN, REPO, Server, ndjson, post_v1, random_orders
+from harness import (BIN, REPO, Server, free_port, ndjson, post_v1, random_orders,
+                     wait_until)
 
 KILLS = int(os.environ.get("SF_REPLAY_KILLS", "6"))
 
@@ -59,8 +64,9 @@ class ReplayCrashTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.s.cleanup()
 
-    def replay(self):
-        return subprocess.Popen([BIN, "replay", "--data", self.s.data], cwd=REPO,
+    def replay(self, db=None):
+        store = ["--store", "sqlite:" + db] if db else []
+        return subprocess.Popen([BIN, "replay", "--data", self.s.data] + store, cwd=REPO,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
     def test_kill_9_during_replay(self):
@@ -90,6 +96,166 @@ class ReplayCrashTest(unittest.TestCase):
         self.assertEqual(self.s.order_count(), 60000)
         self.s.stop()
         self.assertEqual(snapshot(self.s), self.clean)
+
+    def watch_replay(self, reader=None, db=None):
+        """Run a replay (into db, default the store's sales.db) to its end,
+        looking at the files beside the database every few ms; with a
+        reader (an open connection), count the orders through it meanwhile.
+        The largest size seen of each (-journal, -wal), and the counts."""
+        seen, counts = {"-journal": 0, "-wal": 0}, []
+        p = self.replay(db)
+        db = db or self.s.db_path
+        while p.poll() is None:
+            for ext in ("-journal", "-wal"):
+                try:
+                    seen[ext] = max(seen[ext], os.path.getsize(db + ext))
+                except OSError:
+                    pass
+            if reader:
+                counts.append(reader.execute("SELECT count(*) FROM orders_data").fetchall()[0][0])
+            time.sleep(0.002)
+        out, err = p.communicate()
+        self.assertEqual(p.returncode, 0, err)
+        return seen, counts
+
+    @staticmethod
+    def tables(db):
+        con = sqlite3.connect(db, timeout=30)     # read-write: rolls a journal back
+        try:
+            return [con.execute(q).fetchall() for q in TABLES]
+        finally:
+            con.close()
+
+    def test_rebuild_into_a_new_database_writes_each_page_once(self):
+        # A database without orders, nobody else holding it open: the
+        # rebuild goes through a rollback journal (its pages go into the
+        # file once, not through the WAL and a checkpoint), and the
+        # database is in WAL mode after.
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-new-")
+        try:
+            db = os.path.join(tmp, "new.db")
+            seen, _ = self.watch_replay(db=db)
+            # The open writes the empty schema into the WAL (some KiB); the
+            # 60,000 orders (megabytes) never go there.
+            self.assertGreater(seen["-journal"], 0)
+            self.assertLess(seen["-wal"], 256 * 1024, seen)
+            self.assertGreater(os.path.getsize(db), 2 * 1024 * 1024)
+            self.assertEqual(self.tables(db), self.clean)
+            con = sqlite3.connect(db)
+            self.assertEqual(con.execute("PRAGMA journal_mode").fetchall(), [("wal",)])
+            con.close()
+            self.assertFalse(os.path.exists(db + "-journal"))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_kill_9_during_a_rebuild_into_a_new_database(self):
+        # Killed in the rollback-journal rebuild: the next read-write open
+        # rolls it back to the empty tables (never part of them); a replay
+        # then rebuilds them.
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-new-kill-")
+        try:
+            db = os.path.join(tmp, "new.db")
+            t0 = time.time()
+            self.watch_replay(db=db)
+            took = time.time() - t0
+            rnd = random.Random(9)
+            rolled_back = 0
+            for _ in range(KILLS):
+                for ext in ("", "-wal", "-shm", "-journal"):
+                    if os.path.exists(db + ext):
+                        os.unlink(db + ext)
+                p = self.replay(db)
+                time.sleep(rnd.uniform(0.0, took))
+                p.kill()
+                p.communicate()
+                if not os.path.exists(db):
+                    continue
+                con = sqlite3.connect(db, timeout=30)
+                made = con.execute("SELECT count(*) FROM sqlite_master"
+                                   " WHERE name = 'sales_customer_day'").fetchall() == [(1,)]
+                con.close()
+                if not made:        # killed before the open made every table
+                    continue
+                t = self.tables(db)
+                if t[0]:
+                    self.assertEqual(t, self.clean)     # it had finished
+                else:
+                    self.assertEqual(t[1:7], [[]] * 6)  # all of it rolled back
+                    rolled_back += p.returncode == -9
+            self.assertGreater(rolled_back, 0)
+            self.watch_replay(db=db)
+            self.assertEqual(self.tables(db), self.clean)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_serve_started_during_a_rebuild_waits_for_it(self):
+        # While a rebuild holds the database through its rollback journal, a
+        # `serve` that opens it waits (going into WAL mode needs the file to
+        # itself), then serves the rebuilt tables.
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-serve-")
+        serve = None
+        try:
+            db = os.path.join(tmp, "new.db")
+            p = self.replay(db)
+            wait_until(lambda: os.path.exists(db + "-journal") or p.poll() is not None, 60,
+                       "the rebuild's journal")
+            p.send_signal(signal.SIGSTOP)       # hold the rebuild where it is
+            self.assertTrue(os.path.exists(db + "-journal"))
+            port = free_port()
+            log = open(os.path.join(tmp, "serve.stderr"), "w")
+            serve = subprocess.Popen([BIN, "serve", "--store", "sqlite:" + db, "--listen",
+                                      "127.0.0.1:%d" % port], cwd=REPO, stdout=log, stderr=log)
+            time.sleep(1.5)
+            self.assertIsNone(serve.poll(), open(log.name).read())
+            p.send_signal(signal.SIGCONT)
+            out, err = p.communicate(timeout=120)
+            self.assertEqual(p.returncode, 0, err)
+
+            def sales():
+                try:
+                    with urllib.request.urlopen("http://127.0.0.1:%d/api/sales" % port,
+                                                timeout=5) as r:
+                        return json.load(r)
+                except OSError:
+                    return None
+            wait_until(lambda: sales() is not None, 30, "serve answering")
+            self.assertEqual(sum(row["order_count"] for row in sales()["rows"]), 60000)
+            self.assertIsNone(serve.poll())
+        finally:
+            if serve:
+                serve.terminate()
+                serve.wait(timeout=30)
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_rebuild_of_a_store_with_orders_stays_in_wal_mode(self):
+        # A killed rebuild's journal would keep read-only readers out until
+        # a read-write open; a database with orders keeps its WAL.
+        seen, _ = self.watch_replay()
+        self.assertEqual(seen["-journal"], 0)
+        self.assertGreater(seen["-wal"], 1024 * 1024)
+        self.assertEqual(snapshot(self.s), self.clean)
+
+    def test_rebuild_beside_a_reader_stays_in_wal_mode(self):
+        # A reader holding the database open (a `serve`, a script): the
+        # rebuild stays in WAL mode, and the reader reads the old tables
+        # until it commits.
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-reader-")
+        try:
+            db = os.path.join(tmp, "new.db")
+            self.watch_replay(db=db)
+            con = sqlite3.connect(db, timeout=30)
+            try:
+                self.assertEqual(con.execute("SELECT count(*) FROM orders_data").fetchall(),
+                                 [(60000,)])
+                seen, counts = self.watch_replay(con, db=db)
+            finally:
+                con.close()
+            self.assertEqual(seen["-journal"], 0)
+            self.assertGreater(len(counts), 3)
+            self.assertEqual(set(counts), {60000})
+            self.assertEqual(self.tables(db), self.clean)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
 
     def test_read_only_directory(self):
         # A copy of the data directory on a tmpfs remounted read-only (root
@@ -156,6 +322,33 @@ class ReplayCrashTest(unittest.TestCase):
             self.assertEqual(snapshot(copy), self.clean)
         finally:
             subprocess.run(["umount", mnt])
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    def test_damaged_log_mid_replay(self):
+        # A batch in the middle of the log that no longer matches its
+        # checksum: the replay (whose reader runs ahead of the store) stops
+        # with the file and what to do, and the old tables stay.
+        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-log-")
+        try:
+            data = os.path.join(tmp, "data")
+            shutil.copytree(self.s.data, data)
+            logs = sorted((os.path.getsize(os.path.join(dp, f)), os.path.join(dp, f))
+                          for dp, _, fs in os.walk(os.path.join(data, "log"))
+                          for f in fs if f.endswith(".log"))
+            size, seg = logs[-1]
+            with open(seg, "r+b") as f:
+                f.seek(size * 2 // 3)
+                b = f.read(1)
+                f.seek(size * 2 // 3)
+                f.write(bytes([b[0] ^ 0xFF]))
+            r = subprocess.run([BIN, "replay", "--data", data], cwd=REPO,
+                               capture_output=True, text=True, timeout=120)
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+            self.assertIn(seg, r.stderr)
+            self.assertIn("checksum mismatch", r.stderr)
+            self.assertIn("log repair", r.stderr)
+            self.assertEqual(snapshot(Server(data=data)), self.clean)
+        finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
     def test_corrupt_database(self):

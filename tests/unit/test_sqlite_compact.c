@@ -51,6 +51,29 @@ static void codec_refuses_what_would_not_come_back(void **state)
         assert_int_equal(sqlite_uuid_pack(bad[i], strlen(bad[i]), b), -1);
 }
 
+/* Every byte value at every position: only the canonical lowercase text
+ * packs, and what packs unpacks to the same text. */
+static void codec_every_byte_at_every_position(void **state)
+{
+    (void)state;
+    const char *good = "0123abcd-ef45-6789-a0b1-c2d3e4f5a6b7";
+    for (int at = 0; at < 36; at++) {
+        for (int c = 1; c < 256; c++) {
+            char id[37], back[37];
+            unsigned char b[16];
+            memcpy(id, good, 37);
+            id[at] = (char)c;
+            int dash = at == 8 || at == 13 || at == 18 || at == 23;
+            int ok = dash ? c == '-' : (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+            assert_int_equal(sqlite_uuid_pack(id, 36, b), ok ? 0 : -1);
+            if (ok) {
+                sqlite_uuid_unpack(b, back);
+                assert_string_equal(back, id);
+            }
+        }
+    }
+}
+
 static void view_shows_what_was_written(void **state)
 {
     (void)state;
@@ -103,6 +126,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(codec_round_trip),
         cmocka_unit_test(codec_refuses_what_would_not_come_back),
+        cmocka_unit_test(codec_every_byte_at_every_position),
         cmocka_unit_test(view_shows_what_was_written),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
