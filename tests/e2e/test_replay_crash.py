@@ -64,6 +64,12 @@ class ReplayCrashTest(unittest.TestCase):
     def tearDownClass(cls):
         cls.s.cleanup()
 
+    def scratch(self, prefix):
+        """A temporary directory, removed after the test."""
+        tmp = tempfile.mkdtemp(prefix=prefix)
+        self.addCleanup(shutil.rmtree, tmp, True)
+        return tmp
+
     def replay(self, db=None):
         store = ["--store", "sqlite:" + db] if db else []
         return subprocess.Popen([BIN, "replay", "--data", self.s.data] + store, cwd=REPO,
@@ -131,101 +137,105 @@ class ReplayCrashTest(unittest.TestCase):
         # rebuild goes through a rollback journal (its pages go into the
         # file once, not through the WAL and a checkpoint), and the
         # database is in WAL mode after.
-        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-new-")
-        try:
-            db = os.path.join(tmp, "new.db")
-            seen, _ = self.watch_replay(db=db)
-            # The open writes the empty schema into the WAL (some KiB); the
-            # 60,000 orders (megabytes) never go there.
-            self.assertGreater(seen["-journal"], 0)
-            self.assertLess(seen["-wal"], 256 * 1024, seen)
-            self.assertGreater(os.path.getsize(db), 2 * 1024 * 1024)
-            self.assertEqual(self.tables(db), self.clean)
-            con = sqlite3.connect(db)
-            self.assertEqual(con.execute("PRAGMA journal_mode").fetchall(), [("wal",)])
-            con.close()
-            self.assertFalse(os.path.exists(db + "-journal"))
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        tmp = self.scratch("sf-e2e-replay-new-")
+        db = os.path.join(tmp, "new.db")
+        seen, _ = self.watch_replay(db=db)
+        # The open writes the empty schema into the WAL (some KiB); the
+        # 60,000 orders (megabytes) never go there.
+        self.assertGreater(seen["-journal"], 0)
+        self.assertLess(seen["-wal"], 256 * 1024, seen)
+        self.assertGreater(os.path.getsize(db), 2 * 1024 * 1024)
+        self.assertEqual(self.tables(db), self.clean)
+        con = sqlite3.connect(db)
+        self.assertEqual(con.execute("PRAGMA journal_mode").fetchall(), [("wal",)])
+        con.close()
+        self.assertFalse(os.path.exists(db + "-journal"))
 
     def test_kill_9_during_a_rebuild_into_a_new_database(self):
         # Killed in the rollback-journal rebuild: the next read-write open
         # rolls it back to the empty tables (never part of them); a replay
         # then rebuilds them.
-        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-new-kill-")
-        try:
-            db = os.path.join(tmp, "new.db")
-            t0 = time.time()
-            self.watch_replay(db=db)
-            took = time.time() - t0
-            rnd = random.Random(9)
-            rolled_back = 0
-            for _ in range(KILLS):
-                for ext in ("", "-wal", "-shm", "-journal"):
-                    if os.path.exists(db + ext):
-                        os.unlink(db + ext)
-                p = self.replay(db)
-                time.sleep(rnd.uniform(0.0, took))
-                p.kill()
-                p.communicate()
-                if not os.path.exists(db):
-                    continue
-                con = sqlite3.connect(db, timeout=30)
-                made = con.execute("SELECT count(*) FROM sqlite_master"
-                                   " WHERE name = 'sales_customer_day'").fetchall() == [(1,)]
-                con.close()
-                if not made:        # killed before the open made every table
-                    continue
-                t = self.tables(db)
-                if t[0]:
-                    self.assertEqual(t, self.clean)     # it had finished
-                else:
-                    self.assertEqual(t[1:7], [[]] * 6)  # all of it rolled back
-                    rolled_back += p.returncode == -9
-            self.assertGreater(rolled_back, 0)
-            self.watch_replay(db=db)
-            self.assertEqual(self.tables(db), self.clean)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        tmp = self.scratch("sf-e2e-replay-new-kill-")
+        db = os.path.join(tmp, "new.db")
+        t0 = time.time()
+        self.watch_replay(db=db)
+        took = time.time() - t0
+        rnd = random.Random(9)
+        rolled_back = 0
+        for _ in range(KILLS):
+            for ext in ("", "-wal", "-shm", "-journal"):
+                if os.path.exists(db + ext):
+                    os.unlink(db + ext)
+            p = self.replay(db)
+            time.sleep(rnd.uniform(0.0, took))
+            p.kill()
+            p.communicate()
+            if not os.path.exists(db):
+                continue
+            con = sqlite3.connect(db, timeout=30)
+            made = con.execute("SELECT count(*) FROM sqlite_master"
+                               " WHERE name = 'sales_customer_day'").fetchall() == [(1,)]
+            con.close()
+            if not made:        # killed before the open made every table
+                continue
+            t = self.tables(db)
+            if t[0]:
+                self.assertEqual(t, self.clean)     # it had finished
+            else:
+                self.assertEqual(t[1:7], [[]] * 6)  # all of it rolled back
+                rolled_back += p.returncode == -9
+        self.assertGreater(rolled_back, 0)
+        self.watch_replay(db=db)
+        self.assertEqual(self.tables(db), self.clean)
 
     def test_serve_started_during_a_rebuild_waits_for_it(self):
         # While a rebuild holds the database through its rollback journal, a
         # `serve` that opens it waits (going into WAL mode needs the file to
         # itself), then serves the rebuilt tables.
-        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-serve-")
-        serve = None
-        try:
-            db = os.path.join(tmp, "new.db")
-            p = self.replay(db)
-            wait_until(lambda: os.path.exists(db + "-journal") or p.poll() is not None, 60,
-                       "the rebuild's journal")
-            p.send_signal(signal.SIGSTOP)       # hold the rebuild where it is
-            self.assertTrue(os.path.exists(db + "-journal"))
-            port = free_port()
-            log = open(os.path.join(tmp, "serve.stderr"), "w")
+        tmp = self.scratch("sf-e2e-replay-serve-")
+        db = os.path.join(tmp, "new.db")
+        p = self.replay(db)
+        self.addCleanup(self.stop, p)           # also when stopped by SIGSTOP
+        wait_until(lambda: os.path.exists(db + "-journal") or p.poll() is not None, 60,
+                   "the rebuild's journal")
+        p.send_signal(signal.SIGSTOP)           # hold the rebuild where it is
+        self.assertTrue(os.path.exists(db + "-journal"))
+        port = free_port()
+        with open(os.path.join(tmp, "serve.stderr"), "w") as log:
             serve = subprocess.Popen([BIN, "serve", "--store", "sqlite:" + db, "--listen",
                                       "127.0.0.1:%d" % port], cwd=REPO, stdout=log, stderr=log)
-            time.sleep(1.5)
-            self.assertIsNone(serve.poll(), open(log.name).read())
-            p.send_signal(signal.SIGCONT)
-            out, err = p.communicate(timeout=120)
-            self.assertEqual(p.returncode, 0, err)
+        self.addCleanup(self.stop, serve)
+        time.sleep(1.5)
+        with open(os.path.join(tmp, "serve.stderr")) as f:
+            self.assertIsNone(serve.poll(), f.read())
+        p.send_signal(signal.SIGCONT)
+        out, err = p.communicate(timeout=120)
+        self.assertEqual(p.returncode, 0, err)
 
-            def sales():
-                try:
-                    with urllib.request.urlopen("http://127.0.0.1:%d/api/sales" % port,
-                                                timeout=5) as r:
-                        return json.load(r)
-                except OSError:
-                    return None
-            wait_until(lambda: sales() is not None, 30, "serve answering")
-            self.assertEqual(sum(row["order_count"] for row in sales()["rows"]), 60000)
-            self.assertIsNone(serve.poll())
-        finally:
-            if serve:
-                serve.terminate()
-                serve.wait(timeout=30)
-            shutil.rmtree(tmp, ignore_errors=True)
+        def sales():
+            try:
+                with urllib.request.urlopen("http://127.0.0.1:%d/api/sales" % port,
+                                            timeout=5) as r:
+                    return json.load(r)
+            except OSError:
+                return None
+        wait_until(lambda: sales() is not None, 30, "serve answering")
+        self.assertEqual(sum(row["order_count"] for row in sales()["rows"]), 60000)
+        self.assertIsNone(serve.poll())
+
+    @staticmethod
+    def stop(proc):
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGCONT)
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for f in (proc.stdout, proc.stderr):
+            if f:
+                f.close()
 
     def test_rebuild_of_a_store_with_orders_stays_in_wal_mode(self):
         # A killed rebuild's journal would keep read-only readers out until
@@ -239,23 +249,20 @@ class ReplayCrashTest(unittest.TestCase):
         # A reader holding the database open (a `serve`, a script): the
         # rebuild stays in WAL mode, and the reader reads the old tables
         # until it commits.
-        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-reader-")
+        tmp = self.scratch("sf-e2e-replay-reader-")
+        db = os.path.join(tmp, "new.db")
+        self.watch_replay(db=db)
+        con = sqlite3.connect(db, timeout=30)
         try:
-            db = os.path.join(tmp, "new.db")
-            self.watch_replay(db=db)
-            con = sqlite3.connect(db, timeout=30)
-            try:
-                self.assertEqual(con.execute("SELECT count(*) FROM orders_data").fetchall(),
-                                 [(60000,)])
-                seen, counts = self.watch_replay(con, db=db)
-            finally:
-                con.close()
-            self.assertEqual(seen["-journal"], 0)
-            self.assertGreater(len(counts), 3)
-            self.assertEqual(set(counts), {60000})
-            self.assertEqual(self.tables(db), self.clean)
+            self.assertEqual(con.execute("SELECT count(*) FROM orders_data").fetchall(),
+                             [(60000,)])
+            seen, counts = self.watch_replay(con, db=db)
         finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+            con.close()
+        self.assertEqual(seen["-journal"], 0)
+        self.assertGreater(len(counts), 3)
+        self.assertEqual(set(counts), {60000})
+        self.assertEqual(self.tables(db), self.clean)
 
     def test_read_only_directory(self):
         # A copy of the data directory on a tmpfs remounted read-only (root
@@ -328,57 +335,51 @@ class ReplayCrashTest(unittest.TestCase):
         # A batch in the middle of the log that no longer matches its
         # checksum: the replay (whose reader runs ahead of the store) stops
         # with the file and what to do, and the old tables stay.
-        tmp = tempfile.mkdtemp(prefix="sf-e2e-replay-log-")
-        try:
-            data = os.path.join(tmp, "data")
-            shutil.copytree(self.s.data, data)
-            logs = sorted((os.path.getsize(os.path.join(dp, f)), os.path.join(dp, f))
-                          for dp, _, fs in os.walk(os.path.join(data, "log"))
-                          for f in fs if f.endswith(".log"))
-            size, seg = logs[-1]
-            with open(seg, "r+b") as f:
-                f.seek(size * 2 // 3)
-                b = f.read(1)
-                f.seek(size * 2 // 3)
-                f.write(bytes([b[0] ^ 0xFF]))
-            r = subprocess.run([BIN, "replay", "--data", data], cwd=REPO,
-                               capture_output=True, text=True, timeout=120)
-            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn(seg, r.stderr)
-            self.assertIn("checksum mismatch", r.stderr)
-            self.assertIn("log repair", r.stderr)
-            self.assertEqual(snapshot(Server(data=data)), self.clean)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        tmp = self.scratch("sf-e2e-replay-log-")
+        data = os.path.join(tmp, "data")
+        shutil.copytree(self.s.data, data)
+        logs = sorted((os.path.getsize(os.path.join(dp, f)), os.path.join(dp, f))
+                      for dp, _, fs in os.walk(os.path.join(data, "log"))
+                      for f in fs if f.endswith(".log"))
+        size, seg = logs[-1]
+        with open(seg, "r+b") as f:
+            f.seek(size * 2 // 3)
+            b = f.read(1)
+            f.seek(size * 2 // 3)
+            f.write(bytes([b[0] ^ 0xFF]))
+        r = subprocess.run([BIN, "replay", "--data", data], cwd=REPO,
+                           capture_output=True, text=True, timeout=120)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(seg, r.stderr)
+        self.assertIn("checksum mismatch", r.stderr)
+        self.assertIn("log repair", r.stderr)
+        self.assertEqual(snapshot(Server(data=data)), self.clean)
 
     def test_corrupt_database(self):
-        tmp = tempfile.mkdtemp(prefix="sf-e2e-corrupt-")
-        try:
-            data = os.path.join(tmp, "data")
-            shutil.copytree(self.s.data, data)
-            db = os.path.join(data, "sales.db")
-            with open(db, "r+b") as f:
-                f.seek(4096 * 3)
-                f.write(os.urandom(4096 * 4))
-            with open(db, "rb") as f:
-                damaged = f.read()
-            r = subprocess.run([BIN, "replay", "--data", data], cwd=REPO,
-                               capture_output=True, text=True, timeout=60)
-            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn(db, r.stderr)
-            self.assertRegex(r.stderr, "malformed|not a database|corrupt")
-            with open(db, "rb") as f:
-                self.assertEqual(f.read(), damaged)
-            # Not a database at all.
-            with open(db, "wb") as f:
-                f.write(b"this is not a database" * 1000)
-            r = subprocess.run([BIN, "replay", "--data", data], cwd=REPO,
-                               capture_output=True, text=True, timeout=60)
-            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
-            self.assertIn(db, r.stderr)
-            self.assertIn("not a database", r.stderr)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
+        tmp = self.scratch("sf-e2e-corrupt-")
+        data = os.path.join(tmp, "data")
+        shutil.copytree(self.s.data, data)
+        db = os.path.join(data, "sales.db")
+        with open(db, "r+b") as f:
+            f.seek(4096 * 3)
+            f.write(os.urandom(4096 * 4))
+        with open(db, "rb") as f:
+            damaged = f.read()
+        r = subprocess.run([BIN, "replay", "--data", data], cwd=REPO,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(db, r.stderr)
+        self.assertRegex(r.stderr, "malformed|not a database|corrupt")
+        with open(db, "rb") as f:
+            self.assertEqual(f.read(), damaged)
+        # Not a database at all.
+        with open(db, "wb") as f:
+            f.write(b"this is not a database" * 1000)
+        r = subprocess.run([BIN, "replay", "--data", data], cwd=REPO,
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn(db, r.stderr)
+        self.assertIn("not a database", r.stderr)
 
 
 if __name__ == "__main__":
