@@ -545,15 +545,21 @@ enum http_result web_api_sales_minute(struct http_req *r)
         return bad_request(r, p.err);
     if (!p.from)
         from = to - MINUTE_SPAN_DEFAULT_S * 1000LL;
-    /* The span asked for, before it widens to whole minutes (-7d is 7
-     * days, off the minute). */
-    int64_t asked = asked_to - from;
-    from = from / 60000 * 60000;
-    if (from >= to) {
-        snprintf(p.err, sizeof(p.err), "from (%s) must be before to",
-                 sf_format_time(from, ts));
+    if (from < 0)       /* the default, an hour before a to in 1970 */
+        from = 0;
+    /* The range as given is judged before it widens to whole minutes: its
+     * order (30 s after 10 s of one minute is not a range), its span (-7d
+     * is 7 days, off the minute). */
+    if (p.from && from >= asked_to) {
+        char ts2[32];
+        snprintf(p.err, sizeof(p.err), "from (%s) must be before to (%s)",
+                 sf_format_time(from, ts), sf_format_time(asked_to, ts2));
         return bad_request(r, p.err);
     }
+    int64_t asked = asked_to - from;
+    from = from / 60000 * 60000;
+    if (from > to)      /* within the last minute of 9999, past the last key */
+        from = to;
     if (asked > MINUTE_SPAN_MAX_S * 1000LL)
         return bad_request(r, "from and to are more than 7 days apart; ask for a "
                               "shorter range");

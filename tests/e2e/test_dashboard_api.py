@@ -275,6 +275,24 @@ class DashboardApiTest(unittest.TestCase):
                  **{"from": "2026-01-01T00:00:00Z", "to": "2026-01-08T00:01:00Z"})
         self.bad("/api/sales/minute", "more than 7 days apart", **{"from": "-8d"})
 
+    def test_minute_range_order_is_judged_as_given(self):
+        # from after to within one minute is refused, naming the times as
+        # given; a range in the last minute of 9999 is not refused (to is
+        # taken as 9999-12-31T23:59:00Z, as documented: the range is then
+        # empty); the default from never falls before 1970.
+        d = self.bad("/api/sales/minute", "must be before to",
+                     **{"from": "2026-12-01T00:00:30Z", "to": "2026-12-01T00:00:10Z"})
+        self.assertIn("2026-12-01T00:00:30", d)
+        d = self.bad("/api/sales/minute", "must be before to",
+                     **{"from": "2026-12-01T00:00:01Z", "to": "2026-12-01T00:00:00Z"})
+        self.assertIn("2026-12-01T00:00:01", d)
+        body = self.ok("/api/sales/minute", **{"from": "9999-12-31T23:59:30Z",
+                                               "to": "9999-12-31T23:59:59Z"})
+        self.assertEqual((body["from"], body["to"], body["rows"]),
+                         ("9999-12-31T23:59:00Z", "9999-12-31T23:59:00Z", []))
+        body = self.ok("/api/sales/minute", to="1970-01-01T00:30:00Z")
+        self.assertEqual(body["from"], "1970-01-01T00:00:00Z")
+
     def test_unknown_api_path_is_404_and_post_is_405(self):
         status, body = self.s.get("/api/nope")
         self.assertEqual(status, 404)
