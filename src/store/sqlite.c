@@ -763,8 +763,14 @@ static int sqlite_rebuild_begin(struct store *b, const char *topic, char *errstr
     sqlite3_finalize(q);
     rebuild_journal(s);
     snprintf(pragma, sizeof(pragma), "PRAGMA cache_size=-%d", REBUILD_CACHE_KIB);
+    /* With a rollback journal, a reader that came after the start would
+     * hold up the commit (which must wait for every read lock to go) until
+     * the rebuild gave up: so the rebuild takes the file exclusively at
+     * once, and such a reader is told it is locked instead (there was
+     * nothing to read). In WAL mode readers never hold up a commit. */
     if (sqlite3_exec(s->db, pragma, NULL, NULL, NULL) != SQLITE_OK ||
-        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+        sqlite3_exec(s->db, s->rollback_journal ? "BEGIN EXCLUSIVE" : "BEGIN IMMEDIATE",
+                     NULL, NULL, NULL) != SQLITE_OK) {
         fail(s, "starting the rebuild", errstr, en);
         rebuild_journal_end(s);
         return -1;

@@ -223,6 +223,41 @@ class ReplayCrashTest(unittest.TestCase):
         self.assertEqual(sum(row["order_count"] for row in sales()["rows"]), 60000)
         self.assertIsNone(serve.poll())
 
+    def test_reader_arriving_mid_rebuild_cannot_block_its_commit(self):
+        # A rollback-journal rebuild holds the database exclusively from its
+        # start: a reader that opens it meanwhile is told it is locked (the
+        # database had no orders to show), rather than taking a read lock
+        # that would hold up the commit until the rebuild gave up. The
+        # replay is stopped every few ms and a reader tries then: it gets
+        # "locked", or, once the rebuild committed, every order.
+        tmp = self.scratch("sf-e2e-replay-late-reader-")
+        db = os.path.join(tmp, "new.db")
+        p = self.replay(db)
+        self.addCleanup(self.stop, p)
+        seen = []      # (the rebuild's journal was there, what the reader got)
+        while p.poll() is None:
+            time.sleep(0.01)
+            p.send_signal(signal.SIGSTOP)
+            mid = os.path.exists(db + "-journal") and os.path.getsize(db) >= 40960
+            try:        # (before the open made the file and tables: errors too)
+                con = sqlite3.connect("file:%s?mode=ro" % db, uri=True, timeout=0.05,
+                                      isolation_level=None)
+                try:
+                    con.execute("BEGIN")
+                    seen.append((mid, con.execute("SELECT count(*) FROM orders_data")
+                                 .fetchall()[0][0]))
+                finally:
+                    con.close()
+            except sqlite3.OperationalError as e:
+                seen.append((mid, str(e)))
+            finally:
+                p.send_signal(signal.SIGCONT)
+        self.assertEqual(p.returncode, 0, p.stderr.read())
+        during = [got for mid, got in seen if mid]
+        self.assertGreater(len(during), 2, seen)
+        self.assertEqual(set(during), {"database is locked"}, seen)
+        self.assertEqual(self.tables(db), self.clean)
+
     @staticmethod
     def stop(proc):
         if proc.poll() is None:
