@@ -185,7 +185,12 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
     }
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
     if (open_schema(s->db)) {
-        fail(s, "creating the schema", errstr, n);
+        if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_BUSY)
+            sf_err(-1, errstr, n, "sqlite %s: still locked by another process after %d s "
+                   "(a salesflow replay rebuilding it, or a client holding a transaction "
+                   "open); start again when it is done", path, BUSY_TIMEOUT_MS / 1000);
+        else
+            fail(s, "creating the schema", errstr, n);
         goto fail;
     }
     if (sqlite_orders_setup(s->db, errstr, n) || sqlite_rollups_setup(s->db, errstr, n) ||

@@ -258,6 +258,24 @@ class ReplayCrashTest(unittest.TestCase):
         self.assertEqual(set(during), {"database is locked"}, seen)
         self.assertEqual(self.tables(db), self.clean)
 
+    def test_serve_on_a_database_locked_too_long_says_why(self):
+        # A client holding the file exclusively past the 10 s salesflow
+        # waits: serve stops, saying what holds it and what to do.
+        tmp = self.scratch("sf-e2e-locked-")
+        db = os.path.join(tmp, "held.db")
+        self.watch_replay(db=db)
+        con = sqlite3.connect(db, isolation_level=None)
+        self.addCleanup(con.close)
+        con.execute("PRAGMA journal_mode=DELETE")
+        con.execute("BEGIN EXCLUSIVE")
+        r = subprocess.run([BIN, "serve", "--store", "sqlite:" + db, "--listen",
+                            "127.0.0.1:%d" % free_port()], cwd=REPO, capture_output=True,
+                           text=True, timeout=60)
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn(db, r.stderr)
+        self.assertIn("still locked by another process after 10 s", r.stderr)
+        self.assertIn("start again when it is done", r.stderr)
+
     @staticmethod
     def stop(proc):
         if proc.poll() is None:
