@@ -27,8 +27,9 @@
  *
  * Shutdown (web_close_queries, before the HTTP server stops, which it must
  * not do with a request suspended): refuse new jobs (503), answer every
- * queued one 503 "shutting down", wait for those running to finish, and
- * join the threads.
+ * queued one 503 "shutting down", wait for those running to finish and
+ * for libmicrohttpd to send every answer (or give up on the client after
+ * WEB_QUERY_DRAIN_MS), and join the threads.
  */
 #include "web/web_int.h"
 #include "http/http.h"
@@ -40,7 +41,10 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
+
+#define WEB_QUERY_DRAIN_MS 5000     /* at shutdown: answers unsent this long are dropped */
 
 struct web_arg {
     char *key, *value;              /* value NULL: "key" without "=" */
@@ -59,6 +63,7 @@ struct web_job {
      * (status, JSON body); close: none, close the connection. */
     unsigned status;
     int answered, gz, close;
+    int counted;                    /* in w->qlive */
     const char *ctype, *disposition;
     struct sf_buf body;
 };
@@ -73,6 +78,12 @@ static void job_free(void *p)
     struct web_job *j = p;
     if (!j)
         return;
+    if (j->counted) {
+        pthread_mutex_lock(&j->w->qmu);
+        j->w->qlive--;
+        pthread_cond_broadcast(&j->w->qidle);
+        pthread_mutex_unlock(&j->w->qmu);
+    }
     for (size_t i = 0; i < j->nargs; i++) {
         free(j->args[i].key);
         free(j->args[i].value);
@@ -277,6 +288,8 @@ enum http_result web_pooled(struct http_req *r, http_handler fn)
                           ? "the server is shutting down; retry shortly"
                           : "too many queries are waiting for the store; retry shortly");
     }
+    j->counted = 1;
+    w->qlive++;
     r->state = j;
     r->state_free = job_free;
     r->on_resume = web_job_resume;
@@ -340,6 +353,8 @@ static void *query_main(void *arg)
     free(arg);
     lower_priority(w->query_nice);
     pthread_mutex_lock(&w->qmu);
+    w->qready++;
+    pthread_cond_broadcast(&w->qidle);
     for (;;) {
         while (!w->qhead && !w->qclosed)
             pthread_cond_wait(&w->qcv, &w->qmu);
@@ -371,9 +386,13 @@ static void *query_main(void *arg)
 int web_queries_start(struct web *w, const char *store_uri, int nice, char *errstr,
                       size_t n)
 {
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_mutex_init(&w->qmu, NULL);
     pthread_cond_init(&w->qcv, NULL);
-    pthread_cond_init(&w->qidle, NULL);
+    pthread_cond_init(&w->qidle, &ca);
+    pthread_condattr_destroy(&ca);
     w->qinit = 1;
     w->query_nice = nice;
     for (int i = 0; i < WEB_QUERY_THREADS; i++)
@@ -392,6 +411,11 @@ int web_queries_start(struct web *w, const char *store_uri, int nice, char *errs
         pthread_setname_np(w->qthreads[i], name);
         w->qstarted++;
     }
+    /* Each thread has its priority before the first request can come. */
+    pthread_mutex_lock(&w->qmu);
+    while (w->qready < w->qstarted)
+        pthread_cond_wait(&w->qidle, &w->qmu);
+    pthread_mutex_unlock(&w->qmu);
     return 0;
 }
 
@@ -414,10 +438,24 @@ void web_close_queries(struct web *w)
                   "the server is shutting down; retry shortly");
         http_finish(j->r, j->status);
     }
-    /* Running: let them finish (the server waits for their answers). */
+    /* Running: let them finish. Then wait until libmicrohttpd has sent
+     * every answer (the request freed with its job): stopping it closes
+     * connections whose answers are still queued. A client that does not
+     * read its answer is not waited for past WEB_QUERY_DRAIN_MS. */
     pthread_mutex_lock(&w->qmu);
     while (w->qbusy)
         pthread_cond_wait(&w->qidle, &w->qmu);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    ts.tv_sec += WEB_QUERY_DRAIN_MS / 1000;
+    ts.tv_nsec += (WEB_QUERY_DRAIN_MS % 1000) * 1000000L;
+    if (ts.tv_nsec >= 1000000000L)
+        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    while (w->qlive && pthread_cond_timedwait(&w->qidle, &w->qmu, &ts) == 0)
+        ;
+    if (w->qlive)
+        log_warn("web: %zu query answers not sent in %d ms; closing them", w->qlive,
+                 WEB_QUERY_DRAIN_MS);
     pthread_mutex_unlock(&w->qmu);
     for (int i = 0; i < w->qstarted; i++)
         pthread_join(w->qthreads[i], NULL);

@@ -107,6 +107,8 @@ struct web {
     size_t qlen;
     int qbusy;                      /* running */
     uint64_t qrefused;              /* 503s: the queue was full */
+    size_t qlive;                   /* requests with a job not yet freed */
+    int qready;                     /* threads running (priority set) */
     int qclosed;                    /* web_close_queries() called */
     int qinit, qstarted, query_nice;
     pthread_t qthreads[WEB_QUERY_THREADS];
