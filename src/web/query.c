@@ -519,7 +519,8 @@ enum http_result web_api_query(struct http_req *r)
     pthread_mutex_lock(&sort_mu);
     sort_by = q->by;
     sort_n = q->nby;
-    qsort(rows, n, sizeof(*rows), cmp_rows);
+    if (n)      /* rows is NULL when there are none: qsort's argument must not be */
+        qsort(rows, n, sizeof(*rows), cmp_rows);
     pthread_mutex_unlock(&sort_mu);
 
     struct sf_buf b;
