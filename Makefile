@@ -162,10 +162,10 @@ test: deps
 # Sanitized runs (docs/sanitizers.md), each in its own build directory:
 # $(BUILD)-asan (ASan+UBSan) and $(BUILD)-tsan. tsan-test runs the e2e tests
 # of the threaded parts (log writer, processor, SSE, idempotency waits, replay's
-# reader); TSan cannot run the Kafka ones (librdkafka's C11 threads are
-# invisible to it).
+# reader, query threads); TSan cannot run the Kafka ones (librdkafka's C11
+# threads are invisible to it).
 TSAN_E2E ?= -k test_flow -k test_dashboard_sse -k test_crash -k test_ingest_idempotency \
-            -k test_fastpath -k test_replay_crash
+            -k test_fastpath -k test_replay_crash -k test_query_pool
 .PHONY: test-sanitized tsan-test
 test-sanitized:
 	@$(MAKE) --no-print-directory test SANITIZER=address,undefined \

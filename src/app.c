@@ -155,6 +155,7 @@ int app_close(struct app *a)
     if (a->b && a->flush_on_close)
         broker_flush(a->b);     /* every queued order is acked before HTTP stops */
     int failed = elog_failed(a->b);
+    web_close_queries(a->w);    /* nor a suspended query request */
     web_close_streams(a->w);    /* no suspended stream may outlive the server */
     http_stop(a->srv);
     store_close(a->ready_st);

@@ -247,6 +247,11 @@ static int opt_max_body(const char *val, void *dst, char *err, size_t n)
 
 /* Checked here (a bad list exits 2); the catalog takes it once loaded. */
 
+/* --query-nice of run and serve. */
+#define QUERY_NICE_HELP "the query threads' CPU priority N (0-19) below the HTTP " \
+    "loops' (/api/query, ranged /api/sales, /api/orders, /api/sales/minute; " \
+    "default {10})"
+
 /* The HTTP server with every layer's routes: those of a layer this
  * command does not run answer 404 or 503. */
 static struct http_server *serve_http(const char *listen, struct http_ctx *hc,
@@ -264,7 +269,7 @@ static struct http_server *serve_http(const char *listen, struct http_ctx *hc,
 static int ingest_takes(const char *name)
 {
     return strcmp(name, "store") && strcmp(name, "group") && strcmp(name, "raw-store") &&
-           strcmp(name, "processor-nice") &&
+           strcmp(name, "processor-nice") && strcmp(name, "query-nice") &&
            strncmp(name, "read-", 5) && strncmp(name, "admin-", 6) &&
            strcmp(name, "session-ttl");
 }
@@ -275,7 +280,7 @@ struct run_flags {
     const char *broker_arg, *group, *allowed_hosts, *raw_store;
     int create_topic, strict_orderitem;
     int64_t unit_price;
-    int partitions, threads, max_batch, processor_nice;
+    int partitions, threads, max_batch, processor_nice, query_nice;
     int header_timeout, body_timeout, max_conns;
     int64_t dedupe_window, dedupe_max;
     int64_t ready_lag;
@@ -330,6 +335,7 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
         {"processor-nice", "N", "the processor thread's CPU priority N (0-19) below the "
          "HTTP loops' (default {0})", opt_nice, &f->processor_nice},
+        {"query-nice", "N", QUERY_NICE_HELP, opt_nice, &f->query_nice},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
          SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",
          opt_max_body, &f->max_body},
@@ -439,7 +445,7 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
         bc->queue_max = two > 65536 ? two : 65536;
     if (!(a->b = broker_open(broker_uri, bc, err, sizeof(err))) ||
         (!ingest_only && !(a->st = store_open(store_uri, err, sizeof(err)))) ||
-        (!ingest_only && !(a->w = web_new(store_uri, err, sizeof(err))))) {
+        (!ingest_only && !(a->w = web_new(store_uri, f->query_nice, err, sizeof(err))))) {
         log_error("%s", err);
         return 1;
     }
@@ -646,7 +652,7 @@ out:
 static int cmd_serve(struct args *args, int argc, char **argv)
 {
     const char *listen = NULL, *store_uri = NULL, *allowed_hosts = NULL;
-    int threads = 0;
+    int threads = 0, query_nice = 0;
     struct scope_flags sf = {0};
     const struct opt opts[] = {
         {"listen", "HOST:PORT", "HTTP address (default {" SF_DEFAULT_LISTEN "})",
@@ -657,6 +663,7 @@ static int cmd_serve(struct args *args, int argc, char **argv)
         {"store", "URI", "serving store to read, e.g. sqlite:salesflow-data/sales.db "
          "(required)", opt_store_uri, &store_uri},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &threads},
+        {"query-nice", "N", QUERY_NICE_HELP, opt_nice, &query_nice},
         SCOPE_OPTS(&sf),
     };
     int rc = args_parse(args, "serve", "Serve the dashboard and the query API over a store.",
@@ -686,7 +693,7 @@ static int cmd_serve(struct args *args, int argc, char **argv)
     if ((status = open_scopes(&a, &sf)) != 0)
         goto out;
     status = 1;
-    if (!(a.w = web_new(store_uri, err, sizeof(err)))) {
+    if (!(a.w = web_new(store_uri, query_nice, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }

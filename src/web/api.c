@@ -179,7 +179,7 @@ static int parse_params(struct http_req *r, struct params *p, const char *endpoi
     p->cat = r->ctx->cat;
     p->endpoint = endpoint;
     p->allowed = allowed;
-    MHD_get_connection_values(http_mhd_conn(r), MHD_GET_ARGUMENT_KIND, param_iter, p);
+    web_args(r, param_iter, p);
     return p->err[0] ? -1 : 0;
 }
 
@@ -262,34 +262,9 @@ static int parse_range(struct params *p)
 
 /* ---- replies ------------------------------------------------------------ */
 
-enum http_result web_reply_buf(struct http_req *r, struct sf_buf *b, const char *ctype,
-                               const char *disposition)
-{
-    if (!b->data) {
-        sf_buf_free(b);
-        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "the answer is too large "
-                          "for the memory at hand");
-    }
-    int gz = http_gzip_buf(r, b);
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer(b->len, b->data, MHD_RESPMEM_MUST_FREE);
-    if (!resp) {
-        sf_buf_free(b);
-        return HTTP_CLOSE;
-    }
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
-    if (disposition)
-        MHD_add_response_header(resp, "Content-Disposition", disposition);
-    http_coding_headers(r, resp, gz);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-    enum http_result rc = http_mhd_queue(r, MHD_HTTP_OK, resp);
-    MHD_destroy_response(resp);
-    return rc;
-}
-
 static enum http_result bad_request(struct http_req *r, const char *msg)
 {
-    return http_error(r, MHD_HTTP_BAD_REQUEST, msg);
+    return web_error(r, MHD_HTTP_BAD_REQUEST, msg);
 }
 
 /* The detail (the store's URI with its password masked, a file path, the
@@ -298,13 +273,12 @@ static enum http_result bad_request(struct http_req *r, const char *msg)
 static enum http_result store_failed(struct http_req *r, const char *what, const char *err)
 {
     log_error("GET %s: %s", what, err);
-    return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store unavailable");
+    return web_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store unavailable");
 }
 
 static enum http_result no_store(struct http_req *r)
 {
-    return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
-                      "this server has no store to query");
+    return web_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "this server has no store to query");
 }
 
 static int filter_has(const char *const *list, size_t n, const char *v)
@@ -380,7 +354,7 @@ static int cmp_sales_row(const void *a, const void *b)
  * row's updated_at stays that of its `sales` row (when its numbers last
  * changed). The (source, state) pairs with no order in the range are left
  * out; every pair of `sales` stays in the source and state lists. */
-static int ranged_sales(struct web *w, const struct store_filter *f,
+static int ranged_sales(struct http_req *r, const struct store_filter *f,
                         struct sales_row **rows, size_t *n, char *err, size_t en)
 {
     /* The source/state filters apply afterwards, as without a range. */
@@ -388,9 +362,8 @@ static int ranged_sales(struct web *w, const struct store_filter *f,
     struct store_query q = {.f = &all, .by = STORE_BY_SOURCE | STORE_BY_STATE};
     struct query_row *qr = NULL;
     size_t nq = 0, k = 0;
-    pthread_mutex_lock(&w->mu);
-    int rc = store_query(w->store, &q, &qr, &nq, err, en);
-    pthread_mutex_unlock(&w->mu);
+    int rc = store_query(web_store_lock(r), &q, &qr, &nq, err, en);
+    web_store_unlock(r);
     if (rc)
         return -1;
     struct sales_row *out = calloc(nq + *n + 1, sizeof(*out));
@@ -438,12 +411,11 @@ enum http_result web_api_sales(struct http_req *r)
     if (parse_params(r, &p, "/api/sales", P_SOURCE | P_STATE | P_FROM | P_TO) ||
         parse_range(&p))
         return bad_request(r, p.err);
-    pthread_mutex_lock(&w->mu);
-    int rc = store_sales(w->store, &rows, &n, err, sizeof(err));
-    pthread_mutex_unlock(&w->mu);
+    int rc = store_sales(web_store_lock(r), &rows, &n, err, sizeof(err));
+    web_store_unlock(r);
     if (rc)
         return store_failed(r, "/api/sales", err);
-    if (p.f.ranged && ranged_sales(w, &p.f, &rows, &n, err, sizeof(err)))
+    if (p.f.ranged && ranged_sales(r, &p.f, &rows, &n, err, sizeof(err)))
         return store_failed(r, "/api/sales", err);
 
     struct strset *extra = calloc(1, sizeof(*extra)), *states = calloc(1, sizeof(*states));
@@ -569,9 +541,9 @@ enum http_result web_api_sales_minute(struct http_req *r)
     minute_key(to, tk);
     struct minute_row *rows = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&w->mu);
-    int rc = store_sales_minute(w->store, &p.f, fk, tk, &rows, &n, err, sizeof(err));
-    pthread_mutex_unlock(&w->mu);
+    int rc = store_sales_minute(web_store_lock(r), &p.f, fk, tk, &rows, &n, err,
+                                sizeof(err));
+    web_store_unlock(r);
     if (rc)
         return store_failed(r, "/api/sales/minute", err);
 
@@ -652,10 +624,9 @@ enum http_result web_api_orders(struct http_req *r)
         return bad_request(r, p.err);
     struct order_row *rows = NULL;
     size_t n = 0;
-    pthread_mutex_lock(&w->mu);
-    int rc = store_recent_orders(w->store, &p.f, (size_t)limit, &rows, &n, err,
+    int rc = store_recent_orders(web_store_lock(r), &p.f, (size_t)limit, &rows, &n, err,
                                  sizeof(err));
-    pthread_mutex_unlock(&w->mu);
+    web_store_unlock(r);
     if (rc)
         return store_failed(r, "/api/orders", err);
     struct sf_buf b;

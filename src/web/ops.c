@@ -151,6 +151,7 @@ enum http_result web_metrics(struct http_req *r)
     struct sf_buf b;
     sf_buf_init(&b, 4u << 20);
     metrics_render(&b);
+    web_queries_metrics(r->ctx->web, &b);
     cassandra_metrics(&b);
     enum http_result rc = http_reply(r, MHD_HTTP_OK,
                                     "text/plain; version=0.0.4; charset=utf-8",

@@ -281,11 +281,10 @@ static int qspec_finish(struct qspec *q)
 }
 
 /* The states in `sales` (for known_state); 0 or -1 with err. */
-static int load_states(struct qspec *q, char *err, size_t en)
+static int load_states(struct qspec *q, struct http_req *r, char *err, size_t en)
 {
-    pthread_mutex_lock(&q->w->mu);
-    int rc = store_sales(q->w->store, &q->states, &q->nstates, err, en);
-    pthread_mutex_unlock(&q->w->mu);
+    int rc = store_sales(web_store_lock(r), &q->states, &q->nstates, err, en);
+    web_store_unlock(r);
     return rc;
 }
 
@@ -324,8 +323,8 @@ static enum http_result unprocessable(struct http_req *r, const char *where,
     SF_BUF_LIT(&b, ",\"type\":");
     sf_buf_json_str(&b, type);
     SF_BUF_LIT(&b, "}]}");
-    enum http_result rc = b.data ? http_reply_json(r, 422, b.data)
-                                 : http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+    enum http_result rc = b.data ? web_reply_json(r, 422, b.data)
+                                 : web_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     sf_buf_free(&b);
     return rc;
 }
@@ -338,7 +337,7 @@ static enum http_result qspec_reject(struct http_req *r, const struct qspec *q)
 static enum http_result store_failed(struct http_req *r, const char *what, const char *err)
 {
     log_error("%s: %s", what, err);
-    return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store unavailable");
+    return web_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "store unavailable");
 }
 
 /* ---- GET /api/query ----------------------------------------------------- */
@@ -481,15 +480,15 @@ enum http_result web_api_query(struct http_req *r)
     enum http_result res;
 
     if (!w)
-        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "this server has no store to query");
+        return web_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "this server has no store to query");
     if (!(q = malloc(sizeof(*q))))
-        return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
+        return web_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
     qspec_init(q, w, r->ctx->cat, "query", 0);
-    if (load_states(q, err, sizeof(err))) {
+    if (load_states(q, r, err, sizeof(err))) {
         res = store_failed(r, "GET /api/query", err);
         goto out;
     }
-    MHD_get_connection_values(http_mhd_conn(r), MHD_GET_ARGUMENT_KIND, query_arg, q);
+    web_args(r, query_arg, q);
     if (qspec_finish(q)) {
         res = qspec_reject(r, q);
         goto out;
@@ -499,9 +498,8 @@ enum http_result web_api_query(struct http_req *r)
         by |= q->by[i] == D_SOURCE ? STORE_BY_SOURCE : q->by[i] == D_STATE ? STORE_BY_STATE
               : q->by[i] == D_CUSTOMER ? STORE_BY_CUSTOMER : 0;
     struct store_query sq = {.f = &q->f, .by = by, .bucket_ms = q->bucket_ms};
-    pthread_mutex_lock(&w->mu);
-    int rc = store_query(w->store, &sq, &rows, &n, err, sizeof(err));
-    pthread_mutex_unlock(&w->mu);
+    int rc = store_query(web_store_lock(r), &sq, &rows, &n, err, sizeof(err));
+    web_store_unlock(r);
     if (rc) {
         res = store_failed(r, "GET /api/query", err);
         goto out;
@@ -521,7 +519,8 @@ enum http_result web_api_query(struct http_req *r)
     pthread_mutex_lock(&sort_mu);
     sort_by = q->by;
     sort_n = q->nby;
-    qsort(rows, n, sizeof(*rows), cmp_rows);
+    if (n)      /* rows is NULL when there are none: qsort's argument must not be */
+        qsort(rows, n, sizeof(*rows), cmp_rows);
     pthread_mutex_unlock(&sort_mu);
 
     struct sf_buf b;
@@ -633,7 +632,7 @@ enum http_result web_api_charts(struct http_req *r)
     pthread_mutex_lock(&w->mu);
     int rc = store_charts(w->store, &rows, &n, err, sizeof(err));
     pthread_mutex_unlock(&w->mu);
-    if (rc || load_states(q, err, sizeof(err))) {
+    if (rc || load_states(q, r, err, sizeof(err))) {
         res = store_failed(r, "GET /api/charts", err);
         goto out;
     }
@@ -745,7 +744,7 @@ enum http_result web_api_chart_add(struct http_req *r)
         goto out;
     }
     qspec_init(q, w, r->ctx->cat, "body", 1);
-    if (load_states(q, err, sizeof(err))) {
+    if (load_states(q, r, err, sizeof(err))) {
         res = store_failed(r, "POST /api/charts", err);
         goto out;
     }

@@ -8,7 +8,8 @@
  * no files at run time and the page loads nothing from any other host.
  * Queries go through the web layer's own store handle, serialized by a
  * mutex because the HTTP thread pool may call in parallel (SQLite's WAL
- * lets this reader work beside the processor's writer).
+ * lets this reader work beside the processor's writer); the routes that
+ * run on the query threads (qpool.c) use each thread's own handle.
  */
 #include "web/web_int.h"
 #include "broker/elog.h"
@@ -28,7 +29,7 @@ extern const char sf_asset_explore_html[], sf_asset_explore_html_end[];
 extern const char sf_asset_explore_js[], sf_asset_explore_js_end[];
 extern const char sf_asset_query_js[], sf_asset_query_js_end[];
 
-struct web *web_new(const char *store_uri, char *errstr, size_t n)
+struct web *web_new(const char *store_uri, int query_nice, char *errstr, size_t n)
 {
     struct web *w = calloc(1, sizeof(*w));
     if (!w) {
@@ -41,7 +42,8 @@ struct web *web_new(const char *store_uri, char *errstr, size_t n)
         return NULL;
     }
     pthread_mutex_init(&w->mu, NULL);
-    if (web_streams_start(w, errstr, n) || web_sampler_start(w, errstr, n)) {
+    if (web_queries_start(w, store_uri, query_nice, errstr, n) ||
+        web_streams_start(w, errstr, n) || web_sampler_start(w, errstr, n)) {
         web_destroy(w);
         return NULL;
     }
@@ -79,6 +81,7 @@ void web_destroy(struct web *w)
         return;
     web_sampler_stop(w);
     web_streams_stop(w);
+    web_queries_stop(w);
     store_close(w->store);
     pthread_mutex_destroy(&w->mu);
     free(w);
@@ -158,12 +161,13 @@ enum http_result web_healthz(struct http_req *r)
 int web_add_routes(struct http_ctx *ctx)
 {
     static const struct http_route routes[] = {
-        {"GET", "/api/sales", web_api_sales, 0, NULL},
-        {"GET", "/api/sales/minute", web_api_sales_minute, HTTP_ROUTE_GZIP, NULL},
+        /* web_q_*: on the query threads (qpool.c) */
+        {"GET", "/api/sales", web_q_sales, 0, NULL},
+        {"GET", "/api/sales/minute", web_q_sales_minute, HTTP_ROUTE_GZIP, NULL},
         {"GET", "/api/sales/second", web_api_sales_second, HTTP_ROUTE_GZIP, NULL},
-        {"GET", "/api/orders", web_api_orders, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/api/orders", web_q_orders, HTTP_ROUTE_GZIP, NULL},
         {"GET", "/api/pipeline", web_api_pipeline, 0, NULL},
-        {"GET", "/api/query", web_api_query, HTTP_ROUTE_GZIP, NULL},
+        {"GET", "/api/query", web_q_query, HTTP_ROUTE_GZIP, NULL},
         {"GET", "/api/charts", web_api_charts, HTTP_ROUTE_GZIP, NULL},
         /* Saving and removing charts: an admin key when read or admin keys
          * are set (the pipeline asks it of every write but ingestion). */

@@ -4,10 +4,12 @@
  * its own.
  *
  * Lifecycle: web_new() opens the store and starts two small threads (the
- * SSE dispatcher and the sampler); `run` then calls web_attach() with its
- * log and hands web_on_commit to the processor. Before the HTTP server
- * stops, web_close_streams() ends every open stream (libmicrohttpd must not
- * be stopped with suspended connections); web_destroy() comes after
+ * SSE dispatcher and the sampler) and the query threads, each with a store
+ * handle of its own; `run` then calls web_attach() with its log and hands
+ * web_on_commit to the processor. Before the HTTP server stops,
+ * web_close_queries() answers or finishes every query request and
+ * web_close_streams() ends every open stream (libmicrohttpd must not be
+ * stopped with suspended connections); web_destroy() comes after
  * http_stop().
  */
 #ifndef SF_WEB_H
@@ -24,8 +26,11 @@ struct http_ctx;
  * web. 0, or -1 when the route table is full. */
 int web_add_routes(struct http_ctx *ctx);
 
-/* Open the store at store_uri for reading. NULL with errstr on failure. */
-struct web *web_new(const char *store_uri, char *errstr, size_t errstr_size);
+/* Open the store at store_uri for reading; the query threads run
+ * query_nice (0-19) below the process's CPU priority. NULL with errstr on
+ * failure. */
+struct web *web_new(const char *store_uri, int query_nice, char *errstr,
+                    size_t errstr_size);
 
 /* This process also ingests into b and runs the processor (`run`): change
  * notices come from web_on_commit instead of polling the store, and the
@@ -40,6 +45,11 @@ void web_on_commit(void *opaque, size_t inserted);
 /* End every live stream and refuse new ones; returns once they are closed
  * (or after 3 s). Call before http_stop(). NULL is a no-op. */
 void web_close_streams(struct web *w);
+
+/* Refuse new query requests (503), answer the waiting ones 503 and let
+ * the running ones finish; returns once every one is answered. Call
+ * before http_stop(). NULL is a no-op. */
+void web_close_queries(struct web *w);
 
 void web_destroy(struct web *w);
 

@@ -25,8 +25,11 @@
 #define WEB_RETRY_MS 3000           /* EventSource reconnect delay we ask for */
 #define WEB_RING_S 300              /* per-second history kept (5 minutes) */
 #define WEB_KEYS_MAX 4096           /* distinct (source, state) pairs tracked */
+#define WEB_QUERY_THREADS 2         /* query threads (qpool.c), each with a store handle */
+#define WEB_QUERY_QUEUE 64          /* requests waiting for one; more get 503 */
 
 struct web_client;
+struct web_job;
 
 /* One second of the sampler's history: what changed in the store's `sales`
  * during that second, per (source, state) key, and the ingest counter. */
@@ -95,6 +98,21 @@ struct web {
     int have_baseline;
     int sampler_started;
     pthread_t sampler;
+
+    /* Query threads (qpool.c), under qmu. */
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;             /* a job queued, or closing */
+    pthread_cond_t qidle;           /* a job finished */
+    struct web_job *qhead, *qtail;  /* waiting */
+    size_t qlen;
+    int qbusy;                      /* running */
+    uint64_t qrefused;              /* 503s: the queue was full */
+    size_t qlive;                   /* requests with a job not yet freed */
+    int qready;                     /* threads running (priority set) */
+    int qclosed;                    /* web_close_queries() called */
+    int qinit, qstarted, query_nice;
+    pthread_t qthreads[WEB_QUERY_THREADS];
+    struct store *qstores[WEB_QUERY_THREADS];
 };
 
 /* stream.c */
@@ -117,9 +135,32 @@ void web_sampler_series(struct web *w, const struct store_filter *f, int window,
 void web_sampler_rates(struct web *w, int secs, double *processed,
                        double *accepted);
 
+/* qpool.c: the query threads. Open their store handles and start them
+ * (nice: their CPU priority below the process's), 0 or -1 with errstr. */
+int web_queries_start(struct web *w, const char *store_uri, int nice, char *errstr,
+                      size_t errstr_size);
+void web_queries_stop(struct web *w);   /* web_close_queries, close the handles */
+/* salesflow_query_waiting, _running and _refused_total for /metrics. */
+void web_queries_metrics(struct web *w, struct sf_buf *b);
+/* Run fn for r on a query thread (r suspended meanwhile; 503 when the
+ * queue is full or closing); on this thread when there are none. */
+enum http_result web_pooled(struct http_req *r, http_handler fn);
+enum http_result web_job_resume(struct http_req *r);   /* a pooled r's on_resume */
+/* What a handler that may run on a query thread uses instead of
+ * libmicrohttpd's calls and http_error/http_reply_json: r's query
+ * arguments (as MHD_get_connection_values; returns their number), the
+ * store (the thread's own handle, or the shared one under w->mu until
+ * web_store_unlock) and its answer (kept for libmicrohttpd's thread). */
+int web_args(struct http_req *r, MHD_KeyValueIterator it, void *cls);
+struct store *web_store_lock(struct http_req *r);
+void web_store_unlock(struct http_req *r);
+enum http_result web_error(struct http_req *r, unsigned status, const char *msg);
+enum http_result web_reply_json(struct http_req *r, unsigned status, const char *json);
+
 /* Answer 200 with b's bytes (taken over; gzip-coded when the client takes
  * it), Content-Type ctype, Cache-Control: no-store and, unless NULL, the
- * Content-Disposition given. A buffer that ran out of memory: 503. */
+ * Content-Disposition given. A buffer that ran out of memory: 503. On a
+ * query thread the answer is kept for libmicrohttpd's thread (qpool.c). */
 enum http_result web_reply_buf(struct http_req *r, struct sf_buf *b, const char *ctype,
                                const char *disposition);
 
@@ -139,6 +180,11 @@ enum http_result web_api_query(struct http_req *r);
 enum http_result web_api_charts(struct http_req *r);
 enum http_result web_api_chart_add(struct http_req *r);
 enum http_result web_api_chart_delete(struct http_req *r);
+/* qpool.c: the routes run on a query thread (web_pooled) */
+enum http_result web_q_query(struct http_req *r);
+enum http_result web_q_orders(struct http_req *r);
+enum http_result web_q_sales_minute(struct http_req *r);
+enum http_result web_q_sales(struct http_req *r);
 
 /* api.c: a from/to value (RFC 3339, "YYYY-MM-DDTHH:MM" in UTC, "now" or
  * "-15m"-style) into *ms; -1 with err (naming name) when it is none. */

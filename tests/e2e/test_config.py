@@ -50,7 +50,7 @@ SAMPLES = {
     "create-topic": "3", "rate": "5", "count": "5", "seed": "5", "concurrency": "2",
     "partition": "1", "from": "1", "lines": "3", "api-keys": "k-one,k-two",
     "batch": "10", "raw-store": "cassandra://127.0.0.1:9/order_ks",
-    "session-ttl": "2h", "processor-nice": "5",
+    "session-ttl": "2h", "processor-nice": "5", "query-nice": "5",
 }
 SECRET_WORDS = ("key", "secret", "password", "passwd", "token")
 

@@ -1,0 +1,339 @@
+"""The query threads (issue 18, "queries never starve ingestion";
+docs/architecture.md, Web): GET /api/query (and its CSV), /api/sales with a
+range, /api/orders and /api/sales/minute run on a small pool of threads of
+their own (sf-query-N), --query-nice below the rest of the process, each
+with a store handle of its own, not on libmicrohttpd's threads.
+
+- Their threads' names and CPU priority (--query-nice, run and serve).
+- A query the store holds up (a MariaDB table locked by another session:
+  the query waits on it for as long as the test likes, no timing) does not
+  hold up /healthz, /api/pipeline or the page, even with --threads 1.
+- With the threads busy and the queue full, a request gets 503 with
+  Retry-After at once.
+- SIGTERM with queries in flight: the waiting ones get 503 at once, the
+  running ones their answer, exit 0; and under a load of real queries on
+  SQLite every request is answered or closed (the sanitizer runs check
+  the rest).
+"""
+
+import http.client
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+import unittest
+
+import mariadb
+from harness import BIN, REPO, Server, free_port, post_many, random_orders
+
+DEFAULT_NICE = 10
+THREADS = 2         # WEB_QUERY_THREADS
+QUEUE = 64          # WEB_QUERY_QUEUE
+
+
+def thread_nices(pid):
+    """{thread name: [nice, ...]} of a process, from /proc/PID/task/*/stat."""
+    out = {}
+    for t in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+            st = f.read()
+        name = st[st.index("(") + 1:st.rindex(")")]
+        out.setdefault(name, []).append(int(st[st.rindex(")") + 2:].split()[16]))
+    return out
+
+
+def get(port, path, timeout=30):
+    """(status, body, headers) of GET path on a new connection."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        c.request("GET", path)
+        r = c.getresponse()
+        return r.status, r.read(), dict(r.getheaders())
+    finally:
+        c.close()
+
+
+class NiceTest(unittest.TestCase):
+    def check(self, pid, nice):
+        n = thread_nices(pid)
+        base = os.getpriority(os.PRIO_PROCESS, pid)
+        names = sorted(k for k in n if k.startswith("sf-query-"))
+        self.assertEqual(names, ["sf-query-%d" % i for i in range(THREADS)], n)
+        for name in names:
+            self.assertEqual(n[name], [min(19, base + nice)], n)
+        self.assertEqual(n["sf-http-0"], [base], n)
+        if "processor" in n:
+            self.assertEqual(n["processor"], [base], n)
+
+    def test_run_default_and_flag(self):
+        for extra, nice in (([], DEFAULT_NICE), (["--query-nice", "3"], 3),
+                            (["--query-nice", "0"], 0), (["--query-nice", "19"], 19)):
+            with self.subTest(extra=extra):
+                srv = Server(extra=extra).start()
+                try:
+                    self.check(srv.proc.pid, nice)
+                finally:
+                    srv.cleanup()
+
+    def test_serve_flag(self):
+        srv = Server().start()     # makes the store serve reads
+        try:
+            srv.stop()
+            port = free_port()
+            p = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:%d" % port,
+                                  "--store", "sqlite:" + srv.db_path, "--query-nice", "7"],
+                                 cwd=REPO, stderr=subprocess.DEVNULL)
+            try:
+                deadline = time.time() + 15
+                while True:
+                    try:
+                        if get(port, "/healthz", 5)[0] == 200:
+                            break
+                    except OSError:
+                        pass
+                    self.assertLess(time.time(), deadline, "serve did not start")
+                    time.sleep(0.05)
+                self.check(p.pid, 7)
+                self.assertEqual(get(port, "/api/query?metric=orders")[0], 200)
+            finally:
+                p.send_signal(signal.SIGTERM)
+                self.assertEqual(p.wait(30), 0)
+        finally:
+            srv.cleanup()
+
+    def test_bad_values_are_refused(self):
+        for cmd in ("run", "serve"):
+            for v in ("20", "-1", "x", ""):
+                where = (["--data", "/nonexistent/x"] if cmd == "run"
+                         else ["--store", "sqlite:/nonexistent/x.db"])
+                r = subprocess.run([BIN, cmd, "--query-nice", v, *where],
+                                   capture_output=True, text=True, timeout=30)
+                self.assertEqual(r.returncode, 2, (cmd, v, r.stderr))
+                self.assertIn("--query-nice", r.stderr, v)
+                self.assertIn("0 to 19", r.stderr, v)
+
+
+class TableLock:
+    """LOCK TABLES name WRITE in a session of its own, held until release():
+    every read of that table by another session waits for it."""
+
+    def __init__(self, db, dbname, table):
+        self.p = subprocess.Popen(
+            [mariadb.CLIENT, "--no-defaults", "-S", db.socket, "-uroot", "-N", "-B",
+             "--unbuffered", "--database=" + dbname],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.p.stdin.write("LOCK TABLES `%s` WRITE; SELECT 'locked';\n" % table)
+        self.p.stdin.flush()
+        line = self.p.stdout.readline().strip()
+        if line != "locked":
+            raise RuntimeError("LOCK TABLES: %r %s" % (line, self.p.stderr.read()))
+
+    def release(self):
+        if self.p.poll() is None:
+            self.p.stdin.write("UNLOCK TABLES;\n")
+            self.p.stdin.close()
+            self.p.wait(30)
+
+
+class BlockedStoreCase(unittest.TestCase):
+    """`run --store mysql://… --threads 1` with a few orders stored."""
+
+    def setUp(self):
+        ok, why = mariadb.available()
+        if not ok:
+            self.skipTest(why)
+        try:
+            self.db = mariadb.MariaDB().start()
+        except Exception as e:  # noqa: BLE001
+            self.skipTest("mariadbd cannot start here: %s" % str(e)[:300])
+        self.srv = None
+        self.lock = None
+        self.name = self.db.create_db("qpool")
+        self.srv = Server(extra=["--store", self.db.uri(self.name), "--threads", "1"]).start()
+        acked = [st for _o, st, _b in post_many(self.srv, random_orders(30, 3), threads=2)]
+        self.assertEqual(acked, [201] * 30)
+        deadline = time.time() + 60
+        while int(self.db.sql("SELECT COUNT(*) FROM orders", db=self.name)[0][0]) < 30:
+            self.assertLess(time.time(), deadline, "the processor stored too few orders")
+            time.sleep(0.1)
+
+    def tearDown(self):
+        if self.lock:
+            self.lock.release()
+        if self.srv:
+            self.srv.cleanup()
+        self.db.stop()
+
+    def waiting_on_lock(self):
+        """Sessions waiting for the lock (the server's blocked queries)."""
+        return int(self.db.sql("SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                               "WHERE STATE LIKE 'Waiting for table%'")[0][0])
+
+    def wait_waiting(self, n):
+        deadline = time.time() + 60
+        while self.waiting_on_lock() < n:
+            self.assertLess(time.time(), deadline, "fewer than %d queries wait on the "
+                            "locked table" % n)
+            time.sleep(0.05)
+
+    def send_all(self, paths):
+        """GET each path on a connection of its own, from a thread of its own;
+        returns (threads, results): results[i] = (status, body, headers, time
+        answered) or the exception."""
+        results = [None] * len(paths)
+
+        def one(i, path):
+            try:
+                st, body, hdrs = get(self.srv.port, path, 120)
+                results[i] = (st, body, hdrs, time.time())
+            except Exception as e:  # noqa: BLE001
+                results[i] = e
+
+        ts = [threading.Thread(target=one, args=(i, p)) for i, p in enumerate(paths)]
+        for t in ts:
+            t.start()
+        return ts, results
+
+
+class SlowQueryTest(BlockedStoreCase):
+    def test_a_held_query_leaves_other_requests_answering(self):
+        self.lock = TableLock(self.db, self.name, "orders")
+        ts, res = self.send_all(["/api/orders?limit=5"])
+        self.wait_waiting(1)
+        # libmicrohttpd's only thread is free: the rest of the dashboard answers
+        for path in ("/healthz", "/api/pipeline", "/api/sales", "/api/sales/second",
+                     "/"):
+            try:
+                st, body, _ = get(self.srv.port, path, 20)
+            except OSError as e:
+                self.fail("%s did not answer while a query waits on the store: %r" %
+                          (path, e))
+            self.assertEqual(st, 200, (path, body))
+        self.assertIsNone(res[0], "the query answered with the table still locked")
+        self.lock.release()
+        ts[0].join(60)
+        st, body, _, _ = res[0]
+        self.assertEqual(st, 200, body)
+        self.assertEqual(len(json.loads(body)["orders"]), 5)
+
+
+class QueueFullTest(BlockedStoreCase):
+    def test_full_queue_is_503_at_once(self):
+        self.lock = TableLock(self.db, self.name, "orders")
+        extra = 8
+        paths = ["/api/orders?limit=2"] * (THREADS + QUEUE + extra)
+        ts, res = self.send_all(paths)
+        # the two threads wait on the store, the queue holds 64: at least
+        # `extra` are refused, while nothing can have been answered otherwise
+        deadline = time.time() + 60
+        while sum(1 for x in res if x is not None) < extra:
+            self.assertLess(time.time(), deadline, "no 503 for requests beyond the queue")
+            time.sleep(0.05)
+        self.wait_waiting(THREADS)
+        released = time.time()
+        self.lock.release()
+        for t in ts:
+            t.join(120)
+        self.assertFalse([x for x in res if not isinstance(x, tuple)], res)
+        refused = [x for x in res if x[0] == 503]
+        self.assertTrue(extra <= len(refused) <= extra + THREADS,
+                        [x[:2] for x in res if x[0] != 200])
+        for st, body, hdrs, at in refused:
+            self.assertLess(at, released, "a 503 came only after the store answered")
+            self.assertEqual(hdrs.get("Retry-After"), "1", hdrs)
+            self.assertIn("retry shortly", json.loads(body)["detail"])
+        for x in res:
+            if x[0] != 503:
+                self.assertEqual(x[0], 200, x[1])
+                self.assertEqual(len(json.loads(x[1])["orders"]), 2)
+
+
+class ShutdownBlockedTest(BlockedStoreCase):
+    def test_sigterm_answers_the_waiting_and_finishes_the_running(self):
+        self.lock = TableLock(self.db, self.name, "orders")
+        ts, res = self.send_all(["/api/orders?limit=3"] * (THREADS + 10))
+        self.wait_waiting(THREADS)
+        # every request has reached the queue or a thread
+        deadline = time.time() + 30
+        while True:
+            st, body, _ = get(self.srv.port, "/metrics")
+            if st == 200 and b"\nsalesflow_query_waiting 10\n" in body:
+                break
+            self.assertLess(time.time(), deadline, "the queue never held 10")
+            time.sleep(0.05)
+        self.srv.proc.send_signal(signal.SIGTERM)
+        deadline = time.time() + 30
+        while sum(1 for x in res if x is not None) < 10:
+            self.assertLess(time.time(), deadline, "the waiting queries were not answered")
+            time.sleep(0.05)
+        self.assertIsNone(self.srv.proc.poll(), "exited with queries still running")
+        self.lock.release()
+        self.assertEqual(self.srv.proc.wait(60), 0, self.srv.stderr())
+        for t in ts:
+            t.join(30)
+        statuses = sorted(x[0] for x in res)
+        self.assertEqual(statuses, [200] * THREADS + [503] * 10, res)
+        for x in res:
+            if x[0] == 503:
+                self.assertIn("shutting down", json.loads(x[1])["detail"])
+
+
+class ShutdownUnderLoadTest(unittest.TestCase):
+    def test_sigterm_while_queries_run(self):
+        srv = Server().start()
+        try:
+            self.assertEqual([st for _o, st, _b in post_many(srv, random_orders(500, 9))],
+                             [201] * 500)
+            srv.wait_processed(500)
+            paths = ["/api/query?metric=revenue&by=source,state,hour&from=-1d",
+                     "/api/query?metric=orders&by=customer_id&format=csv",
+                     "/api/orders?limit=100&from=-1h", "/api/sales?from=-1d",
+                     "/api/sales/minute", "/api/query?metric=nope"]
+            stop = threading.Event()
+            outcomes, lock = [], threading.Lock()
+
+            def client(k):
+                i = k
+                while not stop.is_set():
+                    path = paths[i % len(paths)]
+                    i += 1
+                    try:
+                        st, body, _ = get(srv.port, path, 60)
+                        with lock:
+                            outcomes.append(st)
+                        if st not in (200, 422, 503):
+                            outcomes.append((path, st, body))
+                    except (ConnectionError, http.client.RemoteDisconnected):
+                        with lock:
+                            outcomes.append("closed")
+                        time.sleep(0.01)
+                    except Exception as e:  # noqa: BLE001
+                        with lock:
+                            outcomes.append((path, repr(e)))
+
+            ts = [threading.Thread(target=client, args=(k,)) for k in range(8)]
+            for t in ts:
+                t.start()
+            deadline = time.time() + 30
+            while outcomes.count(200) < 50:
+                self.assertLess(time.time(), deadline, outcomes[-10:])
+                time.sleep(0.05)
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(60), 0, srv.stderr()[-3000:])
+            stop.set()
+            for t in ts:
+                t.join(60)
+            odd = [x for x in outcomes if x not in (200, 422, 503, "closed")]
+            self.assertEqual(odd, [])
+            for word in ("Sanitizer", "runtime error", "panic", "MHD_PANIC"):
+                self.assertNotIn(word, srv.stderr())
+        finally:
+            srv.cleanup()
+
+
+if __name__ == "__main__":
+    unittest.main()
