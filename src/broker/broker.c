@@ -73,6 +73,9 @@ const char *broker_strerror(int err)
     case BROKER_EFULL: return "the append queue is full; retry shortly";
     case BROKER_ENOSPC: return "the log's disk is full; the order was not stored";
     case BROKER_EIO: return "writing the log failed; the order was not stored";
+    case BROKER_EUNSURE: return "writing the log failed and could not be undone; the order "
+                                "may be stored after all: send it again with the same "
+                                "order_id (it is never stored twice)";
     case BROKER_ECLOSED: return "the server is shutting down";
     case BROKER_ETOOBIG: return "the message is too large for the log";
     case BROKER_EUNAVAIL: return "no Kafka broker takes writes right now; retry shortly";

@@ -30,6 +30,8 @@ enum {
     BROKER_ECLOSED = -1004, /* shutting down (HTTP 503) */
     BROKER_ETOOBIG = -1005, /* message larger than the broker accepts */
     BROKER_EUNAVAIL = -1006,/* no broker takes writes now (HTTP 503) */
+    BROKER_EUNSURE = -1007, /* a write failed and could not be undone: the
+                             * message may be kept after all (HTTP 507) */
 };
 
 /* Which halves of a broker handle to open (Kafka: a producer, a consumer). */

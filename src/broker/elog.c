@@ -724,10 +724,15 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
         if (!p->werr && seg_index_add(s, p->end, s->size))
             p->werr = BROKER_EIO;
         if (p->werr) {
-            /* Cut what may have reached the file so it is never served. */
-            if (ftruncate(s->fd, (off_t)s->size))
+            /* Cut what may have reached the file so it is never served.
+             * When even that fails, those bytes may pass their checks at
+             * the next start and be kept: the answer must not say "not
+             * stored" then. */
+            if (ftruncate(s->fd, (off_t)s->size)) {
                 log_error("log %s: truncate to %" PRIu64 " failed: %s", s->path,
                           s->size, strerror(errno));
+                p->werr = BROKER_EUNSURE;
+            }
             continue;
         }
         s->size += p->wbuf.len;

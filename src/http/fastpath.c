@@ -592,8 +592,18 @@ static void *loop_main(void *arg)
             }
         }
         int64_t now = sf_mono_ms();
-        if (now - lp->last_sweep >= FP_TICK_MS)
+        if (now - lp->last_sweep >= FP_TICK_MS) {
+            /* A wake-up that was lost (its write to the eventfd failed) is
+             * made up for here: without it, the finished requests would
+             * wait for good, for fast_finish wakes the loop only when the
+             * queue was empty. */
+            pthread_mutex_lock(&lp->mu);
+            int pending = lp->done || lp->incoming;
+            pthread_mutex_unlock(&lp->mu);
+            if (pending)
+                drain_done(lp);
             sweep(lp, now);
+        }
         free_gone(lp);
     }
     /* Every request is answered: send what fits, then close. */

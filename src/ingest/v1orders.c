@@ -147,8 +147,8 @@ void batch_row_bad(struct batch *b, size_t i, size_t start, size_t end)
 
 static unsigned fail_status(int err)
 {
-    return err == BROKER_ENOSPC || err == BROKER_EIO ? MHD_HTTP_INSUFFICIENT_STORAGE
-                                                      : MHD_HTTP_SERVICE_UNAVAILABLE;
+    return err == BROKER_ENOSPC || err == BROKER_EIO || err == BROKER_EUNSURE
+               ? MHD_HTTP_INSUFFICIENT_STORAGE : MHD_HTTP_SERVICE_UNAVAILABLE;
 }
 
 /* Build the reply of a finished batch into r->reply; returns the status. */

@@ -23,6 +23,7 @@ import json
 import os
 import random
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -110,6 +111,16 @@ def post(port, rows):
         else:
             out[oid] = "201"
     return out, status
+
+
+def post_on(c):
+    """One order to /v1/orders on the keep-alive connection c: its status."""
+    c.request("POST", "/v1/orders", json.dumps({"customer_id": 1, "source": "Takeaway",
+                                                "quantity": 1}),
+              {"Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    return r.status
 
 
 def load(port, seed, n, threads=4, stop=None):
@@ -218,6 +229,52 @@ class DiskFaults(unittest.TestCase):
         finally:
             s.cleanup()
 
+    def test_lost_wake_up_does_not_hang_a_loop(self):
+        """write() failing for a moment (among others, on the eventfd that
+        wakes an HTTP loop for the requests the log writer finished): once
+        it works again, every keep-alive connection is answered; none waits
+        forever behind a lost wake-up."""
+        s = FiuServer(seed=2102)
+        try:
+            s.start()
+            conns = [http.client.HTTPConnection("127.0.0.1", s.port, timeout=5)
+                     for _ in range(8)]
+            for c in conns:         # kept alive, spread over the loops
+                self.assertEqual(post_on(c), 201)
+            stop = threading.Event()
+            t = threading.Thread(target=load, args=(s.port, 22, 100000),
+                                 kwargs={"threads": 4, "stop": stop.is_set})
+            t.start()
+            time.sleep(0.3)
+            s.fiu("enable name=posix/io/rw/write")
+            for c in conns:         # finished while wake-ups are lost
+                try:
+                    post_on(c)
+                except OSError:
+                    pass
+            time.sleep(0.3)
+            s.fiu("disable name=posix/io/rw/write")
+            stop.set()
+            t.join(timeout=60)
+            self.assertFalse(t.is_alive())
+            hung = []
+            for i in range(3):
+                for k, c in enumerate(conns):
+                    try:
+                        post_on(c)
+                    except socket.timeout:
+                        hung.append((i, k))
+                    except (OSError, http.client.HTTPException):
+                        c.close()       # closed by the fault: a new one
+                        conns[k] = http.client.HTTPConnection("127.0.0.1", s.port,
+                                                              timeout=5)
+            self.assertEqual(hung, [])
+            for c in conns:
+                c.close()
+            self.assertEqual(s.stop(), 0)
+        finally:
+            s.cleanup()
+
     def test_fdatasync_error_is_fatal(self):
         """An fdatasync error: the page cache no longer says what the disk
         holds. The group is cut and refused, the process stops accepting and
@@ -252,6 +309,55 @@ class DiskFaults(unittest.TestCase):
             self.assertEqual(s.stop(), 0)
         finally:
             s.cleanup()
+    def test_failed_cut_after_fdatasync_error_does_not_say_not_stored(self):
+        """fdatasync fails and so does the cut of the failed range: those
+        bytes may be kept at the next start. An order answered "was not
+        stored" must then not be stored; the answer says it may be."""
+        s = FiuServer(seed=2103)
+        said = {}       # order_id: (status, detail)
+        try:
+            s.start()
+            s.fiu("enable name=posix/io/rw/ftruncate",
+                  "enable name=posix/io/sync/fdatasync")
+            for i in range(200):
+                if s.proc.poll() is not None:
+                    break
+                oid = "cut-%03d" % i
+                c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=30)
+                try:
+                    c.request("POST", "/v1/orders", json.dumps(
+                        {"customer_id": 1, "source": "Takeaway", "quantity": 1,
+                         "order_id": oid}), {"Content-Type": "application/json"})
+                    r = c.getresponse()
+                    said[oid] = (r.status, r.read().decode())
+                except (OSError, http.client.HTTPException):
+                    pass
+                finally:
+                    c.close()
+            wait_until(lambda: s.proc.poll() is not None, 20, "the process to exit")
+            self.assertEqual(s.stop(), 1)
+            self.assertIn("truncate to", s.stderr())
+            s.clean = True
+            s.start()
+            s.wait_processed(timeout=30)
+            stored = stored_ids(s)
+            self.assertEqual(s.stop(), 0)
+        finally:
+            s.cleanup()
+        self.assertEqual(len(stored), len(set(stored)))
+        refused = {k: v for k, v in said.items() if v[0] != 201}
+        self.assertTrue(refused, said)
+        for oid, (st, body) in refused.items():
+            self.assertEqual(st, 507, body)
+            if "was not stored" in body:
+                self.assertNotIn(oid, stored, body)
+            else:
+                self.assertIn("may be stored", body)
+        self.assertTrue(any("may be stored" in b for _, b in refused.values()), refused)
+        for oid, (st, _) in said.items():
+            if st == 201:
+                self.assertIn(oid, stored)
+
     def test_directory_fsync_error_at_roll_is_fatal(self):
         """A new segment's directory entry that cannot be synced (fsync of
         the partition directory fails when the log rolls): records in that
