@@ -168,7 +168,8 @@ struct broker_ops {
                        char *errstr, size_t errstr_size);
     /* Optional: 1 while new produces fail at once because the broker is
      * known to be unreachable (Kafka: every broker down, or a fatal
-     * producer error being recovered), for /readyz. */
+     * producer error being recovered): 1; the embedded log's writes
+     * failing: 2; else 0. For /readyz. */
     int (*unavailable)(struct broker *b);
 };
 

@@ -147,6 +147,7 @@ struct elog {
     int64_t last_sync_ms;
     _Atomic uint64_t fsyncs;
     _Atomic int failed;         /* an fdatasync failed: refuse everything */
+    _Atomic int write_fails;    /* groups in a row whose write failed */
     pthread_t writer;
     int writer_started;
 
@@ -741,6 +742,15 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
         p->end += p->wcount;
         p->dirty = !sync_now;
     }
+    int failed = 0, wrote = 0;
+    for (int i = 0; i < l->nparts; i++) {
+        failed |= l->parts[i].wcount && l->parts[i].werr;
+        wrote |= l->parts[i].wcount && !l->parts[i].werr;
+    }
+    if (failed)
+        atomic_fetch_add(&l->write_fails, 1);
+    else if (wrote)
+        atomic_store(&l->write_fails, 0);
     pthread_cond_broadcast(&l->data_ready);
     pthread_mutex_unlock(&l->mu);
     metrics_observe(SF_HIST_LOG_APPEND, sf_mono_us() - t0);
@@ -1465,6 +1475,18 @@ static const char *elog_identity(struct broker *b, int *legacy)
     return l->id[0] ? l->id : NULL;
 }
 
+/* For /readyz: 2 (writes failing) after ELOG_UNREADY_FAILS groups in a row
+ * failed to be written, or once an fdatasync failed (everything is refused
+ * until the restart); 0 otherwise. */
+#define ELOG_UNREADY_FAILS 3
+
+static int elog_unavailable(struct broker *b)
+{
+    struct elog *l = (struct elog *)b;
+    return atomic_load(&l->failed) || atomic_load(&l->write_fails) >= ELOG_UNREADY_FAILS
+               ? 2 : 0;
+}
+
 const struct broker_ops elog_broker_ops = {
     .identity = elog_identity,
     .scheme = "file",
@@ -1479,4 +1501,5 @@ const struct broker_ops elog_broker_ops = {
     .retain = elog_retain,
     .flush = elog_flush,
     .close = elog_close,
+    .unavailable = elog_unavailable,
 };

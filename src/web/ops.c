@@ -86,9 +86,11 @@ enum http_result web_readyz(struct http_req *r)
     sf_buf_init(&b, 8192);
     SF_BUF_LIT(&b, "{\"checks\":{");
     if (ctx->broker) {
-        /* Kafka with every broker down: each POST would get 503. */
+        /* Kafka with every broker down, or the embedded log's writes
+         * failing: each POST would get 503 or 507. */
         int down = broker_unavailable(ctx->broker);
-        sf_buf_printf(&b, "\"log\":\"%s\"", down ? "broker unavailable" : "ok");
+        sf_buf_printf(&b, "\"log\":\"%s\"", down == 2 ? "writes failing"
+                                             : down ? "broker unavailable" : "ok");
         ready &= !down;
     }
     /* The dashboard's store, or (`process`) a handle of its own. */

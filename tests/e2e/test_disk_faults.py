@@ -358,6 +358,30 @@ class DiskFaults(unittest.TestCase):
             if st == 201:
                 self.assertIn(oid, stored)
 
+    def test_readyz_fails_while_log_writes_fail(self):
+        """Every write of the log failing: /readyz says not ready (the
+        ingestion refuses everything); ready again once writes go through."""
+        s = FiuServer(seed=2104)
+        try:
+            s.start()
+            self.assertEqual(s.get("/readyz")[0], 200)
+            s.fiu("enable name=posix/io/rw/pwrite")
+            try:
+                outcome = load(s.port, 24, 40, threads=2)
+                self.assertEqual(set(outcome.values()), {"507"})
+                status, body = s.get("/readyz")
+            finally:
+                s.fiu("disable name=posix/io/rw/pwrite")
+            self.assertEqual(status, 503, body)
+            self.assertIn(b"writes failing", body)
+            got, _ = post(s.port, [{"customer_id": 1, "source": "Dine In", "quantity": 1,
+                                    "order_id": "after-the-fault"}])
+            self.assertEqual(got, {"after-the-fault": "201"})
+            wait_until(lambda: s.get("/readyz")[0] == 200, 10, "/readyz ready again")
+            self.assertEqual(s.stop(), 0)
+        finally:
+            s.cleanup()
+
     def test_directory_fsync_error_at_roll_is_fatal(self):
         """A new segment's directory entry that cannot be synced (fsync of
         the partition directory fails when the log rolls): records in that
