@@ -1078,10 +1078,16 @@ static int read_batch(struct elog *l, int fd, const char *path, uint64_t pos,
         l->rbuf.cap = cap;
     }
     *bp = (uint8_t *)l->rbuf.data + at;
-    if ((rc = seg_read(fd, *bp, blen, pos)) || batch_check(*bp, blen, bi) != BATCH_OK)
+    /* A read that fails is the disk's error of the moment (the reader
+     * tries again); only bytes that were read and do not check out are
+     * damage for `log repair`. */
+    if ((rc = seg_read(fd, *bp, blen, pos)))
+        return sf_err(-1, errstr, n, "%s: reading the batch at byte %" PRIu64 " failed: %s "
+                      "(an I/O error, not damage found in the log)", path, pos,
+                      strerror(-rc));
+    if (batch_check(*bp, blen, bi) != BATCH_OK)
         return sf_err(-1, errstr, n, "%s: unreadable batch at byte %" PRIu64
-                      " (%s); run `salesflow log repair`", path, pos,
-                      rc ? strerror(-rc) : "checksum mismatch");
+                      " (checksum mismatch); run `salesflow log repair`", path, pos);
     l->rbuf.len += blen;
     return 0;
 }

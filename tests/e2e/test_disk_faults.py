@@ -382,6 +382,28 @@ class DiskFaults(unittest.TestCase):
         finally:
             s.cleanup()
 
+    def test_read_errors_are_not_called_damage(self):
+        """pread failing at random: the processor's reads of the log fail and
+        are tried again; the log line says an I/O error, not damage to
+        repair (there is none), and every 201 is stored."""
+        s = FiuServer(seed=2105)
+        try:
+            s.start()
+            s.fiu("enable_random name=posix/io/rw/pread,probability=0.2")
+            try:
+                outcome = load(s.port, 25, 300, threads=2)
+                time.sleep(1)
+            finally:
+                s.fiu("disable name=posix/io/rw/pread")
+            acked = [k for k, v in outcome.items() if v == "201"]
+            s.wait_processed(expect=len(acked), timeout=60)
+            self.assertEqual(s.stop(), 0)
+            err = s.stderr()
+            self.assertIn("processor: reading the log", err)   # the faults hit
+            self.assertNotIn("log repair", err)
+        finally:
+            s.cleanup()
+
     def test_directory_fsync_error_at_roll_is_fatal(self):
         """A new segment's directory entry that cannot be synced (fsync of
         the partition directory fails when the log rolls): records in that
