@@ -658,6 +658,21 @@ static void sync_dirty(struct elog *l)
     l->last_sync_ms = sf_mono_ms();
 }
 
+/* After a group: count it in write_fails when a partition's write failed,
+ * start the count over when one went through (for /readyz). */
+static void count_write_fails(struct elog *l)
+{
+    int failed = 0, wrote = 0;
+    for (int i = 0; i < l->nparts; i++) {
+        failed |= l->parts[i].wcount && l->parts[i].werr;
+        wrote |= l->parts[i].wcount && !l->parts[i].werr;
+    }
+    if (failed)
+        atomic_fetch_add(&l->write_fails, 1);
+    else if (wrote)
+        atomic_store(&l->write_fails, 0);
+}
+
 static void write_group(struct elog *l, struct pending *g, size_t n)
 {
     int64_t now = sf_now_ms(), t0 = sf_mono_us();
@@ -742,15 +757,7 @@ static void write_group(struct elog *l, struct pending *g, size_t n)
         p->end += p->wcount;
         p->dirty = !sync_now;
     }
-    int failed = 0, wrote = 0;
-    for (int i = 0; i < l->nparts; i++) {
-        failed |= l->parts[i].wcount && l->parts[i].werr;
-        wrote |= l->parts[i].wcount && !l->parts[i].werr;
-    }
-    if (failed)
-        atomic_fetch_add(&l->write_fails, 1);
-    else if (wrote)
-        atomic_store(&l->write_fails, 0);
+    count_write_fails(l);
     pthread_cond_broadcast(&l->data_ready);
     pthread_mutex_unlock(&l->mu);
     metrics_observe(SF_HIST_LOG_APPEND, sf_mono_us() - t0);

@@ -104,16 +104,23 @@ static int add_mark_column(sqlite3 *db)
  * itself for a moment, and SQLite answers "busy" at once, without waiting,
  * while another connection holds a write lock (a replay rebuilding through
  * a rollback journal): so this waits here, up to BUSY_TIMEOUT_MS. 0 or -1. */
-static int open_schema(sqlite3 *db)
+static int open_schema(sqlite3 *db, char *errstr, size_t n)
 {
+    const char *path = sqlite3_db_filename(db, "main");
     int64_t until = sf_mono_ms() + BUSY_TIMEOUT_MS;
     for (;;) {
         if (sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;", NULL,
                          NULL, NULL) == SQLITE_OK &&
             sqlite3_exec(db, schema, NULL, NULL, NULL) == SQLITE_OK && !add_mark_column(db))
             return 0;
-        if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY || sf_mono_ms() >= until)
-            return -1;
+        if ((sqlite3_errcode(db) & 0xff) != SQLITE_BUSY)
+            return sf_err(-1, errstr, n, "sqlite %s: creating the schema: %s", path,
+                          sqlite3_errmsg(db));
+        if (sf_mono_ms() >= until)
+            return sf_err(-1, errstr, n, "sqlite %s: still locked by another process after "
+                          "%d s (a salesflow replay rebuilding it, or a client holding a "
+                          "transaction open); start again when it is done", path,
+                          BUSY_TIMEOUT_MS / 1000);
         struct timespec nap = {0, 50 * 1000 * 1000};
         nanosleep(&nap, NULL);
     }
@@ -184,15 +191,8 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         goto fail;
     }
     sqlite3_busy_timeout(s->db, BUSY_TIMEOUT_MS);
-    if (open_schema(s->db)) {
-        if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_BUSY)
-            sf_err(-1, errstr, n, "sqlite %s: still locked by another process after %d s "
-                   "(a salesflow replay rebuilding it, or a client holding a transaction "
-                   "open); start again when it is done", path, BUSY_TIMEOUT_MS / 1000);
-        else
-            fail(s, "creating the schema", errstr, n);
+    if (open_schema(s->db, errstr, n))
         goto fail;
-    }
     if (sqlite_orders_setup(s->db, errstr, n) || sqlite_rollups_setup(s->db, errstr, n) ||
         sqlite_customer_rollups_setup(s->db, errstr, n))
         goto fail;
