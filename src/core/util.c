@@ -10,8 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 static enum sf_log_level log_min = SF_LOG_INFO;
 static int log_json;
@@ -403,4 +406,14 @@ int sf_mkdirs(const char *path)
     if (mkdir(tmp, 0700) && errno != EEXIST)
         return -errno;
     return 0;
+}
+
+int sf_lower_thread_priority(int by)
+{
+    if (by <= 0)
+        return 0;
+    errno = 0;
+    int base = getpriority(PRIO_PROCESS, 0);
+    int to = (errno ? 0 : base) + by;
+    return setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), to > 19 ? 19 : to);
 }

@@ -39,6 +39,10 @@ int sf_err(int rc, char *errstr, size_t errstr_size, const char *fmt, ...)
 
 int64_t sf_now_ms(void);        /* wall clock, ms since the epoch */
 int64_t sf_mono_ms(void);       /* monotonic clock, ms */
+/* The calling thread's CPU priority `by` below the process's (Linux keeps a
+ * niceness per thread; raising one needs no privilege), at most 19. 0, or
+ * -1 with errno (nothing to do for by <= 0). */
+int sf_lower_thread_priority(int by);
 void sf_pause_ms(int ms);       /* sleep ms milliseconds */
 /* uri's part after "scheme:" when its scheme is scheme, else NULL (how
  * store_open and broker_open pick a backend). */

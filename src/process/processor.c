@@ -552,17 +552,9 @@ static int commit_range(struct processor *p, const struct batch *b, size_t lo, s
 
 #define LINGER_MS 5
 
-/* The calling thread's CPU priority `by` below the process's (Linux keeps
- * a niceness per thread; setpriority() with a thread id sets it). Raising
- * a niceness needs no privilege. */
 static void lower_priority(int by)
 {
-    if (by <= 0)
-        return;
-    errno = 0;
-    int base = getpriority(PRIO_PROCESS, 0);
-    int to = (errno ? 0 : base) + by;
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), to > 19 ? 19 : to))
+    if (sf_lower_thread_priority(by))
         log_warn("processor: cannot lower its CPU priority: %s", strerror(errno));
 }
 

@@ -333,17 +333,11 @@ struct qthread {
     int index;
 };
 
-/* The calling thread's CPU priority `by` below the process's (Linux keeps
- * a niceness per thread; raising one needs no privilege). */
 static void lower_priority(int by)
 {
-    if (by <= 0)
-        return;
-    errno = 0;
-    int base = getpriority(PRIO_PROCESS, 0);
-    int to = (errno ? 0 : base) + by;
-    if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), to > 19 ? 19 : to))
-        log_warn("web: cannot lower the query threads' CPU priority: %s", strerror(errno));
+    if (sf_lower_thread_priority(by))
+        log_warn("web: cannot lower the query threads' CPU priority: %s",
+                 strerror(errno));
 }
 
 static void *query_main(void *arg)

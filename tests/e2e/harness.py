@@ -412,3 +412,14 @@ class StreamCase(unittest.TestCase):
         for s in self.socks:
             s.close()
         self.s.cleanup()
+
+
+def thread_nices(pid):
+    """{thread name: [nice, ...]} of a process, from /proc/PID/task/*/stat."""
+    out = {}
+    for t in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+            st = f.read()
+        name = st[st.index("(") + 1:st.rindex(")")]
+        out.setdefault(name, []).append(int(st[st.rindex(")") + 2:].split()[16]))
+    return out

@@ -19,6 +19,7 @@ import threading
 import time
 import unittest
 
+import harness
 from harness import BIN, Server, ndjson, post_v1, random_orders
 
 LINGER_MS = 5
@@ -106,14 +107,8 @@ class KeepsUpTest(unittest.TestCase):
 
 
 def thread_nices(pid):
-    """{thread name: nice} of a process, from /proc/PID/task/*/stat."""
-    out = {}
-    for t in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-            st = f.read()
-        name = st[st.index("(") + 1:st.rindex(")")]
-        out[name] = int(st[st.rindex(")") + 2:].split()[16])
-    return out
+    """{thread name: nice} of a process (one thread of each name here)."""
+    return {name: n[0] for name, n in harness.thread_nices(pid).items()}
 
 
 class NiceTest(unittest.TestCase):

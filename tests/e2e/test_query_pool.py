@@ -28,22 +28,13 @@ import time
 import unittest
 
 import mariadb
-from harness import BIN, REPO, Server, free_port, post_many, random_orders
+from harness import BIN, REPO, Server, free_port, post_many, random_orders, thread_nices
 
 DEFAULT_NICE = 10
 THREADS = 2         # WEB_QUERY_THREADS
 QUEUE = 64          # WEB_QUERY_QUEUE
 
 
-def thread_nices(pid):
-    """{thread name: [nice, ...]} of a process, from /proc/PID/task/*/stat."""
-    out = {}
-    for t in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-            st = f.read()
-        name = st[st.index("(") + 1:st.rindex(")")]
-        out.setdefault(name, []).append(int(st[st.rindex(")") + 2:].split()[16]))
-    return out
 
 
 def get(port, path, timeout=30):
