@@ -100,6 +100,7 @@ static int add_mark_column(sqlite3 *db)
                         " last_mark INTEGER NOT NULL DEFAULT 0", NULL, NULL, NULL) ==
                    SQLITE_OK ? 0 : -1;
 }
+
 /* WAL mode and the schema, at open. Going into WAL mode needs the file to
  * itself for a moment, and SQLite answers "busy" at once, without waiting,
  * while another connection holds a write lock (a replay rebuilding through

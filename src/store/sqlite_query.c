@@ -184,6 +184,35 @@ static int missing_tables(sqlite3 *db, const struct rollup_table *t, size_t n)
     return missing;
 }
 
+/* The start of a setup of the n tables t: 0 when none is missing (nothing
+ * written: a read-only open works), 1 inside BEGIN IMMEDIATE, -1 with
+ * errstr. */
+static int setup_begin(sqlite3 *db, const struct rollup_table *t, size_t n,
+                       const char *what, char *errstr, size_t en)
+{
+    int missing = missing_tables(db, t, n);
+    if (missing < 0)
+        return db_fail(db, "reading the schema", errstr, en);
+    if (!missing)
+        return 0;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return db_fail(db, what, errstr, en);
+    return 1;
+}
+
+/* 1 if table has no row (a new database: nothing to build from, so no log
+ * line), else 0. */
+static int table_empty(sqlite3 *db, const char *table)
+{
+    char sql[96];
+    sqlite3_stmt *st = NULL;
+    snprintf(sql, sizeof(sql), "SELECT 1 FROM %s LIMIT 1", table);
+    int empty = sqlite3_prepare_v2(db, sql, -1, &st, NULL) == SQLITE_OK &&
+                sqlite3_step(st) == SQLITE_DONE;
+    sqlite3_finalize(st);
+    return empty;
+}
+
 /* The end of a setup transaction: COMMIT when ok, else (or when COMMIT
  * fails) ROLLBACK with errstr saying what. 0 or -1. */
 static int setup_end(sqlite3 *db, int ok, const char *what, char *errstr, size_t en)
@@ -220,18 +249,10 @@ int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en)
          " GROUP BY 1, 2, 3"},
     };
     const char *what = "adding the hour and day rollups";
-    int missing = missing_tables(db, t, SF_ARRAY_LEN(t));
-    if (missing < 0)
-        return db_fail(db, "reading the schema", errstr, en);
-    if (!missing)
-        return 0;   /* the usual case: nothing written (a read-only open works) */
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(db, what, errstr, en);
-    sqlite3_stmt *st = NULL;
-    int quiet = sqlite3_prepare_v2(db, "SELECT 1 FROM sales_minute LIMIT 1", -1, &st,
-                                   NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
-    sqlite3_finalize(st);
-    int e = 0;
+    int e = setup_begin(db, t, SF_ARRAY_LEN(t), what, errstr, en);
+    if (e <= 0)
+        return e;   /* usually 0: nothing missing, nothing written */
+    int quiet = table_empty(db, "sales_minute");
     for (size_t i = 0; i < SF_ARRAY_LEN(t) && e >= 0; i++) {
         e = table_exists(db, t[i].name);
         if (e == 0) {
@@ -271,22 +292,14 @@ int sqlite_customer_rollups_setup(sqlite3 *db, char *errstr, size_t en)
          " GROUP BY 1, 2, 3"},
     };
     const char *what = "adding the customer rollups";
-    int e = missing_tables(db, t, SF_ARRAY_LEN(t));
-    if (e < 0)
-        return db_fail(db, "reading the schema", errstr, en);
-    if (!e)
-        return 0;   /* the usual case: nothing written */
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
-        return db_fail(db, what, errstr, en);
+    int e = setup_begin(db, t, SF_ARRAY_LEN(t), what, errstr, en);
+    if (e <= 0)
+        return e;   /* usually 0: nothing missing, nothing written */
     /* Again under the lock (another process may have built them), and both
      * at once: the day table is built from the hour table. */
     e = missing_tables(db, t, SF_ARRAY_LEN(t));
     if (e > 0) {
-        sqlite3_stmt *st = NULL;
-        int quiet = sqlite3_prepare_v2(db, "SELECT 1 FROM orders_data LIMIT 1", -1, &st,
-                                       NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_DONE;
-        sqlite3_finalize(st);
-        if (!quiet)     /* a new database has nothing to build from */
+        if (!table_empty(db, "orders_data"))
             log_info("sqlite %s: building sales_customer_hour, sales_customer_day from "
                      "orders", sqlite3_db_filename(db, "main"));
         /* Both anew (one of them alone could be left from a hand's DROP). */
