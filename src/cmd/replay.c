@@ -530,6 +530,7 @@ static int replay_run(const char *data, const char *store_uri, const char *custo
         snprintf(suri, sizeof(suri), "sqlite:%s/sales.db", data);
         store_uri = suri;
     }
+    store_expect_rebuild();
     if (!(cat = catalog_load(customers, unit_price, err, sizeof(err))) ||
         (sources && catalog_set_sources(cat, sources, err, sizeof(err))) ||
         !(b = broker_open(uri, bc, err, sizeof(err))) ||

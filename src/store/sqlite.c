@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -154,6 +155,43 @@ static void sqlite_close(struct store *b)
     free(s);
 }
 
+/* A rebuild is one transaction: the old rows go, the index on created_at
+ * is dropped and built again at the end in one sorted pass (much cheaper
+ * than keeping it up to date row by row), and a larger page cache keeps the
+ * pages being filled in memory. */
+#define REBUILD_CACHE_KIB 131072
+#define POOL_PAGE 4096          /* the page size of the databases made here */
+
+static int rebuild_process;     /* store_expect_rebuild() was called */
+
+void store_expect_rebuild(void)
+{
+    rebuild_process = 1;
+}
+
+/* A process that rebuilds (salesflow replay) fills a page cache of
+ * REBUILD_CACHE_KIB. Page by page from malloc, that is one page fault per
+ * 4 KiB and a TLB miss on most B-tree steps; from one region the kernel may
+ * back with huge pages (MADV_HUGEPAGE: honoured when transparent huge pages
+ * are "always" or "madvise", as Debian's default), it is a few hundred faults
+ * and far fewer misses. The region is only address space until touched;
+ * pages past it come from malloc as before. */
+static void page_cache_pool(void)
+{
+    int hdr = 0;
+    if (sqlite3_config(SQLITE_CONFIG_PCACHE_HDRSZ, &hdr) != SQLITE_OK)
+        return;
+    int sz = (POOL_PAGE + hdr + 7) & ~7;
+    int lines = REBUILD_CACHE_KIB / (POOL_PAGE / 1024);
+    size_t bytes = (size_t)sz * (size_t)lines;
+    void *mem = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mem == MAP_FAILED)
+        return;
+    (void)madvise(mem, bytes, MADV_HUGEPAGE);
+    if (sqlite3_config(SQLITE_CONFIG_PAGECACHE, mem, sz, lines) != SQLITE_OK)
+        munmap(mem, bytes);
+}
+
 /* SQLite counts every allocation under a global mutex by default; nothing
  * here reads those counts, and the lock and the count cost about 3 % of a
  * replay. Set once, before SQLite's first use in the process (after it,
@@ -161,6 +199,8 @@ static void sqlite_close(struct store *b)
 static void sqlite_configure(void)
 {
     sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    if (rebuild_process)
+        page_cache_pool();
 }
 
 static int sqlite_open(struct store **out, const char *path, char *errstr, size_t n)
@@ -701,11 +741,6 @@ static void drop_states(struct sqlite_store *s)
     sqlite3_exec(s->db, "DROP TABLE IF EXISTS temp.rebuild_state", NULL, NULL, NULL);
 }
 
-/* A rebuild is one transaction: the old rows go, the index on created_at
- * is dropped and built again at the end in one sorted pass (much cheaper
- * than keeping it up to date row by row), and a larger page cache keeps the
- * pages being filled in memory. */
-#define REBUILD_CACHE_KIB 131072
 
 /* In WAL mode every page of a rebuild is written twice: into the WAL at the
  * commit, then into the database by the checkpoint. With a rollback journal

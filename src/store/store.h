@@ -266,6 +266,10 @@ struct store {
 /* Open the store named by uri ("sqlite:PATH" or
  * "mysql://user[:password]@host[:port]/db[?socket=PATH]"). NULL with errstr
  * on error; errstr never contains a password. */
+/* Called by a process that will rebuild a store (salesflow replay) before
+ * it opens one: SQLite's page cache then comes from one region that the
+ * kernel may back with huge pages. */
+void store_expect_rebuild(void);
 struct store *store_open(const char *uri, char *errstr, size_t errstr_size);
 
 /* Both backends' queries: append " AND source IN (?,…) AND state IN
