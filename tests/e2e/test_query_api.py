@@ -709,6 +709,44 @@ class TestOpenRange(unittest.TestCase):
             srv.cleanup()
 
 
+class TestLeapSecond(unittest.TestCase):
+    """Seconds 60 (RFC 3339 5.7) only as a leap second: 23:59:60 UTC on a
+    month's last day, the offset applied, taken as the next second; any
+    other :60 is refused with a message that says so, in a range and in an
+    order's created_at alike (one parser)."""
+    def test_leap_second(self):
+        srv = Server()
+        srv.start()
+        try:
+            for when in ("2026-12-02T10:00:60Z", "2026-12-31T23:59:60+05:30"):
+                status, body = srv.get("/api/query?" + q({"metric": "orders", "from": when}))
+                self.assertEqual(status, 422, body)
+                d = json.loads(body)["detail"][0]
+                self.assertEqual(d["loc"], ["query", "from"])
+                self.assertIn("leap second", d["msg"])
+                status, body = srv.get("/api/sales?" + q({"to": when}))
+                self.assertEqual(status, 400, body)
+                self.assertIn("leap second", json.loads(body)["detail"])
+                status, rep = post_v1(srv, {"customer_id": 3, "source": "Dine In",
+                                            "quantity": 1, "created_at": when})
+                self.assertEqual(status, 422, rep)
+                self.assertIn("leap second", json.dumps(rep))
+            for when in ("2026-12-31T23:59:60Z", "2027-01-01T05:29:60.5+05:30"):
+                status, rep = post_v1(srv, {"customer_id": 3, "source": "Dine In",
+                                            "quantity": 1, "created_at": when})
+                self.assertEqual(status, 201, rep)
+            srv.wait_processed(2)
+            got = sorted(r[0] for r in srv.query("SELECT created_at FROM orders"))
+            self.assertEqual(got, ["2027-01-01T00:00:00.000Z", "2027-01-01T00:00:00.500Z"])
+            status, body = srv.get("/api/query?" + q({
+                "metric": "orders", "from": "2026-12-31T23:59:60Z",
+                "to": "2027-01-01T00:00:00.501Z"}))
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(body)["rows"], [[2]])
+        finally:
+            srv.cleanup()
+
+
 class TestQueryMariaDB(RangeCases, unittest.TestCase):
     MIGRATED = "schema migrated to version 4"
     MIGRATED_CUSTOMER = "schema migrated to version 6"
