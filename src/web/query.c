@@ -55,6 +55,7 @@ struct qspec {
     enum qdim by[QDIM_MAX];
     int nby;
     int64_t bucket_ms;
+    int64_t tz_ms;              /* tz: ms east of UTC (0: UTC) */
     unsigned seen;              /* single-valued names given */
     int csv, type;
     struct store_filter f;
@@ -68,7 +69,7 @@ struct qspec {
     size_t nstates;
 };
 
-enum { S_METRIC = 1, S_FROM = 2, S_TO = 4, S_FORMAT = 8, S_TYPE = 16 };
+enum { S_METRIC = 1, S_FROM = 2, S_TO = 4, S_FORMAT = 8, S_TYPE = 16, S_TZ = 32 };
 
 static int qerr(struct qspec *q, const char *loc, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -191,6 +192,28 @@ static int add_list(struct qspec *q, const char *name, const char *v, int is_sou
     return 0;
 }
 
+/* tz: "Z" or "+HH:MM" / "-HH:MM" under 24 hours, into ms east of UTC; 0 or
+ * -1 (q->err_*). */
+static int add_tz(struct qspec *q, const char *v)
+{
+    const char *d = v + 1;
+    int ok = (v[0] == '+' || v[0] == '-') && strlen(v) == 6 && d[2] == ':';
+    for (int i = 0; ok && i < 5; i++)
+        ok = i == 2 || (d[i] >= '0' && d[i] <= '9');
+    int h = ok ? (d[0] - '0') * 10 + (d[1] - '0') : 0, m = ok ? (d[3] - '0') * 10 + (d[4] - '0') : 0;
+    if (!strcmp(v, "Z") || !strcmp(v, "z")) {
+        q->tz_ms = 0;
+        return 0;
+    }
+    if (!ok || h > 23 || m > 59)
+        return qerr(q, "tz", "value_error", "tz must be an offset from UTC for the hour and "
+                    "day buckets: Z or +HH:MM / -HH:MM under 24 hours, such as +05:30 or "
+                    "-03:30; got \"%.40s\"%s", v, v[0] == ' ' ? " (a + in a query string "
+                    "must be sent as %2B, or it arrives as a space)" : "");
+    q->tz_ms = (v[0] == '-' ? -1 : 1) * (int64_t)(h * 60 + m) * 60000;
+    return 0;
+}
+
 /* One name=value of a query string or a definition. 0 or -1 (q->err_*). */
 static int qspec_add(struct qspec *q, const char *name, const char *v)
 {
@@ -232,6 +255,8 @@ static int qspec_add(struct qspec *q, const char *name, const char *v)
         q->csv = v[0] == 'c';
         return 0;
     }
+    if (!q->chart && !strcmp(name, "tz"))
+        return once(q, name, S_TZ) ? -1 : add_tz(q, v);
     if (q->chart && !strcmp(name, "type")) {
         if (once(q, name, S_TYPE))
             return -1;
@@ -244,7 +269,14 @@ static int qspec_add(struct qspec *q, const char *name, const char *v)
     }
     return qerr(q, name, "extra_forbidden", "unknown %s \"%.40s\": expected metric, by, "
                 "from, to, source, state%s or format", q->chart ? "field" : "query parameter",
-                name, q->chart ? ", type" : "");
+                name, q->chart ? ", type" : ", tz");
+}
+
+/* The start of the bucket of len holding t, buckets starting at k * len - off. */
+static int64_t bucket_floor(int64_t t, int64_t len, int64_t off)
+{
+    int64_t x = t + off, r = x % len;
+    return x - (r < 0 ? r + len : r) - off;
 }
 
 /* After every pair: what is required and what goes together. */
@@ -270,8 +302,8 @@ static int qspec_finish(struct qspec *q)
         return qerr(q, "from", "value_error", "from (%s) is after to",
                     sf_format_time(q->f.from_ms, ts));
     if (q->bucket_ms && q->has_from && q->has_to && q->f.to_ms > q->f.from_ms) {
-        int64_t first = q->f.from_ms - q->f.from_ms % q->bucket_ms;
-        int64_t last = (q->f.to_ms - 1) - (q->f.to_ms - 1) % q->bucket_ms;
+        int64_t first = bucket_floor(q->f.from_ms, q->bucket_ms, q->tz_ms);
+        int64_t last = bucket_floor(q->f.to_ms - 1, q->bucket_ms, q->tz_ms);
         if ((last - first) / q->bucket_ms + 1 > QUERY_BUCKETS_MAX)
             return qerr(q, "by", "value_error", "from and to span %" PRId64 " buckets; "
                         "at most %d: choose a coarser bucket or a shorter range",
@@ -411,7 +443,15 @@ static void put_row(struct sf_buf *b, const struct qspec *q, const struct query_
         case D_STATE: put_str(b, x->state, csv); break;
         case D_CUSTOMER: sf_buf_printf(b, "%" PRId64, x->customer_id); break;
         default:
-            sf_buf_printf(b, csv ? "%.19sZ" : "\"%.19sZ\"", sf_format_time(x->bucket_ms, ts));
+            if (q->tz_ms) {     /* the offset's clock: 2026-12-07T00:00:00+05:30 */
+                int64_t a = q->tz_ms < 0 ? -q->tz_ms / 60000 : q->tz_ms / 60000;
+                sf_buf_printf(b, csv ? "%.19s%c%02d:%02d" : "\"%.19s%c%02d:%02d\"",
+                              sf_format_time(x->bucket_ms + q->tz_ms, ts),
+                              q->tz_ms < 0 ? '-' : '+', (int)(a / 60), (int)(a % 60));
+            } else {
+                sf_buf_printf(b, csv ? "%.19sZ" : "\"%.19sZ\"",
+                              sf_format_time(x->bucket_ms, ts));
+            }
             break;
         }
         SF_BUF_LIT(b, ",");
@@ -497,7 +537,8 @@ enum http_result web_api_query(struct http_req *r)
     for (int i = 0; i < q->nby; i++)
         by |= q->by[i] == D_SOURCE ? STORE_BY_SOURCE : q->by[i] == D_STATE ? STORE_BY_STATE
               : q->by[i] == D_CUSTOMER ? STORE_BY_CUSTOMER : 0;
-    struct store_query sq = {.f = &q->f, .by = by, .bucket_ms = q->bucket_ms};
+    struct store_query sq = {.f = &q->f, .by = by, .bucket_ms = q->bucket_ms,
+                             .offset_ms = q->tz_ms};
     int rc = store_query(web_store_lock(r), &sq, &rows, &n, err, sizeof(err));
     web_store_unlock(r);
     if (rc) {

@@ -57,6 +57,15 @@ def dataset():
         medge = edge + timedelta(hours=9, minutes=13)
         for k, delta in enumerate((-1, 0, 1, 30000)):
             add(medge + timedelta(milliseconds=delta), 6 + k, sources[k % 3], 3)
+    # around local midnights of zones not a whole number of hours from UTC:
+    # +05:30 (18:30 UTC), +05:45 (18:15 UTC), -03:30 (03:30 UTC), each on
+    # the edge and 1 ms either side, and inside the straddled UTC hour
+    for d in range(1, 5):
+        for k, (h, m) in enumerate(((18, 30), (18, 15), (3, 30))):
+            edge = T0 + timedelta(days=d, hours=h, minutes=m)
+            for j, delta in enumerate((-1, 0, 1, -60000 * 7, 60000 * 11)):
+                add(edge + timedelta(milliseconds=delta), 1 + (d * 5 + k * 3 + j) % 17,
+                    sources[(k + j) % 3], 1 + j)
     # one order a month earlier: the data spans more than 10,000 minutes
     add(T0 - timedelta(days=30), 2, "Takeaway", 1)
     # and one dated years ahead: the latest orders leave it out until a
@@ -91,22 +100,28 @@ class Oracle:
         return out
 
     @staticmethod
-    def bucket(dt, name):
+    def bucket(dt, name, tz=0):
+        """The bucket's start; with tz (minutes east of UTC) the bucket is
+        the minute, hour or day of that offset's clock, written with it."""
+        dt = dt.astimezone(timezone(timedelta(minutes=tz)))
         if name == "minute":
             b = dt.replace(second=0, microsecond=0)
         elif name == "hour":
             b = dt.replace(minute=0, second=0, microsecond=0)
         else:
             b = dt.replace(hour=0, minute=0, second=0, microsecond=0)
-        return b.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if not tz:
+            return b.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return b.strftime("%Y-%m-%dT%H:%M:%S") + "%s%02d:%02d" % (
+            "-" if tz < 0 else "+", abs(tz) // 60, abs(tz) % 60)
 
-    def group(self, metric, by, **kw):
+    def group(self, metric, by, tz=0, **kw):
         groups = {}
         for r in self.select(**kw):
             key = []
             for d in by:
                 if d in ("minute", "hour", "day"):
-                    key.append(self.bucket(r[0], d))
+                    key.append(self.bucket(r[0], d, tz))
                 else:
                     key.append({"source": r[1], "state": r[2], "customer_id": r[3]}[d])
             g = groups.setdefault(tuple(key), [Decimal(0), 0, 0])
@@ -124,6 +139,14 @@ class Oracle:
             out.append([Decimal("0.00") if metric == "revenue" else
                         None if metric == "avg_order" else 0])
         return out
+
+
+def tz_minutes(tz):
+    """"+05:30" -> 330, "-03:30" -> -210, "Z" or None -> 0."""
+    if tz in (None, "Z", "z"):
+        return 0
+    sign = -1 if tz[0] == "-" else 1
+    return sign * (int(tz[1:3]) * 60 + int(tz[4:6]))
 
 
 def q(params):
@@ -144,8 +167,10 @@ class RangeCases:
     def norm(self, rows):
         return [[Decimal(v) if isinstance(v, Decimal) else v for v in r] for r in rows]
 
-    def check(self, metric, by, frm=None, to=None, sources=(), states=()):
+    def check(self, metric, by, frm=None, to=None, sources=(), states=(), tz=None):
         params = {"metric": metric}
+        if tz is not None:
+            params["tz"] = tz
         if by:
             params["by"] = ",".join(by)
         if frm:
@@ -158,7 +183,8 @@ class RangeCases:
             params["state"] = list(states)
         got = self.query(**params)
         self.assertEqual(got["columns"], list(by) + [metric])
-        want = self.oracle.group(metric, by, frm=parse_t(frm) if frm else None,
+        want = self.oracle.group(metric, by, tz=tz_minutes(tz),
+                                 frm=parse_t(frm) if frm else None,
                                  to=parse_t(to) if to else None, sources=sources,
                                  states=states)
         self.assertEqual(self.norm(got["rows"]), want, (metric, by, frm, to))
@@ -272,6 +298,67 @@ class RangeCases:
             if frm:
                 self.check("revenue", ["minute"], frm, to or "2026-12-06T00:00:00Z")
                 self.check("orders", ["minute", "source"], frm, to or "2026-12-06T00:00:00Z")
+
+    # tz: hour and day buckets of a fixed offset's clock, exact from the
+    # rollups (whole units where they fit in a bucket, minutes or orders
+    # for the rest), in a range or not
+    TZ_RANGES = [(None, None), ("2026-12-02T00:00:00Z", "2026-12-05T00:00:00Z"),
+                 ("2026-12-01T18:30:00Z", "2026-12-03T18:30:00Z"),      # +05:30 days
+                 ("2026-12-02T18:29:59.999Z", "2026-12-04T18:15:00.001Z"),
+                 ("2026-12-02T00:00:00+05:30", "2026-12-04T00:00:00+05:30"),
+                 ("2026-12-03T03:00:00Z", "2026-12-03T04:00:00Z"),      # one hour
+                 (None, "2026-12-03T18:30:00Z"), ("2026-12-03T18:15:00Z", None)]
+    TZ_BYS = [["day"], ["hour"], ["day", "source"], ["state", "hour"],
+              ["customer_id", "day"], ["customer_id", "hour", "source"], ["day", "state"]]
+
+    def test_query_tz(self):
+        for tz in ("+05:30", "+05:45", "-03:30", "+00:30", "-00:30", "+09:00", "-01:00",
+                   "+13:45", "Z", "+00:00"):
+            for frm, to in self.TZ_RANGES:
+                for by in self.TZ_BYS:
+                    self.check("revenue", by, frm, to, tz=tz)
+                self.check("orders", ["day"], frm, to, tz=tz, sources=("Takeaway",))
+                self.check("avg_order", ["hour"], frm, to, tz=tz, states=("CA", "KY"))
+                self.check("quantity", ["customer_id", "day"], frm, to, tz=tz,
+                           states=("CA",))
+                self.check("orders", [], frm, to, tz=tz)
+            self.check("revenue", ["minute"], "2026-12-02T18:00:00Z",
+                       "2026-12-02T19:00:00Z", tz=tz)
+        # the orders of the half hour before local midnight are in the day
+        # before, those from midnight on in the day
+        got = self.check("orders", ["day"], "2026-12-02T00:00:00+05:30",
+                         "2026-12-04T00:00:00+05:30", tz="+05:30")
+        self.assertEqual([r[0] for r in got["rows"]],
+                         ["2026-12-02T00:00:00+05:30", "2026-12-03T00:00:00+05:30"])
+        # without tz, or with a zero one, the answer is the UTC one as before
+        for tz in ("Z", "+00:00", "-00:00"):
+            self.assertEqual(self.query(metric="revenue", by="day,source", tz=tz),
+                             self.query(metric="revenue", by="day,source"))
+
+    def test_query_tz_bad(self):
+        for tz in ("05:30", "+5:30", "+05:3", "+24:00", "+05:60", "EST", "Asia/Kolkata",
+                   "+05:30:00", "+0530", ""):
+            status, body = self.srv.get("/api/query?" + q({"metric": "revenue", "by": "day",
+                                                           "tz": tz}))
+            self.assertEqual(status, 422, (tz, body))
+            d = json.loads(body)["detail"][0]
+            self.assertEqual(d["loc"], ["query", "tz"], (tz, d))
+            self.assertIn("tz", d["msg"])
+        status, body = self.srv.get("/api/query?metric=revenue&by=day&tz=+05:30")
+        self.assertEqual(status, 422, body)
+        self.assertIn("%2B", json.loads(body)["detail"][0]["msg"])
+        status, body = self.srv.get("/api/query?metric=revenue&tz=Z&tz=Z")
+        self.assertEqual(status, 422, body)
+        self.assertEqual(json.loads(body)["detail"][0]["loc"], ["query", "tz"])
+        # described
+        status, body = self.srv.get("/openapi.json")
+        params = json.loads(body)["paths"]["/api/query"]["get"]["parameters"]
+        self.assertIn("+05:30", [x for x in params if x["name"] == "tz"][0]["description"])
+        # more than 10,000 buckets counts the offset's buckets
+        status, body = self.srv.get("/api/query?" + q({
+            "metric": "revenue", "by": "minute", "tz": "+05:30",
+            "from": "2026-12-01T00:00:00Z", "to": "2026-12-08T22:40:00Z"}))
+        self.assertEqual(status, 422, body)
 
     # grouped by customer: the customer rollups for whole days and hours,
     # orders for the rest; with a state (by or filter) orders only
