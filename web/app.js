@@ -553,7 +553,11 @@
         from: b.from, to: b.to };
     }
     const by = span <= 62 * DAY_MS ? 'hour' : 'day';
-    return { path: '/api/query?metric=revenue&by=' + by + ',source&' + [time, fq].filter(Boolean).join('&'),
+    // Local 3-hour buckets and days are made of hours: in a zone off the
+    // hour (+05:30, -03:30) the hours are asked on its minutes past the
+    // hour (tz=+00:30), so none straddles a local midnight.
+    const tz = by === 'hour' ? Q.tzParam(Q.bucketOffset('hour')) : '';
+    return { path: '/api/query?metric=revenue&by=' + by + ',source&' + [time, tz, fq].filter(Boolean).join('&'),
       grain: span <= 8 * DAY_MS ? 3 * HOUR_MS : DAY_MS, kind: 'query', local: by === 'hour', from: b.from, to: b.to };
   }
 
