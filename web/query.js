@@ -319,11 +319,6 @@
     return Object.assign(out, savedRange(range));
   }
 
-  // The query string of /api/query for a definition over a range (all
-  // time: the definition's own from/to, if it has them); filters are the
-  // definition's, narrowed by extra ones (the dashboard's) when given:
-  // both lists set means the values in both. null: the filters leave
-  // nothing.
   // The offset (ms east of UTC) a time bucket is asked on: days are the
   // viewer's days (their offset now); hours are whole hours of the
   // viewer's clock, asked as the minutes past the hour of a zone off the
@@ -341,6 +336,11 @@
     return 'tz=' + encodeURIComponent((ms < 0 ? '-' : '+') + pad2(Math.floor(a / 60)) + ':' + pad2(a % 60));
   }
 
+  // The query string of /api/query for a definition over a range (all
+  // time: the definition's own from/to, if it has them); filters are the
+  // definition's, narrowed by extra ones (the dashboard's) when given:
+  // both lists set means the values in both. null: the filters leave
+  // nothing.
   function queryParams(def, range, extra, format) {
     const parts = ['metric=' + def.metric];
     if (def.by.length) parts.push('by=' + def.by.join(','));

@@ -597,14 +597,27 @@ out:
 /* ---- saved charts -------------------------------------------------------- */
 
 /* Validate a definition object with the query's rules: 0, or -1 (q->err_*).
- * q must be initialized with chart = 1 and its states loaded. */
-static int check_definition(struct qspec *q, const json_t *def)
+ * q must be initialized with chart = 1 and its states loaded. strict (a
+ * new chart): only the documented shape — metric, from, to, type as
+ * strings, by, source, state as arrays of strings; else (a stored one) as
+ * charts were saved before that was checked: a list may be a string, and
+ * a format is let be. */
+static int check_definition(struct qspec *q, const json_t *def, int strict)
 {
     const char *key;
     json_t *v;
     if (!json_is_object(def))
         return qerr(q, "definition", "dict_type", "definition must be a JSON object");
     json_object_foreach((json_t *)def, key, v) {
+        int list = !strcmp(key, "by") || !strcmp(key, "source") || !strcmp(key, "state");
+        if (strict && !strcmp(key, "format"))
+            return qerr(q, key, "extra_forbidden", "format is not part of a definition "
+                        "(a saved chart's card downloads its CSV): expected metric, by, from, "
+                        "to, source, state or type");
+        if (strict && list && !json_is_array(v))
+            return qerr(q, key, "list_type", "%s must be an array of strings, such as "
+                        "%s", key, key[0] == 'b' ? "[\"day\", \"source\"]"
+                                  : key[1] == 'o' ? "[\"Takeaway\"]" : "[\"CA\", \"TX\"]");
         if (json_is_string(v)) {
             if (strlen(json_string_value(v)) != json_string_length(v))
                 return qerr(q, key, "value_error", "%.40s contains a NUL character", key);
@@ -695,7 +708,7 @@ enum http_result web_api_charts(struct http_req *r)
         char *text = NULL;
         if (!def)
             bad = "the stored definition is not valid JSON";
-        else if (check_definition(q, def))
+        else if (check_definition(q, def, 0))
             bad = q->err_msg;
         else
             text = json_dumps(def, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -723,17 +736,44 @@ static void chart_notice(struct web *w)
     web_streams_kick(w);
 }
 
-/* The name: a string of 1 to 200 characters, no control characters. */
-static const char *check_name(const json_t *v)
+/* What a name must not hold, or NULL: control characters (C0, DEL, C1),
+ * the line and paragraph separators, and the bidirectional controls that
+ * would make a name read other than it is stored. */
+static const char *name_forbidden(uint32_t c)
+{
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f))
+        return "a control character";
+    if (c == 0x2028 || c == 0x2029)
+        return "a line or paragraph separator";
+    if (c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+        (c >= 0x2066 && c <= 0x2069))
+        return "a bidirectional control";
+    return NULL;
+}
+
+/* The name: a string of 1 to 200 characters, none of name_forbidden's.
+ * NULL, or a message in msg. (jansson hands over valid UTF-8 only.) */
+static const char *check_name(const json_t *v, char *msg, size_t n)
 {
     if (!json_is_string(v))
         return "name must be a string";
-    const char *s = json_string_value(v);
-    size_t chars = 0;
-    if (strlen(s) != json_string_length(v) || has_ctl(s))
-        return "name must not contain control characters";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        chars += (*p & 0xc0) != 0x80;
+    const unsigned char *s = (const unsigned char *)json_string_value(v);
+    size_t chars = 0, len = json_string_length(v);
+    for (size_t i = 0; i < len; chars++) {
+        uint32_t c = s[i];
+        int k = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        if (k > 1)
+            c &= 0x3f >> (k - 1);
+        for (int j = 1; j < k && i + (size_t)j < len; j++)
+            c = c << 6 | (s[i + (size_t)j] & 0x3f);
+        const char *what = name_forbidden(c);
+        if (what) {
+            snprintf(msg, n, "name must not contain U+%04X (%s), character %zu", (unsigned)c,
+                     what, chars + 1);
+            return msg;
+        }
+        i += (size_t)k;
+    }
     if (chars == 0)
         return "name must not be empty";
     if (chars > 200)
@@ -751,8 +791,9 @@ enum http_result web_api_chart_add(struct http_req *r)
     json_error_t je;
     if (!w)
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "this server has no store");
+    /* \u0000 is let in, to be refused by name (a field can say which). */
     root = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-                      JSON_REJECT_DUPLICATES, &je);
+                      JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (!root || !json_is_object(root)) {
         snprintf(err, sizeof(err), "the body must be a JSON object {\"name\": …, "
                  "\"definition\": {…}}%s%s", root ? "" : ": ", root ? "" : je.text);
@@ -768,7 +809,8 @@ enum http_result web_api_chart_add(struct http_req *r)
             goto out;
         }
     }
-    const char *bad = check_name(json_object_get(root, "name"));
+    char name_msg[160];
+    const char *bad = check_name(json_object_get(root, "name"), name_msg, sizeof(name_msg));
     if (!json_object_get(root, "name"))
         bad = "Field required: name";
     if (bad) {
@@ -789,7 +831,7 @@ enum http_result web_api_chart_add(struct http_req *r)
         res = store_failed(r, "POST /api/charts", err);
         goto out;
     }
-    if (check_definition(q, def)) {
+    if (check_definition(q, def, 1)) {
         char loc[sizeof(q->err_loc)];
         snprintf(loc, sizeof(loc), "definition.%.40s", q->err_loc);
         snprintf(q->err_loc, sizeof(q->err_loc), "%s", loc);

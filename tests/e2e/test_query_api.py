@@ -573,6 +573,55 @@ class RangeCases:
                                                           "definition": definition})
         return status, json.loads(body)
 
+    def test_chart_name_characters(self):
+        """Control characters (C0, DEL, C1), line and paragraph separators
+        and bidirectional controls are refused in a name, each named as
+        U+XXXX; other characters are names like any."""
+        before = self.charts()
+        good = {"metric": "orders", "type": "number"}
+        for ch in ["\x00", "\x01", "\t", "\x1f", "\x7f", "\x80", "\x85", "\x9f", "\u2028",
+                   "\u2029", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
+                   "\u2067", "\u2068", "\u2069", "\u200e", "\u200f"]:
+            status, reply = self.add_chart("Revenue" + ch + "by day", good)
+            self.assertEqual(status, 422, (ch, reply))
+            d = reply["detail"][0]
+            self.assertEqual(d["loc"], ["body", "name"], ch)
+            self.assertIn("U+%04X" % ord(ch), d["msg"], ch)
+        self.assertEqual(self.charts(), before)
+
+    def test_chart_definition_shape(self):
+        """A definition has the documented members only — metric, by,
+        from, to, source, state (lists as arrays) and type — each refused
+        by name otherwise; one stored before (with format, or a list as a
+        string) still loads."""
+        before = self.charts()
+        for definition, loc in [
+                ({"metric": "orders", "type": "pie", "format": "csv"}, "format"),
+                ({"metric": "orders", "type": "pie", "format": "json"}, "format"),
+                ({"metric": "orders", "type": "pie", "tz": "+05:30"}, "tz"),
+                ({"metric": "orders", "type": "pie", "by": "source"}, "by"),
+                ({"metric": "orders", "type": "pie", "by": "day,source"}, "by"),
+                ({"metric": "orders", "type": "pie", "source": "Takeaway"}, "source"),
+                ({"metric": "orders", "type": "pie", "state": "CA"}, "state"),
+                ({"metric": "orders", "type": "pie", "from": ["-7d"]}, "from")]:
+            status, reply = self.add_chart("n", definition)
+            self.assertEqual(status, 422, (definition, reply))
+            self.assertEqual(reply["detail"][0]["loc"], ["body", "definition", loc],
+                             (definition, reply))
+            self.assertIn(loc, reply["detail"][0]["msg"])
+        self.assertEqual(self.charts(), before)
+        self.store_chart("old shape", '{"metric":"revenue","by":"day,source","source":'
+                         '"Takeaway","format":"csv","type":"stacked"}')
+        try:
+            old = [c for c in self.charts() if c["name"] == "old shape"]
+            self.assertEqual(len(old), 1)
+            self.assertNotIn("error", old[0])
+            self.assertEqual(old[0]["definition"]["by"], "day,source")
+        finally:
+            for c in self.charts():
+                if c["name"] == "old shape":
+                    self.srv.request("DELETE", "/api/charts/%d" % c["id"])
+
     def test_charts(self):
         for c in self.charts():
             self.srv.request("DELETE", "/api/charts/%d" % c["id"])
@@ -733,6 +782,13 @@ class TestQuerySQLite(RangeCases, unittest.TestCase):
         con = sqlite3.connect(self.srv.db_path, timeout=30)
         con.execute("DROP TABLE sales_hour")
         con.execute("DROP TABLE sales_day")
+        con.commit()
+        con.close()
+
+    def store_chart(self, name, definition):
+        con = sqlite3.connect(self.srv.db_path, timeout=30)
+        con.execute("INSERT INTO salesflow_charts (name, definition, created) VALUES"
+                    " (?, ?, '2026-12-07T00:00:00.000Z')", (name, definition))
         con.commit()
         con.close()
 
@@ -908,6 +964,11 @@ class TestQueryMariaDB(RangeCases, unittest.TestCase):
     def drop_rollups(self):
         self.db.sql("DROP TABLE sales_hour; DROP TABLE sales_day;"
                     " DELETE FROM salesflow_schema WHERE version >= 4", db=self.name)
+
+    def store_chart(self, name, definition):
+        self.db.sql("INSERT INTO salesflow_charts (name, definition, created) VALUES"
+                    " ('%s', '%s', NOW())" % (name, definition.replace("'", "''")),
+                    db=self.name)
 
     def damage(self):
         self.db.sql("INSERT INTO salesflow_charts (name, definition, created) VALUES"
