@@ -74,6 +74,7 @@ struct plan {
     int customer;       /* the customer rollups: day → hour → orders */
     struct query_row *rows;
     size_t n;
+    int rc;             /* a failed piece's return (STORE_E_OVERFLOW or -1) */
     char *errstr;
     size_t en;
 };
@@ -84,8 +85,11 @@ static int plan_part(struct plan *p, int level, int64_t from, int64_t to)
 {
     struct query_row *r = NULL;
     size_t k = 0;
-    if (store_query_part(p->s, p->q, level, from, to, &r, &k, p->errstr, p->en))
+    int rc = store_query_part(p->s, p->q, level, from, to, &r, &k, p->errstr, p->en);
+    if (rc) {
+        p->rc = rc;
         return -1;
+    }
     if (!k) {
         free(r);
         return 0;
@@ -221,7 +225,7 @@ int store_query(struct store *s, const struct store_query *q, struct query_row *
         rc = plan_units(&p, from, to, off);
     if (rc) {
         free(p.rows);
-        return -1;
+        return p.rc == STORE_E_OVERFLOW ? STORE_E_OVERFLOW : -1;
     }
     /* Merge the pieces' groups: equal keys are adjacent once sorted. */
     size_t k = 0;
@@ -236,7 +240,8 @@ int store_query(struct store *s, const struct store_query *q, struct query_row *
                                        &t->order_count) ||
                 __builtin_add_overflow(t->quantity, p.rows[i].quantity, &t->quantity)) {
                 free(p.rows);
-                return sf_err(-1, errstr, en, "a sum passes the largest integer");
+                return sf_err(STORE_E_OVERFLOW, errstr, en, "a sum passes the largest "
+                              "integer");
             }
             continue;
         }

@@ -73,7 +73,12 @@ struct store_query {
     unsigned by;
     int64_t bucket_ms;
     int64_t offset_ms;
+    int no_total;       /* totals not asked (0): orders or quantity only */
 };
+
+/* store_query's and the query op's return when a sum passes what int64
+ * cents hold (92,233,720,368,547,758.07): the answer cannot be given. */
+#define STORE_E_OVERFLOW (-2)
 
 /* The tables a query can read, finest first; a rollup's length in ms. */
 enum { STORE_LEVEL_ORDERS, STORE_LEVEL_MINUTE, STORE_LEVEL_HOUR, STORE_LEVEL_DAY };
@@ -99,7 +104,8 @@ struct store;
  * units the offset keeps whole (sales_minute for +05:30), each unit then
  * counted in the bucket that holds it.
  * The pieces' groups are merged. Rows sorted by (bucket, customer,
- * source, state); *rows malloc()ed, owned by the caller. 0 or -1. */
+ * source, state); *rows malloc()ed, owned by the caller. 0, -1, or
+ * STORE_E_OVERFLOW (errstr says so) when a group's sum passes int64. */
 int store_query(struct store *s, const struct store_query *q,
                 struct query_row **rows, size_t *n, char *errstr, size_t errstr_size);
 

@@ -538,9 +538,15 @@ enum http_result web_api_query(struct http_req *r)
         by |= q->by[i] == D_SOURCE ? STORE_BY_SOURCE : q->by[i] == D_STATE ? STORE_BY_STATE
               : q->by[i] == D_CUSTOMER ? STORE_BY_CUSTOMER : 0;
     struct store_query sq = {.f = &q->f, .by = by, .bucket_ms = q->bucket_ms,
-                             .offset_ms = q->tz_ms};
+                             .offset_ms = q->tz_ms,
+                             .no_total = q->metric == M_ORDERS || q->metric == M_QUANTITY};
     int rc = store_query(web_store_lock(r), &sq, &rows, &n, err, sizeof(err));
     web_store_unlock(r);
+    if (rc == STORE_E_OVERFLOW) {
+        res = unprocessable(r, "query", NULL, "value_error", WEB_SUM_TOO_LARGE
+                            ": group it (by=source,state) or narrow the range or filters");
+        goto out;
+    }
     if (rc) {
         res = store_failed(r, "GET /api/query", err);
         goto out;

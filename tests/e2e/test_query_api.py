@@ -890,6 +890,105 @@ class TestLeapSecond(unittest.TestCase):
             srv.cleanup()
 
 
+class SumOverflowCases:
+    """Sums past what 64-bit cents hold (92,233,720,368,547,758.07): ten
+    orders of 9,999,000,000,000,000.00 (quantity 9999 at unit_price
+    1,000,000,000,000.00, within the limits of an order), each in a
+    (source, state) of its own so that no stored row passes its own limit.
+    A group whose sum fits is answered exactly; an answer whose sum does
+    not is a 422 that says so, never a 503 or a wrong total."""
+    ORDER = Decimal("9999000000000000.00")
+    PAIRS = [(c, s) for c in (1, 4, 6, 9, 13) for s in ("Dine In", "Takeaway")]
+
+    def post(self, srv):
+        rows = [{"customer_id": c, "source": s, "quantity": 9999,
+                 "unit_price": "1000000000000.00", "created_at": "2026-12-03T10:%02d:00Z" % i}
+                for i, (c, s) in enumerate(self.PAIRS)]
+        status, reply = post_v1(srv, rows)
+        self.assertEqual(status, 201, reply)
+
+    def get(self, path, status=200):
+        got, body = self.srv.get(path)
+        self.assertEqual(got, status, (path, body))
+        return json.loads(body, parse_float=Decimal)
+
+    def test_sums_past_int64(self):
+        # groups that fit: exact, also past the 999,999,999,999,999,999
+        # cents of one stored amount (four orders of one source)
+        got = self.get("/api/query?metric=revenue&by=source,state")
+        self.assertEqual([r[2] for r in got["rows"]], [self.ORDER] * 10)
+        got = self.get("/api/query?metric=revenue&by=source")
+        self.assertEqual(got["rows"], [["Dine In", self.ORDER * 5], ["Takeaway", self.ORDER * 5]])
+        got = self.get("/api/query?metric=revenue&by=day,source&tz=%2B05:30")
+        self.assertEqual([r[2] for r in got["rows"]], [self.ORDER * 5] * 2)
+        got = self.get("/api/sales?source=Takeaway")
+        self.assertEqual(got["total_sum_amount"], self.ORDER * 5)
+        # a count or a quantity is answered whatever the revenue
+        self.assertEqual(self.get("/api/query?metric=orders")["rows"], [[10]])
+        self.assertEqual(self.get("/api/query?metric=quantity&from=2026-12-03T10:00:30Z")
+                         ["rows"], [[9 * 9999]])
+        # the whole: does not fit
+        for path in ("/api/query?metric=revenue", "/api/query?metric=avg_order&by=day",
+                     "/api/query?metric=revenue&from=2026-12-03T00:00:00Z"
+                     "&to=2026-12-04T00:00:00Z",
+                     "/api/query?metric=revenue&by=day&tz=%2B05:30"
+                     "&from=2026-12-01T00:00:00Z&to=2026-12-05T00:00:00Z",
+                     "/api/query?metric=revenue&format=csv"):
+            d = self.get(path, 422)["detail"][0]
+            self.assertEqual(d["loc"], ["query"], path)
+            self.assertIn("does not fit", d["msg"], path)
+        for path in ("/api/sales", "/api/sales?from=2026-12-01T00:00:00Z",
+                     "/api/sales/minute?from=2026-12-03T10:00:00Z&to=2026-12-03T11:00:00Z"):
+            self.assertIn("does not fit", self.get(path, 422)["detail"], path)
+
+
+class TestSumOverflowSQLite(SumOverflowCases, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server().start()
+
+    def setUp(self):
+        if not self.srv.order_count():
+            self.post(self.srv)
+            self.srv.wait_processed(10)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+
+class TestSumOverflowMariaDB(SumOverflowCases, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not OK:
+            raise unittest.SkipTest(WHY)
+        try:
+            cls.db = mariadb.MariaDB().start()
+        except Exception as e:  # noqa: BLE001 - any failure to start is a skip
+            raise unittest.SkipTest("mariadbd cannot start here: %s" % str(e)[:300])
+        try:
+            cls.name = cls.db.create_db("q18sum")
+            cls.srv = Server(extra=["--store", cls.db.uri(cls.name)]).start()
+        except Exception:
+            cls.db.stop()
+            raise
+
+    def setUp(self):
+        import time
+        if int(self.db.sql("SELECT COUNT(*) FROM orders", db=self.name)[0][0]):
+            return
+        self.post(self.srv)
+        deadline = time.time() + 60
+        while int(self.db.sql("SELECT COUNT(*) FROM orders", db=self.name)[0][0]) < 10:
+            self.assertLess(time.time(), deadline, "the orders are not stored")
+            time.sleep(0.1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+        cls.db.stop()
+
+
 class TestQueryMariaDB(RangeCases, unittest.TestCase):
     MIGRATED = "schema migrated to version 4"
     MIGRATED_CUSTOMER = "schema migrated to version 6"
