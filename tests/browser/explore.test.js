@@ -227,9 +227,13 @@ async function main() {
       // Kolkata is 5:30 from UTC: the UTC hour 18:00-19:00 holds the
       // orders of the half hour before its midnight and of the half hour
       // after. The 3-hour buckets of "last 7 days" must split it there.
-      await page.selectOption('#period', '7d');
-      await waitFor('7d in the URL', async () => page.url().includes('period=7d'), 2000);
-      const edges = [midnight - 3 * 3600000, midnight, midnight + 3 * 3600000];
+      // Over 8 days the buckets are local days (asked as days of +05:30).
+      for (const [period, step, asked] of [['7d', 3 * 3600000, 'by=hour,source&from=&tz=%2B00%3A30'],
+        ['30d', DAY, 'by=day,source&from=&tz=%2B05%3A30']]) {
+      requests.length = 0;
+      await page.selectOption('#period', period);
+      await waitFor(period + ' in the URL', async () => page.url().includes('period=' + period), 2000);
+      const edges = [midnight - step, midnight, midnight + step];
       const want = [];
       for (let i = 0; i < 2; i++) {
         const s = await api('/api/sales?from=' + encodeURIComponent(isoKolkata(edges[i])) +
@@ -237,7 +241,7 @@ async function main() {
         want.push(cents(s.total_sum_amount));
       }
       assert(want[0] > 0 && want[1] > 0, 'orders on both sides of midnight: ' + want);
-      await waitFor('the buckets before and after midnight', async () => {
+      await waitFor(period + ': the buckets before and after midnight', async () => {
         const got = await page.evaluate((keys) => {
           const o = window.salesflowDashboard.charts['chart-revenue-minute'].getOption();
           const xs = o.xAxis[0].data.map(String);
@@ -254,6 +258,10 @@ async function main() {
         }, [edges[0], edges[1]]);
         return JSON.stringify(got) === JSON.stringify(want) || got;
       }, 5000);
+      const [by, , tz] = asked.split('&');
+      assert(requests.some((u) => u.includes('/api/query?metric=revenue&' + by + '&') && u.includes(tz)),
+        period + ': no request with ' + by + ' and ' + tz + ' in ' + JSON.stringify(requests.filter((u) => /api\/query/.test(u))));
+      }
       await page.selectOption('#period', 'today');
       await waitFor('today in the URL', async () => page.url().includes('period=today'), 2000);
       const sales = await api('/api/sales?' + Q_bounds('today'));
