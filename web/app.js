@@ -553,7 +553,26 @@
         from: b.from, to: b.to };
     }
     const by = span <= 62 * DAY_MS ? 'hour' : 'day';
-    return { path: '/api/query?metric=revenue&by=' + by + ',source&' + [time, fq].filter(Boolean).join('&'),
+    // Local 3-hour buckets and days are made of UTC hours, except in a
+    // zone off the hour (+05:30, -03:30): there local days (over 8 days)
+    // are asked as the days of the viewer's offset when it is one over
+    // the range (tz=+05:30: whole hours from the hour rollup), else, and
+    // for 3-hour buckets, hours on the zone's minutes past the hour
+    // (tz=+00:30, read from the minute rollup), so that none straddles a
+    // local midnight.
+    let ask = by;
+    let tz = '';
+    if (by === 'hour' && Q.bucketOffset('hour')) {
+      const off = (t) => -new Date(t).getTimezoneOffset() * MIN_MS;
+      const end = b.to === null ? now : b.to;
+      if (span > 8 * DAY_MS && off(b.from) === off(end) && off(b.from) === off(now)) {
+        ask = 'day';
+        tz = Q.tzParam(off(now));
+      } else {
+        tz = Q.tzParam(Q.bucketOffset('hour'));
+      }
+    }
+    return { path: '/api/query?metric=revenue&by=' + ask + ',source&' + [time, tz, fq].filter(Boolean).join('&'),
       grain: span <= 8 * DAY_MS ? 3 * HOUR_MS : DAY_MS, kind: 'query', local: by === 'hour', from: b.from, to: b.to };
   }
 

@@ -18,7 +18,9 @@
  * plus a chart type: line, bar, stacked (bars), pie, table or number. The
  * answer of /api/query ({"columns": [...], "rows": [[...]]}, dimensions
  * first, the metric last) becomes an ECharts option or a table; time
- * buckets (RFC 3339 UTC starts) are shown in the viewer's time zone, and
+ * buckets are asked on the viewer's clock (tz: days are the viewer's days,
+ * hours their whole hours; see bucketOffset), their starts shown in the
+ * viewer's time zone, and
  * missing buckets of an additive metric are drawn as 0 (no line across a
  * gap), of avg_order as a gap.
  */
@@ -317,6 +319,23 @@
     return Object.assign(out, savedRange(range));
   }
 
+  // The offset (ms east of UTC) a time bucket is asked on: days are the
+  // viewer's days (their offset now); hours are whole hours of the
+  // viewer's clock, asked as the minutes past the hour of a zone off the
+  // hour (+05:30 -> +00:30), so they stay whole local hours across a
+  // daylight-saving change of a whole hour; minutes need none.
+  function bucketOffset(dim) {
+    const off = -new Date().getTimezoneOffset();
+    return (dim === 'day' ? off : dim === 'hour' ? off % 60 : 0) * MINUTE || 0;
+  }
+
+  // "tz=%2B05%3A30" for /api/query, '' for UTC.
+  function tzParam(ms) {
+    if (!ms) return '';
+    const a = Math.abs(ms) / MINUTE;
+    return 'tz=' + encodeURIComponent((ms < 0 ? '-' : '+') + pad2(Math.floor(a / 60)) + ':' + pad2(a % 60));
+  }
+
   // The query string of /api/query for a definition over a range (all
   // time: the definition's own from/to, if it has them); filters are the
   // definition's, narrowed by extra ones (the dashboard's) when given:
@@ -325,6 +344,8 @@
   function queryParams(def, range, extra, format) {
     const parts = ['metric=' + def.metric];
     if (def.by.length) parts.push('by=' + def.by.join(','));
+    const tz = tzParam(bucketOffset(def.by.find((d) => DIMENSION[d] && DIMENSION[d].step)));
+    if (tz) parts.push(tz);
     const r = range ? apiParams(range) : '';
     if (r) {
       parts.push(r);
@@ -402,14 +423,15 @@
     if (d && d.step) {
       const times = seen.map((k) => parseTime(k)).filter((t) => t !== null).sort((a, b) => a - b);
       const b = range ? bounds(range) : { from: null, to: null };
-      let first = b.from !== null ? Math.floor(b.from / d.step) * d.step : times[0];
+      const off = bucketOffset(dim);
+      let first = b.from !== null ? Math.floor((b.from + off) / d.step) * d.step - off : times[0];
       let last = Math.min(b.to !== null ? b.to - 1 : Date.now(), Date.now());
       if (times.length) last = Math.max(last, times[times.length - 1]);
       if (times.length && (first === undefined || times[0] < first)) first = times[0];
       if (first === undefined || (last - first) / d.step > MAX_FILL) {
         return { keys: times, time: true };
       }
-      // Day buckets are UTC days: step from the first one found.
+      // Buckets as asked (bucketOffset): step from the first one.
       const keys = [];
       for (let t = first; t <= last; t += d.step) keys.push(t);
       return { keys, time: true };
@@ -622,7 +644,7 @@
     PERIODS, METRICS, DIMENSIONS, CHART_TYPES, METRIC, DIMENSION, CHART_TYPE,
     isoLocal, shortTime, parseTime, splitList, defaultRange, readRange, rangeParams, bounds,
     apiParams, isAllTime, describe, sameRange, bindRangeControl, normalizeDefinition,
-    queryParams, shapeAnswer, definitionToSave, rangeOfSaved, savedRange, tableOf, fillTable, bigNumberOf, chartOption, formatValue,
+    queryParams, bucketOffset, tzParam, shapeAnswer, definitionToSave, rangeOfSaved, savedRange, tableOf, fillTable, bigNumberOf, chartOption, formatValue,
     formatDim, describeDefinition, escapeHtml, chartStyle, decal,
   };
 })();

@@ -356,10 +356,14 @@ static int validate(const json_t *root, const struct catalog *cat, int64_t now_m
         else if (json_string_length(v) != strlen(json_string_value(v)) ||
                  order_parse_time(json_string_value(v), &o->created_ms))
             order_detail_add(d, nerr, index, "created_at", "datetime_parsing",
-                             "Input should be a valid datetime: RFC 3339 such as "
-                             "\"2026-11-29T03:40:00Z\" or \"11/29/2026, 03:40:00\" "
-                             "(UTC); in UTC from 1970-01-01T00:00:00Z to "
-                             "9999-12-31T23:59:59.999Z");
+                             json_is_string(v) &&
+                                     sf_time_has_second_60(json_string_value(v))
+                                 ? "Input should be a valid datetime: "
+                                   SF_LEAP_SECOND_TEXT
+                                 : "Input should be a valid datetime: RFC 3339 such as "
+                                   "\"2026-11-29T03:40:00Z\" or \"11/29/2026, 03:40:00\" "
+                                   "(UTC); in UTC from 1970-01-01T00:00:00Z to "
+                                   "9999-12-31T23:59:59.999Z");
     }
 
     v = json_object_get(root, "unit_price");

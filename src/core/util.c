@@ -172,6 +172,17 @@ static int64_t to_ms(int y, int mo, int d, int h, int mi, int s, int msec)
     return (int64_t)timegm(&tm) * 1000 + msec;
 }
 
+/* Seconds 60 is a leap second (RFC 3339 5.7): 23:59:60 UTC on a month's
+ * last day, which timegm() turns into the next second, 00:00:00 of the
+ * 1st. 1 if ms (a parsed :60, its milliseconds included) is such a second. */
+static int leap_second_at(int64_t ms)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    return gmtime_r(&t, &tm) && tm.tm_mday == 1 && tm.tm_hour == 0 && tm.tm_min == 0 &&
+           tm.tm_sec == 0;
+}
+
 int sf_parse_time(const char *s, int64_t *ms)
 {
     const char *p = s;
@@ -187,7 +198,7 @@ int sf_parse_time(const char *s, int64_t *ms)
         if (!valid_date(y, mo, d, h, mi, sec))
             return -1;
         *ms = to_ms(y, mo, d, h, mi, sec, 0);
-        return 0;
+        return sec == 60 && !leap_second_at(*ms) ? -1 : 0;
     }
     if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
         *p++ != '-' || digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
@@ -224,7 +235,14 @@ int sf_parse_time(const char *s, int64_t *ms)
     if (*p || !valid_date(y, mo, d, h, mi, sec))
         return -1;
     *ms = to_ms(y, mo, d, h, mi, sec, msec) - off_min * 60000;
-    return 0;
+    return sec == 60 && !leap_second_at(*ms) ? -1 : 0;
+}
+
+int sf_time_has_second_60(const char *s)
+{
+    /* "YYYY-MM-DDTHH:MM:60…" or "MM/DD/YYYY, HH:MM:60" */
+    size_t at = strlen(s) >= 20 && s[2] == '/' ? 18 : 17;
+    return strlen(s) >= at + 2 && s[at - 1] == ':' && s[at] == '6' && s[at + 1] == '0';
 }
 
 void sf_buf_init(struct sf_buf *b, size_t limit)

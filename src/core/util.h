@@ -54,8 +54,15 @@ char *sf_format_time(int64_t ms, char out[32]);
 
 /* Parse RFC 3339 ("2026-11-29T03:40:00Z", fraction and offset optional) or
  * the original producer's "%m/%d/%Y, %H:%M:%S" (taken as UTC) into ms since
- * the epoch. Returns 0, or -1 if s is neither. */
+ * the epoch. Seconds 60 only as a leap second: 23:59:60 UTC (the offset
+ * applied) on a month's last day, taken as the next second, 00:00:00 of
+ * the 1st. Returns 0, or -1 if s is neither. */
 int sf_parse_time(const char *s, int64_t *ms);
+
+/* 1 if s reads as a time whose seconds are 60 (to say why one was refused). */
+int sf_time_has_second_60(const char *s);
+#define SF_LEAP_SECOND_TEXT "seconds 60 only for a leap second: 23:59:60 UTC on a " \
+    "month's last day"
 
 /* A byte buffer that refuses to grow past `limit` bytes. */
 struct sf_buf {

@@ -1037,6 +1037,7 @@ struct rows_ctx {
     void *rows;
     size_t n, cap, size;
     int bad;
+    int overflow;       /* a SUM past int64 cents (query) */
 };
 
 static void *next_row(struct rows_ctx *c)
@@ -1141,9 +1142,14 @@ static int read_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
         return -1;
     r->c.n = 0;
     r->c.bad = 0;
+    r->c.overflow = 0;
     int rc = sfmy_query(s, st, r->params, r->fn, &r->c, r->what, errstr, n);
     if (rc == -2)
         return sfmy_plain_fail(s, errstr, n, "out of memory");
+    if (rc == 0 && r->c.overflow) {
+        sfmy_plain_fail(s, errstr, n, "a sum passes the largest integer");
+        return STORE_E_OVERFLOW;
+    }
     if (rc == 0 && r->c.bad) {
         char m[128];
         snprintf(m, sizeof(m), "%s: an amount is not a non-negative decimal with at most "
@@ -1156,9 +1162,10 @@ static int read_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
 static int run_read(struct mysql_store *s, struct read *r, void **rows, size_t *n,
                     char *errstr, size_t en)
 {
-    if (with_reconnect(s, read_once, r, errstr, en)) {
+    int rc = with_reconnect(s, read_once, r, errstr, en);
+    if (rc) {
         free(r->c.rows);
-        return -1;
+        return rc == STORE_E_OVERFLOW ? rc : -1;
     }
     *rows = r->c.rows;
     *n = r->c.n;
@@ -1271,6 +1278,35 @@ static int mysql_recent_orders(struct store *b, const struct store_filter *f,
 
 /* --- range queries -------------------------------------------------------- */
 
+/* A SUM of DECIMAL(18,2) amounts ("12345.67", up to 38 digits) as cents:
+ * 0, -1 when it is no such number, 1 when it passes int64. One stored
+ * amount is at most 999,999,999,999,999,999 cents (money_parse), a sum of
+ * them up to what int64 holds, as on SQLite. */
+static int sum_cents(const char *v, int64_t *out)
+{
+    int64_t c = 0;
+    int digits = 0, frac = -1;
+    for (const char *p = v; *p; p++) {
+        if (*p == '.' && frac < 0) {
+            frac = 0;
+            continue;
+        }
+        if (*p < '0' || *p > '9' || frac == 2)
+            return -1;
+        if (__builtin_mul_overflow(c, 10, &c) || __builtin_add_overflow(c, *p - '0', &c))
+            return 1;
+        digits++;
+        frac += frac >= 0;
+    }
+    if (!digits || frac == 0)
+        return -1;
+    for (frac = frac < 0 ? 0 : frac; frac < 2; frac++)
+        if (__builtin_mul_overflow(c, 10, &c))
+            return 1;
+    *out = c;
+    return 0;
+}
+
 /* bucket ("YYYY-MM-DD", "…THH" or "…THH:MM", or ""), customer_id, source,
  * state, SUM(total), COUNT(*), SUM(quantity) */
 static int on_query(void *opaque, char **col, unsigned ncols)
@@ -1292,7 +1328,9 @@ static int on_query(void *opaque, char **col, unsigned ncols)
     x->customer_id = to_i64(col[1]);
     snprintf(x->source, sizeof(x->source), "%s", col[2] ? col[2] : "");
     snprintf(x->state, sizeof(x->state), "%s", col[3] ? col[3] : "");
-    to_cents(c, col[4], &x->total_cents);
+    int e = col[4] ? sum_cents(col[4], &x->total_cents) : -1;
+    c->bad |= e < 0;
+    c->overflow |= e > 0;
     x->order_count = to_i64(col[5]);
     x->quantity = to_i64(col[6]);
     return 0;
@@ -1337,10 +1375,10 @@ static int mysql_query_op(struct store *b, const struct store_query *q, int leve
         snprintf(bucket, sizeof(bucket), "''");
     /* DATETIME(3) holds whole ms: < to is <= to - 1 ms, which stays within
      * DATETIME's range for to = year 10000. */
-    snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, SUM(total), %s, SUM(quantity)"
+    snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, %s, %s, SUM(quantity)"
              " FROM %s WHERE %s >= ? AND %s <= ?", bucket,
              by_cust ? "customer_id" : "0", q->by & STORE_BY_SOURCE ? "source" : "''",
-             q->by & STORE_BY_STATE ? "state" : "''",
+             q->by & STORE_BY_STATE ? "state" : "''", q->no_total ? "0" : "SUM(total)",
              rollup ? "SUM(order_count)" : "COUNT(*)",
              by_cust && rollup ? cust_table[level] : table[level], col[level], col[level]);
     sfmy_time(from_ms, &tf);
@@ -1350,7 +1388,7 @@ static int mysql_query_op(struct store *b, const struct store_query *q, int leve
     add_filter(sql, sizeof(sql), f, params, &k, &variant);
     strncat(sql, " GROUP BY 1, 2, 3, 4", sizeof(sql) - strlen(sql) - 1);
     variant += (STORE_FILTER_MAX + 1) * (STORE_FILTER_MAX + 1) *
-               ((q->by & 7) + 8 * bi + 32 * (unsigned)level);
+               ((q->by & 7) + 8 * bi + 32 * (unsigned)level + 128 * (q->no_total != 0));
     struct read r = {.key = q_query_key, .variant = variant, .text = sql,
                      .params = params, .fn = on_query,
                      .what = rollup ? "reading the rollups" : "reading orders",

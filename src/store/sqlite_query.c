@@ -88,10 +88,11 @@ int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t fr
         snprintf(bucket, sizeof(bucket), "substr(%s, 1, %d)", col[level],
                  q->bucket_ms == STORE_MINUTE_MS ? 16 : q->bucket_ms == STORE_HOUR_MS ? 13
                                                                                    : 10);
-    snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, sum(total_cents), %s,"
+    snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, %s, %s,"
              " sum(quantity) FROM %s WHERE %s >= ? AND %s < ?", bucket,
              by_cust ? "customer_id" : "0", q->by & STORE_BY_SOURCE ? "source" : "''",
              q->by & STORE_BY_STATE ? "state" : "''",
+             q->no_total ? "0" : "sum(total_cents)",
              rollup ? "sum(order_count)" : "count(*)",
              by_cust && rollup ? cust_table[level] : table[level], col[level], col[level]);
     store_filter_sql(sql, sizeof(sql), f);
@@ -137,7 +138,13 @@ int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t fr
         x->order_count = sqlite3_column_int64(st, 5);
         x->quantity = sqlite3_column_int64(st, 6);
     }
+    /* sum() of integers fails rather than round: a group past int64. */
+    int overflow = rc == SQLITE_ERROR && !strcmp(sqlite3_errmsg(db), "integer overflow");
     sqlite3_finalize(st);
+    if (overflow) {
+        free(r);
+        return sf_err(STORE_E_OVERFLOW, errstr, en, "a sum passes the largest integer");
+    }
     if (rc != SQLITE_DONE) {
         free(r);
         return rc == SQLITE_NOMEM ? sf_err(-1, errstr, en, "out of memory")

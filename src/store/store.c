@@ -74,6 +74,7 @@ struct plan {
     int customer;       /* the customer rollups: day → hour → orders */
     struct query_row *rows;
     size_t n;
+    int rc;             /* a failed piece's return (STORE_E_OVERFLOW or -1) */
     char *errstr;
     size_t en;
 };
@@ -84,8 +85,11 @@ static int plan_part(struct plan *p, int level, int64_t from, int64_t to)
 {
     struct query_row *r = NULL;
     size_t k = 0;
-    if (store_query_part(p->s, p->q, level, from, to, &r, &k, p->errstr, p->en))
+    int rc = store_query_part(p->s, p->q, level, from, to, &r, &k, p->errstr, p->en);
+    if (rc) {
+        p->rc = rc;
         return -1;
+    }
     if (!k) {
         free(r);
         return 0;
@@ -122,6 +126,69 @@ static int plan_range(struct plan *p, int level, int64_t from, int64_t to)
            plan_range(p, finer, b, to);
 }
 
+/* The start of the bucket of length len holding t, buckets starting at
+ * k * len - off (floor division: t + off may be below a multiple). */
+static int64_t bucket_start(int64_t t, int64_t len, int64_t off)
+{
+    int64_t x = t + off, r = x % len;
+    return x - (r < 0 ? r + len : r) - off;
+}
+
+/* The coarsest table a query with time buckets of bucket_ms may read. */
+static int top_level(const struct store_query *q, int64_t bucket_ms, int customer)
+{
+    const struct store_filter *f = q->f;
+    int top = STORE_LEVEL_DAY;
+    /* By customer: the customer rollups, which have no state, unless the
+     * query groups or filters by state (then orders, all of it). */
+    if (customer && (q->by & STORE_BY_STATE || (f && f->nstates)))
+        return STORE_LEVEL_ORDERS;
+    while (bucket_ms && top > STORE_LEVEL_MINUTE && level_ms[top] > bucket_ms)
+        top--;
+    return customer && top == STORE_LEVEL_MINUTE ? STORE_LEVEL_ORDERS : top;
+}
+
+/* Day buckets of an offset off the hour (+05:30), a bounded range of few
+ * of them: each bucket planned as a range of its own, asked without time
+ * buckets (its whole hours from the hour rollups, its edges finer), its
+ * rows then given the bucket's start. */
+#define PLAN_BUCKETS_MAX 400
+static int plan_buckets(struct plan *p, int64_t from, int64_t to, int64_t off)
+{
+    const struct store_query *q = p->q;
+    struct store_query whole = *q;
+    int64_t len = q->bucket_ms;
+    int top = top_level(q, len, p->customer), rc = 0;
+    whole.bucket_ms = 0;
+    whole.offset_ms = 0;
+    p->q = &whole;
+    for (int64_t b = bucket_start(from, len, off); b < to && !rc; b += len) {
+        size_t first = p->n;
+        rc = plan_range(p, top, b > from ? b : from, b + len < to ? b + len : to);
+        for (size_t i = first; i < p->n; i++)
+            p->rows[i].bucket_ms = b;
+    }
+    p->q = q;
+    return rc;
+}
+
+/* Any other offset: the units of the rollup whose edges the offset keeps
+ * (hours for +09:00 and day buckets, else minutes), each unit then counted
+ * in the bucket that holds it. */
+static int plan_units(struct plan *p, int64_t from, int64_t to, int64_t off)
+{
+    const struct store_query *q = p->q;
+    struct store_query unit = *q;
+    unit.offset_ms = 0;
+    unit.bucket_ms = off % STORE_HOUR_MS ? STORE_MINUTE_MS : STORE_HOUR_MS;
+    p->q = &unit;
+    int rc = plan_range(p, top_level(&unit, unit.bucket_ms, p->customer), from, to);
+    p->q = q;
+    for (size_t i = 0; i < p->n; i++)
+        p->rows[i].bucket_ms = bucket_start(p->rows[i].bucket_ms, q->bucket_ms, off);
+    return rc;
+}
+
 static int cmp_group(const void *x, const void *y)
 {
     const struct query_row *a = x, *b = y;
@@ -140,24 +207,25 @@ int store_query(struct store *s, const struct store_query *q, struct query_row *
     const struct store_filter *f = q->f;
     int64_t from = f && f->ranged ? f->from_ms : SF_TIME_MIN_MS;
     int64_t to = f && f->ranged ? f->to_ms : SF_TIME_MAX_MS + 1;
-    int top = STORE_LEVEL_DAY;
-    /* By customer: the customer rollups, which have no state, unless the
-     * query groups or filters by state (then orders, all of it). */
+    /* The offset as it moves the bucket edges (0 for minute buckets). */
+    int64_t len = q->bucket_ms, off = len ? q->offset_ms % len : 0;
+    int rc;
     p.customer = (q->by & STORE_BY_CUSTOMER) != 0;
-    if (p.customer && (q->by & STORE_BY_STATE || (f && f->nstates)))
-        top = STORE_LEVEL_ORDERS;
-    else
-        while (q->bucket_ms && top > STORE_LEVEL_MINUTE && level_ms[top] > q->bucket_ms)
-            top--;
-    if (p.customer && top == STORE_LEVEL_MINUTE)
-        top = STORE_LEVEL_ORDERS;
     if (from < SF_TIME_MIN_MS)
         from = SF_TIME_MIN_MS;
     if (to > SF_TIME_MAX_MS + 1)
         to = SF_TIME_MAX_MS + 1;
-    if (plan_range(&p, top, from, to)) {
+    if (!off)
+        rc = plan_range(&p, top_level(q, len, p.customer), from, to);
+    else if (len == STORE_DAY_MS && off % STORE_HOUR_MS && to > from &&
+             (bucket_start(to - 1, len, off) - bucket_start(from, len, off)) / len <
+                 PLAN_BUCKETS_MAX)
+        rc = plan_buckets(&p, from, to, off);
+    else
+        rc = plan_units(&p, from, to, off);
+    if (rc) {
         free(p.rows);
-        return -1;
+        return p.rc == STORE_E_OVERFLOW ? STORE_E_OVERFLOW : -1;
     }
     /* Merge the pieces' groups: equal keys are adjacent once sorted. */
     size_t k = 0;
@@ -172,7 +240,8 @@ int store_query(struct store *s, const struct store_query *q, struct query_row *
                                        &t->order_count) ||
                 __builtin_add_overflow(t->quantity, p.rows[i].quantity, &t->quantity)) {
                 free(p.rows);
-                return sf_err(-1, errstr, en, "a sum passes the largest integer");
+                return sf_err(STORE_E_OVERFLOW, errstr, en, "a sum passes the largest "
+                              "integer");
             }
             continue;
         }

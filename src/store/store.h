@@ -63,13 +63,22 @@ static inline int store_filter_has_end(const struct store_filter *f)
 
 /* query(): sums over orders matching f (and its range), grouped by the
  * columns in `by` and, with bucket_ms (60000, 3600000 or 86400000; 0:
- * none), by the UTC minute, hour or day created_at falls in. */
+ * none), by the UTC minute, hour or day created_at falls in; with
+ * offset_ms (whole minutes, |offset| < 1 day; 0: UTC), by the minute, hour
+ * or day of the clock that many ms ahead of UTC (+05:30: 19800000), whose
+ * buckets start at k * bucket_ms - offset_ms. */
 enum { STORE_BY_SOURCE = 1, STORE_BY_STATE = 2, STORE_BY_CUSTOMER = 4 };
 struct store_query {
     const struct store_filter *f;
     unsigned by;
     int64_t bucket_ms;
+    int64_t offset_ms;
+    int no_total;       /* totals not asked (0): orders or quantity only */
 };
+
+/* store_query's and the query op's return when a sum passes what int64
+ * cents hold (92,233,720,368,547,758.07): the answer cannot be given. */
+#define STORE_E_OVERFLOW (-2)
 
 /* The tables a query can read, finest first; a rollup's length in ms. */
 enum { STORE_LEVEL_ORDERS, STORE_LEVEL_MINUTE, STORE_LEVEL_HOUR, STORE_LEVEL_DAY };
@@ -87,9 +96,16 @@ struct store;
  * reads whole days and hours from the customer rollups (sales_customer_day,
  * sales_customer_hour) and the rest from orders, or orders only when it
  * also groups or filters by state (those rollups have no state); a time
- * bucket uses no rollup coarser than itself.
+ * bucket uses no rollup coarser than itself. With an offset that does
+ * not fall on a rollup's edges (+05:30 and day buckets: no day of
+ * sales_day is one local day), the store's ops are asked only for units
+ * that lie in one bucket: per bucket of a bounded range (whole hours from
+ * the hour rollups, the bucket's edges finer), or else the rollup whose
+ * units the offset keeps whole (sales_minute for +05:30), each unit then
+ * counted in the bucket that holds it.
  * The pieces' groups are merged. Rows sorted by (bucket, customer,
- * source, state); *rows malloc()ed, owned by the caller. 0 or -1. */
+ * source, state); *rows malloc()ed, owned by the caller. 0, -1, or
+ * STORE_E_OVERFLOW (errstr says so) when a group's sum passes int64. */
 int store_query(struct store *s, const struct store_query *q,
                 struct query_row **rows, size_t *n, char *errstr, size_t errstr_size);
 

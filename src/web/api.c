@@ -233,7 +233,7 @@ int web_parse_when(const char *name, const char *v, int64_t now_ms, int64_t *ms,
              "or a time before now such as -15m, -1h or -1d; got \"%.40s\"%s", name, v,
              sp && sp > v && sp[1] >= '0' && sp[1] <= '9'
                  ? " (a + in a query string must be sent as %2B, or it arrives as a space)"
-                 : "");
+                 : sf_time_has_second_60(v) ? " (" SF_LEAP_SECOND_TEXT ")" : "");
     return -1;
 }
 
@@ -365,7 +365,7 @@ static int ranged_sales(struct http_req *r, const struct store_filter *f,
     int rc = store_query(web_store_lock(r), &q, &qr, &nq, err, en);
     web_store_unlock(r);
     if (rc)
-        return -1;
+        return rc;
     struct sales_row *out = calloc(nq + *n + 1, sizeof(*out));
     if (!out) {
         free(qr);
@@ -404,6 +404,7 @@ enum http_result web_api_sales(struct http_req *r)
     size_t n = 0;
     char err[512], amt[24];
     int64_t total = 0, count = 0, qty = 0;
+    int overflow = 0;
     const char *updated = NULL;
 
     if (!w)
@@ -415,8 +416,12 @@ enum http_result web_api_sales(struct http_req *r)
     web_store_unlock(r);
     if (rc)
         return store_failed(r, "/api/sales", err);
-    if (p.f.ranged && ranged_sales(r, &p.f, &rows, &n, err, sizeof(err)))
-        return store_failed(r, "/api/sales", err);
+    if (p.f.ranged && (rc = ranged_sales(r, &p.f, &rows, &n, err, sizeof(err)))) {
+        free(rows);
+        return rc == STORE_E_OVERFLOW ? web_error(r, 422, WEB_SUM_TOO_LARGE ": filter it "
+                                                  "by source or state, or narrow the range")
+                                      : store_failed(r, "/api/sales", err);
+    }
 
     struct strset *extra = calloc(1, sizeof(*extra)), *states = calloc(1, sizeof(*states));
     struct sf_buf b;
@@ -442,7 +447,7 @@ enum http_result web_api_sales(struct http_req *r)
                       (long long)rows[i].order_count, (long long)rows[i].quantity);
         sf_buf_json_str(&b, rows[i].updated_at);
         SF_BUF_LIT(&b, "}");
-        money_add(&total, rows[i].total_cents);
+        overflow |= __builtin_add_overflow(total, rows[i].total_cents, &total);
         count += rows[i].order_count;
         qty += rows[i].quantity;
         if (!updated || strcmp(rows[i].updated_at, updated) > 0)
@@ -478,6 +483,10 @@ enum http_result web_api_sales(struct http_req *r)
     free(rows);
     free(extra);
     free(states);
+    if (overflow) {
+        sf_buf_free(&b);
+        return web_error(r, 422, WEB_SUM_TOO_LARGE ": filter it by source or state");
+    }
     return web_reply_buf(r, &b, "application/json", NULL);
 }
 
@@ -549,6 +558,7 @@ enum http_result web_api_sales_minute(struct http_req *r)
 
     struct sf_buf b;
     int64_t total = 0, count = 0, qty = 0;
+    int overflow = 0;
     struct strset *sources = calloc(1, sizeof(*sources));
     sf_buf_init(&b, 256u << 20);
     sf_buf_printf(&b, "{\"from\":\"%.16s:00Z\",", sf_format_time(from, ts));
@@ -562,7 +572,7 @@ enum http_result web_api_sales_minute(struct http_req *r)
         sf_buf_printf(&b, ",\"total\":%s,\"order_count\":%lld,\"quantity\":%lld}",
                       money_format(rows[i].total_cents, amt),
                       (long long)rows[i].order_count, (long long)rows[i].quantity);
-        money_add(&total, rows[i].total_cents);
+        overflow |= __builtin_add_overflow(total, rows[i].total_cents, &total);
         count += rows[i].order_count;
         qty += rows[i].quantity;
         if (sources)
@@ -579,6 +589,11 @@ enum http_result web_api_sales_minute(struct http_req *r)
     SF_BUF_LIT(&b, "}");
     free(rows);
     free(sources);
+    if (overflow) {
+        sf_buf_free(&b);
+        return web_error(r, 422, WEB_SUM_TOO_LARGE ": filter it by source or state, or "
+                         "narrow the range");
+    }
     return web_reply_buf(r, &b, "application/json", NULL);
 }
 

@@ -55,6 +55,7 @@ struct qspec {
     enum qdim by[QDIM_MAX];
     int nby;
     int64_t bucket_ms;
+    int64_t tz_ms;              /* tz: ms east of UTC (0: UTC) */
     unsigned seen;              /* single-valued names given */
     int csv, type;
     struct store_filter f;
@@ -68,7 +69,7 @@ struct qspec {
     size_t nstates;
 };
 
-enum { S_METRIC = 1, S_FROM = 2, S_TO = 4, S_FORMAT = 8, S_TYPE = 16 };
+enum { S_METRIC = 1, S_FROM = 2, S_TO = 4, S_FORMAT = 8, S_TYPE = 16, S_TZ = 32 };
 
 static int qerr(struct qspec *q, const char *loc, const char *type, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
@@ -191,6 +192,28 @@ static int add_list(struct qspec *q, const char *name, const char *v, int is_sou
     return 0;
 }
 
+/* tz: "Z" or "+HH:MM" / "-HH:MM" under 24 hours, into ms east of UTC; 0 or
+ * -1 (q->err_*). */
+static int add_tz(struct qspec *q, const char *v)
+{
+    const char *d = v + 1;
+    int ok = (v[0] == '+' || v[0] == '-') && strlen(v) == 6 && d[2] == ':';
+    for (int i = 0; ok && i < 5; i++)
+        ok = i == 2 || (d[i] >= '0' && d[i] <= '9');
+    int h = ok ? (d[0] - '0') * 10 + (d[1] - '0') : 0, m = ok ? (d[3] - '0') * 10 + (d[4] - '0') : 0;
+    if (!strcmp(v, "Z") || !strcmp(v, "z")) {
+        q->tz_ms = 0;
+        return 0;
+    }
+    if (!ok || h > 23 || m > 59)
+        return qerr(q, "tz", "value_error", "tz must be an offset from UTC for the hour and "
+                    "day buckets: Z or +HH:MM / -HH:MM under 24 hours, such as +05:30 or "
+                    "-03:30; got \"%.40s\"%s", v, v[0] == ' ' ? " (a + in a query string "
+                    "must be sent as %2B, or it arrives as a space)" : "");
+    q->tz_ms = (v[0] == '-' ? -1 : 1) * (int64_t)(h * 60 + m) * 60000;
+    return 0;
+}
+
 /* One name=value of a query string or a definition. 0 or -1 (q->err_*). */
 static int qspec_add(struct qspec *q, const char *name, const char *v)
 {
@@ -232,6 +255,8 @@ static int qspec_add(struct qspec *q, const char *name, const char *v)
         q->csv = v[0] == 'c';
         return 0;
     }
+    if (!q->chart && !strcmp(name, "tz"))
+        return once(q, name, S_TZ) ? -1 : add_tz(q, v);
     if (q->chart && !strcmp(name, "type")) {
         if (once(q, name, S_TYPE))
             return -1;
@@ -244,7 +269,14 @@ static int qspec_add(struct qspec *q, const char *name, const char *v)
     }
     return qerr(q, name, "extra_forbidden", "unknown %s \"%.40s\": expected metric, by, "
                 "from, to, source, state%s or format", q->chart ? "field" : "query parameter",
-                name, q->chart ? ", type" : "");
+                name, q->chart ? ", type" : ", tz");
+}
+
+/* The start of the bucket of len holding t, buckets starting at k * len - off. */
+static int64_t bucket_floor(int64_t t, int64_t len, int64_t off)
+{
+    int64_t x = t + off, r = x % len;
+    return x - (r < 0 ? r + len : r) - off;
 }
 
 /* After every pair: what is required and what goes together. */
@@ -270,8 +302,8 @@ static int qspec_finish(struct qspec *q)
         return qerr(q, "from", "value_error", "from (%s) is after to",
                     sf_format_time(q->f.from_ms, ts));
     if (q->bucket_ms && q->has_from && q->has_to && q->f.to_ms > q->f.from_ms) {
-        int64_t first = q->f.from_ms - q->f.from_ms % q->bucket_ms;
-        int64_t last = (q->f.to_ms - 1) - (q->f.to_ms - 1) % q->bucket_ms;
+        int64_t first = bucket_floor(q->f.from_ms, q->bucket_ms, q->tz_ms);
+        int64_t last = bucket_floor(q->f.to_ms - 1, q->bucket_ms, q->tz_ms);
         if ((last - first) / q->bucket_ms + 1 > QUERY_BUCKETS_MAX)
             return qerr(q, "by", "value_error", "from and to span %" PRId64 " buckets; "
                         "at most %d: choose a coarser bucket or a shorter range",
@@ -411,7 +443,15 @@ static void put_row(struct sf_buf *b, const struct qspec *q, const struct query_
         case D_STATE: put_str(b, x->state, csv); break;
         case D_CUSTOMER: sf_buf_printf(b, "%" PRId64, x->customer_id); break;
         default:
-            sf_buf_printf(b, csv ? "%.19sZ" : "\"%.19sZ\"", sf_format_time(x->bucket_ms, ts));
+            if (q->tz_ms) {     /* the offset's clock: 2026-12-07T00:00:00+05:30 */
+                int64_t a = q->tz_ms < 0 ? -q->tz_ms / 60000 : q->tz_ms / 60000;
+                sf_buf_printf(b, csv ? "%.19s%c%02d:%02d" : "\"%.19s%c%02d:%02d\"",
+                              sf_format_time(x->bucket_ms + q->tz_ms, ts),
+                              q->tz_ms < 0 ? '-' : '+', (int)(a / 60), (int)(a % 60));
+            } else {
+                sf_buf_printf(b, csv ? "%.19sZ" : "\"%.19sZ\"",
+                              sf_format_time(x->bucket_ms, ts));
+            }
             break;
         }
         SF_BUF_LIT(b, ",");
@@ -497,9 +537,16 @@ enum http_result web_api_query(struct http_req *r)
     for (int i = 0; i < q->nby; i++)
         by |= q->by[i] == D_SOURCE ? STORE_BY_SOURCE : q->by[i] == D_STATE ? STORE_BY_STATE
               : q->by[i] == D_CUSTOMER ? STORE_BY_CUSTOMER : 0;
-    struct store_query sq = {.f = &q->f, .by = by, .bucket_ms = q->bucket_ms};
+    struct store_query sq = {.f = &q->f, .by = by, .bucket_ms = q->bucket_ms,
+                             .offset_ms = q->tz_ms,
+                             .no_total = q->metric == M_ORDERS || q->metric == M_QUANTITY};
     int rc = store_query(web_store_lock(r), &sq, &rows, &n, err, sizeof(err));
     web_store_unlock(r);
+    if (rc == STORE_E_OVERFLOW) {
+        res = unprocessable(r, "query", NULL, "value_error", WEB_SUM_TOO_LARGE
+                            ": group it (by=source,state) or narrow the range or filters");
+        goto out;
+    }
     if (rc) {
         res = store_failed(r, "GET /api/query", err);
         goto out;
@@ -556,14 +603,27 @@ out:
 /* ---- saved charts -------------------------------------------------------- */
 
 /* Validate a definition object with the query's rules: 0, or -1 (q->err_*).
- * q must be initialized with chart = 1 and its states loaded. */
-static int check_definition(struct qspec *q, const json_t *def)
+ * q must be initialized with chart = 1 and its states loaded. strict (a
+ * new chart): only the documented shape — metric, from, to, type as
+ * strings, by, source, state as arrays of strings; else (a stored one) as
+ * charts were saved before that was checked: a list may be a string, and
+ * a format is let be. */
+static int check_definition(struct qspec *q, const json_t *def, int strict)
 {
     const char *key;
     json_t *v;
     if (!json_is_object(def))
         return qerr(q, "definition", "dict_type", "definition must be a JSON object");
     json_object_foreach((json_t *)def, key, v) {
+        int list = !strcmp(key, "by") || !strcmp(key, "source") || !strcmp(key, "state");
+        if (strict && !strcmp(key, "format"))
+            return qerr(q, key, "extra_forbidden", "format is not part of a definition "
+                        "(a saved chart's card downloads its CSV): expected metric, by, from, "
+                        "to, source, state or type");
+        if (strict && list && !json_is_array(v))
+            return qerr(q, key, "list_type", "%s must be an array of strings, such as "
+                        "%s", key, key[0] == 'b' ? "[\"day\", \"source\"]"
+                                  : key[1] == 'o' ? "[\"Takeaway\"]" : "[\"CA\", \"TX\"]");
         if (json_is_string(v)) {
             if (strlen(json_string_value(v)) != json_string_length(v))
                 return qerr(q, key, "value_error", "%.40s contains a NUL character", key);
@@ -654,7 +714,7 @@ enum http_result web_api_charts(struct http_req *r)
         char *text = NULL;
         if (!def)
             bad = "the stored definition is not valid JSON";
-        else if (check_definition(q, def))
+        else if (check_definition(q, def, 0))
             bad = q->err_msg;
         else
             text = json_dumps(def, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -682,17 +742,44 @@ static void chart_notice(struct web *w)
     web_streams_kick(w);
 }
 
-/* The name: a string of 1 to 200 characters, no control characters. */
-static const char *check_name(const json_t *v)
+/* What a name must not hold, or NULL: control characters (C0, DEL, C1),
+ * the line and paragraph separators, and the bidirectional controls that
+ * would make a name read other than it is stored. */
+static const char *name_forbidden(uint32_t c)
+{
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f))
+        return "a control character";
+    if (c == 0x2028 || c == 0x2029)
+        return "a line or paragraph separator";
+    if (c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+        (c >= 0x2066 && c <= 0x2069))
+        return "a bidirectional control";
+    return NULL;
+}
+
+/* The name: a string of 1 to 200 characters, none of name_forbidden's.
+ * NULL, or a message in msg. (jansson hands over valid UTF-8 only.) */
+static const char *check_name(const json_t *v, char *msg, size_t n)
 {
     if (!json_is_string(v))
         return "name must be a string";
-    const char *s = json_string_value(v);
-    size_t chars = 0;
-    if (strlen(s) != json_string_length(v) || has_ctl(s))
-        return "name must not contain control characters";
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
-        chars += (*p & 0xc0) != 0x80;
+    const unsigned char *s = (const unsigned char *)json_string_value(v);
+    size_t chars = 0, len = json_string_length(v);
+    for (size_t i = 0; i < len; chars++) {
+        uint32_t c = s[i];
+        int k = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+        if (k > 1)
+            c &= 0x3f >> (k - 1);
+        for (int j = 1; j < k && i + (size_t)j < len; j++)
+            c = c << 6 | (s[i + (size_t)j] & 0x3f);
+        const char *what = name_forbidden(c);
+        if (what) {
+            snprintf(msg, n, "name must not contain U+%04X (%s), character %zu", (unsigned)c,
+                     what, chars + 1);
+            return msg;
+        }
+        i += (size_t)k;
+    }
     if (chars == 0)
         return "name must not be empty";
     if (chars > 200)
@@ -710,8 +797,9 @@ enum http_result web_api_chart_add(struct http_req *r)
     json_error_t je;
     if (!w)
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "this server has no store");
+    /* \u0000 is let in, to be refused by name (a field can say which). */
     root = json_loadb(r->body.data ? r->body.data : "", r->body.len,
-                      JSON_REJECT_DUPLICATES, &je);
+                      JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &je);
     if (!root || !json_is_object(root)) {
         snprintf(err, sizeof(err), "the body must be a JSON object {\"name\": …, "
                  "\"definition\": {…}}%s%s", root ? "" : ": ", root ? "" : je.text);
@@ -727,7 +815,8 @@ enum http_result web_api_chart_add(struct http_req *r)
             goto out;
         }
     }
-    const char *bad = check_name(json_object_get(root, "name"));
+    char name_msg[160];
+    const char *bad = check_name(json_object_get(root, "name"), name_msg, sizeof(name_msg));
     if (!json_object_get(root, "name"))
         bad = "Field required: name";
     if (bad) {
@@ -748,7 +837,7 @@ enum http_result web_api_chart_add(struct http_req *r)
         res = store_failed(r, "POST /api/charts", err);
         goto out;
     }
-    if (check_definition(q, def)) {
+    if (check_definition(q, def, 1)) {
         char loc[sizeof(q->err_loc)];
         snprintf(loc, sizeof(loc), "definition.%.40s", q->err_loc);
         snprintf(q->err_loc, sizeof(q->err_loc), "%s", loc);

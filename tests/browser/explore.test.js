@@ -223,6 +223,80 @@ async function main() {
       await page.screenshot({ path: path.join(ARTIFACTS, 'dashboard-today-1280x800.png') });
     });
 
+    await runCase('seven_days_buckets_split_at_the_viewers_midnight', async () => {
+      // Kolkata is 5:30 from UTC: the UTC hour 18:00-19:00 holds the
+      // orders of the half hour before its midnight and of the half hour
+      // after. The 3-hour buckets of "last 7 days" must split it there.
+      // Over 8 days the buckets are local days (asked as days of +05:30).
+      for (const [period, step, asked] of [['7d', 3 * 3600000, 'by=hour,source&from=&tz=%2B00%3A30'],
+        ['30d', DAY, 'by=day,source&from=&tz=%2B05%3A30']]) {
+      requests.length = 0;
+      await page.selectOption('#period', period);
+      await waitFor(period + ' in the URL', async () => page.url().includes('period=' + period), 2000);
+      const edges = [midnight - step, midnight, midnight + step];
+      const want = [];
+      for (let i = 0; i < 2; i++) {
+        const s = await api('/api/sales?from=' + encodeURIComponent(isoKolkata(edges[i])) +
+          '&to=' + encodeURIComponent(isoKolkata(edges[i + 1])));
+        want.push(cents(s.total_sum_amount));
+      }
+      assert(want[0] > 0 && want[1] > 0, 'orders on both sides of midnight: ' + want);
+      await waitFor(period + ': the buckets before and after midnight', async () => {
+        const got = await page.evaluate((keys) => {
+          const o = window.salesflowDashboard.charts['chart-revenue-minute'].getOption();
+          const xs = o.xAxis[0].data.map(String);
+          return keys.map((k) => {
+            const i = xs.indexOf(String(k));
+            if (i < 0) return 'no bucket at ' + new Date(k).toISOString();
+            let sum = 0;
+            for (const ser of o.series) {
+              const p = ser.data[i];
+              sum += Math.round(((p && typeof p === 'object' ? p.value : p) || 0) * 100);
+            }
+            return sum;
+          });
+        }, [edges[0], edges[1]]);
+        return JSON.stringify(got) === JSON.stringify(want) || got;
+      }, 5000);
+      const [by, , tz] = asked.split('&');
+      assert(requests.some((u) => u.includes('/api/query?metric=revenue&' + by + '&') && u.includes(tz)),
+        period + ': no request with ' + by + ' and ' + tz + ' in ' + JSON.stringify(requests.filter((u) => /api\/query/.test(u))));
+      }
+      await page.selectOption('#period', 'today');
+      await waitFor('today in the URL', async () => page.url().includes('period=today'), 2000);
+      const sales = await api('/api/sales?' + Q_bounds('today'));
+      await waitFor('today again', async () => (await bigNumber(page)) === money(cents(sales.total_sum_amount)) ||
+        await bigNumber(page), 3000);
+    });
+
+    await runCase('long_saved_chart_name_does_not_widen_the_dashboard', async () => {
+      const res = await fetch(BASE + '/api/charts', { method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ name: 'W'.repeat(200), definition: { metric: 'orders', type: 'number' } }) });
+      const reply = await res.text();
+      assert(res.status === 201, 'saved: ' + res.status + ' ' + reply);
+      const id = JSON.parse(reply).id;
+      try {
+        for (const width of [1280, 390]) {
+          await page.setViewportSize({ width, height: 800 });
+          await waitFor('the chart shown', async () => page.evaluate(() => [...document.querySelectorAll('.saved-card h2')]
+            .some((x) => x.textContent.includes('WWWW'))), 5000);
+          const m = await page.evaluate(() => {
+            const h = [...document.querySelectorAll('.saved-card h2')].find((x) => x.textContent.includes('WWWW'));
+            const card = h.closest('.saved-card');
+            return { doc: document.documentElement.scrollWidth, win: window.innerWidth,
+              card: card.getBoundingClientRect().width, cardScroll: card.scrollWidth, cardClient: card.clientWidth,
+              grid: card.parentElement.getBoundingClientRect().width };
+          });
+          assert(m.doc <= m.win && m.cardScroll <= m.cardClient && m.card <= m.grid,
+            'at ' + width + ' px the long name widens the page: ' + JSON.stringify(m));
+        }
+      } finally {
+        await page.setViewportSize({ width: 1280, height: 800 });
+        await fetch(BASE + '/api/charts/' + id, { method: 'DELETE' });
+      }
+      await waitFor('removed', async () => (await page.$$('.saved-card')).length === 1 || (await page.$$('.saved-card')).length, 5000);
+    });
+
     await runCase('damaged_saved_definition_shown_removable_page_loads', async () => {
       // The runner stored a chart whose definition does not validate.
       await waitFor('the damaged chart says so', async () => {
@@ -353,6 +427,30 @@ async function main() {
       const total = q.rows.reduce((a, r) => a + Number(r[1]), 0);
       await waitFor('big number', async () => (await page.textContent('#explore-number')).trim() === String(total), 3000);
       await page.screenshot({ path: path.join(ARTIFACTS, 'explore-1280x800.png'), fullPage: true });
+    });
+
+    await runCase('explore_days_are_the_viewers_days', async () => {
+      // On the Explore page the case before left (a navigation more would
+      // hold one more of the 8 streams a client may have a while).
+      assert(new URL(page.url()).pathname === '/explore', 'on Explore: ' + page.url());
+      await page.selectOption('#metric', 'orders');
+      await page.selectOption('#by2', '');
+      await page.selectOption('#by1', 'day');
+      await page.check('#chart-type input[value=table]');
+      await page.selectOption('#period', '7d');
+      const today = await api('/api/sales?from=' + encodeURIComponent(isoKolkata(midnight)) +
+        '&to=' + encodeURIComponent(isoKolkata(midnight + DAY)));
+      const yesterday = await api('/api/sales?from=' + encodeURIComponent(isoKolkata(midnight - DAY)) +
+        '&to=' + encodeURIComponent(isoKolkata(midnight)));
+      const name = (ms) => new Date(ms + TZ_OFFSET_MS).toUTCString().slice(8, 11) + ' ' + new Date(ms + TZ_OFFSET_MS).getUTCDate();
+      await waitFor('the table holds the viewer\'s days', async () => {
+        const rows = (await exploreTable(page)).slice(1);
+        const by = Object.fromEntries(rows.map((r) => [r[0], Number(r[1].replace(/,/g, ''))]));
+        const want = { [name(midnight)]: today.order_count };
+        if (yesterday.order_count) want[name(midnight - DAY)] = yesterday.order_count;
+        const ok = Object.keys(want).every((k) => by[k] === want[k]) && rows.every((r) => /^[A-Z][a-z]{2} \d+$/.test(r[0]));
+        return ok || JSON.stringify({ rows, want });
+      }, 5000);
     });
 
     await runCase('explore_csv_download_equals_json', async () => {

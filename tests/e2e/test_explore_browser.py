@@ -20,10 +20,13 @@ from test_dashboard_browser import BROWSER_DIR, CHROMIUM, artifacts_dir, ensure_
 SCRIPT = os.path.join(BROWSER_DIR, "explore.test.js")
 CASES = [
     "today_total_equals_api_in_the_viewers_time_zone",
+    "seven_days_buckets_split_at_the_viewers_midnight",
+    "long_saved_chart_name_does_not_widen_the_dashboard",
     "damaged_saved_definition_shown_removable_page_loads",
     "live_updates_within_1s_with_a_range",
     "custom_range_and_shared_url_restore_the_view",
     "explore_chart_and_table_equal_the_api",
+    "explore_days_are_the_viewers_days",
     "explore_csv_download_equals_json",
     "explore_add_to_dashboard_reload_live_remove",
     "explore_accessibility_axe_and_named_controls",

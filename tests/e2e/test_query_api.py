@@ -57,6 +57,15 @@ def dataset():
         medge = edge + timedelta(hours=9, minutes=13)
         for k, delta in enumerate((-1, 0, 1, 30000)):
             add(medge + timedelta(milliseconds=delta), 6 + k, sources[k % 3], 3)
+    # around local midnights of zones not a whole number of hours from UTC:
+    # +05:30 (18:30 UTC), +05:45 (18:15 UTC), -03:30 (03:30 UTC), each on
+    # the edge and 1 ms either side, and inside the straddled UTC hour
+    for d in range(1, 5):
+        for k, (h, m) in enumerate(((18, 30), (18, 15), (3, 30))):
+            edge = T0 + timedelta(days=d, hours=h, minutes=m)
+            for j, delta in enumerate((-1, 0, 1, -60000 * 7, 60000 * 11)):
+                add(edge + timedelta(milliseconds=delta), 1 + (d * 5 + k * 3 + j) % 17,
+                    sources[(k + j) % 3], 1 + j)
     # one order a month earlier: the data spans more than 10,000 minutes
     add(T0 - timedelta(days=30), 2, "Takeaway", 1)
     # and one dated years ahead: the latest orders leave it out until a
@@ -91,22 +100,28 @@ class Oracle:
         return out
 
     @staticmethod
-    def bucket(dt, name):
+    def bucket(dt, name, tz=0):
+        """The bucket's start; with tz (minutes east of UTC) the bucket is
+        the minute, hour or day of that offset's clock, written with it."""
+        dt = dt.astimezone(timezone(timedelta(minutes=tz)))
         if name == "minute":
             b = dt.replace(second=0, microsecond=0)
         elif name == "hour":
             b = dt.replace(minute=0, second=0, microsecond=0)
         else:
             b = dt.replace(hour=0, minute=0, second=0, microsecond=0)
-        return b.strftime("%Y-%m-%dT%H:%M:%SZ")
+        if not tz:
+            return b.strftime("%Y-%m-%dT%H:%M:%SZ")
+        return b.strftime("%Y-%m-%dT%H:%M:%S") + "%s%02d:%02d" % (
+            "-" if tz < 0 else "+", abs(tz) // 60, abs(tz) % 60)
 
-    def group(self, metric, by, **kw):
+    def group(self, metric, by, tz=0, **kw):
         groups = {}
         for r in self.select(**kw):
             key = []
             for d in by:
                 if d in ("minute", "hour", "day"):
-                    key.append(self.bucket(r[0], d))
+                    key.append(self.bucket(r[0], d, tz))
                 else:
                     key.append({"source": r[1], "state": r[2], "customer_id": r[3]}[d])
             g = groups.setdefault(tuple(key), [Decimal(0), 0, 0])
@@ -124,6 +139,14 @@ class Oracle:
             out.append([Decimal("0.00") if metric == "revenue" else
                         None if metric == "avg_order" else 0])
         return out
+
+
+def tz_minutes(tz):
+    """"+05:30" -> 330, "-03:30" -> -210, "Z" or None -> 0."""
+    if tz in (None, "Z", "z"):
+        return 0
+    sign = -1 if tz[0] == "-" else 1
+    return sign * (int(tz[1:3]) * 60 + int(tz[4:6]))
 
 
 def q(params):
@@ -144,8 +167,10 @@ class RangeCases:
     def norm(self, rows):
         return [[Decimal(v) if isinstance(v, Decimal) else v for v in r] for r in rows]
 
-    def check(self, metric, by, frm=None, to=None, sources=(), states=()):
+    def check(self, metric, by, frm=None, to=None, sources=(), states=(), tz=None):
         params = {"metric": metric}
+        if tz is not None:
+            params["tz"] = tz
         if by:
             params["by"] = ",".join(by)
         if frm:
@@ -158,7 +183,8 @@ class RangeCases:
             params["state"] = list(states)
         got = self.query(**params)
         self.assertEqual(got["columns"], list(by) + [metric])
-        want = self.oracle.group(metric, by, frm=parse_t(frm) if frm else None,
+        want = self.oracle.group(metric, by, tz=tz_minutes(tz),
+                                 frm=parse_t(frm) if frm else None,
                                  to=parse_t(to) if to else None, sources=sources,
                                  states=states)
         self.assertEqual(self.norm(got["rows"]), want, (metric, by, frm, to))
@@ -272,6 +298,67 @@ class RangeCases:
             if frm:
                 self.check("revenue", ["minute"], frm, to or "2026-12-06T00:00:00Z")
                 self.check("orders", ["minute", "source"], frm, to or "2026-12-06T00:00:00Z")
+
+    # tz: hour and day buckets of a fixed offset's clock, exact from the
+    # rollups (whole units where they fit in a bucket, minutes or orders
+    # for the rest), in a range or not
+    TZ_RANGES = [(None, None), ("2026-12-02T00:00:00Z", "2026-12-05T00:00:00Z"),
+                 ("2026-12-01T18:30:00Z", "2026-12-03T18:30:00Z"),      # +05:30 days
+                 ("2026-12-02T18:29:59.999Z", "2026-12-04T18:15:00.001Z"),
+                 ("2026-12-02T00:00:00+05:30", "2026-12-04T00:00:00+05:30"),
+                 ("2026-12-03T03:00:00Z", "2026-12-03T04:00:00Z"),      # one hour
+                 (None, "2026-12-03T18:30:00Z"), ("2026-12-03T18:15:00Z", None)]
+    TZ_BYS = [["day"], ["hour"], ["day", "source"], ["state", "hour"],
+              ["customer_id", "day"], ["customer_id", "hour", "source"], ["day", "state"]]
+
+    def test_query_tz(self):
+        for tz in ("+05:30", "+05:45", "-03:30", "+00:30", "-00:30", "+09:00", "-01:00",
+                   "+13:45", "Z", "+00:00"):
+            for frm, to in self.TZ_RANGES:
+                for by in self.TZ_BYS:
+                    self.check("revenue", by, frm, to, tz=tz)
+                self.check("orders", ["day"], frm, to, tz=tz, sources=("Takeaway",))
+                self.check("avg_order", ["hour"], frm, to, tz=tz, states=("CA", "KY"))
+                self.check("quantity", ["customer_id", "day"], frm, to, tz=tz,
+                           states=("CA",))
+                self.check("orders", [], frm, to, tz=tz)
+            self.check("revenue", ["minute"], "2026-12-02T18:00:00Z",
+                       "2026-12-02T19:00:00Z", tz=tz)
+        # the orders of the half hour before local midnight are in the day
+        # before, those from midnight on in the day
+        got = self.check("orders", ["day"], "2026-12-02T00:00:00+05:30",
+                         "2026-12-04T00:00:00+05:30", tz="+05:30")
+        self.assertEqual([r[0] for r in got["rows"]],
+                         ["2026-12-02T00:00:00+05:30", "2026-12-03T00:00:00+05:30"])
+        # without tz, or with a zero one, the answer is the UTC one as before
+        for tz in ("Z", "+00:00", "-00:00"):
+            self.assertEqual(self.query(metric="revenue", by="day,source", tz=tz),
+                             self.query(metric="revenue", by="day,source"))
+
+    def test_query_tz_bad(self):
+        for tz in ("05:30", "+5:30", "+05:3", "+24:00", "+05:60", "EST", "Asia/Kolkata",
+                   "+05:30:00", "+0530", ""):
+            status, body = self.srv.get("/api/query?" + q({"metric": "revenue", "by": "day",
+                                                           "tz": tz}))
+            self.assertEqual(status, 422, (tz, body))
+            d = json.loads(body)["detail"][0]
+            self.assertEqual(d["loc"], ["query", "tz"], (tz, d))
+            self.assertIn("tz", d["msg"])
+        status, body = self.srv.get("/api/query?metric=revenue&by=day&tz=+05:30")
+        self.assertEqual(status, 422, body)
+        self.assertIn("%2B", json.loads(body)["detail"][0]["msg"])
+        status, body = self.srv.get("/api/query?metric=revenue&tz=Z&tz=Z")
+        self.assertEqual(status, 422, body)
+        self.assertEqual(json.loads(body)["detail"][0]["loc"], ["query", "tz"])
+        # described
+        status, body = self.srv.get("/openapi.json")
+        params = json.loads(body)["paths"]["/api/query"]["get"]["parameters"]
+        self.assertIn("+05:30", [x for x in params if x["name"] == "tz"][0]["description"])
+        # more than 10,000 buckets counts the offset's buckets
+        status, body = self.srv.get("/api/query?" + q({
+            "metric": "revenue", "by": "minute", "tz": "+05:30",
+            "from": "2026-12-01T00:00:00Z", "to": "2026-12-08T22:40:00Z"}))
+        self.assertEqual(status, 422, body)
 
     # grouped by customer: the customer rollups for whole days and hours,
     # orders for the rest; with a state (by or filter) orders only
@@ -486,6 +573,55 @@ class RangeCases:
                                                           "definition": definition})
         return status, json.loads(body)
 
+    def test_chart_name_characters(self):
+        """Control characters (C0, DEL, C1), line and paragraph separators
+        and bidirectional controls are refused in a name, each named as
+        U+XXXX; other characters are names like any."""
+        before = self.charts()
+        good = {"metric": "orders", "type": "number"}
+        for ch in ["\x00", "\x01", "\t", "\x1f", "\x7f", "\x80", "\x85", "\x9f", "\u2028",
+                   "\u2029", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
+                   "\u2067", "\u2068", "\u2069", "\u200e", "\u200f"]:
+            status, reply = self.add_chart("Revenue" + ch + "by day", good)
+            self.assertEqual(status, 422, (ch, reply))
+            d = reply["detail"][0]
+            self.assertEqual(d["loc"], ["body", "name"], ch)
+            self.assertIn("U+%04X" % ord(ch), d["msg"], ch)
+        self.assertEqual(self.charts(), before)
+
+    def test_chart_definition_shape(self):
+        """A definition has the documented members only — metric, by,
+        from, to, source, state (lists as arrays) and type — each refused
+        by name otherwise; one stored before (with format, or a list as a
+        string) still loads."""
+        before = self.charts()
+        for definition, loc in [
+                ({"metric": "orders", "type": "pie", "format": "csv"}, "format"),
+                ({"metric": "orders", "type": "pie", "format": "json"}, "format"),
+                ({"metric": "orders", "type": "pie", "tz": "+05:30"}, "tz"),
+                ({"metric": "orders", "type": "pie", "by": "source"}, "by"),
+                ({"metric": "orders", "type": "pie", "by": "day,source"}, "by"),
+                ({"metric": "orders", "type": "pie", "source": "Takeaway"}, "source"),
+                ({"metric": "orders", "type": "pie", "state": "CA"}, "state"),
+                ({"metric": "orders", "type": "pie", "from": ["-7d"]}, "from")]:
+            status, reply = self.add_chart("n", definition)
+            self.assertEqual(status, 422, (definition, reply))
+            self.assertEqual(reply["detail"][0]["loc"], ["body", "definition", loc],
+                             (definition, reply))
+            self.assertIn(loc, reply["detail"][0]["msg"])
+        self.assertEqual(self.charts(), before)
+        self.store_chart("old shape", '{"metric":"revenue","by":"day,source","source":'
+                         '"Takeaway","format":"csv","type":"stacked"}')
+        try:
+            old = [c for c in self.charts() if c["name"] == "old shape"]
+            self.assertEqual(len(old), 1)
+            self.assertNotIn("error", old[0])
+            self.assertEqual(old[0]["definition"]["by"], "day,source")
+        finally:
+            for c in self.charts():
+                if c["name"] == "old shape":
+                    self.srv.request("DELETE", "/api/charts/%d" % c["id"])
+
     def test_charts(self):
         for c in self.charts():
             self.srv.request("DELETE", "/api/charts/%d" % c["id"])
@@ -649,6 +785,13 @@ class TestQuerySQLite(RangeCases, unittest.TestCase):
         con.commit()
         con.close()
 
+    def store_chart(self, name, definition):
+        con = sqlite3.connect(self.srv.db_path, timeout=30)
+        con.execute("INSERT INTO salesflow_charts (name, definition, created) VALUES"
+                    " (?, ?, '2026-12-07T00:00:00.000Z')", (name, definition))
+        con.commit()
+        con.close()
+
     def damage(self):
         con = sqlite3.connect(self.srv.db_path, timeout=30)
         con.execute("INSERT INTO salesflow_charts (name, definition, created) VALUES"
@@ -707,6 +850,143 @@ class TestOpenRange(unittest.TestCase):
                 self.assertEqual(len(json.loads(body)["rows"]), rows, params)
         finally:
             srv.cleanup()
+
+
+class TestLeapSecond(unittest.TestCase):
+    """Seconds 60 (RFC 3339 5.7) only as a leap second: 23:59:60 UTC on a
+    month's last day, the offset applied, taken as the next second; any
+    other :60 is refused with a message that says so, in a range and in an
+    order's created_at alike (one parser)."""
+    def test_leap_second(self):
+        srv = Server()
+        srv.start()
+        try:
+            for when in ("2026-12-02T10:00:60Z", "2026-12-31T23:59:60+05:30"):
+                status, body = srv.get("/api/query?" + q({"metric": "orders", "from": when}))
+                self.assertEqual(status, 422, body)
+                d = json.loads(body)["detail"][0]
+                self.assertEqual(d["loc"], ["query", "from"])
+                self.assertIn("leap second", d["msg"])
+                status, body = srv.get("/api/sales?" + q({"to": when}))
+                self.assertEqual(status, 400, body)
+                self.assertIn("leap second", json.loads(body)["detail"])
+                status, rep = post_v1(srv, {"customer_id": 3, "source": "Dine In",
+                                            "quantity": 1, "created_at": when})
+                self.assertEqual(status, 422, rep)
+                self.assertIn("leap second", json.dumps(rep))
+            for when in ("2026-12-31T23:59:60Z", "2027-01-01T05:29:60.5+05:30"):
+                status, rep = post_v1(srv, {"customer_id": 3, "source": "Dine In",
+                                            "quantity": 1, "created_at": when})
+                self.assertEqual(status, 201, rep)
+            srv.wait_processed(2)
+            got = sorted(r[0] for r in srv.query("SELECT created_at FROM orders"))
+            self.assertEqual(got, ["2027-01-01T00:00:00.000Z", "2027-01-01T00:00:00.500Z"])
+            status, body = srv.get("/api/query?" + q({
+                "metric": "orders", "from": "2026-12-31T23:59:60Z",
+                "to": "2027-01-01T00:00:00.501Z"}))
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(body)["rows"], [[2]])
+        finally:
+            srv.cleanup()
+
+
+class SumOverflowCases:
+    """Sums past what 64-bit cents hold (92,233,720,368,547,758.07): ten
+    orders of 9,999,000,000,000,000.00 (quantity 9999 at unit_price
+    1,000,000,000,000.00, within the limits of an order), each in a
+    (source, state) of its own so that no stored row passes its own limit.
+    A group whose sum fits is answered exactly; an answer whose sum does
+    not is a 422 that says so, never a 503 or a wrong total."""
+    ORDER = Decimal("9999000000000000.00")
+    PAIRS = [(c, s) for c in (1, 4, 6, 9, 13) for s in ("Dine In", "Takeaway")]
+
+    def post(self, srv):
+        rows = [{"customer_id": c, "source": s, "quantity": 9999,
+                 "unit_price": "1000000000000.00", "created_at": "2026-12-03T10:%02d:00Z" % i}
+                for i, (c, s) in enumerate(self.PAIRS)]
+        status, reply = post_v1(srv, rows)
+        self.assertEqual(status, 201, reply)
+
+    def get(self, path, status=200):
+        got, body = self.srv.get(path)
+        self.assertEqual(got, status, (path, body))
+        return json.loads(body, parse_float=Decimal)
+
+    def test_sums_past_int64(self):
+        # groups that fit: exact, also past the 999,999,999,999,999,999
+        # cents of one stored amount (four orders of one source)
+        got = self.get("/api/query?metric=revenue&by=source,state")
+        self.assertEqual([r[2] for r in got["rows"]], [self.ORDER] * 10)
+        got = self.get("/api/query?metric=revenue&by=source")
+        self.assertEqual(got["rows"], [["Dine In", self.ORDER * 5], ["Takeaway", self.ORDER * 5]])
+        got = self.get("/api/query?metric=revenue&by=day,source&tz=%2B05:30")
+        self.assertEqual([r[2] for r in got["rows"]], [self.ORDER * 5] * 2)
+        got = self.get("/api/sales?source=Takeaway")
+        self.assertEqual(got["total_sum_amount"], self.ORDER * 5)
+        # a count or a quantity is answered whatever the revenue
+        self.assertEqual(self.get("/api/query?metric=orders")["rows"], [[10]])
+        self.assertEqual(self.get("/api/query?metric=quantity&from=2026-12-03T10:00:30Z")
+                         ["rows"], [[9 * 9999]])
+        # the whole: does not fit
+        for path in ("/api/query?metric=revenue", "/api/query?metric=avg_order&by=day",
+                     "/api/query?metric=revenue&from=2026-12-03T00:00:00Z"
+                     "&to=2026-12-04T00:00:00Z",
+                     "/api/query?metric=revenue&by=day&tz=%2B05:30"
+                     "&from=2026-12-01T00:00:00Z&to=2026-12-05T00:00:00Z",
+                     "/api/query?metric=revenue&format=csv"):
+            d = self.get(path, 422)["detail"][0]
+            self.assertEqual(d["loc"], ["query"], path)
+            self.assertIn("does not fit", d["msg"], path)
+        for path in ("/api/sales", "/api/sales?from=2026-12-01T00:00:00Z",
+                     "/api/sales/minute?from=2026-12-03T10:00:00Z&to=2026-12-03T11:00:00Z"):
+            self.assertIn("does not fit", self.get(path, 422)["detail"], path)
+
+
+class TestSumOverflowSQLite(SumOverflowCases, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.srv = Server().start()
+
+    def setUp(self):
+        if not self.srv.order_count():
+            self.post(self.srv)
+            self.srv.wait_processed(10)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+
+
+class TestSumOverflowMariaDB(SumOverflowCases, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        if not OK:
+            raise unittest.SkipTest(WHY)
+        try:
+            cls.db = mariadb.MariaDB().start()
+        except Exception as e:  # noqa: BLE001 - any failure to start is a skip
+            raise unittest.SkipTest("mariadbd cannot start here: %s" % str(e)[:300])
+        try:
+            cls.name = cls.db.create_db("q18sum")
+            cls.srv = Server(extra=["--store", cls.db.uri(cls.name)]).start()
+        except Exception:
+            cls.db.stop()
+            raise
+
+    def setUp(self):
+        import time
+        if int(self.db.sql("SELECT COUNT(*) FROM orders", db=self.name)[0][0]):
+            return
+        self.post(self.srv)
+        deadline = time.time() + 60
+        while int(self.db.sql("SELECT COUNT(*) FROM orders", db=self.name)[0][0]) < 10:
+            self.assertLess(time.time(), deadline, "the orders are not stored")
+            time.sleep(0.1)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+        cls.db.stop()
 
 
 class TestQueryMariaDB(RangeCases, unittest.TestCase):
@@ -783,6 +1063,11 @@ class TestQueryMariaDB(RangeCases, unittest.TestCase):
     def drop_rollups(self):
         self.db.sql("DROP TABLE sales_hour; DROP TABLE sales_day;"
                     " DELETE FROM salesflow_schema WHERE version >= 4", db=self.name)
+
+    def store_chart(self, name, definition):
+        self.db.sql("INSERT INTO salesflow_charts (name, definition, created) VALUES"
+                    " ('%s', '%s', NOW())" % (name, definition.replace("'", "''")),
+                    db=self.name)
 
     def damage(self):
         self.db.sql("INSERT INTO salesflow_charts (name, definition, created) VALUES"

@@ -69,6 +69,27 @@ static void parse_accepts_leap_day(void **state)
     expect_time("02/29/2024, 00:00:00", INT64_C(1709164800000));
 }
 
+/* Seconds 60: only a leap second (RFC 3339 5.7), 23:59:60 UTC on a month's
+ * last day once the offset is applied; it stands for the next second. */
+static void parse_leap_second_only_where_one_can_be(void **state)
+{
+    (void)state;
+    /* 2027-01-01T00:00:00Z = 1798761600 s. */
+    expect_time("2026-12-31T23:59:60Z", INT64_C(1798761600000));
+    expect_time("2026-12-31T23:59:60.250Z", INT64_C(1798761600250));
+    expect_time("2027-01-01T05:29:60+05:30", INT64_C(1798761600000));
+    expect_time("2026-12-31T18:59:60-05:00", INT64_C(1798761600000));
+    expect_time("12/31/2026, 23:59:60", INT64_C(1798761600000));
+    expect_time("2026-06-30T23:59:60Z", INT64_C(1782864000000));
+    expect_bad_time("2026-12-31T23:58:60Z");
+    expect_bad_time("2026-12-30T23:59:60Z");
+    expect_bad_time("2026-11-29T03:40:60Z");
+    expect_bad_time("2026-12-31T23:59:60+05:30");
+    expect_bad_time("2027-01-01T05:29:60Z");
+    expect_bad_time("11/29/2026, 03:40:60");
+    expect_bad_time("2026-12-31T23:59:61Z");
+}
+
 static void parse_rejects_impossible_day(void **state)
 {
     (void)state;
@@ -303,6 +324,7 @@ int main(void)
         cmocka_unit_test(parse_rfc3339_offset),
         cmocka_unit_test(parse_original_producer_format),
         cmocka_unit_test(parse_accepts_leap_day),
+        cmocka_unit_test(parse_leap_second_only_where_one_can_be),
         cmocka_unit_test(parse_rejects_impossible_day),
         cmocka_unit_test(parse_rejects_thirteenth_month),
         cmocka_unit_test(parse_rejects_bad_clock),
