@@ -111,6 +111,14 @@ class AuthLimitTest(unittest.TestCase):
         self.assertEqual(st, 429, body)
         self.assertNotIn("Set-Cookie", h)
         self.assert_429_json(*self.bearer_get(src, READ))
+        # The sign-in page says so while it lasts; a browser's page request
+        # without a key still gets the form (no key is no guess).
+        st, body, _ = self.req(src, "GET", "/signin")
+        self.assertEqual(st, 200)
+        self.assertIn(b"Too many failed sign-ins", body)
+        st, body, _ = self.req(src, "GET", "/", {"Accept": "text/html"})
+        self.assertEqual(st, 401)
+        self.assertIn(b"Too many failed sign-ins", body)
         # Another address is not affected.
         st, _, h = self.sign_in("127.0.0.3", READ)
         self.assertEqual(st, 303)
