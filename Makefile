@@ -165,7 +165,7 @@ test: deps
 # reader, query threads); TSan cannot run the Kafka ones (librdkafka's C11
 # threads are invisible to it).
 TSAN_E2E ?= -k test_flow -k test_dashboard_sse -k test_crash -k test_ingest_idempotency \
-            -k test_fastpath -k test_replay_crash -k test_query_pool
+            -k test_fastpath -k test_replay_crash -k test_query_pool -k test_auth_limit
 .PHONY: test-sanitized tsan-test
 test-sanitized:
 	@$(MAKE) --no-print-directory test SANITIZER=address,undefined \

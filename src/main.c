@@ -39,6 +39,7 @@
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -112,7 +113,30 @@ struct scope_flags {
     struct key_list read, admin;
     const char *read_list, *read_file, *admin_list, *admin_file;
     int64_t session_ttl;
+    struct fail_limit {
+        unsigned max;
+        int64_t window_ms;
+    } fail_limit;
 };
+
+/* --auth-fail-limit N/AGE: 1 to a million failures, within 1s to a day. */
+static int opt_fail_limit(const char *val, void *dst, char *err, size_t n)
+{
+    struct fail_limit *fl = dst;
+    char *end;
+    errno = 0;
+    unsigned long max = strtoul(val, &end, 10);
+    int64_t ms = 0;
+    if (end == val || *end != '/' || errno || max < 1 || max > 1000000 ||
+        opt_duration(end + 1, &ms, err, n) || ms < 1000 || ms > INT64_C(86400000)) {
+        snprintf(err, n, "expected N/AGE: 1 to 1000000 failed keys within 1s to 1d "
+                 "(e.g. 10/1m), got \"%s\"", val);
+        return -1;
+    }
+    fl->max = (unsigned)max;
+    fl->window_ms = ms;
+    return 0;
+}
 
 /* --session-ttl: a duration from a second (a cookie's Max-Age) to a year
  * (a session's expiry is now plus it, in milliseconds). */
@@ -142,7 +166,14 @@ static int opt_session_ttl(const char *val, void *dst, char *err, size_t n)
      &(sf)->admin_file},                                                                \
     {"session-ttl", "AGE", "a browser's sign-in lasts this long (default "               \
      SF_XSTR(SESSION_TTL_DEFAULT_HOURS) "h)",                                            \
-     opt_session_ttl, &(sf)->session_ttl}
+     opt_session_ttl, &(sf)->session_ttl},                                              \
+    AUTH_FAIL_OPT(sf)
+
+/* Taken by ingest too (its API keys). */
+#define AUTH_FAIL_OPT(sf)                                                               \
+    {"auth-fail-limit", "LIMIT", "N/AGE: after N failed keys (sign-ins, bearer keys) "   \
+     "from one client address within AGE, refuse every key from it (429) for AGE "     \
+     "(default {10/1m})", opt_fail_limit, &(sf)->fail_limit}
 
 /* The read and admin key sets into a (after a->auth, the ingest keys, if
  * any): 0, or the exit status (logged, never naming a key): 1 for a key
@@ -477,6 +508,8 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
                           .dedupe = a->dd, .quarantine = a->qt, .auth = a->auth,
                           .read_auth = a->read_auth, .admin_auth = a->admin_auth,
                           .session_ttl_ms = f->scopes.session_ttl,
+                          .auth_fail_max = f->scopes.fail_limit.max,
+                          .auth_fail_window_ms = f->scopes.fail_limit.window_ms,
                           .header_timeout_s = f->header_timeout,
                           .body_timeout_s = f->body_timeout,
                           .max_connections = (unsigned)f->max_conns,
@@ -699,7 +732,9 @@ static int cmd_serve(struct args *args, int argc, char **argv)
     }
     struct http_ctx hc = {.web = a.w, .allowed_hosts = allowed_hosts,
                           .read_auth = a.read_auth, .admin_auth = a.admin_auth,
-                          .session_ttl_ms = sf.session_ttl};
+                          .session_ttl_ms = sf.session_ttl,
+                          .auth_fail_max = sf.fail_limit.max,
+                          .auth_fail_window_ms = sf.fail_limit.window_ms};
     if (!(a.srv = serve_http(listen, &hc, threads, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;

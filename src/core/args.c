@@ -392,6 +392,7 @@ static const char *const all_flags[] = {
     "batch", "gzip", "raw-store", "cassandra-password",
     "read-key", "read-keys", "read-key-file", "admin-key", "admin-keys",
     "admin-key-file", "session-ttl", "processor-nice", "query-nice",
+    "auth-fail-limit",
 };
 /* Settings taken from the environment or the config file only, never from
  * the command line, where every user could read them in ps: giving one as

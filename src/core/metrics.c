@@ -40,6 +40,8 @@ static _Atomic int64_t positions[SF_STATS_PARTITIONS];
 static _Atomic int npositions;
 static _Atomic uint64_t store_errors, store_retries;
 static _Atomic int64_t sse_clients;
+static _Atomic uint64_t auth_refused[SF_AUTH_REFUSALS];
+static _Atomic int64_t auth_tracked;
 static int64_t start_time_s;
 
 __attribute__((constructor)) static void metrics_start(void)
@@ -309,12 +311,40 @@ static void render_processor(struct sf_buf *b)
             atomic_load(&store_retries));
 }
 
+void metrics_auth_refused(enum sf_auth_refusal why)
+{
+    atomic_fetch_add_explicit(&auth_refused[why], 1, memory_order_relaxed);
+}
+
+void metrics_auth_tracked(long delta)
+{
+    atomic_fetch_add_explicit(&auth_tracked, delta, memory_order_relaxed);
+}
+
+/* Refused key checks, and the addresses the limiter holds. */
+static void render_auth(struct sf_buf *b)
+{
+    static const char *const reason[SF_AUTH_REFUSALS] = {"no_key", "wrong_key",
+                                                         "rate_limited"};
+    header(b, "salesflow_auth_refused_total", "counter",
+           "Requests refused for their key: an Authorization header or sign-in with no "
+           "key, a wrong key, or any key from an address over --auth-fail-limit (429).");
+    for (int i = 0; i < SF_AUTH_REFUSALS; i++)
+        sf_buf_printf(b, "salesflow_auth_refused_total{reason=\"%s\"} %llu\n", reason[i],
+                      (unsigned long long)atomic_load(&auth_refused[i]));
+    header(b, "salesflow_auth_tracked_addresses", "gauge",
+           "Client addresses with recent failed keys held by the limiter (at most 8192).");
+    sf_buf_printf(b, "salesflow_auth_tracked_addresses %lld\n",
+                  (long long)atomic_load(&auth_tracked));
+}
+
 void metrics_render(struct sf_buf *b)
 {
     render_ingest(b);
     render_processor(b);
     header(b, "salesflow_sse_clients", "gauge", "Connected /api/stream clients.");
     sf_buf_printf(b, "salesflow_sse_clients %lld\n", (long long)atomic_load(&sse_clients));
+    render_auth(b);
     header(b, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
     sf_buf_printf(b, "process_resident_memory_bytes %ld\n", rss_bytes());
     header(b, "process_open_fds", "gauge", "Number of open file descriptors.");

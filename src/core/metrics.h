@@ -69,6 +69,15 @@ void metrics_proc_health(struct metrics_proc_health *h);
 /* Adjust the number of connected SSE clients by delta. */
 void metrics_sse_clients(int delta);
 
+/* A refused key check (http/ratelimit.h): no key where one was expected
+ * (an Authorization header that is not a bearer key, an empty sign-in), a
+ * wrong key, or any key from an address over the limit (429). */
+enum sf_auth_refusal { SF_AUTH_NO_KEY, SF_AUTH_WRONG_KEY, SF_AUTH_RATE_LIMITED,
+                       SF_AUTH_REFUSALS };
+void metrics_auth_refused(enum sf_auth_refusal why);
+/* Adjust the number of client addresses the key limiter holds by delta. */
+void metrics_auth_tracked(long delta);
+
 /* Records in the log not yet committed by the processor, summed over the
  * partitions whose log end and position are known; -1 if none is known. */
 int64_t metrics_total_lag(void);

@@ -367,7 +367,8 @@ static void conn_serve(struct fast_conn *c)
         c->req = r;
         atomic_fetch_add(&fp->inflight, 1);
         struct http_head h = {q.val[0], q.val[1], q.val[2], q.val[3], q.val[4],
-                              q.val[5], NULL, q.val[5] != NULL, NULL, NULL};
+                              q.val[5], NULL, q.val[5] != NULL, NULL, NULL,
+                              (const struct sockaddr *)&c->addr};
         /* Answered from the headers alone (401, 413, 415), a request with a
          * body closes its connection, as libmicrohttpd's does: it has not
          * read that body. */

@@ -40,6 +40,7 @@ struct dedupe;
 struct quarantine;
 struct auth;
 struct store;
+struct sockaddr;
 
 /* A handler's (and the pipeline's) verdict: an answer is queued or the
  * request is suspended (HTTP_OK), or the connection is to be closed
@@ -97,6 +98,11 @@ struct http_ctx {
      * (0: 12 hours). */
     struct auth *read_auth, *admin_auth;
     int64_t session_ttl_ms;
+    /* --auth-fail-limit: after auth_fail_max failed key checks from one
+     * client address within auth_fail_window_ms, its keys get 429 for as
+     * long (http/ratelimit.h); 0: 10 within a minute. */
+    unsigned auth_fail_max;
+    int64_t auth_fail_window_ms;
     int header_timeout_s;           /* request line + headers (10 s) */
     int body_timeout_s;             /* whole body after the headers (30 s) */
     unsigned max_connections;       /* open connections (10,000) */
@@ -143,6 +149,7 @@ struct http_req {
     struct http_core *core;         /* the server's pipeline: budgets */
     const char *url;                /* valid for the request's lifetime */
     const char *route;              /* the route table's path, for metrics */
+    const struct sockaddr *peer;    /* the client's address, or NULL */
     const struct http_ctx *ctx;
     http_handler handler;
     struct sf_buf body;

@@ -194,6 +194,8 @@ static enum http_result on_headers(struct http_req *r, const char *url,
     if (w.status)
         return http_error_hdr(r, w.status, w.msg, MHD_HTTP_HEADER_CONNECTION, "close");
     char tb[8][HTTP_VALUE_MAX + 1];
+    const union MHD_ConnectionInfo *peer =
+        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     struct http_head h = {
         .authorization = trimmed(r->conn, MHD_HTTP_HEADER_AUTHORIZATION, tb[0]),
         .content_type = trimmed(r->conn, MHD_HTTP_HEADER_CONTENT_TYPE, tb[1]),
@@ -206,6 +208,7 @@ static enum http_result on_headers(struct http_req *r, const char *url,
         .accept = trimmed(r->conn, MHD_HTTP_HEADER_ACCEPT, tb[6]),
         .cookie = trimmed(r->conn, MHD_HTTP_HEADER_COOKIE, tb[7]),
         .codings = (int)w.hc.codings,
+        .peer = peer ? peer->client_addr : NULL,
     };
     return http_route_request(r, url, method, &h);
 }

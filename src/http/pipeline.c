@@ -14,6 +14,7 @@
  */
 #include "http/transport.h"
 #include "http/auth.h"
+#include "http/ratelimit.h"
 #include "http/session.h"
 #include "http/signin.h"
 #include "core/metrics.h"
@@ -180,23 +181,60 @@ static enum http_result forbidden(struct http_req *r, const char *msg)
     return http_error(r, MHD_HTTP_FORBIDDEN, msg);
 }
 
+int64_t http_limited_s(int64_t wait_ms)
+{
+    return (wait_ms + 999) / 1000;
+}
+
+/* A request that carries a key, from an address over the limit of failed
+ * keys (ratelimit.h): 1 with 429 in *rc, whatever the key. Checked before
+ * the key, so that a right key is refused too: guessing cannot go on. */
+static int key_limited(struct http_req *r, const char *method, enum http_result *rc)
+{
+    int64_t wait = ratelimit_wait(r->core->limit, r->peer, method, r->route);
+    if (!wait)
+        return 0;
+    char msg[300], secs[24];
+    long long s = (long long)http_limited_s(wait);
+    snprintf(secs, sizeof(secs), "%lld", s);
+    snprintf(msg, sizeof(msg), "Too many failed keys from your address: every key from "
+             "it is refused for %lld s more; then retry with a correct key", s);
+    *rc = http_error_hdr(r, MHD_HTTP_TOO_MANY_REQUESTS, msg, MHD_HTTP_HEADER_RETRY_AFTER,
+                         secs);
+    return 1;
+}
+
+/* The Authorization header held no key (why -1: not a bearer key) or a
+ * wrong one (-2): counted against the client's address, and logged. */
+static void key_failed(struct http_req *r, const char *method, int why)
+{
+    ratelimit_fail(r->core->limit, r->peer, method, r->route,
+                   why == -1 ? RL_NO_KEY : RL_WRONG_KEY);
+}
+
 /* The ingestion API (HTTP_ROUTE_AUTH) with API keys: 0 to go on, else 1
  * with the answer in *rc. A read or admin key gets 403, not 401: it is a
  * key, for something else. */
-static int check_ingest_key(struct http_req *r, const struct http_head *h,
-                            enum http_result *rc)
+static int check_ingest_key(struct http_req *r, const char *method,
+                            const struct http_head *h, enum http_result *rc)
 {
+    if (h->authorization && key_limited(r, method, rc))
+        return 1;
     int why = auth_check(r->ctx->auth, h->authorization);
     if (!why)
         return 0;
     unsigned char tok[AUTH_KEY_MAX];
     long len = auth_bearer(h->authorization, tok);
     if (len > 0 && (auth_has(r->ctx->read_auth, tok, (size_t)len) |
-                    auth_has(r->ctx->admin_auth, tok, (size_t)len)))
+                    auth_has(r->ctx->admin_auth, tok, (size_t)len))) {
         *rc = forbidden(r, "Forbidden: a read or admin key cannot use the ingestion "
                            "API; send an API (ingest) key");
-    else
+    } else {
+        if (h->authorization)
+            key_failed(r, method, why);
         *rc = unauthorized(r, why);
+    }
+    explicit_bzero(tok, sizeof(tok));
     return 1;
 }
 
@@ -245,11 +283,15 @@ static int check_scope(struct http_req *r, const char *method, int flags,
     long len;
     int from_cookie = !h->authorization;
     *rc = HTTP_OK;
+    if (!from_cookie && key_limited(r, method, rc))
+        return 1;
     if (from_cookie)
         len = (long)sessions_key(r->core->sessions, h->cookie, tok);
     else
         len = auth_bearer(h->authorization, tok);
     if (len <= 0) {
+        if (!from_cookie)
+            key_failed(r, method, len < 0 ? -2 : -1);
         *rc = len < 0 ? scope_unauthorized(r, -2) : not_signed_in(r, method, h);
         return 1;
     }
@@ -259,7 +301,10 @@ static int check_scope(struct http_req *r, const char *method, int flags,
     explicit_bzero(tok, sizeof(tok));
     if (write ? admin : read)
         return 0;
-    if (read)
+    if (!read && !ingest && !from_cookie) {
+        key_failed(r, method, -2);
+        *rc = scope_unauthorized(r, -2);
+    } else if (read)
         *rc = forbidden(r, auth_enabled(c->admin_auth)
                                ? "Forbidden: a read key cannot change anything; use an "
                                  "admin key"
@@ -268,10 +313,8 @@ static int check_scope(struct http_req *r, const char *method, int flags,
     else if (ingest)
         *rc = forbidden(r, "Forbidden: an API (ingest) key can post orders but not "
                            "read; use a read key");
-    else if (from_cookie)   /* its key was removed: as if signed out */
+    else                    /* a session whose key was removed: as if signed out */
         *rc = not_signed_in(r, method, h);
-    else
-        *rc = scope_unauthorized(r, -2);
     return 1;
 }
 
@@ -392,13 +435,14 @@ enum http_result http_route_request(struct http_req *r, const char *url,
         return http_error(r, MHD_HTTP_METHOD_NOT_ALLOWED, "Method Not Allowed");
     r->handler = hit->fn;
     r->route = hit->path;
+    r->peer = h->peer;
     r->route_flags = hit->flags;
     r->gzip_ok = (hit->flags & HTTP_ROUTE_GZIP) && coding_accepts_gzip(h->accept_encoding);
     if (hit->off)       /* e.g. serve's ingestion routes: before any body check */
         return http_error(r, MHD_HTTP_NOT_FOUND, hit->off);
     int body = hit->flags & HTTP_BODY_MASK;
     if ((hit->flags & HTTP_ROUTE_AUTH) && auth_enabled(r->ctx->auth) &&
-        check_ingest_key(r, h, &hrc))
+        check_ingest_key(r, method, h, &hrc))
         return hrc;
     if (check_scope(r, method, hit->flags, h, &hrc))
         return hrc;

@@ -11,6 +11,7 @@
 #include "http/conntrack.h"
 #include "http/fastpath.h"
 #include "http/mhd.h"
+#include "http/ratelimit.h"
 #include "http/session.h"
 #include "http/signin.h"
 
@@ -200,6 +201,12 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
     s->core.ctx.origin_hosts = s->origins;
     if (scopes(s, listen, &ss, errstr, n))
         goto fail;
+    /* Keys of any scope: failed ones are limited per client address. */
+    if ((auth_enabled(ctx->auth) || auth_enabled(ctx->read_auth) ||
+         auth_enabled(ctx->admin_auth)) &&
+        !(s->core.limit = ratelimit_new(ctx->auth_fail_max, ctx->auth_fail_window_ms,
+                                        errstr, n)))
+        goto fail;
     unsigned max_conns = ctx->max_connections ? ctx->max_connections : 10000;
     if (!(s->ct = conntrack_new(ctx->header_timeout_s, ctx->body_timeout_s, max_conns,
                                 errstr, n)))
@@ -227,6 +234,7 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
     return s;
 fail:
     http_mhd_stop(s->mhd);
+    ratelimit_destroy(s->core.limit);
     sessions_destroy(s->core.sessions);
     conntrack_destroy(s->ct);
     close(s->listen_fd);
@@ -248,6 +256,7 @@ void http_stop(struct http_server *s)
         return;
     fastpath_stop(s->fp);       /* first: it may still hand connections over */
     http_mhd_stop(s->mhd);
+    ratelimit_destroy(s->core.limit);
     sessions_destroy(s->core.sessions);
     conntrack_destroy(s->ct);
     if (s->listen_fd >= 0)

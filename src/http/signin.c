@@ -6,6 +6,7 @@
 #include "http/signin.h"
 #include "http/auth.h"
 #include "http/mhd.h"
+#include "http/ratelimit.h"
 #include "http/session.h"
 
 #include <inttypes.h>
@@ -61,10 +62,12 @@ static void signin_page(struct sf_buf *b, const char *error, const char *next)
     SF_BUF_LIT(b, "\"><button type=\"submit\">Sign in</button></form></body></html>\n");
 }
 
-/* Queue an HTML page (or, with location, a 303 to it), with headers. */
+/* Queue an HTML page (or, with location, a 303 to it), with headers;
+ * retry_after: a Retry-After value, or NULL. */
 static enum http_result send_page(struct http_req *r, unsigned status,
                                   const struct sf_buf *b, const char *location,
-                                  const char *cookie, int challenge)
+                                  const char *cookie, int challenge,
+                                  const char *retry_after)
 {
     if (!http_mhd_conn(r))      /* not libmicrohttpd's: no page, just the status */
         return http_error(r, status, status == 401 ? "Not authenticated" : "See Other");
@@ -82,6 +85,8 @@ static enum http_result send_page(struct http_req *r, unsigned status,
     if (challenge)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
                                 "Bearer realm=\"salesflow\"");
+    if (retry_after)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, retry_after);
     if (location)
         MHD_add_response_header(resp, MHD_HTTP_HEADER_LOCATION, location);
     if (cookie)
@@ -137,8 +142,26 @@ static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind, const char *k
     return MHD_YES;
 }
 
+/* r's address is refused keys (ratelimit.h): the line for the form into
+ * line, and the seconds left into secs (a Retry-After value); NULL when it
+ * is not. count: r is a sign-in refused for it (counted and logged). */
+static const char *limited_line(struct http_req *r, int count, char *line, size_t n,
+                                char secs[24])
+{
+    int64_t wait = ratelimit_wait(r->core->limit, r->peer, count ? "POST" : NULL,
+                                  count ? r->route : NULL);
+    if (!wait)
+        return NULL;
+    long long s = (long long)http_limited_s(wait);
+    snprintf(secs, 24, "%lld", s);
+    snprintf(line, n, "Too many failed sign-ins from your address: every key from it is "
+             "refused for %lld s more. Wait, then sign in with a correct key.", s);
+    return line;
+}
+
 enum http_result http_signin_refused(struct http_req *r)
 {
+    char line[256], secs[24];
     struct sf_buf next, b;
     sf_buf_init(&next, NEXT_MAX + 1);
     sf_buf_init(&b, 16384);
@@ -147,8 +170,9 @@ enum http_result http_signin_refused(struct http_req *r)
     if (http_mhd_conn(r))
         MHD_get_connection_values(http_mhd_conn(r), MHD_GET_ARGUMENT_KIND, add_arg, &w);
     sf_buf_append(&next, "", 1);
-    signin_page(&b, NULL, next.data && local_path(next.data) ? next.data : "/");
-    enum http_result rc = send_page(r, MHD_HTTP_UNAUTHORIZED, &b, NULL, NULL, 1);
+    signin_page(&b, limited_line(r, 0, line, sizeof(line), secs),
+                next.data && local_path(next.data) ? next.data : "/");
+    enum http_result rc = send_page(r, MHD_HTTP_UNAUTHORIZED, &b, NULL, NULL, 1, NULL);
     sf_buf_free(&next);
     sf_buf_free(&b);
     return rc;
@@ -160,9 +184,11 @@ static enum http_result signin_get(struct http_req *r)
     const char *next = c ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "next")
                          : NULL;
     struct sf_buf b;
+    char line[256], secs[24];
     sf_buf_init(&b, 16384);
-    signin_page(&b, NULL, next && local_path(next) ? next : "/");
-    enum http_result rc = send_page(r, MHD_HTTP_OK, &b, NULL, NULL, 0);
+    signin_page(&b, limited_line(r, 0, line, sizeof(line), secs),
+                next && local_path(next) ? next : "/");
+    enum http_result rc = send_page(r, MHD_HTTP_OK, &b, NULL, NULL, 0, NULL);
     sf_buf_free(&b);
     return rc;
 }
@@ -220,13 +246,23 @@ static int over_https(struct MHD_Connection *c)
 static enum http_result signin_post(struct http_req *r)
 {
     char key[AUTH_KEY_MAX + 2], next[NEXT_MAX + 2], token[SESSION_TOKEN_LEN + 1];
-    char cookie[256];
+    char cookie[256], line[256], secs[24];
     unsigned char tok[AUTH_KEY_MAX];
     struct sf_buf b;
     const char *body = r->body.data ? r->body.data : "";
-    long klen = form_field(body, r->body.len, "key", key, sizeof(key));
     if (form_field(body, r->body.len, "next", next, sizeof(next)) < 0 || !local_path(next))
         snprintf(next, sizeof(next), "/");
+    /* An address over the limit of failed keys: refused before its key is
+     * looked at, right or wrong (429, the form saying why). */
+    if (limited_line(r, 1, line, sizeof(line), secs)) {
+        sf_buf_init(&b, 16384);
+        signin_page(&b, line, next);
+        enum http_result rc = send_page(r, MHD_HTTP_TOO_MANY_REQUESTS, &b, NULL, NULL, 0,
+                                        secs);
+        sf_buf_free(&b);
+        return rc;
+    }
+    long klen = form_field(body, r->body.len, "key", key, sizeof(key));
     memset(tok, 0, sizeof(tok));
     if (klen > 0 && klen <= AUTH_KEY_MAX)
         memcpy(tok, key, (size_t)klen);
@@ -237,9 +273,12 @@ static enum http_result signin_post(struct http_req *r)
     sf_buf_init(&b, 16384);
     enum http_result rc;
     if (!ok) {
+        /* Counted against the address, and logged (never the key). */
+        ratelimit_fail(r->core->limit, r->peer, "POST", r->route,
+                       klen > 0 ? RL_WRONG_KEY : RL_NO_KEY);
         signin_page(&b, "That key does not open this dashboard: give a read or admin "
                     "key.", next);
-        rc = send_page(r, MHD_HTTP_UNAUTHORIZED, &b, NULL, NULL, 0);
+        rc = send_page(r, MHD_HTTP_UNAUTHORIZED, &b, NULL, NULL, 0, NULL);
     } else if (sessions_create(r->core->sessions, tok, (size_t)klen, token)) {
         rc = http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE,
                         "Cannot start a session now (no randomness or memory); retry "
@@ -251,7 +290,7 @@ static enum http_result signin_post(struct http_req *r)
                  sessions_ttl_ms(r->core->sessions) >= 2000
                      ? sessions_ttl_ms(r->core->sessions) / 1000 : 1,
                  c && over_https(c) ? "; Secure" : "");
-        rc = send_page(r, MHD_HTTP_SEE_OTHER, &b, next, cookie, 0);
+        rc = send_page(r, MHD_HTTP_SEE_OTHER, &b, next, cookie, 0, NULL);
         explicit_bzero(cookie, sizeof(cookie));
         explicit_bzero(token, sizeof(token));
     }
@@ -268,7 +307,7 @@ static enum http_result signout_get(struct http_req *r)
     SF_BUF_LIT(&b, "<form method=\"post\" action=\"/signout\"><h1>salesflow</h1>\n"
                "<p>Sign out of the dashboard on this browser?</p>"
                "<button type=\"submit\">Sign out</button></form></body></html>\n");
-    enum http_result rc = send_page(r, MHD_HTTP_OK, &b, NULL, NULL, 0);
+    enum http_result rc = send_page(r, MHD_HTTP_OK, &b, NULL, NULL, 0, NULL);
     sf_buf_free(&b);
     return rc;
 }
@@ -284,7 +323,7 @@ static enum http_result signout_post(struct http_req *r)
     sf_buf_init(&b, 16);
     enum http_result rc = send_page(r, MHD_HTTP_SEE_OTHER, &b, "/signin",
                                     SESSION_COOKIE "=; Max-Age=0; Path=/; HttpOnly; "
-                                    "SameSite=Strict", 0);
+                                    "SameSite=Strict", 0, NULL);
     sf_buf_free(&b);
     return rc;
 }

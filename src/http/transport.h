@@ -21,6 +21,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #include "http/http.h"
 
@@ -52,6 +53,9 @@ struct http_core {
     atomic_size_t reply_bytes;
     /* Sign-in sessions (session.h); NULL without read or admin keys. */
     struct http_sessions *sessions;
+    /* Failed key checks per client address (ratelimit.h); NULL without
+     * keys of any scope. */
+    struct http_ratelimit *limit;
 };
 
 #define HTTP_BODY_BUDGET SF_BODY_BUDGET   /* http.h */
@@ -69,6 +73,9 @@ struct http_head {
     int codings;                    /* Content-Encoding fields (2: stacked) */
     const char *accept;             /* NULL on the fast path */
     const char *cookie;             /* NULL on the fast path */
+    /* The client's address (the TCP peer), for the key limiter; lives as
+     * long as the connection. NULL: unknown. */
+    const struct sockaddr *peer;
 };
 
 /* A request read by transport tp on connection conn. NULL: out of memory. */
@@ -92,6 +99,9 @@ enum http_result http_error_hdr(struct http_req *r, unsigned status, const char 
 /* body's gzip form into z, when r's route and client take it and it is
  * worth it (z's limit: no larger than body). Returns 1 if z holds it. */
 int http_gzip_into(struct http_req *r, const char *body, size_t len, struct sf_buf *z);
+/* A refusal of keys for wait_ms more (ratelimit_wait) in whole seconds,
+ * for Retry-After and the message: at least 1. */
+int64_t http_limited_s(int64_t wait_ms);
 /* Count the answer (status 0: none) and free r. */
 void http_req_free(struct http_req *r, unsigned status);
 /* Hand r's reply reservation over (to the connection that holds the

@@ -47,8 +47,10 @@ class AccessTest(unittest.TestCase):
         self.keyfile = os.path.join(self.s.tmp, "read-keys")
         with open(self.keyfile, "w") as f:
             f.write("# read keys\nread-key-file-1\n")
+        # Each route is tried with a wrong key: more than --auth-fail-limit's
+        # default lets one address send (test_auth_limit tests the limit).
         self.s.extra = ["--api-key", "ingest-key-1", "--read-key", "read-key-flag",
-                        "--read-key-file", self.keyfile]
+                        "--read-key-file", self.keyfile, "--auth-fail-limit", "1000/1m"]
         os.environ["SALESFLOW_READ_KEYS"] = "read-key-env"
         os.environ["SALESFLOW_ADMIN_KEYS"] = "admin-key-1"
         try:

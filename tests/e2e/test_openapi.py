@@ -102,6 +102,10 @@ class OpenAPI(unittest.TestCase):
                 if sc == "admin":
                     self.assertIn("403", op["responses"])
         self.assertIn("--read-key", doc["info"]["description"])
+        # Failed keys: 429 once an address is over --auth-fail-limit.
+        self.assertIn("--auth-fail-limit", doc["info"]["description"])
+        for path in ("/signin", "/orderitem", "/v1/orders"):
+            self.assertIn("429", doc["paths"][path]["post"]["responses"], path)
 
     def test_sign_in_pages(self):
         doc = json.loads(self.fetch("/openapi.json")[2])
