@@ -131,7 +131,7 @@ if [ "${INGEST:-1}" != 0 ]; then
         run_wrk "$url" >> "$TMP/without"
         caught_up "$port"
         rm -f "$TMP/stop"
-        $Q load "$port" "$now" "$TMP/stop" "$TMP/load.out" &
+        nice -n "${LOAD_NICE:-0}" $Q load "$port" "$now" "$TMP/stop" "$TMP/load.out" &
         LOAD=$!
         PIDS="$PIDS $LOAD"
         sleep 1
