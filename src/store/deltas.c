@@ -88,9 +88,11 @@ static int fold_add(struct fold *f, const struct sales_delta *x)
         h = (h + 1) & (f->nslot - 1);
     if (f->slot[h]) {
         struct sales_delta *t = &f->d[f->slot[h] - 1];
-        t->total_cents += x->total_cents;
-        t->count += x->count;
-        t->quantity += x->quantity;
+        /* Wrapping, never undefined: the stores check the batch's own sums
+         * (none of which may pass int64) before they use a delta. */
+        (void)__builtin_add_overflow(t->total_cents, x->total_cents, &t->total_cents);
+        (void)__builtin_add_overflow(t->count, x->count, &t->count);
+        (void)__builtin_add_overflow(t->quantity, x->quantity, &t->quantity);
         if (x->updated_ms > t->updated_ms)
             t->updated_ms = x->updated_ms;
         return 0;

@@ -818,6 +818,29 @@ static void test_stop_in_txn(const struct batch *b)
     }
 }
 
+/* The sums of the orders this attempt inserted (amounts, counts,
+ * quantities) must fit int64 before they are folded into deltas: past it a
+ * delta would wrap round to an amount that may well fit the columns,
+ * silently wrong. Past it the batch fails as the server fails a value out
+ * of range (a data error), so the processor takes it apart and stores or
+ * quarantines its orders one part at a time (a single order always fits
+ * here; the server then says which column it would take out of range).
+ * 0 or -1. */
+static int batch_sums_fit(struct mysql_store *s, const struct batch *b, char *errstr,
+                          size_t en)
+{
+    int64_t sum[3] = {0, 0, 0};
+    for (size_t i = 0; i < b->n; i++) {
+        int64_t t[3] = {b->rows[i].o.total_cents, 1, b->rows[i].o.quantity};
+        for (int c = 0; b->ins[i] && c < 3; c++)
+            if (__builtin_add_overflow(sum[c], t[c], &sum[c]))
+                return sfmy_report(s, ER_WARN_DATA_OUT_OF_RANGE, "the batch's orders add "
+                                   "up past the largest integer (92,233,720,368,547,758.07 "
+                                   "of amounts)", "adding up the batch", errstr, en);
+    }
+    return 0;
+}
+
 /* One attempt: the whole batch in one transaction. Leaves it open on
  * failure; the caller rolls back. */
 static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
@@ -841,6 +864,8 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
         if (insert_orders(s, b, b->uniq + off, k, errstr, en))
             goto out;
     }
+    if (batch_sums_fit(s, b, errstr, en))
+        goto out;
     if (sales_deltas(b->rows, b->ins, b->n, &ds, &nds, &dm, &ndm) ||
         sales_rollup(dm, ndm, SALES_ROLLUP_QUARTER, &dq, &ndq) ||
         sales_rollup(dm, ndm, 13, &dh, &ndh) || sales_rollup(dm, ndm, 10, &dd, &ndd) ||

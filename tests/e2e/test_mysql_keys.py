@@ -185,6 +185,41 @@ class MySQLKeysTest(MySQLCase):
             out, _ = serve.communicate(timeout=10)
         self.assertIn("cannot migrate it", out)
 
+    def test_batch_sum_past_int64_is_not_wrapped(self):
+        """Nineteen orders of 9,999,999,999,999,999.00 (unit price
+        999,999,999,999.99 x 10,000 less a cent's worth) for one (source,
+        state) in one request, so one batch: their sum passes what 64-bit
+        cents hold, and folded into one delta it must not wrap round to a
+        small, wrong amount that fits the column. The first is stored; each
+        other would take sales.total_sum_amount (DECIMAL(18,2)) out of range
+        and goes to the quarantine saying so; sales stays the sums over
+        orders."""
+        name = new_db(self.db)
+        s = self.server(self.db.uri(name))
+        big = {"customer_id": 3, "source": "Dine In", "quantity": 10000,
+               "unit_price": "999999999999.99"}
+        ids = ["wrap-%02d" % i for i in range(19)]
+        acked = self.post(s, [dict(big, order_id=i) for i in ids])
+        deadline = time.time() + 120
+        while True:
+            status, body = s.get("/v1/quarantine?limit=50")
+            self.assertEqual(status, 200, body)
+            items = json.loads(body)["items"]
+            if len(items) >= 18 or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        self.wait_positions(s, name)
+        self.assertEqual(len(items), 18, (items, s.stderr()[-3000:]))
+        for q in items:
+            self.assertIn("Out of range value for column", q["detail"][0]["msg"])
+        quarantined = {json.loads(q["raw"])["order_id"] for q in items}
+        self.assert_invariant(name, acked, unstorable=sorted(quarantined))
+        self.assertEqual(self.db.sql("SELECT total_sum_amount, order_count FROM sales",
+                                     db=name), [("9999999999999900.00", "1")])
+        self.assertEqual(self.db.sql("SELECT SUM(total), COUNT(*) FROM orders", db=name),
+                         [("9999999999999900.00", "1")])
+        self.assertEqual(s.get("/readyz")[0], 200)
+
     def test_read_only_serve_of_a_schema_before_quarter_rollup(self):
         """A database of schema version 6 (the release before sales_quarter)
         and a SELECT-only user: hour buckets of +05:30 are answered from
