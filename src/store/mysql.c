@@ -1122,6 +1122,8 @@ static int on_sales(void *opaque, char **col, unsigned ncols)
     return 0;
 }
 
+static int sum_cents(const char *v, int64_t *out);
+
 /* minute (formatted), source, SUM(total), SUM(order_count), SUM(quantity) */
 static int on_minute(void *opaque, char **col, unsigned ncols)
 {
@@ -1133,7 +1135,10 @@ static int on_minute(void *opaque, char **col, unsigned ncols)
         return -2;
     snprintf(x->minute, sizeof(x->minute), "%s", col[0] ? col[0] : "");
     snprintf(x->source, sizeof(x->source), "%s", col[1] ? col[1] : "");
-    to_cents(c, col[2], &x->total_cents);
+    /* a SUM over states: past one amount's limit, perhaps past int64 */
+    int e = col[2] ? sum_cents(col[2], &x->total_cents) : -1;
+    c->bad |= e < 0;
+    c->overflow |= e > 0;
     x->order_count = to_i64(col[3]);
     x->quantity = to_i64(col[4]);
     return 0;

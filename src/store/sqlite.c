@@ -970,7 +970,14 @@ static int sqlite_sales_minute(struct store *b, const struct store_filter *f,
         x->order_count = sqlite3_column_int64(st, 3);
         x->quantity = sqlite3_column_int64(st, 4);
     }
+    /* sum() of integers fails rather than round: a minute's states of one
+     * source past int64 (each row of them fits). */
+    int overflow = rc == SQLITE_ERROR && !strcmp(sqlite3_errmsg(s->db), "integer overflow");
     sqlite3_finalize(st);
+    if (overflow) {
+        free(r);
+        return sf_err(STORE_E_OVERFLOW, errstr, en, "a sum passes the largest integer");
+    }
     if (rc != SQLITE_DONE) {
         free(r);
         return rc == SQLITE_NOMEM ? sf_err(-1, errstr, en, "out of memory")

@@ -227,7 +227,8 @@ struct store_ops {
     /* Optional (NULL: the backend cannot answer; callers get an error).
      * sales_minute: sales_minute rows with from <= minute < to ("YYYY-MM-
      * DDTHH:MM") matching f, summed per (minute, source), ordered by minute
-     * then source. recent_orders: up to limit orders matching f, newest
+     * then source (STORE_E_OVERFLOW when such a sum passes int64 cents).
+     * recent_orders: up to limit orders matching f, newest
      * created_at first, leaving out those dated after now (a future-dated
      * order would otherwise stay on top until its time). positions: every stored position of topic, by
      * partition. Each *rows is malloc()ed and owned by the caller. */

@@ -1020,6 +1020,37 @@ class SumOverflowCases:
             self.assertIn("does not fit", self.get(path, 422)["detail"], path)
 
 
+class TestMinuteSumOverflowSQLite(unittest.TestCase):
+    """One minute of one source past 64-bit cents, its rows each within
+    them: five orders of 9,999,000,000,000,000.00 for CA and five for TX
+    (a row of sales_minute each, 4,999,500,000,000,000,000 cents), all in
+    one minute of Home Delivery. /api/sales/minute sums a minute's states
+    per source: that sum does not fit, which is a 422 that says so, not a
+    503; filtered to one state it is answered."""
+
+    def test_minute_source_sum_past_int64(self):
+        srv = Server().start()
+        try:
+            rows = [{"customer_id": c, "source": "Home Delivery", "quantity": 9999,
+                     "unit_price": "1000000000000.00",
+                     "created_at": "2026-12-03T10:00:%02dZ" % (i * 5)}
+                    for i, c in enumerate([1] * 5 + [4] * 5)]
+            status, reply = post_v1(srv, rows)
+            self.assertEqual(status, 201, reply)
+            srv.wait_processed(10)
+            rng = "from=2026-12-03T10:00:00Z&to=2026-12-03T10:05:00Z"
+            status, body = srv.get("/api/sales/minute?" + rng)
+            self.assertEqual(status, 422, body)
+            self.assertIn("does not fit", json.loads(body)["detail"])
+            status, body = srv.get("/api/sales/minute?state=TX&" + rng)
+            self.assertEqual(status, 200, body)
+            got = json.loads(body, parse_float=Decimal)
+            self.assertEqual(got["total"], Decimal("49995000000000000.00"))
+            self.assertEqual(got["order_count"], 5)
+        finally:
+            srv.cleanup()
+
+
 class TestSumOverflowSQLite(SumOverflowCases, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
