@@ -1,7 +1,8 @@
 /*
  * deltas — fold a batch's newly inserted orders into aggregate increments,
  * one per key, sorted by key: per (source, state), per (minute, source,
- * state) and its hours and days, and per (hour, customer, source) and its
+ * state) and its quarter hours, hours and days, and per (hour, customer,
+ * source) and its
  * days. Shared by every store backend so that all of them apply
  * increments in the same, fixed key order.
  */
@@ -87,9 +88,11 @@ static int fold_add(struct fold *f, const struct sales_delta *x)
         h = (h + 1) & (f->nslot - 1);
     if (f->slot[h]) {
         struct sales_delta *t = &f->d[f->slot[h] - 1];
-        t->total_cents += x->total_cents;
-        t->count += x->count;
-        t->quantity += x->quantity;
+        /* Wrapping, never undefined: the stores check the batch's own sums
+         * (none of which may pass int64) before they use a delta. */
+        (void)__builtin_add_overflow(t->total_cents, x->total_cents, &t->total_cents);
+        (void)__builtin_add_overflow(t->count, x->count, &t->count);
+        (void)__builtin_add_overflow(t->quantity, x->quantity, &t->quantity);
         if (x->updated_ms > t->updated_ms)
             t->updated_ms = x->updated_ms;
         return 0;
@@ -163,8 +166,16 @@ int sales_rollup(const struct sales_delta *by_minute, size_t n, int key_len,
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         struct sales_delta d = by_minute[i];
-        /* "YYYY-MM-DDTHH:MM" → "YYYY-MM-DDTHH:00" or "YYYY-MM-DDT00:00" */
-        memcpy(d.minute + key_len, key_len == 10 ? "T00:00" : ":00", 16 - (size_t)key_len);
+        if (key_len == SALES_ROLLUP_QUARTER) {
+            /* "YYYY-MM-DDTHH:MM" → "…THH:00", ":15", ":30" or ":45" */
+            int q = ((d.minute[14] - '0') * 10 + (d.minute[15] - '0')) / 15 * 15;
+            d.minute[14] = (char)('0' + q / 10);
+            d.minute[15] = (char)('0' + q % 10);
+        } else {
+            /* "YYYY-MM-DDTHH:MM" → "YYYY-MM-DDTHH:00" or "YYYY-MM-DDT00:00" */
+            memcpy(d.minute + key_len, key_len == 10 ? "T00:00" : ":00",
+                   16 - (size_t)key_len);
+        }
         d.minute[16] = '\0';
         rc = fold_add(&f, &d);
     }

@@ -20,7 +20,7 @@
  *      it, so two processors with overlapping batches never both count one
  *      order. Sorting the ids makes every writer take those row locks in one
  *      order.
- *   2. sales, sales_minute, sales_hour, sales_day, sales_customer_hour,
+ *   2. sales, sales_minute, sales_quarter, sales_hour, sales_day, sales_customer_hour,
  *      sales_customer_day — the deltas of exactly the rows inserted in step
  *      1, as multi-row INSERT … ON DUPLICATE KEY UPDATE x = x + VALUES(x), in
  *      the fixed key order sales_deltas() (and sales_rollup(),
@@ -90,6 +90,12 @@ static const struct sql_text up_sales = {
     " updated_at = GREATEST(COALESCE(updated_at, VALUES(updated_at)), VALUES(updated_at))"};
 static const struct sql_text up_minute = {
     "INSERT INTO sales_minute (minute, source, state, total, order_count,"
+    " quantity) VALUES ", "(?,?,?,?,?,?)",
+    " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
+    " order_count = order_count + VALUES(order_count),"
+    " quantity = quantity + VALUES(quantity)"};
+static const struct sql_text up_quarter = {
+    "INSERT INTO sales_quarter (quarter, source, state, total, order_count,"
     " quantity) VALUES ", "(?,?,?,?,?,?)",
     " ON DUPLICATE KEY UPDATE total = total + VALUES(total),"
     " order_count = order_count + VALUES(order_count),"
@@ -179,8 +185,8 @@ static void mysql_store_close(struct store *b)
  * a user without INSERT or UPDATE is found at open, not at the first batch. */
 static int check_writable(struct mysql_store *s, char *errstr, size_t n)
 {
-    const struct sql_text *w[] = {&ins_orders, &up_sales, &up_minute, &up_hour, &up_day,
-                                  &up_cust_hour, &up_cust_day, &up_pos};
+    const struct sql_text *w[] = {&ins_orders, &up_sales, &up_minute, &up_quarter, &up_hour,
+                                  &up_day, &up_cust_hour, &up_cust_day, &up_pos};
     s->write_err[0] = '\0';
     if (s->outdated[0]) {
         snprintf(s->write_err, sizeof(s->write_err), "cannot write: %.700s", s->outdated);
@@ -475,7 +481,7 @@ static int batch_init(struct mysql_store *s, struct batch *b,
             snprintf(m2, sizeof(m2), "state \"%s\" of customer %" PRId64 " is longer than "
                      "the state columns (%u characters); widen them: ALTER TABLE sales "
                      "MODIFY state VARCHAR(32) NOT NULL (and orders, sales_minute, "
-                     "sales_hour, sales_day)",
+                     "sales_quarter, sales_hour, sales_day)",
                      st, rows[i].o.customer_id, s->state_width);
             return sfmy_plain_fail(s, errstr, en, m2);
         }
@@ -654,7 +660,8 @@ static int upsert_sales(struct mysql_store *s, const struct sales_delta *d, size
     return 0;
 }
 
-/* sql: up_minute, up_hour or up_day (the deltas' keys "YYYY-MM-DDTHH:MM"),
+/* sql: up_minute, up_quarter, up_hour or up_day (the deltas' keys
+ * "YYYY-MM-DDTHH:MM"),
  * or with customer != 0 up_cust_hour or up_cust_day (customer_id in place
  * of state, before source). */
 static int upsert_minute(struct mysql_store *s, const struct sql_text *sql,
@@ -811,15 +818,38 @@ static void test_stop_in_txn(const struct batch *b)
     }
 }
 
+/* The sums of the orders this attempt inserted (amounts, counts,
+ * quantities) must fit int64 before they are folded into deltas: past it a
+ * delta would wrap round to an amount that may well fit the columns,
+ * silently wrong. Past it the batch fails as the server fails a value out
+ * of range (a data error), so the processor takes it apart and stores or
+ * quarantines its orders one part at a time (a single order always fits
+ * here; the server then says which column it would take out of range).
+ * 0 or -1. */
+static int batch_sums_fit(struct mysql_store *s, const struct batch *b, char *errstr,
+                          size_t en)
+{
+    int64_t sum[3] = {0, 0, 0};
+    for (size_t i = 0; i < b->n; i++) {
+        int64_t t[3] = {b->rows[i].o.total_cents, 1, b->rows[i].o.quantity};
+        for (int c = 0; b->ins[i] && c < 3; c++)
+            if (__builtin_add_overflow(sum[c], t[c], &sum[c]))
+                return sfmy_report(s, ER_WARN_DATA_OUT_OF_RANGE, "the batch's orders add "
+                                   "up past the largest integer (92,233,720,368,547,758.07 "
+                                   "of amounts)", "adding up the batch", errstr, en);
+    }
+    return 0;
+}
+
 /* One attempt: the whole batch in one transaction. Leaves it open on
  * failure; the caller rolls back. */
 static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
                       const int64_t *next, const int64_t *mark, int nparts, size_t *added,
                       char *errstr, size_t en)
 {
-    struct sales_delta *ds = NULL, *dm = NULL, *dh = NULL, *dd = NULL, *dch = NULL,
-                       *dcd = NULL;
-    size_t nds = 0, ndm = 0, ndh = 0, ndd = 0, ndch = 0, ndcd = 0;
+    struct sales_delta *ds = NULL, *dm = NULL, *dq = NULL, *dh = NULL, *dd = NULL,
+                       *dch = NULL, *dcd = NULL;
+    size_t nds = 0, ndm = 0, ndq = 0, ndh = 0, ndd = 0, ndch = 0, ndcd = 0;
     char (*amt)[24] = NULL;
     MYSQL_TIME *tm = NULL;
     int rc = -1;
@@ -834,25 +864,30 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
         if (insert_orders(s, b, b->uniq + off, k, errstr, en))
             goto out;
     }
+    if (batch_sums_fit(s, b, errstr, en))
+        goto out;
     if (sales_deltas(b->rows, b->ins, b->n, &ds, &nds, &dm, &ndm) ||
+        sales_rollup(dm, ndm, SALES_ROLLUP_QUARTER, &dq, &ndq) ||
         sales_rollup(dm, ndm, 13, &dh, &ndh) || sales_rollup(dm, ndm, 10, &dd, &ndd) ||
         sales_customer_deltas(b->rows, b->ins, b->n, &dch, &ndch, &dcd, &ndcd) ||
-        !(amt = malloc((nds + ndm + ndh + ndd + ndch + ndcd + 1) * sizeof(*amt))) ||
-        !(tm = malloc((nds + ndm + ndh + ndd + ndch + ndcd + 1) * sizeof(*tm)))) {
+        !(amt = malloc((nds + ndm + ndq + ndh + ndd + ndch + ndcd + 1) * sizeof(*amt))) ||
+        !(tm = malloc((nds + ndm + ndq + ndh + ndd + ndch + ndcd + 1) * sizeof(*tm)))) {
         sfmy_plain_fail(s, errstr, en, "out of memory");
         goto out;
     }
-    size_t o = nds + ndm + ndh + ndd;
-    /* Tables in a fixed order (sales, minute, hour, day, customer hour,
-     * customer day), keys sorted in each: concurrent processors take row
-     * locks in the same order. */
+    size_t oq = nds + ndm, oh = oq + ndq, od = oh + ndh, o = od + ndd;
+    /* Tables in a fixed order (sales, minute, quarter, hour, day, customer
+     * hour, customer day), keys sorted in each: concurrent processors take
+     * row locks in the same order. */
     if (upsert_sales(s, ds, nds, amt, tm, errstr, en) ||
         upsert_minute(s, &up_minute, "updating sales_minute", dm, ndm, 0, amt + nds,
                       tm + nds, errstr, en) ||
-        upsert_minute(s, &up_hour, "updating sales_hour", dh, ndh, 0, amt + nds + ndm,
-                      tm + nds + ndm, errstr, en) ||
-        upsert_minute(s, &up_day, "updating sales_day", dd, ndd, 0, amt + nds + ndm + ndh,
-                      tm + nds + ndm + ndh, errstr, en) ||
+        upsert_minute(s, &up_quarter, "updating sales_quarter", dq, ndq, 0, amt + oq,
+                      tm + oq, errstr, en) ||
+        upsert_minute(s, &up_hour, "updating sales_hour", dh, ndh, 0, amt + oh, tm + oh,
+                      errstr, en) ||
+        upsert_minute(s, &up_day, "updating sales_day", dd, ndd, 0, amt + od, tm + od,
+                      errstr, en) ||
         upsert_minute(s, &up_cust_hour, "updating sales_customer_hour", dch, ndch, 1,
                       amt + o, tm + o, errstr, en) ||
         upsert_minute(s, &up_cust_day, "updating sales_customer_day", dcd, ndcd, 1,
@@ -871,6 +906,7 @@ static int apply_once(struct mysql_store *s, struct batch *b, const char *topic,
 out:
     free(ds);
     free(dm);
+    free(dq);
     free(dh);
     free(dd);
     free(dch);
@@ -979,6 +1015,7 @@ static int reset_once(struct mysql_store *s, void *arg, char *errstr, size_t n)
         sfmy_exec(s, "DELETE FROM orders", "emptying orders", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales", "emptying sales", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales_minute", "emptying sales_minute", errstr, n) ||
+        sfmy_exec(s, "DELETE FROM sales_quarter", "emptying sales_quarter", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales_hour", "emptying sales_hour", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales_day", "emptying sales_day", errstr, n) ||
         sfmy_exec(s, "DELETE FROM sales_customer_hour", "emptying sales_customer_hour",
@@ -1085,6 +1122,8 @@ static int on_sales(void *opaque, char **col, unsigned ncols)
     return 0;
 }
 
+static int sum_cents(const char *v, int64_t *out);
+
 /* minute (formatted), source, SUM(total), SUM(order_count), SUM(quantity) */
 static int on_minute(void *opaque, char **col, unsigned ncols)
 {
@@ -1096,7 +1135,10 @@ static int on_minute(void *opaque, char **col, unsigned ncols)
         return -2;
     snprintf(x->minute, sizeof(x->minute), "%s", col[0] ? col[0] : "");
     snprintf(x->source, sizeof(x->source), "%s", col[1] ? col[1] : "");
-    to_cents(c, col[2], &x->total_cents);
+    /* a SUM over states: past one amount's limit, perhaps past int64 */
+    int e = col[2] ? sum_cents(col[2], &x->total_cents) : -1;
+    c->bad |= e < 0;
+    c->overflow |= e > 0;
     x->order_count = to_i64(col[3]);
     x->quantity = to_i64(col[4]);
     return 0;
@@ -1342,16 +1384,19 @@ static int mysql_query_op(struct store *b, const struct store_query *q, int leve
 {
     struct mysql_store *s = (struct mysql_store *)b;
     const struct store_filter *f = q->f;
-    static const char *const table[] = {"orders", "sales_minute", "sales_hour", "sales_day"};
-    static const char *const cust_table[] = {"", "", "sales_customer_hour",
+    static const char *const table[] = {"orders", "sales_minute", "sales_quarter",
+                                        "sales_hour", "sales_day"};
+    static const char *const cust_table[] = {"", "", "", "sales_customer_hour",
                                              "sales_customer_day"};
-    static const char *const col[] = {"created_at", "minute", "hour", "day"};
+    static const char *const col[] = {"created_at", "minute", "quarter", "hour", "day"};
     static const char *const fmt[] = {"", "%Y-%m-%dT%H:%i", "%Y-%m-%dT%H", "%Y-%m-%d"};
     MYSQL_BIND params[2 + 2 * STORE_FILTER_MAX];
     MYSQL_TIME tf, tt;
     char sql[1536], bucket[80];
     int rollup = level != STORE_LEVEL_ORDERS;
-    unsigned k = 0, variant, bi = q->bucket_ms == STORE_MINUTE_MS ? 1
+    /* Quarter-hour buckets (store_query's pieces only) by their minutes,
+     * which store_query counts in the bucket that holds them. */
+    unsigned k = 0, variant, bi = q->bucket_ms < STORE_HOUR_MS && q->bucket_ms ? 1
                                  : q->bucket_ms == STORE_HOUR_MS ? 2
                                  : q->bucket_ms == STORE_DAY_MS ? 3 : 0;
     if (level < 0 || level > STORE_LEVEL_DAY)
@@ -1364,7 +1409,10 @@ static int mysql_query_op(struct store *b, const struct store_query *q, int leve
     if (by_cust && rollup && (level < STORE_LEVEL_HOUR || q->by & STORE_BY_STATE ||
                               (f && f->nstates)))
         return sfmy_plain_fail(s, errstr, en, "query: no rollup holds customers per "
-                               "minute or per state");
+                               "minute, per quarter hour or per state");
+    /* A reader of a database from before sales_quarter: its minutes. */
+    if (level == STORE_LEVEL_QUARTER && s->schema_version < SFMY_QUARTER_ROLLUP)
+        level = STORE_LEVEL_MINUTE;
     if (by_cust && rollup && s->schema_version < SFMY_CUSTOMER_ROLLUPS) {
         level = STORE_LEVEL_ORDERS;
         rollup = 0;
@@ -1388,7 +1436,7 @@ static int mysql_query_op(struct store *b, const struct store_query *q, int leve
     add_filter(sql, sizeof(sql), f, params, &k, &variant);
     strncat(sql, " GROUP BY 1, 2, 3, 4", sizeof(sql) - strlen(sql) - 1);
     variant += (STORE_FILTER_MAX + 1) * (STORE_FILTER_MAX + 1) *
-               ((q->by & 7) + 8 * bi + 32 * (unsigned)level + 128 * (q->no_total != 0));
+               ((q->by & 7) + 8 * bi + 32 * (unsigned)level + 256 * (q->no_total != 0));
     struct read r = {.key = q_query_key, .variant = variant, .text = sql,
                      .params = params, .fn = on_query,
                      .what = rollup ? "reading the rollups" : "reading orders",

@@ -24,6 +24,7 @@
 #define SFMY_LOCK_WAIT_S "5"    /* innodb_lock_wait_timeout of every session */
 #define SFMY_CUSTOMER_ROLLUPS 6 /* the schema version that adds
                                  * sales_customer_hour and _day */
+#define SFMY_QUARTER_ROLLUP 7   /* the schema version that adds sales_quarter */
 #define SFMY_IDLE_TXN_S "10"    /* MariaDB: end a session idle this long inside
                                  * a transaction (mysql_conn.c) */
 

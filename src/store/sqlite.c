@@ -37,6 +37,7 @@ struct sqlite_store {
     sqlite3_stmt *ins_order, *up_sales, *up_minute, *up_pos;
     sqlite3_stmt *get_sales, *get_minute;   /* a row's totals, for overflow */
     sqlite3_stmt *up_rollup[2];             /* sales_hour, sales_day */
+    sqlite3_stmt *up_quarter;               /* sales_quarter */
     sqlite3_stmt *up_cust[2];               /* sales_customer_hour, _day */
     sqlite3_stmt *get_cust_day;             /* a row's totals, for overflow */
     enum store_error_kind kind;  /* of the last failed apply() */
@@ -147,6 +148,7 @@ static void sqlite_close(struct store *b)
     sqlite3_finalize(s->get_minute);
     sqlite3_finalize(s->up_rollup[0]);
     sqlite3_finalize(s->up_rollup[1]);
+    sqlite3_finalize(s->up_quarter);
     sqlite3_finalize(s->up_cust[0]);
     sqlite3_finalize(s->up_cust[1]);
     sqlite3_finalize(s->get_cust_day);
@@ -280,11 +282,16 @@ static int sqlite_open(struct store **out, const char *path, char *errstr, size_
         " quantity = quantity + excluded.quantity",
         "SELECT total_cents, order_count, quantity FROM sales_customer_day"
         " WHERE day = ? AND customer_id = ? AND source = ?",
+        "INSERT INTO sales_quarter (quarter, source, state, total_cents, order_count,"
+        " quantity) VALUES (?,?,?,?,?,?) ON CONFLICT (quarter, source, state) DO"
+        " UPDATE SET total_cents = total_cents + excluded.total_cents,"
+        " order_count = order_count + excluded.order_count,"
+        " quantity = quantity + excluded.quantity",
     };
     sqlite3_stmt **st[] = {&s->ins_order, &s->up_sales, &s->up_minute, &s->up_pos,
                            &s->get_sales, &s->get_minute, &s->up_rollup[0],
                            &s->up_rollup[1], &s->up_cust[0], &s->up_cust[1],
-                           &s->get_cust_day};
+                           &s->get_cust_day, &s->up_quarter};
     for (size_t i = 0; i < SF_ARRAY_LEN(sql); i++) {
         if (sqlite3_prepare_v2(s->db, sql[i], -1, st[i], NULL) != SQLITE_OK) {
             fail(s, "preparing statements", errstr, n);
@@ -546,21 +553,26 @@ static int update_aggregates(struct sqlite_store *s, const struct sales_delta *d
     return 0;
 }
 
-/* The hour and day rollups of the batch's minute deltas. No overflow check
- * of their own: a row of sales_day (or sales_hour) never holds more than
+/* The quarter-hour, hour and day rollups of the batch's minute deltas,
+ * each folded per key from them (a few keys a batch, not one per order).
+ * No overflow check of their own: a row of sales_day (or sales_hour,
+ * sales_quarter) never holds more than
  * the row of sales for its (source, state), which check_overflow checked
  * (every amount, count and quantity is non-negative). 0 or -1. */
 static int update_rollups(struct sqlite_store *s, const struct sales_delta *dm,
                           size_t ndm, char *errstr, size_t en)
 {
-    static const int key_len[2] = {13, 10};
-    for (int t = 0; t < 2; t++) {
+    static const int key_len[3] = {SALES_ROLLUP_QUARTER, 13, 10};
+    static const char *const what[3] = {"updating sales_quarter", "updating sales_hour",
+                                        "updating sales_day"};
+    sqlite3_stmt *up[3] = {s->up_quarter, s->up_rollup[0], s->up_rollup[1]};
+    for (int t = 0; t < 3; t++) {
         struct sales_delta *d = NULL;
         size_t nd = 0;
         if (sales_rollup(dm, ndm, key_len[t], &d, &nd))
             return sf_err(-1, errstr, en, "out of memory");
         for (size_t i = 0; i < nd; i++) {
-            sqlite3_stmt *st = s->up_rollup[t];
+            sqlite3_stmt *st = up[t];
             sqlite3_bind_text(st, 1, d[i].minute, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 2, d[i].source_name, -1, SQLITE_STATIC);
             sqlite3_bind_text(st, 3, d[i].state, -1, SQLITE_STATIC);
@@ -569,7 +581,7 @@ static int update_rollups(struct sqlite_store *s, const struct sales_delta *dm,
             sqlite3_bind_int64(st, 6, d[i].quantity);
             if (step_reset(st)) {
                 free(d);
-                return fail(s, t ? "updating sales_day" : "updating sales_hour", errstr, en);
+                return fail(s, what[t], errstr, en);
             }
         }
         free(d);
@@ -702,7 +714,7 @@ static int empty_tables(struct sqlite_store *s, const char *topic, char *errstr,
     sqlite3_stmt *st = NULL;
     int rc = 0;
     if (sqlite3_exec(s->db, "DELETE FROM orders_data; DELETE FROM sales; DELETE FROM sales_minute;"
-                     " DELETE FROM sales_hour; DELETE FROM sales_day;"
+                     " DELETE FROM sales_quarter; DELETE FROM sales_hour; DELETE FROM sales_day;"
                      " DELETE FROM sales_customer_hour; DELETE FROM sales_customer_day;"
                      " DELETE FROM sqlite_sequence WHERE name = 'sales'",
                      NULL, NULL, NULL) != SQLITE_OK ||
@@ -958,7 +970,14 @@ static int sqlite_sales_minute(struct store *b, const struct store_filter *f,
         x->order_count = sqlite3_column_int64(st, 3);
         x->quantity = sqlite3_column_int64(st, 4);
     }
+    /* sum() of integers fails rather than round: a minute's states of one
+     * source past int64 (each row of them fits). */
+    int overflow = rc == SQLITE_ERROR && !strcmp(sqlite3_errmsg(s->db), "integer overflow");
     sqlite3_finalize(st);
+    if (overflow) {
+        free(r);
+        return sf_err(STORE_E_OVERFLOW, errstr, en, "a sum passes the largest integer");
+    }
     if (rc != SQLITE_DONE) {
         free(r);
         return rc == SQLITE_NOMEM ? sf_err(-1, errstr, en, "out of memory")

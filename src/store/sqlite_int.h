@@ -35,8 +35,8 @@ int sqlite_orders_setup(sqlite3 *db, char *errstr, size_t n);
 int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t from_ms,
                  int64_t to_ms, struct query_row **rows, size_t *n, char *errstr,
                  size_t en);
-/* Make sales_hour and sales_day, built from sales_minute when they are
- * new (one transaction). 0, or -1 with errstr (nothing changed). */
+/* Make sales_quarter, sales_hour and sales_day, built from sales_minute
+ * when they are new (one transaction). 0, or -1 with errstr (nothing changed). */
 int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en);
 /* Make sales_customer_hour and sales_customer_day, built from orders_data
  * when they are new (one transaction). 0, or -1 with errstr (nothing

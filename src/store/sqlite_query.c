@@ -2,7 +2,7 @@
  * sqlite_query — the SQLite store's range queries and saved charts.
  *
  * query: sums over one table — orders_data (index on created_ms), a rollup
- * (sales_minute, sales_hour, sales_day) or, grouped by customer, a customer
+ * (sales_minute, sales_quarter, sales_hour, sales_day) or, grouped by customer, a customer
  * rollup (sales_customer_hour, sales_customer_day) — grouped by the asked
  * columns; over orders_data a time bucket is created_ms rounded down to a
  * multiple of its length (every stored time is from 1970 on, so never
@@ -61,11 +61,11 @@ int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t fr
                  int64_t to_ms, struct query_row **rows, size_t *n, char *errstr,
                  size_t en)
 {
-    static const char *const table[] = {"orders_data", "sales_minute", "sales_hour",
-                                        "sales_day"};
-    static const char *const cust_table[] = {"", "", "sales_customer_hour",
+    static const char *const table[] = {"orders_data", "sales_minute", "sales_quarter",
+                                        "sales_hour", "sales_day"};
+    static const char *const cust_table[] = {"", "", "", "sales_customer_hour",
                                              "sales_customer_day"};
-    static const char *const col[] = {"created_ms", "minute", "hour", "day"};
+    static const char *const col[] = {"created_ms", "minute", "quarter", "hour", "day"};
     const struct store_filter *f = q->f;
     char sql[1536], bucket[64], fk[32], tk[32];
     sqlite3_stmt *st = NULL;
@@ -75,10 +75,12 @@ int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t fr
     /* By customer, an hour or a day comes from the customer rollups (which
      * have no state: store_query asks them only without one). */
     int by_cust = (q->by & STORE_BY_CUSTOMER) != 0;
+    if (level < 0 || level > STORE_LEVEL_DAY)
+        return sf_err(-1, errstr, en, "sqlite: query: no such table");
     if (by_cust && rollup && (level < STORE_LEVEL_HOUR || q->by & STORE_BY_STATE ||
                               (f && f->nstates)))
-        return sf_err(-1, errstr, en, "sqlite: no rollup holds customers per minute or "
-                      "per state");
+        return sf_err(-1, errstr, en, "sqlite: no rollup holds customers per minute, "
+                      "per quarter hour or per state");
 
     if (!q->bucket_ms)
         snprintf(bucket, sizeof(bucket), "0");
@@ -86,8 +88,8 @@ int sqlite_query(sqlite3 *db, const struct store_query *q, int level, int64_t fr
         snprintf(bucket, sizeof(bucket), "created_ms - created_ms %% ?");
     else
         snprintf(bucket, sizeof(bucket), "substr(%s, 1, %d)", col[level],
-                 q->bucket_ms == STORE_MINUTE_MS ? 16 : q->bucket_ms == STORE_HOUR_MS ? 13
-                                                                                   : 10);
+                 q->bucket_ms < STORE_HOUR_MS ? 16 : q->bucket_ms == STORE_HOUR_MS ? 13
+                                                                                : 10);
     snprintf(sql, sizeof(sql), "SELECT %s, %s, %s, %s, %s, %s,"
              " sum(quantity) FROM %s WHERE %s >= ? AND %s < ?", bucket,
              by_cust ? "customer_id" : "0", q->by & STORE_BY_SOURCE ? "source" : "''",
@@ -231,15 +233,25 @@ static int setup_end(sqlite3 *db, int ok, const char *what, char *errstr, size_t
     return -1;
 }
 
-/* sales_hour and sales_day: keyed like sales_minute ("YYYY-MM-DDTHH:MM",
- * the hour's or the day's first minute). A database from before them gets
- * them built from sales_minute (which holds the same orders' sums) in one
- * transaction, once, with a log line per table (none for a new, empty
- * database); a second process opening it meanwhile waits for the lock and
- * then finds them. */
+/* sales_quarter, sales_hour and sales_day: keyed like sales_minute
+ * ("YYYY-MM-DDTHH:MM", the quarter hour's, the hour's or the day's first
+ * minute). A database from before them (sales_quarter is newer than the
+ * other two) gets the missing ones built from sales_minute (which holds
+ * the same orders' sums) in one transaction, once, with a log line per
+ * table (none for a new, empty database): a crash in the middle leaves
+ * the database as it was, to be done again at the next open. A second
+ * process opening it meanwhile waits for the lock and then finds them. */
 int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en)
 {
     static const struct rollup_table t[] = {
+        {"sales_quarter",
+         "CREATE TABLE sales_quarter (quarter TEXT NOT NULL, source TEXT NOT NULL,"
+         " state TEXT NOT NULL, total_cents INTEGER NOT NULL, order_count INTEGER NOT NULL,"
+         " quantity INTEGER NOT NULL, PRIMARY KEY (quarter, source, state)) WITHOUT ROWID",
+         "INSERT INTO sales_quarter SELECT printf('%s%02d', substr(minute, 1, 14),"
+         " CAST(substr(minute, 15, 2) AS INTEGER) / 15 * 15), source, state,"
+         " sum(total_cents), sum(order_count), sum(quantity) FROM sales_minute"
+         " GROUP BY 1, 2, 3"},
         {"sales_hour",
          "CREATE TABLE sales_hour (hour TEXT NOT NULL, source TEXT NOT NULL,"
          " state TEXT NOT NULL, total_cents INTEGER NOT NULL, order_count INTEGER NOT NULL,"
@@ -255,7 +267,7 @@ int sqlite_rollups_setup(sqlite3 *db, char *errstr, size_t en)
          " sum(total_cents), sum(order_count), sum(quantity) FROM sales_minute"
          " GROUP BY 1, 2, 3"},
     };
-    const char *what = "adding the hour and day rollups";
+    const char *what = "adding the quarter-hour, hour and day rollups";
     int e = setup_begin(db, t, SF_ARRAY_LEN(t), what, errstr, en);
     if (e <= 0)
         return e;   /* usually 0: nothing missing, nothing written */

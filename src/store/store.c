@@ -79,7 +79,8 @@ struct plan {
     size_t en;
 };
 
-static const int64_t level_ms[] = {0, STORE_MINUTE_MS, STORE_HOUR_MS, STORE_DAY_MS};
+static const int64_t level_ms[] = {0, STORE_MINUTE_MS, STORE_QUARTER_MS, STORE_HOUR_MS,
+                                   STORE_DAY_MS};
 
 static int plan_part(struct plan *p, int level, int64_t from, int64_t to)
 {
@@ -145,7 +146,8 @@ static int top_level(const struct store_query *q, int64_t bucket_ms, int custome
         return STORE_LEVEL_ORDERS;
     while (bucket_ms && top > STORE_LEVEL_MINUTE && level_ms[top] > bucket_ms)
         top--;
-    return customer && top == STORE_LEVEL_MINUTE ? STORE_LEVEL_ORDERS : top;
+    /* The customer rollups have no minutes or quarter hours. */
+    return customer && top < STORE_LEVEL_HOUR ? STORE_LEVEL_ORDERS : top;
 }
 
 /* Day buckets of an offset off the hour (+05:30), a bounded range of few
@@ -173,14 +175,16 @@ static int plan_buckets(struct plan *p, int64_t from, int64_t to, int64_t off)
 }
 
 /* Any other offset: the units of the rollup whose edges the offset keeps
- * (hours for +09:00 and day buckets, else minutes), each unit then counted
- * in the bucket that holds it. */
+ * (hours for +09:00 and day buckets, quarter hours for +05:30 and +05:45,
+ * else minutes), each unit then counted in the bucket that holds it. */
 static int plan_units(struct plan *p, int64_t from, int64_t to, int64_t off)
 {
     const struct store_query *q = p->q;
     struct store_query unit = *q;
     unit.offset_ms = 0;
-    unit.bucket_ms = off % STORE_HOUR_MS ? STORE_MINUTE_MS : STORE_HOUR_MS;
+    unit.bucket_ms = !(off % STORE_HOUR_MS)      ? STORE_HOUR_MS
+                     : !(off % STORE_QUARTER_MS) ? STORE_QUARTER_MS
+                                                 : STORE_MINUTE_MS;
     p->q = &unit;
     int rc = plan_range(p, top_level(&unit, unit.bucket_ms, p->customer), from, to);
     p->q = q;

@@ -63,7 +63,8 @@ static inline int store_filter_has_end(const struct store_filter *f)
 
 /* query(): sums over orders matching f (and its range), grouped by the
  * columns in `by` and, with bucket_ms (60000, 3600000 or 86400000; 0:
- * none), by the UTC minute, hour or day created_at falls in; with
+ * none; 900000, quarter hours, only as store_query plans pieces), by the
+ * UTC minute, hour or day created_at falls in; with
  * offset_ms (whole minutes, |offset| < 1 day; 0: UTC), by the minute, hour
  * or day of the clock that many ms ahead of UTC (+05:30: 19800000), whose
  * buckets start at k * bucket_ms - offset_ms. */
@@ -81,8 +82,10 @@ struct store_query {
 #define STORE_E_OVERFLOW (-2)
 
 /* The tables a query can read, finest first; a rollup's length in ms. */
-enum { STORE_LEVEL_ORDERS, STORE_LEVEL_MINUTE, STORE_LEVEL_HOUR, STORE_LEVEL_DAY };
+enum { STORE_LEVEL_ORDERS, STORE_LEVEL_MINUTE, STORE_LEVEL_QUARTER, STORE_LEVEL_HOUR,
+       STORE_LEVEL_DAY };
 #define STORE_MINUTE_MS INT64_C(60000)
+#define STORE_QUARTER_MS INT64_C(900000)
 #define STORE_HOUR_MS INT64_C(3600000)
 #define STORE_DAY_MS INT64_C(86400000)
 
@@ -90,8 +93,9 @@ struct query_row;
 struct store;
 /* The groups of q over the orders created in q->f's range (all of them
  * when it is not ranged), with every group's sums exact: the range is cut
- * into the longest whole days, then whole hours, then whole minutes it
- * holds, each read from its rollup (sales_day, sales_hour, sales_minute),
+ * into the longest whole days, then whole hours, then whole quarter
+ * hours, then whole minutes it holds, each read from its rollup
+ * (sales_day, sales_hour, sales_quarter, sales_minute),
  * and the edges that split a minute from orders; a grouping by customer
  * reads whole days and hours from the customer rollups (sales_customer_day,
  * sales_customer_hour) and the rest from orders, or orders only when it
@@ -101,7 +105,8 @@ struct store;
  * sales_day is one local day), the store's ops are asked only for units
  * that lie in one bucket: per bucket of a bounded range (whole hours from
  * the hour rollups, the bucket's edges finer), or else the rollup whose
- * units the offset keeps whole (sales_minute for +05:30), each unit then
+ * units the offset keeps whole (sales_quarter for +05:30 and +05:45,
+ * sales_minute for an offset off the quarter hour), each unit then
  * counted in the bucket that holds it.
  * The pieces' groups are merged. Rows sorted by (bucket, customer,
  * source, state); *rows malloc()ed, owned by the caller. 0, -1, or
@@ -198,7 +203,8 @@ struct store_ops {
                  const int64_t *next, const int64_t *mark, int nparts,
                  size_t *inserted, char *errstr, size_t errstr_size);
     /* For `salesflow replay`, one of two ways. reset(): empty orders, sales,
-     * the rollups (sales_minute, sales_hour, sales_day, sales_customer_hour,
+     * the rollups (sales_minute, sales_quarter, sales_hour, sales_day,
+     * sales_customer_hour,
      * sales_customer_day) and topic's
      * positions in one transaction; apply() then
      * commits batch by batch. Or rebuild_begin(): empty them the same way
@@ -221,7 +227,8 @@ struct store_ops {
     /* Optional (NULL: the backend cannot answer; callers get an error).
      * sales_minute: sales_minute rows with from <= minute < to ("YYYY-MM-
      * DDTHH:MM") matching f, summed per (minute, source), ordered by minute
-     * then source. recent_orders: up to limit orders matching f, newest
+     * then source (STORE_E_OVERFLOW when such a sum passes int64 cents).
+     * recent_orders: up to limit orders matching f, newest
      * created_at first, leaving out those dated after now (a future-dated
      * order would otherwise stay on top until its time). positions: every stored position of topic, by
      * partition. Each *rows is malloc()ed and owned by the caller. */
@@ -251,13 +258,15 @@ struct store_ops {
     enum store_error_kind (*error_kind)(struct store *s);
     /* Optional: the groups of q (see struct store_query) over the orders
      * created in [from_ms, to_ms) (q->f's own range is not used), read
-     * from one table: level STORE_LEVEL_ORDERS (orders), _MINUTE, _HOUR or
-     * _DAY (sales_minute, sales_hour, sales_day; then from_ms and to_ms
+     * from one table: level STORE_LEVEL_ORDERS (orders), _MINUTE, _QUARTER,
+     * _HOUR or _DAY (sales_minute, sales_quarter, sales_hour, sales_day;
+     * then from_ms and to_ms
      * are multiples of the level's length (to_ms may be SF_TIME_MAX_MS +
      * 1) and q has no bucket finer than the level). With STORE_BY_CUSTOMER
      * at _HOUR or _DAY (never with STORE_BY_STATE or a state filter): the
      * customer rollups (sales_customer_hour, sales_customer_day), or
-     * orders where the database has none yet; at _MINUTE: an error.
+     * orders where the database has none yet; at _MINUTE or _QUARTER: an
+     * error.
      * Rows in no particular order; *rows is malloc()ed and owned by the
      * caller. store_query() below plans the pieces. */
     int (*query)(struct store *s, const struct store_query *q, int level,
@@ -436,11 +445,14 @@ int sales_deltas(const struct store_order *rows, const unsigned char *inserted,
                  size_t n, struct sales_delta **by_state, size_t *n_state,
                  struct sales_delta **by_minute, size_t *n_minute);
 
-/* The rollups: fold by_minute (from sales_deltas) into deltas per (hour,
- * source, state) (key_len 13: keys "YYYY-MM-DDTHH:00") or per (day,
- * source, state) (key_len 10: "YYYY-MM-DDT00:00"), sorted by key. *out is
+/* The rollups: fold by_minute (from sales_deltas) into deltas per quarter
+ * hour (key_len SALES_ROLLUP_QUARTER: keys "YYYY-MM-DDTHH:00", ":15", ":30"
+ * or ":45"), per (hour, source, state) (key_len 13: keys
+ * "YYYY-MM-DDTHH:00") or per (day, source, state) (key_len 10:
+ * "YYYY-MM-DDT00:00"), sorted by key. *out is
  * malloc()ed (never NULL); the states point where by_minute's do. 0 or -1
  * (out of memory). */
+#define SALES_ROLLUP_QUARTER 15
 int sales_rollup(const struct sales_delta *by_minute, size_t n, int key_len,
                  struct sales_delta **out, size_t *n_out);
 

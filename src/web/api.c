@@ -553,6 +553,8 @@ enum http_result web_api_sales_minute(struct http_req *r)
     int rc = store_sales_minute(web_store_lock(r), &p.f, fk, tk, &rows, &n, err,
                                 sizeof(err));
     web_store_unlock(r);
+    if (rc == STORE_E_OVERFLOW)
+        return web_error(r, 422, WEB_SUM_TOO_LARGE ": filter it by state");
     if (rc)
         return store_failed(r, "/api/sales/minute", err);
 

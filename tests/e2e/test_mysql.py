@@ -299,7 +299,7 @@ class MySQLFlowTest(MySQLCase):
                          before)
         self.assertEqual(self.db.sql("SELECT version FROM salesflow_schema ORDER BY version",
                                      db=name), [("1",), ("2",), ("3",), ("4",),
-                                              ("5",), ("6",)], "migrations run once")
+                                              ("5",), ("6",), ("7",)], "migrations run once")
         self.assertNotIn(mariadb.SF_PASSWORD, s.stderr())
 
     def test_money_is_exact(self):
@@ -431,6 +431,7 @@ class MySQLFlowTest(MySQLCase):
         self.db.sql("ALTER TABLE sales MODIFY state VARCHAR(32) NOT NULL;"
                     "ALTER TABLE orders MODIFY state VARCHAR(32) NOT NULL;"
                     "ALTER TABLE sales_minute MODIFY state VARCHAR(32) NOT NULL;"
+                    "ALTER TABLE sales_quarter MODIFY state VARCHAR(32) NOT NULL;"
                     "ALTER TABLE sales_hour MODIFY state VARCHAR(32) NOT NULL;"
                     "ALTER TABLE sales_day MODIFY state VARCHAR(32) NOT NULL", db=name)
         wait_rows(self.db, name, 1)
@@ -526,7 +527,7 @@ class MySQLConcurrencyTest(MySQLCase):
         sales = self.assert_tables(name, orders)
         self.assert_api(pa, sales)
         self.assertEqual(self.db.sql("SELECT COUNT(*) FROM salesflow_schema", db=name),
-                         [("6",)])
+                         [("7",)])
 
 
     def test_deadlock_is_retried(self):
@@ -764,11 +765,11 @@ class MySQLErrorTest(MySQLCase):
     def test_newer_schema_refused(self):
         name = new_db(self.db)
         self.server(self.db.uri(name)).stop()
-        self.db.sql("INSERT INTO salesflow_schema VALUES (7, 'from the future', NOW())",
+        self.db.sql("INSERT INTO salesflow_schema VALUES (8, 'from the future', NOW())",
                     db=name)
         line = self.fail_run(self.db.uri(name))
-        self.assertIn("the database has schema version 7, newer than this salesflow knows "
-                      "(6); upgrade salesflow", line)
+        self.assertIn("the database has schema version 8, newer than this salesflow knows "
+                      "(7); upgrade salesflow", line)
 
 
 if __name__ == "__main__":

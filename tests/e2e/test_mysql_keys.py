@@ -109,7 +109,7 @@ class MySQLKeysTest(MySQLCase):
         self.assertEqual(self.db.sql("SELECT total, state FROM orders WHERE uuid = '%s'"
                                      % ("z" * 64), db=name), [("900.00", "CA")])
         self.assertEqual(self.db.sql("SELECT MAX(version) FROM salesflow_schema", db=name),
-                         [("6",)])
+                         [("7",)])
         # Migration 5: the positions are stored with the marks of their records.
         marks = self.db.sql("SELECT last_mark FROM salesflow_offsets", db=name)
         self.assertTrue(marks and all(m != "0" for (m,) in marks), marks)
@@ -180,6 +180,81 @@ class MySQLKeysTest(MySQLCase):
                                     "&from=2026-11-01T00:00:00Z&to=2026-12-01T00:00:00Z")
             self.assertEqual(status, 200, body)
             self.assertEqual(json.loads(body)["rows"], [[1, 5], [2, 7], [3, 9]])
+        finally:
+            serve.terminate()
+            out, _ = serve.communicate(timeout=10)
+        self.assertIn("cannot migrate it", out)
+
+    def test_batch_sum_past_int64_is_not_wrapped(self):
+        """Nineteen orders of 9,999,999,999,999,999.00 (unit price
+        999,999,999,999.99 x 10,000 less a cent's worth) for one (source,
+        state) in one request, so one batch: their sum passes what 64-bit
+        cents hold, and folded into one delta it must not wrap round to a
+        small, wrong amount that fits the column. The first is stored; each
+        other would take sales.total_sum_amount (DECIMAL(18,2)) out of range
+        and goes to the quarantine saying so; sales stays the sums over
+        orders."""
+        name = new_db(self.db)
+        s = self.server(self.db.uri(name))
+        big = {"customer_id": 3, "source": "Dine In", "quantity": 10000,
+               "unit_price": "999999999999.99"}
+        ids = ["wrap-%02d" % i for i in range(19)]
+        acked = self.post(s, [dict(big, order_id=i) for i in ids])
+        deadline = time.time() + 120
+        while True:
+            status, body = s.get("/v1/quarantine?limit=50")
+            self.assertEqual(status, 200, body)
+            items = json.loads(body)["items"]
+            if len(items) >= 18 or time.time() > deadline:
+                break
+            time.sleep(0.3)
+        self.wait_positions(s, name)
+        self.assertEqual(len(items), 18, (items, s.stderr()[-3000:]))
+        for q in items:
+            self.assertIn("Out of range value for column", q["detail"][0]["msg"])
+        quarantined = {json.loads(q["raw"])["order_id"] for q in items}
+        self.assert_invariant(name, acked, unstorable=sorted(quarantined))
+        self.assertEqual(self.db.sql("SELECT total_sum_amount, order_count FROM sales",
+                                     db=name), [("9999999999999900.00", "1")])
+        self.assertEqual(self.db.sql("SELECT SUM(total), COUNT(*) FROM orders", db=name),
+                         [("9999999999999900.00", "1")])
+        self.assertEqual(s.get("/readyz")[0], 200)
+
+    def test_read_only_serve_of_a_schema_before_quarter_rollup(self):
+        """A database of schema version 6 (the release before sales_quarter)
+        and a SELECT-only user: hour buckets of +05:30 are answered from
+        sales_minute, exactly."""
+        name = new_db(self.db)
+        s = self.server(self.db.uri(name))
+        self.post(s, [{"order_id": "k-%d" % k, "customer_id": 1 + k % 3, "source": "Takeaway",
+                       "quantity": 1 + k, "created_at": "2026-11-02T10:%02d:00Z" % (k * 7)}
+                      for k in range(8)])
+        wait_rows(self.db, name, 8, timeout=60)
+        s.stop()
+        self.db.sql("DROP TABLE sales_quarter;"
+                    " DELETE FROM salesflow_schema WHERE version >= 7", db=name)
+        port = free_port()
+        serve = subprocess.Popen([BIN, "serve", "--listen", "127.0.0.1:%d" % port, "--store",
+                                  self.db.uri(name, user="ro", password=mariadb.RO_PASSWORD)],
+                                 cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                 text=True)
+        try:
+            view = Server()
+            view.port = port
+            for _ in range(200):
+                try:
+                    if view.get("/healthz")[0] == 200:
+                        break
+                except OSError:
+                    time.sleep(0.05)
+            # 10:00..10:49 UTC: +05:30's hours 15:00 (10:00..10:29 UTC: k 0..4)
+            # and 16:00 (10:30..: k 5..7)
+            status, body = view.get("/api/query?metric=quantity&by=hour&tz=%2B05:30"
+                                    "&from=2026-11-02T10:00:00Z&to=2026-11-02T11:00:00Z")
+            self.assertEqual(status, 200, body)
+            self.assertEqual(json.loads(body)["rows"],
+                             [["2026-11-02T15:00:00+05:30", 15],
+                              ["2026-11-02T16:00:00+05:30", 21]])
         finally:
             serve.terminate()
             out, _ = serve.communicate(timeout=10)

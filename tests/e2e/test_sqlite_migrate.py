@@ -263,5 +263,63 @@ class MigrateTest(unittest.TestCase):
                                " ORDER BY uuid LIMIT 50"), sample)
 
 
+    def test_quarter_rollup_killed_starts_again(self):
+        """A data directory of the release before sales_quarter (the same
+        tables less that one) gets it built from sales_minute at open in one
+        transaction: killed with SIGKILL while it is being built, the file
+        has no sales_quarter (nothing half-built), and the next open builds
+        it whole."""
+        data = os.path.join(self.tmp, "q")
+        s = Server(data=data)
+        self.servers.append(s)
+        s.start()
+        s.stop()
+        db = os.path.join(data, "sales.db")
+        n = int(os.environ.get("MIGRATE_ROWS", "100000")) * 12
+        con = sqlite3.connect(db)
+        con.execute("DROP TABLE sales_quarter")
+        con.execute("BEGIN")
+        base = time.mktime((2024, 1, 1, 0, 0, 0, 0, 0, 0)) - time.timezone
+        con.executemany(
+            "INSERT INTO sales_minute VALUES (?,?,?,?,?,?)",
+            ((time.strftime("%Y-%m-%dT%H:%M", time.gmtime(base + 60 * (i // 3))),
+              ("Dine In", "Takeaway", "Home Delivery")[i % 3], ("CA", "NY", "TX")[i // 7 % 3],
+              30000 * (1 + i % 7), 1 + i % 3, 1 + i % 5) for i in range(n)))
+        con.execute("COMMIT")
+        con.close()
+        want = query(db, "SELECT printf('%s%02d', substr(minute, 1, 14),"
+                     " CAST(substr(minute, 15, 2) AS INTEGER) / 15 * 15), source, state,"
+                     " sum(total_cents), sum(order_count), sum(quantity) FROM sales_minute"
+                     " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        killed = 0
+        for cycle in range(int(os.environ.get("MIGRATE_KILLS", "3"))):
+            log = open(os.path.join(self.tmp, "qkill%d.log" % cycle), "w+")
+            p = subprocess.Popen([BIN, "run", "--listen", "127.0.0.1:%d" % free_port(),
+                                  "--data", data], cwd=REPO, stdout=log, stderr=log)
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                log.seek(0)
+                if "building sales_quarter" in log.read() or p.poll() is not None:
+                    break
+                time.sleep(0.01)
+            time.sleep(random.uniform(0, 0.05))
+            done = p.poll() is not None
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            log.seek(0)
+            text = log.read()
+            log.close()
+            self.assertFalse(done, text)
+            self.assertIn("building sales_quarter from sales_minute", text)
+            have = query(db, "SELECT count(*) FROM sqlite_master WHERE name = 'sales_quarter'")
+            if have == [(1,)]:
+                break       # it finished before the kill: nothing more to see
+            killed += 1
+        self.assertGreater(killed, 0)
+        s.start(timeout=60)
+        self.assertEqual(query(db, "SELECT quarter, source, state, total_cents, order_count,"
+                               " quantity FROM sales_quarter ORDER BY 1, 2, 3"), want)
+
+
 if __name__ == "__main__":
     unittest.main()

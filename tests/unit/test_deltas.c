@@ -3,8 +3,9 @@
  * one increment per (source, state) and per (minute, source, state), sorted
  * by key, checked against a plain count over the same rows: many distinct
  * keys (the hash table's probing and growth), rows not inserted left out,
- * and an empty batch; and the customer rollups' increments per (hour or
- * day, customer_id, source) the same way.
+ * and an empty batch; the quarter-hour rollup's increments folded from the
+ * minute ones; and the customer rollups' increments per (hour or day,
+ * customer_id, source) the same way.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -180,6 +181,54 @@ static void one_row(void **state)
     check(1, 1);
 }
 
+/* sales_rollup(SALES_ROLLUP_QUARTER): keys "…:00", ":15", ":30", ":45",
+ * ascending, each the plain sum over the inserted rows of its quarter
+ * hour, source and state. */
+static void quarter_keys(void **state)
+{
+    (void)state;
+    size_t n = 3000;
+    unsigned char *ins;
+    struct store_order *r = make_rows(n, 150, &ins);
+    struct sales_delta *ds, *dm, *dq;
+    size_t nds, ndm, ndq;
+    int64_t count = 0;
+    assert_int_equal(sales_deltas(r, ins, n, &ds, &nds, &dm, &ndm), 0);
+    assert_int_equal(sales_rollup(dm, ndm, SALES_ROLLUP_QUARTER, &dq, &ndq), 0);
+    assert_true(ndq > 10 && ndq < ndm);
+    for (size_t k = 0; k < ndq; k++) {
+        const struct sales_delta *d = &dq[k];
+        int64_t total = 0, c = 0, qty = 0;
+        assert_int_equal(strlen(d->minute), 16);
+        assert_true(strstr(":00:15:30:45", d->minute + 13) != NULL);
+        if (k)
+            assert_true(key_order(&dq[k - 1], d, 1) < 0);
+        for (size_t i = 0; i < n; i++) {
+            char ts[32];
+            sf_format_time(r[i].o.created_ms, ts);
+            int m = (ts[14] - '0') * 10 + (ts[15] - '0');
+            snprintf(ts + 14, sizeof(ts) - 14, "%02d", m / 15 * 15);
+            if (!ins[i] || r[i].o.source != d->source || strcmp(r[i].state, d->state) ||
+                strncmp(ts, d->minute, 16))
+                continue;
+            total += r[i].o.total_cents;
+            c++;
+            qty += r[i].o.quantity;
+        }
+        assert_true(c > 0);
+        assert_int_equal(d->total_cents, total);
+        assert_int_equal(d->count, c);
+        assert_int_equal(d->quantity, qty);
+        count += c;
+    }
+    assert_int_equal(count, (int64_t)(n - n / 3));
+    free(ds);
+    free(dm);
+    free(dq);
+    free(r);
+    free(ins);
+}
+
 static void empty_batch(void **state)
 {
     (void)state;
@@ -200,6 +249,7 @@ int main(void)
         cmocka_unit_test(one_row),
         cmocka_unit_test(empty_batch),
         cmocka_unit_test(customer_keys),
+        cmocka_unit_test(quarter_keys),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
