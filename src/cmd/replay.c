@@ -47,6 +47,45 @@
  * growing to 5 s) before replay gives up. */
 #define REPLAY_RAW_RETRIES 8
 
+/* Apply rows [0, n) with the positions next/mark. An order the store
+ * refuses as data (STORE_ERR_DATA: a sum past what its column holds) does
+ * not stop the rebuild: the rows are applied in halves down to that order,
+ * which is left out with a line on stderr, as the processor leaves it out
+ * (it quarantined it when it met it). *inserted and *left_out grow. 0, or
+ * -1 with errstr. */
+static int replay_apply(struct store *st, const char *topic, const struct store_order *rows,
+                        size_t n, const int64_t *next, const int64_t *mark, int np,
+                        size_t *inserted, int64_t *left_out, char *errstr, size_t en)
+{
+    size_t ins;
+    if (store_apply(st, topic, rows, n, next, mark, np, &ins, errstr, en) == 0) {
+        *inserted += ins;
+        return 0;
+    }
+    if (!n || store_error_kind(st) != STORE_ERR_DATA)
+        return -1;
+    if (n == 1) {
+        fprintf(stderr, "\nsalesflow replay: order %s cannot be stored, left out: %s\n",
+                rows[0].o.order_id, errstr);
+        (*left_out)++;
+        return replay_apply(st, topic, rows, 0, next, mark, np, inserted, left_out, errstr,
+                            en);
+    }
+    return replay_apply(st, topic, rows, n / 2, next, mark, np, inserted, left_out, errstr,
+                        en) ||
+           replay_apply(st, topic, rows + n / 2, n - n / 2, next, mark, np, inserted,
+                        left_out, errstr, en);
+}
+
+/* ", N left out" for the summary line when N > 0, else "". */
+static const char *left_out_note(int64_t n, char *buf, size_t size)
+{
+    if (n <= 0)
+        return "";
+    snprintf(buf, size, ", %" PRId64 " left out", n);
+    return buf;
+}
+
 /* Replay from a broker that can only scan (Kafka). */
 struct scan_replay {
     const struct catalog *cat;
@@ -54,6 +93,7 @@ struct scan_replay {
     const char *topic;
     struct store_order *rows;
     size_t n, inserted;
+    int64_t left_out;
     int64_t *next, *first;     /* first: the first offset scanned (-1: none) */
     int64_t *mark;             /* the marks of the records before next */
     int np;
@@ -63,11 +103,9 @@ struct scan_replay {
 
 static int scan_flush(struct scan_replay *k)
 {
-    size_t ins;
-    if (store_apply(k->st, k->topic, k->rows, k->n, k->next, k->mark, k->np, &ins,
-                    k->err, sizeof(k->err)))
+    if (replay_apply(k->st, k->topic, k->rows, k->n, k->next, k->mark, k->np, &k->inserted,
+                     &k->left_out, k->err, sizeof(k->err)))
         return -1;
-    k->inserted += ins;
     k->n = 0;
     for (int i = 0; i < k->np; i++)
         k->next[i] = -1;
@@ -185,11 +223,13 @@ static int replay_scan(struct broker *b, struct store *st, const struct catalog 
         return 1;
     }
     double secs = (double)(sf_mono_ms() - k.t0) / 1000.0;
-    char shown[1024];   /* never print a password */
+    char shown[1024], note[64];   /* never print a password */
     printf("replayed %" PRId64 " records of %s into %s: %zu orders, %" PRId64
-           " duplicates, %" PRId64 " not orders, in %.2f s (%.0f records/s)\n", k.done,
-           broker_topic(b), store_uri_redact(store_uri, shown, sizeof(shown)), k.inserted, k.done - k.skipped - (int64_t)k.inserted,
-           k.skipped, secs, secs > 0 ? (double)k.done / secs : 0.0);
+           " duplicates, %" PRId64 " not orders%s, in %.2f s (%.0f records/s)\n", k.done,
+           broker_topic(b), store_uri_redact(store_uri, shown, sizeof(shown)), k.inserted,
+           k.done - k.skipped - (int64_t)k.inserted - k.left_out, k.skipped,
+           left_out_note(k.left_out, note, sizeof(note)), secs,
+           secs > 0 ? (double)k.done / secs : 0.0);
     free(k.next);
     return 0;
 }
@@ -447,7 +487,7 @@ static int replay_log(struct broker *b, struct store *st, const struct catalog *
     char err[1024];
     struct feed f;
     pthread_t reader;
-    int64_t done = 0, skipped = 0;
+    int64_t done = 0, skipped = 0, left_out = 0;
     size_t inserted = 0;
     int status = 1, tty = isatty(2), started = 0;
     int64_t t0 = sf_mono_ms(), last = t0;
@@ -462,13 +502,11 @@ static int replay_log(struct broker *b, struct store *st, const struct catalog *
     started = 1;
     struct feed_batch *fb;
     for (int k = 0; (fb = feed_take(&f, k)); k ^= 1) {
-        size_t ins;
-        if (store_apply(st, key, fb->rows, fb->n, fb->next, fb->mark, f.np, &ins, err,
-                        sizeof(err))) {
+        if (replay_apply(st, key, fb->rows, fb->n, fb->next, fb->mark, f.np, &inserted,
+                         &left_out, err, sizeof(err))) {
             fprintf(stderr, "\nsalesflow replay: %s\n", err);
             goto out;
         }
-        inserted += ins;
         done += fb->got;
         skipped += fb->skipped;
         feed_give_back(&f, fb);
@@ -487,11 +525,12 @@ static int replay_log(struct broker *b, struct store *st, const struct catalog *
         goto out;
     }
     double secs = (double)(sf_mono_ms() - t0) / 1000.0;
-    char shown[1024];   /* never print a password */
+    char shown[1024], note[64];   /* never print a password */
     printf("replayed %" PRId64 " records into %s: %zu orders, %" PRId64 " duplicates, %"
-           PRId64 " not orders, in %.2f s (%.0f records/s)\n", done,
+           PRId64 " not orders%s, in %.2f s (%.0f records/s)\n", done,
            store_uri_redact(store_uri, shown, sizeof(shown)), inserted,
-           done - skipped - (int64_t)inserted, skipped, secs,
+           done - skipped - (int64_t)inserted - left_out, skipped,
+           left_out_note(left_out, note, sizeof(note)), secs,
            secs > 0 ? (double)done / secs : 0.0);
     status = 0;
 out:

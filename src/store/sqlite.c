@@ -662,8 +662,10 @@ static int sqlite_apply(struct store *b, const char *topic,
         goto out;
     if (own)
         rows = own;
-    if (!s->rebuilding &&
-        sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+    /* In a rebuild, a savepoint: a batch the store refuses is undone on its
+     * own, and the rebuild goes on without it (replay takes it apart). */
+    if (sqlite3_exec(s->db, s->rebuilding ? "SAVEPOINT sf_apply" : "BEGIN IMMEDIATE", NULL,
+                     NULL, NULL) != SQLITE_OK) {
         fail(s, "BEGIN", errstr, en);
         goto out;
     }
@@ -685,7 +687,8 @@ static int sqlite_apply(struct store *b, const char *topic,
         update_customer_rollups(s, dc, ndc, errstr, en) ||
         write_positions(s, topic, next, mark, nparts, errstr, en))
         goto rollback;
-    if (!s->rebuilding && sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(s->db, s->rebuilding ? "RELEASE sf_apply" : "COMMIT", NULL, NULL,
+                     NULL) != SQLITE_OK) {
         fail(s, "COMMIT", errstr, en);
         goto rollback;
     }
@@ -695,9 +698,8 @@ static int sqlite_apply(struct store *b, const char *topic,
         reset_wal(s);
     goto out;
 rollback:
-    /* In a rebuild, rebuild_end() rolls the whole of it back. */
-    if (!s->rebuilding)
-        sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_exec(s->db, s->rebuilding ? "ROLLBACK TO sf_apply; RELEASE sf_apply" : "ROLLBACK",
+                 NULL, NULL, NULL);
 out:
     free(ins);
     free(own);
