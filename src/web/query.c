@@ -443,7 +443,10 @@ static void put_row(struct sf_buf *b, const struct qspec *q, const struct query_
         case D_STATE: put_str(b, x->state, csv); break;
         case D_CUSTOMER: sf_buf_printf(b, "%" PRId64, x->customer_id); break;
         default:
-            if (q->tz_ms) {     /* the offset's clock: 2026-12-07T00:00:00+05:30 */
+            /* The offset's clock: 2026-12-07T00:00:00+05:30; a start that on
+             * that clock is past 9999-12-31 (four digits of year) as the same
+             * instant in UTC. */
+            if (q->tz_ms && x->bucket_ms + q->tz_ms <= SF_TIME_MAX_MS) {
                 int64_t a = q->tz_ms < 0 ? -q->tz_ms / 60000 : q->tz_ms / 60000;
                 sf_buf_printf(b, csv ? "%.19s%c%02d:%02d" : "\"%.19s%c%02d:%02d\"",
                               sf_format_time(x->bucket_ms + q->tz_ms, ts),

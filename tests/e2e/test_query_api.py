@@ -930,6 +930,38 @@ class TestOpenRange(unittest.TestCase):
             srv.cleanup()
 
 
+class TestLastYear(unittest.TestCase):
+    """A bucket whose start on the offset's clock falls past 9999-12-31
+    (orders of that day's last hours, a positive tz) is written as the same
+    instant in UTC, not as year 0000 (outside review): RFC 3339 has four
+    digits for the year."""
+    def test_bucket_past_the_year_9999_is_written_in_utc(self):
+        srv = Server()
+        srv.start()
+        try:
+            for when in ("9999-12-31T23:59:59.999Z", "9999-12-31T10:00:00Z"):
+                status, rep = post_v1(srv, {"customer_id": 3, "source": "Dine In",
+                                            "quantity": 1, "created_at": when})
+                self.assertEqual(status, 201, rep)
+            srv.wait_processed(2)
+            for params, want in (
+                    ({"by": "day", "tz": "+05:30"},
+                     [["9999-12-31T00:00:00+05:30", 1], ["9999-12-31T18:30:00Z", 1]]),
+                    ({"by": "hour", "tz": "+05:30"},
+                     [["9999-12-31T15:00:00+05:30", 1], ["9999-12-31T23:30:00Z", 1]]),
+                    ({"by": "day", "tz": "-03:30"},
+                     [["9999-12-31T00:00:00-03:30", 2]])):
+                status, body = srv.get("/api/query?" + q(dict(params, metric="orders")))
+                self.assertEqual(status, 200, (params, body))
+                self.assertEqual(json.loads(body)["rows"], want, params)
+                status, body = srv.get("/api/query?" + q(dict(params, metric="orders",
+                                                              format="csv")))
+                self.assertEqual(status, 200, (params, body))
+                self.assertNotIn(b"0000-", body)
+        finally:
+            srv.cleanup()
+
+
 class TestLeapSecond(unittest.TestCase):
     """Seconds 60 (RFC 3339 5.7) only as a leap second: 23:59:60 UTC on a
     month's last day, the offset applied, taken as the next second; any
