@@ -357,7 +357,7 @@ static int validate(const json_t *root, const struct catalog *cat, int64_t now_m
                  order_parse_time(json_string_value(v), &o->created_ms))
             order_detail_add(d, nerr, index, "created_at", "datetime_parsing",
                              json_is_string(v) &&
-                                     sf_time_has_second_60(json_string_value(v))
+                                     sf_time_bad_second_60(json_string_value(v))
                                  ? "Input should be a valid datetime: "
                                    SF_LEAP_SECOND_TEXT
                                  : "Input should be a valid datetime: RFC 3339 such as "

@@ -149,7 +149,9 @@ static int digits(const char **p, int n, int *v)
 static int valid_date(int y, int mo, int d, int h, int mi, int s)
 {
     static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1970 || y > 9999 || mo < 1 || mo > 12 || d < 1 || h > 23 ||
+    /* 1969: a wall clock west of UTC (or a leap second) still in 1970 UTC;
+     * callers judge the instant's range. */
+    if (y < 1969 || y > 9999 || mo < 1 || mo > 12 || d < 1 || h > 23 ||
         mi > 59 || s > 60)
         return 0;
     if (d > mdays[mo - 1])
@@ -198,7 +200,7 @@ int sf_parse_time(const char *s, int64_t *ms)
         if (!valid_date(y, mo, d, h, mi, sec))
             return -1;
         *ms = to_ms(y, mo, d, h, mi, sec, 0);
-        return sec == 60 && !leap_second_at(*ms) ? -1 : 0;
+        return sec == 60 && !leap_second_at(*ms) ? -2 : 0;
     }
     if (digits(&p, 4, &y) || *p++ != '-' || digits(&p, 2, &mo) ||
         *p++ != '-' || digits(&p, 2, &d) || (*p != 'T' && *p != 't' && *p != ' '))
@@ -235,14 +237,13 @@ int sf_parse_time(const char *s, int64_t *ms)
     if (*p || !valid_date(y, mo, d, h, mi, sec))
         return -1;
     *ms = to_ms(y, mo, d, h, mi, sec, msec) - off_min * 60000;
-    return sec == 60 && !leap_second_at(*ms) ? -1 : 0;
+    return sec == 60 && !leap_second_at(*ms) ? -2 : 0;
 }
 
-int sf_time_has_second_60(const char *s)
+int sf_time_bad_second_60(const char *s)
 {
-    /* "YYYY-MM-DDTHH:MM:60…" or "MM/DD/YYYY, HH:MM:60" */
-    size_t at = strlen(s) >= 20 && s[2] == '/' ? 18 : 17;
-    return strlen(s) >= at + 2 && s[at - 1] == ':' && s[at] == '6' && s[at + 1] == '0';
+    int64_t ms;
+    return sf_parse_time(s, &ms) == -2;
 }
 
 void sf_buf_init(struct sf_buf *b, size_t limit)

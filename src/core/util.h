@@ -56,11 +56,14 @@ char *sf_format_time(int64_t ms, char out[32]);
  * the original producer's "%m/%d/%Y, %H:%M:%S" (taken as UTC) into ms since
  * the epoch. Seconds 60 only as a leap second: 23:59:60 UTC (the offset
  * applied) on a month's last day, taken as the next second, 00:00:00 of
- * the 1st. Returns 0, or -1 if s is neither. */
+ * the 1st. Returns 0; -2 if s is a time but for seconds 60 away from a leap
+ * second; -1 if s is neither form. */
 int sf_parse_time(const char *s, int64_t *ms);
 
-/* 1 if s reads as a time whose seconds are 60 (to say why one was refused). */
-int sf_time_has_second_60(const char *s);
+/* 1 if s is refused only for seconds 60 away from a leap second (to say
+ * so: a leap second past 9999-12-31 or a malformed offset is refused for
+ * what it is). */
+int sf_time_bad_second_60(const char *s);
 #define SF_LEAP_SECOND_TEXT "seconds 60 only for a leap second: 23:59:60 UTC on a " \
     "month's last day"
 

@@ -233,7 +233,7 @@ int web_parse_when(const char *name, const char *v, int64_t now_ms, int64_t *ms,
              "or a time before now such as -15m, -1h or -1d; got \"%.40s\"%s", name, v,
              sp && sp > v && sp[1] >= '0' && sp[1] <= '9'
                  ? " (a + in a query string must be sent as %2B, or it arrives as a space)"
-                 : sf_time_has_second_60(v) ? " (" SF_LEAP_SECOND_TEXT ")" : "");
+                 : sf_time_bad_second_60(v) ? " (" SF_LEAP_SECOND_TEXT ")" : "");
     return -1;
 }
 

@@ -28,6 +28,15 @@ static void expect_bad_time(const char *s)
 {
     int64_t got;
     assert_int_equal(sf_parse_time(s, &got), -1);
+    assert_false(sf_time_bad_second_60(s));
+}
+
+/* A time but for seconds 60 away from a leap second: said so. */
+static void expect_bad_leap(const char *s)
+{
+    int64_t got;
+    assert_int_equal(sf_parse_time(s, &got), -2);
+    assert_true(sf_time_bad_second_60(s));
 }
 
 static void parse_rfc3339_utc(void **state)
@@ -81,13 +90,22 @@ static void parse_leap_second_only_where_one_can_be(void **state)
     expect_time("2026-12-31T18:59:60-05:00", INT64_C(1798761600000));
     expect_time("12/31/2026, 23:59:60", INT64_C(1798761600000));
     expect_time("2026-06-30T23:59:60Z", INT64_C(1782864000000));
-    expect_bad_time("2026-12-31T23:58:60Z");
-    expect_bad_time("2026-12-30T23:59:60Z");
-    expect_bad_time("2026-11-29T03:40:60Z");
-    expect_bad_time("2026-12-31T23:59:60+05:30");
-    expect_bad_time("2027-01-01T05:29:60Z");
-    expect_bad_time("11/29/2026, 03:40:60");
+    expect_bad_leap("2026-12-31T23:58:60Z");
+    expect_bad_leap("2026-12-30T23:59:60Z");
+    expect_bad_leap("2026-11-29T03:40:60Z");
+    expect_bad_leap("2026-12-31T23:59:60+05:30");
+    expect_bad_leap("2027-01-01T05:29:60Z");
+    expect_bad_leap("11/29/2026, 03:40:60");
     expect_bad_time("2026-12-31T23:59:61Z");
+    /* refused for something else than the 60: said for what it is */
+    expect_bad_time("2026-12-31T23:59:60+24:00");
+    expect_bad_time("2026-12-31T23:59:60.Z");
+    /* a leap second past 9999-12-31 parses; the range refuses it */
+    expect_time("9999-12-31T23:59:60Z", INT64_C(253402300800000));
+    /* the first instant, however it is written */
+    expect_time("1969-12-31T23:59:60Z", 0);
+    expect_time("1970-01-01T05:29:60+05:30", 0);
+    expect_time("1969-12-31T20:00:00-04:00", 0);
 }
 
 static void parse_rejects_impossible_day(void **state)
