@@ -169,6 +169,11 @@ class KafkaScaleOut(unittest.TestCase):
         # Mid-stream: SIGKILL one processor, start it again a little later.
         while sum(len(ld.acked) for ld in loaders) < TOTAL * 0.3:
             time.sleep(0.1)
+        # ... and the group has stored some (on a busy machine its first
+        # assignment may come after 30 % are acknowledged)
+        deadline = time.time() + 60
+        while count_orders(db) == 0 and time.time() < deadline:
+            time.sleep(0.1)
         victim = self.procs[1]
         owned = [int(x.split("@")[0]) for x in victim.stderr().rsplit(
             "partition@offset ", 1)[1].split('"')[0].split()]
