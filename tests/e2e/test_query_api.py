@@ -1083,6 +1083,48 @@ class TestMinuteSumOverflowSQLite(unittest.TestCase):
             srv.cleanup()
 
 
+class TestMinuteSumWideMariaDB(unittest.TestCase):
+    """On MariaDB a minute of one source summed over its states may pass
+    what one stored amount holds (DECIMAL(18,2)) and still fit 64-bit
+    cents: two orders of 9,998,999,999,999,900.01 in one minute of
+    Takeaway, CA and TX. /api/sales/minute answers it exactly (outside
+    review: a 503, the reader refused more than 16 digits)."""
+
+    def test_minute_sum_past_one_amount(self):
+        import time
+        if not OK:
+            raise unittest.SkipTest(WHY)
+        try:
+            db = mariadb.MariaDB().start()
+        except Exception as e:  # noqa: BLE001 - any failure to start is a skip
+            raise unittest.SkipTest("mariadbd cannot start here: %s" % str(e)[:300])
+        srv = None
+        try:
+            name = db.create_db("q18wide")
+            srv = Server(extra=["--store", db.uri(name)]).start()
+            rows = [{"customer_id": c, "source": "Takeaway", "quantity": 9999,
+                     "unit_price": "999999999999.99",
+                     "created_at": "2026-12-03T10:00:%02dZ" % (10 * c)} for c in (1, 4)]
+            status, reply = post_v1(srv, rows)
+            self.assertEqual(status, 201, reply)
+            deadline = time.time() + 60
+            while int(db.sql("SELECT COUNT(*) FROM orders", db=name)[0][0]) < 2:
+                self.assertLess(time.time(), deadline, "the orders are not stored")
+                time.sleep(0.1)
+            for states in ("", "&state=CA,TX", "&state=CA&state=TX"):
+                status, body = srv.get("/api/sales/minute?source=Takeaway&from=2026-12-03T"
+                                       "10:00:00Z&to=2026-12-03T10:01:00Z" + states)
+                self.assertEqual(status, 200, (states, body))
+                got = json.loads(body, parse_float=Decimal)
+                self.assertEqual(got["total"], Decimal("19997999999999800.02"), states)
+                self.assertEqual(got["rows"][0]["total"], Decimal("19997999999999800.02"),
+                                 states)
+        finally:
+            if srv:
+                srv.cleanup()
+            db.stop()
+
+
 class TestSumOverflowSQLite(SumOverflowCases, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
