@@ -10,6 +10,7 @@ store's own `orders` table (read with SQL, not through salesflow)."""
 import csv
 import io
 import json
+import re
 import sqlite3
 import unittest
 import urllib.parse
@@ -356,6 +357,14 @@ class RangeCases:
         status, body = self.srv.get("/openapi.json")
         params = json.loads(body)["paths"]["/api/query"]["get"]["parameters"]
         self.assertIn("+05:30", [x for x in params if x["name"] == "tz"][0]["description"])
+        # the described pattern takes exactly what the server takes
+        pattern = [x for x in params if x["name"] == "tz"][0]["schema"]["pattern"]
+        self.assertEqual(self.query(metric="revenue", by="day", tz="z"),
+                         self.query(metric="revenue", by="day"))
+        for tz in ("Z", "z", "+05:30", "-00:00", "+23:59"):
+            self.assertTrue(re.search(pattern, tz), (pattern, tz))
+        for tz in ("05:30", "+5:30", "+24:00", "+05:60", "EST", "", "zz", "Z "):
+            self.assertFalse(re.search(pattern, tz), (pattern, tz))
         # more than 10,000 buckets counts the offset's buckets
         status, body = self.srv.get("/api/query?" + q({
             "metric": "revenue", "by": "minute", "tz": "+05:30",
