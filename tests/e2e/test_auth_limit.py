@@ -24,7 +24,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Server, split_replies
+from harness import Server, run_cli, split_replies
 
 READ = "limit-read-key-0001"
 INGEST = "limit-ingest-key-0001"
@@ -285,6 +285,19 @@ class AuthLimitTest(unittest.TestCase):
         self.assert_429_json(*self.bearer_get("127.0.0.9", READ))
         self.assertEqual(self.bearer_get("127.0.0.1", READ)[0], 200)
         self.assertEqual(self.ingest("127.0.0.1", INGEST)[0], 201)
+
+
+
+class FlagTest(unittest.TestCase):
+    def test_flag_takes_no_spaces_or_signs(self):
+        """--auth-fail-limit is N/AGE exactly: a space before or after, or a
+        sign, is the same clear error (a leading space was taken)."""
+        for val in (" 10/1m", "10/1m ", "\t10/1m", "+10/1m", "-10/1m", "10 /1m", "10/ 1m"):
+            r = run_cli("config", "run", "--auth-fail-limit", val)
+            self.assertEqual(r.returncode, 2, (val, r.stdout))
+            self.assertIn("expected N/AGE", r.stderr, val)
+        r = run_cli("config", "run", "--auth-fail-limit", "10/1m")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 if __name__ == "__main__":
