@@ -179,6 +179,26 @@ class AuthLimitTest(unittest.TestCase):
         self.assertGreaterEqual(
             self.metric('salesflow_auth_refused_total{reason="rate_limited"}'), 6)
 
+    def test_no_key_counts_what_it_says(self):
+        """reason="no_key" counts an Authorization header that carries no
+        bearer key; a request with no Authorization header at all (a
+        browser before sign-in) is not a refused key, and /metrics' help
+        says so."""
+        name = 'salesflow_auth_refused_total{reason="no_key"}'
+        before = self.metric(name)
+        self.assertEqual(self.req("127.0.0.2", "GET", "/api/sales")[0], 401)
+        self.assertEqual(self.metric(name), before)
+        self.assertEqual(self.req("127.0.0.2", "GET", "/api/sales",
+                                  {"Authorization": "Basic eDp5"})[0], 401)
+        self.assertEqual(self.metric(name), before + 1)
+        self.assertEqual(self.req("127.0.0.2", "GET", "/api/sales",
+                                  {"Authorization": "Bearer"})[0], 401)
+        self.assertEqual(self.metric(name), before + 2)
+        st, body, _ = self.req("127.0.0.1", "GET", "/metrics")
+        help_line = [l for l in body.decode().splitlines()
+                     if l.startswith("# HELP salesflow_auth_refused_total")][0]
+        self.assertIn("no Authorization header", help_line)
+
     def test_log_bounded_under_a_flood_and_never_holds_a_key(self):
         src = "127.0.0.5"
         good = []
