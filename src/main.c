@@ -127,7 +127,10 @@ static int opt_fail_limit(const char *val, void *dst, char *err, size_t n)
     errno = 0;
     unsigned long max = strtoul(val, &end, 10);
     int64_t ms = 0;
-    if (end == val || *end != '/' || errno || max < 1 || max > 1000000 ||
+    /* digits on both sides of the /: strtoul would skip a leading space
+     * and take a sign, where a trailing space was refused */
+    if (val[0] < '0' || val[0] > '9' || *end != '/' || end[1] < '0' || end[1] > '9' ||
+        errno || max < 1 || max > 1000000 ||
         opt_duration(end + 1, &ms, err, n) || ms < 1000 || ms > INT64_C(86400000)) {
         snprintf(err, n, "expected N/AGE: 1 to 1000000 failed keys within 1s to 1d "
                  "(e.g. 10/1m), got \"%s\"", val);

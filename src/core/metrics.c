@@ -327,8 +327,10 @@ static void render_auth(struct sf_buf *b)
     static const char *const reason[SF_AUTH_REFUSALS] = {"no_key", "wrong_key",
                                                          "rate_limited"};
     header(b, "salesflow_auth_refused_total", "counter",
-           "Requests refused for their key: an Authorization header or sign-in with no "
-           "key, a wrong key, or any key from an address over --auth-fail-limit (429).");
+           "Requests refused for their key: no_key, an Authorization header with no "
+           "bearer key or a sign-in with an empty key (no Authorization header at all "
+           "is not counted); wrong_key, a wrong key; rate_limited, any key from an "
+           "address over --auth-fail-limit (429).");
     for (int i = 0; i < SF_AUTH_REFUSALS; i++)
         sf_buf_printf(b, "salesflow_auth_refused_total{reason=\"%s\"} %llu\n", reason[i],
                       (unsigned long long)atomic_load(&auth_refused[i]));

@@ -1458,6 +1458,7 @@ static int on_chart(void *opaque, char **col, unsigned ncols)
     x->id = to_i64(col[0]);
     snprintf(x->name, sizeof(x->name), "%s", col[1] ? col[1] : "");
     snprintf(x->definition, sizeof(x->definition), "%s", col[2] ? col[2] : "");
+    x->def_too_long = col[2] && strlen(col[2]) > STORE_CHART_DEF_MAX;
     rfc3339(x->created, sizeof(x->created), col[3]);
     return 0;
 }

@@ -358,6 +358,7 @@ int sqlite_charts(sqlite3 *db, struct store_chart **rows, size_t *n, char *errst
         x->id = sqlite3_column_int64(st, 0);
         copy_text(x->name, sizeof(x->name), st, 1);
         copy_text(x->definition, sizeof(x->definition), st, 2);
+        x->def_too_long = sqlite3_column_bytes(st, 2) > STORE_CHART_DEF_MAX;
         copy_text(x->created, sizeof(x->created), st, 3);
     }
     sqlite3_finalize(st);

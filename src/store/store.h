@@ -132,6 +132,7 @@ struct store_chart {
     int64_t id;
     char name[STORE_CHART_NAME_MAX + 1];
     char definition[STORE_CHART_DEF_MAX + 1];
+    int def_too_long;       /* stored longer than STORE_CHART_DEF_MAX: cut */
     char created[32];       /* RFC 3339 UTC */
 };
 

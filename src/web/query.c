@@ -27,6 +27,7 @@
 #include "http/http.h"
 #include "http/mhd.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <stdarg.h>
@@ -268,8 +269,8 @@ static int qspec_add(struct qspec *q, const char *name, const char *v)
         return 0;
     }
     return qerr(q, name, "extra_forbidden", "unknown %s \"%.40s\": expected metric, by, "
-                "from, to, source, state%s or format", q->chart ? "field" : "query parameter",
-                name, q->chart ? ", type" : ", tz");
+                "from, to, source, state%s", q->chart ? "field" : "query parameter",
+                name, q->chart ? " or type" : ", tz or format");
 }
 
 /* The start of the bucket of len holding t, buckets starting at k * len - off. */
@@ -715,7 +716,9 @@ enum http_result web_api_charts(struct http_req *r)
         json_t *def = json_loads(rows[i].definition, JSON_REJECT_DUPLICATES, &je);
         const char *bad = NULL;
         char *text = NULL;
-        if (!def)
+        if (rows[i].def_too_long)
+            bad = "the stored definition is longer than 4096 bytes";
+        else if (!def)
             bad = "the stored definition is not valid JSON";
         else if (check_definition(q, def, 0))
             bad = q->err_msg;
@@ -754,10 +757,25 @@ static const char *name_forbidden(uint32_t c)
         return "a control character";
     if (c == 0x2028 || c == 0x2029)
         return "a line or paragraph separator";
-    if (c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+    if (c == 0x200e || c == 0x200f || c == 0x061c || (c >= 0x202a && c <= 0x202e) ||
         (c >= 0x2066 && c <= 0x2069))
         return "a bidirectional control";
+    /* Invisible format characters; the joiners U+200C and U+200D are let
+     * be (emoji sequences and some scripts need them). */
+    if (c == 0x200b || (c >= 0x2060 && c <= 0x2064) || c == 0xfeff || c == 0x00ad)
+        return "an invisible character";
+    if (c >= 0xfff9 && c <= 0xfffb)
+        return "an interlinear annotation character";
+    if (c >= 0xe0000 && c <= 0xe007f)
+        return "a tag character";
     return NULL;
+}
+
+/* A space character (Unicode White_Space, the controls aside). */
+static int name_space(uint32_t c)
+{
+    return c == 0x20 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) ||
+           c == 0x202f || c == 0x205f || c == 0x3000;
 }
 
 /* The name: a string of 1 to 200 characters, none of name_forbidden's.
@@ -767,7 +785,7 @@ static const char *check_name(const json_t *v, char *msg, size_t n)
     if (!json_is_string(v))
         return "name must be a string";
     const unsigned char *s = (const unsigned char *)json_string_value(v);
-    size_t chars = 0, len = json_string_length(v);
+    size_t chars = 0, spaces = 0, len = json_string_length(v);
     for (size_t i = 0; i < len; chars++) {
         uint32_t c = s[i];
         int k = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
@@ -781,10 +799,13 @@ static const char *check_name(const json_t *v, char *msg, size_t n)
                      what, chars + 1);
             return msg;
         }
+        spaces += name_space(c);
         i += (size_t)k;
     }
     if (chars == 0)
         return "name must not be empty";
+    if (spaces == chars)
+        return "name must not be only spaces";
     if (chars > 200)
         return "name has more than 200 characters";
     return NULL;
@@ -842,8 +863,10 @@ enum http_result web_api_chart_add(struct http_req *r)
     }
     if (check_definition(q, def, 1)) {
         char loc[sizeof(q->err_loc)];
-        snprintf(loc, sizeof(loc), "definition.%.40s", q->err_loc);
-        snprintf(q->err_loc, sizeof(q->err_loc), "%s", loc);
+        if (strcmp(q->err_loc, "definition")) {     /* not the definition as a whole */
+            snprintf(loc, sizeof(loc), "definition.%.40s", q->err_loc);
+            snprintf(q->err_loc, sizeof(q->err_loc), "%s", loc);
+        }
         res = qspec_reject(r, q);
         goto out;
     }
@@ -895,10 +918,17 @@ enum http_result web_api_chart_delete(struct http_req *r)
     char *end, err[512], msg[128];
     if (!w)
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "this server has no store");
+    /* Any id the store can hold, written as GET /api/charts lists it: a
+     * damaged row with an id of 0 or below must be removable too. Out of
+     * range is refused, never capped to another chart's id. */
+    const char *digits = idtext + (idtext[0] == '-');
+    errno = 0;
     long long id = strtoll(idtext, &end, 10);
-    if (!*idtext || *end || id <= 0 || idtext[0] == '+' || idtext[0] == '0')
+    if (*digits < '0' || *digits > '9' || *end || errno == ERANGE ||
+        (digits[0] == '0' && (digits[1] || digits != idtext)))
         return unprocessable(r, "path", "id", "int_parsing", "the chart id must be a "
-                             "positive whole number, as GET /api/charts lists them");
+                             "whole number from -9223372036854775808 to 9223372036854775807 "
+                             "without leading zeros, as GET /api/charts lists them");
     pthread_mutex_lock(&w->mu);
     int rc = store_chart_delete(w->store, id, err, sizeof(err));
     pthread_mutex_unlock(&w->mu);

@@ -24,7 +24,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Server, split_replies
+from harness import Server, run_cli, split_replies
 
 READ = "limit-read-key-0001"
 INGEST = "limit-ingest-key-0001"
@@ -179,6 +179,26 @@ class AuthLimitTest(unittest.TestCase):
         self.assertGreaterEqual(
             self.metric('salesflow_auth_refused_total{reason="rate_limited"}'), 6)
 
+    def test_no_key_counts_what_it_says(self):
+        """reason="no_key" counts an Authorization header that carries no
+        bearer key; a request with no Authorization header at all (a
+        browser before sign-in) is not a refused key, and /metrics' help
+        says so."""
+        name = 'salesflow_auth_refused_total{reason="no_key"}'
+        before = self.metric(name)
+        self.assertEqual(self.req("127.0.0.2", "GET", "/api/sales")[0], 401)
+        self.assertEqual(self.metric(name), before)
+        self.assertEqual(self.req("127.0.0.2", "GET", "/api/sales",
+                                  {"Authorization": "Basic eDp5"})[0], 401)
+        self.assertEqual(self.metric(name), before + 1)
+        self.assertEqual(self.req("127.0.0.2", "GET", "/api/sales",
+                                  {"Authorization": "Bearer"})[0], 401)
+        self.assertEqual(self.metric(name), before + 2)
+        st, body, _ = self.req("127.0.0.1", "GET", "/metrics")
+        help_line = [l for l in body.decode().splitlines()
+                     if l.startswith("# HELP salesflow_auth_refused_total")][0]
+        self.assertIn("no Authorization header", help_line)
+
     def test_log_bounded_under_a_flood_and_never_holds_a_key(self):
         src = "127.0.0.5"
         good = []
@@ -285,6 +305,19 @@ class AuthLimitTest(unittest.TestCase):
         self.assert_429_json(*self.bearer_get("127.0.0.9", READ))
         self.assertEqual(self.bearer_get("127.0.0.1", READ)[0], 200)
         self.assertEqual(self.ingest("127.0.0.1", INGEST)[0], 201)
+
+
+
+class FlagTest(unittest.TestCase):
+    def test_flag_takes_no_spaces_or_signs(self):
+        """--auth-fail-limit is N/AGE exactly: a space before or after, or a
+        sign, is the same clear error (a leading space was taken)."""
+        for val in (" 10/1m", "10/1m ", "\t10/1m", "+10/1m", "-10/1m", "10 /1m", "10/ 1m"):
+            r = run_cli("config", "run", "--auth-fail-limit", val)
+            self.assertEqual(r.returncode, 2, (val, r.stdout))
+            self.assertIn("expected N/AGE", r.stderr, val)
+        r = run_cli("config", "run", "--auth-fail-limit", "10/1m")
+        self.assertEqual(r.returncode, 0, r.stderr)
 
 
 if __name__ == "__main__":

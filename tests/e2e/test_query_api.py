@@ -10,6 +10,7 @@ store's own `orders` table (read with SQL, not through salesflow)."""
 import csv
 import io
 import json
+import re
 import sqlite3
 import unittest
 import urllib.parse
@@ -356,6 +357,14 @@ class RangeCases:
         status, body = self.srv.get("/openapi.json")
         params = json.loads(body)["paths"]["/api/query"]["get"]["parameters"]
         self.assertIn("+05:30", [x for x in params if x["name"] == "tz"][0]["description"])
+        # the described pattern takes exactly what the server takes
+        pattern = [x for x in params if x["name"] == "tz"][0]["schema"]["pattern"]
+        self.assertEqual(self.query(metric="revenue", by="day", tz="z"),
+                         self.query(metric="revenue", by="day"))
+        for tz in ("Z", "z", "+05:30", "-00:00", "+23:59"):
+            self.assertTrue(re.search(pattern, tz), (pattern, tz))
+        for tz in ("05:30", "+5:30", "+24:00", "+05:60", "EST", "", "zz", "Z "):
+            self.assertFalse(re.search(pattern, tz), (pattern, tz))
         # more than 10,000 buckets counts the offset's buckets
         status, body = self.srv.get("/api/query?" + q({
             "metric": "revenue", "by": "minute", "tz": "+05:30",
@@ -640,13 +649,73 @@ class RangeCases:
         good = {"metric": "orders", "type": "number"}
         for ch in ["\x00", "\x01", "\t", "\x1f", "\x7f", "\x80", "\x85", "\x9f", "\u2028",
                    "\u2029", "\u202a", "\u202b", "\u202c", "\u202d", "\u202e", "\u2066",
-                   "\u2067", "\u2068", "\u2069", "\u200e", "\u200f"]:
+                   "\u2067", "\u2068", "\u2069", "\u200e", "\u200f", "\u061c", "\u200b",
+                   "\u2060", "\u2061", "\u2064", "\ufeff", "\u00ad", "\ufff9", "\ufffa",
+                   "\ufffb", "\U000e0000", "\U000e0001", "\U000e0041", "\U000e007f"]:
             status, reply = self.add_chart("Revenue" + ch + "by day", good)
             self.assertEqual(status, 422, (ch, reply))
             d = reply["detail"][0]
             self.assertEqual(d["loc"], ["body", "name"], ch)
             self.assertIn("U+%04X" % ord(ch), d["msg"], ch)
+        # nothing but spaces (of any kind) is no name
+        for name in [" ", "   ", "\u00a0", " \u3000\u2003 "]:
+            status, reply = self.add_chart(name, good)
+            self.assertEqual(status, 422, (name, reply))
+            self.assertEqual(reply["detail"][0]["loc"], ["body", "name"], name)
+            self.assertIn("space", reply["detail"][0]["msg"], name)
         self.assertEqual(self.charts(), before)
+        # the joiners of emoji sequences are kept, as are inner spaces
+        for name in ["\U0001f468\u200d\U0001f469", "a\u200cb", " a b "]:
+            status, reply = self.add_chart(name, good)
+            self.assertEqual(status, 201, (name, reply))
+            self.srv.request("DELETE", "/api/charts/%d" % reply["id"])
+        self.assertEqual(self.charts(), before)
+
+    def test_chart_ids(self):
+        """A chart id that is not a whole number in the store's range is
+        refused by name, never capped to another chart's id; a damaged row
+        with an id of 0 or below can still be removed."""
+        status, reply = self.add_chart("kept", {"metric": "orders", "type": "number"})
+        self.assertEqual(status, 201, reply)
+        kept = reply["id"]
+        before = self.charts()
+        for idtext in ["99999999999999999999999", "9223372036854775808",
+                       "-9223372036854775809", "18446744073709551616", "1.5", "1e3",
+                       "+1", "01", "-0", "-", "x1", "1x", "0x10"]:
+            status, body, _ = self.srv.request("DELETE", "/api/charts/" + idtext)
+            self.assertEqual(status, 422, (idtext, body))
+            d = json.loads(body)["detail"][0]
+            self.assertEqual(d["loc"], ["path", "id"], idtext)
+            self.assertIn("id", d["msg"])
+        self.assertEqual(self.charts(), before)
+        status, body, _ = self.srv.request("DELETE", "/api/charts/9223372036854775807")
+        self.assertEqual(status, 404, body)
+        self.assertIn(b"9223372036854775807", body)
+        for bad_id in (-5, 0):
+            self.store_chart("damaged id", '{"metric":"orders","type":"pie"}', bad_id)
+            self.assertIn(bad_id, [c["id"] for c in self.charts()])
+            status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % bad_id)
+            self.assertEqual(status, 200, (bad_id, body))
+            self.assertNotIn(bad_id, [c["id"] for c in self.charts()])
+        status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % kept)
+        self.assertEqual(status, 200, body)
+
+    def test_chart_messages(self):
+        """The definition's own errors are located once; an unknown member
+        is told the members a definition may have (not format)."""
+        for definition in (None, "revenue", 3, ["metric"]):
+            status, reply = self.add_chart("x", definition)
+            self.assertEqual(status, 422, (definition, reply))
+            self.assertEqual(reply["detail"][0]["loc"], ["body", "definition"], definition)
+        status, reply = self.add_chart("x", {"metric": "orders", "type": "pie", "nope": "1"})
+        self.assertEqual(status, 422, reply)
+        self.assertEqual(reply["detail"][0]["loc"], ["body", "definition", "nope"])
+        self.assertIn("state or type", reply["detail"][0]["msg"])
+        self.assertNotIn("format", reply["detail"][0]["msg"])
+        # the query still names its own: tz and format
+        status, body = self.srv.get("/api/query?metric=orders&nope=1")
+        self.assertEqual(status, 422, body)
+        self.assertIn("tz or format", json.loads(body)["detail"][0]["msg"])
 
     def test_chart_definition_shape(self):
         """A definition has the documented members only — metric, by,
@@ -709,7 +778,7 @@ class RangeCases:
                ("n", {"metric": "orders", "type": "pie", "sql": "1"},
                 ["body", "definition", "sql"]),
                ("n", {"metric": 3, "type": "pie"}, ["body", "definition", "metric"]),
-               ("n", "revenue", ["body", "definition", "definition"])]
+               ("n", "revenue", ["body", "definition"])]
         for name, definition, loc in bad:
             status, reply = self.add_chart(name, definition)
             self.assertEqual(status, 422, (name, definition, reply))
@@ -798,6 +867,19 @@ class TestQuerySQLite(RangeCases, unittest.TestCase):
     def count_orders(self):
         return self.srv.order_count()
 
+    def test_chart_too_long_stored(self):
+        """A stored definition over 4096 bytes (valid JSON) is listed with
+        an error saying so, not as broken JSON, and can be removed."""
+        long = json.dumps({"metric": "orders", "type": "pie", "state": ["CA"] * 1000})
+        self.assertGreater(len(long), 4096)
+        self.store_chart("too long", long)
+        c = [c for c in self.charts() if c["name"] == "too long"][0]
+        self.assertIsNone(c["definition"])
+        self.assertIn("4096", c["error"])
+        self.assertNotIn("not valid JSON", c["error"])
+        status, body, _ = self.srv.request("DELETE", "/api/charts/%d" % c["id"])
+        self.assertEqual(status, 200, body)
+
     def rollup(self, name):
         return [(k, src, st, Decimal(t) / 100, c, q) for k, src, st, t, c, q in self.srv.query(
             "SELECT %s, source, state, total_cents, order_count, quantity FROM sales_%s"
@@ -863,10 +945,10 @@ class TestQuerySQLite(RangeCases, unittest.TestCase):
         con.commit()
         con.close()
 
-    def store_chart(self, name, definition):
+    def store_chart(self, name, definition, id=None):
         con = sqlite3.connect(self.srv.db_path, timeout=30)
-        con.execute("INSERT INTO salesflow_charts (name, definition, created) VALUES"
-                    " (?, ?, '2026-12-07T00:00:00.000Z')", (name, definition))
+        con.execute("INSERT INTO salesflow_charts (id, name, definition, created) VALUES"
+                    " (?, ?, ?, '2026-12-07T00:00:00.000Z')", (id, name, definition))
         con.commit()
         con.close()
 
@@ -1265,9 +1347,11 @@ class TestQueryMariaDB(RangeCases, unittest.TestCase):
                     " WHERE quarter = '%s' AND source = '%s' AND state = '%s'"
                     % (delta, key.replace("T", " "), src, st), db=self.name)
 
-    def store_chart(self, name, definition):
-        self.db.sql("INSERT INTO salesflow_charts (name, definition, created) VALUES"
-                    " ('%s', '%s', NOW())" % (name, definition.replace("'", "''")),
+    def store_chart(self, name, definition, id=None):
+        self.db.sql("SET SESSION sql_mode = CONCAT(@@sql_mode, ',NO_AUTO_VALUE_ON_ZERO');"
+                    "INSERT INTO salesflow_charts (id, name, definition, created) VALUES"
+                    " (%s, '%s', '%s', NOW())" % ("NULL" if id is None else int(id), name,
+                                                  definition.replace("'", "''")),
                     db=self.name)
 
     def damage(self):
