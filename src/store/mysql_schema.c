@@ -153,25 +153,34 @@ static const char *const migration4[] = {
     NULL,
 };
 
-static int migration4_fill(struct mysql_store *s, const char *what, char *errstr, size_t n)
+/* The statements of sql (NULL-ended) in one transaction: all or nothing. */
+static int in_one_transaction(struct mysql_store *s, const char *const *sql, const char *what,
+                              char *errstr, size_t n)
 {
-    if (sfmy_exec(s, "START TRANSACTION", what, errstr, n) ||
-        sfmy_exec(s, "DELETE FROM sales_hour", what, errstr, n) ||
-        sfmy_exec(s, "DELETE FROM sales_day", what, errstr, n) ||
-        sfmy_exec(s, "INSERT INTO sales_hour (hour, source, state, total, order_count,"
-                  " quantity) SELECT DATE_FORMAT(minute, '%Y-%m-%d %H:00:00'), source,"
-                  " state, SUM(total), SUM(order_count), SUM(quantity) FROM sales_minute"
-                  " GROUP BY 1, 2, 3", what, errstr, n) ||
-        sfmy_exec(s, "INSERT INTO sales_day (day, source, state, total, order_count,"
-                  " quantity) SELECT DATE_FORMAT(minute, '%Y-%m-%d 00:00:00'), source,"
-                  " state, SUM(total), SUM(order_count), SUM(quantity) FROM sales_minute"
-                  " GROUP BY 1, 2, 3", what, errstr, n) ||
-        (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
+    int rc = sfmy_exec(s, "START TRANSACTION", what, errstr, n);
+    for (; !rc && *sql; sql++)
+        rc = sfmy_exec(s, *sql, what, errstr, n);
+    if (rc || (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
         if (s->db)
             mysql_rollback(s->db);
         return -1;
     }
     return 0;
+}
+
+static int migration4_fill(struct mysql_store *s, const char *what, char *errstr, size_t n)
+{
+    static const char *const sql[] = {
+        "DELETE FROM sales_hour",
+        "DELETE FROM sales_day",
+        "INSERT INTO sales_hour (hour, source, state, total, order_count, quantity)"
+        " SELECT DATE_FORMAT(minute, '%Y-%m-%d %H:00:00'), source, state, SUM(total),"
+        " SUM(order_count), SUM(quantity) FROM sales_minute GROUP BY 1, 2, 3",
+        "INSERT INTO sales_day (day, source, state, total, order_count, quantity)"
+        " SELECT DATE_FORMAT(minute, '%Y-%m-%d 00:00:00'), source, state, SUM(total),"
+        " SUM(order_count), SUM(quantity) FROM sales_minute GROUP BY 1, 2, 3",
+        NULL};
+    return in_one_transaction(s, sql, what, errstr, n);
 }
 
 /* Migration 5: salesflow_offsets.last_mark, which record a position
@@ -222,23 +231,18 @@ static const char *const migration6[] = {
 
 static int migration6_fill(struct mysql_store *s, const char *what, char *errstr, size_t n)
 {
-    if (sfmy_exec(s, "START TRANSACTION", what, errstr, n) ||
-        sfmy_exec(s, "DELETE FROM sales_customer_hour", what, errstr, n) ||
-        sfmy_exec(s, "DELETE FROM sales_customer_day", what, errstr, n) ||
-        sfmy_exec(s, "INSERT INTO sales_customer_hour (hour, customer_id, source, total,"
-                  " order_count, quantity) SELECT DATE_FORMAT(created_at,"
-                  " '%Y-%m-%d %H:00:00'), customer_id, source, SUM(total), COUNT(*),"
-                  " SUM(quantity) FROM orders GROUP BY 1, 2, 3", what, errstr, n) ||
-        sfmy_exec(s, "INSERT INTO sales_customer_day (day, customer_id, source, total,"
-                  " order_count, quantity) SELECT DATE_FORMAT(hour, '%Y-%m-%d 00:00:00'),"
-                  " customer_id, source, SUM(total), SUM(order_count), SUM(quantity)"
-                  " FROM sales_customer_hour GROUP BY 1, 2, 3", what, errstr, n) ||
-        (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
-        if (s->db)
-            mysql_rollback(s->db);
-        return -1;
-    }
-    return 0;
+    static const char *const sql[] = {
+        "DELETE FROM sales_customer_hour",
+        "DELETE FROM sales_customer_day",
+        "INSERT INTO sales_customer_hour (hour, customer_id, source, total, order_count,"
+        " quantity) SELECT DATE_FORMAT(created_at, '%Y-%m-%d %H:00:00'), customer_id, source,"
+        " SUM(total), COUNT(*), SUM(quantity) FROM orders GROUP BY 1, 2, 3",
+        "INSERT INTO sales_customer_day (day, customer_id, source, total, order_count,"
+        " quantity) SELECT DATE_FORMAT(hour, '%Y-%m-%d 00:00:00'), customer_id, source,"
+        " SUM(total), SUM(order_count), SUM(quantity) FROM sales_customer_hour"
+        " GROUP BY 1, 2, 3",
+        NULL};
+    return in_one_transaction(s, sql, what, errstr, n);
 }
 
 /* Migration 7: the quarter-hour rollup, keyed like sales_minute (the
@@ -263,18 +267,13 @@ static int migration7(struct mysql_store *s, const char *what, char *errstr, siz
         sfmy_exec(s, "ALTER TABLE sales_quarter CHANGE minute quarter DATETIME NOT NULL",
                   what, errstr, n))
         return -1;
-    if (sfmy_exec(s, "START TRANSACTION", what, errstr, n) ||
-        sfmy_exec(s, "DELETE FROM sales_quarter", what, errstr, n) ||
-        sfmy_exec(s, "INSERT INTO sales_quarter (quarter, source, state, total, order_count,"
-                  " quantity) SELECT minute - INTERVAL MINUTE(minute) % 15 MINUTE, source,"
-                  " state, SUM(total), SUM(order_count), SUM(quantity) FROM sales_minute"
-                  " GROUP BY 1, 2, 3", what, errstr, n) ||
-        (mysql_commit(s->db) && sfmy_db_fail(s, "COMMIT", errstr, n))) {
-        if (s->db)
-            mysql_rollback(s->db);
-        return -1;
-    }
-    return 0;
+    static const char *const sql[] = {
+        "DELETE FROM sales_quarter",
+        "INSERT INTO sales_quarter (quarter, source, state, total, order_count, quantity)"
+        " SELECT minute - INTERVAL MINUTE(minute) % 15 MINUTE, source, state, SUM(total),"
+        " SUM(order_count), SUM(quantity) FROM sales_minute GROUP BY 1, 2, 3",
+        NULL};
+    return in_one_transaction(s, sql, what, errstr, n);
 }
 
 static const struct migration {

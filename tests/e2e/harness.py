@@ -41,6 +41,15 @@ def run_cli(*args, timeout=60):
                           timeout=timeout, cwd=REPO)
 
 
+def vm_rss_kb(pid):
+    """A process's resident memory (VmRSS), KiB."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
 class Server:
     """One `salesflow run` process on a free port with its own data dir."""
 
@@ -132,8 +141,10 @@ class Server:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     # --- HTTP -------------------------------------------------------------
-    def request(self, method, path, body=None, headers=None, timeout=30):
-        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+    def request(self, method, path, body=None, headers=None, timeout=30, source=None):
+        """source: the client's address (127.0.0.2, …), else the kernel's."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout,
+                                       source_address=(source, 0) if source else None)
         try:
             c.request(method, path, body=body, headers=headers or {})
             r = c.getresponse()

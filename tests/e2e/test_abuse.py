@@ -65,7 +65,7 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import BIN, Server, log_values, send_raw  # noqa: E402
+from harness import BIN, Server, log_values, send_raw, vm_rss_kb  # noqa: E402
 
 
 def sanitized():
@@ -207,14 +207,6 @@ def pct(sorted_values, p):
 
 
 # --- the server's memory, sockets and CPU; the machine's CPU -----------------
-
-def vm_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
-
 
 def socket_count(pid):
     n = 0

@@ -15,7 +15,6 @@ of addresses is bounded: many source addresses (127.x.y.z, all loopback)
 neither grow memory nor the log.
 """
 
-import http.client
 import json
 import re
 import socket
@@ -24,7 +23,7 @@ import time
 import unittest
 import urllib.parse
 
-from harness import Server, run_cli, split_replies
+from harness import Server, run_cli, split_replies, vm_rss_kb
 
 READ = "limit-read-key-0001"
 INGEST = "limit-ingest-key-0001"
@@ -32,13 +31,6 @@ GUESS = "sekrit-guess-%d"       # the wrong keys: never in the log
 GOOD = {"customer_id": 3, "source": "Dine In", "quantity": 7}
 LIMIT, WINDOW = 5, 3
 
-
-def vm_rss_kb(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    return 0
 
 
 class AuthLimitTest(unittest.TestCase):
@@ -51,14 +43,7 @@ class AuthLimitTest(unittest.TestCase):
         self.s.cleanup()
 
     def req(self, src, method, path, headers=None, body=None):
-        c = http.client.HTTPConnection("127.0.0.1", self.s.port, timeout=30,
-                                       source_address=(src, 0))
-        try:
-            c.request(method, path, body=body, headers=headers or {})
-            r = c.getresponse()
-            return r.status, r.read(), dict(r.getheaders())
-        finally:
-            c.close()
+        return self.s.request(method, path, body=body, headers=headers, source=src)
 
     def sign_in(self, src, key):
         body = urllib.parse.urlencode({"key": key, "next": "/"}).encode()

@@ -1082,6 +1082,24 @@ class TestLeapSecond(unittest.TestCase):
             srv.cleanup()
 
 
+def start_mariadb(cls, name):
+    """A private mariadbd (cls.db), a database name in it (cls.name) and
+    `salesflow run` storing into it (cls.srv); a skip where mariadbd cannot
+    run."""
+    if not OK:
+        raise unittest.SkipTest(WHY)
+    try:
+        cls.db = mariadb.MariaDB().start()
+    except Exception as e:  # noqa: BLE001 - any failure to start is a skip
+        raise unittest.SkipTest("mariadbd cannot start here: %s" % str(e)[:300])
+    try:
+        cls.name = cls.db.create_db(name)
+        cls.srv = Server(extra=["--store", cls.db.uri(cls.name)]).start()
+    except Exception:
+        cls.db.stop()
+        raise
+
+
 class SumOverflowCases:
     """Sums past what 64-bit cents hold (92,233,720,368,547,758.07): ten
     orders of 9,999,000,000,000,000.00 (quantity 9999 at unit_price
@@ -1172,39 +1190,33 @@ class TestMinuteSumWideMariaDB(unittest.TestCase):
     Takeaway, CA and TX. /api/sales/minute answers it exactly (outside
     review: a 503, the reader refused more than 16 digits)."""
 
+    @classmethod
+    def setUpClass(cls):
+        start_mariadb(cls, "q18wide")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.srv.cleanup()
+        cls.db.stop()
+
     def test_minute_sum_past_one_amount(self):
         import time
-        if not OK:
-            raise unittest.SkipTest(WHY)
-        try:
-            db = mariadb.MariaDB().start()
-        except Exception as e:  # noqa: BLE001 - any failure to start is a skip
-            raise unittest.SkipTest("mariadbd cannot start here: %s" % str(e)[:300])
-        srv = None
-        try:
-            name = db.create_db("q18wide")
-            srv = Server(extra=["--store", db.uri(name)]).start()
-            rows = [{"customer_id": c, "source": "Takeaway", "quantity": 9999,
-                     "unit_price": "999999999999.99",
-                     "created_at": "2026-12-03T10:00:%02dZ" % (10 * c)} for c in (1, 4)]
-            status, reply = post_v1(srv, rows)
-            self.assertEqual(status, 201, reply)
-            deadline = time.time() + 60
-            while int(db.sql("SELECT COUNT(*) FROM orders", db=name)[0][0]) < 2:
-                self.assertLess(time.time(), deadline, "the orders are not stored")
-                time.sleep(0.1)
-            for states in ("", "&state=CA,TX", "&state=CA&state=TX"):
-                status, body = srv.get("/api/sales/minute?source=Takeaway&from=2026-12-03T"
-                                       "10:00:00Z&to=2026-12-03T10:01:00Z" + states)
-                self.assertEqual(status, 200, (states, body))
-                got = json.loads(body, parse_float=Decimal)
-                self.assertEqual(got["total"], Decimal("19997999999999800.02"), states)
-                self.assertEqual(got["rows"][0]["total"], Decimal("19997999999999800.02"),
-                                 states)
-        finally:
-            if srv:
-                srv.cleanup()
-            db.stop()
+        rows = [{"customer_id": c, "source": "Takeaway", "quantity": 9999,
+                 "unit_price": "999999999999.99",
+                 "created_at": "2026-12-03T10:00:%02dZ" % (10 * c)} for c in (1, 4)]
+        status, reply = post_v1(self.srv, rows)
+        self.assertEqual(status, 201, reply)
+        deadline = time.time() + 60
+        while int(self.db.sql("SELECT COUNT(*) FROM orders", db=self.name)[0][0]) < 2:
+            self.assertLess(time.time(), deadline, "the orders are not stored")
+            time.sleep(0.1)
+        for states in ("", "&state=CA,TX", "&state=CA&state=TX"):
+            status, body = self.srv.get("/api/sales/minute?source=Takeaway&from=2026-12-03T"
+                                        "10:00:00Z&to=2026-12-03T10:01:00Z" + states)
+            self.assertEqual(status, 200, (states, body))
+            got = json.loads(body, parse_float=Decimal)
+            self.assertEqual(got["total"], Decimal("19997999999999800.02"), states)
+            self.assertEqual(got["rows"][0]["total"], Decimal("19997999999999800.02"), states)
 
 
 class TestSumOverflowSQLite(SumOverflowCases, unittest.TestCase):
@@ -1225,18 +1237,7 @@ class TestSumOverflowSQLite(SumOverflowCases, unittest.TestCase):
 class TestSumOverflowMariaDB(SumOverflowCases, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        if not OK:
-            raise unittest.SkipTest(WHY)
-        try:
-            cls.db = mariadb.MariaDB().start()
-        except Exception as e:  # noqa: BLE001 - any failure to start is a skip
-            raise unittest.SkipTest("mariadbd cannot start here: %s" % str(e)[:300])
-        try:
-            cls.name = cls.db.create_db("q18sum")
-            cls.srv = Server(extra=["--store", cls.db.uri(cls.name)]).start()
-        except Exception:
-            cls.db.stop()
-            raise
+        start_mariadb(cls, "q18sum")
 
     def setUp(self):
         import time
@@ -1261,18 +1262,7 @@ class TestQueryMariaDB(RangeCases, unittest.TestCase):
 
     @classmethod
     def setUpClass(cls):
-        if not OK:
-            raise unittest.SkipTest(WHY)
-        try:
-            cls.db = mariadb.MariaDB().start()
-        except Exception as e:  # noqa: BLE001 - any failure to start is a skip
-            raise unittest.SkipTest("mariadbd cannot start here: %s" % str(e)[:300])
-        try:
-            cls.name = cls.db.create_db("q18")
-            cls.srv = Server(extra=["--store", cls.db.uri(cls.name)]).start()
-        except Exception:
-            cls.db.stop()
-            raise
+        start_mariadb(cls, "q18")
         data = dataset()
         status, reply = post_v1(cls.srv, data)
         assert status in (200, 201), (status, reply)

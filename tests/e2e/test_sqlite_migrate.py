@@ -111,6 +111,25 @@ class MigrateTest(unittest.TestCase):
             s.cleanup()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
+    def kill_after(self, data, logname, marker, pause):
+        """`salesflow run` on data, SIGKILLed up to pause s after its log
+        says marker: (whether it had already exited, its log)."""
+        with open(os.path.join(self.tmp, logname), "w+") as log:
+            p = subprocess.Popen([BIN, "run", "--listen", "127.0.0.1:%d" % free_port(),
+                                  "--data", data], cwd=REPO, stdout=log, stderr=log)
+            deadline = time.time() + 30
+            while time.time() < deadline:
+                log.seek(0)
+                if marker in log.read() or p.poll() is not None:
+                    break
+                time.sleep(0.01)
+            time.sleep(random.uniform(0, pause))
+            done = p.poll() is not None
+            p.send_signal(signal.SIGKILL)
+            p.wait()
+            log.seek(0)
+            return done, log.read()
+
     def server(self, binary=BIN):
         s = Server(data=os.path.join(self.tmp, "data"))
         self.servers.append(s)
@@ -225,24 +244,9 @@ class MigrateTest(unittest.TestCase):
         sample = query(db, "SELECT uuid, created_at, total FROM orders ORDER BY uuid LIMIT 50")
         killed = 0
         for cycle in range(int(os.environ.get("MIGRATE_KILLS", "3"))):
-            log = open(os.path.join(self.tmp, "kill%d.log" % cycle), "w+")
-            p = subprocess.Popen([BIN, "run", "--listen", "127.0.0.1:%d" % free_port(),
-                                  "--data", data], cwd=REPO, stdout=log, stderr=log)
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                log.seek(0)
-                if "migrating" in log.read() or p.poll() is not None:
-                    break
-                time.sleep(0.01)
             # Early in the copy: a quiet machine migrates the 100,000 rows in
             # well under 0.3 s, and a kill after it shows nothing.
-            time.sleep(random.uniform(0, 0.03))
-            done = p.poll() is not None
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-            log.seek(0)
-            text = log.read()
-            log.close()
+            done, text = self.kill_after(data, "kill%d.log" % cycle, "migrating", 0.03)
             self.assertFalse(done, text)
             self.assertIn("migrating %d orders" % n, text)
             if "migrated" in text:
@@ -293,22 +297,8 @@ class MigrateTest(unittest.TestCase):
                      " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
         killed = 0
         for cycle in range(int(os.environ.get("MIGRATE_KILLS", "3"))):
-            log = open(os.path.join(self.tmp, "qkill%d.log" % cycle), "w+")
-            p = subprocess.Popen([BIN, "run", "--listen", "127.0.0.1:%d" % free_port(),
-                                  "--data", data], cwd=REPO, stdout=log, stderr=log)
-            deadline = time.time() + 30
-            while time.time() < deadline:
-                log.seek(0)
-                if "building sales_quarter" in log.read() or p.poll() is not None:
-                    break
-                time.sleep(0.01)
-            time.sleep(random.uniform(0, 0.05))
-            done = p.poll() is not None
-            p.send_signal(signal.SIGKILL)
-            p.wait()
-            log.seek(0)
-            text = log.read()
-            log.close()
+            done, text = self.kill_after(data, "qkill%d.log" % cycle, "building sales_quarter",
+                                         0.05)
             self.assertFalse(done, text)
             self.assertIn("building sales_quarter from sales_minute", text)
             have = query(db, "SELECT count(*) FROM sqlite_master WHERE name = 'sales_quarter'")
