@@ -282,9 +282,9 @@ static int opt_max_body(const char *val, void *dst, char *err, size_t n)
 /* Checked here (a bad list exits 2); the catalog takes it once loaded. */
 
 /* --query-nice of run and serve. */
-#define QUERY_NICE_HELP "the query threads' CPU priority N (0-19) below the HTTP " \
-    "loops' (/api/query, ranged /api/sales, /api/orders, /api/sales/minute; " \
-    "default {10})"
+#define QUERY_NICE_HELP "the query threads' CPU priority (/api/query, ranged " \
+    "/api/sales, /api/orders, /api/sales/minute): idle (only the cores nothing " \
+    "else wants) or N (0-19) below the HTTP loops' (default {idle})"
 
 /* The HTTP server with every layer's routes: those of a layer this
  * command does not run answer 404 or 503. */
@@ -369,7 +369,7 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
         {"processor-nice", "N", "the processor thread's CPU priority N (0-19) below the "
          "HTTP loops' (default {0})", opt_nice, &f->processor_nice},
-        {"query-nice", "N", QUERY_NICE_HELP, opt_nice, &f->query_nice},
+        {"query-nice", "N|idle", QUERY_NICE_HELP, opt_nice_or_idle, &f->query_nice},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
          SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",
          opt_max_body, &f->max_body},
@@ -699,7 +699,7 @@ static int cmd_serve(struct args *args, int argc, char **argv)
         {"store", "URI", "serving store to read, e.g. sqlite:salesflow-data/sales.db "
          "(required)", opt_store_uri, &store_uri},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &threads},
-        {"query-nice", "N", QUERY_NICE_HELP, opt_nice, &query_nice},
+        {"query-nice", "N|idle", QUERY_NICE_HELP, opt_nice_or_idle, &query_nice},
         SCOPE_OPTS(&sf),
     };
     int rc = args_parse(args, "serve", "Serve the dashboard and the query API over a store.",

@@ -60,6 +60,19 @@ int opt_nice(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+int opt_nice_or_idle(const char *val, void *dst, char *err, size_t n)
+{
+    if (!strcmp(val, "idle")) {
+        *(int *)dst = SF_NICE_IDLE;
+        return 0;
+    }
+    if (opt_nice(val, dst, err, n)) {
+        snprintf(err, n, "expected idle or a niceness from 0 to 19, got \"%s\"", val);
+        return -1;
+    }
+    return 0;
+}
+
 int opt_sources(const char *val, void *dst, char *err, size_t n)
 {
     if (catalog_check_sources(val, err, n))

@@ -90,6 +90,8 @@ int opt_str(const char *val, void *dst, char *err, size_t n);
 int opt_int(const char *val, void *dst, char *err, size_t n);
 /* 0..19: how far below the process a thread's CPU priority goes. */
 int opt_nice(const char *val, void *dst, char *err, size_t n);
+/* opt_nice, or "idle": SF_NICE_IDLE (util.h). */
+int opt_nice_or_idle(const char *val, void *dst, char *err, size_t n);
 int opt_int64(const char *val, void *dst, char *err, size_t n);
 int opt_money(const char *val, void *dst, char *err, size_t n);
 /* A comma-separated list of sources (catalog_check_sources); *dst = val. */

@@ -7,6 +7,7 @@
 #include "core/util.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -429,6 +430,10 @@ int sf_mkdirs(const char *path)
 
 int sf_lower_thread_priority(int by)
 {
+    if (by == SF_NICE_IDLE) {
+        struct sched_param sp = {0};
+        return sched_setscheduler((pid_t)syscall(SYS_gettid), SCHED_IDLE, &sp);
+    }
     if (by <= 0)
         return 0;
     errno = 0;

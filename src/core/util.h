@@ -40,8 +40,11 @@ int sf_err(int rc, char *errstr, size_t errstr_size, const char *fmt, ...)
 int64_t sf_now_ms(void);        /* wall clock, ms since the epoch */
 int64_t sf_mono_ms(void);       /* monotonic clock, ms */
 /* The calling thread's CPU priority `by` below the process's (Linux keeps a
- * niceness per thread; raising one needs no privilege), at most 19. 0, or
- * -1 with errno (nothing to do for by <= 0). */
+ * niceness per thread; lowering one needs no privilege), at most 19; or,
+ * with by == SF_NICE_IDLE, the SCHED_IDLE policy: the thread runs only on
+ * a core nothing else wants, and any other thread that wakes takes the
+ * core from it at once. 0, or -1 with errno (nothing to do for by == 0). */
+#define SF_NICE_IDLE (-1)
 int sf_lower_thread_priority(int by);
 void sf_pause_ms(int ms);       /* sleep ms milliseconds */
 /* uri's part after "scheme:" when its scheme is scheme, else NULL (how

@@ -2,10 +2,11 @@
  * qpool — the query threads: the read routes whose work is a store query
  * that may take long (GET /api/query and its CSV, /api/sales with a range,
  * /api/orders, /api/sales/minute) run here, not on libmicrohttpd's
- * threads, and below the rest of the process in CPU priority (--query-nice),
- * so that under contention the ingestion fast path and the processor get
- * the cores first, and a slow query never holds a libmicrohttpd thread that
- * other dashboard requests (/healthz, /api/pipeline, pages) queue behind.
+ * threads: one per core but one (query_threads), below the rest of the
+ * process in CPU priority (--query-nice; by default SCHED_IDLE), so that
+ * under contention the ingestion fast path and the processor get the cores
+ * first, and a slow query never holds a libmicrohttpd thread that other
+ * dashboard requests (/healthz, /api/pipeline, pages) queue behind.
  *
  * The life of such a request:
  *   1. libmicrohttpd thread (web_pooled): copy the request's query
@@ -36,6 +37,7 @@
 #include "http/mhd.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,6 +379,20 @@ static void *query_main(void *arg)
     return NULL;
 }
 
+/* One query thread per core this process may use, less one left to the
+ * HTTP loops, the log and the processor (at least one, at most
+ * WEB_QUERY_THREADS): with a thread on every core, each wake-up of an
+ * ingest thread (after its fdatasync, at a new request) had to take a core
+ * from a query, and single-order ingest fell to 0.6× under a query load;
+ * with one core that the queries leave alone it stays near 0.9×
+ * (docs/BENCHMARKS.md, "Range queries"). */
+static int query_threads(void)
+{
+    cpu_set_t set;
+    int cores = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : 2;
+    return cores - 1 < 1 ? 1 : cores - 1 > WEB_QUERY_THREADS ? WEB_QUERY_THREADS : cores - 1;
+}
+
 int web_queries_start(struct web *w, const char *store_uri, int nice, char *errstr,
                       size_t n)
 {
@@ -389,10 +405,11 @@ int web_queries_start(struct web *w, const char *store_uri, int nice, char *errs
     pthread_condattr_destroy(&ca);
     w->qinit = 1;
     w->query_nice = nice;
-    for (int i = 0; i < WEB_QUERY_THREADS; i++)
+    w->qthreads_n = query_threads();
+    for (int i = 0; i < w->qthreads_n; i++)
         if (!(w->qstores[i] = store_open(store_uri, errstr, n)))
             return -1;
-    for (int i = 0; i < WEB_QUERY_THREADS; i++) {
+    for (int i = 0; i < w->qthreads_n; i++) {
         struct qthread *q = malloc(sizeof(*q));
         if (q)
             *q = (struct qthread){w, i};
@@ -461,7 +478,7 @@ void web_queries_stop(struct web *w)
     if (!w->qinit)
         return;
     web_close_queries(w);
-    for (int i = 0; i < WEB_QUERY_THREADS; i++)
+    for (int i = 0; i < w->qthreads_n; i++)
         store_close(w->qstores[i]);
     pthread_cond_destroy(&w->qcv);
     pthread_cond_destroy(&w->qidle);

@@ -25,7 +25,7 @@
 #define WEB_RETRY_MS 3000           /* EventSource reconnect delay we ask for */
 #define WEB_RING_S 300              /* per-second history kept (5 minutes) */
 #define WEB_KEYS_MAX 4096           /* distinct (source, state) pairs tracked */
-#define WEB_QUERY_THREADS 2         /* query threads (qpool.c), each with a store handle */
+#define WEB_QUERY_THREADS 4         /* at most this many query threads (qpool.c) */
 #define WEB_QUERY_QUEUE 64          /* requests waiting for one; more get 503 */
 
 struct web_client;
@@ -110,7 +110,7 @@ struct web {
     size_t qlive;                   /* requests with a job not yet freed */
     int qready;                     /* threads running (priority set) */
     int qclosed;                    /* web_close_queries() called */
-    int qinit, qstarted, query_nice;
+    int qinit, qstarted, qthreads_n, query_nice;
     pthread_t qthreads[WEB_QUERY_THREADS];
     struct store *qstores[WEB_QUERY_THREADS];
 };

@@ -425,12 +425,23 @@ class StreamCase(unittest.TestCase):
         self.s.cleanup()
 
 
-def thread_nices(pid):
-    """{thread name: [nice, ...]} of a process, from /proc/PID/task/*/stat."""
+def thread_stat(pid, field):
+    """{thread name: [value, ...]} of field (numbered as in proc(5)'s
+    /proc/PID/stat) of each thread of a process."""
     out = {}
     for t in os.listdir("/proc/%d/task" % pid):
         with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
             st = f.read()
         name = st[st.index("(") + 1:st.rindex(")")]
-        out.setdefault(name, []).append(int(st[st.rindex(")") + 2:].split()[16]))
+        out.setdefault(name, []).append(int(st[st.rindex(")") + 2:].split()[field - 3]))
     return out
+
+
+def thread_nices(pid):
+    """{thread name: [nice, ...]} of a process."""
+    return thread_stat(pid, 19)
+
+
+def thread_policies(pid):
+    """{thread name: [scheduling policy, ...]} of a process (SCHED_IDLE: 5)."""
+    return thread_stat(pid, 41)

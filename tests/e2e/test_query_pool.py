@@ -1,10 +1,13 @@
 """The query threads (issue 18, "queries never starve ingestion";
 docs/architecture.md, Web): GET /api/query (and its CSV), /api/sales with a
 range, /api/orders and /api/sales/minute run on a small pool of threads of
-their own (sf-query-N), --query-nice below the rest of the process, each
-with a store handle of its own, not on libmicrohttpd's threads.
+their own (sf-query-N: one per core the process may use but one, at least
+one, at most four), --query-nice below the rest of the process (by default
+SCHED_IDLE), each with a store handle of its own, not on libmicrohttpd's
+threads.
 
-- Their threads' names and CPU priority (--query-nice, run and serve).
+- Their threads' names, number and CPU priority (--query-nice, run and
+  serve).
 - A query the store holds up (a MariaDB table locked by another session:
   the query waits on it for as long as the test likes, no timing) does not
   hold up /healthz, /api/pipeline or the page, even with --threads 1.
@@ -28,11 +31,21 @@ import time
 import unittest
 
 import mariadb
-from harness import BIN, REPO, Server, free_port, post_many, random_orders, thread_nices
+from harness import (BIN, REPO, Server, free_port, post_many, random_orders, thread_nices,
+                     thread_policies)
 
-DEFAULT_NICE = 10
-THREADS = 2         # WEB_QUERY_THREADS
+IDLE = "idle"
+SCHED_OTHER, SCHED_IDLE = 0, 5      # sched.h
 QUEUE = 64          # WEB_QUERY_QUEUE
+
+
+def expected_threads(pid):
+    """The query threads' number for a process that may run on pid's cores."""
+    return max(1, min(4, len(os.sched_getaffinity(pid)) - 1))
+
+
+def query_threads(pid):
+    return len([k for k in thread_nices(pid) if k.startswith("sf-query-")])
 
 
 
@@ -50,18 +63,39 @@ def get(port, path, timeout=30):
 
 class NiceTest(unittest.TestCase):
     def check(self, pid, nice):
-        n = thread_nices(pid)
+        n, pol = thread_nices(pid), thread_policies(pid)
         base = os.getpriority(os.PRIO_PROCESS, pid)
         names = sorted(k for k in n if k.startswith("sf-query-"))
-        self.assertEqual(names, ["sf-query-%d" % i for i in range(THREADS)], n)
+        self.assertEqual(names, ["sf-query-%d" % i for i in range(expected_threads(pid))], n)
         for name in names:
-            self.assertEqual(n[name], [min(19, base + nice)], n)
+            if nice == IDLE:
+                self.assertEqual(pol[name], [SCHED_IDLE], pol)
+            else:
+                self.assertEqual(pol[name], [SCHED_OTHER], pol)
+                self.assertEqual(n[name], [min(19, base + nice)], n)
         self.assertEqual(n["sf-http-0"], [base], n)
+        self.assertEqual(pol["sf-http-0"], [SCHED_OTHER], pol)
         if "processor" in n:
             self.assertEqual(n["processor"], [base], n)
+            self.assertEqual(pol["processor"], [SCHED_OTHER], pol)
+
+    def test_one_core_one_thread(self):
+        mine = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {min(mine)})     # the server inherits it
+        try:
+            srv = Server().start()
+        finally:
+            os.sched_setaffinity(0, mine)
+        try:
+            self.assertEqual(len(os.sched_getaffinity(srv.proc.pid)), 1)
+            self.assertEqual(query_threads(srv.proc.pid), 1)
+            self.check(srv.proc.pid, IDLE)
+        finally:
+            srv.cleanup()
 
     def test_run_default_and_flag(self):
-        for extra, nice in (([], DEFAULT_NICE), (["--query-nice", "3"], 3),
+        for extra, nice in (([], IDLE), (["--query-nice", "idle"], IDLE),
+                            (["--query-nice", "3"], 3),
                             (["--query-nice", "0"], 0), (["--query-nice", "19"], 19)):
             with self.subTest(extra=extra):
                 srv = Server(extra=extra).start()
@@ -98,14 +132,14 @@ class NiceTest(unittest.TestCase):
 
     def test_bad_values_are_refused(self):
         for cmd in ("run", "serve"):
-            for v in ("20", "-1", "x", ""):
+            for v in ("20", "-1", "x", "", "IDLE", "idle "):
                 where = (["--data", "/nonexistent/x"] if cmd == "run"
                          else ["--store", "sqlite:/nonexistent/x.db"])
                 r = subprocess.run([BIN, cmd, "--query-nice", v, *where],
                                    capture_output=True, text=True, timeout=30)
                 self.assertEqual(r.returncode, 2, (cmd, v, r.stderr))
                 self.assertIn("--query-nice", r.stderr, v)
-                self.assertIn("0 to 19", r.stderr, v)
+                self.assertIn("idle or a niceness from 0 to 19", r.stderr, v)
 
 
 class TableLock:
@@ -216,22 +250,23 @@ class QueueFullTest(BlockedStoreCase):
     def test_full_queue_is_503_at_once(self):
         self.lock = TableLock(self.db, self.name, "orders")
         extra = 8
-        paths = ["/api/orders?limit=2"] * (THREADS + QUEUE + extra)
+        threads = query_threads(self.srv.proc.pid)
+        paths = ["/api/orders?limit=2"] * (threads + QUEUE + extra)
         ts, res = self.send_all(paths)
-        # the two threads wait on the store, the queue holds 64: at least
+        # the threads wait on the store, the queue holds 64: at least
         # `extra` are refused, while nothing can have been answered otherwise
         deadline = time.time() + 60
         while sum(1 for x in res if x is not None) < extra:
             self.assertLess(time.time(), deadline, "no 503 for requests beyond the queue")
             time.sleep(0.05)
-        self.wait_waiting(THREADS)
+        self.wait_waiting(threads)
         released = time.time()
         self.lock.release()
         for t in ts:
             t.join(120)
         self.assertFalse([x for x in res if not isinstance(x, tuple)], res)
         refused = [x for x in res if x[0] == 503]
-        self.assertTrue(extra <= len(refused) <= extra + THREADS,
+        self.assertTrue(extra <= len(refused) <= extra + threads,
                         [x[:2] for x in res if x[0] != 200])
         for st, body, hdrs, at in refused:
             self.assertLess(at, released, "a 503 came only after the store answered")
@@ -246,8 +281,9 @@ class QueueFullTest(BlockedStoreCase):
 class ShutdownBlockedTest(BlockedStoreCase):
     def test_sigterm_answers_the_waiting_and_finishes_the_running(self):
         self.lock = TableLock(self.db, self.name, "orders")
-        ts, res = self.send_all(["/api/orders?limit=3"] * (THREADS + 10))
-        self.wait_waiting(THREADS)
+        threads = query_threads(self.srv.proc.pid)
+        ts, res = self.send_all(["/api/orders?limit=3"] * (threads + 10))
+        self.wait_waiting(threads)
         # every request has reached the queue or a thread
         deadline = time.time() + 30
         while True:
@@ -267,7 +303,7 @@ class ShutdownBlockedTest(BlockedStoreCase):
         for t in ts:
             t.join(30)
         statuses = sorted(x[0] for x in res)
-        self.assertEqual(statuses, [200] * THREADS + [503] * 10, res)
+        self.assertEqual(statuses, [200] * threads + [503] * 10, res)
         for x in res:
             if x[0] == 503:
                 self.assertIn("shutting down", json.loads(x[1])["detail"])
