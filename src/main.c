@@ -367,9 +367,10 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
          "records behind the log (default {100000})", opt_int64, &f->ready_lag},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
-        {"processor-nice", "N", "the processor thread's CPU priority N (0-19) below the "
-         "HTTP loops' (default {0})", opt_nice, &f->processor_nice},
-        {"query-nice", "N|idle", QUERY_NICE_HELP, opt_nice_or_idle, &f->query_nice},
+        {"processor-nice", "N", "the processor thread's CPU priority: N (0-19) below "
+         "the HTTP loops', or idle (only the cores nothing else wants; default {0})",
+         opt_nice_or_idle, &f->processor_nice},
+        {"query-nice", "N", QUERY_NICE_HELP, opt_nice_or_idle, &f->query_nice},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
          SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",
          opt_max_body, &f->max_body},
@@ -699,7 +700,7 @@ static int cmd_serve(struct args *args, int argc, char **argv)
         {"store", "URI", "serving store to read, e.g. sqlite:salesflow-data/sales.db "
          "(required)", opt_store_uri, &store_uri},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &threads},
-        {"query-nice", "N|idle", QUERY_NICE_HELP, opt_nice_or_idle, &query_nice},
+        {"query-nice", "N", QUERY_NICE_HELP, opt_nice_or_idle, &query_nice},
         SCOPE_OPTS(&sf),
     };
     int rc = args_parse(args, "serve", "Serve the dashboard and the query API over a store.",

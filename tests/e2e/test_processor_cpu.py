@@ -5,7 +5,8 @@ Processor).
   commits at most once per linger interval (5 ms) instead of once per
   handful of orders, each commit being a SQLite transaction whose fixed
   cost dwarfed the orders in it.
-- With --processor-nice N its thread runs N below the rest of the process,
+- With --processor-nice N its thread runs N below the rest of the process
+  (with idle, in SCHED_IDLE),
   so that when the cores are busy the HTTP loops, whose answers clients
   wait for, come first; the log holds what the processor has not reached
   yet. Off (0) by default: the processor would also yield to every other
@@ -131,13 +132,29 @@ class NiceTest(unittest.TestCase):
         n, base = self.nices(["--processor-nice", "19"])
         self.assertEqual(n["processor"], 19, n)
 
+    def test_idle_is_sched_idle(self):
+        srv = Server(extra=["--processor-nice", "idle"]).start()
+        try:
+            pol = harness.thread_policies(srv.proc.pid)
+            self.assertEqual(pol["processor"], [5], pol)      # SCHED_IDLE
+            self.assertEqual(pol["sf-http-0"], [0], pol)
+            # it still stores what comes
+            self.assertEqual([st for _o, st, _b in harness.post_many(srv, random_orders(5, 5))],
+                             [201] * 5)
+            deadline = time.time() + 30
+            while srv.query("SELECT COUNT(*) FROM orders")[0][0] < 5:
+                self.assertLess(time.time(), deadline, "the idle processor stored nothing")
+                time.sleep(0.05)
+        finally:
+            srv.cleanup()
+
     def test_bad_values_are_refused(self):
-        for v in ("20", "-1", "x", ""):
+        for v in ("20", "-1", "x", "", "Idle"):
             r = subprocess.run([BIN, "run", "--processor-nice", v, "--data", "/nonexistent/x"],
                                capture_output=True, text=True, timeout=30)
             self.assertEqual(r.returncode, 2, (v, r.stderr))
             self.assertIn("--processor-nice", r.stderr, v)
-            self.assertIn("0 to 19", r.stderr, v)
+            self.assertIn("idle or a niceness from 0 to 19", r.stderr, v)
 
 
 if __name__ == "__main__":
