@@ -281,6 +281,9 @@ static int opt_max_body(const char *val, void *dst, char *err, size_t n)
 
 /* Checked here (a bad list exits 2); the catalog takes it once loaded. */
 
+/* --processor-nice of run. */
+#define PROCESSOR_NICE_HELP "the processor thread's CPU priority: N (0-19) below the " \
+    "HTTP loops', or idle (only the cores nothing else wants; default {0})"
 /* --query-nice of run and serve. */
 #define QUERY_NICE_HELP "the query threads' CPU priority (/api/query, ranged " \
     "/api/sales, /api/orders, /api/sales/minute): idle (only the cores nothing " \
@@ -367,9 +370,7 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
         {"ready-lag", "N", "GET /readyz fails while the processor is more than N "
          "records behind the log (default {100000})", opt_int64, &f->ready_lag},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
-        {"processor-nice", "N", "the processor thread's CPU priority: N (0-19) below "
-         "the HTTP loops', or idle (only the cores nothing else wants; default {0})",
-         opt_nice_or_idle, &f->processor_nice},
+        {"processor-nice", "N", PROCESSOR_NICE_HELP, opt_nice_or_idle, &f->processor_nice},
         {"query-nice", "N", QUERY_NICE_HELP, opt_nice_or_idle, &f->query_nice},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
          SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",

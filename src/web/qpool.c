@@ -384,8 +384,8 @@ static void *query_main(void *arg)
  * WEB_QUERY_THREADS): with a thread on every core, each wake-up of an
  * ingest thread (after its fdatasync, at a new request) had to take a core
  * from a query, and single-order ingest fell to 0.6× under a query load;
- * with one core that the queries leave alone it stays near 0.9×
- * (docs/BENCHMARKS.md, "Range queries"). */
+ * with one core that the queries leave alone it kept 0.71–0.95× (median
+ * 0.87; docs/BENCHMARKS.md, "Range queries"). */
 static int query_threads(void)
 {
     cpu_set_t set;
