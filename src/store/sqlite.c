@@ -1145,6 +1145,11 @@ static int sqlite_chart_delete_op(struct store *b, int64_t id, char *errstr, siz
     return sqlite_chart_delete(((struct sqlite_store *)b)->db, id, errstr, en);
 }
 
+static void sqlite_interrupt_op(struct store *b)
+{
+    sqlite3_interrupt(((struct sqlite_store *)b)->db);
+}
+
 static enum store_error_kind sqlite_error_kind(struct store *b)
 {
     return ((struct sqlite_store *)b)->kind;
@@ -1169,4 +1174,5 @@ const struct store_ops sqlite_store_ops = {
     .charts = sqlite_charts_op,
     .chart_add = sqlite_chart_add_op,
     .chart_delete = sqlite_chart_delete_op,
+    .interrupt = sqlite_interrupt_op,
 };

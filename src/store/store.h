@@ -283,6 +283,9 @@ struct store_ops {
                      int64_t *id, char *errstr, size_t errstr_size);
     int (*chart_delete)(struct store *s, int64_t id, char *errstr,
                         size_t errstr_size);
+    /* Optional, callable from another thread while s is in use: make the
+     * query running on s (if any) stop soon with an error. */
+    void (*interrupt)(struct store *s);
 };
 
 struct store {
@@ -307,6 +310,11 @@ void store_filter_sql(char *sql, size_t n, const struct store_filter *f);
  * URI replaced by "***", for log lines and messages. Returns out. */
 char *store_uri_redact(const char *uri, char *out, size_t n);
 
+static inline void store_interrupt(struct store *s)
+{
+    if (s && s->ops->interrupt)
+        s->ops->interrupt(s);
+}
 static inline int store_has_orders(struct store *s, const char *const *ids, int n,
                                    char *e, size_t en)
 {

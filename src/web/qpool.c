@@ -47,6 +47,7 @@
 #include <unistd.h>
 
 #define WEB_QUERY_DRAIN_MS 5000     /* at shutdown: answers unsent this long are dropped */
+#define WEB_QUERY_CANCEL_MS 2000    /* at shutdown: queries running this long are interrupted */
 
 struct web_arg {
     char *key, *value;              /* value NULL: "key" without "=" */
@@ -430,6 +431,16 @@ int web_queries_start(struct web *w, const char *store_uri, int nice, char *errs
     return 0;
 }
 
+/* *ts = CLOCK_MONOTONIC now + ms (qidle's clock). */
+static void deadline_in(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L)
+        ts->tv_sec++, ts->tv_nsec -= 1000000000L;
+}
+
 void web_close_queries(struct web *w)
 {
     if (!w || !w->qinit)
@@ -449,19 +460,28 @@ void web_close_queries(struct web *w)
                   "the server is shutting down; retry shortly");
         http_finish(j->r, j->status);
     }
-    /* Running: let them finish. Then wait until libmicrohttpd has sent
-     * every answer (the request freed with its job): stopping it closes
-     * connections whose answers are still queued. A client that does not
-     * read its answer is not waited for past WEB_QUERY_DRAIN_MS. */
+    /* Running: let them finish, for WEB_QUERY_CANCEL_MS; then interrupt
+     * them (a SQLite query then stops at its next step and is answered
+     * with an error): an idle query thread on a machine kept busy by
+     * others may otherwise need minutes for a query of a second, and a
+     * supervisor gives a stop a few seconds. Then wait until libmicrohttpd
+     * has sent every answer (the request freed with its job): stopping it
+     * closes connections whose answers are still queued. A client that
+     * does not read its answer is not waited for past WEB_QUERY_DRAIN_MS. */
     pthread_mutex_lock(&w->qmu);
-    while (w->qbusy)
-        pthread_cond_wait(&w->qidle, &w->qmu);
     struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    ts.tv_sec += WEB_QUERY_DRAIN_MS / 1000;
-    ts.tv_nsec += (WEB_QUERY_DRAIN_MS % 1000) * 1000000L;
-    if (ts.tv_nsec >= 1000000000L)
-        ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+    deadline_in(&ts, WEB_QUERY_CANCEL_MS);
+    while (w->qbusy && pthread_cond_timedwait(&w->qidle, &w->qmu, &ts) == 0)
+        ;
+    if (w->qbusy) {
+        log_warn("web: %d queries still running %d ms into the shutdown; interrupting "
+                 "them (SQLite; MySQL's are waited for)", w->qbusy, WEB_QUERY_CANCEL_MS);
+        for (int i = 0; i < w->qthreads_n; i++)
+            store_interrupt(w->qstores[i]);
+        while (w->qbusy)
+            pthread_cond_wait(&w->qidle, &w->qmu);
+    }
+    deadline_in(&ts, WEB_QUERY_DRAIN_MS);
     while (w->qlive && pthread_cond_timedwait(&w->qidle, &w->qmu, &ts) == 0)
         ;
     if (w->qlive)

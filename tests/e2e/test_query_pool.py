@@ -25,14 +25,15 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 import unittest
 
 import mariadb
-from harness import (BIN, REPO, Server, free_port, post_many, random_orders, thread_nices,
-                     thread_policies)
+from harness import (BIN, REPO, Server, free_port, ndjson, post_many, post_v1, random_orders,
+                     thread_nices, thread_policies)
 
 IDLE = "idle"
 SCHED_OTHER, SCHED_IDLE = 0, 5      # sched.h
@@ -307,6 +308,71 @@ class ShutdownBlockedTest(BlockedStoreCase):
         for x in res:
             if x[0] == 503:
                 self.assertIn("shutting down", json.loads(x[1])["detail"])
+
+
+class StarvedShutdownTest(unittest.TestCase):
+    """SIGTERM while an idle query thread is starved: a busy loop on the
+    server's only core leaves a SCHED_IDLE thread a fraction of a percent of
+    it, so a query of a few hundred ms of CPU would take minutes; shutdown
+    interrupts it after 2 s (WEB_QUERY_CANCEL_MS) instead of waiting."""
+
+    def test_sigterm_interrupts_a_starved_query(self):
+        cpu = min(os.sched_getaffinity(0))
+        mine = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {cpu})      # the server and the loop inherit it
+        busy = None
+        try:
+            srv = Server().start()
+        finally:
+            os.sched_setaffinity(0, mine)
+        try:
+            now = time.time()
+            rows = [{"customer_id": 1 + i % 17, "source": "Dine In", "quantity": 1,
+                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                 time.gmtime(now - 60 - i * 3))}
+                    for i in range(60000)]
+            for k in range(0, len(rows), 20000):
+                st, reply = post_v1(srv, ndjson(rows[k:k + 20000]), "application/x-ndjson")
+                self.assertIn(st, (200, 201), str(reply)[:300])
+            deadline = time.time() + 120
+            while srv.query("SELECT COUNT(*) FROM orders")[0][0] < len(rows):
+                self.assertLess(time.time(), deadline, "the processor stored too few orders")
+                time.sleep(0.2)
+            os.sched_setaffinity(0, {cpu})
+            try:
+                busy = subprocess.Popen([sys.executable, "-c", "import time\n"
+                                         "end = time.time() + 120\n"
+                                         "while time.time() < end:\n    pass\n"])
+            finally:
+                os.sched_setaffinity(0, mine)
+            res = []
+            path = "/api/query?metric=revenue&by=state,customer_id&from=-7d"
+            t = threading.Thread(target=lambda: res.append(self.try_get(srv.port, path)))
+            t.start()
+            deadline = time.time() + 30
+            while b"\nsalesflow_query_running 1\n" not in get(srv.port, "/metrics")[1]:
+                self.assertLess(time.time(), deadline, "the query never started")
+                time.sleep(0.05)
+            t0 = time.time()
+            srv.proc.send_signal(signal.SIGTERM)
+            self.assertEqual(srv.proc.wait(60), 0, srv.stderr())
+            took = time.time() - t0
+            self.assertLess(took, 10, "the shutdown waited %.1f s for a starved query" % took)
+            self.assertIn("interrupting them", srv.stderr())
+            t.join(30)
+            self.assertEqual(len(res), 1)
+        finally:
+            if busy:
+                busy.kill()
+                busy.wait()
+            srv.cleanup()
+
+    @staticmethod
+    def try_get(port, path):
+        try:
+            return get(port, path, 90)[0]
+        except OSError as e:
+            return e
 
 
 class ShutdownUnderLoadTest(unittest.TestCase):
