@@ -418,7 +418,7 @@ int web_queries_start(struct web *w, const char *store_uri, int nice, char *errs
             free(q);
             return sf_err(-1, errstr, n, "cannot start the query threads");
         }
-        char name[16];
+        char name[24];      /* "sf-query-N": N < WEB_QUERY_THREADS, within 15 bytes */
         snprintf(name, sizeof(name), "sf-query-%d", i);
         pthread_setname_np(w->qthreads[i], name);
         w->qstarted++;
