@@ -25,12 +25,19 @@ int opt_str(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+/* Numbers on the command line are digits from the first character:
+ * strtoll() alone would also take " 5" and "+3". */
+static int starts_with_digit(const char *val)
+{
+    return *val >= '0' && *val <= '9';
+}
+
 int opt_int64(const char *val, void *dst, char *err, size_t n)
 {
     char *end;
     errno = 0;
     long long v = strtoll(val, &end, 10);
-    if (errno || !*val || *end || v < 0) {
+    if (errno || !starts_with_digit(val) || *end || v < 0) {
         snprintf(err, n, "expected a non-negative integer, got \"%s\"", val);
         return -1;
     }
@@ -100,7 +107,7 @@ int opt_duration(const char *val, void *dst, char *err, size_t n)
     char *end;
     errno = 0;
     long long v = strtoll(val, &end, 10);
-    if (!errno && end != val && v >= 0) {
+    if (!errno && starts_with_digit(val) && v >= 0) {
         for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
             if (strcmp(end, units[i].unit) == 0 && v <= INT64_MAX / units[i].ms) {
                 *(int64_t *)dst = v * units[i].ms;
@@ -119,7 +126,7 @@ int opt_bytes(const char *val, void *dst, char *err, size_t n)
     errno = 0;
     unsigned long long v = strtoull(val, &end, 10);
     unsigned shift = 0;
-    if (!errno && end != val && val[0] != '-') {
+    if (!errno && starts_with_digit(val)) {
         if (*end == 'K' || *end == 'k')
             shift = 10, end++;
         else if (*end == 'M' || *end == 'm')

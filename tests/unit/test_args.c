@@ -173,6 +173,35 @@ static void unit_price_default_agrees_with_its_cents(void **state)
     assert_int_equal(cents, SF_DEFAULT_UNIT_PRICE_CENTS);
 }
 
+/* Numbers on the command line are digits from their first character:
+ * strtoll() alone takes " 5" and "+3", where "5 " was refused. */
+static void numbers_start_with_a_digit(void **state)
+{
+    (void)state;
+    char err[256];
+    int i;
+    int64_t ms;
+    uint64_t bytes;
+    static const char *bad[] = {" 5", "+3", "\t7", "-0", "", "5 "};
+    for (size_t k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+        assert_int_equal(opt_int(bad[k], &i, err, sizeof(err)), -1);
+        assert_int_equal(opt_int64(bad[k], &ms, err, sizeof(err)), -1);
+        assert_non_null(strstr(err, "got"));
+    }
+    static const char *bad_age[] = {" 5s", "+3s", "\n1m", "-0s"};
+    for (size_t k = 0; k < sizeof(bad_age) / sizeof(bad_age[0]); k++)
+        assert_int_equal(opt_duration(bad_age[k], &ms, err, sizeof(err)), -1);
+    static const char *bad_size[] = {" 5M", "+3G", "\t1K"};
+    for (size_t k = 0; k < sizeof(bad_size) / sizeof(bad_size[0]); k++)
+        assert_int_equal(opt_bytes(bad_size[k], &bytes, err, sizeof(err)), -1);
+    assert_int_equal(opt_int("5", &i, err, sizeof(err)), 0);
+    assert_int_equal(i, 5);
+    assert_int_equal(opt_duration("30s", &ms, err, sizeof(err)), 0);
+    assert_int_equal(ms, 30000);
+    assert_int_equal(opt_bytes("2M", &bytes, err, sizeof(err)), 0);
+    assert_int_equal(bytes, 2u << 20);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -181,6 +210,7 @@ int main(void)
         cmocka_unit_test(help_shows_the_default_without_braces),
         cmocka_unit_test(each_parse_keeps_its_own_config_file),
         cmocka_unit_test(unit_price_default_agrees_with_its_cents),
+        cmocka_unit_test(numbers_start_with_a_digit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
