@@ -7,8 +7,12 @@
 # `run` round the processor catches up before the next round starts; the
 # seconds that took are printed beside its rate. For choosing the
 # processor's priority (issue 17), judged by the ratios of the rounds.
+# FLAG=processor-share compares values of that flag instead (the NICES
+# are then its values), e.g. FLAG=processor-share bench/ab_processor_nice.sh
+# "100 10".
 . "$(dirname "$0")/lib.sh"
 NICES=${1:-0 19}
+FLAG=${FLAG:-processor-nice}
 ROUNDS=${2:-3}
 make -C "$ROOT" -s BUILD="${BUILD:-build}" "${BUILD:-build}/salesflow" >/dev/null
 BIN=${SALESFLOW_BIN:-$ROOT/${BUILD:-build}/salesflow}
@@ -32,7 +36,7 @@ wait_port "$ip"
 declare -A port
 for n in $NICES; do
     port[$n]=$(free_port)
-    start_salesflow "${port[$n]}" --fsync always --processor-nice "$n"
+    start_salesflow "${port[$n]}" --fsync always --"$FLAG" "$n"
 done
 for r in $(seq "$ROUNDS"); do
     for kind in ndjson single; do
@@ -44,7 +48,7 @@ for r in $(seq "$ROUNDS"); do
         line="round $r $kind ingest=$(CONNS=$c run_wrk "http://127.0.0.1:$ip${args[0]}" "${args[@]:1}" | cut -d' ' -f1)"
         for n in $NICES; do
             rate=$(CONNS=$c run_wrk "http://127.0.0.1:${port[$n]}${args[0]}" "${args[@]:1}" | cut -d' ' -f1)
-            line="$line nice$n=$rate (caught up in $(caught_up "${port[$n]}") s)"
+            line="$line $FLAG=$n: $rate (caught up in $(caught_up "${port[$n]}") s)"
         done
         echo "$line"
     done

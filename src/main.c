@@ -284,6 +284,10 @@ static int opt_max_body(const char *val, void *dst, char *err, size_t n)
 /* --processor-nice of run. */
 #define PROCESSOR_NICE_HELP "the processor thread's CPU priority: N (0-19) below the " \
     "HTTP loops', or idle (only the cores nothing else wants; default {0})"
+/* --processor-share of run. */
+#define PROCESSOR_SHARE_HELP "while the processor is behind and appends keep the log " \
+    "busy, it takes at most PCT % of the time and catches up after the burst " \
+    "(100: never yields; default {10})"
 /* --query-nice of run and serve. */
 #define QUERY_NICE_HELP "the query threads' CPU priority (/api/query, ranged " \
     "/api/sales, /api/orders, /api/sales/minute): idle (only the cores nothing " \
@@ -306,7 +310,8 @@ static struct http_server *serve_http(const char *listen, struct http_ctx *hc,
 static int ingest_takes(const char *name)
 {
     return strcmp(name, "store") && strcmp(name, "group") && strcmp(name, "raw-store") &&
-           strcmp(name, "processor-nice") && strcmp(name, "query-nice") &&
+           strcmp(name, "processor-nice") && strcmp(name, "processor-share") &&
+           strcmp(name, "query-nice") &&
            strncmp(name, "read-", 5) && strncmp(name, "admin-", 6) &&
            strcmp(name, "session-ttl");
 }
@@ -317,7 +322,7 @@ struct run_flags {
     const char *broker_arg, *group, *allowed_hosts, *raw_store;
     int create_topic, strict_orderitem;
     int64_t unit_price;
-    int partitions, threads, max_batch, processor_nice, query_nice;
+    int partitions, threads, max_batch, processor_nice, processor_share, query_nice;
     int header_timeout, body_timeout, max_conns;
     int64_t dedupe_window, dedupe_max;
     int64_t ready_lag;
@@ -371,6 +376,7 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
          "records behind the log (default {100000})", opt_int64, &f->ready_lag},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
         {"processor-nice", "N", PROCESSOR_NICE_HELP, opt_nice_or_idle, &f->processor_nice},
+        {"processor-share", "PCT", PROCESSOR_SHARE_HELP, opt_percent, &f->processor_share},
         {"query-nice", "N", QUERY_NICE_HELP, opt_nice_or_idle, &f->query_nice},
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
          SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",
@@ -494,7 +500,8 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
     a->flush_on_close = 1;
     *hooks = (struct run_hooks){.qt = a->qt, .w = a->w};
     struct processor_conf pc = {.on_reject = run_reject, .on_commit = run_commit,
-                                .opaque = hooks, .nice = f->processor_nice};
+                                .opaque = hooks, .nice = f->processor_nice,
+                                .share = f->processor_share};
     if (a->w)
         web_attach(a->w, a->b);
     if (!ingest_only && !(a->proc = processor_start(a->b, a->st, a->cat, &pc, err,

@@ -830,8 +830,10 @@ static void *writer_main(void *arg)
         }
         l->busy = 1;
         pthread_mutex_unlock(&l->mu);
+        int64_t t0 = sf_mono_us();
         if (g)
             write_group(l, g, n);
+        metrics_log_busy(sf_mono_us() - t0);
     }
     if (l->conf.fsync != BROKER_FSYNC_NEVER)
         sync_dirty(l);

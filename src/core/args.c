@@ -67,6 +67,17 @@ int opt_nice(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+int opt_percent(const char *val, void *dst, char *err, size_t n)
+{
+    int64_t v;
+    if (opt_int64(val, &v, err, n) || v < 1 || v > 100) {
+        snprintf(err, n, "expected a percentage from 1 to 100, got \"%s\"", val);
+        return -1;
+    }
+    *(int *)dst = (int)v;
+    return 0;
+}
+
 int opt_nice_or_idle(const char *val, void *dst, char *err, size_t n)
 {
     if (!strcmp(val, "idle")) {
@@ -411,7 +422,7 @@ static const char *const all_flags[] = {
     "api-keys", "mysql-password", "force", "allowed-hosts", "strict-orderitem",
     "batch", "gzip", "raw-store", "cassandra-password",
     "read-key", "read-keys", "read-key-file", "admin-key", "admin-keys",
-    "admin-key-file", "session-ttl", "processor-nice", "query-nice",
+    "admin-key-file", "session-ttl", "processor-nice", "processor-share", "query-nice",
     "auth-fail-limit",
 };
 /* Settings taken from the environment or the config file only, never from

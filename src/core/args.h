@@ -97,6 +97,8 @@ int opt_money(const char *val, void *dst, char *err, size_t n);
 /* A comma-separated list of sources (catalog_check_sources); *dst = val. */
 int opt_sources(const char *val, void *dst, char *err, size_t n);
 /* "500ms", "30s", "15m", "12h", "7d" → milliseconds (int64_t *). */
+/* A whole percentage, 1 to 100. */
+int opt_percent(const char *val, void *dst, char *err, size_t n);
 int opt_duration(const char *val, void *dst, char *err, size_t n);
 /* "4096", "64K", "64M", "2G" (powers of 1024) → bytes (uint64_t *). */
 int opt_bytes(const char *val, void *dst, char *err, size_t n);

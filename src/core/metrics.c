@@ -39,6 +39,7 @@ static _Atomic uint64_t http_count[MAX_ROUTES][NCODES + 1];
 static _Atomic int64_t positions[SF_STATS_PARTITIONS];
 static _Atomic int npositions;
 static _Atomic uint64_t store_errors, store_retries;
+static _Atomic int64_t proc_yielded_us, log_busy_us;
 static _Atomic int64_t sse_clients;
 static _Atomic uint64_t auth_refused[SF_AUTH_REFUSALS];
 static _Atomic int64_t auth_tracked;
@@ -153,6 +154,11 @@ void metrics_proc_forget(const int *parts, int n)
 
 void metrics_store_error(void) { atomic_fetch_add(&store_errors, 1); }
 void metrics_store_retry(void) { atomic_fetch_add(&store_retries, 1); }
+void metrics_proc_yielded(int64_t us) { atomic_fetch_add(&proc_yielded_us, us); }
+void metrics_log_busy(int64_t us)
+{
+    atomic_fetch_add_explicit(&log_busy_us, us, memory_order_relaxed);
+}
 void metrics_sse_clients(int delta) { atomic_fetch_add(&sse_clients, delta); }
 
 int64_t metrics_total_lag(void)
@@ -309,6 +315,16 @@ static void render_processor(struct sf_buf *b)
             atomic_load(&proc_unstorable));
     counter(b, "salesflow_store_retries_total", "Store transactions retried.",
             atomic_load(&store_retries));
+    header(b, "salesflow_processor_yielded_seconds_total", "counter",
+           "Time the processor paused, while behind and outpaced by arrivals, to leave the "
+           "cores and the disk to ingest (--processor-share).");
+    sf_buf_printf(b, "salesflow_processor_yielded_seconds_total %.6f\n",
+                  (double)atomic_load(&proc_yielded_us) / 1e6);
+    header(b, "salesflow_log_writer_busy_seconds_total", "counter",
+           "Time the embedded log's writer spent writing, syncing and acknowledging "
+           "appends; it grows by a second a second while ingest keeps the log busy.");
+    sf_buf_printf(b, "salesflow_log_writer_busy_seconds_total %.6f\n",
+                  (double)atomic_load(&log_busy_us) / 1e6);
 }
 
 void metrics_auth_refused(enum sf_auth_refusal why)

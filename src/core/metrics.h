@@ -57,6 +57,11 @@ void metrics_proc_recovered(void);
 void metrics_proc_pending(int64_t mono_ms);
 /* A record quarantined because the store can never hold it. */
 void metrics_proc_unstorable(void);
+/* The processor paused us to leave the cores and the disk to ingest
+ * (processor_conf.share). */
+void metrics_proc_yielded(int64_t us);
+/* The embedded log's writer spent us on a group of appends. */
+void metrics_log_busy(int64_t us);
 
 struct metrics_proc_health {
     int64_t failures_in_row;    /* store failures since the last success */

@@ -552,6 +552,84 @@ static int commit_range(struct processor *p, const struct batch *b, size_t lo, s
 
 #define LINGER_MS 5
 
+/* Ingest first (processor_conf.share). In `run` the processor shares the
+ * cores and the disk with the HTTP loops and the log. When orders arrive
+ * faster than the processor can store them even with both to itself, it
+ * falls behind whatever it does, and every moment it takes makes the
+ * clients wait longer. So while it is behind (a full quarter of
+ * batch_max or more in one poll) and the log has grown over the last
+ * YIELD_WINDOW_US by more than YIELD_OVER times what the processor stores
+ * in that time at its measured pace, it gives the cores back: after a
+ * batch that took it T, it pauses T × (100 − share) / share (at most
+ * YIELD_MAX_US), keeping at most share % of the time while the burst
+ * lasts. Once arrivals fall below its pace it runs at full speed again
+ * and catches up. A load it can follow never makes it yield, so freshness
+ * at such loads does not change. Its pace: orders per µs of work over its
+ * full batches, halved in weight every few seconds of work so that it
+ * follows the machine. */
+#define YIELD_WINDOW_US 100000
+#define YIELD_OVER 1.25
+#define YIELD_MAX_US 1000000
+#define YIELD_SLICE_MS 50
+#define YIELD_PACE_US 2000000   /* work after which the pace's weights halve */
+
+struct yield {
+    int64_t t0_us, end0;        /* the window's start, the log's end then */
+    int64_t work_us, work_n;    /* full batches: time spent, orders stored */
+    int over;                   /* the last whole window's verdict */
+};
+
+static int64_t log_end(struct processor *p)
+{
+    int64_t *end = calloc((size_t)p->nparts + 1, sizeof(*end)), sum = -1;
+    if (end && broker_end_offsets(p->b, end, p->nparts) == 0)
+        for (int i = sum = 0; i < p->nparts; i++)
+            sum += end[i];
+    free(end);
+    return sum;
+}
+
+/* 1 while the last window's arrivals outpaced the processor. */
+static int outpaced(struct processor *p, struct yield *y, int64_t now)
+{
+    if (y->t0_us && now - y->t0_us < YIELD_WINDOW_US)
+        return y->over;
+    int64_t end = log_end(p);
+    double could = y->work_us > 0 ? (double)(now - y->t0_us) * y->work_n / y->work_us : 0;
+    y->over = y->t0_us && end >= 0 && y->end0 >= 0 && could > 0 &&
+              (double)(end - y->end0) > could * YIELD_OVER;
+    y->t0_us = now;
+    y->end0 = end;
+    return y->over;
+}
+
+/* After a batch of got records polled at start_us: yield to ingest if the
+ * processor is behind and outpaced, else linger after a small batch. */
+static void pace(struct processor *p, struct yield *y, int64_t start_us, size_t got)
+{
+    int share = p->conf.share, behind = got >= p->conf.batch_max / 4;
+    int64_t now = sf_mono_us();
+    if (behind) {
+        y->work_us += now - start_us;
+        y->work_n += (int64_t)got;
+        if (y->work_us > YIELD_PACE_US) {
+            y->work_us /= 2;
+            y->work_n /= 2;
+        }
+    }
+    if (behind && share > 0 && share < 100 && outpaced(p, y, now)) {
+        int64_t pause = (now - start_us) * (100 - share) / share;
+        if (pause > YIELD_MAX_US)
+            pause = YIELD_MAX_US;
+        metrics_proc_yielded(pause);
+        for (int64_t left = pause / 1000; left > 0 && !atomic_load(&p->stop);
+             left -= YIELD_SLICE_MS)
+            sf_pause_ms(left < YIELD_SLICE_MS ? (int)left : YIELD_SLICE_MS);
+    } else if (!behind && !atomic_load(&p->stop)) {
+        sf_pause_ms(LINGER_MS);
+    }
+}
+
 static void lower_priority(int by)
 {
     if (sf_lower_thread_priority(by))
@@ -566,6 +644,7 @@ static void *processor_main(void *arg)
     struct store_order *rows = malloc(max * sizeof(*rows));
     size_t *rec_of = malloc(max * sizeof(*rec_of));
     char err[512];
+    struct yield y = {0};
 
     lower_priority(p->conf.nice);
     if (!recs || !rows || !rec_of) {
@@ -586,6 +665,7 @@ static void *processor_main(void *arg)
         if (atomic_load(&p->stop))
             break;  /* perhaps not seeked (a stop inside on_assign): read again
                      * by the next run */
+        int64_t start_us = sf_mono_us();
         metrics_proc_pending(sf_mono_ms());
         size_t n = 0;
         for (int i = 0; i < got; i++)
@@ -603,8 +683,7 @@ static void *processor_main(void *arg)
             goto out;
         metrics_proc_pending(0);
         maybe_retain(p);
-        if ((size_t)got < max / 4 && !atomic_load(&p->stop))
-            sf_pause_ms(LINGER_MS);
+        pace(p, &y, start_us, (size_t)got);
     }
 out:
     metrics_proc_pending(0);

@@ -27,6 +27,10 @@ struct processor;
 struct processor_conf {
     size_t batch_max;                   /* records per transaction; 0 = 5000 */
     int nice;                           /* the thread's niceness above the process's */
+    /* Ingest first: while the processor is behind and orders arrive faster
+     * than it stores them, it keeps at most this percent of the time
+     * (processor.c, "Ingest first"). 0 or 100: it never yields. */
+    int share;
     void (*on_commit)(void *opaque, size_t inserted);
     void *opaque;
     /* A record that is not an order, with the reason; called on the

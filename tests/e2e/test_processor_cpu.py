@@ -11,6 +11,10 @@ Processor).
   wait for, come first; the log holds what the processor has not reached
   yet. Off (0) by default: the processor would also yield to every other
   program on the machine.
+- Ingest first (--processor-share PCT, default 10): while the processor is
+  behind and orders arrive faster than it can store them, it pauses after
+  each batch so that it keeps at most PCT % of the time, and catches up
+  once the burst is over; nothing is lost or counted twice.
 """
 
 import os
@@ -105,6 +109,101 @@ class KeepsUpTest(unittest.TestCase):
             stop.set()
             poller.join(10)
             srv.cleanup()
+
+
+def metric(srv, name):
+    status, body = srv.get("/metrics")
+    assert status == 200
+    m = re.search(rb"^" + name.encode() + rb" ([0-9.e+-]+)$", body, re.M)
+    assert m, "%s not in /metrics" % name
+    return float(m.group(1))
+
+
+def burst(srv, seconds, threads=4, size=5000):
+    """NDJSON batches of `size` orders from `threads` keep-alive clients
+    for `seconds`, each client sending its next batch on the previous 201.
+    Returns the number of orders acknowledged."""
+    import http.client
+    bodies = [ndjson(random_orders(size, 500 + i)) for i in range(threads)]
+    sent, errors, lock = [0], [], threading.Lock()
+    end = time.monotonic() + seconds
+
+    def client(body):
+        c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        try:
+            while time.monotonic() < end:
+                c.request("POST", "/v1/orders", body, {"Content-Type": "application/x-ndjson"})
+                r = c.getresponse()
+                r.read()
+                with lock:
+                    if r.status == 201:
+                        sent[0] += size
+                    else:
+                        errors.append(r.status)
+        finally:
+            c.close()
+
+    ts = [threading.Thread(target=client, args=(b,)) for b in bodies]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert errors == [], errors
+    return sent[0]
+
+
+class IngestFirstTest(unittest.TestCase):
+    """A burst the processor cannot follow: batches of 5,000 orders from
+    two clients for 2 s (--fsync never: millions of orders), several times
+    what the processor stores in that time even alone."""
+
+    def run_burst(self, extra):
+        srv = Server(extra=["--fsync", "never"] + extra).start()
+        try:
+            sent = burst(srv, 2, threads=2)
+            yielded = metric(srv, "salesflow_processor_yielded_seconds_total")
+            # caught up afterwards, every order once
+            srv.wait_processed(sent, timeout=120)
+            self.assertEqual(srv.api_sales()["order_count"], sent)
+            return sent, yielded
+        finally:
+            srv.cleanup()
+
+    def test_an_outpaced_processor_yields_then_catches_up(self):
+        sent, yielded = self.run_burst(["--processor-share", "5"])
+        self.assertGreater(yielded, 0.5, "%d orders, the processor never paused" % sent)
+
+    def test_share_100_never_yields(self):
+        sent, yielded = self.run_burst(["--processor-share", "100"])
+        self.assertEqual(yielded, 0, "%d orders" % sent)
+
+    def test_a_load_it_follows_never_makes_it_yield(self):
+        # 10,000 orders/s in batches of 1,000: well within its pace
+        srv = Server().start()
+        try:
+            t0, sent = time.monotonic(), 0
+            while time.monotonic() - t0 < 3:
+                status, _ = post_v1(srv, ndjson(random_orders(1000, sent)),
+                                    "application/x-ndjson")
+                self.assertEqual(status, 201)
+                sent += 1000
+                ahead = t0 + sent / 10000.0 - time.monotonic()
+                if ahead > 0:
+                    time.sleep(ahead)
+            srv.wait_processed(sent)
+            self.assertEqual(metric(srv, "salesflow_processor_yielded_seconds_total"), 0)
+        finally:
+            srv.cleanup()
+
+    def test_bad_values_are_refused(self):
+        for bad in ("0", "101", "+5", " 5", "ten"):
+            r = subprocess.run([BIN, "run", "--processor-share", bad], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (bad, r.stderr))
+            self.assertIn("expected a percentage from 1 to 100", r.stderr)
+        r = subprocess.run([BIN, "ingest", "--processor-share", "5"], capture_output=True,
+                           text=True, timeout=30)
+        self.assertEqual(r.returncode, 2, r.stderr)
 
 
 def thread_nices(pid):
