@@ -293,6 +293,14 @@ static int opt_max_body(const char *val, void *dst, char *err, size_t n)
     "/api/sales, /api/orders, /api/sales/minute): idle (only the cores nothing " \
     "else wants) or N (0-19) below the HTTP loops' (default {idle})"
 
+/* --query-timeout of run and serve. */
+#define QUERY_TIMEOUT_HELP "stop a query running longer than AGE and answer 504 " \
+    "(SQLite stores; 0: no limit; default {30s})"
+/* The query threads' flags, of run and serve. */
+#define QUERY_OPTS(nice, timeout)                                                  \
+    {"query-nice", "N", QUERY_NICE_HELP, opt_nice_or_idle, nice},                  \
+    {"query-timeout", "AGE", QUERY_TIMEOUT_HELP, opt_duration, timeout}
+
 /* The HTTP server with every layer's routes: those of a layer this
  * command does not run answer 404 or 503. */
 static struct http_server *serve_http(const char *listen, struct http_ctx *hc,
@@ -311,7 +319,7 @@ static int ingest_takes(const char *name)
 {
     return strcmp(name, "store") && strcmp(name, "group") && strcmp(name, "raw-store") &&
            strcmp(name, "processor-nice") && strcmp(name, "processor-share") &&
-           strcmp(name, "query-nice") &&
+           strcmp(name, "query-nice") && strcmp(name, "query-timeout") &&
            strncmp(name, "read-", 5) && strncmp(name, "admin-", 6) &&
            strcmp(name, "session-ttl");
 }
@@ -325,7 +333,7 @@ struct run_flags {
     int partitions, threads, max_batch, processor_nice, processor_share, query_nice;
     int header_timeout, body_timeout, max_conns;
     int64_t dedupe_window, dedupe_max;
-    int64_t ready_lag;
+    int64_t ready_lag, query_timeout;
     uint64_t max_body, quarantine_max;
     const char *key_file, *list_keys, *sources;
     struct key_list keys;
@@ -377,7 +385,7 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &f->threads},
         {"processor-nice", "N", PROCESSOR_NICE_HELP, opt_nice_or_idle, &f->processor_nice},
         {"processor-share", "PCT", PROCESSOR_SHARE_HELP, opt_percent, &f->processor_share},
-        {"query-nice", "N", QUERY_NICE_HELP, opt_nice_or_idle, &f->query_nice},
+        QUERY_OPTS(&f->query_nice, &f->query_timeout),
         {"max-body", "SIZE", "largest POST /v1/orders body, as sent and decoded (default "
          SF_XSTR(SF_MAX_BODY_DEFAULT_MB) "M, at most " SF_XSTR(SF_BODY_BUDGET_MB) "M)",
          opt_max_body, &f->max_body},
@@ -487,7 +495,8 @@ static int run_open(struct app *a, struct run_flags *f, int ingest_only,
         bc->queue_max = two > 65536 ? two : 65536;
     if (!(a->b = broker_open(broker_uri, bc, err, sizeof(err))) ||
         (!ingest_only && !(a->st = store_open(store_uri, err, sizeof(err)))) ||
-        (!ingest_only && !(a->w = web_new(store_uri, f->query_nice, err, sizeof(err))))) {
+        (!ingest_only && !(a->w = web_new(store_uri, f->query_nice, f->query_timeout, err,
+                                          sizeof(err))))) {
         log_error("%s", err);
         return 1;
     }
@@ -698,6 +707,7 @@ static int cmd_serve(struct args *args, int argc, char **argv)
 {
     const char *listen = NULL, *store_uri = NULL, *allowed_hosts = NULL;
     int threads = 0, query_nice = 0;
+    int64_t query_timeout = 0;
     struct scope_flags sf = {0};
     const struct opt opts[] = {
         {"listen", "HOST:PORT", "HTTP address (default {" SF_DEFAULT_LISTEN "})",
@@ -708,7 +718,7 @@ static int cmd_serve(struct args *args, int argc, char **argv)
         {"store", "URI", "serving store to read, e.g. sqlite:salesflow-data/sales.db "
          "(required)", opt_store_uri, &store_uri},
         {"threads", "N", "HTTP worker threads (default {2})", opt_int, &threads},
-        {"query-nice", "N", QUERY_NICE_HELP, opt_nice_or_idle, &query_nice},
+        QUERY_OPTS(&query_nice, &query_timeout),
         SCOPE_OPTS(&sf),
     };
     int rc = args_parse(args, "serve", "Serve the dashboard and the query API over a store.",
@@ -738,7 +748,7 @@ static int cmd_serve(struct args *args, int argc, char **argv)
     if ((status = open_scopes(&a, &sf)) != 0)
         goto out;
     status = 1;
-    if (!(a.w = web_new(store_uri, query_nice, err, sizeof(err)))) {
+    if (!(a.w = web_new(store_uri, query_nice, query_timeout, err, sizeof(err)))) {
         log_error("%s", err);
         goto out;
     }

@@ -423,6 +423,7 @@ static const char *const all_flags[] = {
     "batch", "gzip", "raw-store", "cassandra-password",
     "read-key", "read-keys", "read-key-file", "admin-key", "admin-keys",
     "admin-key-file", "session-ttl", "processor-nice", "processor-share", "query-nice",
+    "query-timeout",
     "auth-fail-limit",
 };
 /* Settings taken from the environment or the config file only, never from

@@ -26,6 +26,16 @@
  *      on its threads.
  * The job is the request's state: freed with it (http_req_free).
  *
+ * A job whose client has gone while it waited (its socket has seen the
+ * client's FIN or an error: libmicrohttpd does not watch a suspended
+ * connection) is not run: the connection is closed, as nginx does with a
+ * request its client abandoned (499), so that a client cannot fill the
+ * queue with queries nobody will read. A query running longer than
+ * --query-timeout is stopped by the watchdog thread (sf-qwatch, at
+ * the process's own priority, so that it runs even when the query threads
+ * get no core): store_interrupt() (SQLite; a MySQL query runs on) makes
+ * the query fail at its next step, and the request gets 504 saying so.
+ *
  * Shutdown (web_close_queries, before the HTTP server stops, which it must
  * not do with a request suspended): refuse new jobs (503), answer every
  * queued one 503 "shutting down", wait for those running to finish and
@@ -37,6 +47,7 @@
 #include "http/mhd.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +78,7 @@ struct web_job {
     unsigned status;
     int answered, gz, close;
     int counted;                    /* in w->qlive */
+    int fd;                         /* the client's socket, -1: unknown */
     const char *ctype, *disposition;
     struct sf_buf body;
 };
@@ -277,6 +289,9 @@ enum http_result web_pooled(struct http_req *r, http_handler fn)
     j->fn = fn;
     sf_buf_init(&j->body, 64);
     MHD_get_connection_values(http_mhd_conn(r), MHD_GET_ARGUMENT_KIND, copy_arg, j);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(http_mhd_conn(r), MHD_CONNECTION_INFO_CONNECTION_FD);
+    j->fd = ci ? ci->connect_fd : -1;
     if (j->oom) {
         job_free(j);
         return http_error(r, MHD_HTTP_SERVICE_UNAVAILABLE, "out of memory");
@@ -315,7 +330,7 @@ void web_queries_metrics(struct web *w, struct sf_buf *b)
     pthread_mutex_lock(&w->qmu);
     size_t waiting = w->qlen;
     int running = w->qbusy;
-    uint64_t refused = w->qrefused;
+    uint64_t refused = w->qrefused, timeouts = w->qtimeouts, abandoned = w->qabandoned;
     pthread_mutex_unlock(&w->qmu);
     sf_buf_printf(b, "# HELP salesflow_query_waiting Query requests waiting for a query "
                   "thread.\n# TYPE salesflow_query_waiting gauge\n"
@@ -327,6 +342,15 @@ void web_queries_metrics(struct web *w, struct sf_buf *b)
                   "because %d were waiting.\n# TYPE salesflow_query_refused_total counter\n"
                   "salesflow_query_refused_total %llu\n", waiting, running,
                   WEB_QUERY_QUEUE, (unsigned long long)refused);
+    sf_buf_printf(b, "# HELP salesflow_query_timeouts_total Queries stopped for running "
+                  "longer than --query-timeout (answered 504).\n"
+                  "# TYPE salesflow_query_timeouts_total counter\n"
+                  "salesflow_query_timeouts_total %llu\n"
+                  "# HELP salesflow_query_abandoned_total Query requests not run because "
+                  "their client had gone while they waited.\n"
+                  "# TYPE salesflow_query_abandoned_total counter\n"
+                  "salesflow_query_abandoned_total %llu\n", (unsigned long long)timeouts,
+                  (unsigned long long)abandoned);
 }
 
 /* ---- the query threads ------------------------------------------------ */
@@ -341,6 +365,89 @@ static void lower_priority(int by)
     if (sf_lower_thread_priority(by))
         log_warn("web: cannot lower the query threads' CPU priority: %s",
                  strerror(errno));
+}
+
+/* *ts = CLOCK_MONOTONIC now + ms (qidle's clock). */
+static void deadline_in(struct timespec *ts, int ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += ms / 1000;
+    ts->tv_nsec += (ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L)
+        ts->tv_sec++, ts->tv_nsec -= 1000000000L;
+}
+
+/* The client closed its side or the connection failed: nobody will read
+ * the answer. Its socket stays open (libmicrohttpd's) while the request is
+ * suspended, so fd is still the client's. */
+static int client_gone(int fd)
+{
+    struct pollfd p = {.fd = fd, .events = POLLRDHUP};
+    return fd >= 0 && poll(&p, 1, 0) == 1 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR));
+}
+
+/* Run j on thread index: skipped when its client has gone; the watchdog
+ * may stop it (w->qstopped[index]), then it is answered 504. */
+static void run_job(struct web *w, int index, struct web_job *j)
+{
+    struct http_req *r = j->r;
+    if (client_gone(j->fd)) {
+        j->close = 1;
+        pthread_mutex_lock(&w->qmu);
+        w->qabandoned++;
+        pthread_mutex_unlock(&w->qmu);
+        return;
+    }
+    pthread_mutex_lock(&w->qmu);
+    w->qstart_ms[index] = sf_mono_ms();
+    w->qstopped[index] = 0;
+    pthread_mutex_unlock(&w->qmu);
+    j->store = w->qstores[index];
+    if (j->fn(r) != HTTP_OK && !j->answered)
+        j->close = 1;
+    j->store = NULL;
+    pthread_mutex_lock(&w->qmu);
+    int stopped = w->qstopped[index];
+    w->qstart_ms[index] = 0;
+    pthread_mutex_unlock(&w->qmu);
+    /* stopped after it had its answer (or a store that cannot be
+     * interrupted): the answer stands */
+    if (stopped && !(j->answered && j->status == MHD_HTTP_OK)) {
+        char msg[256];
+        snprintf(msg, sizeof(msg), "the query ran longer than --query-timeout (%lld ms) "
+                 "and was stopped; narrow the time range or the filters, or raise "
+                 "--query-timeout", (long long)w->query_timeout_ms);
+        j->close = 0;
+        web_error(r, MHD_HTTP_GATEWAY_TIMEOUT, msg);
+    }
+}
+
+/* The watchdog: every WATCH_MS, stop the queries running longer than
+ * query_timeout_ms. */
+#define WATCH_MS 100
+
+static void *watch_main(void *arg)
+{
+    struct web *w = arg;
+    pthread_mutex_lock(&w->qmu);
+    while (!w->qclosed) {
+        struct timespec ts;
+        deadline_in(&ts, WATCH_MS);
+        pthread_cond_timedwait(&w->qwatch, &w->qmu, &ts);
+        int64_t now = sf_mono_ms();
+        for (int i = 0; i < w->qthreads_n; i++) {
+            if (!w->qstart_ms[i] || now - w->qstart_ms[i] < w->query_timeout_ms)
+                continue;
+            w->qtimeouts += !w->qstopped[i];
+            w->qstopped[i] = 1;
+            /* Under qmu, so the thread's next query has not started. Again
+             * at every tick: an interrupt between two of a request's
+             * statements stops neither. */
+            store_interrupt(w->qstores[i]);
+        }
+    }
+    pthread_mutex_unlock(&w->qmu);
+    return NULL;
 }
 
 static void *query_main(void *arg)
@@ -366,10 +473,7 @@ static void *query_main(void *arg)
         pthread_mutex_unlock(&w->qmu);
 
         struct http_req *r = j->r;
-        j->store = w->qstores[index];
-        if (j->fn(r) != HTTP_OK && !j->answered)
-            j->close = 1;
-        j->store = NULL;
+        run_job(w, index, j);
         http_finish(r, j->status);      /* r and j are libmicrohttpd's again */
 
         pthread_mutex_lock(&w->qmu);
@@ -403,6 +507,7 @@ int web_queries_start(struct web *w, const char *store_uri, int nice, char *errs
     pthread_mutex_init(&w->qmu, NULL);
     pthread_cond_init(&w->qcv, NULL);
     pthread_cond_init(&w->qidle, &ca);
+    pthread_cond_init(&w->qwatch, &ca);
     pthread_condattr_destroy(&ca);
     w->qinit = 1;
     w->query_nice = nice;
@@ -423,6 +528,12 @@ int web_queries_start(struct web *w, const char *store_uri, int nice, char *errs
         pthread_setname_np(w->qthreads[i], name);
         w->qstarted++;
     }
+    if (w->query_timeout_ms > 0) {
+        if (pthread_create(&w->qwatcher, NULL, watch_main, w))
+            return sf_err(-1, errstr, n, "cannot start the query watchdog");
+        pthread_setname_np(w->qwatcher, "sf-qwatch");
+        w->qwatching = 1;
+    }
     /* Each thread has its priority before the first request can come. */
     pthread_mutex_lock(&w->qmu);
     while (w->qready < w->qstarted)
@@ -431,22 +542,13 @@ int web_queries_start(struct web *w, const char *store_uri, int nice, char *errs
     return 0;
 }
 
-/* *ts = CLOCK_MONOTONIC now + ms (qidle's clock). */
-static void deadline_in(struct timespec *ts, int ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L)
-        ts->tv_sec++, ts->tv_nsec -= 1000000000L;
-}
-
 void web_close_queries(struct web *w)
 {
     if (!w || !w->qinit)
         return;
     pthread_mutex_lock(&w->qmu);
     w->qclosed = 1;
+    pthread_cond_signal(&w->qwatch);
     struct web_job *queued = w->qhead;
     w->qhead = w->qtail = NULL;
     w->qlen = 0;
@@ -491,6 +593,9 @@ void web_close_queries(struct web *w)
     for (int i = 0; i < w->qstarted; i++)
         pthread_join(w->qthreads[i], NULL);
     w->qstarted = 0;
+    if (w->qwatching)
+        pthread_join(w->qwatcher, NULL);
+    w->qwatching = 0;
 }
 
 void web_queries_stop(struct web *w)
@@ -502,6 +607,7 @@ void web_queries_stop(struct web *w)
         store_close(w->qstores[i]);
     pthread_cond_destroy(&w->qcv);
     pthread_cond_destroy(&w->qidle);
+    pthread_cond_destroy(&w->qwatch);
     pthread_mutex_destroy(&w->qmu);
     w->qinit = 0;
 }

@@ -29,7 +29,8 @@ extern const char sf_asset_explore_html[], sf_asset_explore_html_end[];
 extern const char sf_asset_explore_js[], sf_asset_explore_js_end[];
 extern const char sf_asset_query_js[], sf_asset_query_js_end[];
 
-struct web *web_new(const char *store_uri, int query_nice, char *errstr, size_t n)
+struct web *web_new(const char *store_uri, int query_nice, int64_t query_timeout_ms,
+                    char *errstr, size_t n)
 {
     struct web *w = calloc(1, sizeof(*w));
     if (!w) {
@@ -42,6 +43,7 @@ struct web *web_new(const char *store_uri, int query_nice, char *errstr, size_t 
         return NULL;
     }
     pthread_mutex_init(&w->mu, NULL);
+    w->query_timeout_ms = query_timeout_ms;
     if (web_queries_start(w, store_uri, query_nice, errstr, n) ||
         web_streams_start(w, errstr, n) || web_sampler_start(w, errstr, n)) {
         web_destroy(w);

@@ -27,10 +27,11 @@ struct http_ctx;
 int web_add_routes(struct http_ctx *ctx);
 
 /* Open the store at store_uri for reading; the query threads run
- * query_nice (0-19) below the process's CPU priority. NULL with errstr on
- * failure. */
-struct web *web_new(const char *store_uri, int query_nice, char *errstr,
-                    size_t errstr_size);
+ * query_nice (0-19, or SF_NICE_IDLE) below the process's CPU priority, and
+ * a query running longer than query_timeout_ms (0: no limit) is stopped
+ * (SQLite) and answered 504. NULL with errstr on failure. */
+struct web *web_new(const char *store_uri, int query_nice, int64_t query_timeout_ms,
+                    char *errstr, size_t errstr_size);
 
 /* This process also ingests into b and runs the processor (`run`): change
  * notices come from web_on_commit instead of polling the store, and the

@@ -113,6 +113,17 @@ struct web {
     int qinit, qstarted, qthreads_n, query_nice;
     pthread_t qthreads[WEB_QUERY_THREADS];
     struct store *qstores[WEB_QUERY_THREADS];
+    /* --query-timeout: the watchdog thread stops (store_interrupt) a query
+     * running longer than query_timeout_ms (0: none); per thread, when its
+     * query started (sf_mono_ms, 0: none running) and whether it was
+     * stopped. */
+    int64_t query_timeout_ms;
+    int64_t qstart_ms[WEB_QUERY_THREADS];
+    int qstopped[WEB_QUERY_THREADS];
+    uint64_t qtimeouts, qabandoned;  /* stopped; skipped, the client gone */
+    pthread_cond_t qwatch;          /* the watchdog's: closing */
+    pthread_t qwatcher;
+    int qwatching;
 };
 
 /* stream.c */

@@ -51,7 +51,7 @@ SAMPLES = {
     "partition": "1", "from": "1", "lines": "3", "api-keys": "k-one,k-two",
     "batch": "10", "raw-store": "cassandra://127.0.0.1:9/order_ks",
     "session-ttl": "2h", "processor-nice": "5", "query-nice": "5",
-    "processor-share": "20",
+    "processor-share": "20", "query-timeout": "10s",
     "auth-fail-limit": "5/30s",
 }
 SECRET_WORDS = ("key", "secret", "password", "passwd", "token")

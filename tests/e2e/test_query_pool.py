@@ -279,6 +279,41 @@ class QueueFullTest(BlockedStoreCase):
                 self.assertEqual(len(json.loads(x[1])["orders"]), 2)
 
 
+class AbandonedTest(BlockedStoreCase):
+    def test_queries_whose_client_left_are_not_run(self):
+        import socket
+        self.lock = TableLock(self.db, self.name, "orders")
+        threads = query_threads(self.srv.proc.pid)
+        ts, res = self.send_all(["/api/orders?limit=3"] * threads)
+        self.wait_waiting(threads)
+        # five more queue behind them; their clients send and leave
+        for _ in range(5):
+            s = socket.create_connection(("127.0.0.1", self.srv.port), 10)
+            s.sendall(b"GET /api/orders?limit=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            deadline = time.time() + 30
+            while True:
+                m = get(self.srv.port, "/metrics")[1]
+                waiting = int(m.split(b"\nsalesflow_query_waiting ")[1].split(b"\n")[0])
+                if waiting >= 1:
+                    break
+                self.assertLess(time.time(), deadline, "the request was never queued")
+                time.sleep(0.02)
+            s.close()
+        self.lock.release()
+        for t in ts:
+            t.join(60)
+        for x in res:
+            self.assertEqual(x[0], 200, x)
+        deadline = time.time() + 30
+        while True:
+            m = get(self.srv.port, "/metrics")[1]
+            if b"\nsalesflow_query_waiting 0\n" in m:
+                break
+            self.assertLess(time.time(), deadline, "the queue never emptied")
+            time.sleep(0.05)
+        self.assertIn(b"\nsalesflow_query_abandoned_total 5\n", m)
+
+
 class ShutdownBlockedTest(BlockedStoreCase):
     def test_sigterm_answers_the_waiting_and_finishes_the_running(self):
         self.lock = TableLock(self.db, self.name, "orders")
@@ -310,62 +345,52 @@ class ShutdownBlockedTest(BlockedStoreCase):
                 self.assertIn("shutting down", json.loads(x[1])["detail"])
 
 
-class StarvedShutdownTest(unittest.TestCase):
-    """SIGTERM while an idle query thread is starved: a busy loop on the
-    server's only core leaves a SCHED_IDLE thread a fraction of a percent of
-    it, so a query of a few hundred ms of CPU would take minutes; shutdown
-    interrupts it after 2 s (WEB_QUERY_CANCEL_MS) instead of waiting."""
+class StarvedCase(unittest.TestCase):
+    """A server pinned to one core with 60,000 orders stored; busy() then
+    starts a busy loop on that core, which leaves a SCHED_IDLE query thread
+    a fraction of a percent of it: a query of a few hundred ms of CPU would
+    take minutes."""
+    SLOW = "/api/query?metric=revenue&by=state,customer_id&from=-7d"
 
-    def test_sigterm_interrupts_a_starved_query(self):
-        cpu = min(os.sched_getaffinity(0))
-        mine = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, {cpu})      # the server and the loop inherit it
-        busy = None
+    def start_pinned(self, extra=()):
+        self.cpu = min(os.sched_getaffinity(0))
+        self.mine = os.sched_getaffinity(0)
+        self.loop = None
+        os.sched_setaffinity(0, {self.cpu})      # the server and the loop inherit it
         try:
-            srv = Server().start()
+            self.srv = Server(extra=list(extra)).start()
         finally:
-            os.sched_setaffinity(0, mine)
+            os.sched_setaffinity(0, self.mine)
+        self.addCleanup(self.srv.cleanup)
+        self.addCleanup(self.stop_busy)
+        now = time.time()
+        rows = [{"customer_id": 1 + i % 17, "source": "Dine In", "quantity": 1,
+                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                             time.gmtime(now - 60 - i * 3))}
+                for i in range(60000)]
+        for k in range(0, len(rows), 20000):
+            st, reply = post_v1(self.srv, ndjson(rows[k:k + 20000]), "application/x-ndjson")
+            self.assertIn(st, (200, 201), str(reply)[:300])
+        deadline = time.time() + 120
+        while self.srv.query("SELECT COUNT(*) FROM orders")[0][0] < len(rows):
+            self.assertLess(time.time(), deadline, "the processor stored too few orders")
+            time.sleep(0.2)
+        return self.srv
+
+    def busy(self):
+        os.sched_setaffinity(0, {self.cpu})
         try:
-            now = time.time()
-            rows = [{"customer_id": 1 + i % 17, "source": "Dine In", "quantity": 1,
-                     "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                 time.gmtime(now - 60 - i * 3))}
-                    for i in range(60000)]
-            for k in range(0, len(rows), 20000):
-                st, reply = post_v1(srv, ndjson(rows[k:k + 20000]), "application/x-ndjson")
-                self.assertIn(st, (200, 201), str(reply)[:300])
-            deadline = time.time() + 120
-            while srv.query("SELECT COUNT(*) FROM orders")[0][0] < len(rows):
-                self.assertLess(time.time(), deadline, "the processor stored too few orders")
-                time.sleep(0.2)
-            os.sched_setaffinity(0, {cpu})
-            try:
-                busy = subprocess.Popen([sys.executable, "-c", "import time\n"
-                                         "end = time.time() + 120\n"
-                                         "while time.time() < end:\n    pass\n"])
-            finally:
-                os.sched_setaffinity(0, mine)
-            res = []
-            path = "/api/query?metric=revenue&by=state,customer_id&from=-7d"
-            t = threading.Thread(target=lambda: res.append(self.try_get(srv.port, path)))
-            t.start()
-            deadline = time.time() + 30
-            while b"\nsalesflow_query_running 1\n" not in get(srv.port, "/metrics")[1]:
-                self.assertLess(time.time(), deadline, "the query never started")
-                time.sleep(0.05)
-            t0 = time.time()
-            srv.proc.send_signal(signal.SIGTERM)
-            self.assertEqual(srv.proc.wait(60), 0, srv.stderr())
-            took = time.time() - t0
-            self.assertLess(took, 10, "the shutdown waited %.1f s for a starved query" % took)
-            self.assertIn("interrupting them", srv.stderr())
-            t.join(30)
-            self.assertEqual(len(res), 1)
+            self.loop = subprocess.Popen([sys.executable, "-c", "import time\n"
+                                          "end = time.time() + 120\n"
+                                          "while time.time() < end:\n    pass\n"])
         finally:
-            if busy:
-                busy.kill()
-                busy.wait()
-            srv.cleanup()
+            os.sched_setaffinity(0, self.mine)
+
+    def stop_busy(self):
+        if self.loop:
+            self.loop.kill()
+            self.loop.wait()
+            self.loop = None
 
     @staticmethod
     def try_get(port, path):
@@ -373,6 +398,58 @@ class StarvedShutdownTest(unittest.TestCase):
             return get(port, path, 90)[0]
         except OSError as e:
             return e
+
+
+class StarvedShutdownTest(StarvedCase):
+    """SIGTERM while an idle query thread is starved: shutdown interrupts it
+    after 2 s (WEB_QUERY_CANCEL_MS) instead of waiting."""
+
+    def test_sigterm_interrupts_a_starved_query(self):
+        srv = self.start_pinned()
+        self.busy()
+        res = []
+        t = threading.Thread(target=lambda: res.append(self.try_get(srv.port, self.SLOW)))
+        t.start()
+        deadline = time.time() + 30
+        while b"\nsalesflow_query_running 1\n" not in get(srv.port, "/metrics")[1]:
+            self.assertLess(time.time(), deadline, "the query never started")
+            time.sleep(0.05)
+        t0 = time.time()
+        srv.proc.send_signal(signal.SIGTERM)
+        self.assertEqual(srv.proc.wait(60), 0, srv.stderr())
+        took = time.time() - t0
+        self.assertLess(took, 10, "the shutdown waited %.1f s for a starved query" % took)
+        self.assertIn("interrupting them", srv.stderr())
+        t.join(30)
+        self.assertEqual(len(res), 1)
+
+
+class QueryTimeoutTest(StarvedCase):
+    """--query-timeout: the watchdog, at the process's own priority, stops a
+    query running longer (here a starved one) and the request gets 504
+    saying so; the thread then answers the next query."""
+
+    def test_a_query_past_the_timeout_is_stopped_with_504(self):
+        srv = self.start_pinned(["--query-timeout", "1s"])
+        self.busy()
+        t0 = time.time()
+        st, body, _ = get(srv.port, self.SLOW, 90)
+        took = time.time() - t0
+        self.assertEqual(st, 504, body)
+        self.assertIn(b"--query-timeout (1000 ms)", body)
+        self.assertLess(took, 20, "answered after %.1f s" % took)
+        self.assertIn(b"\nsalesflow_query_timeouts_total 1\n", get(srv.port, "/metrics")[1])
+        self.stop_busy()
+        st, body, _ = get(srv.port, "/api/query?metric=orders&by=source&from=-7d", 30)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(json.loads(body)["rows"], [["Dine In", 60000]])
+
+    def test_bad_values_are_refused(self):
+        for cmd in ("run", "serve"):
+            r = subprocess.run([BIN, cmd, "--query-timeout", "-1s"], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, r.stderr)
+            self.assertIn("--query-timeout", r.stderr)
 
 
 class ShutdownUnderLoadTest(unittest.TestCase):
