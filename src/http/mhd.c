@@ -118,6 +118,22 @@ static enum MHD_Result walk_field(void *cls, enum MHD_ValueKind kind, const char
     return w->status ? MHD_NO : MHD_YES;
 }
 
+/* libmicrohttpd decodes %HH in the path and the query before the handler
+ * sees them: a decoded NUL would end the path there (/api/query%00x served
+ * as /api/query, DELETE /api/charts/1%00x deleting chart 1). It becomes
+ * 0x01 instead, a control character that on_headers refuses (400) as it
+ * refuses any other in the request line. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    size_t n = MHD_http_unescape(s);
+    for (size_t i = 0; i < n; i++)
+        if (!s[i])
+            s[i] = 0x01;
+    return n;
+}
+
 static int has_ctl(const char *s)
 {
     for (; s && *s; s++)
@@ -127,9 +143,9 @@ static int has_ctl(const char *s)
 }
 
 /* A control character in the query (raw, or as libmicrohttpd decoded it):
- * refused like one in the rest of the request line. A decoded NUL (%00)
- * shows as a value shorter than its size: it would cut the value short
- * (state=%00CA read as no filter at all). */
+ * refused like one in the rest of the request line. A decoded NUL (%00),
+ * which would cut the value short (state=%00CA read as no filter at all),
+ * arrives as 0x01 (unescape); the sizes are checked as well. */
 static enum MHD_Result walk_arg(void *cls, enum MHD_ValueKind kind, const char *key,
                                 size_t key_size, const char *value, size_t value_size)
 {
@@ -318,6 +334,7 @@ struct http_mhd *http_mhd_start(struct http_core *core, struct conntrack *ct,
                             /* Request line + headers + read buffer: headers
                              * well over the 32 KiB pool get 431 from libmicrohttpd. */
                             MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)32 * 1024,
+                            MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                             MHD_OPTION_END);
     if (!m->d) {
         sf_err(-1, errstr, n, "%s", errno ? strerror(errno) : "libmicrohttpd failed to start");

@@ -474,6 +474,15 @@ class RangeCases:
                      "/api/query?metric=revenue&by=source%00"):
             status, body = self.srv.get(path)
             self.assertEqual(status, 400, (path, body))
+        # nor a NUL in the path, which cut it short: /api/query%00junk was
+        # served as /api/query, DELETE /api/charts/1%00junk deleted chart 1
+        # (outside review)
+        for method, path in (("GET", "/api/query%00junk?metric=orders"),
+                             ("GET", "/healthz%00x"), ("GET", "/api/stream%00"),
+                             ("GET", "/%00"), ("DELETE", "/api/charts/1%00junk")):
+            status, body, _ = self.srv.request(method, path)
+            self.assertEqual(status, 400, (method, path, body))
+            self.assertIn(b"control character", body, path)
         self.assertEqual(len(self.oracle.rows), self.count_orders())
 
     # --- rollups --------------------------------------------------------------
