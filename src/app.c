@@ -142,6 +142,7 @@ void app_wait(struct app *a)
             reload(a->args, a->cat, a->auth);
         reload_keys(a->args, a->read_auth, "read-keys", "read");
         reload_keys(a->args, a->admin_auth, "admin-keys", "admin");
+        http_sessions_prune(a->srv);    /* a key put back later ends them all the same */
     }
     log_info("%s: shutting down", strsignal(sig));
 }

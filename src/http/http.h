@@ -185,6 +185,9 @@ struct http_server *http_start(const char *listen, const struct http_ctx *ctx,
                                int threads, char *errstr, size_t errstr_size);
 /* Stop accepting new connections (in-flight ones finish). */
 void http_quiesce(struct http_server *s);
+/* After the read and admin keys were reloaded: end the sign-in sessions
+ * whose key is in neither any more. */
+void http_sessions_prune(struct http_server *s);
 void http_stop(struct http_server *s);
 
 /* Large answers built outside http_reply (the web layer's): when r's

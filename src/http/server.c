@@ -244,6 +244,18 @@ fail:
     return NULL;
 }
 
+static int key_in_force(void *opaque, const unsigned char key[AUTH_KEY_MAX], size_t len)
+{
+    struct http_ctx *ctx = opaque;
+    return auth_has(ctx->read_auth, key, len) || auth_has(ctx->admin_auth, key, len);
+}
+
+void http_sessions_prune(struct http_server *s)
+{
+    if (s)
+        sessions_prune(s->core.sessions, key_in_force, &s->core.ctx);
+}
+
 void http_quiesce(struct http_server *s)
 {
     if (s)

@@ -204,3 +204,19 @@ void sessions_end(struct http_sessions *s, const char *cookie)
         drop(s, (size_t)i);
     pthread_mutex_unlock(&s->mu);
 }
+
+void sessions_prune(struct http_sessions *s,
+                    int (*keep)(void *opaque, const unsigned char key[AUTH_KEY_MAX],
+                                size_t len),
+                    void *opaque)
+{
+    if (!s)
+        return;
+    pthread_mutex_lock(&s->mu);
+    for (size_t i = 0; i < s->n;)
+        if (!keep(opaque, s->v[i].key, s->v[i].keylen))
+            drop(s, i);
+        else
+            i++;
+    pthread_mutex_unlock(&s->mu);
+}

@@ -7,8 +7,9 @@
  * that finds the session and a 24-byte secret compared in constant time,
  * so the time a lookup takes says nothing about the secret. The key is
  * kept (not its scope) so that every request checks it against the keys in
- * force: a key removed by a SIGHUP reload ends its sessions at once, and a
- * key that moved from admin to read keys reads only. At most
+ * force: a key removed by a SIGHUP reload ends its sessions at once (and
+ * for good: sessions_prune), and a key that moved from admin to read keys
+ * reads only. At most
  * SESSIONS_MAX sessions live at once; a new one past that replaces the
  * one closest to its expiry. Sessions do not survive a restart.
  */
@@ -44,5 +45,11 @@ size_t sessions_key(struct http_sessions *s, const char *cookie,
                     unsigned char key[AUTH_KEY_MAX]);
 /* End the session named by the Cookie header, if any. */
 void sessions_end(struct http_sessions *s, const char *cookie);
+/* End every session whose key keep() says is no longer in force (after a
+ * reload of the keys): the key put back later does not bring them back. */
+void sessions_prune(struct http_sessions *s,
+                    int (*keep)(void *opaque, const unsigned char key[AUTH_KEY_MAX],
+                                size_t len),
+                    void *opaque);
 
 #endif

@@ -248,6 +248,21 @@ class AccessTest(unittest.TestCase):
         self.assertEqual(self.req("GET", "/api/sales", bearer("read-key-flag"))[0], 200)
         # the session of a revoked key ends with it
         self.assertEqual(self.req("GET", "/api/sales", {"Cookie": cookie})[0], 401)
+        # for good: the key back in force does not bring the session back,
+        # whether a request came while it was out (above) or not (below)
+        _, _, h = self.sign_in("read-key-file-2")
+        cookie2 = self.cookie_of(h)
+        with open(self.keyfile, "w") as f:
+            f.write("read-key-file-1\n")
+        self.hup(4)
+        with open(self.keyfile, "w") as f:
+            f.write("read-key-file-1\nread-key-file-2\n")
+        self.hup(4)
+        self.assertEqual(self.req("GET", "/api/sales", bearer("read-key-file-1"))[0], 200)
+        self.assertEqual(self.req("GET", "/api/sales", {"Cookie": cookie})[0], 401)
+        self.assertEqual(self.req("GET", "/api/sales", {"Cookie": cookie2})[0], 401)
+        with open(self.keyfile, "w") as f:
+            f.write("read-key-file-2\n")
         # a broken file keeps the keys in force
         os.unlink(self.keyfile)
         self.hup(4)
