@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 struct key {
     unsigned char k[AUTH_KEY_MAX];
@@ -58,6 +59,22 @@ static int push(struct key **keys, size_t *n, const char *s, size_t len)
     return 0;
 }
 
+/* A key file other users can read leaks its keys; one they can write lets
+ * them add a key of their own, in force at the next SIGHUP. Said, not
+ * refused, as for a config file holding a secret (args.c). */
+static void check_mode(FILE *f, const char *what, const char *path)
+{
+    struct stat st;
+    if (fstat(fileno(f), &st) || !S_ISREG(st.st_mode))
+        return;
+    if (st.st_mode & S_IROTH)
+        log_warn("%s key file %s can be read by every user: chmod 0600 %s (or 0640 "
+                 "with a group of its own)", what, path, path);
+    if (st.st_mode & (S_IWGRP | S_IWOTH))
+        log_warn("%s key file %s can be changed by other users, who could add keys of "
+                 "their own: chmod 0600 %s", what, path, path);
+}
+
 static int load_file(const char *name, const char *path, struct key **keys, size_t *n,
                      char *errstr, size_t errstr_size)
 {
@@ -70,6 +87,7 @@ static int load_file(const char *name, const char *path, struct key **keys, size
     if (!f)
         return sf_err(-1, errstr, errstr_size, "cannot open %s key file %s: %s",
                       what, path, strerror(errno));
+    check_mode(f, what, path);
     while (fgets(line, sizeof(line), f)) {
         lineno++;
         size_t len = strlen(line);

@@ -273,6 +273,36 @@ class AccessTest(unittest.TestCase):
             self.assertNotIn(k, err)
 
 
+class KeyFileModeTest(unittest.TestCase):
+    """A key file every user can read leaks its keys, and one every user
+    (or the group) can write lets them add a key of their own, in force at
+    the next SIGHUP: said at start, as for a config file holding a secret
+    (outside review)."""
+
+    def test_open_key_files_are_named(self):
+        s = Server()
+        os.makedirs(s.tmp, exist_ok=True)
+        files = {}
+        for scope, mode in (("api", 0o644), ("read", 0o600), ("admin", 0o620)):
+            files[scope] = os.path.join(s.tmp, scope + "-keys")
+            with open(files[scope], "w") as f:
+                f.write("%s-key-from-file\n" % scope)
+            os.chmod(files[scope], mode)
+        s.extra = ["--api-key-file", files["api"], "--read-key-file", files["read"],
+                   "--admin-key-file", files["admin"]]
+        try:
+            s.start()
+            err = s.stderr()
+            self.assertIn("API key file %s can be read by every user" % files["api"], err)
+            self.assertIn("admin key file %s can be changed by other users" % files["admin"],
+                          err)
+            self.assertIn("chmod 0600 %s" % files["admin"], err)
+            self.assertNotIn(files["read"], err)
+            self.assertNotIn("key-from-file", err)
+        finally:
+            s.cleanup()
+
+
 class SessionExpiryTest(unittest.TestCase):
     def test_cookie_expires(self):
         s = Server(extra=["--read-key", "rk-1", "--session-ttl", "1s"]).start()
