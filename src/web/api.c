@@ -127,11 +127,21 @@ static int add_list(struct params *p, const char *name, const char *value,
     return 0;
 }
 
+/* An empty pair ("?&a=1", "a=1&&b=2", "?&") is no parameter at all, as a
+ * trailing "&" already was (libmicrohttpd drops that one itself) and as
+ * the original's framework reads it. */
+int web_empty_pair(const char *key, const char *value)
+{
+    return !*key && (!value || !*value);
+}
+
 static enum MHD_Result param_iter(void *cls, enum MHD_ValueKind kind, const char *key,
                                   const char *value)
 {
     struct params *p = cls;
     (void)kind;
+    if (web_empty_pair(key, value))
+        return MHD_YES;
     int idx = -1;
     for (size_t i = 0; i < SF_ARRAY_LEN(param_names); i++)
         if (!strcmp(key, param_names[i]) && ((p->allowed >> i) & 1))

@@ -379,6 +379,8 @@ static enum MHD_Result query_arg(void *cls, enum MHD_ValueKind kind, const char 
                                  const char *value)
 {
     (void)kind;
+    if (web_empty_pair(key, value))
+        return MHD_YES;
     return qspec_add(cls, key, value ? value : "") ? MHD_NO : MHD_YES;
 }
 

@@ -197,6 +197,8 @@ enum http_result web_q_orders(struct http_req *r);
 enum http_result web_q_sales_minute(struct http_req *r);
 enum http_result web_q_sales(struct http_req *r);
 
+/* An empty query pair ("&&"): skipped by every route's parameters. */
+int web_empty_pair(const char *key, const char *value);
 /* api.c: a from/to value (RFC 3339, "YYYY-MM-DDTHH:MM" in UTC, "now" or
  * "-15m"-style) into *ms; -1 with err (naming name) when it is none. */
 /* An answer whose sum passes int64 cents (422 on /api/query and /api/sales). */

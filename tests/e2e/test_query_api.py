@@ -474,6 +474,14 @@ class RangeCases:
                      "/api/query?metric=revenue&by=source%00"):
             status, body = self.srv.get(path)
             self.assertEqual(status, 400, (path, body))
+        # empty pairs are no parameters, wherever they stand (a trailing "&"
+        # already was none; outside review)
+        for path in ("/api/query?&&metric=orders", "/api/query?metric=orders&&by=source",
+                     "/api/sales?&", "/api/orders?&", "/api/sales?&&from=-1d"):
+            status, body = self.srv.get(path)
+            self.assertEqual(status, 200, (path, body))
+        status, body = self.srv.get("/api/query?metric=orders&=x")
+        self.assertEqual(status, 422, body)
         # nor a NUL in the path, which cut it short: /api/query%00junk was
         # served as /api/query, DELETE /api/charts/1%00junk deleted chart 1
         # (outside review)
