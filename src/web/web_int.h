@@ -199,12 +199,12 @@ enum http_result web_q_sales(struct http_req *r);
 
 /* An empty query pair ("&&"): skipped by every route's parameters. */
 int web_empty_pair(const char *key, const char *value);
-/* api.c: a from/to value (RFC 3339, "YYYY-MM-DDTHH:MM" in UTC, "now" or
- * "-15m"-style) into *ms; -1 with err (naming name) when it is none. */
 /* An answer whose sum passes int64 cents (422 on /api/query and /api/sales). */
 #define WEB_SUM_TOO_LARGE "the sum does not fit: it is more than 92,233,720,368,547,758.07, " \
     "the most 64-bit cents hold"
 
+/* api.c: a from/to value (RFC 3339, "YYYY-MM-DDTHH:MM" in UTC, "now" or
+ * "-15m"-style) into *ms; -1 with err (naming name) when it is none. */
 int web_parse_when(const char *name, const char *v, int64_t now_ms, int64_t *ms,
                    char *err, size_t n);
 
