@@ -654,9 +654,12 @@ static int check_definition(struct qspec *q, const json_t *def, int strict)
             }
             continue;
         }
+        static const char *const members[] = {"metric", "by", "from", "to", "source",
+                                              "state", "type", "format"};
+        if (pick(key, members, SF_ARRAY_LEN(members)) < 0)    /* whatever its value */
+            return qspec_add(q, key, "");
         return qerr(q, key, "string_type", "%.40s must be a string%s", key,
-                    !strcmp(key, "by") || !strcmp(key, "source") || !strcmp(key, "state")
-                        ? " or an array of strings" : "");
+                    list ? " or an array of strings" : "");
     }
     return qspec_finish(q);
 }

@@ -754,6 +754,16 @@ class RangeCases:
             self.assertEqual(reply["detail"][0]["loc"], ["body", "definition", loc],
                              (definition, reply))
             self.assertIn(loc, reply["detail"][0]["msg"])
+        # an unknown member is unknown whatever its value (it was "must be
+        # a string" for a number; outside review)
+        for definition, loc in [({"metric": "orders", "type": "pie", "extra": 1}, "extra"),
+                                ({"metric": "orders", "type": "pie", "tz": 1}, "tz"),
+                                ({"metric": "orders", "type": "pie", "x": [1]}, "x")]:
+            status, reply = self.add_chart("n", definition)
+            self.assertEqual(status, 422, (definition, reply))
+            self.assertEqual(reply["detail"][0]["loc"], ["body", "definition", loc])
+            self.assertEqual(reply["detail"][0]["type"], "extra_forbidden", reply)
+            self.assertIn("unknown field", reply["detail"][0]["msg"])
         self.assertEqual(self.charts(), before)
         self.store_chart("old shape", '{"metric":"revenue","by":"day,source","source":'
                          '"Takeaway","format":"csv","type":"stacked"}')
