@@ -99,6 +99,9 @@ class OpenAPI(unittest.TestCase):
                 self.assertEqual(op.get("security"), want_security[sc])
                 if sc in ("read", "admin"):
                     self.assertIn("401", op["responses"])
+                if sc != "open":    # a key that can fail; any request line can
+                    self.assertIn("429", op["responses"])
+                    self.assertIn("400", op["responses"])
                 if sc == "admin":
                     self.assertIn("403", op["responses"])
         self.assertIn("--read-key", doc["info"]["description"])
@@ -106,6 +109,9 @@ class OpenAPI(unittest.TestCase):
         self.assertIn("--auth-fail-limit", doc["info"]["description"])
         for path in ("/signin", "/orderitem", "/v1/orders"):
             self.assertIn("429", doc["paths"][path]["post"]["responses"], path)
+        # what POST /api/charts answers to a big or non-JSON body
+        for code in ("413", "415"):
+            self.assertIn(code, doc["paths"]["/api/charts"]["post"]["responses"])
 
     def test_sign_in_pages(self):
         doc = json.loads(self.fetch("/openapi.json")[2])
