@@ -215,6 +215,17 @@ static int load_table(struct catalog *c, struct table **out, char *errstr,
                    SF_STATE_MAX - 1);
             goto cleanup;
         }
+        /* what /api/query's state=A,B could not name: the file is not
+         * quoted CSV, and queries refuse control characters */
+        for (const char *p = state; *p; p++)
+            if (*p == ',' || *p == '"' || (unsigned char)*p < 0x20 || *p == 0x7f) {
+                sf_err(-1, errstr, errstr_size,
+                       "%s:%zu: state %.40s holds a comma, a quote or a control "
+                       "character, which the state filters cannot name; the file is "
+                       "plain customer_id,state lines, not quoted CSV", path, lineno,
+                       state);
+                goto cleanup;
+            }
         if (t->n == cap) {
             cap = cap ? cap * 2 : 64;
             struct customer *nc = realloc(t->cust, cap * sizeof(*nc));

@@ -175,6 +175,17 @@ static void rejects_empty_state(void **state)
     expect_load_error("customer_id,state\n5,  \n", ":2:");
 }
 
+/* A state the query API's state filter could not name: a comma separates
+ * its values, and the file is not quoted CSV ("A,B" was stored with its
+ * quotes); a control character is refused in any query (outside review). */
+static void rejects_state_a_filter_cannot_name(void **state)
+{
+    (void)state;
+    expect_load_error("customer_id,state\n1,CA\n3,\"A,B\"\n", ":3: state");
+    expect_load_error("customer_id,state\n3,A\"B\n", ":2: state");
+    expect_load_error("customer_id,state\n3,A\tB\n", ":2: state");
+}
+
 static void rejects_line_without_comma(void **state)
 {
     (void)state;
@@ -520,6 +531,7 @@ int main(void)
         cmocka_unit_test(rejects_id_below_one),
         cmocka_unit_test(rejects_duplicate_id_naming_its_line),
         cmocka_unit_test(rejects_empty_state),
+        cmocka_unit_test(rejects_state_a_filter_cannot_name),
         cmocka_unit_test(rejects_line_without_comma),
         cmocka_unit_test(rejects_file_without_customers),
         cmocka_unit_test(rejects_missing_file),
