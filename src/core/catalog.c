@@ -161,6 +161,25 @@ static void table_free(struct table *t)
 
 /* Read c->path (or the built-in list) into a new table; caller holds
  * reload_mu. Returns 0 or -1 with errstr. */
+/* A state must be 1..SF_STATE_MAX-1 characters that a state filter can
+ * name: no comma (state=A,B lists two; the file is not quoted CSV, so a
+ * quote is not one either) and no control character (refused in any
+ * query). 0, or -1 with errstr naming the line. */
+static int state_unfit(const char *state, char *errstr, size_t n, const char *path,
+                       size_t lineno)
+{
+    if (*state == '\0' || strlen(state) >= SF_STATE_MAX)
+        return sf_err(-1, errstr, n, "%s:%zu: state must be 1..%d characters", path,
+                      lineno, SF_STATE_MAX - 1);
+    for (const char *p = state; *p; p++)
+        if (*p == ',' || *p == '"' || (unsigned char)*p < 0x20 || *p == 0x7f)
+            return sf_err(-1, errstr, n, "%s:%zu: state %.40s holds a comma, a quote or "
+                          "a control character, which the state filters cannot name; the "
+                          "file is plain customer_id,state lines, not quoted CSV", path,
+                          lineno, state);
+    return 0;
+}
+
 static int load_table(struct catalog *c, struct table **out, char *errstr,
                       size_t errstr_size)
 {
@@ -209,23 +228,8 @@ static int load_table(struct catalog *c, struct table **out, char *errstr,
                    "%s:%zu: customer_id must be a positive integer", path, lineno);
             goto cleanup;
         }
-        if (*state == '\0' || strlen(state) >= SF_STATE_MAX) {
-            sf_err(-1, errstr, errstr_size,
-                   "%s:%zu: state must be 1..%d characters", path, lineno,
-                   SF_STATE_MAX - 1);
+        if (state_unfit(state, errstr, errstr_size, path, lineno))
             goto cleanup;
-        }
-        /* what /api/query's state=A,B could not name: the file is not
-         * quoted CSV, and queries refuse control characters */
-        for (const char *p = state; *p; p++)
-            if (*p == ',' || *p == '"' || (unsigned char)*p < 0x20 || *p == 0x7f) {
-                sf_err(-1, errstr, errstr_size,
-                       "%s:%zu: state %.40s holds a comma, a quote or a control "
-                       "character, which the state filters cannot name; the file is "
-                       "plain customer_id,state lines, not quoted CSV", path, lineno,
-                       state);
-                goto cleanup;
-            }
         if (t->n == cap) {
             cap = cap ? cap * 2 : 64;
             struct customer *nc = realloc(t->cust, cap * sizeof(*nc));
