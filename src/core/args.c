@@ -45,37 +45,34 @@ int opt_int64(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
-int opt_int(const char *val, void *dst, char *err, size_t n)
+/* A whole number from lo to hi into the int at dst; what names its kind
+ * in the message ("an integer"). */
+static int int_in(const char *val, void *dst, int64_t lo, int64_t hi, const char *what,
+                  char *err, size_t n)
 {
     int64_t v;
-    if (opt_int64(val, &v, err, n) || v < 1 || v > 1000000000) {
-        snprintf(err, n, "expected an integer from 1 to 1000000000, got \"%s\"", val);
+    if (opt_int64(val, &v, err, n) || v < lo || v > hi) {
+        snprintf(err, n, "expected %s from %lld to %lld, got \"%s\"", what, (long long)lo,
+                 (long long)hi, val);
         return -1;
     }
     *(int *)dst = (int)v;
     return 0;
+}
+
+int opt_int(const char *val, void *dst, char *err, size_t n)
+{
+    return int_in(val, dst, 1, 1000000000, "an integer", err, n);
 }
 
 int opt_nice(const char *val, void *dst, char *err, size_t n)
 {
-    int64_t v;
-    if (opt_int64(val, &v, err, n) || v > 19) {
-        snprintf(err, n, "expected a niceness from 0 to 19, got \"%s\"", val);
-        return -1;
-    }
-    *(int *)dst = (int)v;
-    return 0;
+    return int_in(val, dst, 0, 19, "a niceness", err, n);
 }
 
 int opt_percent(const char *val, void *dst, char *err, size_t n)
 {
-    int64_t v;
-    if (opt_int64(val, &v, err, n) || v < 1 || v > 100) {
-        snprintf(err, n, "expected a percentage from 1 to 100, got \"%s\"", val);
-        return -1;
-    }
-    *(int *)dst = (int)v;
-    return 0;
+    return int_in(val, dst, 1, 100, "a percentage", err, n);
 }
 
 int opt_nice_or_idle(const char *val, void *dst, char *err, size_t n)

@@ -187,6 +187,14 @@ static void counter(struct sf_buf *b, const char *name, const char *help,
     sf_buf_printf(b, "%s %llu\n", name, (unsigned long long)v);
 }
 
+/* A time in seconds, with decimals digits after the point. */
+static void seconds(struct sf_buf *b, const char *name, const char *type,
+                    const char *help, double v, int decimals)
+{
+    header(b, name, type, help);
+    sf_buf_printf(b, "%s %.*f\n", name, decimals, v);
+}
+
 static long rss_bytes(void)
 {
     long pages = 0, rss = 0;
@@ -301,30 +309,25 @@ static void render_processor(struct sf_buf *b)
            "Processor store failures since its last success.");
     sf_buf_printf(b, "salesflow_processor_commit_failures_in_row %lld\n",
                   (long long)h.failures_in_row);
-    header(b, "salesflow_processor_last_commit_timestamp_seconds", "gauge",
-           "When the processor last committed, since the Unix epoch (0: not yet).");
-    sf_buf_printf(b, "salesflow_processor_last_commit_timestamp_seconds %.3f\n",
-                  (double)atomic_load(&proc_ok_wall_ms) / 1e3);
-    header(b, "salesflow_processor_stalled_seconds", "gauge",
-           "How long records polled by the processor have waited without a commit "
-           "(0: none waiting).");
-    sf_buf_printf(b, "salesflow_processor_stalled_seconds %.3f\n",
-                  (double)h.stalled_ms / 1e3);
+    seconds(b, "salesflow_processor_last_commit_timestamp_seconds", "gauge",
+            "When the processor last committed, since the Unix epoch (0: not yet).",
+            (double)atomic_load(&proc_ok_wall_ms) / 1e3, 3);
+    seconds(b, "salesflow_processor_stalled_seconds", "gauge",
+            "How long records polled by the processor have waited without a commit "
+            "(0: none waiting).", (double)h.stalled_ms / 1e3, 3);
     counter(b, "salesflow_processor_unstorable_total",
             "Orders quarantined because the store can never hold them.",
             atomic_load(&proc_unstorable));
     counter(b, "salesflow_store_retries_total", "Store transactions retried.",
             atomic_load(&store_retries));
-    header(b, "salesflow_processor_yielded_seconds_total", "counter",
-           "Time the processor paused, while behind and outpaced by arrivals, to leave the "
-           "cores and the disk to ingest (--processor-share).");
-    sf_buf_printf(b, "salesflow_processor_yielded_seconds_total %.6f\n",
-                  (double)atomic_load(&proc_yielded_us) / 1e6);
-    header(b, "salesflow_log_writer_busy_seconds_total", "counter",
-           "Time the embedded log's writer spent writing, syncing and acknowledging "
-           "appends; it grows by a second a second while ingest keeps the log busy.");
-    sf_buf_printf(b, "salesflow_log_writer_busy_seconds_total %.6f\n",
-                  (double)atomic_load(&log_busy_us) / 1e6);
+    seconds(b, "salesflow_processor_yielded_seconds_total", "counter",
+            "Time the processor paused, while behind and outpaced by arrivals, to leave "
+            "the cores and the disk to ingest (--processor-share).",
+            (double)atomic_load(&proc_yielded_us) / 1e6, 6);
+    seconds(b, "salesflow_log_writer_busy_seconds_total", "counter",
+            "Time the embedded log's writer spent writing, syncing and acknowledging "
+            "appends; it grows by a second a second while ingest keeps the log busy.",
+            (double)atomic_load(&log_busy_us) / 1e6, 6);
 }
 
 void metrics_auth_refused(enum sf_auth_refusal why)
