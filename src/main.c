@@ -279,6 +279,23 @@ static int opt_max_body(const char *val, void *dst, char *err, size_t n)
     return 0;
 }
 
+/* --segment-bytes: every segment keeps a file open, so segments of a few
+ * bytes (one per write) ran the process out of descriptors within seconds. */
+#define SEGMENT_MIN (16u << 10)
+#define SEGMENT_HELP "roll log segments at this size (default " \
+    SF_XSTR(BROKER_DEFAULT_SEGMENT_MB) "M, at least 16K)"
+static int opt_segment_bytes(const char *val, void *dst, char *err, size_t n)
+{
+    uint64_t v = 0;
+    if (opt_bytes(val, &v, err, n) || v < SEGMENT_MIN) {
+        snprintf(err, n, "expected a size of at least 16K (each segment keeps a file "
+                 "open), got \"%s\"", val);
+        return -1;
+    }
+    *(uint64_t *)dst = v;
+    return 0;
+}
+
 /* Checked here (a bad list exits 2); the catalog takes it once loaded. */
 
 /* --processor-nice of run. */
@@ -374,8 +391,7 @@ static int run_parse(struct args *a, int ingest_only, int argc, char **argv,
          " (password: SALESFLOW_CASSANDRA_PASSWORD)", opt_raw_store_uri, &f->raw_store},
         {"fsync", "MODE", "{always} (default): 201 after fdatasync; interval:MS; never",
          opt_fsync, &f->bc},
-        {"segment-bytes", "SIZE", "roll log segments at this size (default "
-         SF_XSTR(BROKER_DEFAULT_SEGMENT_MB) "M)", opt_bytes, &f->bc.segment_bytes},
+        {"segment-bytes", "SIZE", SEGMENT_HELP, opt_segment_bytes, &f->bc.segment_bytes},
         {"retention", "AGE", "drop processed log segments older than AGE, e.g. 7d "
          "(default: keep)", opt_duration, &f->bc.retention_ms},
         {"retention-bytes", "SIZE", "keep at most SIZE of processed log per partition "

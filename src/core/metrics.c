@@ -326,7 +326,7 @@ static void render_processor(struct sf_buf *b)
             (double)atomic_load(&proc_yielded_us) / 1e6, 6);
     seconds(b, "salesflow_log_writer_busy_seconds_total", "counter",
             "Time the embedded log's writer spent writing, syncing and acknowledging "
-            "appends; it grows by a second a second while ingest keeps the log busy.",
+            "appends (near a second a second: it never waited for work).",
             (double)atomic_load(&log_busy_us) / 1e6, 6);
 }
 

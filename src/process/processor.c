@@ -94,6 +94,15 @@ struct processor {
     pthread_t thread;
 };
 
+/* Pause ms, in slices, returning early once asked to stop: a stop waits for
+ * no retry pause or yield (a failing store's pauses grow to 5 s). */
+#define NAP_SLICE_MS 50
+static void nap(struct processor *p, int64_t ms)
+{
+    for (int64_t left = ms; left > 0 && !atomic_load(&p->stop); left -= NAP_SLICE_MS)
+        sf_pause_ms(left < NAP_SLICE_MS ? (int)left : NAP_SLICE_MS);
+}
+
 int processor_decode(const struct broker_record *rec, const struct catalog *cat,
                      struct store_order *out, char *errstr, size_t n)
 {
@@ -319,7 +328,7 @@ static int verify_positions(struct processor *p, const int *parts, int n, int64_
         metrics_proc_failed(err);
         if (atomic_load(&p->stop))
             break;
-        sf_pause_ms(backoff);
+        nap(p, backoff);
         backoff = backoff < 5000 ? backoff * 2 : 5000;
     }
     if (rc >= 0 && backoff > 500)
@@ -397,7 +406,7 @@ static void on_assign(void *opaque, const int *parts, int n, int assigned)
         metrics_proc_failed(err);
         if (atomic_load(&p->stop))
             goto out; /* stopping: nothing will be applied */
-        sf_pause_ms(backoff);
+        nap(p, backoff);
         backoff = backoff < 5000 ? backoff * 2 : 5000;
     }
     if (backoff > 100)
@@ -544,7 +553,7 @@ static int commit_range(struct processor *p, const struct batch *b, size_t lo, s
         log_error("processor: applying %zu orders failed, will retry: %s", hi - lo, err);
         if (atomic_load(&p->stop))
             return -1; /* not committed: the next run reads them again */
-        sf_pause_ms(backoff);
+        nap(p, backoff);
         backoff = backoff < 5000 ? backoff * 2 : 5000;
         metrics_store_retry();
     }
@@ -564,18 +573,19 @@ static int commit_range(struct processor *p, const struct batch *b, size_t lo, s
  * YIELD_MAX_US), keeping at most share % of the time while the burst
  * lasts. Once arrivals fall below its pace it runs at full speed again
  * and catches up. A load it can follow never makes it yield, so freshness
- * at such loads does not change. Its pace: orders per µs of work over its
- * full batches, halved in weight every few seconds of work so that it
- * follows the machine. */
+ * at such loads does not change. Its pace: orders per µs of its thread's
+ * CPU time over its full batches (not of the wall clock, which other
+ * programs on the machine would stretch, making a load it can follow look
+ * too fast for it), halved in weight every few seconds of work so that it
+ * follows the store's growth. */
 #define YIELD_WINDOW_US 100000
 #define YIELD_OVER 1.25
 #define YIELD_MAX_US 1000000
-#define YIELD_SLICE_MS 50
 #define YIELD_PACE_US 2000000   /* work after which the pace's weights halve */
 
 struct yield {
     int64_t t0_us, end0;        /* the window's start, the log's end then */
-    int64_t work_us, work_n;    /* full batches: time spent, orders stored */
+    int64_t work_us, work_n;    /* full batches: CPU time spent, orders stored */
     int over;                   /* the last whole window's verdict */
 };
 
@@ -603,14 +613,24 @@ static int outpaced(struct processor *p, struct yield *y, int64_t now)
     return y->over;
 }
 
-/* After a batch of got records polled at start_us: yield to ingest if the
- * processor is behind and outpaced, else linger after a small batch. */
-static void pace(struct processor *p, struct yield *y, int64_t start_us, size_t got)
+/* The calling thread's CPU time, µs. */
+static int64_t thread_cpu_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* After a batch of got records polled at start_us (the thread's CPU time
+ * then: cpu_us): yield to ingest if the processor is behind and outpaced,
+ * else linger after a small batch. */
+static void pace(struct processor *p, struct yield *y, int64_t start_us, int64_t cpu_us,
+                 size_t got)
 {
     int share = p->conf.share, behind = got >= p->conf.batch_max / 4;
     int64_t now = sf_mono_us();
     if (behind) {
-        y->work_us += now - start_us;
+        y->work_us += thread_cpu_us() - cpu_us;
         y->work_n += (int64_t)got;
         if (y->work_us > YIELD_PACE_US) {
             y->work_us /= 2;
@@ -619,12 +639,9 @@ static void pace(struct processor *p, struct yield *y, int64_t start_us, size_t 
     }
     if (behind && share > 0 && share < 100 && outpaced(p, y, now)) {
         int64_t pause = (now - start_us) * (100 - share) / share;
-        if (pause > YIELD_MAX_US)
-            pause = YIELD_MAX_US;
-        metrics_proc_yielded(pause);
-        for (int64_t left = pause / 1000; left > 0 && !atomic_load(&p->stop);
-             left -= YIELD_SLICE_MS)
-            sf_pause_ms(left < YIELD_SLICE_MS ? (int)left : YIELD_SLICE_MS);
+        int64_t ms = (pause < YIELD_MAX_US ? pause : YIELD_MAX_US) / 1000;
+        metrics_proc_yielded(ms * 1000);    /* what is slept: whole ms */
+        nap(p, ms);
     } else if (!behind && !atomic_load(&p->stop)) {
         sf_pause_ms(LINGER_MS);
     }
@@ -655,7 +672,7 @@ static void *processor_main(void *arg)
         int got = broker_poll(p->b, recs, max, 200, err, sizeof(err));
         if (got < 0) {
             log_error("processor: reading the log: %s", err);
-            sf_pause_ms(1000);
+            nap(p, 1000);
             continue;
         }
         if (got == 0) {
@@ -665,7 +682,7 @@ static void *processor_main(void *arg)
         if (atomic_load(&p->stop))
             break;  /* perhaps not seeked (a stop inside on_assign): read again
                      * by the next run */
-        int64_t start_us = sf_mono_us();
+        int64_t start_us = sf_mono_us(), cpu_us = thread_cpu_us();
         metrics_proc_pending(sf_mono_ms());
         size_t n = 0;
         for (int i = 0; i < got; i++)
@@ -683,7 +700,7 @@ static void *processor_main(void *arg)
             goto out;
         metrics_proc_pending(0);
         maybe_retain(p);
-        pace(p, &y, start_us, (size_t)got);
+        pace(p, &y, start_us, cpu_us, (size_t)got);
     }
 out:
     metrics_proc_pending(0);

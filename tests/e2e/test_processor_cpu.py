@@ -204,6 +204,13 @@ class IngestFirstTest(unittest.TestCase):
         r = subprocess.run([BIN, "ingest", "--processor-share", "5"], capture_output=True,
                            text=True, timeout=30)
         self.assertEqual(r.returncode, 2, r.stderr)
+        # segments of a few bytes, one per write, ran out of descriptors
+        # (each keeps a file open; outside review)
+        for bad in ("1", "16383", "8K"):
+            r = subprocess.run([BIN, "run", "--segment-bytes", bad], capture_output=True,
+                               text=True, timeout=30)
+            self.assertEqual(r.returncode, 2, (bad, r.stderr))
+            self.assertIn("at least 16K", r.stderr)
 
 
 def thread_nices(pid):
