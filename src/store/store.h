@@ -310,6 +310,10 @@ void store_filter_sql(char *sql, size_t n, const struct store_filter *f);
  * URI replaced by "***", for log lines and messages. Returns out. */
 char *store_uri_redact(const char *uri, char *out, size_t n);
 
+static inline int store_can_interrupt(const struct store *s)
+{
+    return s && s->ops->interrupt;
+}
 static inline void store_interrupt(struct store *s)
 {
     if (s && s->ops->interrupt)

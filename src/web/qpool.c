@@ -528,7 +528,9 @@ int web_queries_start(struct web *w, const char *store_uri, int nice, char *errs
         pthread_setname_np(w->qthreads[i], name);
         w->qstarted++;
     }
-    if (w->query_timeout_ms > 0) {
+    /* none for a store whose queries cannot be stopped (MySQL): its
+     * requests keep their own answers */
+    if (w->query_timeout_ms > 0 && store_can_interrupt(w->qstores[0])) {
         if (pthread_create(&w->qwatcher, NULL, watch_main, w))
             return sf_err(-1, errstr, n, "cannot start the query watchdog");
         pthread_setname_np(w->qwatcher, "sf-qwatch");
