@@ -109,6 +109,9 @@ class OpenAPI(unittest.TestCase):
         self.assertIn("--auth-fail-limit", doc["info"]["description"])
         for path in ("/signin", "/orderitem", "/v1/orders"):
             self.assertIn("429", doc["paths"][path]["post"]["responses"], path)
+        # the query threads' routes: a query past --query-timeout
+        for path in ("/api/query", "/api/sales", "/api/orders", "/api/sales/minute"):
+            self.assertIn("504", doc["paths"][path]["get"]["responses"], path)
         # what POST /api/charts answers to a big or non-JSON body
         for code in ("413", "415"):
             self.assertIn(code, doc["paths"]["/api/charts"]["post"]["responses"])
