@@ -302,8 +302,8 @@ static int opt_segment_bytes(const char *val, void *dst, char *err, size_t n)
 #define PROCESSOR_NICE_HELP "the processor thread's CPU priority: N (0-19) below the " \
     "HTTP loops', or idle (only the cores nothing else wants; default {0})"
 /* --processor-share of run. */
-#define PROCESSOR_SHARE_HELP "while the processor is behind and appends keep the log " \
-    "busy, it takes at most PCT % of the time and catches up after the burst " \
+#define PROCESSOR_SHARE_HELP "while orders arrive faster than the processor can store " \
+    "them, it takes at most PCT % of the time and catches up after the burst " \
     "(100: never yields; default {10})"
 /* --query-nice of run and serve. */
 #define QUERY_NICE_HELP "the query threads' CPU priority (/api/query, ranged " \
