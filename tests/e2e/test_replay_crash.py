@@ -161,12 +161,13 @@ class ReplayCrashTest(unittest.TestCase):
     def test_kill_9_during_a_rebuild_into_a_new_database(self):
         # Killed in the rollback-journal rebuild: the next read-write open
         # rolls it back to the empty tables (never part of them); a replay
-        # then rebuilds them.
+        # then rebuilds them. Each kill comes once the rebuild is seen under
+        # way (its journal there, the file past the empty schema), a few ms
+        # later at random: kills timed on an earlier replay all missed the
+        # rebuild when that one had run slow (CI, none rolled back).
         tmp = self.scratch("sf-e2e-replay-new-kill-")
         db = os.path.join(tmp, "new.db")
-        t0 = time.time()
         self.watch_replay(db=db)
-        took = time.time() - t0
         rnd = random.Random(9)
         rolled_back = 0
         for _ in range(KILLS):
@@ -174,7 +175,10 @@ class ReplayCrashTest(unittest.TestCase):
                 if os.path.exists(db + ext):
                     os.unlink(db + ext)
             p = self.replay(db)
-            time.sleep(rnd.uniform(0.0, took))
+            while p.poll() is None and not (os.path.exists(db + "-journal") and
+                                            os.path.getsize(db) >= 40960):
+                time.sleep(0.002)
+            time.sleep(rnd.uniform(0.0, 0.02))
             p.kill()
             p.communicate()
             if not os.path.exists(db):
