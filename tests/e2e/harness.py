@@ -6,6 +6,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -161,6 +162,14 @@ class Server:
         headers = {"Content-Type": ctype} if ctype else {}
         status, data, _ = self.request("POST", path, body, headers)
         return status, data
+
+    def metric(self, name):
+        """The value of an unlabelled metric in /metrics."""
+        status, body = self.get("/metrics")
+        assert status == 200, status
+        m = re.search(rb"^" + re.escape(name.encode()) + rb" ([0-9.e+-]+)$", body, re.M)
+        assert m, "%s not in /metrics" % name
+        return float(m.group(1))
 
     def api_sales(self):
         status, body = self.get("/api/sales")

@@ -18,7 +18,6 @@ Processor).
 """
 
 import os
-import re
 import subprocess
 import threading
 import time
@@ -31,10 +30,7 @@ LINGER_MS = 5
 
 
 def commits(srv):
-    status, body = srv.get("/metrics")
-    assert status == 200
-    m = re.search(rb"^salesflow_processor_commits_total (\d+)", body, re.M)
-    return int(m.group(1))
+    return int(srv.metric("salesflow_processor_commits_total"))
 
 
 class LingerTest(unittest.TestCase):
@@ -111,14 +107,6 @@ class KeepsUpTest(unittest.TestCase):
             srv.cleanup()
 
 
-def metric(srv, name):
-    status, body = srv.get("/metrics")
-    assert status == 200
-    m = re.search(rb"^" + name.encode() + rb" ([0-9.e+-]+)$", body, re.M)
-    assert m, "%s not in /metrics" % name
-    return float(m.group(1))
-
-
 def burst(srv, seconds, threads=4, size=5000):
     """NDJSON batches of `size` orders from `threads` keep-alive clients
     for `seconds`, each client sending its next batch on the previous 201.
@@ -161,7 +149,7 @@ class IngestFirstTest(unittest.TestCase):
         srv = Server(extra=["--fsync", "never"] + extra).start()
         try:
             sent = burst(srv, 2, threads=2)
-            yielded = metric(srv, "salesflow_processor_yielded_seconds_total")
+            yielded = srv.metric("salesflow_processor_yielded_seconds_total")
             # caught up afterwards, every order once
             srv.wait_processed(sent, timeout=120)
             self.assertEqual(srv.api_sales()["order_count"], sent)
@@ -191,7 +179,7 @@ class IngestFirstTest(unittest.TestCase):
                 if ahead > 0:
                     time.sleep(ahead)
             srv.wait_processed(sent)
-            self.assertEqual(metric(srv, "salesflow_processor_yielded_seconds_total"), 0)
+            self.assertEqual(srv.metric("salesflow_processor_yielded_seconds_total"), 0)
         finally:
             srv.cleanup()
 

@@ -286,16 +286,13 @@ class AbandonedTest(BlockedStoreCase):
         threads = query_threads(self.srv.proc.pid)
         ts, res = self.send_all(["/api/orders?limit=3"] * threads)
         self.wait_waiting(threads)
-        # five more queue behind them; their clients send and leave
-        for _ in range(5):
+        # five more queue behind them; their clients send and leave, each
+        # once its request waits (before, the server would never queue it)
+        for k in range(5):
             s = socket.create_connection(("127.0.0.1", self.srv.port), 10)
             s.sendall(b"GET /api/orders?limit=1 HTTP/1.1\r\nHost: localhost\r\n\r\n")
             deadline = time.time() + 30
-            while True:
-                m = get(self.srv.port, "/metrics")[1]
-                waiting = int(m.split(b"\nsalesflow_query_waiting ")[1].split(b"\n")[0])
-                if waiting >= 1:
-                    break
+            while self.srv.metric("salesflow_query_waiting") < k + 1:
                 self.assertLess(time.time(), deadline, "the request was never queued")
                 time.sleep(0.02)
             s.close()
